@@ -1,0 +1,131 @@
+# txguard build.  `make` builds ./txguard, `make test` runs every test,
+# `make check` reruns the tests with ASan+UBSan in build/san/.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+CC ?= cc
+DEPS := libgit2 tree-sitter jansson
+
+# SANITIZE=1 builds everything into build/san with ASan and UBSan.
+ifeq ($(SANITIZE),1)
+VARIANT := san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -DTG_DEBUG_POOL
+CFLAGS ?= -O1 -g
+else
+VARIANT := release
+SANFLAGS :=
+CFLAGS ?= -O2 -g
+endif
+ifeq ($(DEVELOPER),1)
+WARN_EXTRA := -Werror -Wdeclaration-after-statement -Wstrict-prototypes \
+	-Wmissing-prototypes -Wvla -Wwrite-strings -Wformat-security -Wshadow
+endif
+
+# BUILD lets several checkouts or developers build side by side.
+BUILD ?= build
+B := $(BUILD)/$(VARIANT)
+override CFLAGS += -std=c11 -Wall -Wextra $(WARN_EXTRA) $(SANFLAGS) -Iinclude \
+	$(shell $(PKG_CONFIG) --cflags $(DEPS))
+override LDFLAGS += $(SANFLAGS)
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(DEPS)) -lpthread
+
+# The grammar: fetched and verified by scripts/fetch-grammar.sh, or taken
+# from an unpacked copy named by TREE_SITTER_PYTHON_DIR.
+ifdef TREE_SITTER_PYTHON_DIR
+GRAMMAR_DIR := $(TREE_SITTER_PYTHON_DIR)
+GRAMMAR_STAMP := $(GRAMMAR_DIR)/src/parser.c
+else
+GRAMMAR_DIR := build/grammar
+GRAMMAR_STAMP := $(GRAMMAR_DIR)/.verified
+endif
+
+VERSION := $(shell cat VERSION)
+LIB_SRC := $(filter-out src/main.c src/tlsinit.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/src/%.o)
+GRAMMAR_OBJ := $(B)/grammar/parser.o $(B)/grammar/scanner.o
+LIB := $(B)/libtxguard.a
+# tlsinit.o must be linked directly: it only replaces a symbol libgit2
+# looks up, so an archive would never pull it in.
+MAIN_OBJ := $(B)/src/main.o $(B)/src/tlsinit.o
+
+UNIT_SRC := $(wildcard test/unit/t-*.c)
+UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/test/%)
+
+ifeq ($(VARIANT)$(BUILD),releasebuild)
+TXGUARD_BIN := txguard
+else
+TXGUARD_BIN := $(B)/txguard
+endif
+TGTEST_BIN := $(B)/tg-test
+
+all: $(TXGUARD_BIN) $(TGTEST_BIN)
+
+$(GRAMMAR_DIR)/.verified: grammar.lock scripts/fetch-grammar.sh
+	sh scripts/fetch-grammar.sh $(GRAMMAR_DIR)
+
+$(B)/grammar/%.o: $(GRAMMAR_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -Wall -Wextra $(WARN_EXTRA),$(CFLAGS)) -w \
+		-I$(GRAMMAR_DIR)/src -c $(GRAMMAR_DIR)/src/$*.c -o $@
+
+$(B)/src/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DTG_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
+
+$(B)/test/%.o: test/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ) $(GRAMMAR_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(TXGUARD_BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(LDLIBS)
+
+$(TGTEST_BIN): $(B)/test/helper/tg-test.o $(B)/src/tlsinit.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/test/t-%: $(B)/test/unit/t-%.o $(B)/src/tlsinit.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+unit: $(UNIT_BIN)
+
+# make test: unit tests, analyzer fixtures, e2e; prints "N passed, N failed".
+test: all unit
+	@TXGUARD=$(abspath $(TXGUARD_BIN)) TG_TEST=$(abspath $(TGTEST_BIN)) \
+		UNIT_BINS="$(abspath $(UNIT_BIN))" sh test/run.sh $(TESTS)
+
+# make check: the whole suite again under ASan+UBSan.
+check:
+	$(MAKE) SANITIZE=1 test
+
+install: $(TXGUARD_BIN)
+	install -D -m 755 $(TXGUARD_BIN) '$(DESTDIR)$(BINDIR)/txguard'
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/txguard'
+
+demo: $(TXGUARD_BIN)
+	@sh scripts/demo.sh $(abspath $(TXGUARD_BIN))
+
+bench: all
+	@sh test/bench/check.sh $(abspath $(TXGUARD_BIN))
+
+style:
+	clang-format --dry-run --Werror src/*.c include/txguard/*.h test/unit/*.c test/helper/*.c
+
+check-headers:
+	@for h in include/txguard/*.h; do \
+		echo "#include \"txguard/$$(basename $$h)\"" | \
+		$(CC) $(CFLAGS) -x c -fsyntax-only - || exit 1; \
+	done
+
+clean:
+	rm -rf build txguard
+
+.PHONY: all unit test check install uninstall demo bench style check-headers clean
+
+-include $(wildcard $(B)/src/*.d $(B)/test/*/*.d)

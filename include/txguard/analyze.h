@@ -1,0 +1,38 @@
+/**
+ * analyze.h: run the rules over the changed units of one parsed file.
+ *
+ * The walk is iterative (a TSTreeCursor with an explicit scope stack), so
+ * any nesting depth is safe. Each finding it adds carries rule, severity,
+ * path, unit, position, message, help, owner, call_text and owner_text;
+ * fingerprints are assigned afterwards (fingerprint.h).
+ */
+#ifndef TXGUARD_ANALYZE_H
+#define TXGUARD_ANALYZE_H
+
+#include "txguard/common.h"
+
+struct tg_pyfile;
+struct tg_units;
+struct tg_owners;
+struct tg_findings;
+
+enum tg_analyze_flags {
+	TG_ANALYZE_ALL_UNITS = 1 << 0, /* ignore unit->changed */
+};
+
+struct tg_analyze_opts {
+	const struct tg_owners *owners; /* configured and inferred; may be NULL */
+	unsigned flags;
+	/* per-rule enable switches, indexed like tg_rules_all(); NULL = all on */
+	const bool *rule_enabled;
+};
+
+/**
+ * Append to `out` the findings of every changed unit of `py` (every unit
+ * with TG_ANALYZE_ALL_UNITS), in source order, with fingerprints assigned.
+ * Never fails on odd input; returns 0, or TG_ERROR on an internal error.
+ */
+int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
+	       const struct tg_units *units, const struct tg_analyze_opts *opts);
+
+#endif

@@ -1,0 +1,50 @@
+/**
+ * config.h: `.txguard` at the repository root, read with libgit2's config
+ * parser, layered under `git config` (repository, then global) (SPEC §8).
+ *
+ * The main section's keys are fixed; an unknown key or a bad value is an
+ * error naming the file and line. Multi-valued keys (include, exclude,
+ * owner, factory) accumulate across layers; single-valued ones take the
+ * highest layer's value.
+ */
+#ifndef TXGUARD_CONFIG_H
+#define TXGUARD_CONFIG_H
+
+#include "txguard/common.h"
+#include "txguard/glob.h"
+#include "txguard/rules.h"
+
+struct tg_repo;
+
+struct tg_config {
+	enum tg_severity fail_on; /* default TG_SEV_HIGH */
+	char *baseline;           /* default ".txguard-baseline" */
+	struct tg_glob_set files; /* include / exclude */
+	char **owners;
+	size_t nowners, alloc_owners;
+	char **factories;
+	size_t nfactories, alloc_factories;
+	size_t max_file_size; /* default 8 MiB */
+	bool fail_on_set;     /* failOn came from a config layer */
+};
+
+void tg_config_init(struct tg_config *cfg);
+void tg_config_release(struct tg_config *cfg);
+
+/**
+ * Load `.txguard` from the working tree's root (missing file: defaults)
+ * and the txguard.* keys of the repository's git config on top.
+ * Errors: TG_EPARSE with "file:line: ..." in the message, TG_EGIT.
+ */
+int tg_config_load(struct tg_config *cfg, struct tg_repo *repo);
+
+/**
+ * Load one config file by path only (no git config layers), for tests and
+ * the fuzzer. Errors as tg_config_load().
+ */
+int tg_config_load_file(struct tg_config *cfg, const char *path);
+
+/** Parse "8m", "512k", "1g", "1000". -1 on a bad value. */
+int tg_config_parse_size(size_t *out, const char *s);
+
+#endif

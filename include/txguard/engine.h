@@ -1,0 +1,44 @@
+/**
+ * engine.h: the per-file pipeline, wired once for every mode (SPEC §4):
+ *
+ *   blob → parse → units (changed) → rules → fingerprints
+ *        → pre-image match (old or rename-source blob) → report
+ *
+ * One file at a time, so memory follows the largest file, not the change.
+ */
+#ifndef TXGUARD_ENGINE_H
+#define TXGUARD_ENGINE_H
+
+#include "txguard/common.h"
+
+struct tg_repo;
+struct tg_changeset;
+struct tg_config;
+struct tg_owners;
+struct tg_report;
+
+struct tg_engine_opts {
+	const struct tg_config *cfg;
+	const struct tg_owners *owners;
+	unsigned threads; /* 0 or 1: run in the calling thread */
+};
+
+/**
+ * Run the pipeline over `cs`, appending findings and counts to `report`.
+ * Errors: TG_EGIT (a blob could not be read), TG_ERROR.
+ */
+int tg_engine_run(struct tg_report *report, struct tg_repo *repo,
+		  const struct tg_changeset *cs,
+		  const struct tg_engine_opts *opts);
+
+/**
+ * The same pipeline for one file in memory, for tests and the fuzzer:
+ * `old` may be NULL (an added file); hunks NULL means every unit changed.
+ */
+struct tg_hunk;
+int tg_engine_run_buffers(struct tg_report *report, const char *path,
+			  const char *src, size_t len, const char *old,
+			  size_t old_len, const struct tg_hunk *hunks,
+			  size_t nhunks, const struct tg_engine_opts *opts);
+
+#endif

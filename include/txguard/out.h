@@ -1,0 +1,37 @@
+/**
+ * out.h: output writers, one format per file, behind tg_out_write().
+ * Writers return 0, or TG_EIO when the stream failed.
+ */
+#ifndef TXGUARD_OUT_H
+#define TXGUARD_OUT_H
+
+#include "txguard/common.h"
+
+struct tg_report;
+
+enum tg_format {
+	TG_FORMAT_TEXT,
+	TG_FORMAT_JSON,
+	TG_FORMAT_SARIF,
+	TG_FORMAT_GITHUB,
+};
+
+struct tg_out_opts {
+	enum tg_format format;
+	bool color;
+	bool all;   /* also show findings that are not new */
+	bool quiet; /* text: findings only, no summary when nothing was found */
+	const char *command; /* "check", "scan": for the summary line */
+};
+
+int tg_out_write(FILE *fp, const struct tg_report *r,
+		 const struct tg_out_opts *opts);
+int tg_out_text(FILE *fp, const struct tg_report *r,
+		const struct tg_out_opts *opts);
+int tg_out_json(FILE *fp, const struct tg_report *r,
+		const struct tg_out_opts *opts);
+
+/** Parse a --format value. -1 if unknown. */
+int tg_format_parse(const char *s);
+
+#endif

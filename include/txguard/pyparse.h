@@ -1,0 +1,44 @@
+/**
+ * pyparse.h: one Python file parsed with tree-sitter-python.
+ *
+ * A tg_pyfile owns a copy of the bytes, the syntax tree and a line index.
+ * TSNodes and text slices taken from it borrow from it and die with it.
+ */
+#ifndef TXGUARD_PYPARSE_H
+#define TXGUARD_PYPARSE_H
+
+#include "txguard/common.h"
+
+struct TSTree;
+
+struct tg_pyfile {
+	char *path;         /* as given, owned */
+	char *src;          /* the bytes, owned, NUL-terminated at len */
+	size_t len;
+	struct TSTree *tree;
+	uint32_t *line_start; /* byte offset of each line (0-based index) */
+	size_t nlines;
+	bool has_errors;      /* the tree contains ERROR or MISSING nodes */
+};
+
+/**
+ * Parse `len` bytes as Python. A NUL byte makes the blob binary:
+ * TG_EBINARY, nothing allocated. Syntax errors are not an error: the tree
+ * is recovered and has_errors is set. *out is freed with tg_pyfile_free().
+ * Errors: TG_EBINARY, TG_ERROR (the grammar failed to load: the message
+ * names the ABI versions).
+ */
+int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
+		    const char *src, size_t len);
+void tg_pyfile_free(struct tg_pyfile *py);
+
+/** The 1-based line containing byte `offset`. */
+uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset);
+/** Line `line` (1-based) without its end of line; *len receives the length. */
+const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,
+			   size_t *len);
+
+/** Check once that the compiled-in grammar loads. Errors: TG_ERROR. */
+int tg_pyparse_selftest(void);
+
+#endif

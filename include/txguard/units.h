@@ -1,0 +1,54 @@
+/**
+ * units.h: analysis units (SPEC §4).
+ *
+ * A unit is one function (def / async def, methods and nested functions
+ * each their own unit) or the module's top-level code (index 0, qualified
+ * name "<module>"). Qualified names are the dotted path of enclosing
+ * classes and functions, with "<locals>" after a function as Python's
+ * __qualname__ does: "EmailScanner.run", "process.<locals>.inner".
+ *
+ * A unit's own lines are its span minus the spans of the units nested in
+ * it; a hunk marks the units whose own lines it touches. A pure deletion
+ * (new_lines == 0) marks the units on both sides of where it happened.
+ */
+#ifndef TXGUARD_UNITS_H
+#define TXGUARD_UNITS_H
+
+#include "txguard/common.h"
+
+struct tg_pyfile;
+struct tg_hunk;
+
+struct tg_unit {
+	char *qualname;          /* owned */
+	uint32_t start_line;     /* first line (decorators included), 1-based */
+	uint32_t end_line;       /* last line, inclusive */
+	uint32_t def_line;       /* line of the `def` keyword; 0 for the module */
+	uint32_t start_byte, end_byte; /* the function_definition node (or whole file) */
+	int parent;              /* index of the enclosing unit, -1 for the module */
+	bool changed;
+};
+
+struct tg_units {
+	struct tg_unit *v;
+	size_t nr, alloc;
+};
+
+#define TG_UNITS_INIT { 0 }
+
+/** Find every unit of `py`, iteratively (any nesting depth). */
+int tg_units_load(struct tg_units *out, const struct tg_pyfile *py);
+void tg_units_release(struct tg_units *u);
+
+/** Mark the units the hunks touch on the new side (see above). */
+void tg_units_mark_changed(struct tg_units *u, const struct tg_hunk *hunks,
+			   size_t nhunks);
+/** Mark every unit changed (scan, added files). */
+void tg_units_mark_all(struct tg_units *u);
+
+/** Index of the innermost unit whose span contains `line`. */
+size_t tg_units_at_line(const struct tg_units *u, uint32_t line);
+/** Index of the unit with this qualified name, or -1. */
+long tg_units_find(const struct tg_units *u, const char *qualname);
+
+#endif

@@ -1,0 +1,63 @@
+#!/bin/sh
+# Run every test suite and print one closing line: "N passed, N failed".
+#
+# Each suite prints TAP-style lines ("ok N - title" / "not ok N - title");
+# this script counts them. A suite that exits non-zero without reporting a
+# failure counts as one failure, so a crash never passes silently.
+#
+# Environment (set by `make test`): TXGUARD, TG_TEST, UNIT_BINS.
+# Arguments: optional suite names (unit fixtures e2e) to run only those.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+export TXGUARD TG_TEST
+: "${TXGUARD:?}" "${TG_TEST:?}"
+suites=${*:-unit fixtures e2e}
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+passed=0
+failed=0
+
+run_suite() { # name command...
+	name=$1
+	shift
+	"$@" >"$log" 2>&1
+	rc=$?
+	p=$(grep -c '^ok ' "$log")
+	f=$(grep -c '^not ok ' "$log")
+	if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
+		cat "$log"
+		[ "$f" -eq 0 ] && f=1 && echo "not ok - $name exited with status $rc"
+	else
+		grep -E '^(ok|not ok) ' "$log" | sed "s/^/[$name] /" | tail -n 0
+	fi
+	echo "$name: $p passed, $f failed"
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+for s in $suites; do
+	case $s in
+	unit)
+		for t in ${UNIT_BINS:-}; do
+			run_suite "unit/$(basename "$t")" env CMOCKA_MESSAGE_OUTPUT=TAP "$t"
+		done
+		;;
+	fixtures)
+		run_suite fixtures sh "$top/test/fixtures/run.sh"
+		;;
+	e2e)
+		for t in "$top"/test/e2e/t[0-9]*.sh; do
+			[ -f "$t" ] || continue
+			run_suite "e2e/$(basename "$t" .sh)" sh "$t"
+		done
+		;;
+	*)
+		echo "run.sh: unknown suite '$s'" >&2
+		exit 2
+		;;
+	esac
+done
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
