@@ -34,6 +34,7 @@ struct tg_finding {
 	unsigned occurrence; /* among otherwise identical findings in the unit */
 	char fingerprint[TG_FINGERPRINT_HEXSZ + 1];
 	enum tg_status status;
+	char *snippet;    /* the source line of `line`, owned, for text output; may be NULL */
 };
 
 struct tg_findings {
