@@ -2,7 +2,7 @@
  * glob.h: path globs as in .gitignore-style config values.
  *
  * `*` matches within one path component, `**` any number of components
- * (`app/**` / `**/test_*.py`), `?` one character, `[...]` a class. A
+ * (`app/` + `**`, or `**` + `/test_*.py`), `?` one character, `[...]` a class. A
  * pattern without '/' matches the file's base name (`*.py`).
  */
 #ifndef TXGUARD_GLOB_H
