@@ -1,8 +1,14 @@
 /**
- * cmd.h: the commands and txguard's exit statuses (SPEC §2).
+ * cmd.h: the commands, their shared options and txguard's exit statuses
+ * (SPEC §2). Only main.c and cmd_*.c print errors.
  */
 #ifndef TXGUARD_CMD_H
 #define TXGUARD_CMD_H
+
+#include "txguard/common.h"
+#include "txguard/opt.h"
+#include "txguard/out.h"
+#include "txguard/rules.h"
 
 enum tg_exit {
 	TG_EXIT_OK = 0,      /* nothing new at or above fail-on */
@@ -13,7 +19,47 @@ enum tg_exit {
 int cmd_check(int argc, const char **argv);
 int cmd_explain(int argc, const char **argv);
 
-/** Print "txguard: <msg>" and the --no-verify hint; returns TG_EXIT_ERROR. */
+/**
+ * Print "txguard: <msg>" and the --no-verify hint to stderr; returns
+ * TG_EXIT_ERROR.
+ */
 int tg_die_with_hint(const char *msg);
+/** The same for a usage error: message, then "see 'txguard CMD --help'". */
+int tg_die_usage(const char *cmd, const char *msg);
+
+/** Options every reporting command takes (SPEC §2). */
+struct tg_common_opts {
+	const char *format, *output, *fail_on, *color, *baseline;
+	bool all, no_baseline, quiet, help;
+};
+
+#define TG_COMMON_OPTIONS(c)                                                  \
+	{ "format", 0, TG_OPT_STRING, &(c).format, "FORMAT",                  \
+	  "text (default) or json" },                          \
+	{ "output", 'o', TG_OPT_STRING, &(c).output, "FILE",                  \
+	  "write the report to FILE instead of standard output" },            \
+	{ "fail-on", 0, TG_OPT_STRING, &(c).fail_on, "LEVEL",                 \
+	  "critical, high (default), medium, low or never" },                 \
+	{ "all", 0, TG_OPT_FLAG, &(c).all, NULL,                              \
+	  "also show findings that are not new" },                            \
+	{ "color", 0, TG_OPT_STRING, &(c).color, "WHEN",                      \
+	  "auto (default; honours NO_COLOR), always or never" },              \
+	{ "quiet", 'q', TG_OPT_FLAG, &(c).quiet, NULL,                        \
+	  "print nothing when nothing is found" },                            \
+	{ "help", 'h', TG_OPT_FLAG, &(c).help, NULL, "show this help" }
+
+/**
+ * Validate the common options into output options and a fail-on level
+ * (-1 when not given on the command line). Errors: TG_EUSAGE.
+ */
+int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
+			   const struct tg_common_opts *c);
+
+/**
+ * Open the report destination: stdout, or --output FILE. *fp is closed
+ * with tg_common_close_output(), which reports a failed write.
+ */
+int tg_common_open_output(FILE **fp, const struct tg_common_opts *c);
+int tg_common_close_output(FILE *fp, const struct tg_common_opts *c);
 
 #endif

@@ -21,7 +21,7 @@ struct tg_out_opts {
 	bool color;
 	bool all;   /* also show findings that are not new */
 	bool quiet; /* text: findings only, no summary when nothing was found */
-	const char *command; /* "check", "scan": for the summary line */
+	bool staged; /* the verdict speaks of the commit (the hook) */
 };
 
 int tg_out_write(FILE *fp, const struct tg_report *r,

@@ -1,0 +1,30 @@
+#include "txguard/common.h"
+#include "txguard/out.h"
+
+int tg_format_parse(const char *s)
+{
+	static const char *const names[] = {
+		[TG_FORMAT_TEXT] = "text",
+		[TG_FORMAT_JSON] = "json",
+	};
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -1;
+}
+
+int tg_out_write(FILE *fp, const struct tg_report *r,
+		 const struct tg_out_opts *opts)
+{
+	switch (opts->format) {
+	case TG_FORMAT_TEXT:
+		return tg_out_text(fp, r, opts);
+	case TG_FORMAT_JSON:
+		return tg_out_json(fp, r, opts);
+	case TG_FORMAT_SARIF:
+	case TG_FORMAT_GITHUB:
+		break;
+	}
+	BUG("unsupported format %d", (int)opts->format);
+}

@@ -1,0 +1,64 @@
+#include "txguard/common.h"
+#include "txguard/report.h"
+
+#include <stdarg.h>
+
+void tg_report_notice(struct tg_report *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		BUG("bad format string '%s'", fmt);
+	msg = tg_xmalloc((size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	TG_ALLOC_GROW(r->notices, r->nnotices + 1, r->alloc_notices);
+	r->notices[r->nnotices++] = msg;
+}
+
+void tg_report_finish(struct tg_report *r, enum tg_severity fail_on)
+{
+	memset(r->new_by_sev, 0, sizeof(r->new_by_sev));
+	r->nnew = r->npreexisting = r->nbaselined = r->nsuppressed = 0;
+	r->fail_on = fail_on;
+	r->blocked = false;
+	tg_findings_sort(&r->findings);
+	for (size_t i = 0; i < r->findings.nr; i++) {
+		const struct tg_finding *f = &r->findings.v[i];
+
+		switch (f->status) {
+		case TG_STATUS_NEW:
+			r->nnew++;
+			r->new_by_sev[f->severity]++;
+			/* §2: only new findings at or above fail-on block */
+			if (fail_on != TG_SEV_NEVER && f->severity >= fail_on)
+				r->blocked = true;
+			break;
+		case TG_STATUS_PREEXISTING:
+			r->npreexisting++;
+			break;
+		case TG_STATUS_BASELINED:
+			r->nbaselined++;
+			break;
+		case TG_STATUS_SUPPRESSED:
+			r->nsuppressed++;
+			break;
+		}
+	}
+}
+
+void tg_report_release(struct tg_report *r)
+{
+	tg_findings_release(&r->findings);
+	for (size_t i = 0; i < r->nnotices; i++)
+		free(r->notices[i]);
+	free(r->notices);
+	free(r->describe);
+	memset(r, 0, sizeof(*r));
+}
