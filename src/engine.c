@@ -21,6 +21,8 @@
 #include "txguard/report.h"
 #include "txguard/units.h"
 
+#include <pthread.h>
+
 static const struct tg_oid zero_oid;
 
 static void attach_snippets(struct tg_findings *list, size_t from,
@@ -153,51 +155,246 @@ static int read_limited(char **out, size_t *len, bool *too_large,
 	return tg_repo_read_blob(out, len, repo, id);
 }
 
+/* One file's bytes, read by the main thread, analysed by a worker. */
+struct job {
+	const struct tg_change *ch;
+	char *src, *old;
+	size_t len, old_len;
+};
+
+/*
+ * The scan's thread pool: libgit2 objects are not shared between threads,
+ * so the calling thread alone reads blobs and hands them over through a
+ * small bounded queue (memory stays a few files' worth); workers parse and
+ * analyse into reports of their own, merged at the end.
+ */
+#define QUEUE_SLOTS 8
+
+struct pool {
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	struct job queue[QUEUE_SLOTS];
+	size_t head, count;
+	bool done;
+	const struct tg_engine_opts *opts;
+	int err;        /* first worker error */
+	char errmsg[1024];
+};
+
+struct worker {
+	pthread_t thread;
+	struct pool *pool;
+	struct tg_report report;
+};
+
+static int run_job(struct tg_report *r, struct job *j,
+		   const struct tg_engine_opts *opts)
+{
+	bool whole = j->ch->status == TG_CHANGE_ADDED ||
+		     j->ch->status == TG_CHANGE_WHOLE;
+
+	return run_file(r, j->ch->path, j->src, j->len, j->old, j->old_len,
+			j->ch->hunks, j->ch->nhunks, whole, opts);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+
+	for (;;) {
+		struct job j;
+		int err;
+
+		pthread_mutex_lock(&p->lock);
+		while (!p->count && !p->done)
+			pthread_cond_wait(&p->not_empty, &p->lock);
+		if (!p->count) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		j = p->queue[p->head];
+		p->head = (p->head + 1) % QUEUE_SLOTS;
+		p->count--;
+		pthread_cond_signal(&p->not_full);
+		pthread_mutex_unlock(&p->lock);
+
+		err = p->err ? 0 : run_job(&w->report, &j, p->opts);
+		free(j.src);
+		free(j.old);
+		if (err < 0) {
+			pthread_mutex_lock(&p->lock);
+			if (!p->err) {
+				p->err = err;
+				snprintf(p->errmsg, sizeof(p->errmsg), "%s",
+					 tg_error_last());
+			}
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	return NULL;
+}
+
+static void pool_push(struct pool *p, struct job *j)
+{
+	pthread_mutex_lock(&p->lock);
+	while (p->count == QUEUE_SLOTS)
+		pthread_cond_wait(&p->not_full, &p->lock);
+	p->queue[(p->head + p->count) % QUEUE_SLOTS] = *j;
+	p->count++;
+	pthread_cond_signal(&p->not_empty);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void report_merge(struct tg_report *to, struct tg_report *from)
+{
+	tg_findings_move(&to->findings, &from->findings);
+	for (size_t i = 0; i < from->nnotices; i++) {
+		TG_ALLOC_GROW(to->notices, to->nnotices + 1, to->alloc_notices);
+		to->notices[to->nnotices++] = from->notices[i];
+	}
+	from->nnotices = 0;
+	to->files_checked += from->files_checked;
+	to->units_checked += from->units_checked;
+	to->partial_files += from->partial_files;
+	to->skipped.binary += from->skipped.binary;
+	to->skipped.too_large += from->skipped.too_large;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Read one change's blobs (the new one, and the pre-image unless the whole
+ * file counts as changed). *skip is set when the new blob is over the
+ * size limit (counted and noticed here).
+ */
+static int read_job(struct job *j, bool *skip, struct tg_report *report,
+		    struct tg_repo *repo, const struct tg_change *ch,
+		    size_t limit)
+{
+	bool too_large, whole;
+	int err;
+
+	memset(j, 0, sizeof(*j));
+	j->ch = ch;
+	*skip = false;
+	err = read_limited(&j->src, &j->len, &too_large, repo, &ch->new_id,
+			   limit);
+	if (err < 0)
+		return err;
+	if (too_large) {
+		report->skipped.too_large++;
+		tg_report_notice(report,
+				 "%s: skipped, larger than maxFileSize (%zu bytes)",
+				 ch->path, limit);
+		*skip = true;
+		return 0;
+	}
+	whole = ch->status == TG_CHANGE_ADDED || ch->status == TG_CHANGE_WHOLE;
+	if (!whole && ch->old_path &&
+	    memcmp(&ch->old_id, &zero_oid, sizeof(zero_oid))) {
+		err = read_limited(&j->old, &j->old_len, &too_large, repo,
+				   &ch->old_id, limit);
+		if (err < 0) {
+			free(j->src);
+			j->src = NULL;
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int run_serial(struct tg_report *report, struct tg_repo *repo,
+		      const struct tg_changeset *cs,
+		      const struct tg_engine_opts *opts, size_t limit)
+{
+	for (size_t i = 0; i < cs->nr; i++) {
+		struct job j;
+		bool skip;
+		int err = read_job(&j, &skip, report, repo, &cs->files[i],
+				   limit);
+
+		if (err < 0)
+			return err;
+		if (skip)
+			continue;
+		err = run_job(report, &j, opts);
+		free(j.src);
+		free(j.old);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static int run_threaded(struct tg_report *report, struct tg_repo *repo,
+			const struct tg_changeset *cs,
+			const struct tg_engine_opts *opts, size_t limit)
+{
+	struct pool p = { .opts = opts };
+	struct worker *w;
+	unsigned n = opts->threads, started = 0;
+	int err = 0;
+
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.not_empty, NULL);
+	pthread_cond_init(&p.not_full, NULL);
+	w = tg_xcalloc(n, sizeof(*w));
+	for (; started < n; started++) {
+		w[started].pool = &p;
+		if (pthread_create(&w[started].thread, NULL, worker_main,
+				   &w[started]))
+			break;
+	}
+	if (!started) {
+		err = tg_error_set(TG_ERROR, "cannot start worker threads");
+		goto out;
+	}
+	for (size_t i = 0; i < cs->nr && !p.err; i++) {
+		struct job j;
+		bool skip;
+
+		if ((err = read_job(&j, &skip, report, repo, &cs->files[i],
+				    limit)) < 0)
+			break;
+		if (!skip)
+			pool_push(&p, &j);
+	}
+	pthread_mutex_lock(&p.lock);
+	p.done = true;
+	pthread_cond_broadcast(&p.not_empty);
+	pthread_mutex_unlock(&p.lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	if (!err && p.err)
+		err = tg_error_set(p.err, "%s", p.errmsg);
+out:
+	for (unsigned i = 0; i < n; i++) {
+		report_merge(report, &w[i].report);
+		tg_report_release(&w[i].report);
+	}
+	free(w);
+	qsort(report->notices, report->nnotices, sizeof(*report->notices),
+	      cmp_str);
+	pthread_cond_destroy(&p.not_full);
+	pthread_cond_destroy(&p.not_empty);
+	pthread_mutex_destroy(&p.lock);
+	return err;
+}
+
 int tg_engine_run(struct tg_report *report, struct tg_repo *repo,
 		  const struct tg_changeset *cs,
 		  const struct tg_engine_opts *opts)
 {
 	size_t limit = opts->cfg ? opts->cfg->max_file_size : 0;
-	int err = 0;
 
-	for (size_t i = 0; i < cs->nr; i++) {
-		const struct tg_change *ch = &cs->files[i];
-		char *src = NULL, *old = NULL;
-		size_t len = 0, old_len = 0;
-		bool too_large, whole;
-
-		err = read_limited(&src, &len, &too_large, repo, &ch->new_id,
-				   limit);
-		if (err < 0)
-			goto fail;
-		if (too_large) {
-			report->skipped.too_large++;
-			tg_report_notice(report,
-					 "%s: skipped, larger than maxFileSize (%zu bytes)",
-					 ch->path, limit);
-			continue;
-		}
-		whole = ch->status == TG_CHANGE_ADDED ||
-			ch->status == TG_CHANGE_WHOLE;
-		if (!whole && ch->old_path &&
-		    memcmp(&ch->old_id, &zero_oid, sizeof(zero_oid))) {
-			err = read_limited(&old, &old_len, &too_large, repo,
-					   &ch->old_id, limit);
-			if (err < 0) {
-				free(src);
-				goto fail;
-			}
-		}
-		err = run_file(report, ch->path, src, len, old, old_len,
-			       ch->hunks, ch->nhunks, whole, opts);
-		free(old);
-		free(src);
-		if (err < 0)
-			goto fail;
-	}
-	return 0;
-fail:
-	return err;
+	/* threads only pay off when there are files to share out */
+	if (opts->threads > 1 && cs->nr > 1)
+		return run_threaded(report, repo, cs, opts, limit);
+	return run_serial(report, repo, cs, opts, limit);
 }
 
 int tg_engine_run_buffers(struct tg_report *report, const char *path,
