@@ -1,0 +1,137 @@
+#include "txguard/common.h"
+#include "txguard/buf.h"
+#include "txguard/finding.h"
+#include "txguard/fingerprint.h"
+
+static bool is_word(unsigned char c)
+{
+	return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+/* Copy a string literal starting at s[i] (a quote) verbatim; return its end. */
+static size_t copy_string(struct tg_buf *b, const char *s, size_t len,
+			  size_t i)
+{
+	char q = s[i];
+	bool triple = i + 2 < len && s[i + 1] == q && s[i + 2] == q;
+	size_t j = i + (triple ? 3 : 1);
+
+	while (j < len) {
+		if (s[j] == '\\' && j + 1 < len) {
+			j += 2;
+			continue;
+		}
+		if (s[j] == q) {
+			if (!triple) {
+				j++;
+				break;
+			}
+			if (j + 2 < len && s[j + 1] == q && s[j + 2] == q) {
+				j += 3;
+				break;
+			}
+		} else if (s[j] == '\n' && !triple) {
+			break;
+		}
+		j++;
+	}
+	tg_buf_add(b, s + i, j - i);
+	return j;
+}
+
+char *tg_fingerprint_normalize(const char *text, size_t len)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	bool pending_space = false;
+	size_t i = 0;
+
+	/* §6: comments and whitespace folded, string literals kept as written */
+	while (i < len) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '#') {
+			while (i < len && text[i] != '\n')
+				i++;
+			pending_space = true;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\f' || c == '\v' ||
+		    (c == '\\' && i + 1 < len &&
+		     (text[i + 1] == '\n' || text[i + 1] == '\r'))) {
+			pending_space = true;
+			i++;
+			continue;
+		}
+		if (pending_space && b.len &&
+		    is_word((unsigned char)b.ptr[b.len - 1]) &&
+		    (is_word(c) || c == '"' || c == '\''))
+			tg_buf_addch(&b, ' ');
+		pending_space = false;
+		if (c == '"' || c == '\'') {
+			i = copy_string(&b, text, len, i);
+			continue;
+		}
+		tg_buf_addch(&b, c);
+		i++;
+	}
+	return tg_buf_detach(&b, NULL);
+}
+
+uint64_t tg_fingerprint_hash(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static uint64_t hash_str(uint64_t h, const char *s)
+{
+	/* the terminating NUL separates fields: ("ab","c") != ("a","bc") */
+	return tg_fingerprint_hash(h, s ? s : "", strlen(s ? s : "") + 1);
+}
+
+static bool same_identity(const struct tg_finding *a,
+			  const struct tg_finding *b)
+{
+	return a->rule == b->rule && !strcmp(a->path, b->path) &&
+	       !strcmp(a->unit, b->unit) &&
+	       !strcmp(a->call_text, b->call_text) &&
+	       !strcmp(a->owner_text ? a->owner_text : "",
+		       b->owner_text ? b->owner_text : "");
+}
+
+void tg_fingerprint_assign(struct tg_findings *list, size_t from)
+{
+	for (size_t i = from; i < list->nr; i++) {
+		struct tg_finding *f = &list->v[i];
+		uint64_t h = TG_FNV_OFFSET;
+		char occ[32];
+
+		if (!f->path)
+			f->path = tg_xstrdup("");
+		if (!f->unit)
+			f->unit = tg_xstrdup("<module>");
+		if (!f->call_text)
+			f->call_text = tg_xstrdup("");
+		/* §6: occurrence among otherwise identical findings, in order */
+		f->occurrence = 0;
+		for (size_t j = from; j < i; j++)
+			if (same_identity(&list->v[j], f))
+				f->occurrence++;
+		h = hash_str(h, f->rule ? f->rule->id : "");
+		h = hash_str(h, f->path);
+		h = hash_str(h, f->unit);
+		h = hash_str(h, f->call_text);
+		h = hash_str(h, f->owner_text);
+		snprintf(occ, sizeof(occ), "%u", f->occurrence);
+		h = hash_str(h, occ);
+		snprintf(f->fingerprint, sizeof(f->fingerprint), "%016llx",
+			 (unsigned long long)h);
+	}
+}

@@ -1,0 +1,209 @@
+#include "txguard/common.h"
+#include "txguard/rules.h"
+
+#include <strings.h>
+
+/* §5: the rule table; ids are data, looked up with tg_rule_lookup() */
+static const struct tg_rule rules[] = {
+	{
+		"TX001", "double-transaction", TG_SEV_CRITICAL,
+		"explicit commit()/rollback() inside a context manager that "
+		"already commits or rolls back on exit",
+		"TX001 double-transaction (critical)\n"
+		"\n"
+		"What it catches\n"
+		"  An explicit session.commit() or session.rollback() (awaited or\n"
+		"  not) inside the body of a `with` / `async with` whose context\n"
+		"  manager already owns the transaction: SQLAlchemy's own\n"
+		"  `X.begin()` / `X.begin_nested()`, owners named in .txguard\n"
+		"  (`owner = get_background_session`), context managers that\n"
+		"  commit after their `yield`, and request-scoped FastAPI\n"
+		"  dependencies built on such an owner.\n"
+		"\n"
+		"Why it hurts in production\n"
+		"  Two parties now end the same transaction. The early commit\n"
+		"  ends the unit of work halfway: what follows runs in a fresh\n"
+		"  implicit transaction that the manager commits (or rolls back)\n"
+		"  later, so a failure after the commit leaves half the work\n"
+		"  saved. With begin() blocks SQLAlchemy raises on the second\n"
+		"  commit, or the connection is left \"idle in transaction\" while\n"
+		"  the manager waits: row locks taken by UPDATEs stay held,\n"
+		"  other requests block behind them, and the pool runs dry.\n"
+		"  Nothing fails loudly in tests; it shows up as an outage.\n"
+		"\n"
+		"Wrong\n"
+		"  async with get_background_session() as session:\n"
+		"      session.add(job)\n"
+		"      await session.commit()      # the manager commits on exit\n"
+		"\n"
+		"  with engine.begin() as conn:\n"
+		"      conn.execute(stmt)\n"
+		"      conn.commit()               # begin() commits on exit\n"
+		"\n"
+		"Right\n"
+		"  async with get_background_session() as session:\n"
+		"      session.add(job)            # committed when the block exits\n"
+		"\n"
+		"  async with async_session_factory() as session:  # only closes\n"
+		"      session.add(job)\n"
+		"      await session.commit()      # manual control is correct here\n"
+		"\n"
+		"Fix\n"
+		"  Remove the commit: the block commits when it exits. Replace a\n"
+		"  rollback with `raise`: an exception leaving the block rolls\n"
+		"  back. If you need to commit in the middle, use a manager that\n"
+		"  only closes the session and commit explicitly.\n"
+		"\n"
+		"Suppress\n"
+		"  # txguard: ignore[TX001]   (or # noqa: TX001) on any line of\n"
+		"  the statement, or on the `def` line for the whole function.\n",
+	},
+	{
+		"TX002", "unmanaged-session", TG_SEV_HIGH,
+		"session created by a factory but never closed, managed or "
+		"handed to the caller",
+		"TX002 unmanaged-session (high)\n"
+		"\n"
+		"What it catches\n"
+		"  A session bound to a name from a factory call\n"
+		"  (`s = SessionLocal()`, `s = async_session_factory()`,\n"
+		"  `s = AsyncSession(engine)`, `s = Session(engine)`) that is not\n"
+		"  managed by `with` / `async with`, not closed in a `finally`\n"
+		"  covering its use, and not returned or yielded to the caller.\n"
+		"  Factories: Session, AsyncSession, names bound to\n"
+		"  sessionmaker(...) / async_sessionmaker(...), configured\n"
+		"  `factory =` names.\n"
+		"\n"
+		"Why it hurts in production\n"
+		"  An exception between creation and close leaks the session\n"
+		"  and its pooled connection, often \"idle in transaction\" with\n"
+		"  locks held, until the garbage collector happens to run. Under\n"
+		"  load the pool is exhausted and every request times out.\n"
+		"\n"
+		"Wrong\n"
+		"  session = async_session_factory()\n"
+		"  result = await session.execute(stmt)\n"
+		"  return result.scalar_one()\n"
+		"\n"
+		"Right\n"
+		"  async with async_session_factory() as session:\n"
+		"      result = await session.execute(stmt)\n"
+		"      return result.scalar_one()\n"
+		"\n"
+		"Fix\n"
+		"  Use the factory as a context manager, or close the session in\n"
+		"  a `finally` that covers every use of it.\n"
+		"\n"
+		"Suppress\n"
+		"  # txguard: ignore[TX002]   (or # noqa: TX002) on the statement\n"
+		"  or on the `def` line.\n",
+	},
+	{
+		"TX003", "transaction-per-iteration", TG_SEV_MEDIUM,
+		"a transaction or session opened, or a commit, inside a loop",
+		"TX003 transaction-per-iteration (medium)\n"
+		"\n"
+		"What it catches\n"
+		"  Opening an owner block or a new session, or calling commit(),\n"
+		"  inside the body of a `for` or `while` loop.\n"
+		"\n"
+		"Why it hurts in production\n"
+		"  One transaction per row multiplies round trips, fsyncs and\n"
+		"  pool checkouts by the size of the batch; a failure halfway\n"
+		"  leaves the batch half applied, and a long loop holds a\n"
+		"  connection for its whole duration.\n"
+		"\n"
+		"Wrong\n"
+		"  for job_id in job_ids:\n"
+		"      async with get_background_session() as session:\n"
+		"          await session.execute(update(Job).where(Job.id == job_id))\n"
+		"\n"
+		"Right\n"
+		"  async with get_background_session() as session:\n"
+		"      await session.execute(update(Job).where(Job.id.in_(job_ids)))\n"
+		"\n"
+		"Fix\n"
+		"  Open one transaction around the loop, or batch the statement.\n"
+		"  If each item must commit on its own on purpose, suppress.\n"
+		"\n"
+		"Suppress\n"
+		"  # txguard: ignore[TX003]   (or # noqa: TX003).\n",
+	},
+	{
+		"TX004", "session-escape", TG_SEV_MEDIUM,
+		"a scoped session passed to work that outlives its scope",
+		"TX004 session-escape (medium)\n"
+		"\n"
+		"What it catches\n"
+		"  A session bound by an owner block or by request scope\n"
+		"  (Depends) passed into work that outlives that scope:\n"
+		"  BackgroundTasks.add_task, asyncio.create_task / ensure_future,\n"
+		"  loop.run_in_executor, executor.submit, threading.Thread(...).\n"
+		"\n"
+		"Why it hurts in production\n"
+		"  The task runs after the block has committed and closed the\n"
+		"  session: it uses a closed session, or one shared with the next\n"
+		"  request, from another task or thread. Sessions are not\n"
+		"  thread- or task-safe: expect random errors and lost writes.\n"
+		"\n"
+		"Wrong\n"
+		"  async with get_background_session() as session:\n"
+		"      asyncio.create_task(refresh(session, job_id))\n"
+		"\n"
+		"Right\n"
+		"  asyncio.create_task(refresh(job_id))  # opens its own session\n"
+		"\n"
+		"Fix\n"
+		"  Pass ids, not sessions; let the background work open its own\n"
+		"  session.\n"
+		"\n"
+		"Suppress\n"
+		"  # txguard: ignore[TX004]   (or # noqa: TX004).\n",
+	},
+};
+
+const struct tg_rule *tg_rule_lookup(const char *id)
+{
+	if (!id)
+		return NULL;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rules); i++)
+		if (!strcasecmp(rules[i].id, id))
+			return &rules[i];
+	return NULL;
+}
+
+const struct tg_rule *tg_rules_all(size_t *n)
+{
+	*n = TG_ARRAY_SIZE(rules);
+	return rules;
+}
+
+const char *tg_severity_name(enum tg_severity s)
+{
+	switch (s) {
+	case TG_SEV_LOW:
+		return "low";
+	case TG_SEV_MEDIUM:
+		return "medium";
+	case TG_SEV_HIGH:
+		return "high";
+	case TG_SEV_CRITICAL:
+		return "critical";
+	case TG_SEV_NEVER:
+		return "never";
+	}
+	return "unknown";
+}
+
+int tg_severity_parse(const char *s)
+{
+	static const char *names[] = { "low", "medium", "high", "critical",
+				       "never" };
+
+	if (!s)
+		return -1;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(names); i++)
+		if (!strcasecmp(names[i], s))
+			return (int)(TG_SEV_LOW + i);
+	return -1;
+}

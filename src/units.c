@@ -1,0 +1,276 @@
+#include "txguard/common.h"
+#include "txguard/error.h"
+#include "txguard/buf.h"
+#include "txguard/diff.h"
+#include "txguard/pyparse.h"
+#include "txguard/units.h"
+
+#include <tree_sitter/api.h>
+
+/*
+ * One frame per enclosing class or function while walking: its qualified
+ * name prefix and whether it is a function (then children get
+ * ".<locals>.", as Python's __qualname__ does).
+ */
+struct frame {
+	char *qualname;
+	bool is_function;
+	long unit; /* unit index for a function, -1 for a class */
+};
+
+struct walk {
+	struct frame *frames;
+	size_t nframes, alloc_frames;
+	uint32_t *decorated; /* start bytes of enclosing decorated_definitions */
+	TSPoint *decorated_pt;
+	size_t ndecorated, alloc_decorated, alloc_decorated_pt;
+};
+
+static uint32_t end_line_of(TSNode node)
+{
+	TSPoint s = ts_node_start_point(node), e = ts_node_end_point(node);
+
+	/* a node that ends just after a newline ends on the line before */
+	if (e.column == 0 && e.row > s.row)
+		return e.row;
+	return e.row + 1;
+}
+
+static char *qualname_for(const struct walk *w, const struct tg_pyfile *py,
+			  TSNode node)
+{
+	TSNode name = ts_node_child_by_field_name(node, "name", 4);
+	struct tg_buf b = TG_BUF_INIT;
+
+	if (w->nframes) {
+		const struct frame *top = &w->frames[w->nframes - 1];
+
+		tg_buf_addstr(&b, top->qualname);
+		tg_buf_addstr(&b, top->is_function ? ".<locals>." : ".");
+	}
+	if (ts_node_is_null(name))
+		tg_buf_addch(&b, '?');
+	else
+		tg_buf_add(&b, py->src + ts_node_start_byte(name),
+			   ts_node_end_byte(name) - ts_node_start_byte(name));
+	return tg_buf_detach(&b, NULL);
+}
+
+static void enter(struct tg_units *u, struct walk *w,
+		  const struct tg_pyfile *py, TSTreeCursor *c)
+{
+	TSNode node = ts_tree_cursor_current_node(c);
+	const char *type = ts_node_type(node);
+	const char *field = ts_tree_cursor_current_field_name(c);
+	bool decorated = field && !strcmp(field, "definition") &&
+			 w->ndecorated;
+	struct frame *f;
+
+	if (!strcmp(type, "decorated_definition")) {
+		TG_ALLOC_GROW(w->decorated, w->ndecorated + 1,
+			      w->alloc_decorated);
+		TG_ALLOC_GROW(w->decorated_pt, w->ndecorated + 1,
+			      w->alloc_decorated_pt);
+		w->decorated[w->ndecorated] = ts_node_start_byte(node);
+		w->decorated_pt[w->ndecorated++] = ts_node_start_point(node);
+		return;
+	}
+	if (strcmp(type, "function_definition") &&
+	    strcmp(type, "class_definition"))
+		return;
+
+	TG_ALLOC_GROW(w->frames, w->nframes + 1, w->alloc_frames);
+	f = &w->frames[w->nframes];
+	f->qualname = qualname_for(w, py, node);
+	f->is_function = type[0] == 'f';
+	f->unit = -1;
+	if (f->is_function) {
+		struct tg_unit *unit;
+		long parent = 0;
+
+		/* §4: the parent is the innermost enclosing function */
+		for (size_t i = w->nframes; i-- > 0;)
+			if (w->frames[i].is_function) {
+				parent = w->frames[i].unit;
+				break;
+			}
+		TG_ALLOC_GROW(u->v, u->nr + 1, u->alloc);
+		unit = &u->v[u->nr];
+		memset(unit, 0, sizeof(*unit));
+		unit->qualname = tg_xstrdup(f->qualname);
+		unit->start_line =
+			(decorated ? w->decorated_pt[w->ndecorated - 1].row :
+				     ts_node_start_point(node).row) + 1;
+		unit->def_line = ts_node_start_point(node).row + 1;
+		unit->end_line = end_line_of(node);
+		unit->start_byte = ts_node_start_byte(node);
+		unit->end_byte = ts_node_end_byte(node);
+		unit->parent = (int)parent;
+		f->unit = (long)u->nr++;
+	}
+	w->nframes++;
+}
+
+static void leave(struct tg_units *u, struct walk *w, TSNode node)
+{
+	const char *type = ts_node_type(node);
+	struct frame *f;
+
+	if (!strcmp(type, "decorated_definition")) {
+		w->ndecorated--;
+		return;
+	}
+	if (strcmp(type, "function_definition") &&
+	    strcmp(type, "class_definition"))
+		return;
+	f = &w->frames[--w->nframes];
+	if (f->unit >= 0)
+		u->v[f->unit].next = u->nr;
+	free(f->qualname);
+}
+
+int tg_units_load(struct tg_units *out, const struct tg_pyfile *py)
+{
+	struct walk w = { 0 };
+	struct tg_unit *mod;
+	TSTreeCursor c;
+
+	memset(out, 0, sizeof(*out));
+	TG_ALLOC_GROW(out->v, 1, out->alloc);
+	mod = &out->v[0];
+	memset(mod, 0, sizeof(*mod));
+	mod->qualname = tg_xstrdup("<module>");
+	mod->start_line = 1;
+	mod->end_line = (uint32_t)py->nlines;
+	mod->end_byte = (uint32_t)py->len;
+	mod->parent = -1;
+	out->nr = 1;
+
+	/* §11: iterative, enter/leave events, constant C stack at any depth */
+	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
+	for (;;) {
+		enter(out, &w, py, &c);
+		if (ts_tree_cursor_goto_first_child(&c))
+			continue;
+		do {
+			leave(out, &w, ts_tree_cursor_current_node(&c));
+			if (ts_tree_cursor_goto_next_sibling(&c))
+				goto next;
+		} while (ts_tree_cursor_goto_parent(&c));
+		break;
+next:;
+	}
+	ts_tree_cursor_delete(&c);
+	out->v[0].next = out->nr;
+	while (w.nframes)
+		free(w.frames[--w.nframes].qualname);
+	free(w.frames);
+	free(w.decorated);
+	free(w.decorated_pt);
+	return 0;
+}
+
+void tg_units_release(struct tg_units *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < u->nr; i++)
+		free(u->v[i].qualname);
+	free(u->v);
+	memset(u, 0, sizeof(*u));
+}
+
+/* Does [a, b] touch lines of unit i that are not inside a nested unit? */
+static bool touches_own_lines(const struct tg_units *u, size_t i, uint32_t a,
+			      uint32_t b)
+{
+	const struct tg_unit *unit = &u->v[i];
+	uint32_t pos;
+
+	if (a < unit->start_line)
+		a = unit->start_line;
+	if (b > unit->end_line)
+		b = unit->end_line;
+	if (a > b)
+		return false;
+	pos = a;
+	for (size_t j = i + 1; j < unit->next && j < u->nr; j = u->v[j].next) {
+		const struct tg_unit *child = &u->v[j];
+
+		if (child->end_line < pos)
+			continue;
+		if (child->start_line > b)
+			break;
+		if (child->start_line > pos)
+			return true;
+		pos = child->end_line + 1;
+		if (pos > b)
+			return false;
+		if (u->v[j].next <= j)
+			break;
+	}
+	return pos <= b;
+}
+
+static void mark_range(struct tg_units *u, uint32_t a, uint32_t b)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		if (!u->v[i].changed && touches_own_lines(u, i, a, b))
+			u->v[i].changed = true;
+}
+
+void tg_units_mark_changed(struct tg_units *u, const struct tg_hunk *hunks,
+			   size_t nhunks)
+{
+	for (size_t h = 0; h < nhunks; h++) {
+		const struct tg_hunk *hk = &hunks[h];
+
+		if (hk->new_lines) {
+			uint32_t a = hk->new_start ? hk->new_start : 1;
+
+			mark_range(u, a, a + hk->new_lines - 1);
+			continue;
+		}
+		/*
+		 * §4: a pure deletion happened between new_start and
+		 * new_start + 1 (new_start 0: before the first line); both
+		 * neighbours count as changed.
+		 */
+		if (hk->new_start)
+			mark_range(u, hk->new_start, hk->new_start);
+		mark_range(u, hk->new_start + 1, hk->new_start + 1);
+	}
+}
+
+void tg_units_mark_all(struct tg_units *u)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		u->v[i].changed = true;
+}
+
+size_t tg_units_at_line(const struct tg_units *u, uint32_t line)
+{
+	size_t cur = 0;
+
+	if (!u->nr)
+		return 0;
+again:
+	for (size_t j = cur + 1; j < u->v[cur].next && j < u->nr;
+	     j = u->v[j].next) {
+		if (u->v[j].start_line <= line && line <= u->v[j].end_line) {
+			cur = j;
+			goto again;
+		}
+		if (u->v[j].next <= j)
+			break;
+	}
+	return cur;
+}
+
+long tg_units_find(const struct tg_units *u, const char *qualname)
+{
+	for (size_t i = 0; i < u->nr; i++)
+		if (!strcmp(u->v[i].qualname, qualname))
+			return (long)i;
+	return -1;
+}
