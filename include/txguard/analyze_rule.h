@@ -1,0 +1,95 @@
+/**
+ * analyze_rule.h: the interface between the analysis walk (analyze.c)
+ * and the rules (rule_tx00N.c). Only those files include it: it pulls in
+ * tree-sitter.
+ *
+ * analyze.c walks the tree once, iteratively, with enter/leave events. It
+ * keeps the owner-scope stack: one entry per name owned by an enclosing
+ * `with` / `async with` whose manager owns the transaction (SPEC §5), and
+ * a barrier for every nested def, lambda and class (code there is not
+ * inside the block). Rebinding a name ends its entry's ownership from
+ * the binding on. Rules see every node through their enter/leave hooks,
+ * ask the stack who owns a name, and emit findings.
+ */
+#ifndef TXGUARD_ANALYZE_RULE_H
+#define TXGUARD_ANALYZE_RULE_H
+
+#include "txguard/common.h"
+
+#include <tree_sitter/api.h>
+
+struct tg_pyfile;
+struct tg_units;
+struct tg_findings;
+struct tg_finding;
+struct tg_analyze_opts;
+struct tg_owner;
+
+enum tg_owned_kind {
+	TG_OWNED_BEGIN,        /* X.begin() */
+	TG_OWNED_BEGIN_NESTED, /* X.begin_nested(): a savepoint */
+	TG_OWNED_REGISTERED,   /* a configured or inferred owner */
+};
+
+/** One owned name on the scope stack (or a barrier). All strings owned. */
+struct tg_owned {
+	char *name;          /* normalised: "session", "self.session" */
+	char *header;        /* for messages: "async with get_db() as session" */
+	char *owner_text;    /* normalised owner call: "session.begin()" */
+	char *owner_desc;    /* the owning construct and where it is defined */
+	enum tg_owned_kind kind;
+	const struct tg_owner *owner; /* registry entry, or NULL for built-ins */
+	bool is_async;       /* `async with` */
+	bool barrier;        /* nested def/lambda/class: hides what is below */
+	uint32_t body_start; /* the block body's first byte */
+	uint32_t dead_from;  /* a rebinding at this byte ends ownership */
+	const void *node_id; /* the node that pushed it (TSNode.id) */
+	uint32_t line;       /* line of the owner call */
+};
+
+/** The state of one analysis walk, shared with the rules. */
+struct tg_actx {
+	const struct tg_pyfile *py;
+	const struct tg_units *units;
+	const struct tg_analyze_opts *opts;
+	struct tg_findings *out;
+	size_t unit;         /* index of the unit the current node is in */
+	struct tg_owned *stack;
+	size_t nstack, alloc_stack;
+};
+
+/** A rule's hooks; `type` is ts_node_type(node). Either may be NULL. */
+struct tg_rule_ops {
+	const char *id;
+	void (*enter)(struct tg_actx *cx, TSNode node, const char *type);
+	void (*leave)(struct tg_actx *cx, TSNode node, const char *type);
+};
+
+extern const struct tg_rule_ops tg_rule_tx001_ops;
+
+/**
+ * The live owner entry for `name` (normalised) at byte `at`: the nearest
+ * entry above the innermost barrier whose body contains `at` and that no
+ * rebinding before `at` ended. NULL if none.
+ */
+const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
+					const char *name, uint32_t at);
+
+/**
+ * Start a finding of rule `id` at `node` in the current unit: rule,
+ * severity, path, unit, positions and call_text (the node's normalised
+ * text) are filled; the rule adds message, help, owner and owner_text.
+ * NULL when the current unit is not being analysed or the rule is off.
+ */
+struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
+				   TSNode node);
+
+/** The node's source text (borrowed, not NUL-terminated), *len its size. */
+const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,
+			    size_t *len);
+/** The node's text normalised (tg_fingerprint_normalize); caller frees. */
+char *tg_analyze_norm(const struct tg_actx *cx, TSNode node);
+/** The node's text with whitespace runs folded to one space; caller frees. */
+char *tg_analyze_display(const struct tg_actx *cx, TSNode node);
+
+#endif
