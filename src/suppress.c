@@ -1,0 +1,349 @@
+#include "txguard/common.h"
+#include "txguard/finding.h"
+#include "txguard/pyparse.h"
+#include "txguard/rules.h"
+#include "txguard/suppress.h"
+#include "txguard/units.h"
+
+#include <ctype.h>
+#include <strings.h>
+#include <tree_sitter/api.h>
+
+struct directive {
+	uint32_t line;
+	bool all;
+	char ids[8][8]; /* upper-cased rule ids */
+	size_t nids;
+	char *text;
+	bool used;
+};
+
+struct directives {
+	struct directive *v;
+	size_t nr, alloc;
+};
+
+static bool word_start(const char *text, const char *p)
+{
+	return p == text || p[-1] == '#' || p[-1] == ' ' || p[-1] == '\t' ||
+	       p[-1] == ';';
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* Read codes like TX001 separated by commas or spaces, up to `stop`. */
+static const char *read_ids(struct directive *d, const char *p,
+			    const char *end, char stop, bool only_rules)
+{
+	while (p < end && *p != stop) {
+		const char *s;
+		char id[8];
+		size_t n;
+
+		if (*p == ',' || *p == ' ' || *p == '\t') {
+			p++;
+			continue;
+		}
+		s = p;
+		while (p < end && isalpha((unsigned char)*p))
+			p++;
+		if (p == s)
+			break;
+		while (p < end && isdigit((unsigned char)*p))
+			p++;
+		n = (size_t)(p - s);
+		if (n >= sizeof(id) || (p < end && isalnum((unsigned char)*p)))
+			break;
+		for (size_t i = 0; i < n; i++)
+			id[i] = (char)toupper((unsigned char)s[i]);
+		id[n] = '\0';
+		if (only_rules && !tg_rule_lookup(id))
+			continue;
+		if (d->nids < TG_ARRAY_SIZE(d->ids))
+			memcpy(d->ids[d->nids++], id, n + 1);
+	}
+	return p;
+}
+
+static bool parse_txguard(struct directive *d, const char *text,
+			  const char *end)
+{
+	for (const char *p = text; p + 7 <= end; p++) {
+		const char *q, *start = p;
+
+		if (strncasecmp(p, "txguard", 7) || !word_start(text, p))
+			continue;
+		q = skip_space(p + 7, end);
+		if (q >= end || *q != ':')
+			continue;
+		q = skip_space(q + 1, end);
+		if (end - q < 6 || strncasecmp(q, "ignore", 6))
+			continue;
+		q += 6;
+		if (q < end && (isalnum((unsigned char)*q) || *q == '_'))
+			continue;
+		q = skip_space(q, end);
+		if (q < end && *q == '[') {
+			q = read_ids(d, q + 1, end, ']', false);
+			if (q < end && *q == ']')
+				q++;
+			if (!d->nids)
+				d->all = true;
+		} else {
+			d->all = true;
+		}
+		d->text = tg_xstrndup(start, (size_t)(q - start));
+		return true;
+	}
+	return false;
+}
+
+static bool parse_noqa(struct directive *d, const char *text,
+		       const char *end)
+{
+	for (const char *p = text; p + 4 <= end; p++) {
+		const char *q, *start = p;
+
+		if (strncasecmp(p, "noqa", 4) || !word_start(text, p))
+			continue;
+		q = skip_space(p + 4, end);
+		/* a bare noqa is not ours: see suppress.h */
+		if (q >= end || *q != ':')
+			return false;
+		q = read_ids(d, q + 1, end, '#', true);
+		if (!d->nids)
+			return false;
+		d->text = tg_xstrndup(start, (size_t)(q - start));
+		while (d->text[0] && strchr(" \t", d->text[strlen(d->text) - 1]))
+			d->text[strlen(d->text) - 1] = '\0';
+		return true;
+	}
+	return false;
+}
+
+static void add_comment(struct directives *ds, const struct tg_pyfile *py,
+			TSNode node)
+{
+	const char *text = py->src + ts_node_start_byte(node);
+	const char *end = py->src + ts_node_end_byte(node);
+	struct directive d;
+	uint32_t line = ts_node_start_point(node).row + 1;
+
+	memset(&d, 0, sizeof(d));
+	d.line = line;
+	if (parse_txguard(&d, text, end)) {
+		TG_ALLOC_GROW(ds->v, ds->nr + 1, ds->alloc);
+		ds->v[ds->nr++] = d;
+		memset(&d, 0, sizeof(d));
+		d.line = line;
+	}
+	if (parse_noqa(&d, text, end)) {
+		TG_ALLOC_GROW(ds->v, ds->nr + 1, ds->alloc);
+		ds->v[ds->nr++] = d;
+	}
+}
+
+static void collect(struct directives *ds, const struct tg_pyfile *py)
+{
+	TSTreeCursor c;
+
+	/* most files have no directive: skip the walk at memory speed */
+	if (!strcasestr(py->src, "txguard") && !strcasestr(py->src, "noqa"))
+		return;
+	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+
+		/* §8: only real comment nodes, never strings or docstrings */
+		if (!strcmp(ts_node_type(n), "comment"))
+			add_comment(ds, py, n);
+		if (ts_tree_cursor_goto_first_child(&c))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+}
+
+static bool names_rule(const struct directive *d, const char *id)
+{
+	if (d->all)
+		return true;
+	for (size_t i = 0; i < d->nids; i++)
+		if (!strcasecmp(d->ids[i], id))
+			return true;
+	return false;
+}
+
+static uint32_t byte_at(const struct tg_pyfile *py, uint32_t line,
+			uint32_t col)
+{
+	size_t off;
+
+	if (!line || line > py->nlines)
+		return (uint32_t)py->len;
+	off = py->line_start[line - 1] + (col ? col - 1 : 0);
+	return (uint32_t)(off > py->len ? py->len : off);
+}
+
+static bool is_compound(const char *type)
+{
+	static const char *const compound[] = {
+		"if_statement",	 "for_statement",	 "while_statement",
+		"try_statement", "with_statement",	 "match_statement",
+		"function_definition", "class_definition",
+		"decorated_definition",
+	};
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(compound); i++)
+		if (!strcmp(type, compound[i]))
+			return true;
+	return false;
+}
+
+static bool is_statement(const char *type)
+{
+	size_t n = strlen(type);
+
+	return (n > 10 && !strcmp(type + n - 10, "_statement")) ||
+	       is_compound(type);
+}
+
+/*
+ * §8: the lines of the statement holding the finding's node. In the
+ * header of a compound statement (`if s.commit():`) only the node's own
+ * lines count, not the whole block.
+ */
+static void statement_lines(uint32_t *a, uint32_t *b,
+			    const struct tg_pyfile *py,
+			    const struct tg_finding *f)
+{
+	TSNode root = ts_tree_root_node(py->tree);
+	TSNode n = ts_node_descendant_for_byte_range(
+		root, byte_at(py, f->line, f->column),
+		byte_at(py, f->end_line, f->end_column));
+
+	*a = f->line;
+	*b = f->end_line;
+	for (; !ts_node_is_null(n); n = ts_node_parent(n)) {
+		const char *type = ts_node_type(n);
+		TSPoint e;
+
+		if (!is_statement(type))
+			continue;
+		if (is_compound(type))
+			return;
+		*a = ts_node_start_point(n).row + 1;
+		e = ts_node_end_point(n);
+		*b = e.column == 0 && e.row + 1 > *a ? e.row : e.row + 1;
+		return;
+	}
+}
+
+/* The lines of unit u's `def` header: def_line to the line before its body. */
+static void header_lines(uint32_t *a, uint32_t *b, const struct tg_pyfile *py,
+			 const struct tg_unit *u)
+{
+	TSNode n = ts_node_descendant_for_byte_range(
+		ts_tree_root_node(py->tree), u->start_byte, u->end_byte);
+	TSNode body;
+
+	*a = *b = u->def_line;
+	while (!ts_node_is_null(n) &&
+	       strcmp(ts_node_type(n), "function_definition"))
+		n = ts_node_parent(n);
+	if (ts_node_is_null(n))
+		return;
+	body = ts_node_child_by_field_name(n, "body", 4);
+	if (!ts_node_is_null(body) && ts_node_start_point(body).row + 1 > *a)
+		*b = ts_node_start_point(body).row;
+}
+
+static bool covers(struct directives *ds, uint32_t a, uint32_t b,
+		   const char *id)
+{
+	bool hit = false;
+
+	for (size_t i = 0; i < ds->nr; i++) {
+		struct directive *d = &ds->v[i];
+
+		if (d->line < a || d->line > b || !names_rule(d, id))
+			continue;
+		d->used = true;
+		hit = true;
+	}
+	return hit;
+}
+
+int tg_suppress_apply(struct tg_findings *list, size_t from,
+		      const struct tg_pyfile *py, const struct tg_units *units,
+		      struct tg_suppressions *unused)
+{
+	struct directives ds = { 0 };
+	int n = 0;
+
+	if (!py->tree)
+		return 0;
+	collect(&ds, py);
+	if (!ds.nr)
+		return 0;
+	for (size_t i = from; i < list->nr; i++) {
+		struct tg_finding *f = &list->v[i];
+		const char *id = f->rule ? f->rule->id : "";
+		bool hit;
+		uint32_t a, b;
+		long u;
+
+		statement_lines(&a, &b, py, f);
+		hit = covers(&ds, a, b, id);
+		/* a directive on a def header covers that function and all it nests */
+		u = units ? (long)tg_units_at_line(units, f->line) : -1;
+		for (; u > 0; u = units->v[u].parent) {
+			header_lines(&a, &b, py, &units->v[u]);
+			hit |= covers(&ds, a, b, id);
+		}
+		if (hit && f->status != TG_STATUS_SUPPRESSED) {
+			f->status = TG_STATUS_SUPPRESSED;
+			n++;
+		}
+	}
+	for (size_t i = 0; i < ds.nr; i++) {
+		struct directive *d = &ds.v[i];
+
+		if (unused && !d->used &&
+		    (!units ||
+		     units->v[tg_units_at_line(units, d->line)].changed)) {
+			struct tg_suppression *s;
+
+			TG_ALLOC_GROW(unused->v, unused->nr + 1,
+				      unused->alloc);
+			s = &unused->v[unused->nr++];
+			s->path = tg_xstrdup(py->path);
+			s->line = d->line;
+			s->text = d->text;
+			d->text = NULL;
+		}
+		free(d->text);
+	}
+	free(ds.v);
+	return n;
+}
+
+void tg_suppressions_release(struct tg_suppressions *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nr; i++) {
+		free(s->v[i].path);
+		free(s->v[i].text);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,242 @@
+/*
+ * tg-test: the analysis internals for shell tests (git's t/helper).
+ *
+ *   tg-test analyze [--long] [--config FILE] [--owner NAME]...
+ *                   [--factory NAME]... FILE...
+ *   tg-test units FILE
+ *   tg-test changed FILE OLDSTART,OLDLINES,NEWSTART,NEWLINES...
+ *
+ * analyze prints `PATH:LINE: RULE` per finding that is not suppressed,
+ * sorted; --long adds the unit, call text, owner text, fingerprint and
+ * message. Exit 2 with a message on any error.
+ */
+#include "txguard/common.h"
+#include "txguard/analyze.h"
+#include "txguard/config.h"
+#include "txguard/diff.h"
+#include "txguard/error.h"
+#include "txguard/finding.h"
+#include "txguard/owners.h"
+#include "txguard/pyparse.h"
+#include "txguard/suppress.h"
+#include "txguard/units.h"
+
+#include <errno.h>
+
+static int die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "tg-test: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static int read_file(char **out, size_t *len, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, alloc = 0, got;
+
+	*out = NULL;
+	if (!fp)
+		return tg_error_set(TG_EIO, "cannot open '%s': %s", path,
+				    strerror(errno));
+	do {
+		TG_ALLOC_GROW(buf, n + 65536, alloc);
+		got = fread(buf + n, 1, alloc - n, fp);
+		n += got;
+	} while (got);
+	if (ferror(fp)) {
+		fclose(fp);
+		free(buf);
+		return tg_error_set(TG_EIO, "cannot read '%s'", path);
+	}
+	fclose(fp);
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int load(struct tg_pyfile **py, struct tg_units *units,
+		const char *path)
+{
+	char *src;
+	size_t len = 0;
+	int err;
+
+	*py = NULL;
+	if ((err = read_file(&src, &len, path)) < 0)
+		return err;
+	err = tg_pyfile_parse(py, path, src, len);
+	free(src);
+	if (err < 0)
+		return err;
+	if ((err = tg_units_load(units, *py)) < 0) {
+		tg_pyfile_free(*py);
+		*py = NULL;
+	}
+	return err;
+}
+
+static int cmd_analyze(int argc, char **argv)
+{
+	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_findings all = TG_FINDINGS_INIT;
+	struct tg_analyze_opts opts = { 0 };
+	bool is_long = false;
+	int i, ret = 0;
+
+	for (i = 0; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--long")) {
+			is_long = true;
+		} else if (!strcmp(argv[i], "--owner") && i + 1 < argc) {
+			tg_owners_add_owner(&owners, argv[++i],
+					    TG_OWNER_CONFIGURED, NULL, NULL);
+		} else if (!strcmp(argv[i], "--factory") && i + 1 < argc) {
+			tg_owners_add_factory(&owners, argv[++i],
+					      TG_OWNER_CONFIGURED, NULL);
+		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			struct tg_config cfg;
+			int err;
+
+			tg_config_init(&cfg);
+			err = tg_config_load_file(&cfg, argv[++i]);
+			for (size_t k = 0; !err && k < cfg.nowners; k++)
+				tg_owners_add_owner(&owners, cfg.owners[k],
+						    TG_OWNER_CONFIGURED, NULL,
+						    NULL);
+			for (size_t k = 0; !err && k < cfg.nfactories; k++)
+				tg_owners_add_factory(&owners, cfg.factories[k],
+						      TG_OWNER_CONFIGURED,
+						      NULL);
+			tg_config_release(&cfg);
+			if (err < 0) {
+				ret = die("%s", tg_error_last());
+				goto out;
+			}
+		} else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else {
+			ret = die("analyze: unknown option '%s'", argv[i]);
+			goto out;
+		}
+	}
+	if (i >= argc) {
+		ret = die("%s", "analyze: no files given");
+		goto out;
+	}
+	opts.owners = &owners;
+	opts.flags = TG_ANALYZE_ALL_UNITS;
+	for (; i < argc; i++) {
+		struct tg_pyfile *py = NULL;
+		struct tg_units units = TG_UNITS_INIT;
+		size_t from = all.nr;
+		int err;
+
+		if ((err = load(&py, &units, argv[i])) < 0) {
+			ret = die("%s", tg_error_last());
+			goto out;
+		}
+		tg_units_mark_all(&units);
+		err = tg_analyze(&all, py, &units, &opts);
+		if (!err)
+			err = tg_suppress_apply(&all, from, py, &units, NULL);
+		tg_units_release(&units);
+		tg_pyfile_free(py);
+		if (err < 0) {
+			ret = die("%s", tg_error_last());
+			goto out;
+		}
+	}
+	tg_findings_sort(&all);
+	for (size_t k = 0; k < all.nr; k++) {
+		const struct tg_finding *f = &all.v[k];
+
+		if (f->status == TG_STATUS_SUPPRESSED)
+			continue;
+		printf("%s:%u: %s\n", f->path, f->line, f->rule->id);
+		if (!is_long)
+			continue;
+		printf("\tcol %u-%u:%u unit %s\n\tcall %s\n\towner_text %s\n"
+		       "\towner %s\n\tfingerprint %s\n\tmessage %s\n\thelp %s\n",
+		       f->column, f->end_line, f->end_column, f->unit,
+		       f->call_text, f->owner_text ? f->owner_text : "",
+		       f->owner ? f->owner : "(null)", f->fingerprint,
+		       f->message ? f->message : "(null)",
+		       f->help ? f->help : "(null)");
+	}
+out:
+	tg_findings_release(&all);
+	tg_owners_release(&owners);
+	return ret;
+}
+
+static int cmd_units(int argc, char **argv)
+{
+	struct tg_pyfile *py;
+	struct tg_units units = TG_UNITS_INIT;
+
+	if (argc != 1)
+		return die("%s", "usage: tg-test units FILE");
+	if (load(&py, &units, argv[0]) < 0)
+		return die("%s", tg_error_last());
+	for (size_t i = 0; i < units.nr; i++)
+		printf("%u-%u %s\n", units.v[i].start_line, units.v[i].end_line,
+		       units.v[i].qualname);
+	tg_units_release(&units);
+	tg_pyfile_free(py);
+	return 0;
+}
+
+static int cmd_changed(int argc, char **argv)
+{
+	struct tg_pyfile *py;
+	struct tg_units units = TG_UNITS_INIT;
+	struct tg_hunk *hunks;
+	int n = argc - 1;
+
+	if (argc < 1)
+		return die("%s", "usage: tg-test changed FILE HUNK...");
+	hunks = tg_xcalloc(n ? n : 1, sizeof(*hunks));
+	for (int i = 0; i < n; i++) {
+		struct tg_hunk *h = &hunks[i];
+
+		if (sscanf(argv[i + 1], "%u,%u,%u,%u", &h->old_start,
+			   &h->old_lines, &h->new_start, &h->new_lines) != 4) {
+			free(hunks);
+			return die("changed: bad hunk '%s'", argv[i + 1]);
+		}
+	}
+	if (load(&py, &units, argv[0]) < 0) {
+		free(hunks);
+		return die("%s", tg_error_last());
+	}
+	tg_units_mark_changed(&units, hunks, (size_t)n);
+	for (size_t i = 0; i < units.nr; i++)
+		if (units.v[i].changed)
+			printf("%s\n", units.v[i].qualname);
+	tg_units_release(&units);
+	tg_pyfile_free(py);
+	free(hunks);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	if (argc < 2)
+		return die("%s", "usage: tg-test (analyze|units|changed) ...");
+	if (!strcmp(argv[1], "analyze"))
+		ret = cmd_analyze(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "units"))
+		ret = cmd_units(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "changed"))
+		ret = cmd_changed(argc - 2, argv + 2);
+	else
+		ret = die("unknown command '%s'", argv[1]);
+	if (fflush(stdout) || ferror(stdout))
+		ret = die("%s", "write error on stdout");
+	return ret;
+}
