@@ -26,7 +26,7 @@
 #
 # Functions: test_expect_success, test_when_finished, test_must_fail,
 # test_expect_code, test_cmp, test_done, test_create_repo, test_tick,
-# write_file, install_hook.
+# write_file, install_hook, write_txguard_config, write_job.
 
 # Where this file is: the directory of the script that sources it.
 TOP=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
@@ -255,9 +255,11 @@ test_cmp() {
 	diff -u "$@"
 }
 
-# test_create_repo DIR: an empty repository (branch main).
+# test_create_repo DIR: an empty repository (branch main) that ignores
+#	the scratch files tests write (out, err, expect, actual).
 test_create_repo() {
-	git init -q "$1"
+	git init -q "$1" &&
+	printf 'out\nerr\nexpect\nactual\n' >>"$1/.git/info/exclude"
 }
 
 # test_tick: advance the fixed commit dates by one minute.
@@ -297,6 +299,55 @@ install_hook() {
 	printf '#!/bin/sh\nexec "%s" check\n' "$TXGUARD" \
 		>"$install_hook_dir_/pre-commit" &&
 	chmod +x "$install_hook_dir_/pre-commit"
+}
+
+# write_txguard_config [OWNER...]: a .txguard in the current directory
+#	naming the configured owners (default get_background_session).
+write_txguard_config() {
+	[ $# -gt 0 ] || set -- get_background_session
+	printf '[txguard]\n' >.txguard &&
+	for o
+	do
+		printf '\towner = %s\n' "$o" >>.txguard || return 1
+	done
+}
+
+# write_job FILE [clean|bad]: a module whose unit mark_running (lines 6-9)
+#	uses the configured owner get_background_session. "bad" puts a TX001
+#	on line 9, column 15 (`await session.commit()`); "clean" (default)
+#	has `await session.flush()` there. unrelated_helper (lines 12-25) is
+#	long enough that an edit of its last lines makes a separate hunk.
+write_job() {
+	case ${2:-clean} in
+	bad) write_job_call_=commit ;;
+	*) write_job_call_=flush ;;
+	esac
+	write_file "$1" <<EOF
+from sqlalchemy import text
+
+from app.db import get_background_session
+
+
+async def mark_running(job_id):
+    async with get_background_session() as session:
+        await session.execute(text("update jobs set status = 1"))
+        await session.$write_job_call_()
+
+
+def unrelated_helper(x):
+    a = x + 1
+    b = a * 2
+    c = b - 3
+    d = c * 4
+    e = d + 5
+    f = e - 6
+    g = f * 7
+    h = g + 8
+    i = h - 9
+    j = i * 10
+    k = j + 11
+    return k
+EOF
 }
 
 # test_done: the TAP plan and summary; exit 1 if any test failed.
