@@ -106,6 +106,8 @@ const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
 			return NULL;
 		if (strcmp(o->name, name))
 			continue;
+		if (o->shadow)
+			return NULL;
 		if (at < o->body_start || at >= o->dead_from)
 			return NULL;
 		return o;
@@ -168,6 +170,39 @@ static void kill_targets(struct tg_actx *cx, TSNode target, uint32_t stmt,
 		}
 		if (descend && ts_tree_cursor_goto_first_child(&c))
 			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+}
+
+/*
+ * A comprehension's variables live in the comprehension's own scope: they
+ * hide an owned name of the same spelling inside it and rebind nothing
+ * outside. The shadow entries go with the comprehension node.
+ */
+static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
+{
+	TSNode left = ts_node_child_by_field_name(clause, "left", 4);
+	TSTreeCursor c;
+
+	if (!cx->nstack || ts_node_is_null(left))
+		return;
+	c = ts_tree_cursor_new(left);
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+		const char *type = ts_node_type(n);
+
+		if (is(type, "identifier")) {
+			struct tg_owned *o = push(cx, comp);
+
+			o->name = tg_analyze_norm(cx, n);
+			o->shadow = true;
+		} else if (ts_tree_cursor_goto_first_child(&c)) {
+			continue;
+		}
 		while (!ts_tree_cursor_goto_next_sibling(&c))
 			if (!ts_tree_cursor_goto_parent(&c))
 				goto done;
@@ -471,6 +506,18 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 		push(cx, node)->barrier = true;
 	} else if (is(type, "with_statement")) {
 		with_owners(cx, node);
+	} else if (is(type, "list_comprehension") ||
+		   is(type, "set_comprehension") ||
+		   is(type, "dictionary_comprehension") ||
+		   is(type, "generator_expression")) {
+		uint32_t n = ts_node_named_child_count(node);
+
+		for (uint32_t i = 0; i < n; i++) {
+			TSNode ch = ts_node_named_child(node, i);
+
+			if (is(ts_node_type(ch), "for_in_clause"))
+				shadow_targets(cx, node, ch);
+		}
 	} else {
 		bindings(cx, node, type);
 	}

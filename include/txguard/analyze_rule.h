@@ -41,6 +41,7 @@ struct tg_owned {
 	const struct tg_owner *owner; /* registry entry, or NULL for built-ins */
 	bool is_async;       /* `async with` */
 	bool barrier;        /* nested def/lambda/class: hides what is below */
+	bool shadow;         /* a comprehension variable hides `name` in it */
 	uint32_t body_start; /* the block body's first byte */
 	uint32_t dead_from;  /* a rebinding at this byte ends ownership */
 	const void *node_id; /* the node that pushed it (TSNode.id) */
