@@ -96,22 +96,31 @@ static uint64_t hash_str(uint64_t h, const char *s)
 	return tg_fingerprint_hash(h, s ? s : "", strlen(s ? s : "") + 1);
 }
 
-static bool same_identity(const struct tg_finding *a,
-			  const struct tg_finding *b)
+struct ident {
+	uint64_t h;
+	size_t idx;
+};
+
+static int cmp_ident(const void *a_, const void *b_)
 {
-	return a->rule == b->rule && !strcmp(a->path, b->path) &&
-	       !strcmp(a->unit, b->unit) &&
-	       !strcmp(a->call_text, b->call_text) &&
-	       !strcmp(a->owner_text ? a->owner_text : "",
-		       b->owner_text ? b->owner_text : "");
+	const struct ident *a = a_, *b = b_;
+
+	if (a->h != b->h)
+		return a->h < b->h ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
 void tg_fingerprint_assign(struct tg_findings *list, size_t from)
 {
-	for (size_t i = from; i < list->nr; i++) {
-		struct tg_finding *f = &list->v[i];
+	size_t n = list->nr - from;
+	struct ident *ids;
+
+	if (!n)
+		return;
+	ids = tg_xmalloc(n * sizeof(*ids));
+	for (size_t i = 0; i < n; i++) {
+		struct tg_finding *f = &list->v[from + i];
 		uint64_t h = TG_FNV_OFFSET;
-		char occ[32];
 
 		if (!f->path)
 			f->path = tg_xstrdup("");
@@ -119,19 +128,31 @@ void tg_fingerprint_assign(struct tg_findings *list, size_t from)
 			f->unit = tg_xstrdup("<module>");
 		if (!f->call_text)
 			f->call_text = tg_xstrdup("");
-		/* §6: occurrence among otherwise identical findings, in order */
-		f->occurrence = 0;
-		for (size_t j = from; j < i; j++)
-			if (same_identity(&list->v[j], f))
-				f->occurrence++;
 		h = hash_str(h, f->rule ? f->rule->id : "");
 		h = hash_str(h, f->path);
 		h = hash_str(h, f->unit);
 		h = hash_str(h, f->call_text);
 		h = hash_str(h, f->owner_text);
+		ids[i].h = h;
+		ids[i].idx = from + i;
+	}
+	/*
+	 * §6: the occurrence index counts otherwise identical findings in
+	 * source order; sorting by identity keeps that O(n log n).
+	 */
+	qsort(ids, n, sizeof(*ids), cmp_ident);
+	for (size_t i = 0; i < n; i++) {
+		struct tg_finding *f = &list->v[ids[i].idx];
+		char occ[32];
+		uint64_t h;
+
+		f->occurrence = i && ids[i - 1].h == ids[i].h ?
+					list->v[ids[i - 1].idx].occurrence + 1 :
+					0;
 		snprintf(occ, sizeof(occ), "%u", f->occurrence);
-		h = hash_str(h, occ);
+		h = hash_str(ids[i].h, occ);
 		snprintf(f->fingerprint, sizeof(f->fingerprint), "%016llx",
 			 (unsigned long long)h);
 	}
+	free(ids);
 }
