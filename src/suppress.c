@@ -127,49 +127,58 @@ static bool parse_noqa(struct directive *d, const char *text,
 }
 
 static void add_comment(struct directives *ds, const struct tg_pyfile *py,
-			TSNode node)
+			TSNode node, bool noqa)
 {
 	const char *text = py->src + ts_node_start_byte(node);
 	const char *end = py->src + ts_node_end_byte(node);
 	struct directive d;
-	uint32_t line = ts_node_start_point(node).row + 1;
 
 	memset(&d, 0, sizeof(d));
-	d.line = line;
-	if (parse_txguard(&d, text, end)) {
-		TG_ALLOC_GROW(ds->v, ds->nr + 1, ds->alloc);
-		ds->v[ds->nr++] = d;
-		memset(&d, 0, sizeof(d));
-		d.line = line;
-	}
-	if (parse_noqa(&d, text, end)) {
+	d.line = ts_node_start_point(node).row + 1;
+	if (noqa ? parse_noqa(&d, text, end) : parse_txguard(&d, text, end)) {
 		TG_ALLOC_GROW(ds->v, ds->nr + 1, ds->alloc);
 		ds->v[ds->nr++] = d;
 	}
 }
 
+static void scan_for(struct directives *ds, const struct tg_pyfile *py,
+		     const char *word, bool noqa)
+{
+	TSNode root = ts_tree_root_node(py->tree);
+	const char *p = py->src;
+	uint32_t last_comment = UINT32_MAX;
+
+	/*
+	 * Most files have no directive: find the words at memory speed and
+	 * ask the tree only about those places. §8: only a real comment node
+	 * counts, never a string or docstring.
+	 */
+	while ((p = strcasestr(p, word))) {
+		uint32_t off = (uint32_t)(p - py->src);
+		TSNode n = ts_node_descendant_for_byte_range(root, off, off);
+
+		p += strlen(word);
+		if (strcmp(ts_node_type(n), "comment") ||
+		    ts_node_start_byte(n) == last_comment)
+			continue;
+		last_comment = ts_node_start_byte(n);
+		add_comment(ds, py, n, noqa);
+		p = py->src + ts_node_end_byte(n);
+	}
+}
+
+static int cmp_directive(const void *a_, const void *b_)
+{
+	const struct directive *a = a_, *b = b_;
+
+	return a->line < b->line ? -1 : a->line > b->line;
+}
+
 static void collect(struct directives *ds, const struct tg_pyfile *py)
 {
-	TSTreeCursor c;
-
-	/* most files have no directive: skip the walk at memory speed */
-	if (!strcasestr(py->src, "txguard") && !strcasestr(py->src, "noqa"))
-		return;
-	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&c);
-
-		/* §8: only real comment nodes, never strings or docstrings */
-		if (!strcmp(ts_node_type(n), "comment"))
-			add_comment(ds, py, n);
-		if (ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
-	}
-done:
-	ts_tree_cursor_delete(&c);
+	scan_for(ds, py, "txguard", false);
+	scan_for(ds, py, "noqa", true);
+	qsort(ds->v, ds->nr, sizeof(*ds->v), cmp_directive);
 }
 
 static bool names_rule(const struct directive *d, const char *id)

@@ -250,21 +250,26 @@ void tg_units_mark_all(struct tg_units *u)
 
 size_t tg_units_at_line(const struct tg_units *u, uint32_t line)
 {
-	size_t cur = 0;
+	size_t lo = 0, hi = u->nr;
 
 	if (!u->nr)
 		return 0;
-again:
-	for (size_t j = cur + 1; j < u->v[cur].next && j < u->nr;
-	     j = u->v[j].next) {
-		if (u->v[j].start_line <= line && line <= u->v[j].end_line) {
-			cur = j;
-			goto again;
-		}
-		if (u->v[j].next <= j)
-			break;
+	/*
+	 * Units are in source pre-order, so start lines never decrease: take
+	 * the last unit starting at or before `line`, then climb to the first
+	 * ancestor that still contains it.
+	 */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->v[mid].start_line <= line)
+			lo = mid;
+		else
+			hi = mid;
 	}
-	return cur;
+	while (lo > 0 && u->v[lo].end_line < line)
+		lo = u->v[lo].parent > 0 ? (size_t)u->v[lo].parent : 0;
+	return lo;
 }
 
 long tg_units_find(const struct tg_units *u, const char *qualname)
