@@ -211,41 +211,39 @@ done:
 	ts_tree_cursor_delete(&c);
 }
 
-static void bindings(struct tg_actx *cx, TSNode node, const char *type)
+static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
 
 	if (!cx->nstack)
 		return;
-	if (is(type, "assignment")) {
+	if (kind == TG_PK_ASSIGNMENT) {
 		/* an annotation alone (`s: Session`) binds nothing */
 		if (ts_node_is_null(ts_node_child_by_field_name(node, "right", 5)))
 			return;
 		kill_targets(cx, ts_node_child_by_field_name(node, "left", 4),
 			     start, end);
-	} else if (is(type, "augmented_assignment")) {
+	} else if (kind == TG_PK_AUGASSIGN) {
 		kill_targets(cx, ts_node_child_by_field_name(node, "left", 4),
 			     start, end);
-	} else if (is(type, "for_statement")) {
+	} else if (kind == TG_PK_FOR) {
 		TSNode right = ts_node_child_by_field_name(node, "right", 5);
 
 		kill_targets(cx, ts_node_child_by_field_name(node, "left", 4),
 			     start,
 			     ts_node_is_null(right) ? start :
 						      ts_node_end_byte(right));
-	} else if (is(type, "as_pattern")) {
+	} else if (kind == TG_PK_AS_PATTERN) {
 		kill_targets(cx, ts_node_child_by_field_name(node, "alias", 5),
 			     start, end);
-	} else if (is(type, "named_expression")) {
+	} else if (kind == TG_PK_NAMED_EXPR) {
 		kill_targets(cx, ts_node_child_by_field_name(node, "name", 4),
 			     start, end);
-	} else if (is(type, "delete_statement")) {
+	} else if (kind == TG_PK_DELETE) {
 		kill_targets(cx, ts_node_named_child(node, 0), start, end);
-	} else if (is(type, "global_statement") ||
-		   is(type, "nonlocal_statement")) {
+	} else if (kind == TG_PK_GLOBAL) {
 		kill_targets(cx, node, start, start);
-	} else if (is(type, "import_statement") ||
-		   is(type, "import_from_statement")) {
+	} else if (kind == TG_PK_IMPORT || kind == TG_PK_IMPORT_FROM) {
 		uint32_t n = ts_node_named_child_count(node);
 
 		for (uint32_t i = 0; i < n; i++) {
@@ -259,7 +257,7 @@ static void bindings(struct tg_actx *cx, TSNode node, const char *type)
 					     start, end);
 			} else if (is(t, "dotted_name")) {
 				/* `import a.b` binds a; module_name binds nothing */
-				if (is(type, "import_from_statement") && i == 0)
+				if (kind == TG_PK_IMPORT_FROM && i == 0)
 					continue;
 				kill_node(cx, ts_node_named_child(ch, 0),
 					  start, end);
@@ -464,7 +462,24 @@ struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 	return f;
 }
 
-/* Units nested in unit i (and i itself) that are to be analysed? */
+/* The unit whose function_definition starts at `start`, or units->nr. */
+static size_t unit_at_byte(const struct tg_units *u, uint32_t start)
+{
+	size_t lo = 1, hi = u->nr;
+
+	/* function units are in pre-order: start bytes increase */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (u->v[mid].start_byte < start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < u->nr && u->v[lo].start_byte == start ? lo : u->nr;
+}
+
+/* Is unit i, or a unit nested in it, to be analysed? */
 static bool subtree_on(const struct tg_actx *cx, size_t i)
 {
 	if (cx->opts && (cx->opts->flags & TG_ANALYZE_ALL_UNITS))
@@ -478,49 +493,68 @@ static bool subtree_on(const struct tg_actx *cx, size_t i)
 struct walk {
 	size_t *units; /* enclosing unit indexes */
 	size_t nunits, alloc_units;
-	size_t counter; /* next function_definition's unit index */
+	bool simple_outside; /* some rule needs simple statements anywhere */
 };
 
 /* Returns whether to walk the node's children. */
 static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 {
-	const char *type = ts_node_type(node);
+	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
+	const char *type;
 	bool descend = true;
 
-	if (is(type, "function_definition")) {
-		size_t idx = w->counter++;
+	/*
+	 * With no owner block open, nothing in a simple statement can matter
+	 * to the rules that do not ask for it: skip it (§12).
+	 */
+	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
+		return false;
+	kind &= TG_PK_MASK;
+	switch (kind) {
+	case TG_PK_FUNCTION: {
+		size_t idx = unit_at_byte(cx->units, ts_node_start_byte(node));
 
 		TG_ALLOC_GROW(w->units, w->nunits + 1, w->alloc_units);
 		w->units[w->nunits++] = cx->unit;
-		cx->unit = idx;
 		push(cx, node)->barrier = true;
-		if (idx >= cx->units->nr) {
-			cx->unit = cx->units->nr; /* out of step: emit nothing */
-		} else if (!subtree_on(cx, idx)) {
-			/* nothing to report in here: skip it, units and all */
-			w->counter = cx->units->v[idx].next;
-			descend = false;
+		/* a def the unit walk did not see stays in its parent's unit */
+		if (idx < cx->units->nr) {
+			cx->unit = idx;
+			/* nothing to report in here: skip it, nested units and all */
+			if (!subtree_on(cx, idx))
+				descend = false;
 		}
-	} else if (is(type, "class_definition") || is(type, "lambda")) {
+		break;
+	}
+	case TG_PK_CLASS:
+	case TG_PK_LAMBDA:
 		/* §5: code in a nested class or lambda is not inside the block */
 		push(cx, node)->barrier = true;
-	} else if (is(type, "with_statement")) {
+		break;
+	case TG_PK_WITH:
 		with_owners(cx, node);
-	} else if (is(type, "list_comprehension") ||
-		   is(type, "set_comprehension") ||
-		   is(type, "dictionary_comprehension") ||
-		   is(type, "generator_expression")) {
+		break;
+	case TG_PK_COMPREHENSION: {
 		uint32_t n = ts_node_named_child_count(node);
 
-		for (uint32_t i = 0; i < n; i++) {
+		for (uint32_t i = 0; cx->nstack && i < n; i++) {
 			TSNode ch = ts_node_named_child(node, i);
 
 			if (is(ts_node_type(ch), "for_in_clause"))
 				shadow_targets(cx, node, ch);
 		}
-	} else {
-		bindings(cx, node, type);
+		break;
 	}
+	case TG_PK_OTHER:
+	case TG_PK_CALL:
+	case TG_PK_COMMENT:
+	case TG_PK_DECORATED:
+		break;
+	default:
+		bindings(cx, node, kind);
+		break;
+	}
+	type = ts_node_type(node);
 	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
 		if (rule_ops[i]->enter)
 			rule_ops[i]->enter(cx, node, type);
@@ -529,13 +563,16 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 
 static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 {
+	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
 	const char *type = ts_node_type(node);
 
+	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
+		return;
 	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
 		if (rule_ops[i]->leave)
 			rule_ops[i]->leave(cx, node, type);
 	pop_for(cx, node);
-	if (is(type, "function_definition") && w->nunits)
+	if ((kind & TG_PK_MASK) == TG_PK_FUNCTION && w->nunits)
 		cx->unit = w->units[--w->nunits];
 }
 
@@ -554,7 +591,8 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	cx.opts = opts;
 	cx.out = out;
 	cx.unit = 0;
-	w.counter = 1;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
+		w.simple_outside |= rule_ops[i]->simple_outside;
 
 	/* §11: iterative walk with enter/leave events, any nesting depth */
 	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));

@@ -2,6 +2,7 @@
 #include "txguard/error.h"
 #include "txguard/pyparse.h"
 
+#include <pthread.h>
 #include <tree_sitter/api.h>
 
 /* Compiled in from the pinned tree-sitter-python sources (SPEC §1). */
@@ -20,6 +21,77 @@ static int set_language(TSParser *parser)
 			    ts_language_version(lang),
 			    TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION,
 			    TREE_SITTER_LANGUAGE_VERSION);
+}
+
+static uint16_t *kinds;
+static uint32_t nkinds;
+static pthread_once_t kinds_once = PTHREAD_ONCE_INIT;
+
+static void init_kinds(void)
+{
+	static const struct {
+		const char *name;
+		unsigned kind;
+	} table[] = {
+		{ "function_definition", TG_PK_FUNCTION },
+		{ "class_definition", TG_PK_CLASS },
+		{ "decorated_definition", TG_PK_DECORATED },
+		{ "lambda", TG_PK_LAMBDA },
+		{ "with_statement", TG_PK_WITH },
+		{ "list_comprehension", TG_PK_COMPREHENSION },
+		{ "set_comprehension", TG_PK_COMPREHENSION },
+		{ "dictionary_comprehension", TG_PK_COMPREHENSION },
+		{ "generator_expression", TG_PK_COMPREHENSION },
+		{ "assignment", TG_PK_ASSIGNMENT },
+		{ "augmented_assignment", TG_PK_AUGASSIGN },
+		{ "for_statement", TG_PK_FOR },
+		{ "as_pattern", TG_PK_AS_PATTERN },
+		{ "named_expression", TG_PK_NAMED_EXPR },
+		{ "delete_statement", TG_PK_DELETE | TG_PK_SIMPLE },
+		{ "global_statement", TG_PK_GLOBAL | TG_PK_SIMPLE },
+		{ "nonlocal_statement", TG_PK_GLOBAL | TG_PK_SIMPLE },
+		{ "import_statement", TG_PK_IMPORT | TG_PK_SIMPLE },
+		{ "import_from_statement", TG_PK_IMPORT_FROM | TG_PK_SIMPLE },
+		{ "call", TG_PK_CALL },
+		{ "comment", TG_PK_COMMENT },
+	};
+	static const char *const compound[] = {
+		"if_statement",	 "for_statement",  "while_statement",
+		"try_statement", "with_statement", "match_statement",
+	};
+	const TSLanguage *lang = tree_sitter_python();
+
+	nkinds = ts_language_symbol_count(lang);
+	kinds = calloc(nkinds ? nkinds : 1, sizeof(*kinds));
+	if (!kinds) {
+		nkinds = 0;
+		return;
+	}
+	for (uint32_t sym = 0; sym < nkinds; sym++) {
+		const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+		size_t n = name ? strlen(name) : 0;
+		bool simple = n > 10 && !strcmp(name + n - 10, "_statement");
+
+		/* keywords share names with nodes ("lambda"): named nodes only */
+		if (!name ||
+		    ts_language_symbol_type(lang, (TSSymbol)sym) !=
+			    TSSymbolTypeRegular)
+			continue;
+		for (size_t i = 0; simple && i < TG_ARRAY_SIZE(compound); i++)
+			if (!strcmp(name, compound[i]))
+				simple = false;
+		if (simple)
+			kinds[sym] = TG_PK_SIMPLE;
+		for (size_t i = 0; i < TG_ARRAY_SIZE(table); i++)
+			if (!strcmp(name, table[i].name))
+				kinds[sym] = (uint16_t)table[i].kind;
+	}
+}
+
+unsigned tg_pyparse_kind(unsigned symbol)
+{
+	pthread_once(&kinds_once, init_kinds);
+	return symbol < nkinds ? kinds[symbol] : TG_PK_OTHER;
 }
 
 int tg_pyparse_selftest(void)

@@ -80,4 +80,5 @@ const struct tg_rule_ops tg_rule_tx001_ops = {
 	"TX001",
 	tx001_enter,
 	NULL,
+	false,
 };

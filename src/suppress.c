@@ -178,7 +178,8 @@ static void collect(struct directives *ds, const struct tg_pyfile *py)
 {
 	scan_for(ds, py, "txguard", false);
 	scan_for(ds, py, "noqa", true);
-	qsort(ds->v, ds->nr, sizeof(*ds->v), cmp_directive);
+	if (ds->nr > 1)
+		qsort(ds->v, ds->nr, sizeof(*ds->v), cmp_directive);
 }
 
 static bool names_rule(const struct directive *d, const char *id)

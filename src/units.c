@@ -56,33 +56,38 @@ static char *qualname_for(const struct walk *w, const struct tg_pyfile *py,
 	return tg_buf_detach(&b, NULL);
 }
 
-static void enter(struct tg_units *u, struct walk *w,
+/* Returns whether to walk the node's children. */
+static bool enter(struct tg_units *u, struct walk *w,
 		  const struct tg_pyfile *py, TSTreeCursor *c)
 {
 	TSNode node = ts_tree_cursor_current_node(c);
-	const char *type = ts_node_type(node);
-	const char *field = ts_tree_cursor_current_field_name(c);
-	bool decorated = field && !strcmp(field, "definition") &&
-			 w->ndecorated;
+	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
+	const char *field;
+	bool decorated;
 	struct frame *f;
 
-	if (!strcmp(type, "decorated_definition")) {
+	/* a simple statement holds expressions only, never a def */
+	if (kind & TG_PK_SIMPLE)
+		return false;
+	kind &= TG_PK_MASK;
+	if (kind == TG_PK_DECORATED) {
 		TG_ALLOC_GROW(w->decorated, w->ndecorated + 1,
 			      w->alloc_decorated);
 		TG_ALLOC_GROW(w->decorated_pt, w->ndecorated + 1,
 			      w->alloc_decorated_pt);
 		w->decorated[w->ndecorated] = ts_node_start_byte(node);
 		w->decorated_pt[w->ndecorated++] = ts_node_start_point(node);
-		return;
+		return true;
 	}
-	if (strcmp(type, "function_definition") &&
-	    strcmp(type, "class_definition"))
-		return;
+	if (kind != TG_PK_FUNCTION && kind != TG_PK_CLASS)
+		return true;
+	field = ts_tree_cursor_current_field_name(c);
+	decorated = field && !strcmp(field, "definition") && w->ndecorated;
 
 	TG_ALLOC_GROW(w->frames, w->nframes + 1, w->alloc_frames);
 	f = &w->frames[w->nframes];
 	f->qualname = qualname_for(w, py, node);
-	f->is_function = type[0] == 'f';
+	f->is_function = kind == TG_PK_FUNCTION;
 	f->unit = -1;
 	if (f->is_function) {
 		struct tg_unit *unit;
@@ -109,19 +114,19 @@ static void enter(struct tg_units *u, struct walk *w,
 		f->unit = (long)u->nr++;
 	}
 	w->nframes++;
+	return true;
 }
 
 static void leave(struct tg_units *u, struct walk *w, TSNode node)
 {
-	const char *type = ts_node_type(node);
+	unsigned kind = tg_pyparse_kind(ts_node_symbol(node)) & TG_PK_MASK;
 	struct frame *f;
 
-	if (!strcmp(type, "decorated_definition")) {
+	if (kind == TG_PK_DECORATED) {
 		w->ndecorated--;
 		return;
 	}
-	if (strcmp(type, "function_definition") &&
-	    strcmp(type, "class_definition"))
+	if (kind != TG_PK_FUNCTION && kind != TG_PK_CLASS)
 		return;
 	f = &w->frames[--w->nframes];
 	if (f->unit >= 0)
@@ -149,8 +154,8 @@ int tg_units_load(struct tg_units *out, const struct tg_pyfile *py)
 	/* §11: iterative, enter/leave events, constant C stack at any depth */
 	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
 	for (;;) {
-		enter(out, &w, py, &c);
-		if (ts_tree_cursor_goto_first_child(&c))
+		if (enter(out, &w, py, &c) &&
+		    ts_tree_cursor_goto_first_child(&c))
 			continue;
 		do {
 			leave(out, &w, ts_tree_cursor_current_node(&c));

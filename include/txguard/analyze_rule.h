@@ -59,11 +59,16 @@ struct tg_actx {
 	size_t nstack, alloc_stack;
 };
 
-/** A rule's hooks; `type` is ts_node_type(node). Either may be NULL. */
+/**
+ * A rule's hooks; `type` is ts_node_type(node). Either may be NULL. The
+ * walk skips simple statements while no owner block is open unless a rule
+ * sets simple_outside (TX002 will: it looks at every assignment).
+ */
 struct tg_rule_ops {
 	const char *id;
 	void (*enter)(struct tg_actx *cx, TSNode node, const char *type);
 	void (*leave)(struct tg_actx *cx, TSNode node, const char *type);
+	bool simple_outside;
 };
 
 extern const struct tg_rule_ops tg_rule_tx001_ops;

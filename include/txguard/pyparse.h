@@ -38,6 +38,38 @@ uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset);
 const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,
 			   size_t *len);
 
+/**
+ * Node kinds the analysis cares about, by grammar symbol (ts_node_symbol),
+ * so walks compare small integers instead of type names. TG_PK_SIMPLE is
+ * or-ed in for simple statements (nothing in them can hold a def or a
+ * with block).
+ */
+enum tg_pykind {
+	TG_PK_OTHER = 0,
+	TG_PK_FUNCTION,      /* function_definition */
+	TG_PK_CLASS,         /* class_definition */
+	TG_PK_DECORATED,     /* decorated_definition */
+	TG_PK_LAMBDA,
+	TG_PK_WITH,          /* with_statement */
+	TG_PK_COMPREHENSION, /* list/set/dict comprehension, generator */
+	TG_PK_ASSIGNMENT,
+	TG_PK_AUGASSIGN,
+	TG_PK_FOR,           /* for_statement (async for too) */
+	TG_PK_AS_PATTERN,
+	TG_PK_NAMED_EXPR,    /* walrus */
+	TG_PK_DELETE,
+	TG_PK_GLOBAL,        /* global and nonlocal */
+	TG_PK_IMPORT,
+	TG_PK_IMPORT_FROM,
+	TG_PK_CALL,
+	TG_PK_COMMENT,
+	TG_PK_MASK = 0xff,
+	TG_PK_SIMPLE = 0x100,
+};
+
+/** The kind of grammar symbol `symbol` (a TSSymbol). */
+unsigned tg_pyparse_kind(unsigned symbol);
+
 /** Check once that the compiled-in grammar loads. Errors: TG_ERROR. */
 int tg_pyparse_selftest(void);
 
