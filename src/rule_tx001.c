@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
 #include "txguard/owners.h"
@@ -10,23 +11,53 @@
  * violating call is and how to explain it.
  */
 
-static char *help_for(const struct tg_owned *o, bool commit)
+/*
+ * The manager to suggest for manual control: a configured factory of the
+ * same flavour (async in its name for `async with`) if any.
+ */
+static char *close_only_example(const struct tg_actx *cx,
+				const struct tg_owned *o)
 {
+	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+
+	for (size_t i = 0; reg && i < reg->nfactories; i++) {
+		const char *name = reg->factories[i].name;
+		const char *last = strrchr(name, '.');
+
+		if (!strstr(name, "async") != !o->is_async)
+			continue;
+		return tg_xasprintf("%s %s() as %s:",
+				    o->is_async ? "async with" : "with",
+				    last ? last + 1 : name, o->name);
+	}
+	return tg_xasprintf("%s as %s:",
+			    o->is_async ? "async with async_session_factory()" :
+					  "with Session(engine)",
+			    o->name);
+}
+
+static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
+		      bool commit)
+{
+	char *example, *help;
+
 	if (!commit)
 		return tg_xstrdup(
 			"raise instead of rolling back: an exception leaving the block rolls back");
-	if (o->kind != TG_OWNED_REGISTERED)
+	if (o->kind == TG_OWNED_BEGIN)
 		return tg_xasprintf(
-			"remove this call: `%s` %s when the block exits; if you need manual control, drop the %s block and commit explicitly",
-			o->owner_text,
-			o->kind == TG_OWNED_BEGIN ? "commits" :
-						    "releases the savepoint",
+			"remove this call: `%s` commits when the block exits; if you need manual control, open the session or connection without begin() and commit explicitly",
 			o->owner_text);
-	return tg_xasprintf(
-		"remove this call: the block commits when it exits; if you need manual control use a manager that only closes, e.g. `%s as %s:`",
-		o->is_async ? "async with async_session_factory()" :
-			      "with Session(engine)",
-		o->name);
+	if (o->kind == TG_OWNED_BEGIN_NESTED)
+		return tg_xasprintf(
+			"remove this call: it commits the enclosing transaction from inside the savepoint `%s`; let the block release the savepoint and commit after the outer transaction's work is done",
+			o->owner_text);
+	example = close_only_example(cx, o);
+	help = tg_xasprintf(
+		"remove this call: the block commits when it exits; if you need manual control use a manager that only closes, e.g. `%s`",
+		example);
+	free(example);
+	return help;
 }
 
 static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
@@ -73,7 +104,7 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 		f->message = tg_xasprintf(
 			"%s inside `%s`, which already rolls back when an exception leaves it",
 			f->call_text, o->header);
-	f->help = help_for(o, commit);
+	f->help = help_for(cx, o, commit);
 }
 
 const struct tg_rule_ops tg_rule_tx001_ops = {
