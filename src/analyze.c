@@ -90,6 +90,16 @@ static struct tg_owned *push(struct tg_actx *cx, TSNode node)
 	return o;
 }
 
+static void push_barrier(struct tg_actx *cx, TSNode node)
+{
+	TSNode body = ts_node_child_by_field_name(node, "body", 4);
+	struct tg_owned *o = push(cx, node);
+
+	o->barrier = true;
+	o->body_start = ts_node_is_null(body) ? ts_node_start_byte(node) :
+						ts_node_start_byte(body);
+}
+
 static void pop_for(struct tg_actx *cx, TSNode node)
 {
 	while (cx->nstack && cx->stack[cx->nstack - 1].node_id == node.id)
@@ -102,8 +112,16 @@ const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
 	for (size_t i = cx->nstack; i-- > 0;) {
 		const struct tg_owned *o = &cx->stack[i];
 
-		if (o->barrier)
-			return NULL;
+		/*
+		 * A barrier hides what is below it from its body only: default
+		 * values, decorators' arguments and base classes run in the
+		 * enclosing block.
+		 */
+		if (o->barrier) {
+			if (at >= o->body_start)
+				return NULL;
+			continue;
+		}
 		if (strcmp(o->name, name))
 			continue;
 		if (o->shadow)
@@ -516,7 +534,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 
 		TG_ALLOC_GROW(w->units, w->nunits + 1, w->alloc_units);
 		w->units[w->nunits++] = cx->unit;
-		push(cx, node)->barrier = true;
+		push_barrier(cx, node);
 		/* a def the unit walk did not see stays in its parent's unit */
 		if (idx < cx->units->nr) {
 			cx->unit = idx;
@@ -529,7 +547,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 	case TG_PK_CLASS:
 	case TG_PK_LAMBDA:
 		/* §5: code in a nested class or lambda is not inside the block */
-		push(cx, node)->barrier = true;
+		push_barrier(cx, node);
 		break;
 	case TG_PK_WITH:
 		with_owners(cx, node);
