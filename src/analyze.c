@@ -57,7 +57,8 @@ char *tg_analyze_display(const struct tg_actx *cx, TSNode node)
 		char c = s[i];
 
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-		    c == '\\') {
+		    (c == '\\' && i + 1 < len &&
+		     (s[i + 1] == '\n' || s[i + 1] == '\r'))) {
 			space = b.len > 0;
 			continue;
 		}

@@ -213,6 +213,38 @@ static void test_suppress(void **state)
 	teardown(&r);
 }
 
+static void test_owner_match(void **state)
+{
+	struct tg_owners o = TG_OWNERS_INIT;
+	const struct tg_owner *m;
+
+	(void)state;
+	tg_owners_add_owner(&o, "db.get_session", TG_OWNER_CONFIGURED,
+			    ".txguard", NULL);
+	tg_owners_add_owner(&o, "atomic", TG_OWNER_INFERRED, "app/uow.py:12",
+			    "commits after yield");
+	tg_owners_add_factory(&o, "SessionLocal", TG_OWNER_CONFIGURED, NULL);
+	/* §8: a dotted entry matches only that spelling */
+	assert_non_null(tg_owners_match_owner(&o, "db.get_session", 14));
+	assert_null(tg_owners_match_owner(&o, "get_session", 11));
+	assert_null(tg_owners_match_owner(&o, "app.db.get_session", 18));
+	assert_null(tg_owners_match_owner(&o, "xdb.get_session", 15));
+	/* an undotted one matches the last name part */
+	m = tg_owners_match_owner(&o, "app.uow.atomic", 14);
+	assert_non_null(m);
+	assert_string_equal(m->where, "app/uow.py:12");
+	assert_non_null(tg_owners_match_owner(&o, "atomic", 6));
+	assert_null(tg_owners_match_owner(&o, "nonatomic", 9));
+	assert_null(tg_owners_match_owner(&o, "atomic_x", 8));
+	/* the length bounds the callee: no reading past it */
+	assert_non_null(tg_owners_match_owner(&o, "atomic()", 6));
+	assert_non_null(tg_owners_match_factory(&o, "orm.SessionLocal", 16));
+	assert_null(tg_owners_match_factory(&o, "SessionLocal", 5));
+	assert_null(tg_owners_match_owner(NULL, "atomic", 6));
+	tg_owners_release(&o);
+	tg_owners_release(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_rule_switch),
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_suppress),
+		cmocka_unit_test(test_owner_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
