@@ -9,7 +9,11 @@ static bool is_word(unsigned char c)
 	       (c >= 'A' && c <= 'Z') || c >= 0x80;
 }
 
-/* Copy a string literal starting at s[i] (a quote) verbatim; return its end. */
+/*
+ * Copy a string literal starting at s[i] (a quote) verbatim; return its
+ * end. An unterminated one runs to the end of the text, even across a
+ * newline, so that normalising twice changes nothing.
+ */
 static size_t copy_string(struct tg_buf *b, const char *s, size_t len,
 			  size_t i)
 {
@@ -31,8 +35,6 @@ static size_t copy_string(struct tg_buf *b, const char *s, size_t len,
 				j += 3;
 				break;
 			}
-		} else if (s[j] == '\n' && !triple) {
-			break;
 		}
 		j++;
 	}
