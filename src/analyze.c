@@ -10,6 +10,8 @@
 #include "txguard/rules.h"
 #include "txguard/units.h"
 
+#include <strings.h>
+
 /*
  * The rules, one file each (§5). TX002-TX004 and request-scope ownership
  * (Depends, §5) plug in here: a rule adds its ops; request scope pushes
@@ -18,6 +20,14 @@
 static const struct tg_rule_ops *const rule_ops[] = {
 	&tg_rule_tx001_ops,
 };
+
+bool tg_analyze_implements(const char *id)
+{
+	for (size_t i = 0; id && i < TG_ARRAY_SIZE(rule_ops); i++)
+		if (!strcasecmp(rule_ops[i]->id, id))
+			return true;
+	return false;
+}
 
 static bool is(const char *type, const char *name)
 {

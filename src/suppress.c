@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/analyze.h"
 #include "txguard/finding.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
@@ -182,6 +183,17 @@ static void collect(struct directives *ds, const struct tg_pyfile *py)
 		qsort(ds->v, ds->nr, sizeof(*ds->v), cmp_directive);
 }
 
+/* Could the directive have covered anything the analysis reports? */
+static bool can_be_used(const struct directive *d)
+{
+	if (d->all)
+		return true;
+	for (size_t i = 0; i < d->nids; i++)
+		if (tg_analyze_implements(d->ids[i]))
+			return true;
+	return false;
+}
+
 static bool names_rule(const struct directive *d, const char *id)
 {
 	if (d->all)
@@ -327,7 +339,7 @@ int tg_suppress_apply(struct tg_findings *list, size_t from,
 	for (size_t i = 0; i < ds.nr; i++) {
 		struct directive *d = &ds.v[i];
 
-		if (unused && !d->used &&
+		if (unused && !d->used && can_be_used(d) &&
 		    (!units ||
 		     units->v[tg_units_at_line(units, d->line)].changed)) {
 			struct tg_suppression *s;

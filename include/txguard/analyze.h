@@ -35,4 +35,11 @@ struct tg_analyze_opts {
 int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	       const struct tg_units *units, const struct tg_analyze_opts *opts);
 
+/**
+ * Whether the analysis has an implementation for rule `id` (a rule in
+ * the table may still be documented only). Suppression notices use it:
+ * a directive for a rule that never runs cannot be "unused".
+ */
+bool tg_analyze_implements(const char *id);
+
 #endif

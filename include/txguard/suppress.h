@@ -45,9 +45,10 @@ struct tg_suppressions {
 /**
  * Set TG_STATUS_SUPPRESSED on every finding of list[from..nr) (all found
  * in `py`) that a directive covers. If `unused` is not NULL, append to it
- * the directives in units marked changed that covered no finding (only
- * meaningful once every rule they name has run). Returns the number of
- * findings suppressed; never fails.
+ * the directives in units marked changed that covered no finding, leaving
+ * out those naming only rules the analysis does not implement yet
+ * (tg_analyze_implements). Returns the number of findings suppressed;
+ * never fails.
  */
 int tg_suppress_apply(struct tg_findings *list, size_t from,
 		      const struct tg_pyfile *py, const struct tg_units *units,

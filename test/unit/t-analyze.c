@@ -188,9 +188,10 @@ static void test_suppress(void **state)
 		"        await (\n"                                  /* 7 */
 		"            s.rollback()\n"                         /* 8 */
 		"        )  # noqa: TX001, E501\n"                   /* 9 */
-		"        s.add(job)  # txguard: ignore[TX003]\n"     /* 10 */
+		"        s.add(job)  # txguard: ignore[TX001]\n"     /* 10 */
 		"        x = '# txguard: ignore'\n"                  /* 11 */
-		"        await s.commit()  # noqa\n";                /* 12 */
+		"        await s.commit()  # noqa\n"                 /* 12 */
+		"        s.flush()  # txguard: ignore[TX003]\n";     /* 13 */
 	struct tg_suppressions unused = TG_SUPPRESSIONS_INIT;
 	struct run r;
 
@@ -207,7 +208,8 @@ static void test_suppress(void **state)
 	assert_int_equal(r.f.v[2].status, TG_STATUS_NEW);
 	assert_int_equal(unused.nr, 1);
 	assert_int_equal(unused.v[0].line, 10);
-	assert_string_equal(unused.v[0].text, "txguard: ignore[TX003]");
+	/* line 13 names only a rule not implemented yet: no notice */
+	assert_string_equal(unused.v[0].text, "txguard: ignore[TX001]");
 	assert_string_equal(unused.v[0].path, "app/jobs.py");
 	tg_suppressions_release(&unused);
 	teardown(&r);
