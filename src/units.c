@@ -21,9 +21,8 @@ struct frame {
 struct walk {
 	struct frame *frames;
 	size_t nframes, alloc_frames;
-	uint32_t *decorated; /* start bytes of enclosing decorated_definitions */
-	TSPoint *decorated_pt;
-	size_t ndecorated, alloc_decorated, alloc_decorated_pt;
+	TSPoint *decorated; /* starts of enclosing decorated_definitions */
+	size_t ndecorated, alloc_decorated;
 };
 
 static uint32_t end_line_of(TSNode node)
@@ -73,10 +72,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 	if (kind == TG_PK_DECORATED) {
 		TG_ALLOC_GROW(w->decorated, w->ndecorated + 1,
 			      w->alloc_decorated);
-		TG_ALLOC_GROW(w->decorated_pt, w->ndecorated + 1,
-			      w->alloc_decorated_pt);
-		w->decorated[w->ndecorated] = ts_node_start_byte(node);
-		w->decorated_pt[w->ndecorated++] = ts_node_start_point(node);
+		w->decorated[w->ndecorated++] = ts_node_start_point(node);
 		return true;
 	}
 	if (kind != TG_PK_FUNCTION && kind != TG_PK_CLASS)
@@ -104,7 +100,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 		memset(unit, 0, sizeof(*unit));
 		unit->qualname = tg_xstrdup(f->qualname);
 		unit->start_line =
-			(decorated ? w->decorated_pt[w->ndecorated - 1].row :
+			(decorated ? w->decorated[w->ndecorated - 1].row :
 				     ts_node_start_point(node).row) + 1;
 		unit->def_line = ts_node_start_point(node).row + 1;
 		unit->end_line = end_line_of(node);
@@ -123,10 +119,11 @@ static void leave(struct tg_units *u, struct walk *w, TSNode node)
 	struct frame *f;
 
 	if (kind == TG_PK_DECORATED) {
-		w->ndecorated--;
+		if (w->ndecorated)
+			w->ndecorated--;
 		return;
 	}
-	if (kind != TG_PK_FUNCTION && kind != TG_PK_CLASS)
+	if ((kind != TG_PK_FUNCTION && kind != TG_PK_CLASS) || !w->nframes)
 		return;
 	f = &w->frames[--w->nframes];
 	if (f->unit >= 0)
@@ -171,7 +168,6 @@ next:;
 		free(w.frames[--w.nframes].qualname);
 	free(w.frames);
 	free(w.decorated);
-	free(w.decorated_pt);
 	return 0;
 }
 

@@ -134,7 +134,7 @@ static int cmd_analyze(int argc, char **argv)
 		size_t from = all.nr;
 		int err;
 
-		if ((err = load(&py, &units, argv[i])) < 0) {
+		if (load(&py, &units, argv[i]) < 0) {
 			ret = die("%s", tg_error_last());
 			goto out;
 		}
