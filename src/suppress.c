@@ -291,12 +291,22 @@ static void header_lines(uint32_t *a, uint32_t *b, const struct tg_pyfile *py,
 static bool covers(struct directives *ds, uint32_t a, uint32_t b,
 		   const char *id)
 {
+	size_t lo = 0, hi = ds->nr;
 	bool hit = false;
 
-	for (size_t i = 0; i < ds->nr; i++) {
+	/* directives are sorted by line: start at the first one >= a */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ds->v[mid].line < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i < ds->nr && ds->v[i].line <= b; i++) {
 		struct directive *d = &ds->v[i];
 
-		if (d->line < a || d->line > b || !names_rule(d, id))
+		if (!names_rule(d, id))
 			continue;
 		d->used = true;
 		hit = true;
