@@ -181,43 +181,21 @@ void tg_units_release(struct tg_units *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/* Does [a, b] touch lines of unit i that are not inside a nested unit? */
-static bool touches_own_lines(const struct tg_units *u, size_t i, uint32_t a,
-			      uint32_t b)
-{
-	const struct tg_unit *unit = &u->v[i];
-	uint32_t pos;
-
-	if (a < unit->start_line)
-		a = unit->start_line;
-	if (b > unit->end_line)
-		b = unit->end_line;
-	if (a > b)
-		return false;
-	pos = a;
-	for (size_t j = i + 1; j < unit->next && j < u->nr; j = u->v[j].next) {
-		const struct tg_unit *child = &u->v[j];
-
-		if (child->end_line < pos)
-			continue;
-		if (child->start_line > b)
-			break;
-		if (child->start_line > pos)
-			return true;
-		pos = child->end_line + 1;
-		if (pos > b)
-			return false;
-		if (u->v[j].next <= j)
-			break;
-	}
-	return pos <= b;
-}
-
+/*
+ * §4: a hunk marks the units whose own lines it touches, and the owner of
+ * a line is the innermost unit containing it: one lookup per line keeps
+ * this O(lines log units) however many units and hunks there are.
+ */
 static void mark_range(struct tg_units *u, uint32_t a, uint32_t b)
 {
-	for (size_t i = 0; i < u->nr; i++)
-		if (!u->v[i].changed && touches_own_lines(u, i, a, b))
-			u->v[i].changed = true;
+	if (a < 1)
+		a = 1;
+	if (!u->nr || a > u->v[0].end_line)
+		return;
+	if (b > u->v[0].end_line)
+		b = u->v[0].end_line;
+	for (uint32_t line = a; line <= b && line >= a; line++)
+		u->v[tg_units_at_line(u, line)].changed = true;
 }
 
 void tg_units_mark_changed(struct tg_units *u, const struct tg_hunk *hunks,
