@@ -90,11 +90,10 @@ static bool parse_txguard(struct directive *d, const char *text,
 			continue;
 		q = skip_space(q, end);
 		if (q < end && *q == '[') {
+			/* a malformed list suppresses nothing (and is reported) */
 			q = read_ids(d, q + 1, end, ']', false);
 			if (q < end && *q == ']')
 				q++;
-			if (!d->nids)
-				d->all = true;
 		} else {
 			d->all = true;
 		}
@@ -183,13 +182,17 @@ static void collect(struct directives *ds, const struct tg_pyfile *py)
 		qsort(ds->v, ds->nr, sizeof(*ds->v), cmp_directive);
 }
 
-/* Could the directive have covered anything the analysis reports? */
+/*
+ * Is an unused directive worth a notice? Yes unless it names only rules
+ * that exist but do not run yet; a malformed or unknown id always is.
+ */
 static bool can_be_used(const struct directive *d)
 {
-	if (d->all)
+	if (d->all || !d->nids)
 		return true;
 	for (size_t i = 0; i < d->nids; i++)
-		if (tg_analyze_implements(d->ids[i]))
+		if (tg_analyze_implements(d->ids[i]) ||
+		    !tg_rule_lookup(d->ids[i]))
 			return true;
 	return false;
 }

@@ -191,7 +191,9 @@ static void test_suppress(void **state)
 		"        s.add(job)  # txguard: ignore[TX001]\n"     /* 10 */
 		"        x = '# txguard: ignore'\n"                  /* 11 */
 		"        await s.commit()  # noqa\n"                 /* 12 */
-		"        s.flush()  # txguard: ignore[TX003]\n";     /* 13 */
+		"        s.flush()  # txguard: ignore[TX003]\n"      /* 13 */
+		"        await s.commit()  # txguard: ignore[TX01]\n" /* 14 */
+		"        await s.commit()  # txguard: ignore[TX999]\n";/* 15 */
 	struct tg_suppressions unused = TG_SUPPRESSIONS_INIT;
 	struct run r;
 
@@ -200,13 +202,18 @@ static void test_suppress(void **state)
 	r.opts.flags = TG_ANALYZE_ALL_UNITS;
 	tg_units_mark_all(&r.units);
 	assert_int_equal(tg_analyze(&r.f, r.py, &r.units, &r.opts), 0);
-	assert_int_equal(r.f.nr, 3);
+	assert_int_equal(r.f.nr, 5);
 	assert_int_equal(tg_suppress_apply(&r.f, 0, r.py, &r.units, &unused),
 			 2);
 	assert_int_equal(r.f.v[0].status, TG_STATUS_SUPPRESSED);
 	assert_int_equal(r.f.v[1].status, TG_STATUS_SUPPRESSED);
 	assert_int_equal(r.f.v[2].status, TG_STATUS_NEW);
-	assert_int_equal(unused.nr, 1);
+	/* a malformed or unknown id suppresses nothing and is reported */
+	assert_int_equal(r.f.v[3].status, TG_STATUS_NEW);
+	assert_int_equal(r.f.v[4].status, TG_STATUS_NEW);
+	assert_int_equal(unused.nr, 3);
+	assert_int_equal(unused.v[1].line, 14);
+	assert_int_equal(unused.v[2].line, 15);
 	assert_int_equal(unused.v[0].line, 10);
 	/* line 13 names only a rule not implemented yet: no notice */
 	assert_string_equal(unused.v[0].text, "txguard: ignore[TX001]");
