@@ -1,0 +1,847 @@
+/* Inference of owners, dependencies, factories, aliases and uses, and the
+ * resolver over many files (SPEC §4, §5). */
+#include "txguard/common.h"
+#include "txguard/buf.h"
+#include "txguard/error.h"
+#include "txguard/infer.h"
+#include "txguard/owners.h"
+#include "txguard/pyparse.h"
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+static void record(struct tg_buf *out, const char *path, const char *src)
+{
+	struct tg_pyfile *py = NULL;
+
+	assert_int_equal(tg_pyfile_parse(&py, path, src, strlen(src)), 0);
+	tg_infer_pyfile(out, py);
+	tg_pyfile_free(py);
+}
+
+static struct tg_inferred *infer(const char *path, const char *src)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	struct tg_inferred *inf = NULL;
+
+	record(&b, path, src);
+	assert_int_equal(tg_inferred_decode(&inf, path, b.ptr, b.len), 0);
+	tg_buf_release(&b);
+	return inf;
+}
+
+static void add(struct tg_resolver *r, const char *path, const char *src)
+{
+	struct tg_buf b = TG_BUF_INIT;
+
+	record(&b, path, src);
+	tg_resolver_add(r, path, b.ptr, b.len, true);
+	tg_buf_release(&b);
+}
+
+static const struct tg_def *def(const struct tg_inferred *inf,
+				const char *qual)
+{
+	for (size_t i = 0; i < inf->ndefs; i++)
+		if (!strcmp(inf->defs[i].qualname, qual))
+			return &inf->defs[i];
+	return NULL;
+}
+
+static const char *import_of(const struct tg_inferred *inf, const char *l)
+{
+	for (size_t i = 0; i < inf->nimports; i++)
+		if (!strcmp(inf->imports[i].local, l))
+			return inf->imports[i].fqn;
+	return NULL;
+}
+
+static bool uses(const struct tg_inferred *inf, const char *u)
+{
+	for (size_t i = 0; i < inf->nuses; i++)
+		if (!strcmp(inf->uses[i], u))
+			return true;
+	return false;
+}
+
+static const struct tg_owner *owner(struct tg_resolver *r, const char *path,
+				    const char *callee)
+{
+	return tg_resolver_owner(r, path, callee, strlen(callee));
+}
+
+static const char helpers[] =
+	"\"\"\"Session plumbing.\"\"\"\n"                            /* 1 */
+	"from contextlib import asynccontextmanager, contextmanager\n" /* 2 */
+	"import contextlib\n"                                          /* 3 */
+	"from sqlalchemy.ext.asyncio import async_sessionmaker\n"      /* 4 */
+	"from sqlalchemy.orm import sessionmaker\n"                    /* 5 */
+	"async_session_factory = async_sessionmaker(engine)\n"         /* 6 */
+	"SyncSessionLocal = sessionmaker()\n"                          /* 7 */
+	"\n"                                                           /* 8 */
+	"@asynccontextmanager\n"                                       /* 9 */
+	"async def get_background_session():\n"                        /* 10 */
+	"    session = async_session_factory()\n"                      /* 11 */
+	"    try:\n"                                                   /* 12 */
+	"        yield session\n"                                      /* 13 */
+	"        await session.commit()\n"                             /* 14 */
+	"    except Exception:\n"                                      /* 15 */
+	"        await session.rollback()\n"                           /* 16 */
+	"        raise\n"                                              /* 17 */
+	"    finally:\n"                                               /* 18 */
+	"        await session.close()\n"                              /* 19 */
+	"\n"                                                           /* 20 */
+	"@contextlib.contextmanager\n"                                 /* 21 */
+	"def transactional_session():\n"                               /* 22 */
+	"    session = SyncSessionLocal()\n"                           /* 23 */
+	"    try:\n"                                                   /* 24 */
+	"        yield session\n"                                      /* 25 */
+	"        session.commit()\n"                                   /* 26 */
+	"    except Exception:\n"                                      /* 27 */
+	"        session.rollback()\n"                                 /* 28 */
+	"        raise\n"                                              /* 29 */
+	"    finally:\n"                                               /* 30 */
+	"        session.close()\n"                                    /* 31 */
+	"\n"                                                           /* 32 */
+	"@asynccontextmanager\n"                                       /* 33 */
+	"async def readonly_session():\n"                              /* 34 */
+	"    session = async_session_factory()\n"                      /* 35 */
+	"    try:\n"                                                   /* 36 */
+	"        yield session\n"                                      /* 37 */
+	"    finally:\n"                                               /* 38 */
+	"        await session.close()\n"                              /* 39 */
+	"\n"                                                           /* 40 */
+	"async def get_db():\n"                                        /* 41 */
+	"    async with get_background_session() as session:\n"        /* 42 */
+	"        yield session\n"                                      /* 43 */
+	"\n"                                                           /* 44 */
+	"def open_raw_session():\n"                                    /* 45 */
+	"    return async_session_factory()\n";                        /* 46 */
+
+static void test_module_names(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "app/db.py", "app.db" },     { "app/__init__.py", "app" },
+		{ "db.py", "db" },             { "__init__.py", "" },
+		{ "a/b/c.pyi", "a.b.c" },      { "x", "x" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		char *m = tg_infer_module(cases[i][0]);
+
+		assert_string_equal(m, cases[i][1]);
+		free(m);
+	}
+}
+
+static void test_imports(void **state)
+{
+	struct tg_inferred *inf = infer(
+		"app/api/routes.py",
+		"import os\n"
+		"import x.y as z\n"
+		"import a.b.c\n"
+		"from p.q import r as s, t\n"
+		"from .session_helpers import get_db\n"
+		"from ..db import (x1,\n    x2 as y2)\n"
+		"from . import deps\n"
+		"from .. import core as c\n"
+		"from m import *\n"
+		"def f():\n"
+		"    import inner_only\n");
+	struct tg_inferred *pkg = infer("app/api/__init__.py",
+					"from .routes import router\n"
+					"from ..db import get_db\n");
+
+	(void)state;
+	assert_string_equal(inf->module, "app.api.routes");
+	assert_string_equal(import_of(inf, "os"), "os");
+	assert_string_equal(import_of(inf, "z"), "x.y");
+	assert_string_equal(import_of(inf, "a"), "a");
+	assert_string_equal(import_of(inf, "s"), "p.q.r");
+	assert_string_equal(import_of(inf, "t"), "p.q.t");
+	assert_string_equal(import_of(inf, "get_db"),
+			    "app.api.session_helpers.get_db");
+	assert_string_equal(import_of(inf, "x1"), "app.db.x1");
+	assert_string_equal(import_of(inf, "y2"), "app.db.x2");
+	assert_string_equal(import_of(inf, "deps"), "app.api.deps");
+	assert_string_equal(import_of(inf, "c"), "app.core");
+	assert_null(import_of(inf, "inner_only"));
+	assert_string_equal(import_of(pkg, "router"), "app.api.routes.router");
+	assert_string_equal(import_of(pkg, "get_db"), "app.db.get_db");
+	tg_inferred_free(inf);
+	tg_inferred_free(pkg);
+}
+
+static void test_example_helpers(void **state)
+{
+	struct tg_inferred *inf = infer("app/session_helpers.py", helpers);
+	const struct tg_def *d;
+
+	(void)state;
+	d = def(inf, "get_background_session");
+	assert_non_null(d);
+	assert_int_equal(d->kind, TG_DEF_CM);
+	assert_true(d->owns);
+	assert_int_equal(d->line, 10);
+	assert_string_equal(d->how, "commits after yield");
+	d = def(inf, "transactional_session");
+	assert_non_null(d);
+	assert_int_equal(d->kind, TG_DEF_CM);
+	assert_true(d->owns);
+	assert_null(def(inf, "readonly_session"));
+	assert_null(def(inf, "open_raw_session"));
+	d = def(inf, "get_db");
+	assert_non_null(d);
+	assert_int_equal(d->kind, TG_DEF_GEN);
+	assert_false(d->owns);
+	assert_string_equal(d->target, "get_background_session");
+	d = def(inf, "async_session_factory");
+	assert_non_null(d);
+	assert_int_equal(d->kind, TG_DEF_FACTORY);
+	assert_int_equal(d->line, 6);
+	d = def(inf, "SyncSessionLocal");
+	assert_non_null(d);
+	assert_int_equal(d->kind, TG_DEF_FACTORY);
+	assert_true(uses(inf, "get_background_session"));
+	tg_inferred_free(inf);
+}
+
+/* Each source defines `f`; want: 1 owns, 0 does not, 2 wraps. */
+static void test_owner_patterns(void **state)
+{
+	static const struct {
+		const char *src;
+		int want;
+		const char *how;
+	} cases[] = {
+		/* commit after the try */
+		{ "@contextmanager\ndef f():\n    s = S()\n    try:\n"
+		  "        yield s\n    except Exception:\n        s.rollback()\n"
+		  "        raise\n    s.commit()\n",
+		  1, "commits after yield" },
+		/* commit in else: the normal path */
+		{ "@contextmanager\ndef f():\n    s = S()\n    try:\n"
+		  "        yield s\n    except Exception:\n        s.rollback()\n"
+		  "        raise\n    else:\n        s.commit()\n",
+		  1, "commits after yield" },
+		{ "@asynccontextmanager\nasync def f():\n    async with F() as s:\n"
+		  "        async with s.begin():\n            yield s\n",
+		  1, "yields inside s.begin()" },
+		{ "@contextmanager\ndef f():\n    with Session.begin() as s:\n"
+		  "        yield s\n",
+		  1, "yields inside Session.begin()" },
+		{ "@contextmanager\ndef f():\n    with engine.begin() as conn:\n"
+		  "        yield conn\n",
+		  1, "yields inside engine.begin()" },
+		{ "@contextmanager\ndef f():\n    with F() as s, s.begin_nested():\n"
+		  "        yield s\n",
+		  1, "yields inside s.begin()" },
+		/* only closes */
+		{ "@contextmanager\ndef f():\n    s = S()\n    try:\n"
+		  "        yield s\n    finally:\n        s.close()\n",
+		  0, NULL },
+		/* only rolls back on error */
+		{ "@contextmanager\ndef f():\n    s = S()\n    try:\n"
+		  "        yield s\n    except Exception:\n        s.rollback()\n"
+		  "        raise\n",
+		  0, NULL },
+		/* commits only in an except branch */
+		{ "@contextmanager\ndef f():\n    s = S()\n    try:\n"
+		  "        yield s\n    except ValueError:\n        s.commit()\n",
+		  0, NULL },
+		/* commits before the yield */
+		{ "@contextmanager\ndef f():\n    s = S()\n    s.commit()\n"
+		  "    yield s\n",
+		  0, NULL },
+		/* commits another name */
+		{ "@contextmanager\ndef f():\n    s = S()\n    yield s\n"
+		  "    other.commit()\n",
+		  0, NULL },
+		/* the commit is in a nested def: not this function's */
+		{ "@contextmanager\ndef f():\n    s = S()\n    yield s\n"
+		  "    def g():\n        s.commit()\n",
+		  0, NULL },
+		/* begin block that does not cover the yield */
+		{ "@contextmanager\ndef f():\n    s = S()\n    with s.begin():\n"
+		  "        pass\n    yield s\n",
+		  0, NULL },
+		/* not a context manager nor a generator */
+		{ "def f():\n    s = S()\n    s.commit()\n    return s\n", 0, NULL },
+		{ "@asynccontextmanager\nasync def f():\n"
+		  "    async with get_session() as s:\n        yield s\n",
+		  2, NULL },
+		/* wrapper that also commits: owns by itself */
+		{ "@asynccontextmanager\nasync def f():\n"
+		  "    async with factory() as s:\n        yield s\n"
+		  "        await s.commit()\n",
+		  1, "commits after yield" },
+		/* yield from is not a yielded session */
+		{ "@contextmanager\ndef f():\n    with s.begin():\n"
+		  "        yield from g()\n",
+		  0, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(cases); i++) {
+		char *src = tg_xasprintf(
+			"from contextlib import contextmanager, "
+			"asynccontextmanager\n%s",
+			cases[i].src);
+		struct tg_inferred *inf = infer("m.py", src);
+		const struct tg_def *d = def(inf, "f");
+
+		if (!cases[i].want) {
+			if (d)
+				fail_msg("case %zu: unexpected def", i);
+		} else {
+			if (!d)
+				fail_msg("case %zu: no def", i);
+			assert_int_equal(d->kind, TG_DEF_CM);
+			assert_int_equal(d->owns, cases[i].want == 1);
+			if (cases[i].how)
+				assert_string_equal(d->how, cases[i].how);
+			else
+				assert_non_null(d->target);
+		}
+		tg_inferred_free(inf);
+		free(src);
+	}
+}
+
+static void test_decorator_spellings(void **state)
+{
+	static const char *const srcs[] = {
+		"from contextlib import asynccontextmanager as acm\n@acm\n",
+		"import contextlib as cl\n@cl.asynccontextmanager\n",
+		"import contextlib\n@contextlib.asynccontextmanager\n",
+		"from contextlib import contextmanager\n@contextmanager\n",
+		/* star import: the bare name still counts */
+		"from contextlib import *\n@asynccontextmanager\n",
+	};
+	static const char body[] =
+		"async def f():\n    async with F() as s:\n"
+		"        async with s.begin():\n            yield s\n";
+
+	(void)state;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(srcs); i++) {
+		char *src = tg_xasprintf("%s%s", srcs[i], body);
+		struct tg_inferred *inf = infer("m.py", src);
+		const struct tg_def *d = def(inf, "f");
+
+		assert_non_null(d);
+		assert_int_equal(d->kind, TG_DEF_CM);
+		assert_true(d->owns);
+		tg_inferred_free(inf);
+		free(src);
+	}
+	/* some other decorator: a plain generator, a dependency */
+	{
+		struct tg_inferred *inf = infer(
+			"m.py", "import functools\n@functools.cache\n"
+				"def f():\n    with s.begin():\n        yield s\n");
+
+		assert_int_equal(def(inf, "f")->kind, TG_DEF_GEN);
+		tg_inferred_free(inf);
+	}
+}
+
+static void test_dependencies(void **state)
+{
+	struct tg_inferred *inf = infer(
+		"deps.py",
+		"async def owning():\n"
+		"    async with get_background_session() as session:\n"
+		"        yield session\n"
+		"async def commits():\n"
+		"    s = F()\n"
+		"    try:\n"
+		"        yield s\n"
+		"        await s.commit()\n"
+		"    finally:\n"
+		"        await s.close()\n"
+		"async def closes():\n"
+		"    s = F()\n"
+		"    try:\n"
+		"        yield s\n"
+		"    finally:\n"
+		"        await s.close()\n"
+		"def not_a_generator():\n"
+		"    return F()\n");
+
+	(void)state;
+	assert_int_equal(def(inf, "owning")->kind, TG_DEF_GEN);
+	assert_string_equal(def(inf, "owning")->target,
+			    "get_background_session");
+	assert_true(def(inf, "commits")->owns);
+	assert_null(def(inf, "closes"));
+	assert_null(def(inf, "not_a_generator"));
+	tg_inferred_free(inf);
+}
+
+static void test_factories_and_aliases(void **state)
+{
+	struct tg_inferred *inf = infer(
+		"db.py",
+		"from sqlalchemy import orm\n"
+		"import sqlalchemy\n"
+		"from sqlalchemy.orm import sessionmaker as sm, scoped_session\n"
+		"from typing import Annotated\n"
+		"from fastapi import Depends\n"
+		"import fastapi\n"
+		"A = orm.sessionmaker(bind=engine)\n"
+		"B = sqlalchemy.orm.sessionmaker()\n"
+		"C = sm()\n"
+		"D = scoped_session(sm())\n"
+		"E: orm.sessionmaker = orm.sessionmaker()\n"
+		"F = make_thing()\n"
+		"SessionDep = Annotated[AsyncSession, Depends(get_db)]\n"
+		"Other = Annotated[AsyncSession, fastapi.Depends(dependency=deps.get_db)]\n"
+		"Plain = Annotated[int, Field(gt=0)]\n"
+		"class Repo:\n"
+		"    factory = sm()\n"
+		"def f():\n"
+		"    local = sm()\n");
+
+	(void)state;
+	assert_int_equal(def(inf, "A")->kind, TG_DEF_FACTORY);
+	assert_int_equal(def(inf, "B")->kind, TG_DEF_FACTORY);
+	assert_int_equal(def(inf, "C")->kind, TG_DEF_FACTORY);
+	assert_int_equal(def(inf, "D")->kind, TG_DEF_FACTORY);
+	assert_int_equal(def(inf, "E")->kind, TG_DEF_FACTORY);
+	assert_null(def(inf, "F"));
+	assert_int_equal(def(inf, "SessionDep")->kind, TG_DEF_ALIAS);
+	assert_string_equal(def(inf, "SessionDep")->target, "get_db");
+	assert_string_equal(def(inf, "Other")->target, "deps.get_db");
+	assert_null(def(inf, "Plain"));
+	assert_int_equal(def(inf, "Repo.factory")->kind, TG_DEF_FACTORY);
+	assert_null(def(inf, "local"));
+	assert_null(def(inf, "f.local"));
+	tg_inferred_free(inf);
+}
+
+static void test_uses(void **state)
+{
+	struct tg_inferred *inf = infer(
+		"routes.py",
+		"async def a(session: AsyncSession = Depends(get_db)):\n"
+		"    async with db.get_session() as s, other():\n"
+		"        pass\n"
+		"def b(s: SessionDep, n: int, t: 'str'):\n"
+		"    with open('x') as fh:\n"
+		"        pass\n"
+		"X = Annotated[AsyncSession, Depends(helpers.get_db)]\n");
+
+	(void)state;
+	assert_true(uses(inf, "get_db"));
+	assert_true(uses(inf, "db.get_session"));
+	assert_true(uses(inf, "other"));
+	assert_true(uses(inf, "SessionDep"));
+	assert_true(uses(inf, "AsyncSession"));
+	assert_true(uses(inf, "open"));
+	assert_true(uses(inf, "helpers.get_db"));
+	assert_false(uses(inf, "int"));
+	tg_inferred_free(inf);
+}
+
+static void test_resolve_through_imports(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	add(r, "app/jobs.py",
+	    "from .session_helpers import get_background_session, "
+	    "readonly_session, async_session_factory\n"
+	    "from . import session_helpers as h\n"
+	    "import app.session_helpers\n");
+	o = owner(r, "app/jobs.py", "get_background_session");
+	assert_non_null(o);
+	assert_int_equal(o->origin, TG_OWNER_INFERRED);
+	assert_string_equal(o->name, "get_background_session");
+	assert_string_equal(o->where, "app/session_helpers.py:10");
+	assert_string_equal(o->how, "commits after yield");
+	assert_null(owner(r, "app/jobs.py", "readonly_session"));
+	assert_non_null(owner(r, "app/jobs.py", "h.transactional_session"));
+	assert_non_null(owner(r, "app/jobs.py",
+			      "app.session_helpers.transactional_session"));
+	assert_null(owner(r, "app/jobs.py", "h.readonly_session"));
+	o = tg_resolver_factory(r, "app/jobs.py", "async_session_factory", 21);
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/session_helpers.py:6");
+	/* a factory is not an owner, an owner is not a factory */
+	assert_null(owner(r, "app/jobs.py", "async_session_factory"));
+	assert_null(tg_resolver_factory(r, "app/jobs.py",
+					"get_background_session", 22));
+	/* get_db wraps the owner: an owning dependency, not a CM */
+	o = tg_resolver_dependency(r, "app/session_helpers.py", "get_db", 6);
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/session_helpers.py:41");
+	assert_string_equal(o->how,
+			    "wraps get_background_session "
+			    "(app/session_helpers.py:10, commits after yield)");
+	assert_null(owner(r, "app/session_helpers.py", "get_db"));
+	/* same answer twice: memoised */
+	assert_ptr_equal(owner(r, "app/jobs.py", "get_background_session"),
+			 owner(r, "app/jobs.py", "get_background_session"));
+	tg_resolver_free(r);
+}
+
+static void test_same_name_two_modules(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_resolution res;
+
+	(void)state;
+	add(r, "app/db.py",
+	    "from contextlib import asynccontextmanager\n"
+	    "@asynccontextmanager\nasync def get_session():\n"
+	    "    async with F() as s:\n        async with s.begin():\n"
+	    "            yield s\n");
+	add(r, "app/http.py",
+	    "from contextlib import asynccontextmanager\n"
+	    "@asynccontextmanager\nasync def get_session():\n"
+	    "    async with aiohttp.ClientSession() as s:\n        yield s\n");
+	add(r, "app/a.py", "from app.http import get_session\n");
+	add(r, "app/b.py", "from app.db import get_session\n");
+	add(r, "app/c.py",
+	    "def get_session():\n    return requests.Session()\n");
+	add(r, "app/d.py", "from app import db\nimport app.http as web\n");
+	add(r, "app/e.py", "x = 1\n");
+	add(r, "app/f.py", "from httpx import get_session\n");
+
+	/* the http wrapper wraps an unknown call: not an owner */
+	assert_null(owner(r, "app/a.py", "get_session"));
+	assert_non_null(owner(r, "app/b.py", "get_session"));
+	assert_null(owner(r, "app/c.py", "get_session"));
+	assert_non_null(owner(r, "app/d.py", "db.get_session"));
+	assert_null(owner(r, "app/d.py", "web.get_session"));
+	/* an import from outside the repository never falls back */
+	assert_null(owner(r, "app/f.py", "get_session"));
+	/* unbound, and two definitions of that name: no fallback */
+	assert_null(owner(r, "app/e.py", "get_session"));
+	tg_resolver_lookup(&res, r, "app/b.py", "get_session", 11);
+	assert_int_equal(res.kind, TG_RESOLVED_CM);
+	assert_true(res.owns);
+	assert_false(res.fallback);
+	assert_string_equal(res.path, "app/db.py");
+	tg_resolver_free(r);
+}
+
+static void test_fallback_unique_name(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_resolution res;
+
+	(void)state;
+	add(r, "svc/db.py",
+	    "from contextlib import contextmanager\n"
+	    "@contextmanager\ndef unit_of_work():\n"
+	    "    with Session.begin() as s:\n        yield s\n");
+	add(r, "svc/user.py", "from svc.db import *\n");
+	add(r, "svc/other.py", "from svc.db import something_else\n");
+	assert_int_equal(tg_resolver_lookup(&res, r, "svc/user.py",
+					    "unit_of_work", 12),
+			 0);
+	assert_int_equal(res.kind, TG_RESOLVED_CM);
+	assert_true(res.owns);
+	assert_true(res.fallback);
+	/* a file not in the resolver falls back too */
+	assert_non_null(owner(r, "new.py", "unit_of_work"));
+	tg_resolver_free(r);
+}
+
+static void test_reexport_and_src_layout(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+
+	(void)state;
+	add(r, "src/app/db/session.py",
+	    "import contextlib\n@contextlib.contextmanager\n"
+	    "def get_session():\n    s = S()\n    yield s\n    s.commit()\n");
+	add(r, "src/app/db/__init__.py", "from .session import get_session\n");
+	add(r, "src/app/api.py", "from app.db import get_session\n");
+	add(r, "src/app/api2.py", "from .db import get_session as gs\n");
+	o = owner(r, "src/app/api.py", "get_session");
+	assert_non_null(o);
+	assert_string_equal(o->where, "src/app/db/session.py:3");
+	assert_non_null(owner(r, "src/app/api2.py", "gs"));
+	tg_resolver_free(r);
+}
+
+static void test_wrappers_and_cycles(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_resolution res;
+
+	(void)state;
+	add(r, "pkg/base.py",
+	    "from contextlib import asynccontextmanager as acm\n"
+	    "@acm\nasync def base():\n"
+	    "    async with F() as s:\n        async with s.begin():\n"
+	    "            yield s\n");
+	add(r, "pkg/mid.py",
+	    "from contextlib import asynccontextmanager as acm\n"
+	    "from pkg.base import base\n"
+	    "@acm\nasync def mid():\n"
+	    "    async with base() as s:\n        yield s\n");
+	add(r, "pkg/top.py",
+	    "from contextlib import asynccontextmanager as acm\n"
+	    "from pkg import mid as m\n"
+	    "@acm\nasync def top():\n"
+	    "    async with m.mid() as s:\n        yield s\n"
+	    "async def dep():\n"
+	    "    async with top() as s:\n        yield s\n");
+	add(r, "pkg/cycle.py",
+	    "from contextlib import contextmanager\n"
+	    "@contextmanager\ndef a():\n    with b() as s:\n        yield s\n"
+	    "@contextmanager\ndef b():\n    with a() as s:\n        yield s\n"
+	    "@contextmanager\ndef me():\n    with me() as s:\n        yield s\n");
+	o = owner(r, "pkg/top.py", "top");
+	assert_non_null(o);
+	assert_string_equal(o->how,
+			    "wraps mid -> base (pkg/base.py:3, "
+			    "yields inside s.begin())");
+	o = tg_resolver_dependency(r, "pkg/top.py", "dep", 3);
+	assert_non_null(o);
+	assert_null(owner(r, "pkg/cycle.py", "a"));
+	assert_null(owner(r, "pkg/cycle.py", "b"));
+	assert_null(owner(r, "pkg/cycle.py", "me"));
+	tg_resolver_lookup(&res, r, "pkg/cycle.py", "a", 1);
+	assert_int_equal(res.kind, TG_RESOLVED_CM);
+	assert_false(res.owns);
+	tg_resolver_free(r);
+}
+
+static void test_alias_across_modules(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	add(r, "app/deps.py",
+	    "from typing import Annotated\nfrom fastapi import Depends\n"
+	    "from .session_helpers import get_db\n"
+	    "async def closes():\n    s = F()\n    try:\n        yield s\n"
+	    "    finally:\n        await s.close()\n"
+	    "SessionDep = Annotated[AsyncSession, Depends(get_db)]\n"
+	    "ReadDep = Annotated[AsyncSession, Depends(closes)]\n");
+	add(r, "app/routes.py",
+	    "from app.deps import SessionDep, ReadDep\n"
+	    "from app import deps\n");
+	o = tg_resolver_alias(r, "app/routes.py", "SessionDep", 10);
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/deps.py:10");
+	assert_non_null(strstr(o->how, "Depends(get_db) at "
+					"app/session_helpers.py:41"));
+	assert_null(tg_resolver_alias(r, "app/routes.py", "ReadDep", 7));
+	assert_non_null(tg_resolver_alias(r, "app/routes.py",
+					  "deps.SessionDep", 15));
+	assert_null(tg_resolver_dependency(r, "app/deps.py", "closes", 6));
+	tg_resolver_free(r);
+}
+
+static void test_methods(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+
+	(void)state;
+	add(r, "svc.py",
+	    "from contextlib import asynccontextmanager\n"
+	    "from sqlalchemy.ext.asyncio import async_sessionmaker\n"
+	    "class Service:\n"
+	    "    factory = async_sessionmaker(engine)\n"
+	    "    @asynccontextmanager\n"
+	    "    async def session(self):\n"
+	    "        async with self.factory() as s:\n"
+	    "            async with s.begin():\n"
+	    "                yield s\n"
+	    "    async def run(self):\n"
+	    "        async with self.session() as s:\n"
+	    "            pass\n");
+	o = owner(r, "svc.py", "self.session");
+	assert_non_null(o);
+	assert_string_equal(o->name, "Service.session");
+	assert_string_equal(o->where, "svc.py:6");
+	assert_non_null(owner(r, "svc.py", "Service.session"));
+	assert_non_null(tg_resolver_factory(r, "svc.py", "self.factory", 12));
+	assert_null(owner(r, "svc.py", "self.run"));
+	tg_resolver_free(r);
+}
+
+static void test_prefilter(void **state)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	bool parsed = true;
+	static const char plain[] = "x = 1\ndef f():\n    return x\n";
+
+	(void)state;
+	assert_false(tg_infer_wanted("a.py", plain, strlen(plain)));
+	assert_true(tg_infer_wanted("a/__init__.py", plain, strlen(plain)));
+	assert_true(tg_infer_wanted("a.py", "yield", 5));
+	assert_true(tg_infer_wanted("a.py", "S = sessionmaker()", 18));
+	assert_true(tg_infer_wanted("a.py", "Depends", 7));
+	tg_infer_blob(&b, &parsed, "a.py", plain, strlen(plain));
+	assert_false(parsed);
+	assert_int_equal(b.len, 0);
+	tg_infer_blob(&b, &parsed, "a.py", "with\0x", 6);
+	assert_false(parsed);
+	tg_infer_blob(&b, &parsed, "a.py", helpers, strlen(helpers));
+	assert_true(parsed);
+	assert_true(b.len > 0);
+	assert_true(b.ptr[0] & TG_INFER_HAS_DEFS);
+	tg_buf_release(&b);
+}
+
+static void test_decode_never_trusts(void **state)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	struct tg_inferred *inf = NULL;
+	unsigned seed = 12345;
+
+	(void)state;
+	record(&b, "app/session_helpers.py", helpers);
+	/* every truncation is rejected or decodes within bounds */
+	for (size_t l = 1; l < b.len; l++) {
+		if (tg_inferred_decode(&inf, "x.py", b.ptr, l) == 0)
+			tg_inferred_free(inf);
+	}
+	for (int round = 0; round < 2000; round++) {
+		char *copy = tg_xmalloc(b.len);
+
+		memcpy(copy, b.ptr, b.len);
+		for (int k = 0; k < 3; k++) {
+			seed = seed * 1103515245u + 12345u;
+			copy[(seed >> 8) % b.len] = (char)(seed >> 20);
+		}
+		if (tg_inferred_decode(&inf, "x.py", copy, b.len) == 0)
+			tg_inferred_free(inf);
+		free(copy);
+	}
+	assert_int_equal(tg_inferred_decode(&inf, "x.py", "\x01\xff\xff\xff\xff\x0f", 6),
+			 TG_EPARSE);
+	assert_int_equal(tg_inferred_decode(&inf, "x.py", "", 0), 0);
+	assert_int_equal(inf->ndefs, 0);
+	tg_inferred_free(inf);
+	tg_buf_release(&b);
+}
+
+static void test_changed_names(void **state)
+{
+	struct tg_buf a = TG_BUF_INIT, b = TG_BUF_INIT;
+	char **names = NULL;
+	size_t nr = 0, alloc = 0;
+	static const char before[] =
+		"from contextlib import contextmanager\n"
+		"S = sessionmaker()\n"
+		"@contextmanager\ndef get_session():\n    s = S()\n"
+		"    try:\n        yield s\n    finally:\n        s.close()\n"
+		"@contextmanager\ndef same():\n    with S.begin() as s:\n"
+		"        yield s\n";
+	static const char after[] =
+		"from contextlib import contextmanager\n"
+		"\n\n"
+		"@contextmanager\ndef get_session():\n    s = S()\n"
+		"    try:\n        yield s\n        s.commit()\n"
+		"    finally:\n        s.close()\n"
+		"@contextmanager\ndef same():\n    with S.begin() as s:\n"
+		"        yield s\n";
+
+	(void)state;
+	record(&a, "m.py", before);
+	record(&b, "m.py", after);
+	tg_infer_changed_names(&names, &nr, &alloc, a.ptr, a.len, b.ptr,
+			       b.len);
+	/* the owner appeared, the factory went; `same` moved only */
+	assert_int_equal(nr, 2);
+	assert_true((!strcmp(names[0], "S") && !strcmp(names[1],
+							  "get_session")) ||
+		    (!strcmp(names[1], "S") && !strcmp(names[0],
+							  "get_session")));
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+	tg_buf_release(&a);
+	tg_buf_release(&b);
+}
+
+static void test_deep_and_huge(void **state)
+{
+	struct tg_buf src = TG_BUF_INIT, rec = TG_BUF_INIT;
+	struct tg_inferred *inf;
+	bool parsed;
+
+	(void)state;
+	/* deep: thousands of nested withs and brackets */
+	tg_buf_addstr(&src, "from contextlib import contextmanager\n"
+			    "@contextmanager\ndef f():\n");
+	for (int i = 0; i < 3000; i++) {
+		for (int k = 0; k < i + 1; k++)
+			tg_buf_addch(&src, ' ');
+		tg_buf_addf(&src, "with s.begin():\n");
+	}
+	for (int k = 0; k < 3001; k++)
+		tg_buf_addch(&src, ' ');
+	tg_buf_addstr(&src, "yield s\nx = ");
+	for (int i = 0; i < 20000; i++)
+		tg_buf_addch(&src, '(');
+	for (int i = 0; i < 20000; i++)
+		tg_buf_addch(&src, ')');
+	tg_buf_addch(&src, '\n');
+	tg_infer_blob(&rec, &parsed, "deep.py", src.ptr, src.len);
+	assert_true(parsed);
+	assert_int_equal(tg_inferred_decode(&inf, "deep.py", rec.ptr, rec.len),
+			 0);
+	tg_inferred_free(inf);
+
+	/* huge: 20,000 owners in one file */
+	tg_buf_reset(&src);
+	tg_buf_reset(&rec);
+	tg_buf_addstr(&src, "from contextlib import contextmanager\n");
+	for (int i = 0; i < 20000; i++)
+		tg_buf_addf(&src,
+			    "@contextmanager\ndef f%d():\n"
+			    "    with S.begin() as s:\n        yield s\n",
+			    i);
+	tg_infer_blob(&rec, &parsed, "huge.py", src.ptr, src.len);
+	assert_int_equal(tg_inferred_decode(&inf, "huge.py", rec.ptr, rec.len),
+			 0);
+	assert_int_equal(inf->ndefs, 20000);
+	tg_inferred_free(inf);
+	tg_buf_release(&src);
+	tg_buf_release(&rec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_module_names),
+		cmocka_unit_test(test_imports),
+		cmocka_unit_test(test_example_helpers),
+		cmocka_unit_test(test_owner_patterns),
+		cmocka_unit_test(test_decorator_spellings),
+		cmocka_unit_test(test_dependencies),
+		cmocka_unit_test(test_factories_and_aliases),
+		cmocka_unit_test(test_uses),
+		cmocka_unit_test(test_resolve_through_imports),
+		cmocka_unit_test(test_same_name_two_modules),
+		cmocka_unit_test(test_fallback_unique_name),
+		cmocka_unit_test(test_reexport_and_src_layout),
+		cmocka_unit_test(test_wrappers_and_cycles),
+		cmocka_unit_test(test_alias_across_modules),
+		cmocka_unit_test(test_methods),
+		cmocka_unit_test(test_prefilter),
+		cmocka_unit_test(test_decode_never_trusts),
+		cmocka_unit_test(test_changed_names),
+		cmocka_unit_test(test_deep_and_huge),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
