@@ -1,0 +1,133 @@
+/**
+ * ownerdb.h: the repository-wide index of what every Python file defines
+ * and uses (infer.h), reused between runs (SPEC §4, §5, §12).
+ *
+ * A run lists the (path, blob id) of every selected Python file of the
+ * index or of a tree, takes each blob's record from the cache and reads,
+ * filters and infers only the blobs the cache lacks (the cold build uses
+ * a reader thread for libgit2 and parser threads). Records are keyed by
+ * blob id alone, so a blob is inferred once whatever its path, branch or
+ * commit.
+ *
+ * The cache lives in `<git common dir>/txguard/ownerdb-v1` (shared by
+ * linked worktrees). Layout, native byte order:
+ *
+ *   header  "TXGODB\0\1", u32 0x01020304, u32 nrec, u64 data_len,
+ *           u64 checksum of everything after the header        (32 bytes)
+ *   table   nrec x { oid[20], u32 offset, u32 len }, sorted by oid
+ *   data    data_len bytes of serialized records (infer.h)
+ *
+ * It is mapped read-only and searched by binary search. A file that is
+ * short, foreign, of another byte order, out of order, out of bounds or
+ * fails its checksum is ignored and rebuilt: never trusted, never an
+ * error. It is written only when new records were made, to a temporary
+ * file in the same directory renamed over the old one, so concurrent
+ * runs each leave a complete file (the last one wins) and readers keep
+ * their mapping. Nothing here writes the index, the working tree, HEAD
+ * or refs.
+ */
+#ifndef TXGUARD_OWNERDB_H
+#define TXGUARD_OWNERDB_H
+
+#include "txguard/common.h"
+
+struct git_repository;
+struct git_index;
+struct tg_glob_set;
+struct tg_resolver;
+
+/** One selected file; `data`/`len` its record (borrowed from the db). */
+struct tg_ownerdb_file {
+	char *path;
+	struct tg_oid id;
+	const unsigned char *data;
+	size_t len;
+};
+
+struct tg_ownerdb_stats {
+	size_t files;    /* selected files */
+	size_t cached;   /* records found in the cache */
+	size_t read;     /* blobs read from the object database */
+	size_t parsed;   /* blobs that passed the pre-filter and were parsed */
+	bool cache_valid; /* a valid cache file was loaded */
+	bool written;    /* the cache file was (re)written */
+};
+
+enum tg_ownerdb_flags {
+	TG_OWNERDB_NO_WRITE = 1 << 0, /* never write the cache file */
+	TG_OWNERDB_NO_CACHE = 1 << 1, /* neither read nor write it */
+};
+
+struct tg_ownerdb_opts {
+	const char *cache_path; /* NULL: <commondir>/txguard/ownerdb-v1 */
+	int threads;            /* parser threads; 0: one per core, max 4 */
+	unsigned flags;
+};
+
+struct tg_ownerdb;
+
+/**
+ * Build from the stage-0 regular files of `index` selected by `python`
+ * (NULL: "*.py"), refreshing the cache. Errors: TG_EGIT.
+ */
+int tg_ownerdb_from_index(struct tg_ownerdb **out,
+			  struct git_repository *repo, struct git_index *index,
+			  const struct tg_glob_set *python,
+			  const struct tg_ownerdb_opts *opts);
+
+/** The same from a tree (branch mode: the head's tree). */
+int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
+			 const struct tg_oid *tree,
+			 const struct tg_glob_set *python,
+			 const struct tg_ownerdb_opts *opts);
+
+void tg_ownerdb_free(struct tg_ownerdb *db);
+
+const struct tg_ownerdb_stats *tg_ownerdb_stats(const struct tg_ownerdb *db);
+
+/** The selected files, sorted by path. */
+size_t tg_ownerdb_count(const struct tg_ownerdb *db);
+const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
+					      size_t i);
+
+/**
+ * A resolver (infer.h) over every selected file, made on first call and
+ * owned by the db. The caller may tg_resolver_add() the files it parses
+ * itself (copy = true) to override their records.
+ */
+struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db);
+
+/**
+ * The record of blob `id` (at `path`, for the pre-filter): from the
+ * cache, or read and inferred now (kept in memory until tg_ownerdb_save).
+ * A zero id gives an empty record. Errors: TG_EGIT (blob unreadable).
+ */
+int tg_ownerdb_record(const unsigned char **data, size_t *len,
+		      struct tg_ownerdb *db, const char *path,
+		      const struct tg_oid *id);
+
+/**
+ * Append to *names the last name parts of the definitions that differ
+ * between the old and new blob of a changed file (zero id: none).
+ */
+int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
+			     struct tg_ownerdb *db, const char *path,
+			     const struct tg_oid *old_id,
+			     const struct tg_oid *new_id);
+
+/**
+ * The files that use any of `names` (last name parts), directly or
+ * through a definition that wraps or aliases one of them, transitively:
+ * indices for tg_ownerdb_file() into a fresh array the caller frees.
+ * Matching is by last name part: the caller resolves each use precisely.
+ */
+void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
+		      char *const *names, size_t nnames);
+
+/** Write the cache now if it lacks records made since the build. */
+int tg_ownerdb_save(struct tg_ownerdb *db);
+
+/** The default cache path for `repo`; caller frees. */
+char *tg_ownerdb_default_path(struct git_repository *repo);
+
+#endif

@@ -1,0 +1,836 @@
+#include "txguard/common.h"
+#include "txguard/buf.h"
+#include "txguard/error.h"
+#include "txguard/glob.h"
+#include "txguard/infer.h"
+#include "txguard/ownerdb.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <git2.h>
+
+#define MAGIC "TXGODB\0\1"
+#define HEADER_SIZE 32
+#define ROW_SIZE 28
+#define ENDIAN_MARK 0x01020304u
+/* records are small; a bigger one means a damaged or hostile file */
+#define MAX_RECORD (64u << 20)
+
+/* A record made in this run (not in the mapped cache). */
+struct fresh {
+	struct tg_oid id;
+	unsigned char *data;
+	size_t len;
+};
+
+struct tg_ownerdb {
+	git_repository *repo;
+	git_odb *odb;
+	char *cache_path;
+	unsigned flags;
+	int threads;
+	void *map;
+	size_t map_len;
+	const unsigned char *table, *data;
+	uint32_t nrec;
+	uint64_t data_len;
+	struct tg_ownerdb_file *files;
+	size_t nfiles, alloc_files;
+	struct fresh *fresh;
+	size_t nfresh, alloc_fresh;
+	bool dirty;
+	struct tg_resolver *resolver;
+	struct tg_ownerdb_stats stats;
+};
+
+static uint64_t checksum(const unsigned char *p, size_t len)
+{
+	uint64_t h = 0x243f6a8885a308d3ULL ^ len;
+	size_t i = 0;
+
+	/* word at a time: the warm load checks every byte (§12) */
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+char *tg_ownerdb_default_path(struct git_repository *repo)
+{
+	const char *common = git_repository_commondir(repo);
+	size_t l;
+
+	if (!common)
+		common = git_repository_path(repo);
+	if (!common)
+		return NULL;
+	l = strlen(common);
+	return tg_xasprintf("%s%stxguard/ownerdb-v1", common,
+			    l && common[l - 1] == '/' ? "" : "/");
+}
+
+/* ---- the cache file --------------------------------------------------- */
+
+static void unmap(struct tg_ownerdb *db)
+{
+	if (db->map)
+		munmap(db->map, db->map_len);
+	db->map = NULL;
+	db->map_len = 0;
+	db->table = db->data = NULL;
+	db->nrec = 0;
+	db->data_len = 0;
+}
+
+/* Map and validate the cache; any problem leaves it empty (§11). */
+static void load_cache(struct tg_ownerdb *db)
+{
+	int fd = open(db->cache_path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	const unsigned char *p;
+	uint32_t mark, nrec;
+	uint64_t data_len, sum;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || st.st_size < HEADER_SIZE ||
+	    (uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+		close(fd);
+		return;
+	}
+	db->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
+		       0);
+	close(fd);
+	if (db->map == MAP_FAILED) {
+		db->map = NULL;
+		return;
+	}
+	db->map_len = (size_t)st.st_size;
+	p = db->map;
+	memcpy(&mark, p + 8, 4);
+	memcpy(&nrec, p + 12, 4);
+	memcpy(&data_len, p + 16, 8);
+	memcpy(&sum, p + 24, 8);
+	if (memcmp(p, MAGIC, 8) || mark != ENDIAN_MARK ||
+	    (uint64_t)nrec * ROW_SIZE + data_len + HEADER_SIZE !=
+		    (uint64_t)db->map_len ||
+	    checksum(p + HEADER_SIZE, db->map_len - HEADER_SIZE) != sum)
+		goto bad;
+	db->table = p + HEADER_SIZE;
+	db->data = db->table + (size_t)nrec * ROW_SIZE;
+	for (uint32_t i = 0; i < nrec; i++) {
+		const unsigned char *row = db->table + (size_t)i * ROW_SIZE;
+		uint32_t off, len;
+
+		memcpy(&off, row + 20, 4);
+		memcpy(&len, row + 24, 4);
+		if ((uint64_t)off + len > data_len || len > MAX_RECORD ||
+		    (i && memcmp(row - ROW_SIZE, row, TG_OID_RAWSZ) >= 0))
+			goto bad;
+	}
+	db->nrec = nrec;
+	db->data_len = data_len;
+	db->stats.cache_valid = true;
+	return;
+bad:
+	unmap(db);
+}
+
+static bool cache_find(const unsigned char **data, size_t *len,
+		       const struct tg_ownerdb *db, const struct tg_oid *id)
+{
+	size_t lo = 0, hi = db->nrec;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const unsigned char *row = db->table + mid * ROW_SIZE;
+		int c = memcmp(row, id->id, TG_OID_RAWSZ);
+
+		if (!c) {
+			uint32_t off, l;
+
+			memcpy(&off, row + 20, 4);
+			memcpy(&l, row + 24, 4);
+			*data = db->data + off;
+			*len = l;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+struct row {
+	struct tg_oid id;
+	const unsigned char *data;
+	size_t len;
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+	return memcmp(((const struct row *)a)->id.id,
+		      ((const struct row *)b)->id.id, TG_OID_RAWSZ);
+}
+
+static int write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len) {
+		ssize_t n = write(fd, c, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tg_ownerdb_save(struct tg_ownerdb *db)
+{
+	struct row *rows = NULL;
+	size_t nrows = 0, alloc = 0, keep_old, out = 0;
+	struct tg_buf table = TG_BUF_INIT;
+	unsigned char hdr[HEADER_SIZE];
+	uint64_t data_len = 0, sum;
+	uint32_t mark = ENDIAN_MARK, n32;
+	char *tmp = NULL, *dir = NULL, *slash;
+	int fd = -1, err = 0;
+	static unsigned counter;
+
+	if (!db->dirty || (db->flags & (TG_OWNERDB_NO_WRITE |
+					TG_OWNERDB_NO_CACHE)))
+		return 0;
+	/* the records of this run, then old ones while the file stays
+	 * within twice the tree: switching branches keeps most of them */
+	for (size_t i = 0; i < db->nfiles; i++) {
+		TG_ALLOC_GROW(rows, nrows + 1, alloc);
+		rows[nrows].id = db->files[i].id;
+		rows[nrows].data = db->files[i].data;
+		rows[nrows++].len = db->files[i].len;
+	}
+	for (size_t i = 0; i < db->nfresh; i++) {
+		TG_ALLOC_GROW(rows, nrows + 1, alloc);
+		rows[nrows].id = db->fresh[i].id;
+		rows[nrows].data = db->fresh[i].data;
+		rows[nrows++].len = db->fresh[i].len;
+	}
+	keep_old = 2 * db->nfiles + 1024;
+	for (uint32_t i = 0; i < db->nrec && nrows < keep_old; i++) {
+		const unsigned char *row = db->table + (size_t)i * ROW_SIZE;
+		uint32_t off, len;
+
+		memcpy(&off, row + 20, 4);
+		memcpy(&len, row + 24, 4);
+		TG_ALLOC_GROW(rows, nrows + 1, alloc);
+		memcpy(rows[nrows].id.id, row, TG_OID_RAWSZ);
+		rows[nrows].data = db->data + off;
+		rows[nrows++].len = len;
+	}
+	if (nrows)
+		qsort(rows, nrows, sizeof(*rows), cmp_row);
+	for (size_t i = 0; i < nrows; i++) {
+		uint32_t off = (uint32_t)data_len, len = (uint32_t)rows[i].len;
+
+		if (out && !memcmp(rows[out - 1].id.id, rows[i].id.id,
+				   TG_OID_RAWSZ))
+			continue;
+		rows[out++] = rows[i];
+		tg_buf_add(&table, rows[i].id.id, TG_OID_RAWSZ);
+		tg_buf_add(&table, &off, 4);
+		tg_buf_add(&table, &len, 4);
+		data_len += len;
+	}
+	for (size_t i = 0; i < out; i++)
+		tg_buf_add(&table, rows[i].data, rows[i].len);
+	if (data_len > UINT32_MAX)
+		goto out; /* too big to index: run without a cache */
+	n32 = (uint32_t)out;
+	sum = checksum((unsigned char *)table.ptr, table.len);
+	memcpy(hdr, MAGIC, 8);
+	memcpy(hdr + 8, &mark, 4);
+	memcpy(hdr + 12, &n32, 4);
+	memcpy(hdr + 16, &data_len, 8);
+	memcpy(hdr + 24, &sum, 8);
+
+	dir = tg_xstrdup(db->cache_path);
+	if ((slash = strrchr(dir, '/'))) {
+		*slash = '\0';
+		if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+			goto out; /* a read-only repository: no cache */
+	}
+	/* §11: a private temporary file renamed over the old one */
+	tmp = tg_xasprintf("%s.tmp.%ld.%u", db->cache_path, (long)getpid(),
+			   __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		goto out;
+	if (write_all(fd, hdr, sizeof(hdr)) < 0 ||
+	    write_all(fd, table.ptr, table.len) < 0 || close(fd) < 0) {
+		fd = -1;
+		unlink(tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, db->cache_path) < 0) {
+		unlink(tmp);
+		goto out;
+	}
+	db->stats.written = true;
+	db->dirty = false;
+out:
+	/* failing to write a cache is never an error: the next run redoes it */
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	free(dir);
+	free(rows);
+	tg_buf_release(&table);
+	return err;
+}
+
+/* ---- building --------------------------------------------------------- */
+
+static void add_file(struct tg_ownerdb *db, const char *path,
+		     const git_oid *id)
+{
+	struct tg_ownerdb_file *f;
+
+	TG_ALLOC_GROW(db->files, db->nfiles + 1, db->alloc_files);
+	f = &db->files[db->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->path = tg_xstrdup(path);
+	memcpy(f->id.id, id->id, TG_OID_RAWSZ);
+}
+
+static bool selected(const struct tg_glob_set *python, const char *path)
+{
+	size_t l;
+
+	if (python)
+		return tg_glob_set_match(python, path);
+	l = strlen(path);
+	return l >= 3 && !strcmp(path + l - 3, ".py");
+}
+
+/* Work for the parser threads: a bounded queue of read blobs. */
+struct job {
+	size_t slot;
+	char *buf;
+	size_t len;
+	const char *path;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t can_put, can_get;
+	struct job ring[64];
+	size_t head, count;
+	bool done;
+	struct fresh *out;
+	size_t parsed;
+};
+
+static void infer_job(struct pool *p, struct job *j, size_t *parsed)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	bool did;
+
+	tg_infer_blob(&b, &did, j->path, j->buf, j->len);
+	if (did)
+		(*parsed)++;
+	p->out[j->slot].len = b.len;
+	p->out[j->slot].data = b.len ? (unsigned char *)tg_buf_detach(&b, NULL) :
+				       NULL;
+	tg_buf_release(&b);
+	free(j->buf);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+	size_t parsed = 0;
+
+	for (;;) {
+		struct job j;
+
+		pthread_mutex_lock(&p->mu);
+		while (!p->count && !p->done)
+			pthread_cond_wait(&p->can_get, &p->mu);
+		if (!p->count) {
+			p->parsed += parsed;
+			pthread_mutex_unlock(&p->mu);
+			return NULL;
+		}
+		j = p->ring[p->head];
+		p->head = (p->head + 1) % TG_ARRAY_SIZE(p->ring);
+		p->count--;
+		pthread_cond_signal(&p->can_put);
+		pthread_mutex_unlock(&p->mu);
+		infer_job(p, &j, &parsed);
+	}
+}
+
+static int read_blob(char **buf, size_t *len, struct tg_ownerdb *db,
+		     const struct tg_oid *id)
+{
+	git_odb_object *obj = NULL;
+	git_oid oid;
+
+	memcpy(oid.id, id->id, TG_OID_RAWSZ);
+	if (!db->odb && git_repository_odb(&db->odb, db->repo) < 0)
+		return tg_error_git("cannot open the object database");
+	if (git_odb_read(&obj, db->odb, &oid) < 0)
+		return tg_error_git("cannot read a blob");
+	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB) {
+		git_odb_object_free(obj);
+		*buf = NULL;
+		*len = 0;
+		return 0;
+	}
+	*len = git_odb_object_size(obj);
+	*buf = tg_xmalloc(*len + 1);
+	memcpy(*buf, git_odb_object_data(obj), *len);
+	(*buf)[*len] = '\0';
+	git_odb_object_free(obj);
+	db->stats.read++;
+	return 0;
+}
+
+static int ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
+static int cmp_missing(const void *a, const void *b, void *arg)
+{
+	const struct tg_ownerdb_file *f = arg;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = memcmp(f[x].id.id, f[y].id.id, TG_OID_RAWSZ);
+
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/* Infer the blobs the cache lacks: read here, parse in the threads. */
+static int fill_missing(struct tg_ownerdb *db)
+{
+	size_t *missing = NULL, nmissing = 0, alloc = 0, base;
+	struct pool p;
+	pthread_t th[4];
+	int nth = db->threads > 0 ? db->threads : ncpus(), started = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < db->nfiles; i++) {
+		struct tg_ownerdb_file *f = &db->files[i];
+
+		if (cache_find(&f->data, &f->len, db, &f->id)) {
+			db->stats.cached++;
+			continue;
+		}
+		TG_ALLOC_GROW(missing, nmissing + 1, alloc);
+		missing[nmissing++] = i;
+	}
+	if (!nmissing)
+		return 0;
+	/* one blob at many paths (copies, vendored trees) is read once */
+	qsort_r(missing, nmissing, sizeof(*missing), cmp_missing, db->files);
+	{
+		size_t out = 0;
+
+		for (size_t k = 0; k < nmissing; k++)
+			if (!out || memcmp(db->files[missing[out - 1]].id.id,
+					   db->files[missing[k]].id.id,
+					   TG_OID_RAWSZ))
+				missing[out++] = missing[k];
+		nmissing = out;
+	}
+	db->dirty = true;
+	base = db->nfresh;
+	TG_ALLOC_GROW(db->fresh, db->nfresh + nmissing, db->alloc_fresh);
+	memset(db->fresh + base, 0, nmissing * sizeof(*db->fresh));
+	memset(&p, 0, sizeof(p));
+	p.out = db->fresh + base;
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.can_put, NULL);
+	pthread_cond_init(&p.can_get, NULL);
+	if (nth > 4)
+		nth = 4;
+	if (nmissing < 16)
+		nth = 0; /* not worth a thread */
+	for (int i = 0; i < nth; i++)
+		if (!pthread_create(&th[i], NULL, worker, &p))
+			started++;
+	for (size_t k = 0; k < nmissing; k++) {
+		struct tg_ownerdb_file *f = &db->files[missing[k]];
+		struct job j = { k, NULL, 0, f->path };
+
+		db->fresh[base + k].id = f->id;
+		if ((err = read_blob(&j.buf, &j.len, db, &f->id)) < 0)
+			break;
+		if (!j.buf)
+			continue;
+		if (!started) {
+			infer_job(&p, &j, &p.parsed);
+			continue;
+		}
+		pthread_mutex_lock(&p.mu);
+		while (p.count == TG_ARRAY_SIZE(p.ring))
+			pthread_cond_wait(&p.can_put, &p.mu);
+		p.ring[(p.head + p.count) % TG_ARRAY_SIZE(p.ring)] = j;
+		p.count++;
+		pthread_cond_signal(&p.can_get);
+		pthread_mutex_unlock(&p.mu);
+	}
+	pthread_mutex_lock(&p.mu);
+	p.done = true;
+	pthread_cond_broadcast(&p.can_get);
+	pthread_mutex_unlock(&p.mu);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.can_put);
+	pthread_cond_destroy(&p.can_get);
+	db->stats.parsed += p.parsed;
+	db->nfresh = base + nmissing;
+	free(missing);
+	/* every file takes its blob's record, duplicates included */
+	for (size_t i = 0; i < db->nfiles; i++) {
+		struct tg_ownerdb_file *f = &db->files[i];
+		size_t lo = base, hi = db->nfresh;
+
+		if (f->data || f->len)
+			continue;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = memcmp(db->fresh[mid].id.id, f->id.id,
+				       TG_OID_RAWSZ);
+
+			if (!c) {
+				f->data = db->fresh[mid].data;
+				f->len = db->fresh[mid].len;
+				break;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+	}
+	return err;
+}
+
+static struct tg_ownerdb *db_new(struct git_repository *repo,
+				 const struct tg_ownerdb_opts *opts)
+{
+	struct tg_ownerdb *db = tg_xcalloc(1, sizeof(*db));
+
+	db->repo = repo;
+	if (opts) {
+		db->flags = opts->flags;
+		db->threads = opts->threads;
+	}
+	db->cache_path = opts && opts->cache_path ?
+				 tg_xstrdup(opts->cache_path) :
+				 tg_ownerdb_default_path(repo);
+	if (!db->cache_path)
+		db->flags |= TG_OWNERDB_NO_CACHE;
+	if (!(db->flags & TG_OWNERDB_NO_CACHE))
+		load_cache(db);
+	return db;
+}
+
+static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
+{
+	int err;
+
+	db->stats.files = db->nfiles;
+	if ((err = fill_missing(db)) < 0) {
+		tg_ownerdb_free(db);
+		return err;
+	}
+	tg_ownerdb_save(db);
+	*out = db;
+	return 0;
+}
+
+int tg_ownerdb_from_index(struct tg_ownerdb **out,
+			  struct git_repository *repo, struct git_index *index,
+			  const struct tg_glob_set *python,
+			  const struct tg_ownerdb_opts *opts)
+{
+	struct tg_ownerdb *db;
+	size_t n = git_index_entrycount(index);
+
+	*out = NULL;
+	db = db_new(repo, opts);
+	for (size_t i = 0; i < n; i++) {
+		const git_index_entry *e = git_index_get_byindex(index, i);
+
+		if (!e || GIT_INDEX_ENTRY_STAGE(e) != 0 ||
+		    (e->mode != GIT_FILEMODE_BLOB &&
+		     e->mode != GIT_FILEMODE_BLOB_EXECUTABLE) ||
+		    !selected(python, e->path))
+			continue;
+		add_file(db, e->path, &e->id);
+	}
+	return finish(out, db);
+}
+
+struct walk {
+	struct tg_ownerdb *db;
+	const struct tg_glob_set *python;
+	struct tg_buf path;
+};
+
+static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct walk *w = payload;
+	git_filemode_t mode = git_tree_entry_filemode(e);
+
+	if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE)
+		return 0;
+	tg_buf_reset(&w->path);
+	tg_buf_addstr(&w->path, root);
+	tg_buf_addstr(&w->path, git_tree_entry_name(e));
+	if (selected(w->python, w->path.ptr))
+		add_file(w->db, w->path.ptr, git_tree_entry_id(e));
+	return 0;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct tg_ownerdb_file *)a)->path,
+		      ((const struct tg_ownerdb_file *)b)->path);
+}
+
+int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
+			 const struct tg_oid *tree,
+			 const struct tg_glob_set *python,
+			 const struct tg_ownerdb_opts *opts)
+{
+	struct tg_ownerdb *db;
+	git_tree *t = NULL;
+	git_oid oid;
+	struct walk w = { NULL, python, TG_BUF_INIT };
+	static const unsigned char zero[TG_OID_RAWSZ];
+
+	*out = NULL;
+	db = db_new(repo, opts);
+	memcpy(oid.id, tree->id, TG_OID_RAWSZ);
+	if (memcmp(tree->id, zero, TG_OID_RAWSZ)) {
+		if (git_tree_lookup(&t, repo, &oid) < 0) {
+			tg_ownerdb_free(db);
+			return tg_error_git("cannot read the tree");
+		}
+		w.db = db;
+		if (git_tree_walk(t, GIT_TREEWALK_PRE, walk_cb, &w) < 0) {
+			git_tree_free(t);
+			tg_buf_release(&w.path);
+			tg_ownerdb_free(db);
+			return tg_error_git("cannot walk the tree");
+		}
+		git_tree_free(t);
+		tg_buf_release(&w.path);
+		if (db->nfiles)
+			qsort(db->files, db->nfiles, sizeof(*db->files),
+			      cmp_file);
+	}
+	return finish(out, db);
+}
+
+void tg_ownerdb_free(struct tg_ownerdb *db)
+{
+	if (!db)
+		return;
+	tg_resolver_free(db->resolver);
+	for (size_t i = 0; i < db->nfiles; i++)
+		free(db->files[i].path);
+	free(db->files);
+	for (size_t i = 0; i < db->nfresh; i++)
+		free(db->fresh[i].data);
+	free(db->fresh);
+	unmap(db);
+	git_odb_free(db->odb);
+	free(db->cache_path);
+	free(db);
+}
+
+const struct tg_ownerdb_stats *tg_ownerdb_stats(const struct tg_ownerdb *db)
+{
+	return &db->stats;
+}
+
+size_t tg_ownerdb_count(const struct tg_ownerdb *db)
+{
+	return db->nfiles;
+}
+
+const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
+					      size_t i)
+{
+	return i < db->nfiles ? &db->files[i] : NULL;
+}
+
+struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
+{
+	if (!db->resolver) {
+		db->resolver = tg_resolver_new();
+		for (size_t i = 0; i < db->nfiles; i++)
+			tg_resolver_add(db->resolver, db->files[i].path,
+					db->files[i].data, db->files[i].len,
+					false);
+	}
+	return db->resolver;
+}
+
+int tg_ownerdb_record(const unsigned char **data, size_t *len,
+		      struct tg_ownerdb *db, const char *path,
+		      const struct tg_oid *id)
+{
+	static const unsigned char zero[TG_OID_RAWSZ];
+	struct tg_buf b = TG_BUF_INIT;
+	struct fresh *f;
+	char *buf = NULL;
+	size_t blen = 0;
+	bool parsed;
+	int err;
+
+	*data = NULL;
+	*len = 0;
+	if (!memcmp(id->id, zero, TG_OID_RAWSZ))
+		return 0;
+	if (cache_find(data, len, db, id))
+		return 0;
+	for (size_t i = 0; i < db->nfresh; i++) {
+		if (!memcmp(db->fresh[i].id.id, id->id, TG_OID_RAWSZ)) {
+			*data = db->fresh[i].data;
+			*len = db->fresh[i].len;
+			return 0;
+		}
+	}
+	if ((err = read_blob(&buf, &blen, db, id)) < 0)
+		return err;
+	if (buf) {
+		tg_infer_blob(&b, &parsed, path, buf, blen);
+		if (parsed)
+			db->stats.parsed++;
+		free(buf);
+	}
+	/* fresh records are never moved: only the array of them grows */
+	TG_ALLOC_GROW(db->fresh, db->nfresh + 1, db->alloc_fresh);
+	f = &db->fresh[db->nfresh++];
+	f->id = *id;
+	f->len = b.len;
+	f->data = b.len ? (unsigned char *)tg_buf_detach(&b, NULL) : NULL;
+	tg_buf_release(&b);
+	db->dirty = true;
+	*data = f->data;
+	*len = f->len;
+	return 0;
+}
+
+int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
+			     struct tg_ownerdb *db, const char *path,
+			     const struct tg_oid *old_id,
+			     const struct tg_oid *new_id)
+{
+	const unsigned char *a, *b;
+	size_t alen, blen;
+	int err;
+
+	if ((err = tg_ownerdb_record(&a, &alen, db, path, old_id)) < 0 ||
+	    (err = tg_ownerdb_record(&b, &blen, db, path, new_id)) < 0)
+		return err;
+	tg_infer_changed_names(names, nr, alloc, a, alen, b, blen);
+	return 0;
+}
+
+static bool in_names(char *const *names, size_t n, const char *s)
+{
+	const char *dot = strrchr(s, '.');
+
+	s = dot ? dot + 1 : s;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], s))
+			return true;
+	return false;
+}
+
+void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
+		      char *const *in, size_t nin)
+{
+	struct tg_resolver *r = tg_ownerdb_resolver(db);
+	char **names = NULL;
+	size_t nnames = 0, alloc = 0, alloc_idx = 0;
+	bool grew = true;
+
+	*idx = NULL;
+	*nr = 0;
+	for (size_t i = 0; i < nin; i++) {
+		TG_ALLOC_GROW(names, nnames + 1, alloc);
+		names[nnames++] = tg_xstrdup(in[i]);
+	}
+	/* §4: a wrapper or alias of a changed definition changes too */
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < db->nfiles; i++) {
+			const struct tg_inferred *inf;
+
+			if (!db->files[i].len ||
+			    !(db->files[i].data[0] & TG_INFER_HAS_DEFS))
+				continue;
+			inf = tg_resolver_file(r, db->files[i].path);
+			for (size_t k = 0; inf && k < inf->ndefs; k++) {
+				const struct tg_def *d = &inf->defs[k];
+
+				if (!d->target ||
+				    !in_names(names, nnames, d->target) ||
+				    in_names(names, nnames, d->name))
+					continue;
+				TG_ALLOC_GROW(names, nnames + 1, alloc);
+				names[nnames++] = tg_xstrdup(d->name);
+				grew = true;
+			}
+		}
+	}
+	for (size_t i = 0; i < db->nfiles; i++) {
+		const struct tg_inferred *inf;
+		bool uses = false;
+
+		if (!db->files[i].len ||
+		    !(db->files[i].data[0] & TG_INFER_HAS_USES))
+			continue;
+		inf = tg_resolver_file(r, db->files[i].path);
+		for (size_t k = 0; inf && k < inf->nuses && !uses; k++)
+			uses = in_names(names, nnames, inf->uses[k]);
+		if (!uses)
+			continue;
+		TG_ALLOC_GROW(*idx, *nr + 1, alloc_idx);
+		(*idx)[(*nr)++] = i;
+	}
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+}
