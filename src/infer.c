@@ -59,6 +59,36 @@ static bool has_token(const char *src, size_t len, const char *tok)
 	return memmem(src, len, tok, strlen(tok)) != NULL;
 }
 
+/*
+ * A `with` that starts a statement: only blanks (and `async`) before it
+ * on its line, a blank or '(' after. Prose ("with the") in docstrings and
+ * comments is most of the other hits, and every hit saved is a parse.
+ */
+static bool has_with_statement(const char *src, size_t len)
+{
+	const char *p = src, *end = src + len;
+
+	while ((p = memmem(p, (size_t)(end - p), "with", 4))) {
+		const char *b = p, *a = p + 4;
+
+		if (a < end && (*a == ' ' || *a == '\t' || *a == '(' ||
+				*a == '\\')) {
+			while (b > src && (b[-1] == ' ' || b[-1] == '\t'))
+				b--;
+			if (b - src >= 5 && !memcmp(b - 5, "async", 5)) {
+				b -= 5;
+				while (b > src && (b[-1] == ' ' || b[-1] == '\t'))
+					b--;
+			}
+			if (b == src || b[-1] == '\n' || b[-1] == ';' ||
+			    b[-1] == ':')
+				return true;
+		}
+		p += 4;
+	}
+	return false;
+}
+
 bool tg_infer_wanted(const char *path, const char *src, size_t len)
 {
 	size_t plen = path ? strlen(path) : 0;
@@ -66,10 +96,10 @@ bool tg_infer_wanted(const char *path, const char *src, size_t len)
 	/* re-exports live in __init__.py: keep their imports (SPEC §5) */
 	if (plen >= 11 && !strcmp(path + plen - 11, "__init__.py"))
 		return true;
-	return has_token(src, len, "yield") || has_token(src, len, "with") ||
+	return has_token(src, len, "yield") ||
 	       has_token(src, len, "sessionmaker") ||
 	       has_token(src, len, "scoped_session") ||
-	       has_token(src, len, "Depends");
+	       has_token(src, len, "Depends") || has_with_statement(src, len);
 }
 
 char *tg_infer_module(const char *path)

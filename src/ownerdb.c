@@ -693,14 +693,32 @@ const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
 	return i < db->nfiles ? &db->files[i] : NULL;
 }
 
+static bool is_init_py(const char *path)
+{
+	size_t l = strlen(path);
+
+	return l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
+	       (l == 11 || path[l - 12] == '/');
+}
+
 struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
 {
-	if (!db->resolver) {
-		db->resolver = tg_resolver_new();
-		for (size_t i = 0; i < db->nfiles; i++)
-			tg_resolver_add(db->resolver, db->files[i].path,
-					db->files[i].data, db->files[i].len,
-					false);
+	if (db->resolver)
+		return db->resolver;
+	db->resolver = tg_resolver_new();
+	/*
+	 * §12: only files that can be a resolution target go in: those
+	 * with definitions, and packages for their re-exports. A module
+	 * left out resolves like one outside the repository, which finds
+	 * nothing either way; the caller adds the files it analyses.
+	 */
+	for (size_t i = 0; i < db->nfiles; i++) {
+		const struct tg_ownerdb_file *f = &db->files[i];
+
+		if (!f->len || (!(f->data[0] & TG_INFER_HAS_DEFS) &&
+				!is_init_py(f->path)))
+			continue;
+		tg_resolver_add(db->resolver, f->path, f->data, f->len, false);
 	}
 	return db->resolver;
 }
@@ -767,6 +785,15 @@ int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
 	return 0;
 }
 
+static int decode(struct tg_inferred **inf, const struct tg_ownerdb_file *f)
+{
+	if (tg_inferred_decode(inf, f->path, f->data, f->len) < 0) {
+		tg_error_clear();
+		return -1;
+	}
+	return 0;
+}
+
 static bool in_names(char *const *names, size_t n, const char *s)
 {
 	const char *dot = strrchr(s, '.');
@@ -781,7 +808,6 @@ static bool in_names(char *const *names, size_t n, const char *s)
 void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
 		      char *const *in, size_t nin)
 {
-	struct tg_resolver *r = tg_ownerdb_resolver(db);
 	char **names = NULL;
 	size_t nnames = 0, alloc = 0, alloc_idx = 0;
 	bool grew = true;
@@ -796,13 +822,13 @@ void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
 	while (grew) {
 		grew = false;
 		for (size_t i = 0; i < db->nfiles; i++) {
-			const struct tg_inferred *inf;
+			struct tg_inferred *inf = NULL;
 
 			if (!db->files[i].len ||
-			    !(db->files[i].data[0] & TG_INFER_HAS_DEFS))
+			    !(db->files[i].data[0] & TG_INFER_HAS_DEFS) ||
+			    decode(&inf, &db->files[i]) < 0)
 				continue;
-			inf = tg_resolver_file(r, db->files[i].path);
-			for (size_t k = 0; inf && k < inf->ndefs; k++) {
+			for (size_t k = 0; k < inf->ndefs; k++) {
 				const struct tg_def *d = &inf->defs[k];
 
 				if (!d->target ||
@@ -813,18 +839,20 @@ void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
 				names[nnames++] = tg_xstrdup(d->name);
 				grew = true;
 			}
+			tg_inferred_free(inf);
 		}
 	}
 	for (size_t i = 0; i < db->nfiles; i++) {
-		const struct tg_inferred *inf;
+		struct tg_inferred *inf = NULL;
 		bool uses = false;
 
 		if (!db->files[i].len ||
-		    !(db->files[i].data[0] & TG_INFER_HAS_USES))
+		    !(db->files[i].data[0] & TG_INFER_HAS_USES) ||
+		    decode(&inf, &db->files[i]) < 0)
 			continue;
-		inf = tg_resolver_file(r, db->files[i].path);
-		for (size_t k = 0; inf && k < inf->nuses && !uses; k++)
+		for (size_t k = 0; k < inf->nuses && !uses; k++)
 			uses = in_names(names, nnames, inf->uses[k]);
+		tg_inferred_free(inf);
 		if (!uses)
 			continue;
 		TG_ALLOC_GROW(*idx, *nr + 1, alloc_idx);

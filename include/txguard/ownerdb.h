@@ -91,9 +91,13 @@ const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
 					      size_t i);
 
 /**
- * A resolver (infer.h) over every selected file, made on first call and
- * owned by the db. The caller may tg_resolver_add() the files it parses
- * itself (copy = true) to override their records.
+ * A resolver (infer.h) made on first call and owned by the db. To keep a
+ * warm run cheap it holds only the files that can be resolution targets:
+ * records with definitions, and __init__.py files (re-exports). The
+ * caller MUST tg_resolver_add() every file it analyses (its
+ * tg_infer_pyfile() record, or tg_ownerdb_file()'s data, copy = true)
+ * before querying from it: a file the resolver lacks binds no names,
+ * so its callees would only get the repository-wide fallback.
  */
 struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db);
 

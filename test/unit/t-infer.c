@@ -688,6 +688,14 @@ static void test_prefilter(void **state)
 	assert_true(tg_infer_wanted("a.py", "yield", 5));
 	assert_true(tg_infer_wanted("a.py", "S = sessionmaker()", 18));
 	assert_true(tg_infer_wanted("a.py", "Depends", 7));
+	/* `with` counts only where it starts a statement */
+	assert_false(tg_infer_wanted("a.py", "# done with it\n", 15));
+	assert_false(tg_infer_wanted("a.py", "x = 'with x'\n", 13));
+	assert_false(tg_infer_wanted("a.py", "startswith(x)\n", 14));
+	assert_true(tg_infer_wanted("a.py", "with x:\n", 8));
+	assert_true(tg_infer_wanted("a.py", "if a:\n    with(x):\n", 20));
+	assert_true(tg_infer_wanted("a.py", "  async  with x:\n", 17));
+	assert_true(tg_infer_wanted("a.py", "if a: with x: pass\n", 19));
 	tg_infer_blob(&b, &parsed, "a.py", plain, strlen(plain));
 	assert_false(parsed);
 	assert_int_equal(b.len, 0);

@@ -203,15 +203,30 @@ static void test_resolver_from_db(void **state)
 	struct tg_ownerdb *db = build(NULL);
 	struct tg_resolver *r = tg_ownerdb_resolver(db);
 	const struct tg_owner *o;
+	struct tg_resolution res;
 
 	(void)state;
+	/* the analyser adds the files it analyses, with their records */
+	for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
+		const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
+
+		if (!strcmp(f->path, "app/jobs.py") ||
+		    !strcmp(f->path, "app/routes.py"))
+			tg_resolver_add(r, f->path, f->data, f->len, true);
+	}
 	o = tg_resolver_owner(r, "app/jobs.py", "get_background_session", 22);
 	assert_non_null(o);
 	assert_string_equal(o->where, "app/session_helpers.py:5");
+	tg_resolver_lookup(&res, r, "app/jobs.py", "get_background_session",
+			   22);
+	assert_false(res.fallback);
 	o = tg_resolver_dependency(r, "app/routes.py", "get_db", 6);
 	assert_non_null(o);
 	assert_non_null(tg_resolver_factory(r, "app/session_helpers.py",
 					    "factory", 7));
+	/* files without definitions are left out of the resolver */
+	assert_null(tg_resolver_file(r, "app/util.py"));
+	assert_non_null(tg_resolver_file(r, "app/__init__.py"));
 	free_db(db);
 }
 
