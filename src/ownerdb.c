@@ -260,7 +260,8 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 		data_len += len;
 	}
 	for (size_t i = 0; i < out; i++)
-		tg_buf_add(&table, rows[i].data, rows[i].len);
+		if (rows[i].len)
+			tg_buf_add(&table, rows[i].data, rows[i].len);
 	if (data_len > UINT32_MAX)
 		goto out; /* too big to index: run without a cache */
 	n32 = (uint32_t)out;
