@@ -19,6 +19,9 @@
 #define ENDIAN_MARK 0x01020304u
 /* records are small; a bigger one means a damaged or hostile file */
 #define MAX_RECORD (64u << 20)
+/* a journal entry: u32 magic, oid[20], u32 len, u64 checksum, data */
+#define JMAGIC 0x314a4754u /* "TGJ1" */
+#define JHEAD 36
 
 /* A record made in this run (not in the mapped cache). */
 struct fresh {
@@ -43,9 +46,18 @@ struct tg_ownerdb {
 	struct fresh *fresh;
 	size_t nfresh, alloc_fresh;
 	bool dirty;
+	size_t nsaved; /* fresh[0..nsaved) are already on disk */
+	char *log_path;
+	unsigned char *log;
+	size_t log_len;
+	bool log_damaged; /* entries after a damaged one are unreachable */
+	struct fresh *jrn; /* journal records, data borrowed from log */
+	size_t njrn, alloc_jrn;
 	struct tg_resolver *resolver;
 	struct tg_ownerdb_stats stats;
 };
+
+static int write_all(int fd, const void *p, size_t len);
 
 static uint64_t checksum(const unsigned char *p, size_t len)
 {
@@ -172,7 +184,124 @@ static bool cache_find(const unsigned char **data, size_t *len,
 		else
 			hi = mid;
 	}
+	lo = 0;
+	hi = db->njrn;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(db->jrn[mid].id.id, id->id, TG_OID_RAWSZ);
+
+		if (!c) {
+			*data = db->jrn[mid].data;
+			*len = db->jrn[mid].len;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
+}
+
+static int cmp_fresh(const void *a, const void *b)
+{
+	return memcmp(((const struct fresh *)a)->id.id,
+		      ((const struct fresh *)b)->id.id, TG_OID_RAWSZ);
+}
+
+static uint64_t entry_sum(const unsigned char *oid, const unsigned char *data,
+			  size_t len)
+{
+	return checksum(oid, TG_OID_RAWSZ) ^ (checksum(data, len) * 31);
+}
+
+/*
+ * The journal: records appended since the last full write, so a commit
+ * that changes one file appends a few hundred bytes instead of
+ * rewriting the whole cache (§12). Each entry carries its own checksum;
+ * reading stops at the first damaged one (a torn append), and losing
+ * entries only costs a parse.
+ */
+static void load_log(struct tg_ownerdb *db)
+{
+	int fd = open(db->log_path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	size_t off = 0, got = 0;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > (uint64_t)1 << 30) {
+		close(fd);
+		return;
+	}
+	db->log = tg_xmalloc((size_t)st.st_size);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, db->log + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	db->log_len = got;
+	while (got - off >= JHEAD) {
+		const unsigned char *e = db->log + off;
+		uint32_t magic, len;
+		uint64_t sum;
+		struct fresh *j;
+
+		memcpy(&magic, e, 4);
+		memcpy(&len, e + 24, 4);
+		memcpy(&sum, e + 28, 8);
+		if (magic != JMAGIC || len > MAX_RECORD ||
+		    len > got - off - JHEAD ||
+		    entry_sum(e + 4, e + JHEAD, len) != sum)
+			break;
+		TG_ALLOC_GROW(db->jrn, db->njrn + 1, db->alloc_jrn);
+		j = &db->jrn[db->njrn++];
+		memcpy(j->id.id, e + 4, TG_OID_RAWSZ);
+		j->data = (unsigned char *)e + JHEAD;
+		j->len = len;
+		off += JHEAD + len;
+	}
+	db->log_damaged = off != got;
+	if (db->njrn)
+		qsort(db->jrn, db->njrn, sizeof(*db->jrn), cmp_fresh);
+}
+
+/* Append fresh[nsaved..] to the journal in one write. */
+static bool append_log(struct tg_ownerdb *db)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	uint32_t magic = JMAGIC;
+	int fd;
+	bool ok;
+
+	for (size_t i = db->nsaved; i < db->nfresh; i++) {
+		const struct fresh *f = &db->fresh[i];
+		uint32_t len = (uint32_t)f->len;
+		uint64_t sum = entry_sum(f->id.id, f->data ? f->data :
+						     (const unsigned char *)"",
+					 f->len);
+
+		tg_buf_add(&b, &magic, 4);
+		tg_buf_add(&b, f->id.id, TG_OID_RAWSZ);
+		tg_buf_add(&b, &len, 4);
+		tg_buf_add(&b, &sum, 8);
+		if (f->len)
+			tg_buf_add(&b, f->data, f->len);
+	}
+	fd = open(db->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+		  0666);
+	/* O_APPEND: concurrent runs never write over each other */
+	ok = fd >= 0 && write_all(fd, b.ptr, b.len) == 0;
+	if (fd >= 0 && close(fd) < 0)
+		ok = false;
+	tg_buf_release(&b);
+	return ok;
 }
 
 struct row {
@@ -219,6 +348,23 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	if (!db->dirty || (db->flags & (TG_OWNERDB_NO_WRITE |
 					TG_OWNERDB_NO_CACHE)))
 		return 0;
+	{
+		size_t add = 0, limit = db->map_len / 4;
+
+		for (size_t i = db->nsaved; i < db->nfresh; i++)
+			add += JHEAD + db->fresh[i].len;
+		if (limit < (256u << 10))
+			limit = 256u << 10;
+		/* a small change goes to the journal; a big one, or a
+		 * missing or damaged cache or journal, rewrites it all */
+		if (db->stats.cache_valid && !db->log_damaged &&
+		    db->log_len + add <= limit && append_log(db)) {
+			db->nsaved = db->nfresh;
+			db->dirty = false;
+			db->stats.written = true;
+			return 0;
+		}
+	}
 	/* the records of this run, then old ones while the file stays
 	 * within twice the tree: switching branches keeps most of them */
 	for (size_t i = 0; i < db->nfiles; i++) {
@@ -232,6 +378,12 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 		rows[nrows].id = db->fresh[i].id;
 		rows[nrows].data = db->fresh[i].data;
 		rows[nrows++].len = db->fresh[i].len;
+	}
+	for (size_t i = 0; i < db->njrn; i++) {
+		TG_ALLOC_GROW(rows, nrows + 1, alloc);
+		rows[nrows].id = db->jrn[i].id;
+		rows[nrows].data = db->jrn[i].data;
+		rows[nrows++].len = db->jrn[i].len;
 	}
 	keep_old = 2 * db->nfiles + 1024;
 	for (uint32_t i = 0; i < db->nrec && nrows < keep_old; i++) {
@@ -295,8 +447,12 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 		unlink(tmp);
 		goto out;
 	}
+	/* the journal is folded in; entries appended meanwhile by another
+	 * run are lost, which only costs that run's blobs a parse */
+	unlink(db->log_path);
 	db->stats.written = true;
 	db->dirty = false;
+	db->nsaved = db->nfresh;
 out:
 	/* failing to write a cache is never an error: the next run redoes it */
 	if (fd >= 0) {
@@ -434,6 +590,38 @@ static int cmp_missing(const void *a, const void *b, void *arg)
 	return c ? c : (x < y ? -1 : x > y);
 }
 
+/* A record the caller gave: kept as a fresh record (saved later). */
+static bool seeded(struct tg_ownerdb_file *f, struct tg_ownerdb *db)
+{
+	for (size_t i = 0; i < db->nfresh; i++) {
+		if (memcmp(db->fresh[i].id.id, f->id.id, TG_OID_RAWSZ))
+			continue;
+		f->data = db->fresh[i].data;
+		f->len = db->fresh[i].len;
+		return true;
+	}
+	return false;
+}
+
+static void add_seeds(struct tg_ownerdb *db,
+		      const struct tg_ownerdb_opts *opts)
+{
+	for (size_t i = 0; opts && i < opts->nseed; i++) {
+		const struct tg_ownerdb_file *s = &opts->seed[i];
+		struct fresh *f;
+
+		TG_ALLOC_GROW(db->fresh, db->nfresh + 1, db->alloc_fresh);
+		f = &db->fresh[db->nfresh++];
+		f->id = s->id;
+		f->len = s->len;
+		f->data = NULL;
+		if (s->len) {
+			f->data = tg_xmalloc(s->len);
+			memcpy(f->data, s->data, s->len);
+		}
+	}
+}
+
 /* Infer the blobs the cache lacks: read here, parse in the threads. */
 static int fill_missing(struct tg_ownerdb *db)
 {
@@ -450,11 +638,18 @@ static int fill_missing(struct tg_ownerdb *db)
 			db->stats.cached++;
 			continue;
 		}
+		if (seeded(f, db)) {
+			db->stats.seeded++;
+			continue;
+		}
 		TG_ALLOC_GROW(missing, nmissing + 1, alloc);
 		missing[nmissing++] = i;
 	}
-	if (!nmissing)
+	if (!nmissing) {
+		/* seeds the cache lacked still need saving */
+		db->dirty = db->dirty || db->stats.seeded;
 		return 0;
+	}
 	/* one blob at many paths (copies, vendored trees) is read once */
 	qsort_r(missing, nmissing, sizeof(*missing), cmp_missing, db->files);
 	{
@@ -557,8 +752,13 @@ static struct tg_ownerdb *db_new(struct git_repository *repo,
 				 tg_ownerdb_default_path(repo);
 	if (!db->cache_path)
 		db->flags |= TG_OWNERDB_NO_CACHE;
-	if (!(db->flags & TG_OWNERDB_NO_CACHE))
+	add_seeds(db, opts);
+	if (!(db->flags & TG_OWNERDB_NO_CACHE)) {
+		db->log_path = tg_xasprintf("%s.log", db->cache_path);
 		load_cache(db);
+		if (db->stats.cache_valid)
+			load_log(db);
+	}
 	return db;
 }
 
@@ -673,6 +873,9 @@ void tg_ownerdb_free(struct tg_ownerdb *db)
 		free(db->fresh[i].data);
 	free(db->fresh);
 	unmap(db);
+	free(db->log);
+	free(db->jrn);
+	free(db->log_path);
 	git_odb_free(db->odb);
 	free(db->cache_path);
 	free(db);

@@ -20,11 +20,19 @@
  * It is mapped read-only and searched by binary search. A file that is
  * short, foreign, of another byte order, out of order, out of bounds or
  * fails its checksum is ignored and rebuilt: never trusted, never an
- * error. It is written only when new records were made, to a temporary
- * file in the same directory renamed over the old one, so concurrent
- * runs each leave a complete file (the last one wins) and readers keep
- * their mapping. Nothing here writes the index, the working tree, HEAD
- * or refs.
+ * error.
+ *
+ * New records go first to a journal, `ownerdb-v1.log` next to it:
+ * entries { u32 "TGJ1", oid[20], u32 len, u64 checksum, data } appended
+ * with one O_APPEND write, so an ordinary commit adds a few hundred bytes
+ * instead of rewriting the file. Reading stops at the first damaged
+ * entry. When the journal outgrows a quarter of the file (at least
+ * 256 KiB), or the file is missing or damaged, the whole cache is
+ * rewritten to a temporary file in the same directory, renamed over the
+ * old one, and the journal removed: concurrent runs each leave complete
+ * files (the last one wins), readers keep their mapping, and a journal
+ * entry lost to a race only costs a parse. Nothing here writes the
+ * index, the working tree, HEAD or refs.
  */
 #ifndef TXGUARD_OWNERDB_H
 #define TXGUARD_OWNERDB_H
@@ -47,10 +55,11 @@ struct tg_ownerdb_file {
 struct tg_ownerdb_stats {
 	size_t files;    /* selected files */
 	size_t cached;   /* records found in the cache */
+	size_t seeded;   /* records taken from opts->seed */
 	size_t read;     /* blobs read from the object database */
 	size_t parsed;   /* blobs that passed the pre-filter and were parsed */
 	bool cache_valid; /* a valid cache file was loaded */
-	bool written;    /* the cache file was (re)written */
+	bool written;    /* records were saved (journal or full rewrite) */
 };
 
 enum tg_ownerdb_flags {
@@ -62,6 +71,13 @@ struct tg_ownerdb_opts {
 	const char *cache_path; /* NULL: <commondir>/txguard/ownerdb-v1 */
 	int threads;            /* parser threads; 0: one per core, max 4 */
 	unsigned flags;
+	/*
+	 * Records the caller already has (id, data, len; path unused): the
+	 * files of the change, which the engine parses anyway, are then
+	 * not read and parsed a second time. Copied; may be NULL.
+	 */
+	const struct tg_ownerdb_file *seed;
+	size_t nseed;
 };
 
 struct tg_ownerdb;

@@ -193,6 +193,34 @@ static void test_cold_then_warm(void **state)
 	assert_int_equal(st->parsed, 1);
 	assert_true(st->written);
 	free_db(db);
+	/* it went to the journal, and is reused from there */
+	sh("test -s .git/txguard/ownerdb-v1.log");
+	db = build(NULL);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->cached, 5);
+	assert_int_equal(st->read, 0);
+	assert_false(st->written);
+	free_db(db);
+	/* a torn journal entry is skipped, the rest rebuilt */
+	write_file("app/jobs.py", "with y():\n    pass\n");
+	sh("git add app/jobs.py");
+	db = build(NULL);
+	free_db(db);
+	sh("size=$(stat -c %%s .git/txguard/ownerdb-v1.log) && "
+	   "truncate -s $((size - 2)) .git/txguard/ownerdb-v1.log");
+	db = build(NULL);
+	st = tg_ownerdb_stats(db);
+	assert_true(st->cache_valid);
+	assert_int_equal(st->cached, 4);
+	assert_int_equal(st->read, 1);
+	assert_true(st->written);
+	free_db(db);
+	/* garbage appended to the journal is ignored */
+	sh("printf 'garbage garbage garbage garbage garbage!!' >> "
+	   ".git/txguard/ownerdb-v1.log");
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	free_db(db);
 	write_file("app/jobs.py", jobs);
 	sh("git add app/jobs.py");
 	free(cp);
@@ -378,9 +406,52 @@ static void test_concurrent_writers(void **state)
 		assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
 		free_db(db);
 	}
-	/* no temporary file is left behind */
-	sh("test $(ls .git/txguard | wc -l) -eq 1");
+	/* no temporary file is left behind, the journal was folded in */
+	sh("test \"$(ls .git/txguard)\" = ownerdb-v1");
 	free(cp);
+}
+
+static void test_seeded_records(void **state)
+{
+	static const char src[] = "with seeded():\n    pass\n";
+	git_repository *repo;
+	git_index *index;
+	const git_index_entry *e;
+	struct tg_ownerdb_file seed = { 0 };
+	struct tg_ownerdb_opts opts = { 0 };
+	struct tg_buf rec = TG_BUF_INIT;
+	struct tg_ownerdb *db;
+	bool parsed;
+
+	(void)state;
+	write_file("app/jobs.py", src);
+	sh("git add app/jobs.py");
+	assert_int_equal(git_repository_open(&repo, dir), 0);
+	assert_int_equal(git_repository_index(&index, repo), 0);
+	e = git_index_get_bypath(index, "app/jobs.py", 0);
+	assert_non_null(e);
+	memcpy(seed.id.id, e->id.id, TG_OID_RAWSZ);
+	tg_infer_blob(&rec, &parsed, "app/jobs.py", src, strlen(src));
+	seed.data = (const unsigned char *)rec.ptr;
+	seed.len = rec.len;
+	opts.seed = &seed;
+	opts.nseed = 1;
+	assert_int_equal(tg_ownerdb_from_index(&db, repo, index, NULL, &opts),
+			 0);
+	assert_int_equal(tg_ownerdb_stats(db)->seeded, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+	assert_true(tg_ownerdb_stats(db)->written);
+	tg_ownerdb_free(db);
+	tg_buf_release(&rec);
+	/* and it was saved */
+	assert_int_equal(tg_ownerdb_from_index(&db, repo, index, NULL, NULL),
+			 0);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	tg_ownerdb_free(db);
+	git_index_free(index);
+	git_repository_free(repo);
+	write_file("app/jobs.py", jobs);
+	sh("git add app/jobs.py");
 }
 
 static void test_tree_duplicates_and_no_write(void **state)
@@ -433,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_users_and_changed_names),
 		cmocka_unit_test(test_corrupt_cache_ignored),
 		cmocka_unit_test(test_concurrent_writers),
+		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
 	};
 	int rc;
