@@ -1384,6 +1384,7 @@ struct defref {
 };
 
 struct tg_resolver {
+	pthread_mutex_t mu; /* the engine's scan threads share one */
 	struct rfile *files;
 	size_t nfiles, alloc_files;
 	struct smap paths, modules, suffixes, names;
@@ -1397,7 +1398,10 @@ struct tg_resolver {
 
 struct tg_resolver *tg_resolver_new(void)
 {
-	return tg_xcalloc(1, sizeof(struct tg_resolver));
+	struct tg_resolver *r = tg_xcalloc(1, sizeof(*r));
+
+	pthread_mutex_init(&r->mu, NULL);
+	return r;
 }
 
 static void drop_results(struct tg_resolver *r)
@@ -1432,11 +1436,23 @@ void tg_resolver_free(struct tg_resolver *r)
 	smap_release(&r->paths);
 	smap_release(&r->modules);
 	smap_release(&r->suffixes);
+	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
 
+static void add_locked(struct tg_resolver *r, const char *path,
+		       const void *data, size_t len, bool copy);
+
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy)
+{
+	pthread_mutex_lock(&r->mu);
+	add_locked(r, path, data, len, copy);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void add_locked(struct tg_resolver *r, const char *path,
+		       const void *data, size_t len, bool copy)
 {
 	size_t idx;
 	struct rfile *f;
@@ -1490,11 +1506,14 @@ static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
 const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,
 					   const char *path)
 {
+	const struct tg_inferred *inf = NULL;
 	size_t idx;
 
-	if (!smap_get(&r->paths, path, strlen(path), &idx))
-		return NULL;
-	return file_inf(r, idx);
+	pthread_mutex_lock(&r->mu);
+	if (smap_get(&r->paths, path, strlen(path), &idx))
+		inf = file_inf(r, idx);
+	pthread_mutex_unlock(&r->mu);
+	return inf;
 }
 
 /* Every proper dotted suffix of every module, for src/ layouts. */
@@ -1697,8 +1716,11 @@ int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 	struct hit h, end;
 
 	memset(out, 0, sizeof(*out));
-	if (!lookup(&h, r, path, callee, len))
+	pthread_mutex_lock(&r->mu);
+	if (!lookup(&h, r, path, callee, len)) {
+		pthread_mutex_unlock(&r->mu);
 		return 0;
+	}
 	out->def = h.def;
 	out->path = r->files[h.file].path;
 	out->fallback = h.fallback;
@@ -1723,6 +1745,7 @@ int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		break;
 	}
 	}
+	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
 
@@ -1767,7 +1790,9 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 	struct tg_owner *o = NULL;
 	char *how = NULL;
 
+	pthread_mutex_lock(&r->mu);
 	if (smap_get(&r->memo, key, strlen(key), &idx)) {
+		pthread_mutex_unlock(&r->mu);
 		free(key);
 		return idx == AMBIGUOUS ? NULL : r->owners[idx];
 	}
@@ -1816,6 +1841,7 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 	}
 	smap_put(&r->memo, key, strlen(key), o ? r->nowners - 1 : AMBIGUOUS,
 		 true);
+	pthread_mutex_unlock(&r->mu);
 	free(key);
 	return o;
 }

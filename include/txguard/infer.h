@@ -148,6 +148,10 @@ void tg_infer_changed_names(char ***names, size_t *nr, size_t *alloc,
  *    there is exactly one; `fallback` is set.
  * Wrappers (`target`) and aliases are resolved the same way from the
  * file that defines them, at most 16 levels deep, a cycle never owns.
+ *
+ * The resolver locks itself: scan threads may share one. Answers stay
+ * valid until the resolver is freed or a file is added or replaced
+ * (add every file first, then query).
  */
 enum tg_resolved_kind {
 	TG_RESOLVED_NONE,

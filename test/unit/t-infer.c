@@ -7,6 +7,7 @@
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -827,6 +828,40 @@ static void test_deep_and_huge(void **state)
 	tg_buf_release(&rec);
 }
 
+static void *query_thread(void *arg)
+{
+	struct tg_resolver *r = arg;
+	const struct tg_owner *o = NULL;
+
+	for (int i = 0; i < 2000; i++) {
+		o = owner(r, "app/jobs.py", "h.transactional_session");
+		if (!o || tg_resolver_dependency(r, "app/session_helpers.py",
+						 "get_db", 6) == NULL)
+			return NULL;
+	}
+	return (void *)o;
+}
+
+static void test_threads_share_a_resolver(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	pthread_t th[4];
+	void *res[4];
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	add(r, "app/jobs.py", "from . import session_helpers as h\n");
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, query_thread, r),
+				 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], &res[i]), 0);
+		assert_non_null(res[i]);
+		assert_ptr_equal(res[i], res[0]);
+	}
+	tg_resolver_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -849,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_decode_never_trusts),
 		cmocka_unit_test(test_changed_names),
 		cmocka_unit_test(test_deep_and_huge),
+		cmocka_unit_test(test_threads_share_a_resolver),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
