@@ -1673,7 +1673,14 @@ static bool lookup(struct hit *out, struct tg_resolver *r, const char *path,
 		return true;
 	if (res == NOT_FOUND)
 		return false;
-	/* rule 4: a name the file does not bind, unique repository-wide */
+	/*
+	 * rule 4: a bare name the file does not bind (star imports), when
+	 * unique repository-wide. `x.name` with x unbound is an attribute of
+	 * some runtime object (a parameter, a local): never guessed (§5
+	 * precision).
+	 */
+	if (memchr(callee, '.', len))
+		return false;
 	if (!r->names_built)
 		build_names(r);
 	last = callee + len;

@@ -143,9 +143,11 @@ void tg_infer_changed_names(char ***names, size_t *nr, size_t *alloc,
  *    src/ layouts, when exactly one file ends so) and the rest looked up
  *    there; a name the module only imports (a re-export) is followed, at
  *    most 8 hops. A module outside the repository: not found.
- * 4. otherwise (a name F does not bind: star imports, builtins) the one
- *    definition in the whole repository with that last name part, if
- *    there is exactly one; `fallback` is set.
+ * 4. otherwise, for an undotted name F does not bind (star imports),
+ *    the one definition in the whole repository with that name, if there
+ *    is exactly one; `fallback` is set. A dotted callee whose first part
+ *    F does not bind (`client.session`, client a parameter) is an
+ *    attribute of a runtime object: never guessed.
  * Wrappers (`target`) and aliases are resolved the same way from the
  * file that defines them, at most 16 levels deep, a cycle never owns.
  *

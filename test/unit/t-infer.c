@@ -552,6 +552,10 @@ static void test_fallback_unique_name(void **state)
 	assert_true(res.fallback);
 	/* a file not in the resolver falls back too */
 	assert_non_null(owner(r, "new.py", "unit_of_work"));
+	/* an attribute of an unbound name is never guessed */
+	assert_null(owner(r, "svc/user.py", "client.unit_of_work"));
+	/* a name bound by an import of another name does not fall back */
+	assert_null(owner(r, "svc/other.py", "something_else"));
 	tg_resolver_free(r);
 }
 
