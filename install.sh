@@ -1,0 +1,176 @@
+#!/bin/sh
+# install.sh: set txguard up on this machine and hook it into repositories.
+#
+#   ./install.sh [--prefix DIR] [--no-deps] [--no-build] [REPO...]
+#   ./install.sh --uninstall REPO...
+#
+# 1. build dependencies (apt-get as root; otherwise the exact command),
+# 2. grammar + build (make: fetches tree-sitter-python with npm pack and
+#    checks its pinned hash), 3. install the binary (make install),
+# 4. the pre-commit hook into each REPO, in the hooks directory git really
+#    uses (core.hooksPath, linked worktrees), keeping and chaining an
+#    existing pre-commit hook. Re-running changes nothing; --uninstall
+#    restores what was there before.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+marker='# txguard-hook: pre-commit hook installed by txguard'
+packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev libcmocka-dev npm git'
+
+do_deps=1
+do_build=1
+uninstall=0
+prefix=
+
+usage() {
+	cat <<USAGE
+usage: ./install.sh [--prefix DIR] [--no-deps] [--no-build] [REPO...]
+       ./install.sh --uninstall REPO...
+
+Installs the build dependencies, fetches the grammar, builds and installs
+txguard (PREFIX/bin/txguard; /usr/local as root, \$HOME/.local otherwise),
+then installs the pre-commit hook into every REPO named.
+
+  --prefix DIR   install under DIR
+  --no-deps      do not check or install build dependencies
+  --no-build     do not build or install txguard; only (un)install hooks
+                 (the hook then runs \$TXGUARD, or txguard on PATH)
+  --uninstall    remove the hook from each REPO, restoring an earlier one
+  -h, --help     show this help
+USAGE
+}
+
+die() {
+	echo "install.sh: $*" >&2
+	exit 1
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--prefix) [ $# -ge 2 ] || die "--prefix needs a directory"; prefix=$2; shift ;;
+	--prefix=*) prefix=${1#--prefix=} ;;
+	--no-deps) do_deps=0 ;;
+	--no-build) do_build=0 ;;
+	--uninstall) uninstall=1; do_deps=0; do_build=0 ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; break ;;
+	-*) usage >&2; die "unknown option '$1'" ;;
+	*) break ;;
+	esac
+	shift
+done
+
+if [ "$uninstall" = 1 ] && [ $# -eq 0 ]; then
+	die "--uninstall needs at least one repository"
+fi
+if [ -z "$prefix" ]; then
+	if [ "$(id -u)" = 0 ]; then prefix=/usr/local; else prefix=$HOME/.local; fi
+fi
+
+deps_missing() {
+	for c in cc make git pkg-config npm; do
+		command -v "$c" >/dev/null 2>&1 || return 0
+	done
+	pkg-config --exists libgit2 tree-sitter jansson cmocka 2>/dev/null || return 0
+	return 1
+}
+
+install_deps() {
+	deps_missing || { echo "install.sh: build dependencies are present"; return 0; }
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "install.sh: installing build dependencies with apt-get"
+		DEBIAN_FRONTEND=noninteractive apt-get update -q
+		# shellcheck disable=SC2086
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages
+		deps_missing && die "build dependencies still missing after apt-get"
+		return 0
+	fi
+	echo "install.sh: build dependencies are missing; install them with:" >&2
+	echo "  sudo apt-get install -y $packages" >&2
+	echo "then run ./install.sh again (or pass --no-deps)" >&2
+	exit 1
+}
+
+build_and_install() {
+	echo "install.sh: building txguard"
+	make -C "$here"
+	echo "install.sh: installing $prefix/bin/txguard"
+	make -C "$here" install PREFIX="$prefix"
+	TXGUARD_INSTALLED=$prefix/bin/txguard
+}
+
+# The hooks directory git uses for REPO (core.hooksPath, worktrees).
+hooks_dir() {
+	git -C "$1" rev-parse --git-dir >/dev/null 2>&1 ||
+		die "'$1' is not a git repository"
+	d=$(git -C "$1" rev-parse --git-path hooks) || die "cannot locate the hooks of '$1'"
+	case $d in
+	/*) ;;
+	*) d=$(cd "$1" && pwd)/$d ;;
+	esac
+	printf '%s\n' "$d"
+}
+
+shquote() {
+	printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+}
+
+is_ours() {
+	[ -f "$1" ] && grep -qF "$marker" "$1"
+}
+
+install_hook() {
+	dir=$(hooks_dir "$1")
+	mkdir -p "$dir"
+	hook=$dir/pre-commit
+	if [ -e "$hook" ] && ! is_ours "$hook"; then
+		[ -e "$hook.txguard-chained" ] &&
+			die "'$hook.txguard-chained' already exists; resolve it by hand first"
+		mv "$hook" "$hook.txguard-chained"
+		echo "install.sh: kept the existing hook as $hook.txguard-chained (it runs first)"
+	fi
+	tmp=$hook.txguard-tmp.$$
+	bin=${TXGUARD_INSTALLED:-${TXGUARD:-}}
+	# record the binary so GUI clients without PATH still find it
+	{
+		sed '/^TXGUARD_BIN=$/,$d' "$here/hook"
+		printf 'TXGUARD_BIN=%s\n' "$(shquote "$bin")"
+		sed '1,/^TXGUARD_BIN=$/d' "$here/hook"
+	} >"$tmp"
+	chmod +x "$tmp"
+	if [ -f "$hook" ] && cmp -s "$tmp" "$hook"; then
+		rm -f "$tmp"
+		echo "install.sh: hook already installed in $dir"
+		return 0
+	fi
+	mv "$tmp" "$hook"
+	echo "install.sh: installed the pre-commit hook in $dir"
+}
+
+uninstall_hook() {
+	dir=$(hooks_dir "$1")
+	hook=$dir/pre-commit
+	if ! is_ours "$hook"; then
+		echo "install.sh: no txguard hook in $dir"
+		return 0
+	fi
+	rm -f "$hook"
+	if [ -e "$hook.txguard-chained" ]; then
+		mv "$hook.txguard-chained" "$hook"
+		echo "install.sh: removed the txguard hook from $dir, restored the earlier hook"
+	else
+		echo "install.sh: removed the txguard hook from $dir"
+	fi
+}
+
+[ "$do_deps" = 1 ] && install_deps
+TXGUARD_INSTALLED=
+[ "$do_build" = 1 ] && build_and_install
+
+for repo; do
+	if [ "$uninstall" = 1 ]; then
+		uninstall_hook "$repo"
+	else
+		install_hook "$repo"
+	fi
+done
