@@ -1,0 +1,5 @@
+def a(:
+    def b(
+  def c(): pass
+class
+def
