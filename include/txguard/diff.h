@@ -71,6 +71,16 @@ int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
 			const char *base, const char *head,
 			const struct tg_glob_set *python);
 
+/**
+ * Scan mode: every selected Python blob of the tree of `rev` (NULL:
+ * "HEAD"), limited to the path prefixes `paths` when npaths > 0, each as
+ * TG_CHANGE_WHOLE with no hunks and no old side.
+ * Errors: TG_ENOTFOUND (unknown revision), TG_EGIT.
+ */
+int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
+		      const char *rev, const char *const *paths, size_t npaths,
+		      const struct tg_glob_set *python);
+
 void tg_changeset_release(struct tg_changeset *cs);
 
 #endif

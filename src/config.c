@@ -1,0 +1,407 @@
+/*
+ * config.c: `.txguard` and the txguard.* keys of git config (SPEC §8).
+ *
+ * Layers, lowest first: `.txguard` at the working tree's root, then the
+ * XDG and global git config files, then the repository's own config.
+ * Single-valued keys take the highest layer's value (the last one within
+ * a file); include, exclude, owner and factory accumulate.
+ *
+ * libgit2 parses the files (its syntax errors name the line); libgit2
+ * 1.5's git_config_entry carries no line number, so the lines of keys we
+ * reject are found by a small scan of the file text (find_lines).
+ */
+#include "txguard/common.h"
+#include "txguard/config.h"
+#include "txguard/error.h"
+#include "txguard/repo.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <git2.h>
+
+#define DEFAULT_MAX_FILE_SIZE ((size_t)8 << 20)
+
+void tg_config_init(struct tg_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fail_on = TG_SEV_HIGH;
+	cfg->baseline = tg_xstrdup(".txguard-baseline");
+	cfg->max_file_size = DEFAULT_MAX_FILE_SIZE;
+}
+
+static void free_list(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void tg_config_release(struct tg_config *cfg)
+{
+	free(cfg->baseline);
+	tg_glob_set_release(&cfg->files);
+	free_list(cfg->owners, cfg->nowners);
+	free_list(cfg->factories, cfg->nfactories);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int tg_config_parse_size(size_t *out, const char *s)
+{
+	unsigned long long v = 0, mul = 1;
+	const char *p = s;
+
+	if (!s || !isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		unsigned d = (unsigned)(*p++ - '0');
+
+		if (v > (~0ULL - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	switch (*p) {
+	case 'k': case 'K':
+		mul = 1ULL << 10;
+		p++;
+		break;
+	case 'm': case 'M':
+		mul = 1ULL << 20;
+		p++;
+		break;
+	case 'g': case 'G':
+		mul = 1ULL << 30;
+		p++;
+		break;
+	}
+	if (*p)
+		return -1;
+	if (v && mul > (unsigned long long)SIZE_MAX / v)
+		return -1;
+	*out = (size_t)(v * mul);
+	return 0;
+}
+
+/* The normalised name and line of every key line of a file. */
+struct keyline {
+	char *name;
+	int line;
+	bool used;
+};
+
+struct lines {
+	struct keyline *v;
+	size_t nr, alloc;
+};
+
+static void lines_release(struct lines *l)
+{
+	for (size_t i = 0; i < l->nr; i++)
+		free(l->v[i].name);
+	free(l->v);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, alloc = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		TG_ALLOC_GROW(buf, len + 4096 + 1, alloc);
+		n = fread(buf + len, 1, alloc - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+/*
+ * Scan git-config text for "[section "sub"]" headers and "key = value"
+ * lines, naming each key as libgit2 does (section and key lowercased,
+ * subsection kept). Good enough to point at a line; libgit2 stays the
+ * parser of record.
+ */
+static void find_lines(struct lines *out, const char *text)
+{
+	const char *p = text;
+	char *section = tg_xstrdup("");
+	int line = 1;
+
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		const char *q = p;
+
+		if (!eol)
+			eol = p + strlen(p);
+		while (q < eol && isspace((unsigned char)*q))
+			q++;
+		if (q < eol && *q == '[') {
+			const char *s = ++q, *sub = NULL;
+			size_t slen, sublen = 0;
+			char *name;
+
+			while (q < eol && *q != ']' && *q != '"' &&
+			       !isspace((unsigned char)*q))
+				q++;
+			slen = (size_t)(q - s);
+			while (q < eol && isspace((unsigned char)*q))
+				q++;
+			if (q < eol && *q == '"') {
+				sub = ++q;
+				while (q < eol && *q != '"') {
+					if (*q == '\\' && q + 1 < eol)
+						q++;
+					q++;
+				}
+				sublen = (size_t)(q - sub);
+			}
+			while (q < eol && *q != ']')
+				q++;
+			if (q < eol)
+				q++;
+			name = tg_xstrndup(s, slen);
+			lower(name);
+			free(section);
+			if (sub) {
+				char *t = tg_xstrndup(sub, sublen);
+
+				section = tg_xasprintf("%s.%s", name, t);
+				free(t);
+				free(name);
+			} else {
+				section = name;
+			}
+			while (q < eol && isspace((unsigned char)*q))
+				q++;
+		}
+		if (q < eol && (isalnum((unsigned char)*q))) {
+			const char *k = q;
+			char *key;
+			struct keyline *kl;
+
+			while (q < eol && (isalnum((unsigned char)*q) || *q == '-'))
+				q++;
+			key = tg_xstrndup(k, (size_t)(q - k));
+			lower(key);
+			TG_ALLOC_GROW(out->v, out->nr + 1, out->alloc);
+			kl = &out->v[out->nr++];
+			kl->name = tg_xasprintf("%s.%s", section, key);
+			kl->line = line;
+			kl->used = false;
+			free(key);
+			/* a value continued with a trailing backslash */
+			while (eol > p && *eol == '\n' && eol[-1] == '\\' &&
+			       eol[1]) {
+				line++;
+				p = eol + 1;
+				eol = strchr(p, '\n');
+				if (!eol)
+					eol = p + strlen(p);
+			}
+		}
+		if (!*eol)
+			break;
+		p = eol + 1;
+		line++;
+	}
+	free(section);
+}
+
+/* The line of the next use of `name` in the file, or 0. */
+static int line_of(struct lines *l, const char *name)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		if (!l->v[i].used && !strcmp(l->v[i].name, name)) {
+			l->v[i].used = true;
+			return l->v[i].line;
+		}
+	}
+	return 0;
+}
+
+struct layer {
+	struct tg_config *cfg;
+	const char *path;
+	struct lines lines;
+	bool only_txguard; /* a git config file: other sections are git's */
+	int err;
+};
+
+static int fail(struct layer *ly, int line, const char *fmt, const char *a,
+		const char *b)
+{
+	char *msg = tg_xasprintf(fmt, a, b);
+
+	if (line > 0)
+		ly->err = tg_error_set(TG_EPARSE, "%s:%d: %s", ly->path, line, msg);
+	else
+		ly->err = tg_error_set(TG_EPARSE, "%s: %s", ly->path, msg);
+	free(msg);
+	return -1;
+}
+
+static void push(char ***v, size_t *n, size_t *alloc, const char *s)
+{
+	TG_ALLOC_GROW(*v, *n + 1, *alloc);
+	(*v)[(*n)++] = tg_xstrdup(s);
+}
+
+static int entry_cb(const git_config_entry *e, void *payload)
+{
+	struct layer *ly = payload;
+	struct tg_config *cfg = ly->cfg;
+	const char *name = e->name, *key, *v = e->value;
+	int line;
+
+	if (strncmp(name, "txguard.", 8)) {
+		if (ly->only_txguard)
+			return 0;
+		line = line_of(&ly->lines, name);
+		return fail(ly, line,
+			    "unknown section in '%s' (only [txguard] is allowed here)%s",
+			    name, "");
+	}
+	line = line_of(&ly->lines, name);
+	key = name + 8;
+	if (strchr(key, '.'))
+		return fail(ly, line,
+			    "unknown key '%s' (subsections of [txguard] are not supported)%s",
+			    name, "");
+	if (!strcmp(key, "failon") || !strcmp(key, "baseline") ||
+	    !strcmp(key, "include") || !strcmp(key, "exclude") ||
+	    !strcmp(key, "owner") || !strcmp(key, "factory") ||
+	    !strcmp(key, "maxfilesize")) {
+		if (!v || !*v)
+			return fail(ly, line, "'%s' needs a value%s", name, "");
+	}
+	if (!strcmp(key, "failon")) {
+		int s = tg_severity_parse(v);
+
+		if (s < 0)
+			return fail(ly, line,
+				    "bad value '%s' for '%s' (critical, high, medium, low or never)",
+				    v, name);
+		cfg->fail_on = (enum tg_severity)s;
+		cfg->fail_on_set = true;
+	} else if (!strcmp(key, "baseline")) {
+		free(cfg->baseline);
+		cfg->baseline = tg_xstrdup(v);
+	} else if (!strcmp(key, "include")) {
+		tg_glob_set_add(&cfg->files, false, v);
+	} else if (!strcmp(key, "exclude")) {
+		tg_glob_set_add(&cfg->files, true, v);
+	} else if (!strcmp(key, "owner")) {
+		push(&cfg->owners, &cfg->nowners, &cfg->alloc_owners, v);
+	} else if (!strcmp(key, "factory")) {
+		push(&cfg->factories, &cfg->nfactories, &cfg->alloc_factories, v);
+	} else if (!strcmp(key, "maxfilesize")) {
+		size_t sz;
+
+		if (tg_config_parse_size(&sz, v) < 0)
+			return fail(ly, line,
+				    "bad value '%s' for '%s' (a size such as 8m, 512k, 1g)",
+				    v, name);
+		cfg->max_file_size = sz;
+	} else {
+		return fail(ly, line, "unknown key '%s'%s", name, "");
+	}
+	return 0;
+}
+
+/* Apply one file; a missing one is an empty layer. */
+static int load_layer(struct tg_config *cfg, const char *path,
+		      bool only_txguard)
+{
+	struct layer ly = { 0 };
+	struct stat st;
+	git_config *gc = NULL;
+	char *text = NULL;
+	int err;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return tg_error_set(TG_EPARSE, "%s: not a regular file", path);
+	if (!(text = read_file(path)))
+		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+	if (git_config_open_ondisk(&gc, path) < 0) {
+		const git_error *e = git_error_last();
+
+		err = tg_error_set(TG_EPARSE, "%s: %s", path,
+				   e && e->message ? e->message : "cannot parse");
+		goto out;
+	}
+	ly.cfg = cfg;
+	ly.path = path;
+	ly.only_txguard = only_txguard;
+	find_lines(&ly.lines, text);
+	err = git_config_foreach(gc, entry_cb, &ly);
+	if (ly.err)
+		err = ly.err;
+	else if (err < 0)
+		err = tg_error_git(path);
+out:
+	lines_release(&ly.lines);
+	git_config_free(gc);
+	free(text);
+	return err;
+}
+
+int tg_config_load_file(struct tg_config *cfg, const char *path)
+{
+	return load_layer(cfg, path, false);
+}
+
+int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
+{
+	const char *wd = tg_repo_workdir(repo);
+	git_buf buf = GIT_BUF_INIT;
+	int err = 0;
+
+	if (wd) {
+		char *path = tg_xasprintf("%s.txguard", wd);
+
+		err = load_layer(cfg, path, false);
+		free(path);
+		if (err < 0)
+			return err;
+	}
+	/* git config, lowest first: XDG, global, the repository's own */
+	if (!git_config_find_xdg(&buf)) {
+		err = load_layer(cfg, buf.ptr, true);
+		git_buf_dispose(&buf);
+		if (err < 0)
+			return err;
+	}
+	git_error_clear();
+	if (!git_config_find_global(&buf)) {
+		err = load_layer(cfg, buf.ptr, true);
+		git_buf_dispose(&buf);
+		if (err < 0)
+			return err;
+	}
+	git_error_clear();
+	if (!git_repository_item_path(&buf, tg_repo_git(repo),
+				      GIT_REPOSITORY_ITEM_CONFIG)) {
+		err = load_layer(cfg, buf.ptr, true);
+		git_buf_dispose(&buf);
+		if (err < 0)
+			return err;
+	}
+	git_error_clear();
+	return 0;
+}

@@ -1,0 +1,408 @@
+/*
+ * diff.c: what "the change" is (SPEC §3): the staged index against HEAD,
+ * a branch against its merge base, or a whole tree for `scan`.
+ *
+ * Hunks have zero context lines (SPEC §4: a unit is "touched" only by its
+ * own changed lines); renames are detected so a moved file keeps its old
+ * findings. Deleted files, submodules, symlinks and non-Python files are
+ * counted in cs->skipped, never dropped silently.
+ */
+#include "txguard/common.h"
+#include "txguard/diff.h"
+#include "txguard/error.h"
+#include "txguard/glob.h"
+#include "txguard/repo.h"
+
+#include <git2.h>
+
+static bool is_python(const struct tg_glob_set *python, const char *path)
+{
+	return tg_glob_set_match(python, path); /* NULL set: "*.py" */
+}
+
+static struct tg_change *add_change(struct tg_changeset *cs)
+{
+	struct tg_change *c;
+
+	TG_ALLOC_GROW(cs->files, cs->nr + 1, cs->alloc);
+	c = &cs->files[cs->nr++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+/* Count a file that is not checked; true when it was skipped. */
+static bool skip_mode(struct tg_skips *s, uint32_t mode)
+{
+	if (mode == GIT_FILEMODE_COMMIT) {
+		s->submodule++;
+		return true;
+	}
+	if (mode == GIT_FILEMODE_LINK) {
+		s->symlink++;
+		return true;
+	}
+	return false;
+}
+
+static int hunk_cb(const git_diff_delta *delta, const git_diff_hunk *hunk,
+		   void *payload)
+{
+	struct tg_change *c = payload;
+	struct tg_hunk *h;
+
+	(void)delta;
+	TG_ALLOC_GROW(c->hunks, c->nhunks + 1, c->alloc_hunks);
+	h = &c->hunks[c->nhunks++];
+	h->old_start = (uint32_t)hunk->old_start;
+	h->old_lines = (uint32_t)hunk->old_lines;
+	h->new_start = (uint32_t)hunk->new_start;
+	h->new_lines = (uint32_t)hunk->new_lines;
+	return 0;
+}
+
+static void diff_options(git_diff_options *o)
+{
+	git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
+	o->context_lines = 0;
+	o->interhunk_lines = 0;
+}
+
+/* Turn a generated diff into the changeset: renames first, then one
+ * entry per checked file with its hunks. */
+static int collect(struct tg_changeset *cs, git_diff *diff,
+		   const struct tg_glob_set *python)
+{
+	git_diff_find_options fo;
+	size_t i, n;
+
+	git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
+	/* copies from modified sources only: cheap (no unmodified files are
+	 * read as candidates) */
+	fo.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
+	if (git_diff_find_similar(diff, &fo) < 0)
+		return tg_error_git("rename detection failed");
+
+	n = git_diff_num_deltas(diff);
+	for (i = 0; i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		git_patch *patch = NULL;
+		struct tg_change *c;
+		enum tg_change_status st;
+
+		switch (d->status) {
+		case GIT_DELTA_DELETED:
+			cs->skipped.deleted++;
+			continue;
+		case GIT_DELTA_ADDED:
+			st = TG_CHANGE_ADDED;
+			break;
+		case GIT_DELTA_MODIFIED:
+		case GIT_DELTA_TYPECHANGE:
+			st = TG_CHANGE_MODIFIED;
+			break;
+		case GIT_DELTA_RENAMED:
+			st = TG_CHANGE_RENAMED;
+			break;
+		case GIT_DELTA_COPIED:
+			st = TG_CHANGE_COPIED;
+			break;
+		default:
+			continue;
+		}
+		if (skip_mode(&cs->skipped, d->new_file.mode))
+			continue;
+		if (!is_python(python, d->new_file.path)) {
+			cs->skipped.not_python++;
+			continue;
+		}
+		c = add_change(cs);
+		c->status = st;
+		c->path = tg_xstrdup(d->new_file.path);
+		memcpy(c->new_id.id, d->new_file.id.id, TG_OID_RAWSZ);
+		if (st != TG_CHANGE_ADDED) {
+			c->old_path = tg_xstrdup(d->old_file.path);
+			memcpy(c->old_id.id, d->old_file.id.id, TG_OID_RAWSZ);
+		}
+		if (git_patch_from_diff(&patch, diff, i) < 0)
+			return tg_error_git(d->new_file.path);
+		if (patch) {
+			size_t h, nh = git_patch_num_hunks(patch);
+
+			for (h = 0; h < nh; h++) {
+				const git_diff_hunk *hunk;
+
+				if (git_patch_get_hunk(&hunk, NULL, patch, h) < 0) {
+					git_patch_free(patch);
+					return tg_error_git(d->new_file.path);
+				}
+				hunk_cb(d, hunk, c);
+			}
+			git_patch_free(patch);
+		}
+	}
+	return 0;
+}
+
+static void abbrev(char *out, const git_oid *id)
+{
+	git_oid_tostr(out, 13, id);
+}
+
+int tg_changeset_staged(struct tg_changeset *out, struct tg_repo *repo,
+			const struct tg_glob_set *python)
+{
+	git_repository *git = tg_repo_git(repo);
+	git_index *index;
+	git_tree *tree = NULL;
+	git_diff *diff = NULL;
+	git_diff_options o;
+	struct tg_oid head;
+	bool unborn;
+	int err;
+
+	if ((err = tg_repo_index(&index, repo)) < 0)
+		return err;
+	if ((err = tg_repo_head_tree(&head, &unborn, repo)) < 0)
+		return err;
+	if (!unborn) {
+		git_oid oid;
+
+		memcpy(oid.id, head.id, TG_OID_RAWSZ);
+		if (git_tree_lookup(&tree, git, &oid) < 0)
+			return tg_error_git("cannot read HEAD's tree");
+	}
+	diff_options(&o);
+	if (git_diff_tree_to_index(&diff, git, tree, index, &o) < 0) {
+		err = tg_error_git("cannot compare the index with HEAD");
+		goto out;
+	}
+	if ((err = collect(out, diff, python)) < 0)
+		goto out;
+	free(out->describe);
+	out->describe = tg_xstrdup(unborn ? "index vs empty tree (first commit)"
+					  : "index vs HEAD");
+out:
+	git_diff_free(diff);
+	git_tree_free(tree);
+	return err;
+}
+
+static int resolve_commit(git_commit **out, git_repository *git,
+			  const char *rev)
+{
+	git_object *obj = NULL;
+	int err = git_revparse_single(&obj, git, rev);
+
+	if (err == GIT_ENOTFOUND || err == GIT_EAMBIGUOUS ||
+	    err == GIT_EINVALIDSPEC) {
+		git_error_clear();
+		return tg_error_set(TG_ENOTFOUND,
+				    "unknown revision '%s': fetch it first (e.g. 'git fetch origin')",
+				    rev);
+	}
+	if (err < 0)
+		return tg_error_git(rev);
+	err = git_object_peel((git_object **)out, obj, GIT_OBJECT_COMMIT);
+	git_object_free(obj);
+	if (err < 0)
+		return tg_error_set(TG_ENOTFOUND, "'%s' is not a commit", rev);
+	return 0;
+}
+
+int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
+			const char *base, const char *head,
+			const struct tg_glob_set *python)
+{
+	git_repository *git = tg_repo_git(repo);
+	git_commit *bc = NULL, *hc = NULL, *mc = NULL;
+	git_tree *bt = NULL, *ht = NULL;
+	git_diff *diff = NULL;
+	git_diff_options o;
+	git_oid mb;
+	char a[16], b[16];
+	int err;
+
+	if (!head)
+		head = "HEAD";
+	if ((err = resolve_commit(&bc, git, base)) < 0 ||
+	    (err = resolve_commit(&hc, git, head)) < 0)
+		goto out;
+	err = git_merge_base(&mb, git, git_commit_id(bc), git_commit_id(hc));
+	if (err == GIT_ENOTFOUND) {
+		git_error_clear();
+		err = tg_error_set(TG_ENOTFOUND,
+				   git_repository_is_shallow(git) == 1
+					   ? "no merge base between %s and %s: the clone is too shallow; run 'git fetch --deepen=N' or 'git fetch --unshallow'"
+					   : "no merge base between %s and %s: the histories are unrelated (or the clone is too shallow; try 'git fetch --unshallow')",
+				   base, head);
+		goto out;
+	}
+	if (err < 0) {
+		err = tg_error_git("cannot find the merge base");
+		goto out;
+	}
+	if (git_commit_lookup(&mc, git, &mb) < 0 || git_commit_tree(&bt, mc) < 0 ||
+	    git_commit_tree(&ht, hc) < 0) {
+		err = tg_error_git("cannot read the trees to compare");
+		goto out;
+	}
+	diff_options(&o);
+	if (git_diff_tree_to_tree(&diff, git, bt, ht, &o) < 0) {
+		err = tg_error_git("cannot compare the trees");
+		goto out;
+	}
+	if ((err = collect(out, diff, python)) < 0)
+		goto out;
+	abbrev(a, &mb);
+	abbrev(b, git_commit_id(hc));
+	free(out->describe);
+	out->describe = tg_xasprintf("%s..%s", a, b);
+out:
+	git_diff_free(diff);
+	git_tree_free(bt);
+	git_tree_free(ht);
+	git_commit_free(bc);
+	git_commit_free(hc);
+	git_commit_free(mc);
+	return err;
+}
+
+/* scan: every Python blob of a tree, optionally under some paths. */
+struct walk {
+	struct tg_changeset *cs;
+	const struct tg_glob_set *python;
+	char **prefixes;
+	size_t nprefixes;
+	char *path;
+	size_t alloc;
+};
+
+enum { OUTSIDE, INSIDE, ABOVE };
+
+/* Where does `path` lie relative to the prefixes: under one, outside all,
+ * or above one (a directory to descend into)? */
+static int locate(const struct walk *w, const char *path, bool dir)
+{
+	size_t i, pl = strlen(path);
+	int where = OUTSIDE;
+
+	if (!w->nprefixes)
+		return INSIDE;
+	for (i = 0; i < w->nprefixes; i++) {
+		const char *p = w->prefixes[i];
+		size_t l = strlen(p);
+
+		if (!l)
+			return INSIDE;
+		if (pl >= l && !memcmp(path, p, l) &&
+		    (pl == l || path[l] == '/'))
+			return INSIDE;
+		if (dir && l > pl && !memcmp(path, p, pl) && p[pl] == '/')
+			where = ABOVE;
+	}
+	return where;
+}
+
+static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
+{
+	struct walk *w = payload;
+	const char *name = git_tree_entry_name(e);
+	git_filemode_t mode = git_tree_entry_filemode(e);
+	size_t need = strlen(root) + strlen(name) + 1;
+	struct tg_change *c;
+	int where;
+
+	if (need > w->alloc) {
+		w->alloc = need * 2;
+		w->path = tg_xrealloc(w->path, w->alloc);
+	}
+	snprintf(w->path, w->alloc, "%s%s", root, name);
+	where = locate(w, w->path, mode == GIT_FILEMODE_TREE);
+	if (mode == GIT_FILEMODE_TREE)
+		return where == OUTSIDE ? 1 : 0;
+	if (where != INSIDE)
+		return 0;
+	if (skip_mode(&w->cs->skipped, mode))
+		return 0;
+	if (!is_python(w->python, w->path)) {
+		w->cs->skipped.not_python++;
+		return 0;
+	}
+	c = add_change(w->cs);
+	c->status = TG_CHANGE_WHOLE;
+	c->path = tg_xstrdup(w->path);
+	memcpy(c->new_id.id, git_tree_entry_id(e)->id, TG_OID_RAWSZ);
+	return 0;
+}
+
+int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
+		      const char *rev, const char *const *paths, size_t npaths,
+		      const struct tg_glob_set *python)
+{
+	git_repository *git = tg_repo_git(repo);
+	git_object *obj = NULL;
+	git_tree *tree = NULL;
+	struct walk w = { 0 };
+	size_t i;
+	int err = 0;
+
+	if (!rev)
+		rev = "HEAD";
+	err = git_revparse_single(&obj, git, rev);
+	if (err == GIT_ENOTFOUND || err == GIT_EUNBORNBRANCH ||
+	    err == GIT_EINVALIDSPEC || err == GIT_EAMBIGUOUS) {
+		git_error_clear();
+		return tg_error_set(TG_ENOTFOUND, "unknown revision '%s'", rev);
+	}
+	if (err < 0)
+		return tg_error_git(rev);
+	if (git_object_peel((git_object **)&tree, obj, GIT_OBJECT_TREE) < 0) {
+		git_object_free(obj);
+		return tg_error_set(TG_ENOTFOUND, "'%s' has no tree", rev);
+	}
+	git_object_free(obj);
+
+	w.cs = out;
+	w.python = python;
+	w.prefixes = tg_xcalloc(npaths ? npaths : 1, sizeof(char *));
+	for (i = 0; i < npaths; i++) {
+		const char *p = paths[i];
+		size_t l;
+
+		while (p[0] == '.' && p[1] == '/')
+			p += 2;
+		if (!strcmp(p, "."))
+			p = "";
+		l = strlen(p);
+		while (l && p[l - 1] == '/')
+			l--;
+		w.prefixes[w.nprefixes++] = tg_xstrndup(p, l);
+	}
+	if (git_tree_walk(tree, GIT_TREEWALK_PRE, walk_cb, &w) < 0) {
+		err = tg_error_git("cannot walk the tree");
+		goto out;
+	}
+	free(out->describe);
+	out->describe = tg_xasprintf("tree of %s", rev);
+out:
+	for (i = 0; i < w.nprefixes; i++)
+		free(w.prefixes[i]);
+	free(w.prefixes);
+	free(w.path);
+	git_tree_free(tree);
+	return err;
+}
+
+void tg_changeset_release(struct tg_changeset *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->nr; i++) {
+		free(cs->files[i].path);
+		free(cs->files[i].old_path);
+		free(cs->files[i].hunks);
+	}
+	free(cs->files);
+	free(cs->describe);
+	memset(cs, 0, sizeof(*cs));
+}
