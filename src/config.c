@@ -17,7 +17,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <git2.h>
 
@@ -319,77 +321,129 @@ static int entry_cb(const git_config_entry *e, void *payload)
 	return 0;
 }
 
-/* Apply one file; a missing one is an empty layer. */
-static int load_layer(struct tg_config *cfg, const char *path,
-		      bool only_txguard)
+/* Apply the text of one file, parsed by libgit2 from `path`; messages
+ * name `shown`. */
+static int load_text(struct tg_config *cfg, const char *path, const char *shown,
+		     const char *text, bool only_txguard)
 {
 	struct layer ly = { 0 };
-	struct stat st;
 	git_config *gc = NULL;
-	char *text = NULL;
 	int err;
 
-	if (stat(path, &st) < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
-		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
-	}
-	if (!S_ISREG(st.st_mode))
-		return tg_error_set(TG_EPARSE, "%s: not a regular file", path);
-	if (!(text = read_file(path)))
-		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
 	if (git_config_open_ondisk(&gc, path) < 0) {
 		const git_error *e = git_error_last();
 
-		err = tg_error_set(TG_EPARSE, "%s: %s", path,
-				   e && e->message ? e->message : "cannot parse");
-		goto out;
+		return tg_error_set(TG_EPARSE, "%s: %s", shown,
+				    e && e->message ? e->message : "cannot parse");
 	}
 	ly.cfg = cfg;
-	ly.path = path;
+	ly.path = shown;
 	ly.only_txguard = only_txguard;
 	find_lines(&ly.lines, text);
 	err = git_config_foreach(gc, entry_cb, &ly);
 	if (ly.err)
 		err = ly.err;
 	else if (err < 0)
-		err = tg_error_git(path);
-out:
+		err = tg_error_git(shown);
 	lines_release(&ly.lines);
 	git_config_free(gc);
+	return err;
+}
+
+/* Apply one file; a missing one is an empty layer (*missing = true). */
+static int load_layer(struct tg_config *cfg, const char *path,
+		      bool only_txguard, bool *missing)
+{
+	struct stat st;
+	char *text;
+	int err;
+
+	if (missing)
+		*missing = false;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			if (missing)
+				*missing = true;
+			return 0;
+		}
+		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode))
+		return tg_error_set(TG_EPARSE, "%s: not a regular file", path);
+	if (!(text = read_file(path)))
+		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+	err = load_text(cfg, path, path, text, only_txguard);
+	free(text);
+	return err;
+}
+
+/*
+ * No `.txguard` in the working tree (GIT_DIR set from elsewhere makes the
+ * current directory the work tree, SPEC §3): use the one in the index git
+ * will commit, as git falls back for .gitmodules. libgit2 only parses
+ * files, so the blob goes through an anonymous memory file: nothing is
+ * written to disk.
+ */
+static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
+{
+	char *text = NULL, *path = NULL;
+	size_t len;
+	int fd = -1, err = 0;
+
+	if (!tg_repo_workdir(repo) && !getenv("GIT_INDEX_FILE"))
+		return 0; /* bare: defaults */
+	if (tg_repo_read_path(&text, &len, repo, ".txguard", true) < 0) {
+		tg_error_clear();
+		return 0;
+	}
+	fd = memfd_create("txguard-config", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
+		err = tg_error_set(TG_EIO, "cannot read the staged .txguard: %s",
+				   strerror(errno));
+		goto out;
+	}
+	path = tg_xasprintf("/proc/self/fd/%d", fd);
+	err = load_text(cfg, path, ".txguard (staged)", text, false);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
 	free(text);
 	return err;
 }
 
 int tg_config_load_file(struct tg_config *cfg, const char *path)
 {
-	return load_layer(cfg, path, false);
+	return load_layer(cfg, path, false, NULL);
 }
 
 int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 {
 	const char *wd = tg_repo_workdir(repo);
 	git_buf buf = GIT_BUF_INIT;
+	bool missing = true;
 	int err = 0;
 
 	if (wd) {
 		char *path = tg_xasprintf("%s.txguard", wd);
 
-		err = load_layer(cfg, path, false);
+		err = load_layer(cfg, path, false, &missing);
 		free(path);
 		if (err < 0)
 			return err;
 	}
+	if (missing && (err = load_staged(cfg, repo)) < 0)
+		return err;
 	/* git config, lowest first: XDG, global, the repository's own */
 	if (!git_config_find_xdg(&buf)) {
-		err = load_layer(cfg, buf.ptr, true);
+		err = load_layer(cfg, buf.ptr, true, NULL);
 		git_buf_dispose(&buf);
 		if (err < 0)
 			return err;
 	}
 	git_error_clear();
 	if (!git_config_find_global(&buf)) {
-		err = load_layer(cfg, buf.ptr, true);
+		err = load_layer(cfg, buf.ptr, true, NULL);
 		git_buf_dispose(&buf);
 		if (err < 0)
 			return err;
@@ -397,7 +451,7 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 	git_error_clear();
 	if (!git_repository_item_path(&buf, tg_repo_git(repo),
 				      GIT_REPOSITORY_ITEM_CONFIG)) {
-		err = load_layer(cfg, buf.ptr, true);
+		err = load_layer(cfg, buf.ptr, true, NULL);
 		git_buf_dispose(&buf);
 		if (err < 0)
 			return err;

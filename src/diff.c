@@ -76,9 +76,10 @@ static int collect(struct tg_changeset *cs, git_diff *diff,
 	size_t i, n;
 
 	git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
-	/* copies from modified sources only: cheap (no unmodified files are
-	 * read as candidates) */
-	fo.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
+	/* Renames only, as git diff does by default: a copy of old code
+	 * into a new file is new code to the reviewer, so its findings must
+	 * count as new, not inherit the source's status. */
+	fo.flags = GIT_DIFF_FIND_RENAMES;
 	if (git_diff_find_similar(diff, &fo) < 0)
 		return tg_error_git("rename detection failed");
 
