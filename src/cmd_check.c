@@ -21,17 +21,6 @@ static const char description[] =
 	"Only the functions the change touches are analysed; only new findings\n"
 	"at or above the fail-on level block.";
 
-/* Configured owners and factories (SPEC §8); inferred ones join later. */
-static void owners_from_config(struct tg_owners *o, const struct tg_config *cfg)
-{
-	for (size_t i = 0; i < cfg->nowners; i++)
-		tg_owners_add_owner(o, cfg->owners[i], TG_OWNER_CONFIGURED,
-				    ".txguard", "configured owner: commits on exit");
-	for (size_t i = 0; i < cfg->nfactories; i++)
-		tg_owners_add_factory(o, cfg->factories[i],
-				      TG_OWNER_CONFIGURED, ".txguard");
-}
-
 int cmd_check(int argc, const char **argv)
 {
 	struct tg_common_opts copts = { 0 };
@@ -82,7 +71,7 @@ int cmd_check(int argc, const char **argv)
 
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
-	owners_from_config(&owners, &cfg);
+	tg_owners_from_config(&owners, &cfg);
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
 					&cfg.files) < 0)

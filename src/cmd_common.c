@@ -1,6 +1,8 @@
 #include "txguard/common.h"
 #include "txguard/cmd.h"
+#include "txguard/config.h"
 #include "txguard/error.h"
+#include "txguard/owners.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -85,4 +87,14 @@ int tg_common_close_output(FILE *fp, const struct tg_common_opts *c)
 	if (fclose(fp) != 0 || failed)
 		return tg_error_set(TG_EIO, "cannot write '%s'", c->output);
 	return 0;
+}
+
+void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nowners; i++)
+		tg_owners_add_owner(o, cfg->owners[i], TG_OWNER_CONFIGURED,
+				    ".txguard", "configured owner: commits on exit");
+	for (size_t i = 0; i < cfg->nfactories; i++)
+		tg_owners_add_factory(o, cfg->factories[i],
+				      TG_OWNER_CONFIGURED, ".txguard");
 }

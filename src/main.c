@@ -25,6 +25,8 @@ struct tg_cmd {
 static const struct tg_cmd commands[] = {
 	{ "check", cmd_check, TG_CMD_REPO,
 	  "check staged changes (the hook), or a branch with --base" },
+	{ "scan", cmd_scan, TG_CMD_REPO,
+	  "check every Python file of a tree (default HEAD)" },
 	{ "explain", cmd_explain, 0, "describe a rule: what, why, wrong/right, fix" },
 };
 

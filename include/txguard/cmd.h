@@ -18,6 +18,7 @@ enum tg_exit {
 
 int cmd_check(int argc, const char **argv);
 int cmd_explain(int argc, const char **argv);
+int cmd_scan(int argc, const char **argv);
 
 /**
  * Print "txguard: <msg>" and the --no-verify hint to stderr; returns
@@ -26,6 +27,12 @@ int cmd_explain(int argc, const char **argv);
 int tg_die_with_hint(const char *msg);
 /** The same for a usage error: message, then "see 'txguard CMD --help'". */
 int tg_die_usage(const char *cmd, const char *msg);
+
+struct tg_owners;
+struct tg_config;
+
+/** Register the owners and factories named in the configuration (SPEC §8). */
+void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg);
 
 /** Options every reporting command takes (SPEC §2). */
 struct tg_common_opts {
