@@ -1,0 +1,226 @@
+/*
+ * SARIF and GitHub outputs (SPEC §9): field checks with jansson, GitHub's
+ * escaping, and the SARIF validated against the published 2.1.0 schema
+ * by a real validator (test/sarif/validate.py, python3-jsonschema) on
+ * findings of every status with hostile paths.
+ */
+#include "txguard/common.h"
+#include "txguard/out.h"
+#include "txguard/report.h"
+#include "txguard/rules.h"
+
+#include <stdarg.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <unistd.h>
+
+static void add(struct tg_report *r, const char *path, enum tg_status st,
+		const char *fp)
+{
+	struct tg_finding *f = tg_findings_add(&r->findings);
+
+	f->rule = tg_rule_lookup("TX001");
+	f->severity = f->rule->severity;
+	f->path = tg_xstrdup(path);
+	f->unit = tg_xstrdup("Jobs.run");
+	f->line = 12;
+	f->column = 9;
+	f->end_line = 13;
+	f->end_column = 4;
+	f->message = tg_xstrdup("50% done: commit(), inside\r\nthe owner");
+	f->help = tg_xstrdup("remove the commit");
+	f->call_text = tg_xstrdup("await session.commit()");
+	f->owner_text = tg_xstrdup("get_background_session()");
+	snprintf(f->fingerprint, sizeof(f->fingerprint), "%s", fp);
+	f->status = st;
+}
+
+static void fill(struct tg_report *r)
+{
+	add(r, "app/jobs.py", TG_STATUS_NEW, "0123456789abcdef");
+	add(r, "with space/a,b:c%#?.py", TG_STATUS_BASELINED, "1111111111111111");
+	add(r, "caf\xc3\xa9/new\nline\"q\".py", TG_STATUS_PREEXISTING,
+	    "2222222222222222");
+	add(r, "bad\xff.py", TG_STATUS_SUPPRESSED, "3333333333333333");
+	tg_report_notice(r, "skipped big.py: larger than 8m");
+	tg_report_finish(r, TG_SEV_HIGH);
+}
+
+static char *render(int (*fn)(FILE *, const struct tg_report *,
+			      const struct tg_out_opts *),
+		    const struct tg_report *r, bool all)
+{
+	struct tg_out_opts opts = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	assert_non_null(fp);
+	opts.all = all;
+	assert_int_equal(fn(fp, r, &opts), 0);
+	fclose(fp);
+	return buf;
+}
+
+static void test_github(void **state)
+{
+	struct tg_report r = TG_REPORT_INIT;
+	char *out;
+
+	(void)state;
+	fill(&r);
+	out = render(tg_out_github, &r, false);
+	assert_non_null(strstr(out,
+		"::error file=app/jobs.py,line=12,col=9,endLine=13,endColumn=4,"
+		"title=TX001 critical::50%25 done: commit(), inside%0D%0Athe owner"
+		"%0Ahelp: remove the commit\n"));
+	assert_null(strstr(out, "(baselined)"));
+	assert_non_null(strstr(out, "::notice title=txguard::skipped big.py: larger than 8m\n"));
+	assert_non_null(strstr(out, "txguard: 1 new finding (1 critical"));
+	assert_non_null(strstr(out, "blocked\n"));
+	free(out);
+
+	out = render(tg_out_github, &r, true);
+	assert_non_null(strstr(out,
+		"::notice file=with space/a%2Cb%3Ac%25#?.py,line=12,"));
+	assert_non_null(strstr(out, "title=TX001 critical (baselined)::"));
+	assert_non_null(strstr(out, "::notice file=caf\xc3\xa9/new%0Aline\"q\".py,"));
+	/* one physical line per annotation: 4 findings + notice + summary */
+	{
+		size_t nl = 0;
+
+		for (char *p = out; *p; p++)
+			nl += *p == '\n';
+		assert_int_equal(nl, 6);
+	}
+	free(out);
+	tg_report_release(&r);
+}
+
+static void test_sarif_fields(void **state)
+{
+	struct tg_report r = TG_REPORT_INIT;
+	char *out;
+	json_t *root, *run, *res, *loc, *rule;
+	json_error_t err;
+
+	(void)state;
+	fill(&r);
+	out = render(tg_out_sarif, &r, false);
+	root = json_loads(out, 0, &err);
+	if (!root)
+		fail_msg("not JSON: %s", err.text);
+	assert_string_equal(json_string_value(json_object_get(root, "version")), "2.1.0");
+	run = json_array_get(json_object_get(root, "runs"), 0);
+	rule = json_array_get(json_object_get(json_object_get(json_object_get(
+		run, "tool"), "driver"), "rules"), 0);
+	assert_string_equal(json_string_value(json_object_get(rule, "id")), "TX001");
+	assert_string_equal(json_string_value(json_object_get(
+		json_object_get(rule, "defaultConfiguration"), "level")), "error");
+	res = json_object_get(run, "results");
+	/* every finding, --all or not */
+	assert_int_equal(json_array_size(res), 4);
+	assert_null(json_object_get(json_array_get(res, 0), "suppressions"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+		json_array_get(res, 0), "partialFingerprints"), "txguard/v1")),
+		"0123456789abcdef");
+	loc = json_object_get(json_object_get(json_array_get(json_object_get(
+		json_array_get(res, 3), "locations"), 0), "physicalLocation"),
+		"artifactLocation");
+	assert_string_equal(json_string_value(json_object_get(loc, "uri")),
+			    "with%20space/a,b%3Ac%25%23%3F.py");
+	assert_string_equal(json_string_value(json_object_get(loc, "uriBaseId")),
+			    "%SRCROOT%");
+	loc = json_object_get(json_object_get(json_array_get(json_object_get(
+		json_array_get(res, 2), "locations"), 0), "physicalLocation"),
+		"artifactLocation");
+	assert_string_equal(json_string_value(json_object_get(loc, "uri")),
+			    "caf%C3%A9/new%0Aline%22q%22.py");
+	loc = json_object_get(json_object_get(json_array_get(json_object_get(
+		json_array_get(res, 1), "locations"), 0), "physicalLocation"),
+		"artifactLocation");
+	assert_string_equal(json_string_value(json_object_get(loc, "uri")), "bad%FF.py");
+	{
+		/* tg_report_finish() sorted by path: new, suppressed, pre-existing, baselined */
+		static const char *const kinds[] = { NULL, "inSource", "external", "external" };
+
+		for (size_t i = 1; i < 4; i++) {
+			json_t *s = json_array_get(json_object_get(
+				json_array_get(res, i), "suppressions"), 0);
+
+			assert_string_equal(json_string_value(json_object_get(s, "kind")),
+					    kinds[i]);
+			assert_non_null(json_string_value(json_object_get(s, "justification")));
+		}
+	}
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(
+		run, "invocations"), 0), "executionSuccessful")));
+	json_decref(root);
+	free(out);
+	tg_report_release(&r);
+}
+
+/*
+ * Run test/sarif/validate.py on `file` against the pinned schema; its
+ * output goes to stderr as TAP comments so it never breaks an "ok" line.
+ */
+static int validate(const char *file)
+{
+	char *cmd = tg_xasprintf(
+		"out=$(schema=$(sh test/sarif/fetch-schema.sh) && "
+		"python3 test/sarif/validate.py \"$schema\" '%s' 2>&1); rc=$?; "
+		"printf '%%s\\n' \"$out\" | sed 's/^/# /' >&2; exit $rc", file);
+	int rc;
+
+	fflush(stdout);
+	rc = system(cmd);
+	free(cmd);
+	return rc;
+}
+
+/* Validate against the published schema; the CI installs the validator. */
+static void test_sarif_schema(void **state)
+{
+	struct tg_report r = TG_REPORT_INIT;
+	const char *tmpdir = getenv("TMPDIR");
+	char *file = tg_xasprintf("%s/t-out.%ld.sarif", tmpdir ? tmpdir : "/tmp",
+				  (long)getpid());
+	FILE *fp;
+	int rc;
+
+	(void)state;
+	if (access("test/sarif/validate.py", R_OK) < 0)
+		fail_msg("run from the top of the source tree");
+	fill(&r);
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	assert_int_equal(tg_out_sarif(fp, &r, &(struct tg_out_opts){ 0 }), 0);
+	assert_int_equal(fclose(fp), 0);
+	rc = validate(file);
+	if (rc != 0)
+		fail_msg("SARIF schema validation failed (status %d), kept %s", rc, file);
+
+	/* the validator is not vacuous: a bad level and a bad URI fail */
+	fp = fopen(file, "w");
+	assert_non_null(fp);
+	fputs("{\"version\": \"2.1.0\", \"runs\": [{\"tool\": {\"driver\": "
+	      "{\"name\": \"x\"}}, \"results\": [{\"message\": {\"text\": "
+	      "\"m\"}, \"level\": \"fatal\"}]}]}\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_not_equal(validate(file), 0);
+	unlink(file);
+	free(file);
+	tg_report_release(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_github),
+		cmocka_unit_test(test_sarif_fields),
+		cmocka_unit_test(test_sarif_schema),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
