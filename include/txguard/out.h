@@ -30,6 +30,12 @@ int tg_out_text(FILE *fp, const struct tg_report *r,
 		const struct tg_out_opts *opts);
 int tg_out_json(FILE *fp, const struct tg_report *r,
 		const struct tg_out_opts *opts);
+/** SARIF 2.1.0; every finding, non-new ones with `suppressions`. */
+int tg_out_sarif(FILE *fp, const struct tg_report *r,
+		 const struct tg_out_opts *opts);
+/** GitHub Actions annotations for new findings (all with opts->all). */
+int tg_out_github(FILE *fp, const struct tg_report *r,
+		  const struct tg_out_opts *opts);
 
 /** Parse a --format value. -1 if unknown. */
 int tg_format_parse(const char *s);
