@@ -3,8 +3,9 @@
  * multiplicity, malformed input with file:line messages, CRLF, odd paths,
  * prunable entries in both scopes, and the atomic write.
  *
- * Not here: two branches that each add entries merging without conflict
- * under `merge=union` needs git; it belongs to an e2e test.
+ * Not here: the real `git merge` of two branches that each add entries
+ * under `merge=union` needs git and the CLI; it belongs to an e2e test.
+ * test_union_merged checks the file such a merge leaves.
  */
 #include "txguard/common.h"
 #include "txguard/baseline.h"
@@ -290,6 +291,39 @@ static void test_statuses(void **state)
 	tg_findings_release(&l);
 }
 
+/*
+ * What `git merge` with merge=union leaves when two branches insert at
+ * the same place: both lines, ours first, out of order. It must parse,
+ * match, and the next rewrite sorts it again.
+ */
+static void test_union_merged(void **state)
+{
+	struct tg_baseline b = TG_BASELINE_INIT;
+	struct tg_findings l = TG_FINDINGS_INIT;
+	struct tg_buf out = TG_BUF_INIT;
+
+	(void)state;
+	parse_ok(&b, "# h\n"
+		     "1000000000000000 TX001 a.py f c\n"
+		     "2500000000000000 TX001 c.py h c\n"
+		     "2000000000000000 TX001 b.py g c\n"
+		     "3000000000000000 TX001 a.py f c\n");
+	add(&l, "3000000000000000", "a.py", "f", "c");
+	add(&l, "2000000000000000", "b.py", "g", "c");
+	add(&l, "2500000000000000", "c.py", "h", "c");
+	add(&l, "1000000000000000", "a.py", "f", "c");
+	assert_int_equal(tg_baseline_apply(&b, &l), 4);
+	tg_baseline_format(&out, &l, b.comments.ptr);
+	assert_string_equal(out.ptr, "# h\n"
+				     "1000000000000000 TX001 a.py f c\n"
+				     "2000000000000000 TX001 b.py g c\n"
+				     "2500000000000000 TX001 c.py h c\n"
+				     "3000000000000000 TX001 a.py f c\n");
+	tg_buf_release(&out);
+	tg_baseline_release(&b);
+	tg_findings_release(&l);
+}
+
 static bool only_a_f(const char *path, const char *unit, void *payload)
 {
 	(*(int *)payload)++;
@@ -421,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_multiplicity),
 		cmocka_unit_test(test_statuses),
+		cmocka_unit_test(test_union_merged),
 		cmocka_unit_test(test_prunable),
 		cmocka_unit_test(test_write_file),
 	};
