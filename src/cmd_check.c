@@ -82,10 +82,13 @@ int cmd_check(int argc, const char **argv)
 
 	eopts.cfg = &cfg;
 	eopts.owners = &owners;
+	eopts.record_units = true;
 	report.skipped = cs.skipped;
 	if (cs.describe)
 		report.describe = tg_xstrdup(cs.describe);
-	if (tg_engine_run(&report, repo, &cs, &eopts) < 0)
+	if (tg_engine_run(&report, repo, &cs, &eopts) < 0 ||
+	    tg_common_apply_baseline(&report, repo, cfg.baseline, &copts,
+				     base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX) < 0)
 		goto fail;
 	tg_report_finish(&report, fail_on >= 0 ? (enum tg_severity)fail_on :
 						 cfg.fail_on);

@@ -1,8 +1,12 @@
 #include "txguard/common.h"
 #include "txguard/cmd.h"
+#include "txguard/baseline.h"
+#include "txguard/buf.h"
 #include "txguard/config.h"
 #include "txguard/error.h"
 #include "txguard/owners.h"
+#include "txguard/repo.h"
+#include "txguard/report.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -33,7 +37,7 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 	f = c->format ? tg_format_parse(c->format) : TG_FORMAT_TEXT;
 	if (f < 0)
 		return tg_error_set(TG_EUSAGE,
-				    "unknown format '%s' (expected text or json)",
+				    "unknown format '%s' (expected text, json, sarif or github)",
 				    c->format);
 	out->format = (enum tg_format)f;
 	if (c->fail_on) {
@@ -97,4 +101,75 @@ void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg)
 	for (size_t i = 0; i < cfg->nfactories; i++)
 		tg_owners_add_factory(o, cfg->factories[i],
 				      TG_OWNER_CONFIGURED, ".txguard");
+}
+
+static bool unit_in_scope(const char *path, const char *unit, void *payload)
+{
+	return tg_report_has_unit(payload, path, unit);
+}
+
+/* Read a whole file from disk into a fresh NUL-terminated buffer. */
+static int read_disk_file(char **out, size_t *len, const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	struct tg_buf b = TG_BUF_INIT;
+	char chunk[65536];
+	size_t n;
+
+	*out = NULL;
+	if (!fp)
+		return tg_error_set(TG_EIO, "cannot read baseline '%s': %s",
+				    path, strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+		tg_buf_add(&b, chunk, n);
+	if (ferror(fp)) {
+		fclose(fp);
+		tg_buf_release(&b);
+		return tg_error_set(TG_EIO, "cannot read baseline '%s'", path);
+	}
+	fclose(fp);
+	*out = tg_buf_detach(&b, len);
+	return 0;
+}
+
+int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
+			     const char *path, const struct tg_common_opts *c,
+			     enum tg_baseline_source from)
+{
+	struct tg_baseline b = TG_BASELINE_INIT;
+	const struct tg_baseline_entry **prunable = NULL;
+	char *buf = NULL;
+	size_t len = 0, nprunable = 0;
+	const char *name = c->baseline ? c->baseline : path;
+	int err;
+
+	if (c->no_baseline)
+		return 0;
+	if (c->baseline)
+		err = read_disk_file(&buf, &len, c->baseline);
+	else
+		err = tg_repo_read_path(&buf, &len, repo, path,
+					from == TG_BASELINE_FROM_INDEX);
+	if (err == TG_ENOTFOUND && !c->baseline)
+		return 0; /* no baseline committed yet: nothing is baselined */
+	if (err < 0)
+		return err;
+	if ((err = tg_baseline_parse(&b, name, buf, len)) < 0)
+		goto out;
+	tg_baseline_apply(&b, &r->findings);
+	/* §7: entries that match nothing are a notice, never an error */
+	tg_baseline_prunable(&prunable, &nprunable, &b,
+			     from == TG_BASELINE_FROM_HEAD_SCAN ? NULL :
+								 unit_in_scope,
+			     r);
+	for (size_t i = 0; i < nprunable; i++)
+		tg_report_notice(r,
+				 "%s:%zu: baseline entry %s %s %s matches nothing (prunable)",
+				 name, prunable[i]->line, prunable[i]->rule,
+				 prunable[i]->path, prunable[i]->unit);
+out:
+	free(prunable);
+	tg_baseline_release(&b);
+	free(buf);
+	return err;
 }

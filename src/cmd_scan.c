@@ -22,6 +22,36 @@ static const char description[] =
 	"finding at or above the fail-on level is neither baselined nor\n"
 	"suppressed.";
 
+int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
+		 const struct tg_config *cfg, const struct tg_owners *owners,
+		 const char *rev, const char *const *paths, size_t npaths,
+		 unsigned threads)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+	struct tg_engine_opts eopts = { 0 };
+	int err;
+
+	if ((err = tg_changeset_tree(&cs, repo, rev ? rev : "HEAD", paths,
+				     npaths, &cfg->files)) < 0)
+		goto out;
+	eopts.cfg = cfg;
+	eopts.owners = owners;
+	eopts.threads = threads;
+	report->skipped = cs.skipped;
+	if (cs.describe)
+		report->describe = tg_xstrdup(cs.describe);
+	err = tg_engine_run(report, repo, &cs, &eopts);
+out:
+	return err;
+}
+
+unsigned tg_default_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+}
+
 int cmd_scan(int argc, const char **argv)
 {
 	struct tg_common_opts copts = { 0 };
@@ -37,9 +67,7 @@ int cmd_scan(int argc, const char **argv)
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
 	struct tg_owners owners = TG_OWNERS_INIT;
-	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_report report = TG_REPORT_INIT;
-	struct tg_engine_opts eopts = { 0 };
 	FILE *fp = NULL;
 	const char **args = NULL;
 	int nargs, fail_on, ret = TG_EXIT_ERROR;
@@ -58,7 +86,7 @@ int cmd_scan(int argc, const char **argv)
 		ret = TG_EXIT_OK;
 		goto out;
 	}
-	nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+	nthreads = tg_default_threads();
 	if (jobs) {
 		char *end;
 
@@ -69,23 +97,14 @@ int cmd_scan(int argc, const char **argv)
 			goto out;
 		}
 	}
-	if (nthreads < 1)
-		nthreads = 1;
 
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
 	tg_owners_from_config(&owners, &cfg);
-	if (tg_changeset_tree(&cs, repo, rev ? rev : "HEAD", args,
-			      (size_t)nargs, &cfg.files) < 0)
-		goto fail;
-
-	eopts.cfg = &cfg;
-	eopts.owners = &owners;
-	eopts.threads = (unsigned)nthreads;
-	report.skipped = cs.skipped;
-	if (cs.describe)
-		report.describe = tg_xstrdup(cs.describe);
-	if (tg_engine_run(&report, repo, &cs, &eopts) < 0)
+	if (tg_scan_tree(&report, repo, &cfg, &owners, rev, args,
+			 (size_t)nargs, (unsigned)nthreads) < 0 ||
+	    tg_common_apply_baseline(&report, repo, cfg.baseline, &copts,
+				     TG_BASELINE_FROM_HEAD_SCAN) < 0)
 		goto fail;
 	tg_report_finish(&report, fail_on >= 0 ? (enum tg_severity)fail_on :
 						 cfg.fail_on);
@@ -106,7 +125,6 @@ out:
 		fclose(fp);
 	free(args);
 	tg_report_release(&report);
-	tg_changeset_release(&cs);
 	tg_owners_release(&owners);
 	tg_config_release(&cfg);
 	tg_repo_free(repo);

@@ -19,6 +19,7 @@
 #include "txguard/pyparse.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
+#include "txguard/suppress.h"
 #include "txguard/units.h"
 
 #include <pthread.h>
@@ -84,6 +85,7 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	struct tg_units units = TG_UNITS_INIT;
 	struct tg_findings cur = TG_FINDINGS_INIT, prev = TG_FINDINGS_INIT;
 	struct tg_analyze_opts aopts = { 0 };
+	struct tg_suppressions unused = TG_SUPPRESSIONS_INIT;
 	size_t changed = 0;
 	int err;
 
@@ -114,8 +116,17 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	r->units_checked += changed;
 	if (!changed)
 		goto out;
+	if (opts->record_units)
+		for (size_t i = 0; i < units.nr; i++)
+			if (units.v[i].changed)
+				tg_report_add_unit(r, path, units.v[i].qualname);
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
+	/* §8: inline directives; one that suppresses nothing is a notice */
+	tg_suppress_apply(&cur, 0, py, &units, &unused);
+	for (size_t i = 0; i < unused.nr; i++)
+		tg_report_notice(r, "%s:%u: '# %s' suppresses nothing",
+				 path, unused.v[i].line, unused.v[i].text);
 	attach_snippets(&cur, 0, py);
 	if (old && cur.nr) {
 		err = preimage_findings(&prev, path, old, old_len, &units,
@@ -126,6 +137,7 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	}
 	tg_findings_move(&r->findings, &cur);
 out:
+	tg_suppressions_release(&unused);
 	tg_findings_release(&prev);
 	tg_findings_release(&cur);
 	tg_units_release(&units);
@@ -254,6 +266,11 @@ static void report_merge(struct tg_report *to, struct tg_report *from)
 		to->notices[to->nnotices++] = from->notices[i];
 	}
 	from->nnotices = 0;
+	for (size_t i = 0; i < from->nanalysed; i++) {
+		TG_ALLOC_GROW(to->analysed, to->nanalysed + 1, to->alloc_analysed);
+		to->analysed[to->nanalysed++] = from->analysed[i];
+	}
+	from->nanalysed = 0;
 	to->files_checked += from->files_checked;
 	to->units_checked += from->units_checked;
 	to->partial_files += from->partial_files;

@@ -6,6 +6,8 @@ int tg_format_parse(const char *s)
 	static const char *const names[] = {
 		[TG_FORMAT_TEXT] = "text",
 		[TG_FORMAT_JSON] = "json",
+		[TG_FORMAT_SARIF] = "sarif",
+		[TG_FORMAT_GITHUB] = "github",
 	};
 
 	for (size_t i = 0; i < TG_ARRAY_SIZE(names); i++)
@@ -23,8 +25,9 @@ int tg_out_write(FILE *fp, const struct tg_report *r,
 	case TG_FORMAT_JSON:
 		return tg_out_json(fp, r, opts);
 	case TG_FORMAT_SARIF:
+		return tg_out_sarif(fp, r, opts);
 	case TG_FORMAT_GITHUB:
-		break;
+		return tg_out_github(fp, r, opts);
 	}
 	BUG("unsupported format %d", (int)opts->format);
 }

@@ -22,6 +22,25 @@ void tg_report_notice(struct tg_report *r, const char *fmt, ...)
 	r->notices[r->nnotices++] = msg;
 }
 
+void tg_report_add_unit(struct tg_report *r, const char *path, const char *unit)
+{
+	TG_ALLOC_GROW(r->analysed, r->nanalysed + 1, r->alloc_analysed);
+	r->analysed[r->nanalysed].path = tg_xstrdup(path);
+	r->analysed[r->nanalysed].unit = tg_xstrdup(unit);
+	r->nanalysed++;
+}
+
+bool tg_report_has_unit(const struct tg_report *r, const char *path,
+			const char *unit)
+{
+	/* a check touches few units: a linear search is enough */
+	for (size_t i = 0; i < r->nanalysed; i++)
+		if (!strcmp(r->analysed[i].unit, unit) &&
+		    !strcmp(r->analysed[i].path, path))
+			return true;
+	return false;
+}
+
 void tg_report_finish(struct tg_report *r, enum tg_severity fail_on)
 {
 	memset(r->new_by_sev, 0, sizeof(r->new_by_sev));
@@ -59,6 +78,11 @@ void tg_report_release(struct tg_report *r)
 	for (size_t i = 0; i < r->nnotices; i++)
 		free(r->notices[i]);
 	free(r->notices);
+	for (size_t i = 0; i < r->nanalysed; i++) {
+		free(r->analysed[i].path);
+		free(r->analysed[i].unit);
+	}
+	free(r->analysed);
 	free(r->describe);
 	memset(r, 0, sizeof(*r));
 }

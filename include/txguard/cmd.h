@@ -19,6 +19,7 @@ enum tg_exit {
 int cmd_check(int argc, const char **argv);
 int cmd_explain(int argc, const char **argv);
 int cmd_scan(int argc, const char **argv);
+int cmd_baseline(int argc, const char **argv);
 
 /**
  * Print "txguard: <msg>" and the --no-verify hint to stderr; returns
@@ -42,13 +43,17 @@ struct tg_common_opts {
 
 #define TG_COMMON_OPTIONS(c)                                                  \
 	{ "format", 0, TG_OPT_STRING, &(c).format, "FORMAT",                  \
-	  "text (default) or json" },                          \
+	  "text (default), json, sarif or github" },                          \
 	{ "output", 'o', TG_OPT_STRING, &(c).output, "FILE",                  \
 	  "write the report to FILE instead of standard output" },            \
 	{ "fail-on", 0, TG_OPT_STRING, &(c).fail_on, "LEVEL",                 \
 	  "critical, high (default), medium, low or never" },                 \
 	{ "all", 0, TG_OPT_FLAG, &(c).all, NULL,                              \
 	  "also show findings that are not new" },                            \
+	{ "no-baseline", 0, TG_OPT_FLAG, &(c).no_baseline, NULL,              \
+	  "ignore the baseline file" },                                       \
+	{ "baseline", 0, TG_OPT_STRING, &(c).baseline, "FILE",                \
+	  "read the baseline from FILE instead of the repository" },          \
 	{ "color", 0, TG_OPT_STRING, &(c).color, "WHEN",                      \
 	  "auto (default; honours NO_COLOR), always or never" },              \
 	{ "quiet", 'q', TG_OPT_FLAG, &(c).quiet, NULL,                        \
@@ -66,6 +71,39 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
  * Open the report destination: stdout, or --output FILE. *fp is closed
  * with tg_common_close_output(), which reports a failed write.
  */
+enum tg_baseline_source {
+	TG_BASELINE_FROM_INDEX,     /* staged mode: the baseline being committed */
+	TG_BASELINE_FROM_HEAD,      /* branch mode */
+	TG_BASELINE_FROM_HEAD_SCAN, /* scan: every unmatched entry is prunable */
+};
+
+struct tg_report;
+struct tg_repo;
+
+/**
+ * Apply the baseline (SPEC §7) to the report's findings: `path` (from the
+ * config) read from the index or HEAD, or --baseline FILE from disk;
+ * --no-baseline skips it; a missing file in the repository is an empty
+ * baseline. Unmatched entries in scope become notices. Errors: TG_EPARSE
+ * ("FILE:LINE: ..."), TG_EIO, TG_EGIT.
+ */
+int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
+			     const char *path, const struct tg_common_opts *c,
+			     enum tg_baseline_source from);
+
+struct tg_owners;
+/**
+ * Scan every selected Python file of the tree of `rev` (NULL: HEAD),
+ * optionally only under `paths`, into `report` with `threads` workers.
+ * Shared by scan and baseline. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
+ */
+int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
+		 const struct tg_config *cfg, const struct tg_owners *owners,
+		 const char *rev, const char *const *paths, size_t npaths,
+		 unsigned threads);
+/** One analysis thread per core (at most 64). */
+unsigned tg_default_threads(void);
+
 int tg_common_open_output(FILE **fp, const struct tg_common_opts *c);
 int tg_common_close_output(FILE *fp, const struct tg_common_opts *c);
 

@@ -21,6 +21,7 @@ struct tg_engine_opts {
 	const struct tg_config *cfg;
 	const struct tg_owners *owners;
 	unsigned threads; /* 0 or 1: run in the calling thread */
+	bool record_units; /* list analysed units in the report (baseline scope) */
 };
 
 /**

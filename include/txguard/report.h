@@ -11,8 +11,15 @@
 #include "txguard/diff.h"
 #include "txguard/finding.h"
 
+/** A unit the engine analysed (check mode keeps the list for the baseline). */
+struct tg_unit_ref {
+	char *path, *unit;
+};
+
 struct tg_report {
 	struct tg_findings findings;
+	struct tg_unit_ref *analysed; /* only when the engine is asked to */
+	size_t nanalysed, alloc_analysed;
 	char **notices; /* human-readable notices (skipped large file, ...) */
 	size_t nnotices, alloc_notices;
 	char *describe; /* what was compared, e.g. "index vs HEAD" */
@@ -30,6 +37,10 @@ struct tg_report {
 #define TG_REPORT_INIT { 0 }
 
 void tg_report_notice(struct tg_report *r, const char *fmt, ...) TG_PRINTF(2, 3);
+void tg_report_add_unit(struct tg_report *r, const char *path, const char *unit);
+/** Was `unit` of `path` analysed (tg_report_add_unit)? */
+bool tg_report_has_unit(const struct tg_report *r, const char *path,
+			const char *unit);
 void tg_report_finish(struct tg_report *r, enum tg_severity fail_on);
 void tg_report_release(struct tg_report *r);
 
