@@ -19,6 +19,8 @@
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/suppress.h"
+
+#include <git2.h>
 #include "txguard/units.h"
 
 #include <errno.h>
@@ -228,6 +230,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return die("%s", "usage: tg-test (analyze|units|changed) ...");
+	/* the config reader (--config) parses with libgit2 */
+	git_libgit2_init();
 	if (!strcmp(argv[1], "analyze"))
 		ret = cmd_analyze(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "units"))
@@ -236,6 +240,7 @@ int main(int argc, char **argv)
 		ret = cmd_changed(argc - 2, argv + 2);
 	else
 		ret = die("unknown command '%s'", argv[1]);
+	git_libgit2_shutdown();
 	if (fflush(stdout) || ferror(stdout))
 		ret = die("%s", "write error on stdout");
 	return ret;
