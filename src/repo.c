@@ -14,6 +14,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
@@ -25,6 +28,12 @@ struct tg_repo {
 	git_odb *odb;     /* borrowed from the repository on first use */
 	char *workdir;    /* NULL when bare */
 	char *gitdir;
+	bool raw_loaded;
+	struct tg_raw_index raw;
+	void *map; /* the mapped index file behind `raw` */
+	size_t maplen;
+	struct tg_cache_tree *ct_nodes; /* one allocation for every node */
+	struct tg_cache_tree **ct_subs;
 };
 
 static const char *env(const char *name)
@@ -196,6 +205,11 @@ void tg_repo_free(struct tg_repo *repo)
 	if (!repo)
 		return;
 	git_index_free(repo->index);
+	free(repo->raw.entries);
+	free(repo->ct_nodes);
+	free(repo->ct_subs);
+	if (repo->map)
+		munmap(repo->map, repo->maplen);
 	git_repository_free(repo->git);
 	free(repo->workdir);
 	free(repo->gitdir);
@@ -360,9 +374,38 @@ int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 	*out = NULL;
 	*len = 0;
 	if (from_index) {
+		const struct tg_raw_index *raw;
 		git_index *index;
 		const git_index_entry *e;
 
+		if ((err = tg_repo_raw_index(&raw, repo)) < 0)
+			return err;
+		if (raw->usable) {
+			/* binary search: entries are sorted by path bytes */
+			size_t lo = 0, hi = raw->nr;
+
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				int c = strcmp(raw->entries[mid].path, path);
+
+				if (!c) {
+					const struct tg_index_entry *r =
+						&raw->entries[mid];
+
+					if (r->mode == GIT_FILEMODE_LINK ||
+					    r->mode == GIT_FILEMODE_COMMIT)
+						break;
+					return tg_repo_read_blob(out, len, repo,
+								 &r->id);
+				}
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			return tg_error_set(TG_ENOTFOUND,
+					    "'%s' is not in the index", path);
+		}
 		if ((err = tg_repo_index(&index, repo)) < 0)
 			return err;
 		e = git_index_get_bypath(index, path, 0);
@@ -407,4 +450,262 @@ int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 		git_tree_free(tree);
 	}
 	return tg_repo_read_blob(out, len, repo, &id);
+}
+
+/*
+ * The raw index reader (Documentation/gitformat-index.txt in git/git):
+ * a 12-byte header, the entries, extensions, a 20-byte checksum. Only
+ * versions 2 and 3 are read; anything else leaves raw.usable false.
+ */
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint16_t be16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Parse a decimal (possibly negative) number ending at `stop`. */
+static bool parse_int(const unsigned char **pp, const unsigned char *end,
+		      char stop, long *out)
+{
+	const unsigned char *p = *pp;
+	bool neg = false;
+	long v = 0;
+
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
+		return false;
+	while (p < end && *p >= '0' && *p <= '9') {
+		if (v > 100000000)
+			return false;
+		v = v * 10 + (*p++ - '0');
+	}
+	if (p >= end || *p != stop)
+		return false;
+	*pp = p + 1;
+	*out = neg ? -v : v;
+	return true;
+}
+
+/*
+ * The TREE extension: nodes in pre-order, each "name NUL count SP nsub LF
+ * [oid]". Parsed with an explicit stack of pending child counts, so a
+ * hostile file cannot exhaust the C stack.
+ */
+static bool parse_cache_tree(struct tg_repo *r, const unsigned char *p,
+			     const unsigned char *end)
+{
+	size_t n = 0, alloc = 0, i, nsubs = 0;
+	struct tg_cache_tree *nodes = NULL;
+	size_t *parent = NULL, *want = NULL, depth = 0, sp_alloc = 0;
+	size_t *stack = NULL;
+
+	while (p < end) {
+		const unsigned char *nul = memchr(p, '\0', (size_t)(end - p));
+		struct tg_cache_tree *t;
+		long count, nsub;
+
+		if (!nul)
+			goto bad;
+		TG_ALLOC_GROW(nodes, n + 1, alloc);
+		parent = tg_xrealloc(parent, alloc * sizeof(*parent));
+		want = tg_xrealloc(want, alloc * sizeof(*want));
+		t = &nodes[n];
+		memset(t, 0, sizeof(*t));
+		t->name = (const char *)p;
+		t->namelen = (size_t)(nul - p);
+		p = nul + 1;
+		if (!parse_int(&p, end, ' ', &count) ||
+		    !parse_int(&p, end, '\n', &nsub) || nsub < 0)
+			goto bad;
+		t->entry_count = count < 0 ? -1 : (int)count;
+		if (count >= 0) {
+			if (end - p < TG_OID_RAWSZ)
+				goto bad;
+			memcpy(t->id.id, p, TG_OID_RAWSZ);
+			p += TG_OID_RAWSZ;
+		}
+		want[n] = (size_t)nsub;
+		nsubs += (size_t)nsub;
+		/* attach to the node on top of the stack */
+		while (depth && !want[stack[depth - 1]])
+			depth--;
+		if (n && !depth)
+			goto bad; /* more nodes than announced */
+		parent[n] = depth ? stack[depth - 1] : (size_t)-1;
+		if (depth)
+			want[stack[depth - 1]]--;
+		TG_ALLOC_GROW(stack, depth + 1, sp_alloc);
+		stack[depth++] = n;
+		n++;
+	}
+	if (!n || nsubs != n - 1)
+		goto bad; /* counts that do not add up */
+	/* children arrays, in file order: count, then place */
+	r->ct_subs = tg_xcalloc(nsubs ? nsubs : 1, sizeof(*r->ct_subs));
+	for (i = 1; i < n; i++)
+		want[parent[i]]++; /* every want[] is 0 here: reuse it */
+	{
+		size_t at = 0;
+
+		for (i = 0; i < n; i++) {
+			nodes[i].sub = r->ct_subs + at;
+			at += want[i];
+		}
+		for (i = 1; i < n; i++) {
+			struct tg_cache_tree *pa = &nodes[parent[i]];
+
+			pa->sub[pa->nsub++] = &nodes[i];
+		}
+	}
+	r->ct_nodes = nodes;
+	r->raw.root = &nodes[0];
+	free(parent);
+	free(want);
+	free(stack);
+	return true;
+bad:
+	free(nodes);
+	free(parent);
+	free(want);
+	free(stack);
+	return false;
+}
+
+static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
+		       const char *path)
+{
+	struct tg_raw_index *raw = &r->raw;
+	const unsigned char *p, *end;
+	uint32_t version, nr, i;
+
+	raw->usable = true;
+	if (len < 12 + TG_OID_RAWSZ || memcmp(buf, "DIRC", 4))
+		return tg_error_set(TG_EPARSE, "%s: not a git index", path);
+	version = be32(buf + 4);
+	nr = be32(buf + 8);
+	if (version != 2 && version != 3) {
+		raw->usable = false;
+		return 0;
+	}
+	end = buf + len - TG_OID_RAWSZ;
+	p = buf + 12;
+	if (nr > len / 62)
+		return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+	raw->entries = tg_xcalloc(nr ? nr : 1, sizeof(*raw->entries));
+	for (i = 0; i < nr; i++) {
+		struct tg_index_entry *e = &raw->entries[i];
+		size_t off = 62, namelen;
+		const unsigned char *nul;
+
+		if (end - p < 62)
+			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+		e->mode = be32(p + 24);
+		memcpy(e->id.id, p + 40, TG_OID_RAWSZ);
+		e->flags = be16(p + 60);
+		if (e->flags & 0x4000) {
+			if (version < 3 || end - p < 64)
+				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			e->eflags = be16(p + 62);
+			off = 64;
+		}
+		nul = memchr(p + off, '\0', (size_t)(end - (p + off)));
+		if (!nul)
+			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+		namelen = (size_t)(nul - (p + off));
+		e->path = (const char *)(p + off);
+		e->pathlen = namelen;
+		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
+			raw->usable = false; /* conflict or intent-to-add */
+		/* 1-8 NULs pad the entry to a multiple of 8 */
+		off = (off + namelen + 8) & ~(size_t)7;
+		if ((size_t)(end - p) < off)
+			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+		p += off;
+	}
+	raw->nr = nr;
+	while (end - p >= 8) {
+		const unsigned char *sig = p;
+		uint32_t sz = be32(p + 4);
+
+		p += 8;
+		if ((size_t)(end - p) < sz)
+			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+		if (!memcmp(sig, "TREE", 4)) {
+			if (!parse_cache_tree(r, p, p + sz))
+				raw->root = NULL; /* unusable cache: read trees */
+		} else if (sig[0] < 'A' || sig[0] > 'Z') {
+			/* a required extension (split "link", sparse "sdir") */
+			raw->usable = false;
+		}
+		p += sz;
+	}
+	return 0;
+}
+
+int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
+{
+	const char *file = env("GIT_INDEX_FILE");
+	char *path;
+	struct stat st;
+	int fd, err = 0;
+
+	*out = NULL;
+	if (repo->raw_loaded) {
+		*out = &repo->raw;
+		return 0;
+	}
+	if (file) {
+		path = absolute(file, false);
+		if (!path)
+			return tg_error_set(TG_ERROR, "cannot read the current directory: %s",
+					    strerror(errno));
+	} else {
+		if (git_repository_is_bare(repo->git))
+			return tg_error_set(TG_EGIT,
+					    "bare repository: txguard check needs a work tree or GIT_INDEX_FILE");
+		path = tg_xasprintf("%sindex", repo->gitdir);
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) { /* no index yet: empty */
+			repo->raw.usable = true;
+			goto done;
+		}
+		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+		close(fd);
+		goto out;
+	}
+	repo->maplen = (size_t)st.st_size;
+	repo->map = repo->maplen ? mmap(NULL, repo->maplen, PROT_READ,
+					MAP_PRIVATE, fd, 0)
+				 : NULL;
+	close(fd);
+	if (repo->map == MAP_FAILED) {
+		repo->map = NULL;
+		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((err = parse_index(repo, repo->map, repo->maplen, path)) < 0) {
+		free(repo->raw.entries);
+		memset(&repo->raw, 0, sizeof(repo->raw));
+		goto out;
+	}
+done:
+	repo->raw_loaded = true;
+	*out = &repo->raw;
+out:
+	free(path);
+	return err;
 }
