@@ -14,8 +14,7 @@
 #include "txguard/repo.h"
 
 #include <git2.h>
-#include <time.h>
-static double nowms(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e3+t.tv_nsec/1e6;}
+#include <git2/sys/repository.h>
 
 static bool is_python(const struct tg_glob_set *python, const char *path)
 {
@@ -356,10 +355,19 @@ static int fast_collect(struct tg_changeset *cs, struct fast *f,
 			const struct tg_glob_set *python)
 {
 	git_diff_options o;
+	git_index *empty = NULL;
 	size_t i;
 	int err = 0;
 
 	diff_options(&o);
+	/*
+	 * libgit2 consults the repository's index for every blob patch
+	 * (case sensitivity), and would read the whole index file for it:
+	 * lend it an empty in-memory one while the patches are made.
+	 */
+	if (git_index_new(&empty) < 0)
+		return tg_error_git("cannot make an empty index");
+	git_repository_set_index(f->git, empty);
 	for (i = 0; i < f->nr && !err; i++) {
 		const struct rawdelta *d = &f->v[i];
 		git_blob *ob = NULL, *nb = NULL;
@@ -390,7 +398,11 @@ static int fast_collect(struct tg_changeset *cs, struct fast *f,
 					d->status == 'M')) < 0 ||
 		    (err = blob_or_null(&nb, f->git, &d->new_id, true)) < 0)
 			goto next;
-		if (git_patch_from_blobs(&patch, ob, d->path, nb, d->path, &o) < 0) {
+		/* No paths: libgit2 would otherwise look up the diff driver
+		 * in .gitattributes, loading its own copy of the whole index
+		 * and reading the working tree; the content decides text vs
+		 * binary, as the engine does (SPEC §3, §12). */
+		if (git_patch_from_blobs(&patch, ob, NULL, nb, NULL, &o) < 0) {
 			err = tg_error_git(d->path);
 			goto next;
 		}
@@ -408,6 +420,8 @@ next:
 		git_blob_free(ob);
 		git_blob_free(nb);
 	}
+	git_repository_set_index(f->git, NULL);
+	git_index_free(empty);
 	return err;
 }
 
@@ -467,24 +481,20 @@ int tg_changeset_staged(struct tg_changeset *out, struct tg_repo *repo,
 	memcpy(oid.id, head.id, TG_OID_RAWSZ);
 	if (!unborn && git_tree_lookup(&tree, git, &oid) < 0)
 		return tg_error_git("cannot read HEAD's tree");
-	double b=nowms();
 	if (!(slow && *slow && strcmp(slow, "0")) &&
 	    (err = tg_repo_raw_index(&ix, repo)) < 0)
 		goto out;
-	fprintf(stderr,"rawindex %.2f\n",nowms()-b);
 	if (!ix || !ix->usable) {
 		err = plain_staged(out, repo, tree, NULL, python);
 	} else {
 		f.git = git;
 		f.ix = ix;
-		double a=nowms();
 		err = fast_dir(&f, "", 0, unborn ? NULL : &oid, 0, ix->nr,
 			       ix->root);
-		fprintf(stderr,"fast_dir %.2f nr=%zu\n",nowms()-a,f.nr);a=nowms();
 		if (!err && f.nadd && f.ndel)
 			err = plain_staged(out, repo, tree, &f, python);
 		else if (!err)
-			{double c=nowms();err = fast_collect(out, &f, python);fprintf(stderr,"collect %.2f\n",nowms()-c);}
+			err = fast_collect(out, &f, python);
 	}
 	if (err < 0)
 		goto out;

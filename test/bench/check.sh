@@ -1,0 +1,61 @@
+#!/bin/sh
+# Benchmark `txguard check` against `git diff --cached` (SPEC §12): a
+# one-file staged change in a repository of 3,000+ files (Debian's
+# python3-django sources) and in a 30,000+ file copy. Prints the medians,
+# their ratio (target <= 4x) and txguard's peak RSS (target <= 40 MiB).
+#
+# usage: sh test/bench/check.sh /abs/path/to/txguard [runs]
+set -eu
+txguard=${1:?usage: check.sh /abs/path/to/txguard [runs]}
+runs=${2:-60}
+src=${DJANGO_SRC:-/usr/lib/python3/dist-packages/django}
+[ -d "$src" ] || { echo "check.sh: $src missing (apt-get install python3-django)" >&2; exit 2; }
+command -v hyperfine >/dev/null || { echo "check.sh: hyperfine missing" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/txguard-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+git_quiet() { git -c init.defaultBranch=main -c user.name=bench \
+	-c user.email=bench@example.invalid "$@" >/dev/null; }
+
+# make_repo DIR COPIES: COPIES copies of the sources, committed, then a
+# one-line change staged in one Python file.
+make_repo() {
+	dir=$1 copies=$2
+	mkdir -p "$dir"
+	i=0
+	while [ "$i" -lt "$copies" ]; do
+		mkdir -p "$dir/c$i"
+		(cd "$src" && tar --exclude=__pycache__ -cf - .) | (cd "$dir/c$i" && tar -xf -)
+		i=$((i + 1))
+	done
+	(cd "$dir" && git_quiet init && git_quiet add -A && git_quiet commit -m base)
+	f="$dir/c0/db/models/query.py"
+	printf '\n\ndef bench_added(session):\n    with session.begin():\n        session.add(1)\n' >>"$f"
+	(cd "$dir" && git_quiet add c0/db/models/query.py)
+}
+
+measure() { # NAME DIR
+	name=$1 dir=$2
+	n=$(cd "$dir" && git ls-files | wc -l)
+	(cd "$dir" && "$txguard" check >/dev/null 2>&1) || true # warm caches
+	(cd "$dir" && hyperfine -N -w 5 -r "$runs" --export-json "$tmp/$name.json" \
+		"git diff --cached" "$txguard check" >/dev/null 2>&1)
+	(cd "$dir" && /usr/bin/time -o "$tmp/rss" -f %M "$txguard" check >/dev/null 2>&1) || true
+	rss=$(tail -n 1 "$tmp/rss")
+	python3 - "$tmp/$name.json" "$name" "$n" "$rss" <<-\PY
+	import json, sys
+	res = json.load(open(sys.argv[1]))["results"]
+	g, t = (r["median"] * 1000 for r in res)
+	rss = int(sys.argv[4]) / 1024
+	ok = t / g <= 4 and rss <= 40
+	print(f"{sys.argv[2]}: {sys.argv[3]} files: git diff --cached {g:.2f} ms, "
+	      f"txguard check {t:.2f} ms, ratio {t / g:.2f}x (target <= 4x), "
+	      f"peak RSS {rss:.1f} MiB (target <= 40) {'ok' if ok else 'OVER'}")
+	PY
+}
+
+make_repo "$tmp/small" 1
+measure small "$tmp/small"
+make_repo "$tmp/large" 9
+measure large "$tmp/large"
