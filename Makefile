@@ -126,6 +126,9 @@ check-headers:
 clean:
 	rm -rf build txguard
 
+# keep test objects: they are intermediate files of the t-% rule
+.SECONDARY:
+
 .PHONY: all unit test check install uninstall demo bench style check-headers clean
 
 -include $(wildcard $(B)/src/*.d $(B)/test/*/*.d)
