@@ -10,7 +10,10 @@
 set -u
 dir=$1
 shift
-here=$(dirname "$0")
+# work from the top of the tree (seeds.sh reads test/...), whatever the cwd
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
+cd "$(dirname "$0")/../.." || exit 2
+here=test/fuzz
 rc=0
 for t in "$@"; do
 	seeds=$dir/seeds/$t

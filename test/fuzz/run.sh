@@ -13,7 +13,10 @@ set -u
 dir=$1
 secs=$2
 shift 2
-here=$(dirname "$0")
+# work from the top of the tree (seeds.sh reads test/...), whatever the cwd
+case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
+cd "$(dirname "$0")/../.." || exit 2
+here=test/fuzz
 failed=0
 total=0
 
