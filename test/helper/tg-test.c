@@ -19,11 +19,10 @@
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/suppress.h"
-
-#include <git2.h>
 #include "txguard/units.h"
 
 #include <errno.h>
+#include <git2.h>
 
 static int die(const char *fmt, const char *arg)
 {
