@@ -25,7 +25,7 @@
 struct tg_repo {
 	git_repository *git;
 	git_index *index; /* loaded on first use */
-	git_odb *odb;     /* borrowed from the repository on first use */
+	git_odb *odb;     /* a reference taken on first use, freed with the repo */
 	char *workdir;    /* NULL when bare */
 	char *gitdir;
 	bool raw_loaded;
@@ -205,6 +205,8 @@ void tg_repo_free(struct tg_repo *repo)
 	if (!repo)
 		return;
 	git_index_free(repo->index);
+	/* git_repository_odb() handed us a reference of our own */
+	git_odb_free(repo->odb);
 	free(repo->raw.entries);
 	free(repo->ct_nodes);
 	free(repo->ct_subs);
