@@ -1,4 +1,4 @@
-/* .txguard: every key, bad values with file:line, layering (SPEC §8). */
+/* .txguard and git config layering (SPEC §8). */
 #include "txguard/common.h"
 #include "txguard/config.h"
 #include "txguard/error.h"
@@ -6,22 +6,35 @@
 
 #include <stdarg.h>
 #include <setjmp.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <git2.h>
 
-static char dir[512];
+static char dir[256];
 
-static const char *write_file(const char *name, const char *text)
+static void sh(const char *fmt, ...)
 {
-	static char path[1024];
-	FILE *f;
+	va_list ap;
+	char *cmd, *full;
+	int rc;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	full = tg_xasprintf("cd '%s' && %s", dir, cmd);
+	rc = system(full);
+	if (rc != 0)
+		fail_msg("command failed (%d): %s", rc, cmd);
+	free(full);
+	free(cmd);
+}
+
+static char *write_file(const char *name, const char *text)
+{
+	char *path = tg_xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
@@ -31,113 +44,185 @@ static const char *write_file(const char *name, const char *text)
 static int setup(void **state)
 {
 	const char *tmp = getenv("TMPDIR");
+	char *global;
 
 	(void)state;
-	git_libgit2_init();
 	snprintf(dir, sizeof(dir), "%s/t-config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(dir) ? 0 : -1;
+	if (!mkdtemp(dir))
+		return -1;
+	sh("mkdir home");
+	/* the global layer is this test's own, never the user's */
+	global = tg_xasprintf("%s/home", dir);
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, global);
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, global);
+	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, global);
+	free(global);
+	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	git_libgit2_shutdown();
-	return system(cmd) == 0 ? 0 : -1;
+	sh("cd / && rm -rf '%s'", dir);
+	return 0;
+}
+
+/* Load `text` as a file; returns the error code, the message in tg_error_last. */
+static int load(struct tg_config *cfg, const char *text)
+{
+	char *path = write_file("cfg", text);
+	int err;
+
+	tg_config_init(cfg);
+	err = tg_config_load_file(cfg, path);
+	free(path);
+	return err;
+}
+
+static void expect_error(const char *text, int line, const char *what)
+{
+	struct tg_config cfg;
+	char *want;
+
+	if (load(&cfg, text) != TG_EPARSE)
+		fail_msg("accepted: %s", text);
+	want = tg_xasprintf("%s/cfg:%d: ", dir, line);
+	if (line > 0 && strncmp(tg_error_last(), want, strlen(want)))
+		fail_msg("'%s' does not start with '%s'", tg_error_last(), want);
+	if (!strstr(tg_error_last(), what))
+		fail_msg("'%s' does not mention '%s'", tg_error_last(), what);
+	free(want);
+	tg_config_release(&cfg);
 }
 
 static void test_defaults(void **state)
 {
 	struct tg_config cfg;
+	char *missing = tg_xasprintf("%s/nope", dir);
 
 	(void)state;
 	tg_config_init(&cfg);
 	assert_int_equal(cfg.fail_on, TG_SEV_HIGH);
 	assert_string_equal(cfg.baseline, ".txguard-baseline");
-	assert_int_equal(cfg.max_file_size, 8u << 20);
+	assert_int_equal(cfg.max_file_size, 8 << 20);
 	assert_false(cfg.fail_on_set);
+	assert_int_equal(tg_config_load_file(&cfg, missing), 0);
+	assert_int_equal(cfg.files.ninclude, 0);
 	tg_config_release(&cfg);
+	free(missing);
 }
 
 static void test_every_key(void **state)
 {
 	struct tg_config cfg;
-	const char *p = write_file("all", "# comment\n"
-					  "[txguard]\n"
-					  "\tfailOn = medium\n"
-					  "\tbaseline = ci/base.txt\n"
-					  "\tinclude = app/**\n"
-					  "\tinclude = lib/*.py\n"
-					  "\texclude = **/migrations/**\n"
-					  "\towner = myapp.db.transactional\n"
-					  "\tfactory = myapp.db.Session\n"
-					  "\tfactory = myapp.db.other\n"
-					  "\tmaxFileSize = 512k\n");
 
 	(void)state;
-	tg_config_init(&cfg);
-	assert_int_equal(tg_config_load_file(&cfg, p), 0);
+	assert_int_equal(load(&cfg,
+			      "# comment\n"
+			      "[txguard]\n"
+			      "\tfailOn = medium\n"
+			      "\tbaseline = debt/.baseline\n"
+			      "\tinclude = app/**/*.py\n"
+			      "\tinclude = *.pyi\n"
+			      "\texclude = migrations/**\n"
+			      "\towner = get_background_session\n"
+			      "\towner = db.get_session\n"
+			      "\tfactory = SessionLocal\n"
+			      "\tMAXFILESIZE = 512k\n"),
+			 0);
 	assert_int_equal(cfg.fail_on, TG_SEV_MEDIUM);
 	assert_true(cfg.fail_on_set);
-	assert_string_equal(cfg.baseline, "ci/base.txt");
+	assert_string_equal(cfg.baseline, "debt/.baseline");
 	assert_int_equal(cfg.files.ninclude, 2);
+	assert_string_equal(cfg.files.include[1], "*.pyi");
 	assert_int_equal(cfg.files.nexclude, 1);
-	assert_int_equal(cfg.nowners, 1);
-	assert_string_equal(cfg.owners[0], "myapp.db.transactional");
-	assert_int_equal(cfg.nfactories, 2);
-	assert_int_equal(cfg.max_file_size, 512u << 10);
-	assert_true(tg_glob_set_match(&cfg.files, "app/x/m.py"));
-	assert_false(tg_glob_set_match(&cfg.files, "app/migrations/m.py"));
-	assert_false(tg_glob_set_match(&cfg.files, "other/m.py"));
+	assert_int_equal(cfg.nowners, 2);
+	assert_string_equal(cfg.owners[1], "db.get_session");
+	assert_int_equal(cfg.nfactories, 1);
+	assert_int_equal(cfg.max_file_size, 512 << 10);
 	tg_config_release(&cfg);
 }
 
-static void test_last_wins(void **state)
+static void test_fail_on_values(void **state)
 {
+	static const struct {
+		const char *v;
+		enum tg_severity s;
+	} ok[] = { { "critical", TG_SEV_CRITICAL }, { "high", TG_SEV_HIGH },
+		   { "medium", TG_SEV_MEDIUM }, { "low", TG_SEV_LOW },
+		   { "never", TG_SEV_NEVER } };
 	struct tg_config cfg;
-	const char *p = write_file("dup", "[txguard]\nfailOn = low\nfailOn = never\n"
-					  "baseline = a\nbaseline = b\n");
 
 	(void)state;
-	tg_config_init(&cfg);
-	assert_int_equal(tg_config_load_file(&cfg, p), 0);
-	assert_int_equal(cfg.fail_on, TG_SEV_NEVER);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(ok); i++) {
+		char *text = tg_xasprintf("[txguard]\nfailOn = %s\n", ok[i].v);
+
+		assert_int_equal(load(&cfg, text), 0);
+		assert_int_equal(cfg.fail_on, ok[i].s);
+		tg_config_release(&cfg);
+		free(text);
+	}
+	expect_error("[txguard]\n\n  failOn = severe\n", 3, "severe");
+	expect_error("[txguard]\nfailOn\n", 2, "needs a value");
+	expect_error("[txguard]\nfailOn =\n", 2, "needs a value");
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	expect_error("[txguard]\nmaxFileSize = 8x\n", 2, "8x");
+	expect_error("[txguard]\nmaxFileSize = -1\n", 2, "-1");
+	expect_error("[txguard]\nmaxFileSize = 99999999999999999999g\n", 2,
+		     "maxfilesize");
+	expect_error("[txguard]\nbaseline = \"\"\n", 2, "needs a value");
+	expect_error("[txguard]\ninclude\n", 2, "needs a value");
+	expect_error("[txguard]\nexclude = \n", 2, "needs a value");
+	expect_error("[txguard]\nowner =\n", 2, "needs a value");
+	expect_error("[txguard]\nfactory =\n", 2, "needs a value");
+}
+
+static void test_unknown_keys_and_sections(void **state)
+{
+	(void)state;
+	expect_error("[txguard]\n\towner = a\n\tfoo = 1\n", 3,
+		     "unknown key 'txguard.foo'");
+	expect_error("[txguard]\nowner = a\n[txguard \"TX001\"]\n\tseverity = low\n",
+		     4, "subsections");
+	expect_error("[txguard]\nowner = a\n[core]\n\tbare = false\n", 4,
+		     "unknown section");
+	expect_error("[include]\n\tpath = other\n", 2, "unknown section");
+	/* the same key twice: the second occurrence is the one named */
+	expect_error("[txguard]\nfailOn = high\n[txguard]\nfailOn = nope\n", 4,
+		     "nope");
+	/* a continued value keeps later line numbers right */
+	expect_error("[txguard]\nowner = a\\\nb\nbogus = 1\n", 4, "bogus");
+}
+
+static void test_syntax_error(void **state)
+{
+	struct tg_config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, "[txguard]\nowner = a\n[broken\n"), TG_EPARSE);
+	assert_non_null(strstr(tg_error_last(), "/cfg"));
+	assert_non_null(strstr(tg_error_last(), "3"));
+	tg_config_release(&cfg);
+}
+
+static void test_last_value_wins(void **state)
+{
+	struct tg_config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, "[txguard]\nfailOn = low\nbaseline = a\n"
+				    "failOn = critical\nbaseline = b\n"),
+			 0);
+	assert_int_equal(cfg.fail_on, TG_SEV_CRITICAL);
 	assert_string_equal(cfg.baseline, "b");
 	tg_config_release(&cfg);
 }
 
-/* each bad file must fail with TG_EPARSE naming "bad:LINE" */
-static void expect_error(const char *text, const char *where, const char *what)
-{
-	struct tg_config cfg;
-	const char *p = write_file("bad", text);
-	const char *msg;
-
-	tg_config_init(&cfg);
-	assert_int_equal(tg_config_load_file(&cfg, p), TG_EPARSE);
-	msg = tg_error_last();
-	if (!strstr(msg, where) || (what && !strstr(msg, what)))
-		fail_msg("message '%s' lacks '%s' / '%s'", msg, where,
-			 what ? what : "");
-	tg_config_release(&cfg);
-}
-
-static void test_errors(void **state)
-{
-	(void)state;
-	expect_error("[txguard]\n\tfoo = 1\n", "bad:2", "txguard.foo");
-	expect_error("[txguard]\nfailOn = high\n\n failOn = urgent\n", "bad:4",
-		     "urgent");
-	expect_error("[txguard]\nmaxFileSize = 12q\n", "bad:2", NULL);
-	expect_error("[txguard]\nmaxFileSize = \n", "bad:2", NULL);
-	expect_error("[txguard]\nbaseline\n", "bad:2", NULL);
-	expect_error("[txguard \"rule.TX001\"]\nseverity = low\n", "bad:", NULL);
-	expect_error("[txguard\nfailOn = low\n", "bad", NULL); /* syntax */
-}
-
-static void test_sizes(void **state)
+static void test_parse_size(void **state)
 {
 	size_t n;
 
@@ -145,58 +230,85 @@ static void test_sizes(void **state)
 	assert_int_equal(tg_config_parse_size(&n, "1000"), 0);
 	assert_int_equal(n, 1000);
 	assert_int_equal(tg_config_parse_size(&n, "8m"), 0);
-	assert_int_equal(n, 8u << 20);
+	assert_int_equal(n, 8 << 20);
+	assert_int_equal(tg_config_parse_size(&n, "512K"), 0);
+	assert_int_equal(n, 512 << 10);
 	assert_int_equal(tg_config_parse_size(&n, "1g"), 0);
 	assert_int_equal(n, (size_t)1 << 30);
-	assert_int_equal(tg_config_parse_size(&n, "2K"), 0);
-	assert_int_equal(n, 2048);
 	assert_int_equal(tg_config_parse_size(&n, ""), -1);
 	assert_int_equal(tg_config_parse_size(&n, "m"), -1);
-	assert_int_equal(tg_config_parse_size(&n, "-1"), -1);
-	assert_int_equal(tg_config_parse_size(&n, "3x"), -1);
+	assert_int_equal(tg_config_parse_size(&n, "1mb"), -1);
+	assert_int_equal(tg_config_parse_size(&n, " 1"), -1);
+	assert_int_equal(tg_config_parse_size(&n, "18446744073709551616"), -1);
+	assert_int_equal(tg_config_parse_size(&n, "17179869184g"), -1);
 }
 
-/* .txguard at the work-tree root under the repository's git config */
 static void test_layers(void **state)
 {
 	struct tg_config cfg;
 	struct tg_repo *repo = NULL;
-	char cmd[2400], home[600];
-	const char *old_home = getenv("HOME");
-	char *saved = old_home ? strdup(old_home) : NULL;
+	char *path;
 
 	(void)state;
-	snprintf(home, sizeof(home), "%s/home", dir);
-	snprintf(cmd, sizeof(cmd),
-		 "mkdir -p '%s' '%s/r' && cd '%s/r' && git init -q . && "
-		 "git config txguard.failOn critical && "
-		 "git config --add txguard.exclude 'gen/**'",
-		 home, dir, dir);
-	assert_int_equal(system(cmd), 0);
-	setenv("HOME", home, 1);
-	snprintf(cmd, sizeof(cmd), "%s/r/.txguard", dir);
-	{
-		FILE *f = fopen(cmd, "w");
+	sh("mkdir r && cd r && git init -q");
+	path = write_file("r/.txguard", "[txguard]\n\tfailOn = low\n\tbaseline = tx\n"
+					"\towner = from_file\n\tmaxFileSize = 1m\n");
+	free(path);
+	path = write_file("home/.gitconfig", "[user]\n\tname = x\n[txguard]\n"
+					     "\tfailOn = medium\n\towner = from_global\n");
+	free(path);
+	sh("cd r && git config txguard.failOn critical && "
+	   "git config --add txguard.owner from_local && git config core.x y");
+	path = tg_xasprintf("%s/r", dir);
+	assert_int_equal(tg_repo_open(&repo, path), 0);
+	tg_config_init(&cfg);
+	if (tg_config_load(&cfg, repo) < 0)
+		fail_msg("%s", tg_error_last());
+	assert_int_equal(cfg.fail_on, TG_SEV_CRITICAL);
+	assert_string_equal(cfg.baseline, "tx");
+	assert_int_equal(cfg.max_file_size, 1 << 20);
+	assert_int_equal(cfg.nowners, 3);
+	assert_string_equal(cfg.owners[0], "from_file");
+	assert_string_equal(cfg.owners[1], "from_global");
+	assert_string_equal(cfg.owners[2], "from_local");
+	tg_config_release(&cfg);
 
-		assert_non_null(f);
-		fputs("[txguard]\nfailOn = low\nexclude = tests/**\nbaseline = x\n", f);
-		fclose(f);
-	}
-	snprintf(cmd, sizeof(cmd), "%s/r", dir);
-	assert_int_equal(tg_repo_open(&repo, cmd), 0);
+	/* a bad value in the repository's config names that file */
+	sh("cd r && git config txguard.maxFileSize lots");
+	tg_config_init(&cfg);
+	assert_int_equal(tg_config_load(&cfg, repo), TG_EPARSE);
+	assert_non_null(strstr(tg_error_last(), "config:"));
+	assert_non_null(strstr(tg_error_last(), "lots"));
+	tg_config_release(&cfg);
+	sh("cd r && git config --unset txguard.maxFileSize");
+
+	/* no .txguard in the work tree: the staged one counts */
+	sh("cd r && git add .txguard && rm .txguard");
 	tg_config_init(&cfg);
 	assert_int_equal(tg_config_load(&cfg, repo), 0);
-	assert_int_equal(cfg.fail_on, TG_SEV_CRITICAL); /* git config wins */
-	assert_string_equal(cfg.baseline, "x");
-	assert_int_equal(cfg.files.nexclude, 2); /* accumulated */
-	assert_false(tg_glob_set_match(&cfg.files, "gen/a.py"));
-	assert_false(tg_glob_set_match(&cfg.files, "tests/a.py"));
-	assert_true(tg_glob_set_match(&cfg.files, "app/a.py"));
+	assert_string_equal(cfg.baseline, "tx");
 	tg_config_release(&cfg);
 	tg_repo_free(repo);
-	if (saved)
-		setenv("HOME", saved, 1);
-	free(saved);
+	free(path);
+}
+
+static void test_bare(void **state)
+{
+	struct tg_config cfg;
+	struct tg_repo *repo = NULL;
+	char *path;
+
+	(void)state;
+	sh("rm -f home/.gitconfig && git init -q --bare b.git");
+	path = tg_xasprintf("%s/b.git", dir);
+	assert_int_equal(tg_repo_open(&repo, path), 0);
+	assert_null(tg_repo_workdir(repo));
+	tg_config_init(&cfg);
+	assert_int_equal(tg_config_load(&cfg, repo), 0);
+	assert_int_equal(cfg.fail_on, TG_SEV_HIGH);
+	tg_config_release(&cfg);
+	tg_repo_free(repo);
+	free(path);
 }
 
 int main(void)
@@ -204,11 +316,23 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key),
-		cmocka_unit_test(test_last_wins),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_sizes),
+		cmocka_unit_test(test_fail_on_values),
+		cmocka_unit_test(test_bad_values),
+		cmocka_unit_test(test_unknown_keys_and_sections),
+		cmocka_unit_test(test_syntax_error),
+		cmocka_unit_test(test_last_value_wins),
+		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_layers),
+		cmocka_unit_test(test_bare),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	unsetenv("GIT_DIR");
+	unsetenv("GIT_WORK_TREE");
+	unsetenv("GIT_INDEX_FILE");
+	unsetenv("GIT_CONFIG_GLOBAL");
+	git_libgit2_init();
+	rc = cmocka_run_group_tests(tests, setup, teardown);
+	git_libgit2_shutdown();
+	return rc;
 }
