@@ -19,9 +19,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 static char path[96];
+static pid_t owner;
 
 static void cleanup(void)
 {
+	/* the replayer's children exit too: only the creator removes it */
+	if (getpid() != owner)
+		return;
 	unlink(path);
 	rmdir(dir);
 }
@@ -41,6 +45,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		BUG("cannot create a temporary directory in %s", tmp);
 	/* the name users see in messages */
 	snprintf(path, sizeof(path), "%s/.txguard", dir);
+	owner = getpid();
 	atexit(cleanup);
 	return 0;
 }

@@ -168,7 +168,8 @@ static void run_path(struct replay *r, const char *path)
 	}
 	closedir(dir);
 	/* name order: the TAP numbering is the same on every machine */
-	qsort(names, nr, sizeof(*names), cmp_names);
+	if (nr > 1)
+		qsort(names, nr, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < nr; i++) {
 		run_path(r, names[i]);
 		free(names[i]);
