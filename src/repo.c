@@ -113,6 +113,13 @@ static bool has_core_worktree(git_repository *git)
 	return set;
 }
 
+static bool same_dir(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	return b && realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
 static int apply_workdir(struct tg_repo *r)
 {
 	const char *wt = env("GIT_WORK_TREE");
@@ -126,6 +133,14 @@ static int apply_workdir(struct tg_repo *r)
 		/* git: GIT_DIR without GIT_WORK_TREE or core.worktree makes
 		 * the current directory the top of the working tree. */
 		abs = absolute(".", true);
+	}
+	if (abs && same_dir(abs, git_repository_workdir(r->git))) {
+		/*
+		 * Nothing to change; and libgit2 1.5's set_workdir leaks its
+		 * path buffer when handed the workdir it already has.
+		 */
+		free(abs);
+		abs = NULL;
 	}
 	if (abs) {
 		/* update_gitlink = 0: only the in-memory path changes. */
