@@ -30,9 +30,9 @@ make_repo() {
 		i=$((i + 1))
 	done
 	(cd "$dir" && git_quiet init && git_quiet add -A && git_quiet commit -m base)
-	f="$dir/c0/db/models/query.py"
+	f="$dir/c0/db/transaction.py"
 	printf '\n\ndef bench_added(session):\n    with session.begin():\n        session.add(1)\n' >>"$f"
-	(cd "$dir" && git_quiet add c0/db/models/query.py)
+	(cd "$dir" && git_quiet add c0/db/transaction.py)
 }
 
 measure() { # NAME DIR
