@@ -68,13 +68,75 @@ static void diff_options(git_diff_options *o)
 	o->interhunk_lines = 0;
 }
 
+/*
+ * Hunks straight from the two blobs, with no paths: libgit2 would
+ * otherwise look up a diff driver in .gitattributes (reading the working
+ * tree and its own copy of the whole index); the content decides text vs
+ * binary, as the engine does (SPEC §3, §12). Both the fast and the plain
+ * path use this, so they agree whatever the attributes say.
+ */
+static int add_hunks(struct tg_change *c, git_repository *git,
+		     const git_oid *old_id, const git_oid *new_id)
+{
+	git_blob *ob = NULL, *nb = NULL;
+	git_patch *patch = NULL;
+	git_diff_options o;
+	int err = 0;
+
+	diff_options(&o);
+	if ((old_id && git_blob_lookup(&ob, git, old_id) < 0) ||
+	    git_blob_lookup(&nb, git, new_id) < 0) {
+		err = tg_error_git(c->path);
+		goto out;
+	}
+	if (git_patch_from_blobs(&patch, ob, NULL, nb, NULL, &o) < 0) {
+		err = tg_error_git(c->path);
+		goto out;
+	}
+	for (size_t h = 0, nh = git_patch_num_hunks(patch); h < nh; h++) {
+		const git_diff_hunk *hunk;
+
+		if (git_patch_get_hunk(&hunk, NULL, patch, h) < 0) {
+			err = tg_error_git(c->path);
+			break;
+		}
+		hunk_cb(NULL, hunk, c);
+	}
+out:
+	git_patch_free(patch);
+	git_blob_free(ob);
+	git_blob_free(nb);
+	return err;
+}
+
+/*
+ * libgit2 consults the repository's index for every blob patch (case
+ * sensitivity) and would read the whole index file for it: lend it an
+ * empty in-memory one while patches are made, then take it back.
+ */
+static int lend_index(git_index **empty, git_repository *git)
+{
+	if (git_index_new(empty) < 0)
+		return tg_error_git("cannot make an empty index");
+	git_repository_set_index(git, *empty);
+	return 0;
+}
+
+static void return_index(git_index *empty, git_repository *git)
+{
+	git_repository_set_index(git, NULL);
+	git_index_free(empty);
+}
+
 /* Turn a generated diff into the changeset: renames first, then one
  * entry per checked file with its hunks. */
 static int collect(struct tg_changeset *cs, git_diff *diff,
-		   const struct tg_glob_set *python)
+		   git_repository *git, const struct tg_glob_set *python)
 {
 	git_diff_find_options fo;
+	git_index *empty = NULL;
 	size_t i, n;
+	int err = 0;
 
 	git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
 	/* Renames only, as git diff does by default: a copy of old code
@@ -83,11 +145,12 @@ static int collect(struct tg_changeset *cs, git_diff *diff,
 	fo.flags = GIT_DIFF_FIND_RENAMES;
 	if (git_diff_find_similar(diff, &fo) < 0)
 		return tg_error_git("rename detection failed");
+	if ((err = lend_index(&empty, git)) < 0)
+		return err;
 
 	n = git_diff_num_deltas(diff);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !err; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
-		git_patch *patch = NULL;
 		struct tg_change *c;
 		enum tg_change_status st;
 
@@ -125,24 +188,11 @@ static int collect(struct tg_changeset *cs, git_diff *diff,
 			c->old_path = tg_xstrdup(d->old_file.path);
 			memcpy(c->old_id.id, d->old_file.id.id, TG_OID_RAWSZ);
 		}
-		if (git_patch_from_diff(&patch, diff, i) < 0)
-			return tg_error_git(d->new_file.path);
-		if (patch) {
-			size_t h, nh = git_patch_num_hunks(patch);
-
-			for (h = 0; h < nh; h++) {
-				const git_diff_hunk *hunk;
-
-				if (git_patch_get_hunk(&hunk, NULL, patch, h) < 0) {
-					git_patch_free(patch);
-					return tg_error_git(d->new_file.path);
-				}
-				hunk_cb(d, hunk, c);
-			}
-			git_patch_free(patch);
-		}
+		err = add_hunks(c, git, st == TG_CHANGE_ADDED ? NULL : &d->old_file.id,
+				&d->new_file.id);
 	}
-	return 0;
+	return_index(empty, git);
+	return err;
 }
 
 static void abbrev(char *out, const git_oid *id)
@@ -335,44 +385,21 @@ static int fast_dir(struct fast *f, const char *prefix, size_t plen,
 	return err;
 }
 
-static int blob_or_null(git_blob **out, git_repository *git,
-			const struct tg_oid *id, bool present)
-{
-	git_oid oid;
-
-	*out = NULL;
-	if (!present)
-		return 0;
-	memcpy(oid.id, id->id, TG_OID_RAWSZ);
-	if (git_blob_lookup(out, git, &oid) < 0)
-		return tg_error_git("cannot read a staged blob");
-	return 0;
-}
-
 /* Turn raw deltas without renames into the changeset, hunks from the
  * blobs themselves (the same xdiff run libgit2's diff makes). */
 static int fast_collect(struct tg_changeset *cs, struct fast *f,
 			const struct tg_glob_set *python)
 {
-	git_diff_options o;
 	git_index *empty = NULL;
 	size_t i;
-	int err = 0;
+	int err;
 
-	diff_options(&o);
-	/*
-	 * libgit2 consults the repository's index for every blob patch
-	 * (case sensitivity), and would read the whole index file for it:
-	 * lend it an empty in-memory one while the patches are made.
-	 */
-	if (git_index_new(&empty) < 0)
-		return tg_error_git("cannot make an empty index");
-	git_repository_set_index(f->git, empty);
+	if ((err = lend_index(&empty, f->git)) < 0)
+		return err;
 	for (i = 0; i < f->nr && !err; i++) {
 		const struct rawdelta *d = &f->v[i];
-		git_blob *ob = NULL, *nb = NULL;
-		git_patch *patch = NULL;
 		struct tg_change *c;
+		git_oid oo, no;
 
 		if (d->status == 'D') {
 			cs->skipped.deleted++;
@@ -394,34 +421,11 @@ static int fast_collect(struct tg_changeset *cs, struct fast *f,
 			c->old_path = tg_xstrdup(d->path);
 			c->old_id = d->old_id;
 		}
-		if ((err = blob_or_null(&ob, f->git, &d->old_id,
-					d->status == 'M')) < 0 ||
-		    (err = blob_or_null(&nb, f->git, &d->new_id, true)) < 0)
-			goto next;
-		/* No paths: libgit2 would otherwise look up the diff driver
-		 * in .gitattributes, loading its own copy of the whole index
-		 * and reading the working tree; the content decides text vs
-		 * binary, as the engine does (SPEC §3, §12). */
-		if (git_patch_from_blobs(&patch, ob, NULL, nb, NULL, &o) < 0) {
-			err = tg_error_git(d->path);
-			goto next;
-		}
-		for (size_t h = 0, nh = git_patch_num_hunks(patch); h < nh; h++) {
-			const git_diff_hunk *hunk;
-
-			if (git_patch_get_hunk(&hunk, NULL, patch, h) < 0) {
-				err = tg_error_git(d->path);
-				break;
-			}
-			hunk_cb(NULL, hunk, c);
-		}
-next:
-		git_patch_free(patch);
-		git_blob_free(ob);
-		git_blob_free(nb);
+		memcpy(oo.id, d->old_id.id, TG_OID_RAWSZ);
+		memcpy(no.id, d->new_id.id, TG_OID_RAWSZ);
+		err = add_hunks(c, f->git, d->status == 'A' ? NULL : &oo, &no);
 	}
-	git_repository_set_index(f->git, NULL);
-	git_index_free(empty);
+	return_index(empty, f->git);
 	return err;
 }
 
@@ -432,24 +436,47 @@ static void fast_release(struct fast *f)
 	free(f->v);
 }
 
-/* libgit2's diff, over every path (`f` NULL) or only f's paths. */
+/*
+ * libgit2's diff, over every path (`f` NULL), or only over f's paths:
+ * then the index side is an in-memory index of just those entries, so
+ * libgit2 never loads the real one (the pathspec hides every other path
+ * on both sides).
+ */
 static int plain_staged(struct tg_changeset *out, struct tg_repo *repo,
 			git_tree *tree, const struct fast *f,
 			const struct tg_glob_set *python)
 {
-	git_index *index;
+	git_index *index = NULL, *own = NULL;
 	git_diff *diff = NULL;
 	git_diff_options o;
 	char **paths = NULL;
-	int err;
+	int err = 0;
 
-	if ((err = tg_repo_index(&index, repo)) < 0)
-		return err;
 	diff_options(&o);
-	if (f) {
+	if (!f) {
+		if ((err = tg_repo_index(&index, repo)) < 0)
+			return err;
+	} else {
+		if (git_index_new(&own) < 0)
+			return tg_error_git("cannot make an index");
 		paths = tg_xcalloc(f->nr ? f->nr : 1, sizeof(*paths));
-		for (size_t i = 0; i < f->nr; i++)
-			paths[i] = f->v[i].path;
+		for (size_t i = 0; i < f->nr; i++) {
+			const struct rawdelta *d = &f->v[i];
+			git_index_entry e;
+
+			paths[i] = d->path;
+			if (d->status == 'D')
+				continue;
+			memset(&e, 0, sizeof(e));
+			e.path = d->path;
+			e.mode = d->new_mode;
+			memcpy(e.id.id, d->new_id.id, TG_OID_RAWSZ);
+			if (git_index_add(own, &e) < 0) {
+				err = tg_error_git(d->path);
+				goto out;
+			}
+		}
+		index = own;
 		o.pathspec.strings = paths;
 		o.pathspec.count = f->nr;
 		o.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
@@ -457,8 +484,10 @@ static int plain_staged(struct tg_changeset *out, struct tg_repo *repo,
 	if (git_diff_tree_to_index(&diff, tg_repo_git(repo), tree, index, &o) < 0)
 		err = tg_error_git("cannot compare the index with HEAD");
 	else
-		err = collect(out, diff, python);
+		err = collect(out, diff, tg_repo_git(repo), python);
+out:
 	git_diff_free(diff);
+	git_index_free(own);
 	free(paths);
 	return err;
 }
@@ -571,7 +600,7 @@ int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
 		err = tg_error_git("cannot compare the trees");
 		goto out;
 	}
-	if ((err = collect(out, diff, python)) < 0)
+	if ((err = collect(out, diff, git, python)) < 0)
 		goto out;
 	abbrev(a, &mb);
 	abbrev(b, git_commit_id(hc));
