@@ -71,7 +71,7 @@ static int teardown(void **state)
 	(void)state;
 	unsetenv("GIT_INDEX_FILE");
 	unsetenv("TXGUARD_DIFF_SLOW");
-	sh("cd / && rm -rf '%s'", dir);
+	sh("chmod -R u+w . && cd / && rm -rf '%s'", dir);
 	return 0;
 }
 
@@ -517,6 +517,153 @@ static void test_tree(void **state)
 	tg_repo_free(repo);
 }
 
+
+static void test_repo_errors(void **state)
+{
+	struct tg_repo *repo = NULL;
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+	char *plain = tg_xasprintf("%s/plain", dir), *bare;
+
+	(void)state;
+	sh("mkdir plain && git init -q --bare bare.git");
+	setenv("GIT_CEILING_DIRECTORIES", dir, 1);
+	assert_int_equal(tg_repo_open(&repo, plain), TG_ENOTFOUND);
+	assert_non_null(strstr(tg_error_last(), "not a git repository"));
+	unsetenv("GIT_CEILING_DIRECTORIES");
+	bare = tg_xasprintf("%s/bare.git", dir);
+	assert_int_equal(tg_repo_open(&repo, bare), 0);
+	assert_null(tg_repo_workdir(repo));
+	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), TG_EGIT);
+	assert_non_null(strstr(tg_error_last(), "bare repository"));
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+	free(plain);
+	free(bare);
+}
+
+static void test_repo_read(void **state)
+{
+	struct tg_repo *repo = NULL;
+	struct tg_oid id;
+	bool unborn;
+	char *buf;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	assert_int_equal(tg_repo_head_tree(&id, &unborn, repo), 0);
+	assert_true(unborn);
+	tg_repo_free(repo);
+	write_file("base.txt", "one\n");
+	sh("git add . && git commit -q -m one && echo two > base.txt && git add base.txt");
+	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	assert_int_equal(tg_repo_head_tree(&id, &unborn, repo), 0);
+	assert_false(unborn);
+	assert_int_equal(tg_repo_read_path(&buf, &len, repo, "base.txt", true), 0);
+	assert_string_equal(buf, "two\n");
+	assert_int_equal(len, 4);
+	free(buf);
+	assert_int_equal(tg_repo_read_path(&buf, &len, repo, "base.txt", false), 0);
+	assert_string_equal(buf, "one\n");
+	free(buf);
+	assert_int_equal(tg_repo_read_path(&buf, &len, repo, "nope", true),
+			 TG_ENOTFOUND);
+	assert_int_equal(tg_repo_read_path(&buf, &len, repo, "nope", false),
+			 TG_ENOTFOUND);
+	assert_non_null(strstr(tg_repo_gitdir(repo), ".git/"));
+	assert_int_equal(tg_repo_workdir(repo)[strlen(tg_repo_workdir(repo)) - 1], '/');
+	tg_repo_free(repo);
+}
+
+static void test_linked_worktree(void **state)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+	struct tg_repo *repo = NULL;
+	char *wt;
+
+	(void)state;
+	write_file("a.py", ten);
+	write_file("b.py", "b = 1\n");
+	sh("git add . && git commit -q -m one && git worktree add -q -b side wt");
+	sh("echo 'a = 2' >> a.py && git add a.py");
+	sh("cd wt && echo 'b = 2' >> b.py && git add b.py");
+	wt = tg_xasprintf("%s/wt", dir);
+	assert_int_equal(tg_repo_open(&repo, wt), 0);
+	assert_non_null(strstr(tg_repo_gitdir(repo), "/worktrees/wt/"));
+	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), 0);
+	assert_int_equal(cs.nr, 1);
+	assert_string_equal(cs.files[0].path, "b.py");
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+	free(wt);
+}
+
+/* git --git-dir=... --work-tree=... from another directory; GIT_COMMON_DIR. */
+static void test_git_env(void **state)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+	struct tg_repo *repo = NULL;
+	char *gd, *wd, *elsewhere, cwd[4096];
+
+	(void)state;
+	write_file("a.py", ten);
+	sh("git add . && git commit -q -m one && echo 'a = 2' >> a.py && git add a.py && mkdir elsewhere");
+	gd = tg_xasprintf("%s/.git", dir);
+	wd = tg_xasprintf("%s", dir);
+	elsewhere = tg_xasprintf("%s/elsewhere", dir);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(elsewhere), 0);
+	setenv("GIT_DIR", gd, 1);
+	setenv("GIT_WORK_TREE", wd, 1);
+	assert_int_equal(tg_repo_open(&repo, NULL), 0);
+	assert_non_null(tg_repo_workdir(repo));
+	assert_null(strstr(tg_repo_workdir(repo), "elsewhere"));
+	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), 0);
+	assert_int_equal(cs.nr, 1);
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+	/* GIT_DIR alone: git makes the current directory the work tree */
+	unsetenv("GIT_WORK_TREE");
+	assert_int_equal(tg_repo_open(&repo, NULL), 0);
+	assert_non_null(strstr(tg_repo_workdir(repo), "elsewhere/"));
+	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), 0);
+	assert_int_equal(cs.nr, 1);
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+	/* objects from GIT_COMMON_DIR */
+	setenv("GIT_COMMON_DIR", gd, 1);
+	assert_int_equal(tg_repo_open(&repo, NULL), 0);
+	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), 0);
+	assert_int_equal(cs.nr, 1);
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+	unsetenv("GIT_COMMON_DIR");
+	unsetenv("GIT_DIR");
+	assert_int_equal(chdir(cwd), 0);
+	free(gd);
+	free(wd);
+	free(elsewhere);
+}
+
+/* SPEC §11: nothing in .git changes, and index.lock is never taken. */
+static void test_read_only(void **state)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+
+	(void)state;
+	write_file("a.py", ten);
+	write_file("old.py", "gone = 1\n");
+	sh("git add . && git commit -q -m one && echo 'a = 2' >> a.py && "
+	   "git rm -q old.py && echo 'n = 1' > new.py && git add .");
+	sh("chmod -R a-w .git && (find .git -type f | sort | xargs md5sum) > ../sums.%s",
+	   strrchr(dir, '/') + 1);
+	staged(&cs);
+	tg_changeset_release(&cs);
+	sh("(find .git -type f | sort | xargs md5sum) | cmp -s - ../sums.%s && "
+	   "test ! -e .git/index.lock && chmod -R u+w .git && rm ../sums.%s",
+	   strrchr(dir, '/') + 1, strrchr(dir, '/') + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -535,6 +682,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conflict_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repo_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linked_worktree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_git_env, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 	};
 	int rc;
 
