@@ -145,13 +145,21 @@ int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
 
 	if (c->no_baseline)
 		return 0;
-	if (c->baseline)
+	if (c->baseline) {
 		err = read_disk_file(&buf, &len, c->baseline);
-	else
+	} else if (from == TG_BASELINE_FROM_HEAD_SCAN && tg_repo_workdir(repo)) {
+		/* scan: the file on disk, so `baseline` then `scan` agree */
+		char *disk = tg_xasprintf("%s%s", tg_repo_workdir(repo), path);
+
+		err = access(disk, F_OK) ? TG_ENOTFOUND :
+					   read_disk_file(&buf, &len, disk);
+		free(disk);
+	} else {
 		err = tg_repo_read_path(&buf, &len, repo, path,
 					from == TG_BASELINE_FROM_INDEX);
+	}
 	if (err == TG_ENOTFOUND && !c->baseline)
-		return 0; /* no baseline committed yet: nothing is baselined */
+		return 0; /* no baseline yet: nothing is baselined */
 	if (err < 0)
 		return err;
 	if ((err = tg_baseline_parse(&b, name, buf, len)) < 0)

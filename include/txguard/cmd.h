@@ -74,7 +74,7 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 enum tg_baseline_source {
 	TG_BASELINE_FROM_INDEX,     /* staged mode: the baseline being committed */
 	TG_BASELINE_FROM_HEAD,      /* branch mode */
-	TG_BASELINE_FROM_HEAD_SCAN, /* scan: every unmatched entry is prunable */
+	TG_BASELINE_FROM_HEAD_SCAN, /* scan: the work tree's file; every unmatched entry is prunable */
 };
 
 struct tg_report;
