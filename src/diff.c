@@ -577,7 +577,10 @@ int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
 	    (err = resolve_commit(&hc, git, head)) < 0)
 		goto out;
 	err = git_merge_base(&mb, git, git_commit_id(bc), git_commit_id(hc));
-	if (err == GIT_ENOTFOUND) {
+	/* in a shallow clone the walk stops at a missing parent: any
+	 * failure there means "fetch more history" */
+	if (err == GIT_ENOTFOUND ||
+	    (err < 0 && git_repository_is_shallow(git) == 1)) {
 		git_error_clear();
 		err = tg_error_set(TG_ENOTFOUND,
 				   git_repository_is_shallow(git) == 1
