@@ -434,19 +434,28 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 	}
 	if (missing && (err = load_staged(cfg, repo)) < 0)
 		return err;
-	/* git config, lowest first: XDG, global, the repository's own */
-	if (!git_config_find_xdg(&buf)) {
-		err = load_layer(cfg, buf.ptr, true, NULL);
-		git_buf_dispose(&buf);
-		if (err < 0)
+	/* git config, lowest first: XDG, global, the repository's own.
+	 * GIT_CONFIG_GLOBAL replaces the first two, as in git. */
+	if (getenv("GIT_CONFIG_GLOBAL")) {
+		const char *g = getenv("GIT_CONFIG_GLOBAL");
+
+		if (*g && strcmp(g, "/dev/null") &&
+		    (err = load_layer(cfg, g, true, NULL)) < 0)
 			return err;
-	}
-	git_error_clear();
-	if (!git_config_find_global(&buf)) {
-		err = load_layer(cfg, buf.ptr, true, NULL);
-		git_buf_dispose(&buf);
-		if (err < 0)
-			return err;
+	} else {
+		if (!git_config_find_xdg(&buf)) {
+			err = load_layer(cfg, buf.ptr, true, NULL);
+			git_buf_dispose(&buf);
+			if (err < 0)
+				return err;
+		}
+		git_error_clear();
+		if (!git_config_find_global(&buf)) {
+			err = load_layer(cfg, buf.ptr, true, NULL);
+			git_buf_dispose(&buf);
+			if (err < 0)
+				return err;
+		}
 	}
 	git_error_clear();
 	if (!git_repository_item_path(&buf, tg_repo_git(repo),

@@ -282,6 +282,21 @@ static void test_layers(void **state)
 	tg_config_release(&cfg);
 	sh("cd r && git config --unset txguard.maxFileSize");
 
+	/* GIT_CONFIG_GLOBAL replaces ~/.gitconfig, as in git */
+	free(write_file("envglobal", "[txguard]\n\towner = from_env\n"));
+	{
+		char *g = tg_xasprintf("%s/envglobal", dir);
+
+		setenv("GIT_CONFIG_GLOBAL", g, 1);
+		tg_config_init(&cfg);
+		assert_int_equal(tg_config_load(&cfg, repo), 0);
+		assert_int_equal(cfg.nowners, 3);
+		assert_string_equal(cfg.owners[1], "from_env");
+		tg_config_release(&cfg);
+		unsetenv("GIT_CONFIG_GLOBAL");
+		free(g);
+	}
+
 	/* no .txguard in the work tree: the staged one counts */
 	sh("cd r && git add .txguard && rm .txguard");
 	tg_config_init(&cfg);
