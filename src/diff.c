@@ -45,20 +45,16 @@ static bool skip_mode(struct tg_skips *s, uint32_t mode)
 	return false;
 }
 
-static int hunk_cb(const git_diff_delta *delta, const git_diff_hunk *hunk,
-		   void *payload)
+static void add_hunk(struct tg_change *c, const git_diff_hunk *hunk)
 {
-	struct tg_change *c = payload;
 	struct tg_hunk *h;
 
-	(void)delta;
 	TG_ALLOC_GROW(c->hunks, c->nhunks + 1, c->alloc_hunks);
 	h = &c->hunks[c->nhunks++];
 	h->old_start = (uint32_t)hunk->old_start;
 	h->old_lines = (uint32_t)hunk->old_lines;
 	h->new_start = (uint32_t)hunk->new_start;
 	h->new_lines = (uint32_t)hunk->new_lines;
-	return 0;
 }
 
 static void diff_options(git_diff_options *o)
@@ -100,7 +96,7 @@ static int add_hunks(struct tg_change *c, git_repository *git,
 			err = tg_error_git(c->path);
 			break;
 		}
-		hunk_cb(NULL, hunk, c);
+		add_hunk(c, hunk);
 	}
 out:
 	git_patch_free(patch);
