@@ -94,9 +94,10 @@ $(B)/test/t-%: $(B)/test/unit/t-%.o $(B)/src/tlsinit.o $(LIB)
 unit: $(UNIT_BIN)
 
 # make test: unit tests, analyzer fixtures, e2e; prints "N passed, N failed".
-test: all unit
+test: all unit fuzz-replay-build
 	@TXGUARD=$(abspath $(TXGUARD_BIN)) TG_TEST=$(abspath $(TGTEST_BIN)) \
-		UNIT_BINS="$(abspath $(UNIT_BIN))" sh test/run.sh $(TESTS)
+		UNIT_BINS="$(abspath $(UNIT_BIN))" FUZZ_DIR=$(abspath $(FB)) \
+		FUZZ_TARGETS="$(FUZZ_TARGETS)" sh test/run.sh $(TESTS)
 
 # make check: the whole suite again under ASan+UBSan.
 check:
@@ -132,3 +133,4 @@ clean:
 .PHONY: all unit test check install uninstall demo bench style check-headers clean
 
 -include $(wildcard $(B)/src/*.d $(B)/test/*/*.d)
+include test/fuzz/fuzz.mk

@@ -15,7 +15,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 marker='# txguard-hook: pre-commit hook installed by txguard'
-packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev libcmocka-dev npm git'
+packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev libcmocka-dev git'
 
 do_deps=1
 do_build=1
@@ -77,6 +77,8 @@ deps_missing() {
 
 install_deps() {
 	deps_missing || { echo "install.sh: build dependencies are present"; return 0; }
+	# a Node.js that ships its own npm conflicts with Debian's npm package
+	command -v npm >/dev/null 2>&1 || packages="$packages npm"
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 		echo "install.sh: installing build dependencies with apt-get"
 		DEBIAN_FRONTEND=noninteractive apt-get update -q

@@ -186,6 +186,39 @@ void tg_units_release(struct tg_units *u)
  * a line is the innermost unit containing it: one lookup per line keeps
  * this O(lines log units) however many units and hunks there are.
  */
+static bool is_ancestor(const struct tg_units *u, long a, long i)
+{
+	for (i = u->v[i].parent; i >= 0; i = u->v[i].parent)
+		if (i == a)
+			return true;
+	return false;
+}
+
+/*
+ * The innermost unit at `line`, and every other unit whose own lines can
+ * include it: git counts only LF, so with a lone CR two definitions (or
+ * the end of one and the start of the next) share a line. Those units
+ * start on the line next to the innermost one in pre-order, or end on
+ * it just before them; the innermost unit's ancestors never own it.
+ * Marking one unit too many only costs analysis; one too few is a silent
+ * pass (found by fuzz-hunks).
+ */
+static void mark_line(struct tg_units *u, uint32_t line)
+{
+	size_t k = tg_units_at_line(u, line), lo = k, hi = k;
+
+	u->v[k].changed = true;
+	while (lo > 1 && u->v[lo - 1].start_line == line)
+		lo--;
+	while (hi + 1 < u->nr && u->v[hi + 1].start_line == line)
+		hi++;
+	for (size_t i = lo; i <= hi; i++)
+		u->v[i].changed = true;
+	for (long i = (long)lo - 1; i > 0; i = u->v[i].parent)
+		if (u->v[i].end_line == line && !is_ancestor(u, i, (long)k))
+			u->v[i].changed = true;
+}
+
 static void mark_range(struct tg_units *u, uint32_t a, uint32_t b)
 {
 	if (a < 1)
@@ -195,7 +228,7 @@ static void mark_range(struct tg_units *u, uint32_t a, uint32_t b)
 	if (b > u->v[0].end_line)
 		b = u->v[0].end_line;
 	for (uint32_t line = a; line <= b && line >= a; line++)
-		u->v[tg_units_at_line(u, line)].changed = true;
+		mark_line(u, line);
 }
 
 void tg_units_mark_changed(struct tg_units *u, const struct tg_hunk *hunks,

@@ -5,13 +5,14 @@
 # this script counts them. A suite that exits non-zero without reporting a
 # failure counts as one failure, so a crash never passes silently.
 #
-# Environment (set by `make test`): TXGUARD, TG_TEST, UNIT_BINS.
-# Arguments: optional suite names (unit fixtures e2e) to run only those.
+# Environment (set by `make test`): TXGUARD, TG_TEST, UNIT_BINS, FUZZ_DIR,
+# FUZZ_TARGETS.
+# Arguments: optional suite names (unit fixtures fuzz e2e) to run only those.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export TXGUARD TG_TEST
 : "${TXGUARD:?}" "${TG_TEST:?}"
-suites=${*:-unit fixtures e2e}
+suites=${*:-unit fixtures fuzz e2e}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0
@@ -42,6 +43,10 @@ for s in $suites; do
 		;;
 	fixtures)
 		run_suite fixtures sh "$top/test/fixtures/run.sh"
+		;;
+	fuzz)
+		# shellcheck disable=SC2086
+		run_suite fuzz sh "$top/test/fuzz/replay.sh" "$FUZZ_DIR" $FUZZ_TARGETS
 		;;
 	e2e)
 		for t in "$top"/test/e2e/t[0-9]*.sh; do
