@@ -54,8 +54,8 @@ static int preimage_findings(struct tg_findings *out, const char *path,
 	int err;
 
 	err = tg_pyfile_parse(&py, path, old, old_len);
-	if (err == TG_EBINARY)
-		return 0; /* binary before: everything in it now is new */
+	if (err == TG_EBINARY || err == TG_ETOODEEP)
+		return 0; /* unreadable before: everything in it now is new */
 	if (err < 0)
 		goto out;
 	if ((err = tg_units_load(&units, py)) < 0)
@@ -93,6 +93,13 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	err = tg_pyfile_parse(&py, path, src, len);
 	if (err == TG_EBINARY) {
 		r->skipped.binary++;
+		err = 0;
+		goto out;
+	}
+	if (err == TG_ETOODEEP) {
+		/* §11: bounded, and said: never a crash, never a silent skip */
+		r->skipped.too_complex++;
+		tg_report_notice(r, "%s: skipped: %s", path, tg_error_last());
 		err = 0;
 		goto out;
 	}
@@ -276,6 +283,7 @@ static void report_merge(struct tg_report *to, struct tg_report *from)
 	to->partial_files += from->partial_files;
 	to->skipped.binary += from->skipped.binary;
 	to->skipped.too_large += from->skipped.too_large;
+	to->skipped.too_complex += from->skipped.too_complex;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -185,6 +185,7 @@ static void add_skips(struct tg_buf *b, const struct tg_skips *s)
 		{ s->deleted, "deleted" },     { s->submodule, "submodule" },
 		{ s->symlink, "symlink" },     { s->binary, "binary" },
 		{ s->too_large, "too large" }, { s->not_python, "not Python" },
+		{ s->too_complex, "too deeply nested or slow to parse" },
 	};
 	size_t total = 0;
 	bool first = true;

@@ -119,6 +119,39 @@ static void index_lines(struct tg_pyfile *py)
 	}
 }
 
+/*
+ * §11 bounds. Debian's tree-sitter 0.20.7 double-frees when it deletes a
+ * tree of definitions nested ~14,000 deep (fuzz-analyze found it; the
+ * crash is in the library), so a file indented deeper than any real code
+ * is skipped before parsing. Error recovery is superlinear on some
+ * inputs (a file whose only line ending is a lone CR), so parsing also
+ * has a time budget that grows with the file.
+ */
+#define TG_MAX_INDENT 4096
+#define TG_PARSE_MICROS_BASE 3000000ULL
+#define TG_PARSE_MICROS_PER_KB 2000ULL
+
+static bool too_deep(const char *src, size_t len)
+{
+	size_t indent = 0;
+	bool at_start = true;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = src[i];
+
+		if (c == '\n' || c == '\r') {
+			at_start = true;
+			indent = 0;
+		} else if (at_start && (c == ' ' || c == '\t' || c == '\f')) {
+			if (++indent > TG_MAX_INDENT)
+				return true;
+		} else {
+			at_start = false;
+		}
+	}
+	return false;
+}
+
 int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		    const char *src, size_t len)
 {
@@ -133,6 +166,11 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 	if (len > UINT32_MAX - 1)
 		return tg_error_set(TG_ERROR, "'%s' is too large to parse",
 				    path ? path : "");
+
+	if (too_deep(src, len))
+		return tg_error_set(TG_ETOODEEP,
+				    "'%s' is indented more than %d columns deep",
+				    path ? path : "", TG_MAX_INDENT);
 
 	py = tg_xcalloc(1, sizeof(*py));
 	py->path = tg_xstrdup(path ? path : "");
@@ -156,10 +194,13 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 
 		ts_parser_set_included_ranges(parser, &r, 1);
 	}
+	ts_parser_set_timeout_micros(parser, TG_PARSE_MICROS_BASE +
+						     TG_PARSE_MICROS_PER_KB * (len / 1024));
 	py->tree = ts_parser_parse_string(parser, NULL, py->src,
 					  (uint32_t)len);
 	if (!py->tree) {
-		err = tg_error_set(TG_ERROR, "tree-sitter failed to parse '%s'",
+		err = tg_error_set(TG_ETOODEEP,
+				   "'%s' took too long to parse (tree-sitter's error recovery)",
 				   py->path);
 		goto out;
 	}

@@ -42,6 +42,7 @@ struct tg_change {
 
 struct tg_skips {
 	size_t deleted, submodule, symlink, binary, too_large, not_python;
+	size_t too_complex; /* nesting or parse time past the safety bounds */
 };
 
 struct tg_changeset {
