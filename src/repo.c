@@ -531,9 +531,11 @@ static bool parse_cache_tree(struct tg_repo *r, const unsigned char *p,
 
 		if (!nul)
 			goto bad;
-		TG_ALLOC_GROW(nodes, n + 1, alloc);
-		parent = tg_xrealloc(parent, alloc * sizeof(*parent));
-		want = tg_xrealloc(want, alloc * sizeof(*want));
+		if (n + 1 > alloc) {
+			TG_ALLOC_GROW(nodes, n + 1, alloc);
+			parent = tg_xrealloc(parent, alloc * sizeof(*parent));
+			want = tg_xrealloc(want, alloc * sizeof(*want));
+		}
 		t = &nodes[n];
 		memset(t, 0, sizeof(*t));
 		t->name = (const char *)p;
