@@ -480,6 +480,30 @@ static void test_branch(void **state)
 	tg_repo_free(repo);
 }
 
+static void test_shallow(void **state)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+	struct tg_repo *repo = NULL;
+	char *clone;
+
+	(void)state;
+	sh("for i in 1 2 3; do echo \"x = $i\" > a.py && git add a.py && "
+	   "git commit -q -m $i; done && git checkout -q -b feat && "
+	   "echo 'y = 1' > b.py && git add b.py && git commit -q -m f && "
+	   "git checkout -q main && echo 'x = 9' > a.py && git commit -q -am m");
+	sh("git clone -q --depth=1 --no-single-branch \"file://$PWD\" shallow && "
+	   "cd shallow && git checkout -q feat");
+	clone = tg_xasprintf("%s/shallow", dir);
+	assert_int_equal(tg_repo_open(&repo, clone), 0);
+	assert_int_equal(tg_changeset_branch(&cs, repo, "origin/main", "HEAD", NULL),
+			 TG_ENOTFOUND);
+	assert_non_null(strstr(tg_error_last(), "too shallow"));
+	assert_non_null(strstr(tg_error_last(), "--unshallow"));
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+	free(clone);
+}
+
 static void test_tree(void **state)
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;
@@ -681,6 +705,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alternate_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_conflict_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shallow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_read, setup, teardown),
