@@ -270,7 +270,8 @@ void tg_baseline_format(struct tg_buf *out, const struct tg_findings *list,
 		lines[n++] = tg_buf_detach(&line, NULL);
 	}
 	/* §7: sorted, so a diff of the file is reviewable and merges are local */
-	qsort(lines, n, sizeof(*lines), cmp_str);
+	if (n > 1)
+		qsort(lines, n, sizeof(*lines), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		tg_buf_addstr(out, lines[i]);
 		tg_buf_addch(out, '\n');
@@ -363,7 +364,8 @@ size_t tg_baseline_apply(struct tg_baseline *b, struct tg_findings *list)
 		b->v[i].matched = false;
 		idx[i] = &b->v[i];
 	}
-	qsort(idx, b->nr, sizeof(*idx), cmp_entry_fp);
+	if (b->nr > 1)
+		qsort(idx, b->nr, sizeof(*idx), cmp_entry_fp);
 	for (size_t i = 0; i < list->nr; i++) {
 		struct tg_finding *f = &list->v[i];
 		size_t lo = 0, hi = b->nr;

@@ -42,6 +42,7 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 		report->describe = tg_xstrdup(cs.describe);
 	err = tg_engine_run(report, repo, &cs, &eopts);
 out:
+	tg_changeset_release(&cs);
 	return err;
 }
 

@@ -402,8 +402,9 @@ out:
 		tg_report_release(&w[i].report);
 	}
 	free(w);
-	qsort(report->notices, report->nnotices, sizeof(*report->notices),
-	      cmp_str);
+	if (report->nnotices > 1)
+		qsort(report->notices, report->nnotices,
+		      sizeof(*report->notices), cmp_str);
 	pthread_cond_destroy(&p.not_full);
 	pthread_cond_destroy(&p.not_empty);
 	pthread_mutex_destroy(&p.lock);

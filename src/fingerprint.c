@@ -142,7 +142,8 @@ void tg_fingerprint_assign(struct tg_findings *list, size_t from)
 	 * §6: the occurrence index counts otherwise identical findings in
 	 * source order; sorting by identity keeps that O(n log n).
 	 */
-	qsort(ids, n, sizeof(*ids), cmp_ident);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), cmp_ident);
 	for (size_t i = 0; i < n; i++) {
 		struct tg_finding *f = &list->v[ids[i].idx];
 		char occ[32];

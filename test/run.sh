@@ -13,6 +13,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export TXGUARD TG_TEST
 : "${TXGUARD:?}" "${TG_TEST:?}"
 suites=${*:-unit fixtures fuzz e2e}
+# Leaks inside libgit2 that txguard cannot free (documented in the file).
+LSAN_OPTIONS="suppressions=$top/test/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export LSAN_OPTIONS
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 passed=0
