@@ -112,8 +112,12 @@ uninstall:
 demo: $(TXGUARD_BIN)
 	@sh scripts/demo.sh $(abspath $(TXGUARD_BIN))
 
-bench: all
+$(B)/floor: $(B)/test/bench/floor.o $(B)/src/tlsinit.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(B)/floor
 	@sh test/bench/check.sh $(abspath $(TXGUARD_BIN))
+	@sh test/bench/scan.sh $(abspath $(TXGUARD_BIN)) $(abspath $(B)/floor)
 
 style:
 	clang-format --dry-run --Werror src/*.c include/txguard/*.h test/unit/*.c test/helper/*.c

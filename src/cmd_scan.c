@@ -37,6 +37,7 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 	eopts.cfg = cfg;
 	eopts.owners = owners;
 	eopts.threads = threads;
+	eopts.prefilter = true;
 	report->skipped = cs.skipped;
 	if (cs.describe)
 		report->describe = tg_xstrdup(cs.describe);

@@ -20,6 +20,7 @@
 #include "txguard/repo.h"
 #include "txguard/report.h"
 #include "txguard/suppress.h"
+#include "txguard/owners.h"
 #include "txguard/units.h"
 
 #include <pthread.h>
@@ -76,6 +77,50 @@ out:
 	return err;
 }
 
+static bool has_word(const char *src, size_t len, const char *w, size_t wlen)
+{
+	return wlen && memmem(src, len, w, wlen) != NULL;
+}
+
+static bool has_name(const char *src, size_t len, const char *name)
+{
+	const char *last = strrchr(name, '.');
+
+	last = last ? last + 1 : name;
+	return has_word(src, len, last, strlen(last));
+}
+
+/*
+ * SPEC §12: a literal pre-filter at memory speed. Every rule needs one of
+ * these words in the file: TX001 a .commit()/.rollback(); TX002 a session
+ * factory (SQLAlchemy's Session/AsyncSession, a configured factory);
+ * TX003 an owner (X.begin(), a configured owner), a factory or a commit;
+ * TX004 a session from an owner or a Depends() parameter. A directive
+ * (`txguard:`) keeps the file too, so unused ones are still reported.
+ * When inferred owners and factories join the engine, their names must
+ * join this list.
+ */
+static bool can_matter(const char *src, size_t len,
+		       const struct tg_owners *owners)
+{
+	static const char *const words[] = {
+		"commit", "rollback", "begin", "ession", "Depends", "txguard:",
+	};
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(words); i++)
+		if (has_word(src, len, words[i], strlen(words[i])))
+			return true;
+	if (!owners)
+		return false;
+	for (size_t i = 0; i < owners->nowners; i++)
+		if (has_name(src, len, owners->owners[i].name))
+			return true;
+	for (size_t i = 0; i < owners->nfactories; i++)
+		if (has_name(src, len, owners->factories[i].name))
+			return true;
+	return false;
+}
+
 static int run_file(struct tg_report *r, const char *path, const char *src,
 		    size_t len, const char *old, size_t old_len,
 		    const struct tg_hunk *hunks, size_t nhunks, bool whole,
@@ -90,6 +135,12 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	int err;
 
 	aopts.owners = opts->owners;
+	if (whole && opts->prefilter && !old &&
+	    !can_matter(src, len, opts->owners)) {
+		r->files_checked++;
+		r->prefiltered++;
+		return 0;
+	}
 	err = tg_pyfile_parse(&py, path, src, len);
 	if (err == TG_EBINARY) {
 		r->skipped.binary++;
@@ -281,6 +332,7 @@ static void report_merge(struct tg_report *to, struct tg_report *from)
 	to->files_checked += from->files_checked;
 	to->units_checked += from->units_checked;
 	to->partial_files += from->partial_files;
+	to->prefiltered += from->prefiltered;
 	to->skipped.binary += from->skipped.binary;
 	to->skipped.too_large += from->skipped.too_large;
 	to->skipped.too_complex += from->skipped.too_complex;

@@ -111,6 +111,7 @@ static json_t *summary_json(const struct tg_report *r)
 	json_object_set_new(o, "files_checked", json_integer((json_int_t)r->files_checked));
 	json_object_set_new(o, "units_checked", json_integer((json_int_t)r->units_checked));
 	json_object_set_new(o, "partial_files", json_integer((json_int_t)r->partial_files));
+	json_object_set_new(o, "prefiltered_files", json_integer((json_int_t)r->prefiltered));
 	json_object_set_new(o, "skipped", skip);
 	json_object_set_new(o, "notices", notices);
 	json_object_set_new(o, "compared", str(r->describe));

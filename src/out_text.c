@@ -234,6 +234,9 @@ int tg_out_text(FILE *fp, const struct tg_report *r,
 	tg_buf_addf(&b, "; %zu changed unit%s checked in %zu file%s",
 		    r->units_checked, r->units_checked == 1 ? "" : "s",
 		    r->files_checked, r->files_checked == 1 ? "" : "s");
+	if (r->prefiltered)
+		tg_buf_addf(&b, " (%zu without a word any rule needs, not parsed)",
+			    r->prefiltered);
 	if (r->describe)
 		tg_buf_addf(&b, " (%s)", r->describe);
 	if (r->partial_files)

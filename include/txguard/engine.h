@@ -22,6 +22,11 @@ struct tg_engine_opts {
 	const struct tg_owners *owners;
 	unsigned threads; /* 0 or 1: run in the calling thread */
 	bool record_units; /* list analysed units in the report (baseline scope) */
+	/*
+	 * Whole-file mode (scan): skip parsing files whose bytes cannot
+	 * produce a finding (SPEC §12 literal pre-filter).
+	 */
+	bool prefilter;
 };
 
 /**

@@ -26,6 +26,7 @@ struct tg_report {
 	size_t files_checked;
 	size_t units_checked;
 	size_t partial_files; /* files with syntax errors, analysed in part */
+	size_t prefiltered;   /* of files_checked: no word a rule needs, not parsed */
 	struct tg_skips skipped;
 	/* filled by tg_report_finish() */
 	size_t new_by_sev[TG_SEV_NEVER + 1];

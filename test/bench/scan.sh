@@ -1,0 +1,87 @@
+#!/bin/sh
+# Scan benchmarks (SPEC §12), each a ratio against a floor measured in the
+# same run, on trees anyone can rebuild from Debian's packages (nothing of
+# them is committed):
+#
+#   A  scan -j1, a tree where every file uses sessions   / tree-sitter parse-only pass   (<= 1.2x)
+#   B  scan -j2                                          vs scan -j1                     (>= 1.8x faster)
+#   C  scan, a large tree where few files touch databases / reading the same blobs       (<= 3x)
+#   D  peak RSS of scan -j2 on C's tree and on 4x that tree                              (<= 64 MiB, flat)
+#
+# usage: sh test/bench/scan.sh /abs/path/txguard /abs/path/floor [runs]
+set -eu
+txguard=${1:?usage: scan.sh TXGUARD FLOOR [runs]}
+floor=${2:?usage: scan.sh TXGUARD FLOOR [runs]}
+runs=${3:-5}
+src=${DJANGO_SRC:-/usr/lib/python3/dist-packages/django}
+[ -d "$src" ] || { echo "scan.sh: $src missing (apt-get install python3-django)" >&2; exit 2; }
+command -v hyperfine >/dev/null || { echo "scan.sh: hyperfine missing (apt-get install hyperfine)" >&2; exit 2; }
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/txguard-scanbench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+git_quiet() { git -c init.defaultBranch=main -c user.name=bench \
+	-c user.email=bench@example.invalid "$@" >/dev/null; }
+
+# make_tree DIR COPIES SESSIONS: COPIES copies of the Python sources; with
+# SESSIONS=1 every file gets a function that uses a session.
+make_tree() {
+	dir=$1 copies=$2 sessions=$3
+	i=0
+	while [ "$i" -lt "$copies" ]; do
+		mkdir -p "$dir/c$i"
+		(cd "$src" && find . -name '*.py' -print0 | tar --null -T - -cf -) |
+			(cd "$dir/c$i" && tar -xf -)
+		if [ "$sessions" = 1 ]; then
+			find "$dir/c$i" -name '*.py' -exec sh -c 'for f; do
+				printf "\n\ndef _bench_job(Session, n):\n    with Session() as s:\n        s.execute(n)\n        s.commit()\n" >>"$f"
+			done' sh {} +
+		fi
+		# distinct blobs per copy, as in a real repository
+		find "$dir/c$i" -name '*.py' -exec sh -c 'for f; do echo "# c'"$i"'" >>"$f"; done' sh {} +
+		i=$((i + 1))
+	done
+	(cd "$dir" && git_quiet init && git_quiet add -A && git_quiet commit -m tree)
+}
+
+median() { # JSON NAME -> ms
+	python3 -c 'import json,sys; r={x["command"]:x for x in json.load(open(sys.argv[1]))["results"]}; print("%.1f" % (r[sys.argv[2]]["median"]*1000))' "$@"
+}
+
+rss() { # DIR CMD... -> MiB
+	d=$1
+	shift
+	(cd "$d" && /usr/bin/time -o "$tmp/rss" -f %M "$@" >/dev/null 2>&1) || true
+	awk '{printf "%.1f", $1 / 1024}' "$tmp/rss"
+}
+
+echo "building trees from $src ..."
+make_tree "$tmp/sessions" 4 1
+make_tree "$tmp/few" 4 0
+make_tree "$tmp/few4" 16 0
+
+(cd "$tmp/sessions" && echo "A/B tree: $("$floor" parse)")
+(cd "$tmp/sessions" && hyperfine -N -w 1 -r "$runs" --export-json "$tmp/a.json" \
+	"$floor parse" "$txguard scan -j1 --fail-on never -q" "$txguard scan -j2 --fail-on never -q" >/dev/null 2>&1)
+p=$(median "$tmp/a.json" "$floor parse")
+s1=$(median "$tmp/a.json" "$txguard scan -j1 --fail-on never -q")
+s2=$(median "$tmp/a.json" "$txguard scan -j2 --fail-on never -q")
+python3 - "$p" "$s1" "$s2" <<'PY'
+import sys
+p, s1, s2 = map(float, sys.argv[1:])
+print(f"A  scan -j1 {s1:.0f} ms / parse-only floor {p:.0f} ms = {s1 / p:.2f}x (target <= 1.2x)")
+print(f"B  scan -j1 {s1:.0f} ms / scan -j2 {s2:.0f} ms = {s1 / s2:.2f}x faster (target >= 1.8x)")
+PY
+
+(cd "$tmp/few" && echo "C tree: $("$floor" read)")
+(cd "$tmp/few" && hyperfine -N -w 1 -r "$runs" --export-json "$tmp/c.json" \
+	"$floor read" "$txguard scan --fail-on never -q" >/dev/null 2>&1)
+r=$(median "$tmp/c.json" "$floor read")
+s=$(median "$tmp/c.json" "$txguard scan --fail-on never -q")
+python3 -c "import sys; r, s = float(sys.argv[1]), float(sys.argv[2]); print(f'C  scan {s:.0f} ms / read-blobs floor {r:.0f} ms = {s / r:.2f}x (target <= 3x)')" "$r" "$s"
+
+m1=$(rss "$tmp/few" "$txguard" scan -j2 --fail-on never -q)
+m4=$(rss "$tmp/few4" "$txguard" scan -j2 --fail-on never -q)
+ms=$(rss "$tmp/sessions" "$txguard" scan -j2 --fail-on never -q)
+n1=$(cd "$tmp/few" && git ls-files | wc -l)
+n4=$(cd "$tmp/few4" && git ls-files | wc -l)
+echo "D  peak RSS scan -j2: $n1 files $m1 MiB, $n4 files $m4 MiB; sessions tree $ms MiB (target <= 64 MiB, not growing with the tree)"
