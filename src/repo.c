@@ -34,6 +34,7 @@ struct tg_repo {
 	size_t maplen;
 	struct tg_cache_tree *ct_nodes; /* one allocation for every node */
 	struct tg_cache_tree **ct_subs;
+	char *names; /* version 4: the paths, rebuilt from their prefixes */
 };
 
 static const char *env(const char *name)
@@ -225,6 +226,7 @@ void tg_repo_free(struct tg_repo *repo)
 	free(repo->raw.entries);
 	free(repo->ct_nodes);
 	free(repo->ct_subs);
+	free(repo->names);
 	if (repo->map)
 		munmap(repo->map, repo->maplen);
 	git_repository_free(repo->git);
@@ -598,19 +600,48 @@ bad:
 	return false;
 }
 
+/*
+ * Version 4's prefix length: a varint where each continuation adds one
+ * before shifting (gitformat-index: "offset" encoding). false on overflow
+ * or truncation.
+ */
+static bool read_varint(const unsigned char **pp, const unsigned char *end,
+			size_t *out)
+{
+	const unsigned char *p = *pp;
+	size_t v;
+	unsigned char c;
+
+	if (p >= end)
+		return false;
+	c = *p++;
+	v = c & 127;
+	while (c & 128) {
+		if (p >= end || v >= ((size_t)1 << (sizeof(size_t) * 8 - 8)))
+			return false;
+		v += 1;
+		c = *p++;
+		v = (v << 7) + (c & 127);
+	}
+	*pp = p;
+	*out = v;
+	return true;
+}
+
 static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
 		       const char *path)
 {
 	struct tg_raw_index *raw = &r->raw;
 	const unsigned char *p, *end;
 	uint32_t version, nr, i;
+	size_t nlen = 0, nalloc = 0, prev_off = 0, prev_len = 0;
 
 	raw->usable = true;
 	if (len < 12 + TG_OID_RAWSZ || memcmp(buf, "DIRC", 4))
 		return tg_error_set(TG_EPARSE, "%s: not a git index", path);
 	version = be32(buf + 4);
 	nr = be32(buf + 8);
-	if (version != 2 && version != 3) {
+	if (version < 2 || version > 4) {
 		raw->usable = false;
 		return 0;
 	}
@@ -635,19 +666,53 @@ static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
 			e->eflags = be16(p + 62);
 			off = 64;
 		}
+		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
+			raw->usable = false; /* conflict or intent-to-add */
+		if (version == 4) {
+			/* strip N bytes off the previous path, append the
+			 * NUL-terminated rest; no padding */
+			const unsigned char *q = p + off;
+			size_t strip, rest;
+
+			if (!read_varint(&q, end, &strip) || strip > prev_len)
+				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			nul = memchr(q, '\0', (size_t)(end - q));
+			if (!nul)
+				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			rest = (size_t)(nul - q);
+			namelen = prev_len - strip + rest;
+			TG_ALLOC_GROW(r->names, nlen + namelen + 1, nalloc);
+			memmove(r->names + nlen, r->names + prev_off,
+				prev_len - strip);
+			memcpy(r->names + nlen + prev_len - strip, q, rest);
+			r->names[nlen + namelen] = '\0';
+			e->path = NULL; /* set below, once the arena stops moving */
+			e->pathlen = namelen;
+			prev_off = nlen;
+			prev_len = namelen;
+			nlen += namelen + 1;
+			p = nul + 1;
+			continue;
+		}
 		nul = memchr(p + off, '\0', (size_t)(end - (p + off)));
 		if (!nul)
 			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
 		namelen = (size_t)(nul - (p + off));
 		e->path = (const char *)(p + off);
 		e->pathlen = namelen;
-		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
-			raw->usable = false; /* conflict or intent-to-add */
 		/* 1-8 NULs pad the entry to a multiple of 8 */
 		off = (off + namelen + 8) & ~(size_t)7;
 		if ((size_t)(end - p) < off)
 			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
 		p += off;
+	}
+	if (version == 4) {
+		size_t at = 0;
+
+		for (i = 0; i < nr; i++) {
+			raw->entries[i].path = r->names + at;
+			at += raw->entries[i].pathlen + 1;
+		}
 	}
 	raw->nr = nr;
 	while (end - p >= 8) {
@@ -716,10 +781,14 @@ int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
 		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	if ((err = parse_index(repo, repo->map, repo->maplen, path)) < 0) {
+	if (parse_index(repo, repo->map, repo->maplen, path) < 0) {
+		/* Not a format this reader knows: libgit2's reader decides
+		 * (and names the problem if the file really is corrupt). */
+		tg_error_clear();
 		free(repo->raw.entries);
+		free(repo->names);
+		repo->names = NULL;
 		memset(&repo->raw, 0, sizeof(repo->raw));
-		goto out;
 	}
 done:
 	repo->raw_loaded = true;

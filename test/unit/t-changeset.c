@@ -522,6 +522,30 @@ static void test_shallow(void **state)
 	free(clone);
 }
 
+static void test_index_v4_and_corrupt(void **state)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+	struct tg_repo *repo = NULL;
+
+	(void)state;
+	sh("for d in app app/models app/models/deep lib; do mkdir -p $d && "
+	   "for f in alpha alphabet beta; do echo \"v = 1\" > $d/$f.py; done; done");
+	sh("git add . && git commit -q -m one && git update-index --index-version 4");
+	sh("echo 'v = 2' >> app/models/alphabet.py && echo 'n = 1' > app/models/new.py && "
+	   "git add . && git update-index --index-version 4");
+	staged(&cs);
+	assert_int_equal(cs.nr, 2);
+	assert_string_equal(cs.files[0].path, "app/models/alphabet.py");
+	assert_string_equal(cs.files[1].path, "app/models/new.py");
+	tg_changeset_release(&cs);
+	/* a truncated index: an error, never a crash or a silent pass */
+	sh("head -c 100 .git/index > .git/index.tmp && mv .git/index.tmp .git/index");
+	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	assert_true(tg_changeset_staged(&cs, repo, NULL) < 0);
+	tg_changeset_release(&cs);
+	tg_repo_free(repo);
+}
+
 static void test_tree(void **state)
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;
@@ -724,6 +748,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conflict_falls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shallow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_v4_and_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_read, setup, teardown),
