@@ -104,7 +104,7 @@ static void lines_release(struct lines *l)
 	free(l->v);
 }
 
-static char *read_file(const char *path)
+static char *read_file(const char *path, size_t *lenp)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -119,7 +119,26 @@ static char *read_file(const char *path)
 	} while (n > 0);
 	fclose(f);
 	buf[len] = '\0';
+	*lenp = len;
 	return buf;
+}
+
+/*
+ * libgit2's parser stops at a NUL byte and accepts what came before, so
+ * a binary file would silently read as an empty configuration (§8: a bad
+ * file is an error with file and line).
+ */
+static int check_text(const char *shown, const char *text, size_t len)
+{
+	const char *nul = memchr(text, '\0', len);
+	int line = 1;
+
+	if (!nul)
+		return 0;
+	for (const char *p = text; p < nul; p++)
+		line += *p == '\n';
+	return tg_error_set(TG_EPARSE, "%s:%d: NUL byte: not a text file",
+			    shown, line);
 }
 
 static void lower(char *s)
@@ -356,6 +375,7 @@ static int load_layer(struct tg_config *cfg, const char *path,
 {
 	struct stat st;
 	char *text;
+	size_t len;
 	int err;
 
 	if (missing)
@@ -370,9 +390,11 @@ static int load_layer(struct tg_config *cfg, const char *path,
 	}
 	if (!S_ISREG(st.st_mode))
 		return tg_error_set(TG_EPARSE, "%s: not a regular file", path);
-	if (!(text = read_file(path)))
+	if (!(text = read_file(path, &len)))
 		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
-	err = load_text(cfg, path, path, text, only_txguard);
+	err = check_text(path, text, len);
+	if (!err)
+		err = load_text(cfg, path, path, text, only_txguard);
 	free(text);
 	return err;
 }
@@ -403,7 +425,9 @@ static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
 		goto out;
 	}
 	path = tg_xasprintf("/proc/self/fd/%d", fd);
-	err = load_text(cfg, path, ".txguard (staged)", text, false);
+	err = check_text(".txguard (staged)", text, len);
+	if (!err)
+		err = load_text(cfg, path, ".txguard (staged)", text, false);
 out:
 	if (fd >= 0)
 		close(fd);
