@@ -125,11 +125,18 @@ static void index_lines(struct tg_pyfile *py)
  * crash is in the library), so a file indented deeper than any real code
  * is skipped before parsing. Error recovery is superlinear on some
  * inputs (a file whose only line ending is a lone CR), so parsing also
- * has a time budget that grows with the file.
+ * has a time budget that grows with the file (10 s plus 5 ms per KiB,
+ * far above the ~0.25 ms per KiB tree-sitter needs on ordinary code).
  */
 #define TG_MAX_INDENT 4096
-#define TG_PARSE_MICROS_BASE 3000000ULL
-#define TG_PARSE_MICROS_PER_KB 2000ULL
+#ifdef TG_DEBUG_POOL
+/* sanitizer builds parse several times slower: same bound in real terms */
+#define TG_PARSE_SLOWDOWN 8ULL
+#else
+#define TG_PARSE_SLOWDOWN 1ULL
+#endif
+#define TG_PARSE_MICROS_BASE (10000000ULL * TG_PARSE_SLOWDOWN)
+#define TG_PARSE_MICROS_PER_KB (5000ULL * TG_PARSE_SLOWDOWN)
 
 static bool too_deep(const char *src, size_t len)
 {
