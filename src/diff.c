@@ -219,7 +219,13 @@ struct fast {
 	const struct tg_raw_index *ix;
 	struct rawdelta *v;
 	size_t nr, alloc, nadd, ndel;
+	unsigned depth;
+	bool too_deep; /* give up: the plain diff walks without recursion */
 };
+
+/* Deeper trees than this go to libgit2, whose iterators keep no C stack
+ * per level (SPEC §11: no recursion that can overflow the stack). */
+#define FAST_MAX_DEPTH 256
 
 static void fast_add(struct fast *f, char status, char *path, uint32_t old_mode,
 		     const unsigned char *old_id, uint32_t new_mode,
@@ -289,11 +295,16 @@ static int fast_dir(struct fast *f, const char *prefix, size_t plen,
 	    (size_t)ct->entry_count == hi - lo &&
 	    !memcmp(ct->id.id, head->id, TG_OID_RAWSZ))
 		return 0; /* the index still has HEAD's tree here */
+	if (f->too_deep || f->depth >= FAST_MAX_DEPTH) {
+		f->too_deep = true;
+		return 0;
+	}
 	if (head) {
 		if (git_tree_lookup(&tree, f->git, head) < 0)
 			return tg_error_git("cannot read a tree of HEAD");
 		tn = git_tree_entrycount(tree);
 	}
+	f->depth++;
 	while (ti < tn || j < hi) {
 		const git_tree_entry *te = ti < tn ? git_tree_entry_byindex(tree, ti)
 						   : NULL;
@@ -377,6 +388,7 @@ static int fast_dir(struct fast *f, const char *prefix, size_t plen,
 		if (err)
 			break;
 	}
+	f->depth--;
 	git_tree_free(tree);
 	return err;
 }
@@ -516,7 +528,9 @@ int tg_changeset_staged(struct tg_changeset *out, struct tg_repo *repo,
 		f.ix = ix;
 		err = fast_dir(&f, "", 0, unborn ? NULL : &oid, 0, ix->nr,
 			       ix->root);
-		if (!err && f.nadd && f.ndel)
+		if (!err && f.too_deep)
+			err = plain_staged(out, repo, tree, NULL, python);
+		else if (!err && f.nadd && f.ndel)
 			err = plain_staged(out, repo, tree, &f, python);
 		else if (!err)
 			err = fast_collect(out, &f, python);

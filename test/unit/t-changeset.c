@@ -547,6 +547,21 @@ static void test_index_v4_and_corrupt(void **state)
 	tg_repo_free(repo);
 }
 
+static void test_deep_tree(void **state)
+{
+	struct tg_changeset cs = TG_CHANGESET_INIT;
+
+	(void)state;
+	/* deeper than the fast path recurses: the plain diff takes over */
+	sh("p=.; i=0; while [ $i -lt 300 ]; do p=$p/d; i=$((i + 1)); done; "
+	   "mkdir -p $p && echo 'x = 1' > $p/x.py && echo 'y = 1' > y.py && "
+	   "git add . && git commit -q -m one && echo 'x = 2' >> $p/x.py && git add .");
+	staged(&cs);
+	assert_int_equal(cs.nr, 1);
+	assert_int_equal(strlen(cs.files[0].path), 300 * 2 + 4);
+	tg_changeset_release(&cs);
+}
+
 static void test_tree(void **state)
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;
@@ -750,6 +765,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shallow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_index_v4_and_corrupt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deep_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repo_read, setup, teardown),
