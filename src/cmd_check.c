@@ -90,6 +90,7 @@ int cmd_check(int argc, const char **argv)
 	    tg_common_apply_baseline(&report, repo, cfg.baseline, &copts,
 				     base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX) < 0)
 		goto fail;
+	report.cfg = &cfg;
 	tg_report_finish(&report, fail_on >= 0 ? (enum tg_severity)fail_on :
 						 cfg.fail_on);
 

@@ -108,6 +108,7 @@ int cmd_scan(int argc, const char **argv)
 	    tg_common_apply_baseline(&report, repo, cfg.baseline, &copts,
 				     TG_BASELINE_FROM_HEAD_SCAN) < 0)
 		goto fail;
+	report.cfg = &cfg;
 	tg_report_finish(&report, fail_on >= 0 ? (enum tg_severity)fail_on :
 						 cfg.fail_on);
 

@@ -25,12 +25,74 @@
 
 #define DEFAULT_MAX_FILE_SIZE ((size_t)8 << 20)
 
+static struct tg_file_class *get_class(struct tg_config *cfg, const char *name,
+				       size_t len)
+{
+	struct tg_file_class *c;
+
+	for (size_t i = 0; i < cfg->nclasses; i++)
+		if (strlen(cfg->classes[i].name) == len &&
+		    !strncmp(cfg->classes[i].name, name, len))
+			return &cfg->classes[i];
+	TG_ALLOC_GROW(cfg->classes, cfg->nclasses + 1, cfg->alloc_classes);
+	c = &cfg->classes[cfg->nclasses++];
+	memset(c, 0, sizeof(*c));
+	c->name = tg_xstrndup(name, len);
+	c->fail_on = TG_SEV_NEVER;
+	return c;
+}
+
+static void class_add_path(struct tg_file_class *c, const char *pattern)
+{
+	TG_ALLOC_GROW(c->paths, c->npaths + 1, c->alloc_paths);
+	c->paths[c->npaths++] = tg_xstrdup(pattern);
+}
+
+/* §8: tests report, do not block, by default */
+static void add_default_test_class(struct tg_config *cfg)
+{
+	static const char *const paths[] = {
+		"tests/**", "test/**", "**/test_*.py", "**/*_test.py",
+		"**/conftest.py",
+	};
+	struct tg_file_class *c = get_class(cfg, "test", 4);
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(paths); i++)
+		class_add_path(c, paths[i]);
+}
+
+int tg_config_rule_severity(const struct tg_config *cfg,
+			    const struct tg_rule *rule)
+{
+	size_t n;
+	const struct tg_rule *all = tg_rules_all(&n);
+	size_t i = (size_t)(rule - all);
+
+	if (cfg && i < n && i < TG_RULE_SLOTS && cfg->rule_severity[i])
+		return cfg->rule_severity[i];
+	return (int)rule->severity;
+}
+
+enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
+				       const char *path,
+				       enum tg_severity global)
+{
+	if (!cfg || global == TG_SEV_NEVER)
+		return global;
+	for (size_t i = 0; i < cfg->nclasses; i++)
+		for (size_t j = 0; j < cfg->classes[i].npaths; j++)
+			if (tg_glob_match(cfg->classes[i].paths[j], path))
+				return cfg->classes[i].fail_on;
+	return global;
+}
+
 void tg_config_init(struct tg_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->fail_on = TG_SEV_HIGH;
 	cfg->baseline = tg_xstrdup(".txguard-baseline");
 	cfg->max_file_size = DEFAULT_MAX_FILE_SIZE;
+	add_default_test_class(cfg);
 }
 
 static void free_list(char **v, size_t n)
@@ -46,6 +108,11 @@ void tg_config_release(struct tg_config *cfg)
 	tg_glob_set_release(&cfg->files);
 	free_list(cfg->owners, cfg->nowners);
 	free_list(cfg->factories, cfg->nfactories);
+	for (size_t i = 0; i < cfg->nclasses; i++) {
+		free(cfg->classes[i].name);
+		free_list(cfg->classes[i].paths, cfg->classes[i].npaths);
+	}
+	free(cfg->classes);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -278,6 +345,83 @@ static void push(char ***v, size_t *n, size_t *alloc, const char *s)
 	(*v)[(*n)++] = tg_xstrdup(s);
 }
 
+/*
+ * [txguard "rule.TX003"] severity = critical|high|medium|low|off
+ * [txguard "class.NAME"] path = GLOB (repeatable), failOn = LEVEL
+ * libgit2 names them txguard.rule.TX003.severity, txguard.class.NAME.path.
+ */
+static int subsection_entry(struct layer *ly, int line, const char *name,
+			    const char *key, const char *v)
+{
+	struct tg_config *cfg = ly->cfg;
+	const char *var = strrchr(key, '.');
+
+	if (!v || !*v)
+		return fail(ly, line, "'%s' needs a value%s", name, "");
+	if (!strncmp(key, "rule.", 5) && var > key + 5) {
+		char id[16];
+		size_t n, len = (size_t)(var - key - 5);
+		const struct tg_rule *all = tg_rules_all(&n), *r;
+
+		if (len >= sizeof(id))
+			return fail(ly, line, "unknown rule in '%s'%s", name, "");
+		memcpy(id, key + 5, len);
+		id[len] = '\0';
+		if (!(r = tg_rule_lookup(id)) || (size_t)(r - all) >= TG_RULE_SLOTS)
+			return fail(ly, line,
+				    "unknown rule '%s' in '%s' (see 'txguard explain')",
+				    id, name);
+		if (strcmp(var + 1, "severity"))
+			return fail(ly, line,
+				    "unknown key '%s' (a rule subsection takes only severity)%s",
+				    name, "");
+		if (!strcmp(v, "off")) {
+			cfg->rule_severity[r - all] = -1;
+		} else {
+			int s = tg_severity_parse(v);
+
+			if (s < 0 || s == TG_SEV_NEVER)
+				return fail(ly, line,
+					    "bad value '%s' for '%s' (critical, high, medium, low or off)",
+					    v, name);
+			cfg->rule_severity[r - all] = s;
+		}
+		return 0;
+	}
+	if (!strncmp(key, "class.", 6) && var > key + 6) {
+		struct tg_file_class *c = get_class(cfg, key + 6,
+						    (size_t)(var - key - 6));
+
+		if (!strcmp(var + 1, "path")) {
+			if (!c->paths_configured) {
+				/* the first configured path replaces built-ins */
+				free_list(c->paths, c->npaths);
+				c->paths = NULL;
+				c->npaths = c->alloc_paths = 0;
+				c->paths_configured = true;
+			}
+			class_add_path(c, v);
+			return 0;
+		}
+		if (!strcmp(var + 1, "failon")) {
+			int s = tg_severity_parse(v);
+
+			if (s < 0)
+				return fail(ly, line,
+					    "bad value '%s' for '%s' (critical, high, medium, low or never)",
+					    v, name);
+			c->fail_on = (enum tg_severity)s;
+			return 0;
+		}
+		return fail(ly, line,
+			    "unknown key '%s' (a class subsection takes path and failOn)%s",
+			    name, "");
+	}
+	return fail(ly, line,
+		    "unknown key '%s' (subsections are \"rule.ID\" and \"class.NAME\")%s",
+		    name, "");
+}
+
 static int entry_cb(const git_config_entry *e, void *payload)
 {
 	struct layer *ly = payload;
@@ -296,9 +440,7 @@ static int entry_cb(const git_config_entry *e, void *payload)
 	line = line_of(&ly->lines, name);
 	key = name + 8;
 	if (strchr(key, '.'))
-		return fail(ly, line,
-			    "unknown key '%s' (subsections of [txguard] are not supported)%s",
-			    name, "");
+		return subsection_entry(ly, line, name, key, v);
 	if (!strcmp(key, "failon") || !strcmp(key, "baseline") ||
 	    !strcmp(key, "include") || !strcmp(key, "exclude") ||
 	    !strcmp(key, "owner") || !strcmp(key, "factory") ||

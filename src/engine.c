@@ -121,6 +121,28 @@ static bool can_matter(const char *src, size_t len,
 	return false;
 }
 
+/* §8 [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
+static void apply_rule_config(struct tg_findings *list,
+			      const struct tg_config *cfg)
+{
+	size_t kept = 0;
+
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < list->nr; i++) {
+		struct tg_finding *f = &list->v[i];
+		int sev = tg_config_rule_severity(cfg, f->rule);
+
+		if (sev < 0) {
+			tg_finding_release(f);
+			continue;
+		}
+		f->severity = (enum tg_severity)sev;
+		list->v[kept++] = *f;
+	}
+	list->nr = kept;
+}
+
 static int run_file(struct tg_report *r, const char *path, const char *src,
 		    size_t len, const char *old, size_t old_len,
 		    const struct tg_hunk *hunks, size_t nhunks, bool whole,
@@ -180,6 +202,7 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 				tg_report_add_unit(r, path, units.v[i].qualname);
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
+	apply_rule_config(&cur, opts->cfg);
 	/* §8: inline directives; one that suppresses nothing is a notice */
 	tg_suppress_apply(&cur, 0, py, &units, &unused);
 	for (size_t i = 0; i < unused.nr; i++)

@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/config.h"
 #include "txguard/report.h"
 
 #include <stdarg.h>
@@ -50,13 +51,15 @@ void tg_report_finish(struct tg_report *r, enum tg_severity fail_on)
 	tg_findings_sort(&r->findings);
 	for (size_t i = 0; i < r->findings.nr; i++) {
 		const struct tg_finding *f = &r->findings.v[i];
+		enum tg_severity f_on;
 
 		switch (f->status) {
 		case TG_STATUS_NEW:
 			r->nnew++;
 			r->new_by_sev[f->severity]++;
 			/* §2: only new findings at or above fail-on block */
-			if (fail_on != TG_SEV_NEVER && f->severity >= fail_on)
+			f_on = tg_config_fail_on_for(r->cfg, f->path, fail_on);
+			if (f_on != TG_SEV_NEVER && f->severity >= f_on)
 				r->blocked = true;
 			break;
 		case TG_STATUS_PREEXISTING:

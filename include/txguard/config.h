@@ -16,6 +16,23 @@
 
 struct tg_repo;
 
+#define TG_RULE_SLOTS 16
+
+/**
+ * A file class (SPEC §8): files matching `paths` get their own fail-on.
+ * The built-in class "test" (paths under tests, test_*.py, conftest.py;
+ * failOn = never)
+ * reports findings in tests without blocking; configuring any `path` of
+ * a class replaces its built-in paths.
+ */
+struct tg_file_class {
+	char *name;
+	char **paths;
+	size_t npaths, alloc_paths;
+	bool paths_configured;
+	enum tg_severity fail_on;
+};
+
 struct tg_config {
 	enum tg_severity fail_on; /* default TG_SEV_HIGH */
 	char *baseline;           /* default ".txguard-baseline" */
@@ -26,6 +43,10 @@ struct tg_config {
 	size_t nfactories, alloc_factories;
 	size_t max_file_size; /* default 8 MiB */
 	bool fail_on_set;     /* failOn came from a config layer */
+	/* [txguard "rule.ID"] severity: 0 default, -1 off, else a severity */
+	int rule_severity[TG_RULE_SLOTS];
+	struct tg_file_class *classes;
+	size_t nclasses, alloc_classes;
 };
 
 void tg_config_init(struct tg_config *cfg);
@@ -43,6 +64,21 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo);
  * the fuzzer. Errors as tg_config_load().
  */
 int tg_config_load_file(struct tg_config *cfg, const char *path);
+
+/**
+ * The severity `rule` has under this configuration, or -1 when it is
+ * turned off ([txguard "rule.TX003"] severity = off).
+ */
+int tg_config_rule_severity(const struct tg_config *cfg,
+			    const struct tg_rule *rule);
+
+/**
+ * The fail-on level for a finding in `path`: the first file class whose
+ * paths match, else `global` (the command line's --fail-on, or failOn).
+ */
+enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
+				       const char *path,
+				       enum tg_severity global);
 
 /** Parse "8m", "512k", "1g", "1000". -1 on a bad value. */
 int tg_config_parse_size(size_t *out, const char *s);

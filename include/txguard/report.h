@@ -11,6 +11,8 @@
 #include "txguard/diff.h"
 #include "txguard/finding.h"
 
+struct tg_config;
+
 /** A unit the engine analysed (check mode keeps the list for the baseline). */
 struct tg_unit_ref {
 	char *path, *unit;
@@ -33,6 +35,8 @@ struct tg_report {
 	size_t nnew, npreexisting, nbaselined, nsuppressed;
 	enum tg_severity fail_on;
 	bool blocked;
+	/* set before tg_report_finish(): file classes' own fail-on (§8) */
+	const struct tg_config *cfg;
 };
 
 #define TG_REPORT_INIT { 0 }

@@ -1,0 +1,150 @@
+#!/bin/sh
+# Configuration (SPEC §8): every key of .txguard, valid and invalid, rule
+# severities, file classes, and git config layered on top.
+. "$(dirname "$0")/lib.sh"
+
+bad_py() { # FILE [OWNER]: a TX001 on line 4
+	write_file "$1" <<-PY
+	from app.db import ${2:-get_background_session}
+	async def f(x):
+	    async with ${2:-get_background_session}() as session:
+	        await session.commit()
+	PY
+}
+
+test_create_repo repo && cd repo || exit 1
+
+test_expect_success 'setup' '
+	write_txguard_config &&
+	write_job app/jobs.py &&
+	git add -A &&
+	git commit -q -m base &&
+	git tag base
+'
+
+test_expect_success 'owner (undotted) matches any spelling; dotted only itself' '
+	test_when_finished "git reset -q --hard base" &&
+	printf "[txguard]\n\towner = get_session\n\towner = db.open_tx\n" >.txguard &&
+	bad_py app/a.py helpers.get_session &&
+	bad_py app/b.py db.open_tx &&
+	bad_py app/c.py other.open_tx &&
+	git add app &&
+	test_expect_code 1 txguard check >out &&
+	grep "^app/a.py:4:" out && grep "^app/b.py:4:" out &&
+	test_must_fail grep "^app/c.py" out
+'
+
+test_expect_success 'failOn: never passes, critical blocks TX001; --fail-on overrides it' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py app/a.py &&
+	git add app/a.py &&
+	printf "[txguard]\n\towner = get_background_session\n\tfailOn = never\n" >.txguard &&
+	test_expect_code 0 txguard check >out && grep TX001 out &&
+	test_expect_code 1 txguard check --fail-on high >out &&
+	printf "[txguard]\n\towner = get_background_session\n\tfailOn = critical\n" >.txguard &&
+	test_expect_code 1 txguard check >out
+'
+
+test_expect_success 'include and exclude globs' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py app/a.py && bad_py migrations/m1.py && bad_py app/script.pyw &&
+	git add -A &&
+	printf "[txguard]\n\towner = get_background_session\n\tinclude = **/*.py\n\tinclude = **/*.pyw\n\texclude = migrations/**\n" >.txguard &&
+	test_expect_code 1 txguard check >out &&
+	grep "^app/a.py:4" out && grep "^app/script.pyw:4" out &&
+	test_must_fail grep "migrations" out
+'
+
+test_expect_success 'maxFileSize skips a larger file with a notice' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py app/a.py && git add app/a.py &&
+	printf "[txguard]\n\towner = get_background_session\n\tmaxFileSize = 10\n" >.txguard &&
+	test_expect_code 0 txguard check >out &&
+	grep "notice: app/a.py: skipped, larger than maxFileSize" out
+'
+
+test_expect_success 'baseline path is configurable' '
+	test_when_finished "git reset -q --hard base; rm -f debt.txt" &&
+	bad_py app/a.py && git add app/a.py && git commit -q --no-verify -m debt &&
+	printf "[txguard]\n\towner = get_background_session\n\tbaseline = debt.txt\n" >.txguard &&
+	txguard baseline >out && test -s debt.txt && grep "debt.txt" out &&
+	test_expect_code 0 txguard scan >out && grep "1 baselined" out
+'
+
+test_expect_success 'rule severity: lowered below fail-on does not block; off drops it' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py app/a.py && git add app/a.py &&
+	printf "[txguard]\n\towner = get_background_session\n[txguard \"rule.TX001\"]\n\tseverity = medium\n" >.txguard &&
+	test_expect_code 0 txguard check >out && grep "medium TX001" out &&
+	printf "[txguard]\n\towner = get_background_session\n[txguard \"rule.TX001\"]\n\tseverity = off\n" >.txguard &&
+	test_expect_code 0 txguard check >out && test_must_fail grep TX001 out
+'
+
+test_expect_success 'the built-in test class reports but does not block' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py tests/test_jobs.py && bad_py app/conftest.py &&
+	git add -A &&
+	test_expect_code 0 txguard check >out &&
+	test "$(grep -c "critical TX001" out)" = 2 &&
+	bad_py app/a.py && git add app/a.py &&
+	test_expect_code 1 txguard check >out
+'
+
+test_expect_success 'a configured class with its own paths and failOn' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py scripts/once.py && bad_py tests/test_x.py && git add -A &&
+	printf "[txguard]\n\towner = get_background_session\n[txguard \"class.scripts\"]\n\tpath = scripts/**\n\tfailOn = never\n[txguard \"class.test\"]\n\tpath = nothing/**\n\tfailOn = never\n" >.txguard &&
+	test_expect_code 1 txguard check >out &&
+	grep "^tests/test_x.py" out && grep "^scripts/once.py" out &&
+	printf "[txguard]\n\towner = get_background_session\n[txguard \"class.scripts\"]\n\tpath = scripts/**\n\tfailOn = never\n" >.txguard &&
+	test_expect_code 0 txguard check >out
+'
+
+test_expect_success 'git config layers override .txguard; owners accumulate' '
+	test_when_finished "git reset -q --hard base; git config --unset-all txguard.failOn; git config --global --unset-all txguard.owner; true" &&
+	bad_py app/a.py && bad_py app/b.py extra_owner && git add app &&
+	git config txguard.failOn never &&
+	test_expect_code 0 txguard check >out &&
+	git config --unset txguard.failOn &&
+	git config --global txguard.owner extra_owner &&
+	test_expect_code 1 txguard check >out &&
+	grep "^app/a.py:4" out && grep "^app/b.py:4" out
+'
+
+# invalid values and keys: exit 2, the message names file and line
+for bad in \
+	"failOn = sometimes" "maxFileSize = lots" "maxFileSize =" "owner =" \
+	"include =" "color = red" "noSuchKey = 1"
+do
+	test_expect_success "invalid: $bad" "
+		test_when_finished 'git checkout -q -- .txguard' &&
+		printf '[txguard]\n\towner = x\n\t$bad\n' >.txguard &&
+		test_expect_code 2 txguard check >out 2>err &&
+		grep '\.txguard:3' err &&
+		grep -e '--no-verify' err
+	"
+done
+
+for bad in '[txguard "rule.TX999"]\n\tseverity = high' \
+	'[txguard "rule.TX001"]\n\tseverity = never' \
+	'[txguard "rule.TX001"]\n\tlevel = high' \
+	'[txguard "class.test"]\n\tfailOn = sometimes' \
+	'[txguard "class.test"]\n\tcolour = blue' \
+	'[txguard "other"]\n\tx = 1' '[core]\n\tbare = false'
+do
+	test_expect_success "invalid subsection: $bad" "
+		test_when_finished 'git checkout -q -- .txguard' &&
+		printf '[txguard]\n\towner = x\n$bad\n' >.txguard &&
+		test_expect_code 2 txguard check >out 2>err &&
+		grep '\.txguard:[34]' err
+	"
+done
+
+test_expect_success 'a syntax error names the file and line' '
+	test_when_finished "git checkout -q -- .txguard" &&
+	printf "[txguard]\n\towner = x\n[broken\n" >.txguard &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "\.txguard" err && grep "3" err
+'
+
+test_done
