@@ -107,7 +107,7 @@ mkdir "$TRASH_DIRECTORY/.bin" "$TRASH_DIRECTORY/.valgrind" || exit 1
 if [ -n "${TXGUARD_VALGRIND:-}" ] && [ "$TXGUARD_VALGRIND" != 0 ]; then
 	cat >"$TRASH_DIRECTORY/.bin/txguard" <<EOF
 #!/bin/sh
-exec valgrind --error-exitcode=99 --leak-check=full -q \\
+exec valgrind --error-exitcode=99 --leak-check=full -q --suppressions='$TOP/test/valgrind.supp' \\
 	--log-file='$TRASH_DIRECTORY/.valgrind/%p.log' '$TXGUARD_REAL' "\$@"
 EOF
 	chmod +x "$TRASH_DIRECTORY/.bin/txguard"
