@@ -56,6 +56,38 @@ test_expect_success 'a missing binary fails closed and names --no-verify' '
 	rm -f hook.tmp
 '
 
+test_expect_success 'the recorded binary runs when PATH lacks txguard (GUI clients)' '
+	test_when_finished "git reset -q --hard base" &&
+	write_job app/jobs.py bad &&
+	git add app/jobs.py &&
+	test_must_fail env -u TXGUARD PATH=/usr/bin:/bin \
+		git commit -q -m bad >out 2>&1 &&
+	grep TX001 out &&
+	test "$(git rev-parse HEAD)" = "$(git rev-parse base)"
+'
+
+test_expect_success 'git commit with no txguard anywhere fails closed' '
+	test_when_finished "install_hook . >/dev/null; git reset -q --hard base" &&
+	TXGUARD=$TRASH_DIRECTORY/gone/txguard \
+		sh "$TOP/install.sh" --no-deps --no-build . >out &&
+	echo "# edit" >>app/jobs.py &&
+	git add app/jobs.py &&
+	test_must_fail env -u TXGUARD PATH=/usr/bin:/bin \
+		git commit -q -m x >out 2>&1 &&
+	grep "cannot find the txguard binary" out &&
+	grep -e "--no-verify" out &&
+	test "$(git rev-parse HEAD)" = "$(git rev-parse base)"
+'
+
+test_expect_success 'TXGUARD naming no executable fails closed, not a fallback' '
+	test_when_finished "git reset -q --hard base" &&
+	echo "# edit" >>app/jobs.py &&
+	git add app/jobs.py &&
+	test_must_fail env TXGUARD=/nonexistent/txguard git commit -q -m x >out 2>&1 &&
+	grep "TXGUARD=/nonexistent/txguard is not an executable" out &&
+	grep -e "--no-verify" out
+'
+
 test_expect_success 'an internal error (exit 2) blocks the commit' '
 	test_when_finished "git reset -q --hard base; rm -f .txguard.bad" &&
 	printf "[txguard]\n\tnoSuchKey = 1\n" >.txguard &&
