@@ -133,6 +133,23 @@ test_expect_success 'a fixed violation makes its entry prunable, not an error' '
 	grep "matches nothing (prunable)" out
 '
 
+test_expect_success 'inline suppressions: counted, and one that suppresses nothing is a notice' '
+	test_when_finished "git reset -q --hard adopted" &&
+	cat >>app/c.py <<-\PY &&
+
+	async def quiet(x):
+	    async with get_background_session() as session:
+	        await session.commit()  # txguard: ignore[TX001]
+
+	def useless(x):
+	    return x  # txguard: ignore[TX001]
+	PY
+	git add app/c.py &&
+	git commit -q -m quiet >out 2>&1 &&
+	grep "1 suppressed" out &&
+	grep "notice: app/c.py:.*suppresses nothing" out
+'
+
 test_expect_success '--no-baseline and --baseline FILE override the committed one' '
 	test_expect_code 1 txguard scan --no-baseline >out &&
 	grep "24 new findings" out &&
