@@ -21,7 +21,7 @@ int tg_die_with_hint(const char *msg)
 int tg_die_usage(const char *cmd, const char *msg)
 {
 	fprintf(stderr, "txguard: %s\n", msg);
-	fprintf(stderr, "see 'txguard %s --help'\n", cmd ? cmd : "");
+	fprintf(stderr, "see 'txguard %s'\n", cmd ? cmd : "--help");
 	fprintf(stderr, "hint: 'git commit --no-verify' skips the hook once\n");
 	return TG_EXIT_ERROR;
 }

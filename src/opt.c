@@ -77,11 +77,13 @@ int tg_opt_parse(const char ***rest, int *nrest, int argc, const char **argv,
 				arg = eq + 1;
 		} else {
 			o = find_short(opts, nopts, a[1]);
-			if (!o || a[2]) {
+			if (!o || (a[2] && o->type != TG_OPT_STRING)) {
 				err = tg_error_set(TG_EUSAGE,
 						   "unknown option '%s'", a);
 				goto out;
 			}
+			if (a[2])
+				arg = a + 2; /* -j2, -oFILE */
 		}
 		if (o->type == TG_OPT_STRING && !arg) {
 			if (i + 1 >= argc) {

@@ -48,6 +48,15 @@ test_expect_success 'txguard baseline records them; scan then passes' '
 	git tag adopted
 '
 
+test_expect_success 'scan gives the same report on one thread and on several' '
+	txguard scan --no-baseline -j1 --format json >one.json || test $? = 1 &&
+	txguard scan --no-baseline -j4 --format json >four.json || test $? = 1 &&
+	txguard scan --no-baseline --jobs=2 --format json >two.json || test $? = 1 &&
+	test_cmp one.json four.json && test_cmp one.json two.json &&
+	test_expect_code 2 txguard scan -j0 >out 2>err && grep "jobs" err &&
+	rm one.json two.json four.json
+'
+
 test_expect_success 'the baseline is sorted and has no line numbers' '
 	grep -v "^#" .txguard-baseline >entries &&
 	sort entries >sorted &&
