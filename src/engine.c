@@ -93,7 +93,8 @@ static bool has_name(const char *src, size_t len, const char *name)
 /*
  * SPEC §12: a literal pre-filter at memory speed. Every rule needs one of
  * these words in the file: TX001 a .commit()/.rollback(); TX002 a session
- * factory (SQLAlchemy's Session/AsyncSession, a configured factory);
+ * factory (SQLAlchemy's Session/AsyncSession, a configured factory; a
+ * variable merely named session cannot fire without one of the others);
  * TX003 an owner (X.begin(), a configured owner), a factory or a commit;
  * TX004 a session from an owner or a Depends() parameter. A directive
  * (`txguard:`) keeps the file too, so unused ones are still reported.
@@ -104,7 +105,7 @@ static bool can_matter(const char *src, size_t len,
 		       const struct tg_owners *owners)
 {
 	static const char *const words[] = {
-		"commit", "rollback", "begin", "ession", "Depends", "txguard:",
+		"commit", "rollback", "begin", "Session", "Depends", "txguard:",
 	};
 
 	for (size_t i = 0; i < TG_ARRAY_SIZE(words); i++)
