@@ -92,7 +92,9 @@ static bool has_name(const char *src, size_t len, const char *name)
 
 /*
  * SPEC §12: a literal pre-filter at memory speed. Every rule needs one of
- * these words in the file: TX001 a .commit()/.rollback(); TX002 a session
+ * these words in the file (`.begin` as written in `X.begin()`; a space
+ * before the dot would hide it, which no formatter produces): TX001 a
+ * .commit()/.rollback(); TX002 a session
  * factory (SQLAlchemy's Session/AsyncSession, a configured factory; a
  * variable merely named session cannot fire without one of the others);
  * TX003 an owner (X.begin(), a configured owner), a factory or a commit;
@@ -105,7 +107,7 @@ static bool can_matter(const char *src, size_t len,
 		       const struct tg_owners *owners)
 {
 	static const char *const words[] = {
-		"commit", "rollback", "begin", "Session", "Depends", "txguard:",
+		"commit", "rollback", ".begin", "Session", "Depends", "txguard:",
 	};
 
 	for (size_t i = 0; i < TG_ARRAY_SIZE(words); i++)

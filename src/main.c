@@ -48,6 +48,19 @@ static void usage(FILE *fp)
 	      fp);
 }
 
+/*
+ * SPEC §11 bounded memory: libgit2 keeps pack windows mapped up to 8 GiB
+ * and caches objects up to 256 MiB by default, so a scan that reads every
+ * blob would grow with the repository. Bound both; a window or cached
+ * object dropped is only read again if needed.
+ */
+static void bound_libgit2_memory(void)
+{
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)1 << 20);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)8 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)4 << 20);
+}
+
 int main(int argc, const char **argv)
 {
 	const struct tg_cmd *cmd = NULL;
@@ -78,6 +91,8 @@ int main(int argc, const char **argv)
 	}
 	if ((cmd->flags & TG_CMD_REPO) && git_libgit2_init() < 0)
 		return tg_die_with_hint("cannot initialise libgit2");
+	if (cmd->flags & TG_CMD_REPO)
+		bound_libgit2_memory();
 	ret = cmd->fn(argc - 1, argv + 1);
 	if (cmd->flags & TG_CMD_REPO)
 		git_libgit2_shutdown();

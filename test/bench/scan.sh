@@ -15,6 +15,11 @@ floor=${2:?usage: scan.sh TXGUARD FLOOR [runs]}
 runs=${3:-5}
 src=${DJANGO_SRC:-/usr/lib/python3/dist-packages/django}
 [ -d "$src" ] || { echo "scan.sh: $src missing (apt-get install python3-django)" >&2; exit 2; }
+# C and D: a tree where few files touch databases. Django is a database
+# framework (its db package is full of commit and rollback), so these use
+# the Python standard library instead.
+few_src=${FEW_SRC:-/usr/lib/python3.11}
+[ -d "$few_src" ] || { echo "scan.sh: $few_src missing" >&2; exit 2; }
 command -v hyperfine >/dev/null || { echo "scan.sh: hyperfine missing (apt-get install hyperfine)" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/txguard-scanbench.XXXXXX")
@@ -22,14 +27,15 @@ trap 'rm -rf "$tmp"' EXIT
 git_quiet() { git -c init.defaultBranch=main -c user.name=bench \
 	-c user.email=bench@example.invalid "$@" >/dev/null; }
 
-# make_tree DIR COPIES SESSIONS: COPIES copies of the Python sources; with
-# SESSIONS=1 every file gets a function that uses a session.
+# make_tree DIR COPIES SESSIONS [SRC]: COPIES copies of the Python sources
+# of SRC (default Django); with SESSIONS=1 every file gets a function that
+# uses a session.
 make_tree() {
-	dir=$1 copies=$2 sessions=$3
+	dir=$1 copies=$2 sessions=$3 from=${4:-$src}
 	i=0
 	while [ "$i" -lt "$copies" ]; do
 		mkdir -p "$dir/c$i"
-		(cd "$src" && find . -name '*.py' -print0 | tar --null -T - -cf -) |
+		(cd "$from" && find . -name '*.py' -print0 | tar --null -T - -cf -) |
 			(cd "$dir/c$i" && tar -xf -)
 		if [ "$sessions" = 1 ]; then
 			find "$dir/c$i" -name '*.py' -exec sh -c 'for f; do
@@ -56,8 +62,8 @@ rss() { # DIR CMD... -> MiB
 
 echo "building trees from $src ..."
 make_tree "$tmp/sessions" 4 1
-make_tree "$tmp/few" 4 0
-make_tree "$tmp/few4" 16 0
+make_tree "$tmp/few" 4 0 "$few_src"
+make_tree "$tmp/few4" 16 0 "$few_src"
 
 (cd "$tmp/sessions" && echo "A/B tree: $("$floor" parse)")
 (cd "$tmp/sessions" && hyperfine -N -w 1 -r "$runs" --export-json "$tmp/a.json" \
