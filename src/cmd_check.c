@@ -39,7 +39,6 @@ int cmd_check(int argc, const char **argv)
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	struct tg_engine_opts eopts = { 0 };
-	FILE *fp = NULL;
 	const char **args = NULL;
 	int nargs, fail_on, ret = TG_EXIT_ERROR;
 
@@ -87,27 +86,13 @@ int cmd_check(int argc, const char **argv)
 	if (cs.describe)
 		report.describe = tg_xstrdup(cs.describe);
 	if (tg_engine_run(&report, repo, &cs, &eopts) < 0 ||
-	    tg_common_apply_baseline(&report, repo, cfg.baseline, &copts,
-				     base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX) < 0)
+	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
+				    fail_on, base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX)) < 0)
 		goto fail;
-	report.cfg = &cfg;
-	tg_report_finish(&report, fail_on >= 0 ? (enum tg_severity)fail_on :
-						 cfg.fail_on);
-
-	if (tg_common_open_output(&fp, &copts) < 0 ||
-	    tg_out_write(fp, &report, &oopts) < 0 ||
-	    tg_common_close_output(fp, &copts) < 0) {
-		fp = NULL;
-		goto fail;
-	}
-	fp = NULL;
-	ret = report.blocked ? TG_EXIT_BLOCKED : TG_EXIT_OK;
 	goto out;
 fail:
 	ret = tg_die_with_hint(tg_error_last());
 out:
-	if (fp && fp != stdout)
-		fclose(fp);
 	free(args);
 	tg_report_release(&report);
 	tg_changeset_release(&cs);

@@ -181,3 +181,27 @@ out:
 	free(buf);
 	return err;
 }
+
+int tg_common_report(struct tg_report *r, struct tg_repo *repo,
+		     const struct tg_config *cfg,
+		     const struct tg_common_opts *c,
+		     const struct tg_out_opts *o, int fail_on,
+		     enum tg_baseline_source from)
+{
+	FILE *fp;
+	int err, cerr;
+
+	if ((err = tg_common_apply_baseline(r, repo, cfg->baseline, c,
+					    from)) < 0)
+		return err;
+	r->cfg = cfg;
+	tg_report_finish(r, fail_on >= 0 ? (enum tg_severity)fail_on :
+					   cfg->fail_on);
+	if ((err = tg_common_open_output(&fp, c)) < 0)
+		return err;
+	err = tg_out_write(fp, r, o);
+	cerr = tg_common_close_output(fp, c);
+	if (err < 0 || cerr < 0)
+		return err < 0 ? err : cerr;
+	return r->blocked ? TG_EXIT_BLOCKED : TG_EXIT_OK;
+}

@@ -70,7 +70,6 @@ int cmd_scan(int argc, const char **argv)
 	struct tg_config cfg;
 	struct tg_owners owners = TG_OWNERS_INIT;
 	struct tg_report report = TG_REPORT_INIT;
-	FILE *fp = NULL;
 	const char **args = NULL;
 	int nargs, fail_on, ret = TG_EXIT_ERROR;
 	long nthreads;
@@ -105,27 +104,13 @@ int cmd_scan(int argc, const char **argv)
 	tg_owners_from_config(&owners, &cfg);
 	if (tg_scan_tree(&report, repo, &cfg, &owners, rev, args,
 			 (size_t)nargs, (unsigned)nthreads) < 0 ||
-	    tg_common_apply_baseline(&report, repo, cfg.baseline, &copts,
-				     TG_BASELINE_FROM_HEAD_SCAN) < 0)
+	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
+				    fail_on, TG_BASELINE_FROM_HEAD_SCAN)) < 0)
 		goto fail;
-	report.cfg = &cfg;
-	tg_report_finish(&report, fail_on >= 0 ? (enum tg_severity)fail_on :
-						 cfg.fail_on);
-
-	if (tg_common_open_output(&fp, &copts) < 0 ||
-	    tg_out_write(fp, &report, &oopts) < 0 ||
-	    tg_common_close_output(fp, &copts) < 0) {
-		fp = NULL;
-		goto fail;
-	}
-	fp = NULL;
-	ret = report.blocked ? TG_EXIT_BLOCKED : TG_EXIT_OK;
 	goto out;
 fail:
 	ret = tg_die_with_hint(tg_error_last());
 out:
-	if (fp && fp != stdout)
-		fclose(fp);
 	free(args);
 	tg_report_release(&report);
 	tg_owners_release(&owners);

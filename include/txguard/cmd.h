@@ -104,6 +104,18 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 /** One analysis thread per core (at most 64). */
 unsigned tg_default_threads(void);
 
+/**
+ * The end every reporting command shares: apply the baseline, decide
+ * fail-on (the command line's `fail_on`, or -1 for the configured one,
+ * file classes included) and write the report. Returns TG_EXIT_OK or
+ * TG_EXIT_BLOCKED, or a negative error with the message set.
+ */
+int tg_common_report(struct tg_report *r, struct tg_repo *repo,
+		     const struct tg_config *cfg,
+		     const struct tg_common_opts *c,
+		     const struct tg_out_opts *o, int fail_on,
+		     enum tg_baseline_source from);
+
 int tg_common_open_output(FILE **fp, const struct tg_common_opts *c);
 int tg_common_close_output(FILE *fp, const struct tg_common_opts *c);
 

@@ -26,7 +26,7 @@
 #
 # Functions: test_expect_success, test_when_finished, test_must_fail,
 # test_expect_code, test_cmp, test_done, test_create_repo, test_tick,
-# write_file, install_hook, write_txguard_config, write_job.
+# write_file, install_hook, write_txguard_config, write_job, bad_py.
 
 # Where this file is: the directory of the script that sources it.
 TOP=$(cd "$(dirname "$0")/../.." && pwd) || exit 1
@@ -350,6 +350,17 @@ def unrelated_helper(x):
 EOF
 }
 
+# bad_py FILE [OWNER]: a module whose function f has one TX001 on line 4,
+#	column 15, inside `async with OWNER() as session:` (default
+#	get_background_session, imported from app.db).
+bad_py() {
+	write_file "$1" <<EOF
+from app.db import ${2:-get_background_session}
+async def f(x):
+    async with ${2:-get_background_session}() as session:
+        await session.commit()
+EOF
+}
 # test_done: the TAP plan and summary; exit 1 if any test failed.
 test_done() {
 	echo "1..$test_count"

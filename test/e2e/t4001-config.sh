@@ -3,15 +3,6 @@
 # severities, file classes, and git config layered on top.
 . "$(dirname "$0")/lib.sh"
 
-bad_py() { # FILE [OWNER]: a TX001 on line 4
-	write_file "$1" <<-PY
-	from app.db import ${2:-get_background_session}
-	async def f(x):
-	    async with ${2:-get_background_session}() as session:
-	        await session.commit()
-	PY
-}
-
 test_create_repo repo && cd repo || exit 1
 
 test_expect_success 'setup' '

@@ -5,15 +5,6 @@
 # >= 128), never a silent pass, never a write.
 . "$(dirname "$0")/lib.sh"
 
-bad_py() { # FILE: a TX001 on line 4
-	write_file "$1" <<-\PY
-	from app.db import get_background_session
-	async def f(x):
-	    async with get_background_session() as session:
-	        await session.commit()
-	PY
-}
-
 test_create_repo repo && cd repo || exit 1
 
 test_expect_success 'setup' '
