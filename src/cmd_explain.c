@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/analyze.h"
 #include "txguard/cmd.h"
 #include "txguard/error.h"
 #include "txguard/rules.h"
@@ -28,9 +29,11 @@ int cmd_explain(int argc, const char **argv)
 		const struct tg_rule *rules = tg_rules_all(&n);
 
 		for (size_t i = 0; i < n; i++)
-			printf("%s  %-26s %-8s %s\n", rules[i].id, rules[i].name,
+			printf("%s  %-26s %-8s %s%s\n", rules[i].id, rules[i].name,
 			       tg_severity_name(rules[i].severity),
-			       rules[i].summary);
+			       rules[i].summary,
+			       tg_analyze_implements(rules[i].id) ? "" :
+								    " (not checked yet)");
 		printf("\nrun 'txguard explain RULE' for details\n");
 		goto out;
 	}
@@ -48,8 +51,11 @@ int cmd_explain(int argc, const char **argv)
 		}
 		if (i)
 			putchar('\n');
-		printf("%s %s (%s)\n\n%s\n", r->id, r->name,
-		       tg_severity_name(r->severity), r->explain);
+		/* the explain text opens with the rule's own title line */
+		printf("%s\n", r->explain);
+		if (!tg_analyze_implements(r->id))
+			printf("\nNote: this version of txguard does not check %s yet.\n",
+			       r->id);
 	}
 out:
 	free(args);
