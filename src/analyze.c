@@ -5,6 +5,7 @@
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
+#include "txguard/infer.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
@@ -13,12 +14,15 @@
 #include <strings.h>
 
 /*
- * The rules, one file each (§5). TX002-TX004 and request-scope ownership
- * (Depends, §5) plug in here: a rule adds its ops; request scope pushes
- * owner entries for a function's parameters on entering its definition.
+ * The rules, one file each (§5). The walk keeps the scopes they share:
+ * owner blocks, request-scoped parameters (Depends, pushed on entering
+ * their function), sessions from factories, and loop bodies.
  */
 static const struct tg_rule_ops *const rule_ops[] = {
 	&tg_rule_tx001_ops,
+	&tg_rule_tx002_ops,
+	&tg_rule_tx003_ops,
+	&tg_rule_tx004_ops,
 };
 
 bool tg_analyze_implements(const char *id)
@@ -117,8 +121,8 @@ static void pop_for(struct tg_actx *cx, TSNode node)
 		owned_release(&cx->stack[--cx->nstack]);
 }
 
-const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
-					const char *name, uint32_t at)
+const struct tg_owned *tg_analyze_scope_of(const struct tg_actx *cx,
+					   const char *name, uint32_t at)
 {
 	for (size_t i = cx->nstack; i-- > 0;) {
 		const struct tg_owned *o = &cx->stack[i];
@@ -133,13 +137,37 @@ const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
 				return NULL;
 			continue;
 		}
-		if (strcmp(o->name, name))
+		if (o->loop || strcmp(o->name, name))
 			continue;
 		if (o->shadow)
 			return NULL;
-		if (at < o->body_start || at >= o->dead_from)
+		/* pushed by the statement `at` is in, whose body is later */
+		if (at < o->body_start)
+			continue;
+		if (at >= o->dead_from)
 			return NULL;
 		return o;
+	}
+	return NULL;
+}
+
+const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
+					const char *name, uint32_t at)
+{
+	const struct tg_owned *o = tg_analyze_scope_of(cx, name, at);
+
+	return o && !o->shadow && TG_OWNED_OWNS(o->kind) ? o : NULL;
+}
+
+const struct tg_owned *tg_analyze_loop(const struct tg_actx *cx, uint32_t at)
+{
+	for (size_t i = cx->nstack; i-- > 0;) {
+		const struct tg_owned *o = &cx->stack[i];
+
+		if (o->barrier && at >= o->body_start)
+			return NULL;
+		if (o->loop && at >= o->body_start && at < o->body_end)
+			return o;
 	}
 	return NULL;
 }
@@ -158,7 +186,7 @@ static void kill(struct tg_actx *cx, const char *name, size_t len,
 
 		if (o->barrier)
 			return;
-		if (o->body_start > stmt)
+		if (o->loop || o->body_start > stmt)
 			continue;
 		if (strncmp(o->name, name, len) ||
 		    (o->name[len] && o->name[len] != '.'))
@@ -295,6 +323,208 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 	}
 }
 
+static TSNode unparen(TSNode n)
+{
+	while (!ts_node_is_null(n) &&
+	       is(ts_node_type(n), "parenthesized_expression") &&
+	       ts_node_named_child_count(n) == 1)
+		n = ts_node_named_child(n, 0);
+	return n;
+}
+
+/* The last dotted part of `s` (`len` bytes); *n gets its length. */
+static const char *last_part(const char *s, size_t len, size_t *n)
+{
+	const char *l = s + len;
+
+	while (l > s && l[-1] != '.')
+		l--;
+	*n = (size_t)(s + len - l);
+	return l;
+}
+
+static bool text_is(const char *s, size_t len, const char *lit)
+{
+	return len == strlen(lit) && !memcmp(s, lit, len);
+}
+
+/* Whether the callee of `call` (a name, dotted or not) ends in `name`. */
+static bool callee_last_is(const struct tg_actx *cx, TSNode call,
+			   const char *name)
+{
+	TSNode fn;
+	const char *s, *l;
+	size_t len, n;
+
+	if (ts_node_is_null(call) || !is(ts_node_type(call), "call"))
+		return false;
+	fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	if (ts_node_is_null(fn))
+		return false;
+	if (is(ts_node_type(fn), "attribute"))
+		fn = ts_node_child_by_field_name(fn, "attribute", 9);
+	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
+		return false;
+	s = tg_analyze_text(cx, fn, &len);
+	l = last_part(s, len, &n);
+	return text_is(l, n, name);
+}
+
+/* Is the module `fqn` SQLAlchemy (or SQLModel, whose Session is one)? */
+static bool sqlalchemy_module(const char *fqn)
+{
+	static const char *const mods[] = { "sqlalchemy", "sqlmodel" };
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(mods); i++) {
+		size_t n = strlen(mods[i]);
+
+		if (!strncmp(fqn, mods[i], n) && (fqn[n] == '.' || !fqn[n]))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * §5 precision: `Session(...)` / `AsyncSession(...)` create a session
+ * when the name is SQLAlchemy's. The same name imported from elsewhere
+ * (requests.Session, an ORM model called Session) or defined in the
+ * file is something else; an unbound dotted name (`client.Session`) is
+ * an attribute of some object. A bare name bound nowhere (a star
+ * import), or any name when there is no import information, is taken
+ * as SQLAlchemy's.
+ */
+static bool sqlalchemy_session_class(const struct tg_actx *cx,
+				     const char *callee, size_t len)
+{
+	size_t n, first = 0;
+	const char *l = last_part(callee, len, &n);
+	const struct tg_inferred *inf = NULL;
+
+	if (!text_is(l, n, "Session") && !text_is(l, n, "AsyncSession"))
+		return false;
+	while (first < len && callee[first] != '.')
+		first++;
+	if (cx->opts && cx->opts->resolver)
+		inf = tg_resolver_file(cx->opts->resolver, cx->py->path);
+	if (!inf)
+		return true;
+	for (size_t i = 0; i < inf->nimports; i++) {
+		const char *loc = inf->imports[i].local;
+
+		if (strlen(loc) == first && !memcmp(loc, callee, first))
+			return sqlalchemy_module(inf->imports[i].fqn);
+	}
+	for (size_t i = 0; i < inf->nlocals; i++) {
+		const char *loc = inf->locals[i];
+
+		if (strlen(loc) == first && !memcmp(loc, callee, first))
+			return false;
+	}
+	return first == len;
+}
+
+/* scoped_session(...) registries return the thread's one session */
+static bool scoped_factory(const struct tg_owner *o)
+{
+	return o->how && strstr(o->how, "scoped_session");
+}
+
+enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
+				       const struct tg_owner **owner)
+{
+	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
+	enum tg_call_class cls = TG_CALL_NONE;
+	const struct tg_owner *o;
+	TSNode fn;
+	const char *type;
+	char *callee;
+	size_t len;
+
+	*owner = NULL;
+	fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	if (ts_node_is_null(fn))
+		return TG_CALL_NONE;
+	type = ts_node_type(fn);
+	if (is(type, "attribute")) {
+		TSNode attr = ts_node_child_by_field_name(fn, "attribute", 9);
+		const char *a = "";
+
+		len = 0;
+		if (!ts_node_is_null(attr))
+			a = tg_analyze_text(cx, attr, &len);
+		if (text_is(a, len, "begin"))
+			return TG_CALL_BEGIN;
+		if (text_is(a, len, "begin_nested"))
+			return TG_CALL_BEGIN_NESTED;
+	} else if (is(type, "call")) {
+		/* sessionmaker(bind=engine)(): a factory made and called at once */
+		return callee_last_is(cx, fn, "sessionmaker") ||
+				       callee_last_is(cx, fn,
+						      "async_sessionmaker") ?
+			       TG_CALL_FACTORY :
+			       TG_CALL_NONE;
+	} else if (!is(type, "identifier")) {
+		return TG_CALL_NONE;
+	}
+	callee = tg_analyze_norm(cx, fn);
+	len = strlen(callee);
+	if ((o = tg_owners_match_owner(reg, callee, len)) ||
+	    (res && (o = tg_resolver_owner(res, cx->py->path, callee, len)))) {
+		*owner = o;
+		cls = TG_CALL_OWNER;
+	} else if ((o = tg_owners_match_factory(reg, callee, len))) {
+		*owner = o;
+		cls = TG_CALL_FACTORY;
+	} else if (res && (o = tg_resolver_factory(res, cx->py->path, callee,
+						   len))) {
+		if (!scoped_factory(o)) {
+			*owner = o;
+			cls = TG_CALL_FACTORY;
+		}
+	} else if (sqlalchemy_session_class(cx, callee, len)) {
+		cls = TG_CALL_FACTORY;
+	}
+	free(callee);
+	return cls;
+}
+
+char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
+			      const struct tg_owner *owner)
+{
+	TSNode fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	char *callee, *desc;
+	const char *l;
+	size_t n;
+
+	if (owner && owner->origin == TG_OWNER_INFERRED)
+		return tg_xasprintf("%s, defined at %s (%s)", owner->name,
+				    owner->where ? owner->where : "?",
+				    owner->how ? owner->how : "sessionmaker");
+	if (owner)
+		return tg_xasprintf("%s (factory configured in %s)",
+				    owner->name,
+				    owner->where ? owner->where : ".txguard");
+	if (ts_node_is_null(fn) || is(ts_node_type(fn), "call"))
+		return tg_xstrdup("a sessionmaker called in place");
+	callee = tg_analyze_norm(cx, fn);
+	l = last_part(callee, strlen(callee), &n);
+	desc = tg_xasprintf("SQLAlchemy's %s", l);
+	free(callee);
+	return desc;
+}
+
+/* "get_db, defined at app/db.py:12, commits after yield" */
+static char *owner_desc(const struct tg_owner *owner)
+{
+	if (owner->origin == TG_OWNER_INFERRED)
+		return tg_xasprintf("%s, defined at %s, %s", owner->name,
+				    owner->where ? owner->where : "?",
+				    owner->how ? owner->how : "commits on exit");
+	return tg_xasprintf("%s (owner configured in %s)", owner->name,
+			    owner->where ? owner->where : ".txguard");
+}
+
 static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 			TSNode name, TSNode call, enum tg_owned_kind kind,
 			const struct tg_owner *owner, bool is_async,
@@ -302,7 +532,7 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 {
 	struct tg_owned *o;
 	char *disp = tg_analyze_display(cx, item);
-	char *call_disp;
+	char *call_disp, *fd;
 	uint32_t line = ts_node_start_point(call).row + 1;
 
 	o = push(cx, with);
@@ -328,34 +558,26 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 			call_disp, line);
 		break;
 	case TG_OWNED_REGISTERED:
-		if (owner->origin == TG_OWNER_INFERRED)
-			o->owner_desc = tg_xasprintf(
-				"%s (owner defined at %s: %s)", owner->name,
-				owner->where ? owner->where : "?",
-				owner->how ? owner->how : "commits on exit");
-		else
-			o->owner_desc = tg_xasprintf(
-				"%s (owner configured in %s)", owner->name,
-				owner->where ? owner->where : ".txguard");
+		o->owner_desc = owner_desc(owner);
+		break;
+	default:
+		fd = tg_analyze_factory_desc(cx, call, owner);
+		o->owner_desc = tg_xasprintf(
+			"%s at line %u (%s: closes the session on exit)",
+			call_disp, line, fd);
+		free(fd);
 		break;
 	}
 	free(call_disp);
 	free(disp);
 }
 
-static TSNode unparen(TSNode n)
-{
-	while (!ts_node_is_null(n) &&
-	       is(ts_node_type(n), "parenthesized_expression") &&
-	       ts_node_named_child_count(n) == 1)
-		n = ts_node_named_child(n, 0);
-	return n;
-}
-
 /*
  * §5: which items of a with statement own the transaction, and which
  * names they own: X.begin() / X.begin_nested() own X and the `as`
- * target; a registered owner's call owns its `as` target.
+ * target; a registered owner's call owns its `as` target. A factory's
+ * `as` target is a session the block closes: not owned, but a scope
+ * (TX004) that hides an outer owner of the same name.
  */
 static void with_owners(struct tg_actx *cx, TSNode with)
 {
@@ -380,7 +602,9 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 	n = ts_node_named_child_count(clause);
 	for (uint32_t i = 0; i < n; i++) {
 		TSNode item = ts_node_named_child(clause, i);
-		TSNode value, expr, alias = { 0 }, fn;
+		TSNode value, expr, alias = { 0 }, fn, obj;
+		const struct tg_owner *o;
+		enum tg_call_class cls;
 
 		if (!is(ts_node_type(item), "with_item"))
 			continue;
@@ -404,47 +628,391 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 		expr = unparen(expr);
 		if (ts_node_is_null(expr) || !is(ts_node_type(expr), "call"))
 			continue;
-		fn = ts_node_child_by_field_name(expr, "function", 8);
-		if (ts_node_is_null(fn))
-			continue;
-		if (is(ts_node_type(fn), "attribute")) {
-			TSNode attr = ts_node_child_by_field_name(fn,
-								  "attribute", 9);
-			TSNode obj = ts_node_child_by_field_name(fn, "object",
-								 6);
-			size_t len = 0;
-			const char *a = "";
-			enum tg_owned_kind kind;
+		cls = tg_analyze_classify(cx, expr, &o);
+		switch (cls) {
+		case TG_CALL_BEGIN:
+		case TG_CALL_BEGIN_NESTED: {
+			enum tg_owned_kind kind = cls == TG_CALL_BEGIN ?
+							  TG_OWNED_BEGIN :
+							  TG_OWNED_BEGIN_NESTED;
 
-			if (!ts_node_is_null(attr))
-				a = tg_analyze_text(cx, attr, &len);
-			if (len == 5 && !memcmp(a, "begin", 5))
-				kind = TG_OWNED_BEGIN;
-			else if (len == 12 && !memcmp(a, "begin_nested", 12))
-				kind = TG_OWNED_BEGIN_NESTED;
-			else
-				goto registered;
+			fn = unparen(ts_node_child_by_field_name(expr,
+								 "function", 8));
+			obj = ts_node_child_by_field_name(fn, "object", 6);
 			if (!ts_node_is_null(obj))
 				owner_entry(cx, with, value, obj, expr, kind,
 					    NULL, is_async, body_start);
 			if (!ts_node_is_null(alias))
 				owner_entry(cx, with, value, alias, expr, kind,
 					    NULL, is_async, body_start);
-			continue;
+			break;
 		}
-registered:
-		if (!ts_node_is_null(alias) && cx->opts && cx->opts->owners) {
-			char *callee = tg_analyze_norm(cx, fn);
-			const struct tg_owner *o = tg_owners_match_owner(
-				cx->opts->owners, callee, strlen(callee));
-
-			if (o)
+		case TG_CALL_OWNER:
+			if (!ts_node_is_null(alias))
 				owner_entry(cx, with, value, alias, expr,
 					    TG_OWNED_REGISTERED, o, is_async,
 					    body_start);
-			free(callee);
+			break;
+		case TG_CALL_FACTORY:
+			if (!ts_node_is_null(alias))
+				owner_entry(cx, with, value, alias, expr,
+					    TG_OWNED_CLOSING, o, is_async,
+					    body_start);
+			break;
+		case TG_CALL_NONE:
+			break;
 		}
 	}
+}
+
+/* The first Depends(...) call in an annotation (Annotated[T, Depends(P)]). */
+static TSNode find_depends(const struct tg_actx *cx, TSNode ann)
+{
+	TSTreeCursor c = ts_tree_cursor_new(ann);
+	TSNode found = { 0 };
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+
+		if (callee_last_is(cx, n, "Depends")) {
+			found = n;
+			break;
+		}
+		if (ts_tree_cursor_goto_first_child(&c))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+	return found;
+}
+
+/* P of Depends(P) or Depends(dependency=P); null for a bare Depends() */
+static TSNode depends_target(const struct tg_actx *cx, TSNode dep)
+{
+	TSNode args = ts_node_child_by_field_name(dep, "arguments", 9);
+	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
+
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode a = ts_node_named_child(args, i);
+		const char *t = ts_node_type(a);
+
+		if (is(t, "keyword_argument")) {
+			TSNode k = ts_node_child_by_field_name(a, "name", 4);
+			size_t len = 0;
+			const char *s = ts_node_is_null(k) ? "" :
+					tg_analyze_text(cx, k, &len);
+
+			if (!text_is(s, len, "dependency"))
+				continue;
+			a = ts_node_child_by_field_name(a, "value", 5);
+			t = ts_node_is_null(a) ? "" : ts_node_type(a);
+		}
+		if (is(t, "identifier") || is(t, "attribute"))
+			return a;
+		return (TSNode){ 0 };
+	}
+	return (TSNode){ 0 };
+}
+
+/* Does an annotation name SQLAlchemy's Session or AsyncSession? */
+static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
+{
+	TSTreeCursor c = ts_tree_cursor_new(ann);
+	bool yes = false;
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+
+		if (is(ts_node_type(n), "identifier")) {
+			size_t len;
+			const char *s = tg_analyze_text(cx, n, &len);
+
+			if (text_is(s, len, "Session") ||
+			    text_is(s, len, "AsyncSession")) {
+				yes = true;
+				break;
+			}
+		}
+		if (ts_tree_cursor_goto_first_child(&c))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+	return yes;
+}
+
+/* An alias name that says it carries a session: SessionDep, DbSession. */
+static bool sessionish_name(const char *s)
+{
+	const char *l = strrchr(s, '.');
+
+	l = l ? l + 1 : s;
+	return strcasestr(l, "session") || !strncasecmp(l, "db", 2);
+}
+
+/*
+ * §5 request scope: a parameter whose default is Depends(P), or whose
+ * annotation is Annotated[..., Depends(P)] or an alias of one
+ * (`session: SessionDep`), is a session owned for the whole function
+ * when P is an owning generator dependency (or a configured owner).
+ * When P only closes, a parameter annotated Session / AsyncSession (or
+ * an alias named like a session) is still request-scoped: not owned,
+ * but it must not escape into background work (TX004).
+ */
+static void request_scope(struct tg_actx *cx, TSNode fn)
+{
+	TSNode params = ts_node_child_by_field_name(fn, "parameters", 10);
+	TSNode body = ts_node_child_by_field_name(fn, "body", 4);
+	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
+	bool is_async = ts_node_child_count(fn) &&
+			is(ts_node_type(ts_node_child(fn, 0)), "async");
+	uint32_t n;
+
+	if (ts_node_is_null(params) || ts_node_is_null(body))
+		return;
+	n = ts_node_named_child_count(params);
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode p = ts_node_named_child(params, i);
+		const char *t = ts_node_type(p);
+		TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
+		const struct tg_owner *o = NULL;
+		bool closing = false;
+		char *via = NULL, *disp;
+		struct tg_owned *e;
+
+		if (is(t, "typed_default_parameter")) {
+			name = ts_node_child_by_field_name(p, "name", 4);
+			ann = ts_node_child_by_field_name(p, "type", 4);
+			value = ts_node_child_by_field_name(p, "value", 5);
+		} else if (is(t, "default_parameter")) {
+			name = ts_node_child_by_field_name(p, "name", 4);
+			value = ts_node_child_by_field_name(p, "value", 5);
+		} else if (is(t, "typed_parameter")) {
+			name = ts_node_named_child(p, 0);
+			ann = ts_node_child_by_field_name(p, "type", 4);
+		} else {
+			continue;
+		}
+		if (ts_node_is_null(name) ||
+		    !is(ts_node_type(name), "identifier"))
+			continue;
+		value = unparen(value);
+		if (!ts_node_is_null(value) &&
+		    callee_last_is(cx, value, "Depends"))
+			dep = value;
+		else if (!ts_node_is_null(ann))
+			dep = find_depends(cx, ann);
+		if (!ts_node_is_null(dep)) {
+			TSNode target = depends_target(cx, dep);
+			char *tt;
+
+			if (ts_node_is_null(target))
+				continue;
+			tt = tg_analyze_norm(cx, target);
+			o = tg_owners_match_owner(reg, tt, strlen(tt));
+			if (!o && res)
+				o = tg_resolver_dependency(res, cx->py->path,
+							   tt, strlen(tt));
+			if (!o && !ts_node_is_null(ann))
+				closing = annotation_is_session(cx, ann);
+			if (o && o->origin == TG_OWNER_INFERRED)
+				via = tg_xasprintf(
+					"Depends(%s): %s, defined at %s, %s",
+					tt, o->name, o->where ? o->where : "?",
+					o->how ? o->how : "commits after yield");
+			else if (o)
+				via = tg_xasprintf(
+					"Depends(%s): %s (owner configured in %s)",
+					tt, o->name,
+					o->where ? o->where : ".txguard");
+			else
+				via = tg_xasprintf(
+					"Depends(%s): a request-scoped session, closed when the request ends",
+					tt);
+			free(tt);
+		} else if (!ts_node_is_null(ann) && res) {
+			TSNode a = ts_node_named_child(ann, 0);
+			struct tg_resolution r;
+			char *at;
+
+			if (ts_node_is_null(a) ||
+			    (!is(ts_node_type(a), "identifier") &&
+			     !is(ts_node_type(a), "attribute")))
+				continue;
+			at = tg_analyze_norm(cx, a);
+			o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
+			if (!o && !tg_resolver_lookup(&r, res, cx->py->path, at,
+						      strlen(at)) &&
+			    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
+				closing = true;
+			if (o)
+				via = owner_desc(o);
+			else
+				via = tg_xasprintf(
+					"%s: a request-scoped session, closed when the request ends",
+					at);
+			dep = a;
+			free(at);
+		}
+		if (!o && !closing) {
+			free(via);
+			continue;
+		}
+		e = push(cx, fn);
+		e->name = tg_analyze_norm(cx, name);
+		disp = tg_analyze_display(cx, p);
+		e->header = disp;
+		e->owner_text = tg_analyze_norm(cx, dep);
+		e->owner_desc = via;
+		e->kind = o ? TG_OWNED_REQUEST : TG_OWNED_CLOSING;
+		e->owner = o;
+		e->request = true;
+		e->is_async = is_async;
+		e->body_start = ts_node_start_byte(body);
+		e->line = ts_node_start_point(p).row + 1;
+	}
+}
+
+/* Does the loop body call sleep() (a polling loop)? Inner loops aside. */
+static bool body_sleeps(const struct tg_actx *cx, TSNode body)
+{
+	TSTreeCursor c = ts_tree_cursor_new(body);
+	bool yes = false;
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+		unsigned kind = tg_pyparse_kind(ts_node_symbol(n)) & TG_PK_MASK;
+		const char *type = ts_node_type(n);
+		bool descend = true;
+
+		if (kind == TG_PK_FUNCTION || kind == TG_PK_CLASS ||
+		    kind == TG_PK_LAMBDA || kind == TG_PK_FOR ||
+		    is(type, "while_statement")) {
+			descend = false;
+		} else if (kind == TG_PK_CALL && callee_last_is(cx, n, "sleep")) {
+			yes = true;
+			break;
+		}
+		if (descend && ts_tree_cursor_goto_first_child(&c))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+	return yes;
+}
+
+static bool has_word(const char *s, size_t len, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (!strncasecmp(s + i, w, n))
+			return true;
+	return false;
+}
+
+/*
+ * TX003 loops: a for/while body. Loops where one transaction per
+ * iteration is the design stay off the stack: service loops (`while
+ * True`), streams (`async for`), polling loops that sleep, and retry
+ * loops (`for attempt in range(3)`, tenacity's Retrying).
+ */
+static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
+{
+	TSNode body = ts_node_child_by_field_name(node, "body", 4);
+	struct tg_owned *o;
+
+	if (ts_node_is_null(body))
+		return;
+	if (is_for) {
+		TSNode left = ts_node_child_by_field_name(node, "left", 4);
+		TSNode right = unparen(ts_node_child_by_field_name(node,
+								   "right", 5));
+
+		if (ts_node_child_count(node) &&
+		    is(ts_node_type(ts_node_child(node, 0)), "async"))
+			return;
+		if (!ts_node_is_null(left) &&
+		    is(ts_node_type(left), "identifier")) {
+			size_t len;
+			const char *s = tg_analyze_text(cx, left, &len);
+
+			if (has_word(s, len, "attempt") ||
+			    has_word(s, len, "retr") || has_word(s, len, "tries"))
+				return;
+		}
+		if (callee_last_is(cx, right, "Retrying") ||
+		    callee_last_is(cx, right, "AsyncRetrying") ||
+		    callee_last_is(cx, right, "retry_context"))
+			return;
+	} else {
+		TSNode cond = unparen(ts_node_child_by_field_name(node,
+								  "condition",
+								  9));
+		size_t len = 0;
+		const char *s = "";
+
+		if (!ts_node_is_null(cond))
+			s = tg_analyze_text(cx, cond, &len);
+		if (text_is(s, len, "True") || text_is(s, len, "1"))
+			return;
+	}
+	if (body_sleeps(cx, body))
+		return;
+	o = push(cx, node);
+	o->loop = true;
+	o->header = tg_xstrdup(!is_for ? "while" : "for");
+	o->body_start = ts_node_start_byte(body);
+	o->body_end = ts_node_end_byte(body);
+	o->line = ts_node_start_point(node).row + 1;
+}
+
+void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
+			     TSNode name, TSNode call)
+{
+	struct tg_owned *o = push(cx, block);
+
+	o->name = tg_analyze_norm(cx, name);
+	o->header = tg_analyze_display(cx, bind);
+	o->owner_text = tg_analyze_norm(cx, call);
+	o->kind = TG_OWNED_CREATED;
+	o->bind_id = bind.id;
+	o->body_start = ts_node_end_byte(bind);
+	o->line = ts_node_start_point(call).row + 1;
+}
+
+/*
+ * `s = factory()` as a statement of a block: a session the rules
+ * follow (TX002 whether it is closed, TX003 whether the loop iteration
+ * opened it).
+ */
+static void created(struct tg_actx *cx, TSNode node)
+{
+	TSNode left = ts_node_child_by_field_name(node, "left", 4);
+	TSNode right = unparen(ts_node_child_by_field_name(node, "right", 5));
+	TSNode stmt = ts_node_parent(node), block;
+	const struct tg_owner *o;
+
+	if (ts_node_is_null(left) || !is(ts_node_type(left), "identifier") ||
+	    ts_node_is_null(right) || !is(ts_node_type(right), "call") ||
+	    ts_node_is_null(stmt) ||
+	    !is(ts_node_type(stmt), "expression_statement"))
+		return;
+	block = ts_node_parent(stmt);
+	if (ts_node_is_null(block) ||
+	    tg_analyze_classify(cx, right, &o) != TG_CALL_FACTORY)
+		return;
+	tg_analyze_push_created(cx, block, node, left, right);
 }
 
 static bool rule_on(const struct tg_actx *cx, const struct tg_rule *rule)
@@ -466,6 +1034,11 @@ static bool unit_on(const struct tg_actx *cx)
 	if (cx->opts && (cx->opts->flags & TG_ANALYZE_ALL_UNITS))
 		return true;
 	return cx->units->v[cx->unit].changed;
+}
+
+bool tg_analyze_wants(const struct tg_actx *cx, const char *id)
+{
+	return unit_on(cx) && rule_on(cx, tg_rule_lookup(id));
 }
 
 struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
@@ -553,6 +1126,8 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 			if (!subtree_on(cx, idx))
 				descend = false;
 		}
+		if (descend)
+			request_scope(cx, node);
 		break;
 	}
 	case TG_PK_CLASS:
@@ -574,10 +1149,21 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 		}
 		break;
 	}
+	case TG_PK_FOR:
+		push_loop(cx, node, true);
+		bindings(cx, node, kind);
+		break;
 	case TG_PK_OTHER:
+		if (is(ts_node_type(node), "while_statement"))
+			push_loop(cx, node, false);
+		break;
 	case TG_PK_CALL:
 	case TG_PK_COMMENT:
 	case TG_PK_DECORATED:
+		break;
+	case TG_PK_ASSIGNMENT:
+		bindings(cx, node, kind);
+		created(cx, node);
 		break;
 	default:
 		bindings(cx, node, kind);

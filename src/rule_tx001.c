@@ -53,9 +53,14 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 			"remove this call: it commits the enclosing transaction from inside the savepoint `%s`; let the block release the savepoint and commit after the outer transaction's work is done",
 			o->owner_text);
 	example = close_only_example(cx, o);
-	help = tg_xasprintf(
-		"remove this call: the block commits when it exits; if you need manual control use a manager that only closes, e.g. `%s`",
-		example);
+	if (o->kind == TG_OWNED_REQUEST)
+		help = tg_xasprintf(
+			"remove this call: the dependency `%s` commits after the endpoint returns; if you need manual control, depend on a dependency that only closes the session (one that yields from `%s`) and commit explicitly",
+			o->owner_text, example);
+	else
+		help = tg_xasprintf(
+			"remove this call: the block commits when it exits; if you need manual control use a manager that only closes, e.g. `%s`",
+			example);
 	free(example);
 	return help;
 }
@@ -69,6 +74,7 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 	char *name;
 	const struct tg_owned *o;
 	struct tg_finding *f;
+	bool inferred;
 
 	if (strcmp(type, "call") || !cx->nstack)
 		return;
@@ -93,17 +99,30 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 		return;
 	f->owner_text = tg_xstrdup(o->owner_text);
 	f->owner = tg_xstrdup(o->owner_desc);
-	if (commit)
+	/* §5: name an inferred owner and where it is defined */
+	inferred = o->kind == TG_OWNED_REGISTERED && o->owner &&
+		   o->owner->origin == TG_OWNER_INFERRED;
+	if (o->kind == TG_OWNED_REQUEST)
 		f->message = tg_xasprintf(
-			"%s inside `%s`, which already %s on exit",
+			"%s on the request-scoped `%s` (`%s`), whose dependency already %s (%s)",
+			f->call_text, o->name, o->header,
+			commit ? "commits when the request ends" :
+				 "rolls back when an exception leaves the endpoint",
+			o->owner_desc);
+	else if (commit)
+		f->message = tg_xasprintf(
+			"%s inside `%s`, which already %s on exit%s%s%s",
 			f->call_text, o->header,
 			o->kind == TG_OWNED_BEGIN_NESTED ?
 				"releases the savepoint" :
-				"commits");
+				"commits",
+			inferred ? " (" : "", inferred ? o->owner_desc : "",
+			inferred ? ")" : "");
 	else
 		f->message = tg_xasprintf(
-			"%s inside `%s`, which already rolls back when an exception leaves it",
-			f->call_text, o->header);
+			"%s inside `%s`, which already rolls back when an exception leaves it%s%s%s",
+			f->call_text, o->header, inferred ? " (" : "",
+			inferred ? o->owner_desc : "", inferred ? ")" : "");
 	f->help = help_for(cx, o, commit);
 }
 

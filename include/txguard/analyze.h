@@ -15,6 +15,7 @@ struct tg_pyfile;
 struct tg_units;
 struct tg_owners;
 struct tg_findings;
+struct tg_resolver;
 
 enum tg_analyze_flags {
 	TG_ANALYZE_ALL_UNITS = 1 << 0, /* ignore unit->changed */
@@ -25,6 +26,13 @@ struct tg_analyze_opts {
 	unsigned flags;
 	/* per-rule enable switches, indexed like tg_rules_all(); NULL = all on */
 	const bool *rule_enabled;
+	/*
+	 * Inferred owners, dependencies, aliases and factories (infer.h),
+	 * asked with py->path as the file; may be NULL (configured names
+	 * and SQLAlchemy's own only). Every analysed file must have been
+	 * added to it first, so its imports are known.
+	 */
+	struct tg_resolver *resolver;
 };
 
 /**

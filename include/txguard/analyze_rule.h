@@ -29,22 +29,42 @@ enum tg_owned_kind {
 	TG_OWNED_BEGIN,        /* X.begin() */
 	TG_OWNED_BEGIN_NESTED, /* X.begin_nested(): a savepoint */
 	TG_OWNED_REGISTERED,   /* a configured or inferred owner */
+	TG_OWNED_REQUEST,      /* a parameter from an owning Depends(P) */
+	/*
+	 * Not owners (TX001 ignores them), but scopes a session lives in:
+	 * `with factory() as s` and a request-scoped session whose
+	 * dependency only closes (TX004), and `s = factory()` (TX003 knows
+	 * the loop iteration opened it). Being the nearest entry for a name
+	 * they also hide an outer owner's entry of the same spelling.
+	 */
+	TG_OWNED_CLOSING,
+	TG_OWNED_CREATED,
 };
 
-/** One owned name on the scope stack (or a barrier). All strings owned. */
+/** Owning kinds: TX001 applies to their names. */
+#define TG_OWNED_OWNS(kind) ((kind) <= TG_OWNED_REQUEST)
+
+/**
+ * One owned name on the scope stack, a barrier or a loop. All strings
+ * owned.
+ */
 struct tg_owned {
-	char *name;          /* normalised: "session", "self.session" */
+	char *name;          /* normalised: "session", "self.session"; NULL for barriers and loops */
 	char *header;        /* for messages: "async with get_db() as session" */
 	char *owner_text;    /* normalised owner call: "session.begin()" */
 	char *owner_desc;    /* the owning construct and where it is defined */
 	enum tg_owned_kind kind;
 	const struct tg_owner *owner; /* registry entry, or NULL for built-ins */
-	bool is_async;       /* `async with` */
+	bool is_async;       /* `async with`, `async def` for request scope */
+	bool request;        /* a request-scoped parameter (Depends) */
 	bool barrier;        /* nested def/lambda/class: hides what is below */
+	bool loop;           /* a for/while body (TX003) */
 	bool shadow;         /* a comprehension variable hides `name` in it */
 	uint32_t body_start; /* the block body's first byte */
+	uint32_t body_end;   /* loops: the body's end (an else clause is not in it) */
 	uint32_t dead_from;  /* a rebinding at this byte ends ownership */
 	const void *node_id; /* the node that pushed it (TSNode.id) */
+	const void *bind_id; /* TG_OWNED_CREATED: the assignment (TSNode.id) */
 	uint32_t line;       /* line of the owner call */
 };
 
@@ -72,11 +92,67 @@ struct tg_rule_ops {
 };
 
 extern const struct tg_rule_ops tg_rule_tx001_ops;
+extern const struct tg_rule_ops tg_rule_tx002_ops;
+extern const struct tg_rule_ops tg_rule_tx003_ops;
+extern const struct tg_rule_ops tg_rule_tx004_ops;
+
+/** What a call creates or opens (SPEC §5). */
+enum tg_call_class {
+	TG_CALL_NONE,
+	TG_CALL_BEGIN,        /* X.begin() */
+	TG_CALL_BEGIN_NESTED, /* X.begin_nested() */
+	TG_CALL_OWNER,        /* a configured or inferred owner */
+	TG_CALL_FACTORY,      /* a new session: Session(...), a factory */
+};
+
+/**
+ * Classify `call` (a call node): SQLAlchemy's begin()/begin_nested(),
+ * an owner (configured, or resolved through the file's imports by
+ * opts->resolver) or a session factory (Session/AsyncSession imported
+ * from SQLAlchemy or unbound, configured names, names bound to
+ * sessionmaker(...) / async_sessionmaker(...); scoped_session registries
+ * hand out the thread's one session and are not factories). *owner gets
+ * the registry entry for TG_CALL_OWNER and, when there is one, for
+ * TG_CALL_FACTORY (NULL for SQLAlchemy's own classes).
+ */
+enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
+				       const struct tg_owner **owner);
+
+/**
+ * The description of a factory for messages: "async_session_factory,
+ * defined at app/db.py:9 (async_sessionmaker)", "SessionLocal (factory
+ * configured in .txguard)", "SQLAlchemy's AsyncSession". Caller frees.
+ */
+char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
+			      const struct tg_owner *owner);
+
+/**
+ * The innermost loop entry above the innermost barrier whose body holds
+ * byte `at`, or NULL. Loops where one transaction per iteration is the
+ * design are not on the stack: `while True` / `while 1` service loops,
+ * `async for` streams, polling loops that sleep, retry loops.
+ */
+const struct tg_owned *tg_analyze_loop(const struct tg_actx *cx, uint32_t at);
+
+/**
+ * The nearest live entry of any kind for `name` at `at` (owning or not);
+ * tg_analyze_owned() is this restricted to owning kinds.
+ */
+const struct tg_owned *tg_analyze_scope_of(const struct tg_actx *cx,
+					   const char *name, uint32_t at);
+
+/**
+ * Push a TG_OWNED_CREATED entry for `name` (a normalised identifier)
+ * bound at `bind` by a factory call, live from `bind`'s end until the
+ * enclosing block `block` ends.
+ */
+void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
+			     TSNode name, TSNode call);
 
 /**
  * The live owner entry for `name` (normalised) at byte `at`: the nearest
  * entry above the innermost barrier whose body contains `at` and that no
- * rebinding before `at` ended. NULL if none.
+ * rebinding before `at` ended, if it owns (TG_OWNED_OWNS). NULL if none.
  */
 const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
 					const char *name, uint32_t at);
@@ -89,6 +165,9 @@ const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
  */
 struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 				   TSNode node);
+
+/** Whether findings of rule `id` in the current unit would be kept. */
+bool tg_analyze_wants(const struct tg_actx *cx, const char *id);
 
 /** The node's source text (borrowed, not NUL-terminated), *len its size. */
 const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,

@@ -8,14 +8,20 @@
  *
  * analyze prints `PATH:LINE: RULE` per finding that is not suppressed,
  * sorted; --long adds the unit, call text, owner text, fingerprint and
- * message. Exit 2 with a message on any error.
+ * message. Like the engine, it first adds every FILE's inference to one
+ * resolver (infer.h), so owners, dependencies, aliases and factories
+ * defined in one file resolve in the others through their imports;
+ * module names come from the paths as given. Exit 2 with a message on
+ * any error.
  */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
+#include "txguard/buf.h"
 #include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/finding.h"
+#include "txguard/infer.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/suppress.h"
@@ -84,6 +90,10 @@ static int cmd_analyze(int argc, char **argv)
 	struct tg_owners owners = TG_OWNERS_INIT;
 	struct tg_findings all = TG_FINDINGS_INIT;
 	struct tg_analyze_opts opts = { 0 };
+	struct tg_resolver *resolver = NULL;
+	struct tg_pyfile **pys = NULL;
+	struct tg_units *units = NULL;
+	size_t nfiles = 0;
 	bool is_long = false;
 	int i, ret = 0;
 
@@ -129,22 +139,31 @@ static int cmd_analyze(int argc, char **argv)
 	}
 	opts.owners = &owners;
 	opts.flags = TG_ANALYZE_ALL_UNITS;
-	for (; i < argc; i++) {
-		struct tg_pyfile *py = NULL;
-		struct tg_units units = TG_UNITS_INIT;
-		size_t from = all.nr;
-		int err;
+	opts.resolver = resolver = tg_resolver_new();
+	nfiles = (size_t)(argc - i);
+	pys = tg_xcalloc(nfiles, sizeof(*pys));
+	units = tg_xcalloc(nfiles, sizeof(*units));
+	/* the engine's order: every file in the resolver before any query */
+	for (size_t k = 0; k < nfiles; k++) {
+		struct tg_buf rec = TG_BUF_INIT;
 
-		if (load(&py, &units, argv[i]) < 0) {
+		if (load(&pys[k], &units[k], argv[i + (int)k]) < 0) {
 			ret = die("%s", tg_error_last());
 			goto out;
 		}
-		tg_units_mark_all(&units);
-		err = tg_analyze(&all, py, &units, &opts);
+		tg_infer_pyfile(&rec, pys[k]);
+		tg_resolver_add(resolver, pys[k]->path, rec.ptr, rec.len, true);
+		tg_buf_release(&rec);
+	}
+	for (size_t k = 0; k < nfiles; k++) {
+		size_t from = all.nr;
+		int err;
+
+		tg_units_mark_all(&units[k]);
+		err = tg_analyze(&all, pys[k], &units[k], &opts);
 		if (!err)
-			err = tg_suppress_apply(&all, from, py, &units, NULL);
-		tg_units_release(&units);
-		tg_pyfile_free(py);
+			err = tg_suppress_apply(&all, from, pys[k], &units[k],
+						NULL);
 		if (err < 0) {
 			ret = die("%s", tg_error_last());
 			goto out;
@@ -168,6 +187,13 @@ static int cmd_analyze(int argc, char **argv)
 		       f->help ? f->help : "(null)");
 	}
 out:
+	for (size_t k = 0; k < nfiles; k++) {
+		tg_units_release(&units[k]);
+		tg_pyfile_free(pys[k]);
+	}
+	free(pys);
+	free(units);
+	tg_resolver_free(resolver);
 	tg_findings_release(&all);
 	tg_owners_release(&owners);
 	return ret;

@@ -1,0 +1,464 @@
+#include "txguard/common.h"
+#include "txguard/analyze.h"
+#include "txguard/analyze_rule.h"
+#include "txguard/finding.h"
+#include "txguard/owners.h"
+#include "txguard/pyparse.h"
+
+/*
+ * TX002 unmanaged-session (§5): `s = factory()` whose session is neither
+ * managed by `with` / `async with`, nor closed in a `finally` that covers
+ * its use, nor handed to the caller. The walk (analyze.c) has already
+ * recognised the binding (a TG_OWNED_CREATED entry); this file scans the
+ * rest of the binding's scope once to see what becomes of the name.
+ */
+
+static bool is(const char *type, const char *name)
+{
+	return !strcmp(type, name);
+}
+
+/* Is `n` the identifier `name`? */
+static bool name_is(const struct tg_actx *cx, TSNode n, const char *name)
+{
+	size_t len;
+	const char *s;
+
+	if (ts_node_is_null(n) || !is(ts_node_type(n), "identifier"))
+		return false;
+	s = tg_analyze_text(cx, n, &len);
+	return len == strlen(name) && !memcmp(s, name, len);
+}
+
+static TSNode unparen(TSNode n)
+{
+	while (!ts_node_is_null(n) &&
+	       is(ts_node_type(n), "parenthesized_expression") &&
+	       ts_node_named_child_count(n) == 1)
+		n = ts_node_named_child(n, 0);
+	return n;
+}
+
+/* `name.ATTR` */
+static bool is_attr_of(const struct tg_actx *cx, TSNode n, const char *name,
+		       const char *attr)
+{
+	TSNode a;
+	size_t len;
+	const char *s;
+
+	if (ts_node_is_null(n) || !is(ts_node_type(n), "attribute") ||
+	    !name_is(cx, ts_node_child_by_field_name(n, "object", 6), name))
+		return false;
+	a = ts_node_child_by_field_name(n, "attribute", 9);
+	if (ts_node_is_null(a))
+		return false;
+	s = tg_analyze_text(cx, a, &len);
+	return len == strlen(attr) && !memcmp(s, attr, len);
+}
+
+static bool is_scope(TSNode n)
+{
+	unsigned kind = tg_pyparse_kind(ts_node_symbol(n)) & TG_PK_MASK;
+
+	return kind == TG_PK_FUNCTION || kind == TG_PK_CLASS ||
+	       kind == TG_PK_LAMBDA;
+}
+
+/* Does the subtree call `name.close()` (nested scopes aside)? */
+static bool closes(const struct tg_actx *cx, TSNode root, const char *name)
+{
+	TSTreeCursor c = ts_tree_cursor_new(root);
+	bool yes = false;
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+		bool descend = !is_scope(n);
+
+		if (is(ts_node_type(n), "call") &&
+		    is_attr_of(cx, ts_node_child_by_field_name(n, "function", 8),
+			       name, "close")) {
+			yes = true;
+			break;
+		}
+		if (descend && ts_tree_cursor_goto_first_child(&c))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+	return yes;
+}
+
+static TSNode finally_of(TSNode try_stmt)
+{
+	uint32_t n = ts_node_named_child_count(try_stmt);
+
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode ch = ts_node_named_child(try_stmt, i);
+
+		if (is(ts_node_type(ch), "finally_clause"))
+			return ch;
+	}
+	return (TSNode){ 0 };
+}
+
+static bool finally_closes(const struct tg_actx *cx, TSNode try_stmt,
+			   const char *name)
+{
+	TSNode fin = finally_of(try_stmt);
+
+	return !ts_node_is_null(fin) && closes(cx, fin, name);
+}
+
+/* Is a constructor-looking callee (`Repository(...)`) called? */
+static bool constructor_call(const struct tg_actx *cx, TSNode call)
+{
+	TSNode fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	size_t len;
+	const char *s;
+
+	if (ts_node_is_null(fn))
+		return false;
+	if (is(ts_node_type(fn), "attribute"))
+		fn = ts_node_child_by_field_name(fn, "attribute", 9);
+	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
+		return false;
+	s = tg_analyze_text(cx, fn, &len);
+	return len && s[0] >= 'A' && s[0] <= 'Z';
+}
+
+/*
+ * Does a returned or yielded value hand the session to the caller:
+ * the name itself, an element of a tuple or list, a dict value, or an
+ * argument of a constructor (`return UnitOfWork(session)`)? A method
+ * call on it (`return s.execute(q).all()`) or a helper that merely uses
+ * it does not.
+ */
+static bool hands_over(const struct tg_actx *cx, TSNode v, const char *name,
+		       int depth)
+{
+	const char *t;
+	uint32_t n;
+
+	v = unparen(v);
+	if (ts_node_is_null(v) || depth > 4)
+		return false;
+	if (name_is(cx, v, name))
+		return true;
+	t = ts_node_type(v);
+	n = ts_node_named_child_count(v);
+	if (is(t, "expression_list") || is(t, "tuple") || is(t, "list") ||
+	    is(t, "dictionary")) {
+		for (uint32_t i = 0; i < n; i++)
+			if (hands_over(cx, ts_node_named_child(v, i), name,
+				       depth + 1))
+				return true;
+	} else if (is(t, "pair")) {
+		return hands_over(cx, ts_node_child_by_field_name(v, "value", 5),
+				  name, depth + 1);
+	} else if (is(t, "call") && constructor_call(cx, v)) {
+		TSNode args = ts_node_child_by_field_name(v, "arguments", 9);
+
+		n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
+		for (uint32_t i = 0; i < n; i++) {
+			TSNode a = ts_node_named_child(args, i);
+
+			if (is(ts_node_type(a), "keyword_argument"))
+				a = ts_node_child_by_field_name(a, "value", 5);
+			if (name_is(cx, unparen(a), name))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* `with s:`, `with s.begin():`, `with closing(s):` */
+static bool with_manages(const struct tg_actx *cx, TSNode with,
+			 const char *name)
+{
+	TSNode clause = { 0 };
+	uint32_t n = ts_node_named_child_count(with);
+
+	for (uint32_t i = 0; i < n && ts_node_is_null(clause); i++)
+		if (is(ts_node_type(ts_node_named_child(with, i)),
+		       "with_clause"))
+			clause = ts_node_named_child(with, i);
+	if (ts_node_is_null(clause))
+		return false;
+	n = ts_node_named_child_count(clause);
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode v = ts_node_child_by_field_name(
+			ts_node_named_child(clause, i), "value", 5);
+		TSNode args;
+		uint32_t na;
+
+		if (!ts_node_is_null(v) && is(ts_node_type(v), "as_pattern"))
+			v = ts_node_named_child(v, 0);
+		v = unparen(v);
+		if (ts_node_is_null(v))
+			continue;
+		if (name_is(cx, v, name))
+			return true;
+		if (!is(ts_node_type(v), "call"))
+			continue;
+		if (is_attr_of(cx, ts_node_child_by_field_name(v, "function", 8),
+			       name, "begin"))
+			return true;
+		args = ts_node_child_by_field_name(v, "arguments", 9);
+		na = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
+		for (uint32_t k = 0; k < na; k++)
+			if (name_is(cx, ts_node_named_child(args, k), name))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * A call that takes the session's cleanup over: `stack.enter_context(s)`
+ * and the like, or any call given the bound method `s.close`
+ * (`stack.callback(s.close)`, `request.addfinalizer(s.close)`).
+ */
+static bool registers_cleanup(const struct tg_actx *cx, TSNode call,
+			      const char *name)
+{
+	static const char *const takers[] = {
+		"enter_context", "enter_async_context", "push_async_exit",
+	};
+	TSNode fn = ts_node_child_by_field_name(call, "function", 8);
+	TSNode args = ts_node_child_by_field_name(call, "arguments", 9);
+	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
+	bool taker = false;
+
+	if (!ts_node_is_null(fn) && is(ts_node_type(fn), "attribute")) {
+		TSNode a = ts_node_child_by_field_name(fn, "attribute", 9);
+		size_t len = 0;
+		const char *s = ts_node_is_null(a) ? "" :
+			tg_analyze_text(cx, a, &len);
+
+		for (size_t i = 0; i < TG_ARRAY_SIZE(takers); i++)
+			if (len == strlen(takers[i]) &&
+			    !memcmp(s, takers[i], len))
+				taker = true;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode a = unparen(ts_node_named_child(args, i));
+
+		if (taker && name_is(cx, a, name))
+			return true;
+		if (is_attr_of(cx, a, name, "close"))
+			return true;
+	}
+	return false;
+}
+
+struct scan {
+	const char *name;
+	uint32_t from;      /* the binding's end */
+	uint32_t first_use; /* the first use after it, UINT32_MAX if none */
+	bool ok;            /* managed, handed over or cleanup registered */
+	uint32_t *tries;    /* try statements after it whose finally closes */
+	size_t ntries, alloc_tries;
+};
+
+/* A use of the name, not `x.name` nor a keyword `name=`. */
+static bool is_use(const struct tg_actx *cx, TSTreeCursor *c, TSNode n,
+		   const char *name)
+{
+	const char *field;
+
+	if (!name_is(cx, n, name))
+		return false;
+	field = ts_tree_cursor_current_field_name(c);
+	if (!field)
+		return true;
+	if (!strcmp(field, "attribute"))
+		return false;
+	if (!strcmp(field, "name"))
+		return !is(ts_node_type(ts_node_parent(n)), "keyword_argument");
+	return true;
+}
+
+/* One pass over the scope after the binding, up to a rebinding. */
+static void scan_scope(const struct tg_actx *cx, struct scan *sc, TSNode root)
+{
+	TSTreeCursor c = ts_tree_cursor_new(root);
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&c);
+		const char *type = ts_node_type(n);
+		uint32_t start = ts_node_start_byte(n);
+		bool descend = true;
+
+		if (ts_node_end_byte(n) <= sc->from) {
+			descend = false;
+		} else if (start < sc->from) {
+			/* an ancestor of the binding, or the binding itself */
+		} else if (is_scope(n)) {
+			descend = false;
+		} else if (is(type, "assignment")) {
+			TSNode left = ts_node_child_by_field_name(n, "left", 4);
+			TSNode right = unparen(
+				ts_node_child_by_field_name(n, "right", 5));
+
+			/* a rebinding: a later session is another case */
+			if (name_is(cx, left, sc->name))
+				break;
+			/* stored in an object or a container: handed over */
+			if (!ts_node_is_null(left) &&
+			    (is(ts_node_type(left), "attribute") ||
+			     is(ts_node_type(left), "subscript")) &&
+			    name_is(cx, right, sc->name))
+				sc->ok = true;
+		} else if (is(type, "return_statement") || is(type, "yield")) {
+			if (ts_node_named_child_count(n) &&
+			    hands_over(cx, ts_node_named_child(n, 0), sc->name,
+				       0))
+				sc->ok = true;
+		} else if (is(type, "with_statement")) {
+			if (with_manages(cx, n, sc->name))
+				sc->ok = true;
+		} else if (is(type, "try_statement")) {
+			if (finally_closes(cx, n, sc->name)) {
+				TG_ALLOC_GROW(sc->tries, sc->ntries + 1,
+					      sc->alloc_tries);
+				sc->tries[sc->ntries++] = start;
+			}
+		} else if (is(type, "call")) {
+			if (registers_cleanup(cx, n, sc->name))
+				sc->ok = true;
+		} else if (start < sc->first_use && is_use(cx, &c, n, sc->name)) {
+			sc->first_use = start;
+		}
+		if (sc->ok)
+			break;
+		if (descend && ts_tree_cursor_goto_first_child(&c))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&c))
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&c);
+}
+
+/*
+ * The scope a binding lives in: the body of its function, or the
+ * module. Null for a class body (a class attribute is meant to live
+ * long) and for a script's `if __name__ == "__main__":` block (the
+ * process exit ends it). *in_try is set when an enclosing try's
+ * finally closes the session; *is_async for an async def.
+ */
+static TSNode scope_of(const struct tg_actx *cx, TSNode bind, const char *name,
+		       bool *in_try, bool *is_async)
+{
+	TSNode n = bind, prev = bind;
+
+	*in_try = false;
+	*is_async = false;
+	/*
+	 * ts_node_parent() costs the depth: statements nest only as deep as
+	 * the parser allows indentation (§11), so the climb stays short.
+	 */
+	for (int up = 0;; up++) {
+		TSNode p = ts_node_parent(n);
+		const char *t;
+
+		if (up > 256)
+			return (TSNode){ 0 };
+		if (ts_node_is_null(p))
+			return n;
+		t = ts_node_type(p);
+		prev = n;
+		n = p;
+		if (is(t, "function_definition")) {
+			*is_async = ts_node_child_count(n) &&
+				    is(ts_node_type(ts_node_child(n, 0)),
+				       "async");
+			return ts_node_child_by_field_name(n, "body", 4);
+		}
+		if (is(t, "class_definition"))
+			return (TSNode){ 0 };
+		if (is(t, "if_statement")) {
+			TSNode cond = ts_node_child_by_field_name(n, "condition",
+								  9);
+			size_t len = 0;
+			const char *s = ts_node_is_null(cond) ? "" :
+				tg_analyze_text(cx, cond, &len);
+
+			if (memmem(s, len, "__name__", 8) &&
+			    memmem(s, len, "__main__", 8))
+				return (TSNode){ 0 };
+		}
+		if (is(t, "try_statement") &&
+		    !is(ts_node_type(prev), "finally_clause") &&
+		    finally_closes(cx, n, name))
+			*in_try = true;
+	}
+}
+
+static void report(struct tg_actx *cx, const struct tg_owned *e, TSNode call,
+		   bool is_async)
+{
+	struct tg_finding *f = tg_analyze_emit(cx, "TX002", call);
+	const struct tg_owner *o;
+	char *disp;
+
+	if (!f)
+		return;
+	(void)tg_analyze_classify(cx, call, &o);
+	disp = tg_analyze_display(cx, call);
+	f->owner = tg_analyze_factory_desc(cx, call, o);
+	f->owner_text = tg_xstrdup(e->owner_text);
+	f->message = tg_xasprintf(
+		"`%s = %s` creates a session (%s) that is never closed: no `%s` manages it, no `finally` covering its use closes it, and it is not returned or yielded",
+		e->name, disp, f->owner, is_async ? "async with" : "with");
+	f->help = tg_xasprintf(
+		"open it with `%s %s as %s:`, which closes it on exit (commit explicitly inside), or put every use in a `try:` whose `finally:` calls `%s%s.close()`",
+		is_async ? "async with" : "with", disp, e->name,
+		is_async ? "await " : "", e->name);
+	free(disp);
+}
+
+static void tx002_enter(struct tg_actx *cx, TSNode node, const char *type)
+{
+	const struct tg_owned *e;
+	struct scan sc = { 0 };
+	TSNode root, call;
+	bool in_try, is_async;
+
+	if (!cx->nstack || strcmp(type, "assignment"))
+		return;
+	e = &cx->stack[cx->nstack - 1];
+	if (e->kind != TG_OWNED_CREATED || e->bind_id != node.id ||
+	    !tg_analyze_wants(cx, "TX002"))
+		return;
+	call = ts_node_child_by_field_name(node, "right", 5);
+	while (!ts_node_is_null(call) && !is(ts_node_type(call), "call"))
+		call = ts_node_named_child(call, 0);
+	if (ts_node_is_null(call))
+		return;
+	root = scope_of(cx, node, e->name, &in_try, &is_async);
+	if (ts_node_is_null(root) || in_try)
+		return;
+	sc.name = e->name;
+	sc.from = ts_node_end_byte(node);
+	sc.first_use = UINT32_MAX;
+	scan_scope(cx, &sc, root);
+	/* a finally that closes it covers every use when none comes before */
+	for (size_t i = 0; !sc.ok && i < sc.ntries; i++)
+		if (sc.first_use >= sc.tries[i])
+			sc.ok = true;
+	free(sc.tries);
+	if (!sc.ok)
+		report(cx, e, call, is_async);
+}
+
+const struct tg_rule_ops tg_rule_tx002_ops = {
+	"TX002",
+	tx002_enter,
+	NULL,
+	true,
+};
