@@ -145,12 +145,36 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
  * (`session.info["user"]`, `session.bind`) passes a value, not the
  * session.
  */
-static bool hands_session(TSNode n, const char *field)
+static bool hands_session(const struct tg_actx *cx, TSNode n,
+			  const char *field)
 {
+	static const char *const values[] = {
+		"id", "str", "repr", "hash", "len", "type", "bool", "isinstance",
+	};
 	TSNode attr, up;
 	const char *t;
 
-	if (!field || strcmp(field, "object"))
+	if (!field) {
+		/* `id(session)`, `repr(session)`: a value computed here */
+		TSNode args = ts_node_parent(n), call, fn;
+		size_t len;
+		const char *s;
+
+		if (ts_node_is_null(args) ||
+		    !is(ts_node_type(args), "argument_list"))
+			return true;
+		call = ts_node_parent(args);
+		fn = ts_node_is_null(call) ? call :
+			ts_node_child_by_field_name(call, "function", 8);
+		if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
+			return true;
+		s = tg_analyze_text(cx, fn, &len);
+		for (size_t i = 0; i < TG_ARRAY_SIZE(values); i++)
+			if (text_is(s, len, values[i]))
+				return false;
+		return true;
+	}
+	if (strcmp(field, "object"))
 		return true;
 	attr = ts_node_parent(n);
 	if (ts_node_is_null(attr) || !is(ts_node_type(attr), "attribute"))
@@ -193,7 +217,7 @@ static const struct tg_owned *mentioned(const struct tg_actx *cx, TSNode args,
 
 			free(name);
 			if (e && e->kind != TG_OWNED_CREATED &&
-			    hands_session(n, field)) {
+			    hands_session(cx, n, field)) {
 				found = e;
 				break;
 			}
