@@ -139,11 +139,37 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 }
 
 /*
+ * `session.refresh` passed as the work's callable: a session method.
+ * Other attributes passed along (`session.bind`, `session.info`) are
+ * values.
+ */
+static bool session_method(const struct tg_actx *cx, TSNode attr)
+{
+	static const char *const methods[] = {
+		"add",	   "add_all", "close",	 "commit",  "delete",
+		"execute", "expire",  "expunge", "flush",   "get",
+		"merge",   "query",   "refresh", "rollback", "run_sync",
+		"scalar",  "scalars", "stream",
+	};
+	TSNode a = ts_node_child_by_field_name(attr, "attribute", 9);
+	size_t len;
+	const char *s;
+
+	if (ts_node_is_null(a))
+		return false;
+	s = tg_analyze_text(cx, a, &len);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(methods); i++)
+		if (text_is(s, len, methods[i]))
+			return true;
+	return false;
+}
+
+/*
  * Does this mention hand the session over? The name itself, or a method
  * of it called or passed as a callable (`session.execute(q)`,
  * `add_task(session.refresh, obj)`); reading an attribute
- * (`session.info["user"]`, `session.bind`) passes a value, not the
- * session.
+ * (`session.info["user"]`, `session.bind`) or computing a value from it
+ * (`id(session)`) does not.
  */
 static bool hands_session(const struct tg_actx *cx, TSNode n,
 			  const char *field)
@@ -183,13 +209,15 @@ static bool hands_session(const struct tg_actx *cx, TSNode n,
 	if (ts_node_is_null(up))
 		return false;
 	t = ts_node_type(up);
+	if (is(t, "argument_list") || is(t, "keyword_argument"))
+		return session_method(cx, attr);
 	if (is(t, "call"))
 		return ts_node_start_byte(
 			       ts_node_child_by_field_name(up, "function", 8)) ==
 			       ts_node_start_byte(attr) &&
 		       ts_node_end_byte(ts_node_child_by_field_name(
 			       up, "function", 8)) == ts_node_end_byte(attr);
-	return is(t, "argument_list") || is(t, "keyword_argument");
+	return false;
 }
 
 /* The scoped session the arguments mention, or NULL. */
