@@ -4,6 +4,7 @@
 #include "txguard/buf.h"
 #include "txguard/diff.h"
 #include "txguard/finding.h"
+#include "txguard/infer.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
@@ -255,6 +256,185 @@ static void test_owner_match(void **state)
 	tg_owners_release(&o);
 }
 
+/*
+ * Several files analysed the engine's way: every file's inference in one
+ * resolver first, then each file analysed with it (SPEC §4, §5).
+ */
+struct multi {
+	struct tg_pyfile *py[4];
+	struct tg_units units[4];
+	size_t n;
+	struct tg_resolver *res;
+	struct tg_analyze_opts opts;
+	struct tg_findings f;
+};
+
+static void multi_run(struct multi *m, const char *const *paths,
+		      const char *const *srcs, size_t n)
+{
+	memset(m, 0, sizeof(*m));
+	m->res = tg_resolver_new();
+	m->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct tg_buf rec = TG_BUF_INIT;
+
+		assert_int_equal(tg_pyfile_parse(&m->py[i], paths[i], srcs[i],
+						 strlen(srcs[i])),
+				 0);
+		assert_int_equal(tg_units_load(&m->units[i], m->py[i]), 0);
+		tg_infer_pyfile(&rec, m->py[i]);
+		tg_resolver_add(m->res, paths[i], rec.ptr, rec.len, true);
+		tg_buf_release(&rec);
+	}
+	m->opts.resolver = m->res;
+	m->opts.flags = TG_ANALYZE_ALL_UNITS;
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(tg_analyze(&m->f, m->py[i], &m->units[i],
+					    &m->opts),
+				 0);
+}
+
+static void multi_free(struct multi *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		tg_units_release(&m->units[i]);
+		tg_pyfile_free(m->py[i]);
+	}
+	tg_resolver_free(m->res);
+	tg_findings_release(&m->f);
+}
+
+static const struct tg_finding *find(const struct multi *m, const char *rule,
+				     unsigned line)
+{
+	for (size_t i = 0; i < m->f.nr; i++)
+		if (!strcmp(m->f.v[i].rule->id, rule) && m->f.v[i].line == line)
+			return &m->f.v[i];
+	fail_msg("no %s at line %u", rule, line);
+	return NULL;
+}
+
+static const char db_py[] =
+	"from contextlib import asynccontextmanager\n"                 /* 1 */
+	"from sqlalchemy.ext.asyncio import async_sessionmaker\n"      /* 2 */
+	"factory = async_sessionmaker(engine)\n"                       /* 3 */
+	"\n"                                                           /* 4 */
+	"@asynccontextmanager\n"                                       /* 5 */
+	"async def get_background_session():\n"                        /* 6 */
+	"    async with factory() as s:\n"                             /* 7 */
+	"        yield s\n"                                            /* 8 */
+	"        await s.commit()\n"                                   /* 9 */
+	"\n"                                                           /* 10 */
+	"async def get_db():\n"                                        /* 11 */
+	"    async with get_background_session() as s:\n"              /* 12 */
+	"        yield s\n";                                           /* 13 */
+
+static const char routes_py[] =
+	"import asyncio\n"                                             /* 1 */
+	"from fastapi import Depends\n"                                /* 2 */
+	"from app.db import factory, get_background_session, get_db\n" /* 3 */
+	"\n"                                                           /* 4 */
+	"async def create(session=Depends(get_db)):\n"                 /* 5 */
+	"    await session.commit()\n"                                 /* 6 */
+	"\n"                                                           /* 7 */
+	"async def later(tasks, session=Depends(get_db)):\n"          /* 8 */
+	"    tasks.add_task(work, session)\n"                          /* 9 */
+	"\n"                                                           /* 10 */
+	"async def job(ids):\n"                                        /* 11 */
+	"    s = factory()\n"                                          /* 12 */
+	"    for i in ids:\n"                                          /* 13 */
+	"        async with get_background_session() as t:\n"          /* 14 */
+	"            await t.commit()\n";                              /* 15 */
+
+static void test_resolved_rules(void **state)
+{
+	static const char *const paths[] = { "app/db.py", "app/routes.py" };
+	static const char *const srcs[] = { db_py, routes_py };
+	struct multi m;
+	const struct tg_finding *f;
+
+	(void)state;
+	multi_run(&m, paths, srcs, 2);
+	assert_int_equal(m.f.nr, 5);
+
+	/* request scope: owned for the whole function (§5) */
+	f = find(&m, "TX001", 6);
+	assert_string_equal(f->path, "app/routes.py");
+	assert_string_equal(f->unit, "create");
+	assert_non_null(strstr(f->message, "request-scoped `session`"));
+	assert_non_null(strstr(f->owner, "Depends(get_db): get_db, defined at app/db.py:11"));
+	assert_non_null(strstr(f->owner, "wraps get_background_session"));
+	assert_string_equal(f->owner_text, "Depends(get_db)");
+
+	f = find(&m, "TX004", 9);
+	assert_int_equal(f->severity, TG_SEV_MEDIUM);
+	assert_string_equal(f->call_text, "tasks.add_task(work,session)");
+	assert_non_null(strstr(f->message, "tasks.add_task()"));
+	assert_non_null(strstr(f->message, "after the response"));
+
+	f = find(&m, "TX002", 12);
+	assert_int_equal(f->severity, TG_SEV_HIGH);
+	assert_int_equal(f->column, 9);
+	assert_string_equal(f->call_text, "factory()");
+	assert_string_equal(f->owner,
+			    "factory, defined at app/db.py:3 (async_sessionmaker)");
+	assert_non_null(strstr(f->help, "async with factory() as s:"));
+
+	f = find(&m, "TX003", 14);
+	assert_non_null(strstr(f->message, "every iteration of the loop at line 13"));
+	assert_non_null(strstr(f->message, "get_background_session, defined at app/db.py:6, commits after yield"));
+
+	/* an inferred owner is named with where it is defined */
+	f = find(&m, "TX001", 15);
+	assert_string_equal(f->owner,
+			    "get_background_session, defined at app/db.py:6, commits after yield");
+	assert_non_null(strstr(f->message, "(get_background_session, defined at app/db.py:6"));
+	multi_free(&m);
+}
+
+static void test_resolved_precision(void **state)
+{
+	static const char *const paths[] = { "app/db.py", "app/http.py",
+					     "app/use.py" };
+	static const char *const srcs[] = {
+		"from sqlalchemy.orm import sessionmaker\n"
+		"get_session = sessionmaker()\n",
+		"import httpx\n"
+		"def get_session():\n"
+		"    return httpx.Client()\n",
+		"import requests\n"                               /* 1 */
+		"from app.http import get_session\n"              /* 2 */
+		"from sqlalchemy.orm import Session\n"            /* 3 */
+		"def a():\n"                                      /* 4 */
+		"    s = get_session()\n"                         /* 5 */
+		"    t = requests.Session()\n"                    /* 6 */
+		"    u = Session()\n"                             /* 7 */
+		"    with Session() as v:\n"                      /* 8 */
+		"        v.commit()\n",                           /* 9 */
+	};
+	struct multi m;
+
+	(void)state;
+	multi_run(&m, paths, srcs, 3);
+	/* only SQLAlchemy's Session leaks; the HTTP helpers are not factories */
+	assert_int_equal(m.f.nr, 1);
+	assert_string_equal(m.f.v[0].rule->id, "TX002");
+	assert_int_equal(m.f.v[0].line, 7);
+	assert_string_equal(m.f.v[0].owner, "SQLAlchemy's Session");
+	multi_free(&m);
+}
+
+static void test_implements(void **state)
+{
+	(void)state;
+	assert_true(tg_analyze_implements("TX001"));
+	assert_true(tg_analyze_implements("tx002"));
+	assert_true(tg_analyze_implements("TX003"));
+	assert_true(tg_analyze_implements("TX004"));
+	assert_false(tg_analyze_implements("TX005"));
+	assert_false(tg_analyze_implements(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +444,9 @@ int main(void)
 		cmocka_unit_test(test_deep),
 		cmocka_unit_test(test_suppress),
 		cmocka_unit_test(test_owner_match),
+		cmocka_unit_test(test_resolved_rules),
+		cmocka_unit_test(test_resolved_precision),
+		cmocka_unit_test(test_implements),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
