@@ -5,10 +5,12 @@
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
+#include "txguard/buf.h"
 #include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/engine.h"
 #include "txguard/error.h"
+#include "txguard/inferstate.h"
 #include "txguard/owners.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
@@ -20,6 +22,23 @@ static const char description[] =
 	"on the first commit), or with --base the branch merge-base(REV, HEAD)..HEAD.\n"
 	"Only the functions the change touches are analysed; only new findings\n"
 	"at or above the fail-on level block.";
+
+/* §4: say why files the change did not touch were checked */
+static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
+{
+	struct tg_buf names = TG_BUF_INIT;
+
+	for (size_t i = 0; i < st->nchanged && i < 5; i++)
+		tg_buf_addf(&names, "%s%s", i ? ", " : "", st->changed[i]);
+	if (st->nchanged > 5)
+		tg_buf_addf(&names, " and %zu more", st->nchanged - 5);
+	tg_report_notice(r,
+			 "%zu unchanged file%s re-checked: %s use%s %s, whose definition changed",
+			 st->dependents, st->dependents == 1 ? "" : "s",
+			 st->dependents == 1 ? "it" : "they",
+			 st->dependents == 1 ? "s" : "", names.ptr);
+	tg_buf_release(&names);
+}
 
 int cmd_check(int argc, const char **argv)
 {
@@ -39,6 +58,7 @@ int cmd_check(int argc, const char **argv)
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	struct tg_engine_opts eopts = { 0 };
+	struct tg_inferstate st = TG_INFERSTATE_INIT;
 	const char **args = NULL;
 	int nargs, fail_on, ret = TG_EXIT_ERROR;
 
@@ -73,11 +93,16 @@ int cmd_check(int argc, const char **argv)
 	tg_owners_from_config(&owners, &cfg);
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
-					&cfg.files) < 0)
+					&cfg.files) < 0 ||
+		    tg_inferstate_branch(&st, repo, &cs,
+					 head ? head : "HEAD") < 0)
 			goto fail;
-	} else if (tg_changeset_staged(&cs, repo, &cfg.files) < 0) {
+	} else if (tg_changeset_staged(&cs, repo, &cfg.files) < 0 ||
+		   tg_inferstate_staged(&st, repo, &cs) < 0) {
 		goto fail;
 	}
+	eopts.resolver = st.now;
+	eopts.old_resolver = st.before;
 
 	eopts.cfg = &cfg;
 	eopts.owners = &owners;
@@ -85,6 +110,8 @@ int cmd_check(int argc, const char **argv)
 	report.skipped = cs.skipped;
 	if (cs.describe)
 		report.describe = tg_xstrdup(cs.describe);
+	if (st.dependents)
+		note_dependents(&report, &st);
 	if (tg_engine_run(&report, repo, &cs, &eopts) < 0 ||
 	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
 				    fail_on, base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX)) < 0)
@@ -95,6 +122,7 @@ fail:
 out:
 	free(args);
 	tg_report_release(&report);
+	tg_inferstate_release(&st);
 	tg_changeset_release(&cs);
 	tg_owners_release(&owners);
 	tg_config_release(&cfg);

@@ -9,6 +9,8 @@
 #include "txguard/diff.h"
 #include "txguard/engine.h"
 #include "txguard/error.h"
+#include "txguard/inferstate.h"
+#include "txguard/ownerdb.h"
 #include "txguard/owners.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
@@ -29,11 +31,16 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_engine_opts eopts = { 0 };
+	struct tg_inferstate st = TG_INFERSTATE_INIT;
 	int err;
 
 	if ((err = tg_changeset_tree(&cs, repo, rev ? rev : "HEAD", paths,
-				     npaths, &cfg->files)) < 0)
+				     npaths, &cfg->files)) < 0 ||
+	    (err = tg_inferstate_scan(&st, repo, &cs, rev ? rev : "HEAD")) < 0)
 		goto out;
+	eopts.resolver = st.now;
+	eopts.words = st.words;
+	eopts.nwords = st.nwords;
 	eopts.cfg = cfg;
 	eopts.owners = owners;
 	eopts.threads = threads;
@@ -42,7 +49,10 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 	if (cs.describe)
 		report->describe = tg_xstrdup(cs.describe);
 	err = tg_engine_run(report, repo, &cs, &eopts);
+	if (!err && st.db)
+		tg_ownerdb_save(st.db);
 out:
+	tg_inferstate_release(&st);
 	tg_changeset_release(&cs);
 	return err;
 }

@@ -15,6 +15,8 @@
 #include "txguard/diff.h"
 #include "txguard/engine.h"
 #include "txguard/error.h"
+#include "txguard/buf.h"
+#include "txguard/infer.h"
 #include "txguard/finding.h"
 #include "txguard/pyparse.h"
 #include "txguard/repo.h"
@@ -26,6 +28,22 @@
 #include <pthread.h>
 
 static const struct tg_oid zero_oid;
+
+/*
+ * A file the owner index skipped (its blob had none of the index's
+ * pre-filter words) has no record there, so its imports are unknown:
+ * make one from this parse before any query resolves through them.
+ */
+static void fill_resolver(struct tg_resolver *r, const struct tg_pyfile *py)
+{
+	struct tg_buf rec = TG_BUF_INIT;
+
+	if (!r || !tg_resolver_needs(r, py->path))
+		return;
+	tg_infer_pyfile(&rec, py);
+	tg_resolver_fill(r, py->path, rec.ptr, rec.len);
+	tg_buf_release(&rec);
+}
 
 static void attach_snippets(struct tg_findings *list, size_t from,
 			    const struct tg_pyfile *py)
@@ -59,6 +77,7 @@ static int preimage_findings(struct tg_findings *out, const char *path,
 		return 0; /* unreadable before: everything in it now is new */
 	if (err < 0)
 		goto out;
+	fill_resolver(aopts->resolver, py);
 	if ((err = tg_units_load(&units, py)) < 0)
 		goto out;
 	for (size_t i = 0; i < cur_units->nr; i++) {
@@ -100,18 +119,23 @@ static bool has_name(const char *src, size_t len, const char *name)
  * TX003 an owner (X.begin(), a configured owner), a factory or a commit;
  * TX004 a session from an owner or a Depends() parameter. A directive
  * (`txguard:`) keeps the file too, so unused ones are still reported.
- * When inferred owners and factories join the engine, their names must
- * join this list.
+ * The names of the repository's own owners, dependencies, aliases and
+ * factories (opts->words, from the owner index) join the list.
  */
 static bool can_matter(const char *src, size_t len,
-		       const struct tg_owners *owners)
+		       const struct tg_engine_opts *opts)
 {
+	const struct tg_owners *owners = opts->owners;
+
 	static const char *const words[] = {
 		"commit", "rollback", ".begin", "Session", "Depends", "txguard:",
 	};
 
 	for (size_t i = 0; i < TG_ARRAY_SIZE(words); i++)
 		if (has_word(src, len, words[i], strlen(words[i])))
+			return true;
+	for (size_t i = 0; i < opts->nwords; i++)
+		if (has_word(src, len, opts->words[i], strlen(opts->words[i])))
 			return true;
 	if (!owners)
 		return false;
@@ -160,8 +184,9 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	int err;
 
 	aopts.owners = opts->owners;
+	aopts.resolver = opts->resolver;
 	if (whole && opts->prefilter && !old &&
-	    !can_matter(src, len, opts->owners)) {
+	    !can_matter(src, len, opts)) {
 		r->files_checked++;
 		r->prefiltered++;
 		return 0;
@@ -203,6 +228,7 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 		for (size_t i = 0; i < units.nr; i++)
 			if (units.v[i].changed)
 				tg_report_add_unit(r, path, units.v[i].qualname);
+	fill_resolver(opts->resolver, py);
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
 	apply_rule_config(&cur, opts->cfg);
@@ -213,6 +239,9 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 				 path, unused.v[i].line, unused.v[i].text);
 	attach_snippets(&cur, 0, py);
 	if (old && cur.nr) {
+		/* §4: the pre-image as it was, owners and factories included */
+		if (opts->old_resolver)
+			aopts.resolver = opts->old_resolver;
 		err = preimage_findings(&prev, path, old, old_len, &units,
 					&aopts);
 		if (err < 0)
@@ -287,7 +316,7 @@ static int run_job(struct tg_report *r, struct job *j,
 		   const struct tg_engine_opts *opts)
 {
 	bool whole = j->ch->status == TG_CHANGE_ADDED ||
-		     j->ch->status == TG_CHANGE_WHOLE;
+		     j->ch->status == TG_CHANGE_WHOLE || j->ch->whole_file;
 
 	return run_file(r, j->ch->path, j->src, j->len, j->old, j->old_len,
 			j->ch->hunks, j->ch->nhunks, whole, opts);
@@ -398,7 +427,13 @@ static int read_job(struct job *j, bool *skip, struct tg_report *report,
 	}
 	whole = ch->status == TG_CHANGE_ADDED || ch->status == TG_CHANGE_WHOLE;
 	if (!whole && ch->old_path &&
-	    memcmp(&ch->old_id, &zero_oid, sizeof(zero_oid))) {
+	    !memcmp(&ch->old_id, &ch->new_id, sizeof(ch->new_id))) {
+		/* a file re-checked for a definition it uses: one read */
+		j->old = tg_xmalloc(j->len + 1);
+		memcpy(j->old, j->src, j->len + 1);
+		j->old_len = j->len;
+	} else if (!whole && ch->old_path &&
+		   memcmp(&ch->old_id, &zero_oid, sizeof(zero_oid))) {
 		err = read_limited(&j->old, &j->old_len, &too_large, repo,
 				   &ch->old_id, limit);
 		if (err < 0) {

@@ -1489,6 +1489,62 @@ static void add_locked(struct tg_resolver *r, const char *path,
 	f->len = len;
 }
 
+static void forget_names(struct tg_resolver *r)
+{
+	smap_release(&r->names);
+	r->names_built = false;
+	r->nrefs = 0;
+}
+
+bool tg_resolver_needs(struct tg_resolver *r, const char *path)
+{
+	size_t idx;
+	bool needs = true;
+
+	pthread_mutex_lock(&r->mu);
+	if (smap_get(&r->paths, path, strlen(path), &idx))
+		needs = !r->files[idx].len;
+	pthread_mutex_unlock(&r->mu);
+	return needs;
+}
+
+void tg_resolver_fill(struct tg_resolver *r, const char *path,
+		      const void *data, size_t len)
+{
+	const unsigned char *d = data;
+	size_t idx;
+
+	if (!len)
+		return;
+	pthread_mutex_lock(&r->mu);
+	if (!smap_get(&r->paths, path, strlen(path), &idx)) {
+		add_locked(r, path, data, len, true);
+	} else if (!r->files[idx].len) {
+		struct rfile *f = &r->files[idx];
+
+		/*
+		 * An empty record has no definitions, so no answer handed
+		 * out points into it: unlike a replacement, filling it
+		 * leaves every earlier answer valid (scan threads rely on
+		 * that).
+		 */
+		tg_inferred_free(f->inf);
+		f->inf = NULL;
+		f->decoded = false;
+		free(f->copy);
+		f->copy = tg_xmalloc(len);
+		memcpy(f->copy, data, len);
+		f->data = f->copy;
+		f->len = len;
+	} else {
+		d = NULL;
+	}
+	/* new definitions join the repository-wide names (rule 4) */
+	if (d && (d[0] & TG_INFER_HAS_DEFS))
+		forget_names(r);
+	pthread_mutex_unlock(&r->mu);
+}
+
 static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
 {
 	struct rfile *f = &r->files[idx];

@@ -861,6 +861,28 @@ int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
 	return finish(out, db);
 }
 
+int tg_ownerdb_from_list(struct tg_ownerdb **out, struct git_repository *repo,
+			 const struct tg_ownerdb_file *files, size_t n,
+			 const struct tg_ownerdb_opts *opts)
+{
+	struct tg_ownerdb *db;
+	bool sorted = true;
+
+	*out = NULL;
+	db = db_new(repo, opts);
+	for (size_t i = 0; i < n; i++) {
+		git_oid oid;
+
+		memcpy(oid.id, files[i].id.id, TG_OID_RAWSZ);
+		add_file(db, files[i].path, &oid);
+		if (i && strcmp(files[i - 1].path, files[i].path) > 0)
+			sorted = false;
+	}
+	if (!sorted)
+		qsort(db->files, db->nfiles, sizeof(*db->files), cmp_file);
+	return finish(out, db);
+}
+
 void tg_ownerdb_free(struct tg_ownerdb *db)
 {
 	if (!db)
@@ -907,9 +929,15 @@ static bool is_init_py(const char *path)
 
 struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
 {
-	if (db->resolver)
-		return db->resolver;
-	db->resolver = tg_resolver_new();
+	if (!db->resolver)
+		db->resolver = tg_ownerdb_new_resolver(db);
+	return db->resolver;
+}
+
+struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
+{
+	struct tg_resolver *r = tg_resolver_new();
+
 	/*
 	 * §12: only files that can be a resolution target go in: those
 	 * with definitions, and packages for their re-exports. A module
@@ -922,9 +950,9 @@ struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
 		if (!f->len || (!(f->data[0] & TG_INFER_HAS_DEFS) &&
 				!is_init_py(f->path)))
 			continue;
-		tg_resolver_add(db->resolver, f->path, f->data, f->len, false);
+		tg_resolver_add(r, f->path, f->data, f->len, false);
 	}
-	return db->resolver;
+	return r;
 }
 
 int tg_ownerdb_record(const unsigned char **data, size_t *len,
@@ -996,6 +1024,41 @@ static int decode(struct tg_inferred **inf, const struct tg_ownerdb_file *f)
 		return -1;
 	}
 	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
+			  const struct tg_ownerdb *db)
+{
+	for (size_t i = 0; i < db->nfiles; i++) {
+		struct tg_inferred *inf = NULL;
+
+		if (!db->files[i].len ||
+		    !(db->files[i].data[0] & TG_INFER_HAS_DEFS) ||
+		    decode(&inf, &db->files[i]) < 0)
+			continue;
+		for (size_t k = 0; k < inf->ndefs; k++) {
+			TG_ALLOC_GROW(*names, *nr + 1, *alloc);
+			(*names)[(*nr)++] = tg_xstrdup(inf->defs[k].name);
+		}
+		tg_inferred_free(inf);
+	}
+	if (*nr > 1) {
+		size_t out = 1;
+
+		qsort(*names, *nr, sizeof(**names), cmp_name);
+		for (size_t i = 1; i < *nr; i++) {
+			if (!strcmp((*names)[out - 1], (*names)[i]))
+				free((*names)[i]);
+			else
+				(*names)[out++] = (*names)[i];
+		}
+		*nr = out;
+	}
 }
 
 static bool in_names(char *const *names, size_t n, const char *s)

@@ -36,6 +36,13 @@ struct tg_change {
 	struct tg_oid new_id;
 	struct tg_oid old_id; /* zero when added */
 	enum tg_change_status status;
+	/*
+	 * Every unit counts as changed, though only some lines did: the
+	 * file uses a definition the change made or unmade an owner or
+	 * factory (SPEC §4). old_id may equal new_id (the file itself is
+	 * unchanged).
+	 */
+	bool whole_file;
 	struct tg_hunk *hunks;
 	size_t nhunks, alloc_hunks;
 };

@@ -184,6 +184,22 @@ void tg_resolver_free(struct tg_resolver *r);
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy);
 
+/**
+ * Whether `path` lacks a record worth having: absent, or empty (the
+ * index's pre-filter skipped its blob, so its imports are unknown).
+ */
+bool tg_resolver_needs(struct tg_resolver *r, const char *path);
+
+/**
+ * Add the record of `path` (copied) made from the caller's own parse,
+ * when tg_resolver_needs() says so; otherwise nothing. Unlike
+ * tg_resolver_add() it never invalidates earlier answers, so threads
+ * that share the resolver may call it while others query: the engine
+ * fills in each file it analyses right after parsing it.
+ */
+void tg_resolver_fill(struct tg_resolver *r, const char *path,
+		      const void *data, size_t len);
+
 /** Resolve `callee` (`len` bytes, dotted, no call) as used in `path`. */
 int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		       const char *path, const char *callee, size_t len);

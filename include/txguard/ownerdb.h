@@ -97,6 +97,15 @@ int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
 			 const struct tg_glob_set *python,
 			 const struct tg_ownerdb_opts *opts);
 
+/**
+ * The same from a list of files (path and id; data unused), for callers
+ * that already hold them: the scan's tree walk, txguard's own index
+ * reader. The paths are copied; any order.
+ */
+int tg_ownerdb_from_list(struct tg_ownerdb **out, struct git_repository *repo,
+			 const struct tg_ownerdb_file *files, size_t n,
+			 const struct tg_ownerdb_opts *opts);
+
 void tg_ownerdb_free(struct tg_ownerdb *db);
 
 const struct tg_ownerdb_stats *tg_ownerdb_stats(const struct tg_ownerdb *db);
@@ -116,6 +125,22 @@ const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
  * so its callees would only get the repository-wide fallback.
  */
 struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db);
+
+/**
+ * A fresh resolver holding the same files as tg_ownerdb_resolver()'s,
+ * borrowing from the db (which must outlive it); the caller frees it.
+ * The engine makes the pre-image state with it: the same repository
+ * with the changed files' old records swapped in.
+ */
+struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db);
+
+/**
+ * Fill *names (start it empty; tg_xstrdup'ed, sorted, no duplicates)
+ * with the last name part of every definition in the repository: the
+ * words the scan's literal pre-filter must also look for.
+ */
+void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
+			  const struct tg_ownerdb *db);
 
 /**
  * The record of blob `id` (at `path`, for the pre-filter): from the

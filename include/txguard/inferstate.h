@@ -1,0 +1,60 @@
+/**
+ * inferstate.h: the repository's own owners and factories for one run
+ * (SPEC §4, §5), ready for the engine.
+ *
+ * - `now`: every definition as of the side being checked (the index, the
+ *   branch tip, the scanned tree), from the owner index (ownerdb.h);
+ * - `before`: the same with the changed files' pre-image records swapped
+ *   in, so a call site that did not change but whose owner became one
+ *   is a new finding, and one whose owner was already one is not;
+ * - the changeset grows by the files that use a definition the change
+ *   made or unmade (owner, dependency, alias, factory): each is checked
+ *   whole against itself under both states (SPEC §4 owner-definition
+ *   changes);
+ * - `words`: the names of every definition, for the scan's pre-filter.
+ */
+#ifndef TXGUARD_INFERSTATE_H
+#define TXGUARD_INFERSTATE_H
+
+#include "txguard/common.h"
+
+struct tg_repo;
+struct tg_changeset;
+struct tg_ownerdb;
+struct tg_resolver;
+
+struct tg_inferstate {
+	struct tg_ownerdb *db;
+	struct tg_resolver *now;    /* owned by db */
+	struct tg_resolver *before; /* owned here; NULL in scan mode */
+	char **words;
+	size_t nwords, alloc_words;
+	char **changed; /* definitions the change altered (last names) */
+	size_t nchanged, alloc_changed;
+	size_t dependents; /* files added to the changeset for them */
+};
+
+#define TG_INFERSTATE_INIT { 0 }
+
+/**
+ * Staged mode: the index git will commit is the new side, `cs` the
+ * change (TG_CHANGE_* entries from tg_changeset_staged); appends the
+ * dependent files to `cs`. Errors: TG_EGIT.
+ */
+int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
+			 struct tg_changeset *cs);
+
+/** Branch mode: the tree of `head` is the new side. Errors: TG_EGIT. */
+int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
+			 struct tg_changeset *cs, const char *head);
+
+/**
+ * Scan mode: the whole tree of `rev` is the new side (owners outside the
+ * scanned paths count); no pre-image. Errors: TG_EGIT.
+ */
+int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
+		       const struct tg_changeset *cs, const char *rev);
+
+void tg_inferstate_release(struct tg_inferstate *st);
+
+#endif
