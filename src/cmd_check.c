@@ -58,11 +58,12 @@ int cmd_check(int argc, const char **argv)
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	struct tg_engine_opts eopts = { 0 };
-	struct tg_inferstate st = TG_INFERSTATE_INIT;
+	struct tg_inferstate st;
 	const char **args = NULL;
 	int nargs, fail_on, ret = TG_EXIT_ERROR;
 
 	tg_config_init(&cfg);
+	tg_inferstate_init(&st);
 	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
 			 TG_ARRAY_SIZE(opts)) < 0 ||
 	    tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
@@ -102,7 +103,7 @@ int cmd_check(int argc, const char **argv)
 		goto fail;
 	}
 	eopts.resolver = st.now;
-	eopts.old_resolver = st.before;
+	eopts.infer = &st;
 
 	eopts.cfg = &cfg;
 	eopts.owners = &owners;

@@ -31,9 +31,10 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_engine_opts eopts = { 0 };
-	struct tg_inferstate st = TG_INFERSTATE_INIT;
+	struct tg_inferstate st;
 	int err;
 
+	tg_inferstate_init(&st);
 	if ((err = tg_changeset_tree(&cs, repo, rev ? rev : "HEAD", paths,
 				     npaths, &cfg->files)) < 0 ||
 	    (err = tg_inferstate_scan(&st, repo, &cs, rev ? rev : "HEAD")) < 0)

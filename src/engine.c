@@ -17,6 +17,7 @@
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/infer.h"
+#include "txguard/inferstate.h"
 #include "txguard/finding.h"
 #include "txguard/pyparse.h"
 #include "txguard/repo.h"
@@ -240,8 +241,8 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 	attach_snippets(&cur, 0, py);
 	if (old && cur.nr) {
 		/* §4: the pre-image as it was, owners and factories included */
-		if (opts->old_resolver)
-			aopts.resolver = opts->old_resolver;
+		if (opts->infer && tg_inferstate_before(opts->infer))
+			aopts.resolver = tg_inferstate_before(opts->infer);
 		err = preimage_findings(&prev, path, old, old_len, &units,
 					&aopts);
 		if (err < 0)

@@ -1539,9 +1539,17 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 	} else {
 		d = NULL;
 	}
-	/* new definitions join the repository-wide names (rule 4) */
-	if (d && (d[0] & TG_INFER_HAS_DEFS))
-		forget_names(r);
+	if (d) {
+		/*
+		 * Answers made without this record are forgotten, not
+		 * freed: whoever holds one keeps a valid object, and the
+		 * next query resolves afresh. New definitions join the
+		 * repository-wide names (rule 4).
+		 */
+		smap_release(&r->memo);
+		if (d[0] & TG_INFER_HAS_DEFS)
+			forget_names(r);
+	}
 	pthread_mutex_unlock(&r->mu);
 }
 

@@ -12,6 +12,7 @@
 #include "txguard/repo.h"
 
 #include <git2.h>
+#include <pthread.h>
 
 static const struct tg_oid zero_oid;
 
@@ -133,12 +134,47 @@ static void add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
 		ch->old_id = f->id;
 		ch->status = TG_CHANGE_MODIFIED;
 		ch->whole_file = true;
-		tg_resolver_add(st->now, f->path, f->data, f->len, false);
-		tg_resolver_add(st->before, f->path, f->data, f->len, false);
+		if (f->len)
+			tg_resolver_add(st->now, f->path, f->data, f->len,
+					false);
 		st->dependents++;
 	}
 	free(order);
 	free(users);
+}
+
+/*
+ * The pre-image state, made on first use: only a change with findings
+ * needs it, and most commits have none (§12). The records are all read
+ * already (two_states), so this cannot fail.
+ */
+struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st)
+{
+	pthread_mutex_lock(&st->mu);
+	if (!st->before && st->db) {
+		st->before = tg_ownerdb_new_resolver(st->db);
+		for (size_t i = 0; i < st->cs->nr; i++) {
+			const struct tg_change *ch = &st->cs->files[i];
+			const char *from = ch->old_path ? ch->old_path :
+							  ch->path;
+			const unsigned char *d = NULL;
+			size_t len = 0;
+
+			if (tg_ownerdb_record(&d, &len, st->db, from,
+					      &ch->old_id) < 0) {
+				tg_error_clear(); /* read in two_states */
+				continue;
+			}
+			/* even empty: the pre-image lacks what the new
+			 * side defines */
+			tg_resolver_add(st->before, ch->path, d, len, false);
+			if (strcmp(from, ch->path))
+				tg_resolver_add(st->before, from, d, len,
+						false);
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	return st->before;
 }
 
 /* Both states for a changeset with a pre-image side. */
@@ -147,7 +183,7 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 	int err;
 
 	st->now = tg_ownerdb_resolver(st->db);
-	st->before = tg_ownerdb_new_resolver(st->db);
+	st->cs = cs;
 	for (size_t i = 0; i < cs->nr; i++) {
 		const struct tg_change *ch = &cs->files[i];
 		const unsigned char *d;
@@ -163,11 +199,6 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 							    ch->path,
 					     &ch->old_id)) < 0)
 			return err;
-		/* even empty: the pre-image lacks what the new side defines */
-		tg_resolver_add(st->before, ch->path, d, len, false);
-		if (ch->old_path && strcmp(ch->old_path, ch->path))
-			tg_resolver_add(st->before, ch->old_path, d, len,
-					false);
 		if (!ch->old_path || is_zero(&ch->old_id)) {
 			/* added: everything it defines is a change */
 			if ((err = tg_ownerdb_changed_names(
@@ -244,8 +275,15 @@ int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
 	return 0;
 }
 
+void tg_inferstate_init(struct tg_inferstate *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+}
+
 void tg_inferstate_release(struct tg_inferstate *st)
 {
+	pthread_mutex_destroy(&st->mu);
 	tg_resolver_free(st->before);
 	tg_ownerdb_free(st->db);
 	for (size_t i = 0; i < st->nwords; i++)

@@ -17,6 +17,7 @@ struct tg_config;
 struct tg_owners;
 struct tg_report;
 struct tg_resolver;
+struct tg_inferstate;
 
 struct tg_engine_opts {
 	const struct tg_config *cfg;
@@ -30,14 +31,14 @@ struct tg_engine_opts {
 	bool prefilter;
 	/*
 	 * The repository's own owners, dependencies, aliases and factories
-	 * (infer.h) as of the new side, and as of the pre-image (the
-	 * changed files' old records swapped in: a call site only becomes
-	 * a finding when its owner became one, SPEC §4). Either may be
-	 * NULL; old_resolver NULL means resolver for both sides. Every
-	 * file of the changeset must have been added to both.
+	 * (infer.h) as of the new side, and the state they come from,
+	 * which gives the pre-image's (the changed files' old records
+	 * swapped in: a call site only becomes a finding when its owner
+	 * became one, SPEC §4). Both may be NULL; without `infer` the
+	 * pre-image uses `resolver` too.
 	 */
 	struct tg_resolver *resolver;
-	struct tg_resolver *old_resolver;
+	struct tg_inferstate *infer;
 	/* extra pre-filter words: the names of those definitions */
 	char *const *words;
 	size_t nwords;

@@ -4,7 +4,7 @@
  *
  * - `now`: every definition as of the side being checked (the index, the
  *   branch tip, the scanned tree), from the owner index (ownerdb.h);
- * - `before`: the same with the changed files' pre-image records swapped
+ * - `before` (made on first use): the same with the changed files' pre-image records swapped
  *   in, so a call site that did not change but whose owner became one
  *   is a new finding, and one whose owner was already one is not;
  * - the changeset grows by the files that use a definition the change
@@ -18,6 +18,8 @@
 
 #include "txguard/common.h"
 
+#include <pthread.h>
+
 struct tg_repo;
 struct tg_changeset;
 struct tg_ownerdb;
@@ -26,7 +28,9 @@ struct tg_resolver;
 struct tg_inferstate {
 	struct tg_ownerdb *db;
 	struct tg_resolver *now;    /* owned by db */
-	struct tg_resolver *before; /* owned here; NULL in scan mode */
+	struct tg_resolver *before; /* tg_inferstate_before() */
+	const struct tg_changeset *cs;
+	pthread_mutex_t mu;
 	char **words;
 	size_t nwords, alloc_words;
 	char **changed; /* definitions the change altered (last names) */
@@ -34,7 +38,7 @@ struct tg_inferstate {
 	size_t dependents; /* files added to the changeset for them */
 };
 
-#define TG_INFERSTATE_INIT { 0 }
+void tg_inferstate_init(struct tg_inferstate *st);
 
 /**
  * Staged mode: the index git will commit is the new side, `cs` the
@@ -54,6 +58,12 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
  */
 int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
 		       const struct tg_changeset *cs, const char *rev);
+
+/**
+ * The pre-image state, made on first call (most changes have no finding
+ * and never need it); NULL in scan mode. Thread-safe.
+ */
+struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st);
 
 void tg_inferstate_release(struct tg_inferstate *st);
 

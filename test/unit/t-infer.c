@@ -866,6 +866,54 @@ static void test_threads_share_a_resolver(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * The engine fills in the record of a file the owner index skipped (no
+ * pre-filter word): only an absent or empty record is replaced, and the
+ * answers handed out before stay valid (scan threads share the resolver).
+ */
+static void test_fill_keeps_answers(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+	const struct tg_owner *before, *o;
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	tg_resolver_add(r, "app/leak.py", NULL, 0, false);
+	add(r, "app/jobs.py", "from .session_helpers import get_db\n");
+	assert_false(tg_resolver_needs(r, "app/session_helpers.py"));
+	assert_true(tg_resolver_needs(r, "app/leak.py"));
+	assert_true(tg_resolver_needs(r, "app/absent.py"));
+	before = tg_resolver_dependency(r, "app/jobs.py", "get_db", 6);
+	assert_non_null(before);
+	/* empty: imports unknown, so a factory is not found through them */
+	assert_null(tg_resolver_factory(r, "app/leak.py", "mk", 2));
+
+	record(&b, "app/leak.py",
+	       "from app.session_helpers import async_session_factory as mk\n"
+	       "def f():\n    s = mk()\n");
+	tg_resolver_fill(r, "app/leak.py", b.ptr, b.len);
+	assert_false(tg_resolver_needs(r, "app/leak.py"));
+	o = tg_resolver_factory(r, "app/leak.py", "mk", 2);
+	assert_non_null(o);
+	assert_string_equal(o->name, "async_session_factory");
+	/* an earlier answer is still a live object, and still right */
+	assert_string_equal(before->name, "get_db");
+	o = tg_resolver_dependency(r, "app/jobs.py", "get_db", 6);
+	assert_non_null(o);
+	assert_string_equal(o->where, before->where);
+
+	/* a full record is never replaced by fill; an absent one is added */
+	tg_resolver_fill(r, "app/session_helpers.py", b.ptr, b.len);
+	assert_non_null(tg_resolver_owner(r, "app/session_helpers.py",
+					  "get_background_session", 22));
+	tg_resolver_fill(r, "app/absent.py", b.ptr, b.len);
+	assert_false(tg_resolver_needs(r, "app/absent.py"));
+	assert_non_null(tg_resolver_factory(r, "app/absent.py", "mk", 2));
+	tg_buf_release(&b);
+	tg_resolver_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -889,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_changed_names),
 		cmocka_unit_test(test_deep_and_huge),
 		cmocka_unit_test(test_threads_share_a_resolver),
+		cmocka_unit_test(test_fill_keeps_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -499,6 +499,68 @@ static void test_tree_duplicates_and_no_write(void **state)
 	free(cp);
 }
 
+/*
+ * A list of (path, id) in any order builds the same db as the index; a
+ * second resolver made from it answers alike; every definition's name is
+ * listed once, sorted, for the scan's pre-filter.
+ */
+static void test_list_second_resolver_and_names(void **state)
+{
+	struct tg_ownerdb *a = build(NULL), *b = NULL;
+	struct tg_ownerdb_file *list;
+	size_t n = tg_ownerdb_count(a);
+	struct tg_resolver *r2;
+	char **names = NULL;
+	size_t nnames = 0, alloc = 0;
+	const struct tg_owner *o;
+
+	(void)state;
+	list = calloc(n, sizeof(*list));
+	assert_non_null(list);
+	for (size_t i = 0; i < n; i++) /* reversed: any order is fine */
+		list[i] = *tg_ownerdb_file(a, n - 1 - i);
+	assert_int_equal(tg_ownerdb_from_list(&b, cur_repo, list, n, NULL), 0);
+	free(list);
+	assert_int_equal(tg_ownerdb_count(b), n);
+	for (size_t i = 0; i < n; i++) {
+		const struct tg_ownerdb_file *x = tg_ownerdb_file(a, i);
+		const struct tg_ownerdb_file *y = tg_ownerdb_file(b, i);
+
+		assert_string_equal(x->path, y->path);
+		assert_int_equal(x->len, y->len);
+		if (x->len)
+			assert_memory_equal(x->data, y->data, x->len);
+	}
+	/* b found every record in the cache a wrote */
+	assert_int_equal(tg_ownerdb_stats(b)->parsed, 0);
+
+	r2 = tg_ownerdb_new_resolver(b);
+	assert_ptr_not_equal(r2, tg_ownerdb_resolver(b));
+	o = tg_resolver_owner(r2, "app/session_helpers.py",
+			      "get_background_session", 22);
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/session_helpers.py:5");
+	/* swapping a file in the second leaves the first alone */
+	tg_resolver_add(r2, "app/session_helpers.py", NULL, 0, false);
+	assert_null(tg_resolver_owner(r2, "app/session_helpers.py",
+				      "get_background_session", 22));
+	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(b),
+					  "app/session_helpers.py",
+					  "get_background_session", 22));
+	tg_resolver_free(r2);
+
+	tg_ownerdb_def_names(&names, &nnames, &alloc, b);
+	assert_int_equal(nnames, 3);
+	assert_string_equal(names[0], "factory");
+	assert_string_equal(names[1], "get_background_session");
+	assert_string_equal(names[2], "get_db");
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	tg_ownerdb_free(b);
+	free_db(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -509,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
+		cmocka_unit_test(test_list_second_resolver_and_names),
 	};
 	int rc;
 
