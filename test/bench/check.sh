@@ -1,8 +1,10 @@
 #!/bin/sh
 # Benchmark `txguard check` against `git diff --cached` (SPEC §12): a
 # one-file staged change in a repository of 3,000+ files (Debian's
-# python3-django sources) and in a 30,000+ file copy. Prints the medians,
-# their ratio (target <= 4x) and txguard's peak RSS (target <= 40 MiB).
+# python3-django sources) and in a 30,000+ file copy, with the owner
+# index warm. Prints the medians, their ratio (target <= 4x) and
+# txguard's peak RSS (target <= 40 MiB); then the cold figure (no owner
+# index) against a full scan.
 #
 # usage: sh test/bench/check.sh /abs/path/to/txguard [runs]
 set -eu
@@ -73,7 +75,29 @@ measure() { # NAME DIR
 	PY
 }
 
+# Cold: the first run in a repository, without the owner index (it reads
+# and infers every Python blob once), against a full `txguard scan` of
+# the same tree, as issue 4 asks; few runs, these take seconds.
+cold() { # NAME DIR
+	name=$1 dir=$2
+	idx=$(cd "$dir" && git rev-parse --absolute-git-dir)/txguard
+	(cd "$dir" && hyperfine -N -r "${COLD_RUNS:-3}" --prepare "rm -rf $idx" \
+		--export-json "$tmp/$name.cold.json" "$txguard check" >/dev/null 2>&1)
+	(cd "$dir" && hyperfine -N -w 1 -r "${COLD_RUNS:-3}" \
+		--export-json "$tmp/$name.scan.json" \
+		"$txguard scan -q --fail-on never" >/dev/null 2>&1)
+	python3 - "$name" "$tmp/$name.cold.json" "$tmp/$name.scan.json" <<-\PY
+	import json, statistics, sys
+	c = statistics.median(json.load(open(sys.argv[2]))["results"][0]["times"]) * 1000
+	s = statistics.median(json.load(open(sys.argv[3]))["results"][0]["times"]) * 1000
+	print(f"{sys.argv[1]}: cold check (no owner index) {c:.0f} ms, "
+	      f"full scan {s:.0f} ms, cold check / scan = {c / s:.2f}")
+	PY
+}
+
 make_repo "$tmp/small" 4
 measure small "$tmp/small"
+cold small "$tmp/small"
 make_repo "$tmp/large" 36
 measure large "$tmp/large"
+cold large "$tmp/large"
