@@ -16,11 +16,6 @@
 
 static const struct tg_oid zero_oid;
 
-static bool is_zero(const struct tg_oid *id)
-{
-	return !memcmp(id, &zero_oid, sizeof(zero_oid));
-}
-
 static int tree_of(struct tg_oid *out, git_repository *git, const char *rev)
 {
 	git_object *obj = NULL, *tree = NULL;
@@ -194,24 +189,13 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 			return err;
 		if (len)
 			tg_resolver_add(st->now, ch->path, d, len, false);
-		if ((err = tg_ownerdb_record(&d, &len, st->db,
-					     ch->old_path ? ch->old_path :
-							    ch->path,
-					     &ch->old_id)) < 0)
+		/* added: everything it defines is a change */
+		if ((err = tg_ownerdb_changed_names(
+			     &st->changed, &st->nchanged, &st->alloc_changed,
+			     st->db, ch->path,
+			     ch->old_path ? &ch->old_id : &zero_oid,
+			     &ch->new_id)) < 0)
 			return err;
-		if (!ch->old_path || is_zero(&ch->old_id)) {
-			/* added: everything it defines is a change */
-			if ((err = tg_ownerdb_changed_names(
-				     &st->changed, &st->nchanged,
-				     &st->alloc_changed, st->db, ch->path,
-				     &zero_oid, &ch->new_id)) < 0)
-				return err;
-		} else if ((err = tg_ownerdb_changed_names(
-				    &st->changed, &st->nchanged,
-				    &st->alloc_changed, st->db, ch->path,
-				    &ch->old_id, &ch->new_id)) < 0) {
-			return err;
-		}
 	}
 	if (st->nchanged)
 		add_dependents(st, cs);
