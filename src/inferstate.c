@@ -63,7 +63,12 @@ static int db_from_index(struct tg_ownerdb **db, struct tg_repo *repo)
 		files[n].id = e->id;
 		n++;
 	}
-	err = tg_ownerdb_from_list(db, tg_repo_git(repo), files, n, NULL);
+	{
+		/* the repository's index reader outlives the run */
+		struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_BORROW_PATHS };
+
+		err = tg_ownerdb_from_list(db, tg_repo_git(repo), files, n, &o);
+	}
 	free(files);
 	return err;
 }
@@ -75,10 +80,11 @@ static int cmp_change(const void *a, const void *b, void *arg)
 	return strcmp(v[*(const size_t *)a].path, v[*(const size_t *)b].path);
 }
 
+/* `order` sorts the first n entries of cs (the ones from the diff) */
 static long find_change(const struct tg_changeset *cs, const size_t *order,
-			const char *path)
+			size_t n, const char *path)
 {
-	size_t lo = 0, hi = cs->nr;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -113,7 +119,7 @@ static void add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
 	for (size_t k = 0; k < nusers; k++) {
 		const struct tg_ownerdb_file *f =
 			tg_ownerdb_file(st->db, users[k]);
-		long at = find_change(cs, order, f->path);
+		long at = find_change(cs, order, n0, f->path);
 		struct tg_change *ch;
 
 		if (at >= 0) {

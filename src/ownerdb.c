@@ -160,11 +160,62 @@ bad:
 	unmap(db);
 }
 
+static int row_cmp(const struct tg_ownerdb *db, size_t i,
+		   const struct tg_oid *id)
+{
+	return memcmp(db->table + i * ROW_SIZE, id->id, TG_OID_RAWSZ);
+}
+
+/*
+ * Narrow [lo, hi) around where `id` must be. Object ids are uniformly
+ * distributed, so the first four bytes say where in the sorted table a
+ * row sits; a few probes from there replace a bisection of the whole
+ * table, whose scattered reads dominated a warm run on 30,000 files.
+ */
+static void guess_window(size_t *lo, size_t *hi, const struct tg_ownerdb *db,
+			 const struct tg_oid *id)
+{
+	size_t n = db->nrec, g, step = 8;
+	uint32_t prefix = (uint32_t)id->id[0] << 24 | (uint32_t)id->id[1] << 16 |
+			  (uint32_t)id->id[2] << 8 | id->id[3];
+	int c;
+
+	*lo = 0;
+	*hi = n;
+	if (n < 64)
+		return;
+	g = (size_t)(((uint64_t)prefix * n) >> 32);
+	c = row_cmp(db, g, id);
+	if (!c) {
+		*lo = g;
+		*hi = g + 1;
+	} else if (c < 0) {
+		size_t l = g + 1;
+
+		while (l + step < n && row_cmp(db, l + step - 1, id) < 0) {
+			l += step;
+			step *= 2;
+		}
+		*lo = l;
+		*hi = l + step < n ? l + step : n;
+	} else {
+		size_t h = g;
+
+		while (h > step && row_cmp(db, h - step, id) > 0) {
+			h -= step;
+			step *= 2;
+		}
+		*lo = h > step ? h - step : 0;
+		*hi = h;
+	}
+}
+
 static bool cache_find(const unsigned char **data, size_t *len,
 		       const struct tg_ownerdb *db, const struct tg_oid *id)
 {
-	size_t lo = 0, hi = db->nrec;
+	size_t lo, hi;
 
+	guess_window(&lo, &hi, db, id);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const unsigned char *row = db->table + mid * ROW_SIZE;
@@ -874,7 +925,15 @@ int tg_ownerdb_from_list(struct tg_ownerdb **out, struct git_repository *repo,
 		git_oid oid;
 
 		memcpy(oid.id, files[i].id.id, TG_OID_RAWSZ);
-		add_file(db, files[i].path, &oid);
+		if (db->flags & TG_OWNERDB_BORROW_PATHS) {
+			TG_ALLOC_GROW(db->files, db->nfiles + 1,
+				      db->alloc_files);
+			memset(&db->files[db->nfiles], 0, sizeof(*db->files));
+			db->files[db->nfiles].path = files[i].path;
+			db->files[db->nfiles++].id = files[i].id;
+		} else {
+			add_file(db, files[i].path, &oid);
+		}
 		if (i && strcmp(files[i - 1].path, files[i].path) > 0)
 			sorted = false;
 	}
@@ -888,8 +947,9 @@ void tg_ownerdb_free(struct tg_ownerdb *db)
 	if (!db)
 		return;
 	tg_resolver_free(db->resolver);
-	for (size_t i = 0; i < db->nfiles; i++)
-		free(db->files[i].path);
+	if (!(db->flags & TG_OWNERDB_BORROW_PATHS))
+		for (size_t i = 0; i < db->nfiles; i++)
+			free(db->files[i].path);
 	free(db->files);
 	for (size_t i = 0; i < db->nfresh; i++)
 		free(db->fresh[i].data);
@@ -947,8 +1007,10 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 
+		/* data[1] is the import count's first byte: 0 for none */
 		if (!f->len || (!(f->data[0] & TG_INFER_HAS_DEFS) &&
-				!is_init_py(f->path)))
+				!(is_init_py(f->path) && f->len > 1 &&
+				  f->data[1])))
 			continue;
 		tg_resolver_add(r, f->path, f->data, f->len, false);
 	}

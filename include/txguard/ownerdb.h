@@ -65,6 +65,8 @@ struct tg_ownerdb_stats {
 enum tg_ownerdb_flags {
 	TG_OWNERDB_NO_WRITE = 1 << 0, /* never write the cache file */
 	TG_OWNERDB_NO_CACHE = 1 << 1, /* neither read nor write it */
+	/* tg_ownerdb_from_list: the list's paths outlive the db; not copied */
+	TG_OWNERDB_BORROW_PATHS = 1 << 2,
 };
 
 struct tg_ownerdb_opts {
@@ -118,7 +120,9 @@ const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
 /**
  * A resolver (infer.h) made on first call and owned by the db. To keep a
  * warm run cheap it holds only the files that can be resolution targets:
- * records with definitions, and __init__.py files (re-exports). The
+ * records with definitions, and __init__.py files (re-exports).
+ * Packages (__init__.py) go in only when they import something: one
+ * without imports re-exports nothing. The
  * caller MUST tg_resolver_add() every file it analyses (its
  * tg_infer_pyfile() record, or tg_ownerdb_file()'s data, copy = true)
  * before querying from it: a file the resolver lacks binds no names,
