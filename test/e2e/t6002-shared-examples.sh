@@ -1,0 +1,85 @@
+#!/bin/sh
+# The project's shared examples through the real program, not the fixture
+# helper: every `# expect: RULE` mark and nothing else, with the owners and
+# factories inferred from session_helpers.py (no configuration at all).
+. "$(dirname "$0")/lib.sh"
+
+EXAMPLES=$FIXTURES/examples/shared
+
+test_create_repo repo && cd repo || exit 1
+
+# marks FILE...: "app/FILE:LINE RULE" for every expect mark, sorted
+marks() {
+	for f in "$@"; do
+		grep -n '# expect:' "app/$f" | while IFS= read -r l; do
+			rules=${l##*# expect:}
+			for r in $(echo "${rules%%#*}" | tr ',' ' '); do
+				echo "app/$f:${l%%:*} $r"
+			done
+		done
+	done | LC_ALL=C sort
+}
+
+# found JSON STATUS: "PATH:LINE RULE" of the findings with that status
+found() {
+	python3 - "$1" "$2" <<-\EOF | LC_ALL=C sort
+	import json, sys
+	for f in json.load(open(sys.argv[1]))["findings"]:
+	    if f["status"] == sys.argv[2]:
+	        print("%s:%d %s" % (f["path"], f["line"], f["rule"]))
+	EOF
+}
+
+test_expect_success 'setup: the examples as a package, helpers committed first' '
+	mkdir app &&
+	: >app/__init__.py &&
+	cp "$EXAMPLES"/session_helpers.py app/ &&
+	git add app &&
+	git commit -q -m helpers &&
+	cp "$EXAMPLES"/jobs.py "$EXAMPLES"/routes.py "$EXAMPLES"/scheduler.py app/ &&
+	git add app
+'
+
+test_expect_success 'check: exactly the marked lines are new findings' '
+	marks jobs.py routes.py scheduler.py >expect &&
+	test_expect_code 1 txguard check --format json >out.json &&
+	found out.json new >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'check: the suppressed one is counted, not reported as new' '
+	found out.json suppressed >actual &&
+	test "$(wc -l <actual)" -eq 1 &&
+	grep -q "^app/jobs.py:[0-9]* TX001$" actual
+'
+
+test_expect_success 'check: messages name the inferred owner and where it is defined' '
+	test_expect_code 1 txguard check >out 2>&1 &&
+	line=$(grep -n "^async def get_background_session" app/session_helpers.py | cut -d: -f1) &&
+	grep -q "get_background_session, defined at app/session_helpers.py:$line" out
+'
+
+test_expect_success 'the hook blocks the commit and HEAD stays' '
+	install_hook &&
+	head=$(git rev-parse HEAD) &&
+	test_must_fail git commit -q -m examples 2>err &&
+	test "$(git rev-parse HEAD)" = "$head" &&
+	grep -q "TX001" err
+'
+
+test_expect_success 'scan: the same set once committed' '
+	git commit -q --no-verify -m examples &&
+	test_expect_code 1 txguard scan --format json >scan.json &&
+	marks jobs.py routes.py scheduler.py >expect &&
+	found scan.json new >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'scan: twice gives the same answer (warm owner index)' '
+	test -s "$(git rev-parse --git-common-dir)/txguard/ownerdb-v1" &&
+	test_expect_code 1 txguard scan --format json >scan2.json &&
+	found scan2.json new >actual2 &&
+	test_cmp actual actual2
+'
+
+test_done
