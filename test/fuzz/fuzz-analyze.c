@@ -1,7 +1,9 @@
 /*
  * fuzz-analyze: arbitrary bytes as Python through the analysis of one
  * blob (SPEC §11): parse, units, rules, fingerprints, then the whole
- * per-file pipeline with a pre-image and both output writers.
+ * per-file pipeline with a pre-image and both output writers; with
+ * FZ_INFER the inference of both blobs too (records that must decode,
+ * a resolver the analysis asks: the pre-image plays app/db.py).
  *
  * Input layout (like cmark's fuzzer, the first bytes choose options):
  *   byte 0   option bits (see enum below)
@@ -17,6 +19,8 @@
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
+#include "txguard/buf.h"
+#include "txguard/infer.h"
 #include "txguard/out.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
@@ -34,6 +38,7 @@ enum {
 	FZ_HUNK = 1 << 4,      /* engine: one hunk from bytes 1-2, else whole */
 	FZ_JSON = 1 << 5,      /* engine output: json, else text */
 	FZ_ODD_PATH = 1 << 6,  /* a path that needs escaping in the output */
+	FZ_INFER = 1 << 7,     /* owners inferred: both blobs in a resolver */
 };
 
 #define HEADER 3
@@ -81,8 +86,25 @@ static void check_finding(const struct tg_finding *f,
 	free(norm);
 }
 
+/* Infer `src` as `path` into r; a record we made must always decode. */
+static void infer_into(struct tg_resolver *r, const char *path,
+		       const char *src, size_t len)
+{
+	struct tg_buf rec = TG_BUF_INIT;
+	struct tg_inferred *inf = NULL;
+
+	tg_infer_blob(&rec, NULL, path, src, len);
+	if (tg_inferred_decode(&inf, path, rec.ptr, rec.len) < 0)
+		BUG("a record infer.c made does not decode: %s",
+		    tg_error_last());
+	tg_inferred_free(inf);
+	tg_resolver_add(r, path, rec.ptr, rec.len, true);
+	tg_buf_release(&rec);
+}
+
 static void analyze_blob(const char *src, size_t len, unsigned flags,
-			 const bool *rules, const struct tg_owners *owners)
+			 const bool *rules, const struct tg_owners *owners,
+			 struct tg_resolver *resolver)
 {
 	struct tg_pyfile *py = NULL;
 	struct tg_units units = TG_UNITS_INIT;
@@ -117,6 +139,7 @@ static void analyze_blob(const char *src, size_t len, unsigned flags,
 		      "unit at line contains it");
 	}
 	opts.owners = owners;
+	opts.resolver = resolver;
 	opts.flags = flags & FZ_ALL_UNITS ? TG_ANALYZE_ALL_UNITS : 0;
 	opts.rule_enabled = flags & FZ_RULES ? rules : NULL;
 	if (tg_analyze(&found, py, &units, &opts) < 0)
@@ -134,7 +157,8 @@ static void analyze_blob(const char *src, size_t len, unsigned flags,
 
 static void run_engine(const char *path, const char *src, size_t len,
 		       const char *old, size_t old_len, unsigned flags,
-		       const uint8_t *hdr, const struct tg_owners *owners)
+		       const uint8_t *hdr, const struct tg_owners *owners,
+		       struct tg_resolver *resolver)
 {
 	static FILE *devnull;
 	struct tg_report report = TG_REPORT_INIT;
@@ -146,6 +170,7 @@ static void run_engine(const char *path, const char *src, size_t len,
 	if (!devnull && !(devnull = fopen("/dev/null", "w")))
 		BUG("cannot open /dev/null");
 	opts.owners = owners;
+	opts.resolver = resolver;
 	hunk.old_start = hunk.new_start = hdr[1];
 	hunk.old_lines = hdr[2] & 3;
 	hunk.new_lines = hdr[2] >> 4;
@@ -179,6 +204,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *src, *old = NULL, *sep;
 	size_t len, old_len = 0;
 	const char *path = "app/fuzz.py";
+	struct tg_resolver *resolver = NULL;
 	unsigned flags = 0;
 
 	if (size >= HEADER) {
@@ -215,9 +241,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = (size_t)(sep - src);
 	}
 
-	analyze_blob(src, len, flags, rules, flags & FZ_OWNERS ? &owners : NULL);
+	if (flags & FZ_INFER) {
+		resolver = tg_resolver_new();
+		if (old)
+			infer_into(resolver, "app/db.py", old, old_len);
+		infer_into(resolver, "app/fuzz.py", src, len);
+	}
+	analyze_blob(src, len, flags, rules, flags & FZ_OWNERS ? &owners : NULL,
+		     resolver);
 	run_engine(path, src, len, old, old_len, flags, hdr,
-		   flags & FZ_OWNERS ? &owners : NULL);
+		   flags & FZ_OWNERS ? &owners : NULL, resolver);
+	tg_resolver_free(resolver);
 	tg_owners_release(&owners);
 	tg_error_clear();
 	return 0;
