@@ -133,6 +133,20 @@ test_expect_success 'fixing one violation does not let a different one in the sa
 	grep "^app/a.py:6:15: critical TX001 session.rollback()" out
 '
 
+test_expect_success 'fixing one and adding the same call under another owner in the same unit blocks' '
+	test_when_finished "git reset -q --hard adopted" &&
+	sed "6s/commit()/flush()/" app/a.py >swap &&
+	{ sed -n "1,6p" swap &&
+	  printf "        async with session.begin():\n            await session.commit()\n" &&
+	  sed -n "7,\$p" swap; } >app/a.py &&
+	rm swap &&
+	git add app/a.py &&
+	test_must_fail git commit -q -m swap-owner >out 2>&1 &&
+	test "$(grep -c "critical TX001" out)" = 1 &&
+	grep "^app/a.py:8:19: critical TX001 session.commit() inside .async with session.begin()" out &&
+	grep "prunable" out
+'
+
 test_expect_success 'a fixed violation makes its entry prunable, not an error' '
 	test_when_finished "git reset -q --hard adopted" &&
 	sed "6s/commit/flush/" app/a.py >fixed &&
