@@ -169,10 +169,22 @@ uninstall_hook() {
 TXGUARD_INSTALLED=
 [ "$do_build" = 1 ] && build_and_install
 
+# The owner index is built on the first commit anyway; building it now
+# keeps that commit as fast as the next ones in a large repository.
+build_index() {
+	b=${TXGUARD_INSTALLED:-${TXGUARD:-txguard}}
+	if (cd "${1:-.}" && "$b" index -q) 2>/dev/null; then
+		echo "install.sh: built the owner index of ${1:-.}"
+	else
+		echo "install.sh: could not build the owner index of ${1:-.} now; the first commit will"
+	fi
+}
+
 for repo; do
 	if [ "$uninstall" = 1 ]; then
 		uninstall_hook "$repo"
 	else
 		install_hook "$repo"
+		build_index "$repo"
 	fi
 done

@@ -208,6 +208,20 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 	return tg_ownerdb_save(st->db);
 }
 
+int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
+			  const char *rev)
+{
+	struct tg_oid tree;
+	int err;
+
+	*db = NULL;
+	if (!rev)
+		return db_from_index(db, repo);
+	if ((err = tree_of(&tree, tg_repo_git(repo), rev)) < 0)
+		return err;
+	return tg_ownerdb_from_tree(db, tg_repo_git(repo), &tree, NULL, NULL);
+}
+
 int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 			 struct tg_changeset *cs)
 {

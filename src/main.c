@@ -30,6 +30,8 @@ static const struct tg_cmd commands[] = {
 	{ "baseline", cmd_baseline, TG_CMD_REPO,
 	  "record the findings of a full scan in the baseline file" },
 	{ "explain", cmd_explain, 0, "describe a rule: what, why, wrong/right, fix" },
+	{ "index", cmd_index, TG_CMD_REPO,
+	  "build the owner index now (first commits in large repositories)" },
 };
 
 static void usage(FILE *fp)

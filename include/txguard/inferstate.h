@@ -65,6 +65,13 @@ int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
  */
 struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st);
 
+/**
+ * Just the owner index (refreshed and saved): of the index git will
+ * commit, or of the tree of `rev`. For `txguard index`. Errors: TG_EGIT.
+ */
+int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
+			  const char *rev);
+
 void tg_inferstate_release(struct tg_inferstate *st);
 
 #endif

@@ -82,4 +82,24 @@ test_expect_success 'scan: twice gives the same answer (warm owner index)' '
 	test_cmp actual actual2
 '
 
+test_expect_success 'index: builds the owner index; a second run reads nothing' '
+	cache=$(git rev-parse --git-common-dir)/txguard &&
+	rm -rf "$cache" &&
+	txguard index >out &&
+	grep "owner index of the index: 5 Python files, 2 defining" out &&
+	grep "0 already indexed" out &&
+	test -s "$cache/ownerdb-v1" &&
+	txguard index >out &&
+	grep "5 already indexed, 0 read, 0 parsed" out &&
+	txguard index --rev HEAD~1 -q >out &&
+	test ! -s out
+'
+
+test_expect_success 'index: a bad argument or revision exits 2' '
+	test_expect_code 2 txguard index extra 2>err &&
+	grep "unexpected argument" err &&
+	test_expect_code 2 txguard index --rev nowhere 2>err &&
+	grep "txguard: " err
+'
+
 test_done

@@ -42,7 +42,8 @@ test_expect_success 'setup: debt committed, a partial stage, an untracked file' 
 for cmd in "check" "check --all --format json" "check --fail-on never" \
 	"check --base base" "check --base nowhere" "check --no-such-flag" \
 	"scan" "scan --format sarif" "scan --rev nowhere" "explain TX001" \
-	"explain NOPE" "baseline --no-such-flag" "baseline --rev nowhere"
+	"explain NOPE" "baseline --no-such-flag" "baseline --rev nowhere" \
+	"index" "index --rev HEAD" "index --rev nowhere"
 do
 	test_expect_success "txguard $cmd writes nothing" "
 		snapshot before &&
