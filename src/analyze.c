@@ -38,6 +38,12 @@ static bool is(const char *type, const char *name)
 	return !strcmp(type, name);
 }
 
+TSNode tg_child(TSNode node, unsigned field)
+{
+	return ts_node_child_by_field_id(node,
+					 (TSFieldId)tg_pyparse_field(field));
+}
+
 const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,
 			    size_t *len)
 {
@@ -107,7 +113,7 @@ static struct tg_owned *push(struct tg_actx *cx, TSNode node)
 
 static void push_barrier(struct tg_actx *cx, TSNode node)
 {
-	TSNode body = ts_node_child_by_field_name(node, "body", 4);
+	TSNode body = tg_child(node, TG_F_BODY);
 	struct tg_owned *o = push(cx, node);
 
 	o->barrier = true;
@@ -159,17 +165,38 @@ const struct tg_owned *tg_analyze_owned(const struct tg_actx *cx,
 	return o && !o->shadow && TG_OWNED_OWNS(o->kind) ? o : NULL;
 }
 
+static bool body_sleeps(const struct tg_actx *cx, TSNode body);
+
 const struct tg_owned *tg_analyze_loop(const struct tg_actx *cx, uint32_t at)
+{
+	for (size_t i = cx->nstack; i-- > 0;) {
+		struct tg_owned *o = &cx->stack[i];
+
+		if (o->barrier && at >= o->body_start)
+			return NULL;
+		if (!o->loop || at < o->body_start || at >= o->body_end)
+			continue;
+		/* a polling loop is not one (push_loop): look further out */
+		if (o->sleeps < 0)
+			o->sleeps = body_sleeps(cx, o->body);
+		if (!o->sleeps)
+			return o;
+	}
+	return NULL;
+}
+
+bool tg_analyze_in_loop(const struct tg_actx *cx, uint32_t at)
 {
 	for (size_t i = cx->nstack; i-- > 0;) {
 		const struct tg_owned *o = &cx->stack[i];
 
 		if (o->barrier && at >= o->body_start)
-			return NULL;
-		if (o->loop && at >= o->body_start && at < o->body_end)
-			return o;
+			return false;
+		if (o->loop && at >= o->body_start && at < o->body_end &&
+		    o->sleeps <= 0)
+			return true;
 	}
-	return NULL;
+	return false;
 }
 
 /*
@@ -242,7 +269,7 @@ done:
  */
 static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
 {
-	TSNode left = ts_node_child_by_field_name(clause, "left", 4);
+	TSNode left = tg_child(clause, TG_F_LEFT);
 	TSTreeCursor c;
 
 	if (!cx->nstack || ts_node_is_null(left))
@@ -268,34 +295,42 @@ done:
 	ts_tree_cursor_delete(&c);
 }
 
+/* Can kill() end anything: a named entry above the innermost barrier? */
+static bool killable(const struct tg_actx *cx)
+{
+	for (size_t i = cx->nstack; i-- > 0;) {
+		if (cx->stack[i].barrier)
+			return false;
+		if (!cx->stack[i].loop)
+			return true;
+	}
+	return false;
+}
+
 static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	uint32_t start = ts_node_start_byte(node), end = ts_node_end_byte(node);
 
-	if (!cx->nstack)
+	if (!killable(cx))
 		return;
 	if (kind == TG_PK_ASSIGNMENT) {
 		/* an annotation alone (`s: Session`) binds nothing */
-		if (ts_node_is_null(ts_node_child_by_field_name(node, "right", 5)))
+		if (ts_node_is_null(tg_child(node, TG_F_RIGHT)))
 			return;
-		kill_targets(cx, ts_node_child_by_field_name(node, "left", 4),
-			     start, end);
+		kill_targets(cx, tg_child(node, TG_F_LEFT), start, end);
 	} else if (kind == TG_PK_AUGASSIGN) {
-		kill_targets(cx, ts_node_child_by_field_name(node, "left", 4),
-			     start, end);
+		kill_targets(cx, tg_child(node, TG_F_LEFT), start, end);
 	} else if (kind == TG_PK_FOR) {
-		TSNode right = ts_node_child_by_field_name(node, "right", 5);
+		TSNode right = tg_child(node, TG_F_RIGHT);
 
-		kill_targets(cx, ts_node_child_by_field_name(node, "left", 4),
+		kill_targets(cx, tg_child(node, TG_F_LEFT),
 			     start,
 			     ts_node_is_null(right) ? start :
 						      ts_node_end_byte(right));
 	} else if (kind == TG_PK_AS_PATTERN) {
-		kill_targets(cx, ts_node_child_by_field_name(node, "alias", 5),
-			     start, end);
+		kill_targets(cx, tg_child(node, TG_F_ALIAS), start, end);
 	} else if (kind == TG_PK_NAMED_EXPR) {
-		kill_targets(cx, ts_node_child_by_field_name(node, "name", 4),
-			     start, end);
+		kill_targets(cx, tg_child(node, TG_F_NAME), start, end);
 	} else if (kind == TG_PK_DELETE) {
 		kill_targets(cx, ts_node_named_child(node, 0), start, end);
 	} else if (kind == TG_PK_GLOBAL) {
@@ -308,9 +343,7 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 			const char *t = ts_node_type(ch);
 
 			if (is(t, "aliased_import")) {
-				kill_targets(cx,
-					     ts_node_child_by_field_name(
-						     ch, "alias", 5),
+				kill_targets(cx, tg_child(ch, TG_F_ALIAS),
 					     start, end);
 			} else if (is(t, "dotted_name")) {
 				/* `import a.b` binds a; module_name binds nothing */
@@ -358,11 +391,11 @@ static bool callee_last_is(const struct tg_actx *cx, TSNode call,
 
 	if (ts_node_is_null(call) || !is(ts_node_type(call), "call"))
 		return false;
-	fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	fn = unparen(tg_child(call, TG_F_FUNCTION));
 	if (ts_node_is_null(fn))
 		return false;
 	if (is(ts_node_type(fn), "attribute"))
-		fn = ts_node_child_by_field_name(fn, "attribute", 9);
+		fn = tg_child(fn, TG_F_ATTRIBUTE);
 	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
 		return false;
 	s = tg_analyze_text(cx, fn, &len);
@@ -429,6 +462,75 @@ static bool scoped_factory(const struct tg_owner *o)
 	return o->how && strstr(o->how, "scoped_session");
 }
 
+/*
+ * A name's class as a callee cannot change while one file is analysed
+ * (the resolver's answers stay valid until a file is added, infer.h),
+ * and loops ask about the same few callees again and again: remember
+ * them, in an open-addressing table keyed by the normalised callee.
+ */
+struct tg_classified {
+	char *callee; /* owned; NULL for an empty slot */
+	enum tg_call_class cls;
+	const struct tg_owner *owner;
+};
+
+struct tg_classify_memo {
+	struct tg_classified *v;
+	size_t nr, alloc; /* alloc: 0 or a power of two */
+};
+
+static size_t memo_hash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static struct tg_classified *memo_slot(struct tg_classify_memo *m,
+				       const char *callee)
+{
+	size_t i = memo_hash(callee) & (m->alloc - 1);
+
+	while (m->v[i].callee && strcmp(m->v[i].callee, callee))
+		i = (i + 1) & (m->alloc - 1);
+	return &m->v[i];
+}
+
+/* Takes `callee` over. */
+static void memo_add(struct tg_classify_memo *m, char *callee,
+		     enum tg_call_class cls, const struct tg_owner *owner)
+{
+	struct tg_classified *e;
+
+	if (2 * (m->nr + 1) > m->alloc) {
+		struct tg_classify_memo big = { 0 };
+
+		big.alloc = m->alloc ? 2 * m->alloc : 64;
+		big.v = tg_xcalloc(big.alloc, sizeof(*big.v));
+		for (size_t i = 0; i < m->alloc; i++)
+			if (m->v[i].callee)
+				*memo_slot(&big, m->v[i].callee) = m->v[i];
+		big.nr = m->nr;
+		free(m->v);
+		*m = big;
+	}
+	e = memo_slot(m, callee);
+	e->callee = callee;
+	e->cls = cls;
+	e->owner = owner;
+	m->nr++;
+}
+
+static void memo_release(struct tg_classify_memo *m)
+{
+	for (size_t i = 0; i < m->alloc; i++)
+		free(m->v[i].callee);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
 enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
 				       const struct tg_owner **owner)
 {
@@ -442,12 +544,12 @@ enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
 	size_t len;
 
 	*owner = NULL;
-	fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	fn = unparen(tg_child(call, TG_F_FUNCTION));
 	if (ts_node_is_null(fn))
 		return TG_CALL_NONE;
 	type = ts_node_type(fn);
 	if (is(type, "attribute")) {
-		TSNode attr = ts_node_child_by_field_name(fn, "attribute", 9);
+		TSNode attr = tg_child(fn, TG_F_ATTRIBUTE);
 		const char *a = "";
 
 		len = 0;
@@ -468,6 +570,15 @@ enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
 		return TG_CALL_NONE;
 	}
 	callee = tg_analyze_norm(cx, fn);
+	if (cx->memo && cx->memo->alloc) {
+		const struct tg_classified *e = memo_slot(cx->memo, callee);
+
+		if (e->callee) {
+			free(callee);
+			*owner = e->owner;
+			return e->cls;
+		}
+	}
 	len = strlen(callee);
 	if ((o = tg_owners_match_owner(reg, callee, len)) ||
 	    (res && (o = tg_resolver_owner(res, cx->py->path, callee, len)))) {
@@ -485,14 +596,17 @@ enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
 	} else if (sqlalchemy_session_class(cx, callee, len)) {
 		cls = TG_CALL_FACTORY;
 	}
-	free(callee);
+	if (cx->memo)
+		memo_add(cx->memo, callee, cls, *owner);
+	else
+		free(callee);
 	return cls;
 }
 
 char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
 			      const struct tg_owner *owner)
 {
-	TSNode fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	TSNode fn = unparen(tg_child(call, TG_F_FUNCTION));
 	char *callee, *desc;
 	const char *l;
 	size_t n;
@@ -581,7 +695,7 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
  */
 static void with_owners(struct tg_actx *cx, TSNode with)
 {
-	TSNode body = ts_node_child_by_field_name(with, "body", 4);
+	TSNode body = tg_child(with, TG_F_BODY);
 	uint32_t body_start = ts_node_is_null(body) ? ts_node_end_byte(with) :
 						      ts_node_start_byte(body);
 	bool is_async = ts_node_child_count(with) &&
@@ -608,13 +722,12 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 
 		if (!is(ts_node_type(item), "with_item"))
 			continue;
-		value = ts_node_child_by_field_name(item, "value", 5);
+		value = tg_child(item, TG_F_VALUE);
 		if (ts_node_is_null(value))
 			continue;
 		expr = value;
 		if (is(ts_node_type(value), "as_pattern")) {
-			TSNode t = ts_node_child_by_field_name(value, "alias",
-							       5);
+			TSNode t = tg_child(value, TG_F_ALIAS);
 
 			expr = ts_node_named_child(value, 0);
 			if (!ts_node_is_null(t) &&
@@ -636,9 +749,8 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 							  TG_OWNED_BEGIN :
 							  TG_OWNED_BEGIN_NESTED;
 
-			fn = unparen(ts_node_child_by_field_name(expr,
-								 "function", 8));
-			obj = ts_node_child_by_field_name(fn, "object", 6);
+			fn = unparen(tg_child(expr, TG_F_FUNCTION));
+			obj = tg_child(fn, TG_F_OBJECT);
 			if (!ts_node_is_null(obj))
 				owner_entry(cx, with, value, obj, expr, kind,
 					    NULL, is_async, body_start);
@@ -692,7 +804,7 @@ done:
 /* P of Depends(P) or Depends(dependency=P); null for a bare Depends() */
 static TSNode depends_target(const struct tg_actx *cx, TSNode dep)
 {
-	TSNode args = ts_node_child_by_field_name(dep, "arguments", 9);
+	TSNode args = tg_child(dep, TG_F_ARGUMENTS);
 	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -700,14 +812,14 @@ static TSNode depends_target(const struct tg_actx *cx, TSNode dep)
 		const char *t = ts_node_type(a);
 
 		if (is(t, "keyword_argument")) {
-			TSNode k = ts_node_child_by_field_name(a, "name", 4);
+			TSNode k = tg_child(a, TG_F_NAME);
 			size_t len = 0;
 			const char *s = ts_node_is_null(k) ? "" :
 					tg_analyze_text(cx, k, &len);
 
 			if (!text_is(s, len, "dependency"))
 				continue;
-			a = ts_node_child_by_field_name(a, "value", 5);
+			a = tg_child(a, TG_F_VALUE);
 			t = ts_node_is_null(a) ? "" : ts_node_type(a);
 		}
 		if (is(t, "identifier") || is(t, "attribute"))
@@ -767,8 +879,8 @@ static bool sessionish_name(const char *s)
  */
 static void request_scope(struct tg_actx *cx, TSNode fn)
 {
-	TSNode params = ts_node_child_by_field_name(fn, "parameters", 10);
-	TSNode body = ts_node_child_by_field_name(fn, "body", 4);
+	TSNode params = tg_child(fn, TG_F_PARAMETERS);
+	TSNode body = tg_child(fn, TG_F_BODY);
 	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
 	bool is_async = ts_node_child_count(fn) &&
@@ -788,15 +900,15 @@ static void request_scope(struct tg_actx *cx, TSNode fn)
 		struct tg_owned *e;
 
 		if (is(t, "typed_default_parameter")) {
-			name = ts_node_child_by_field_name(p, "name", 4);
-			ann = ts_node_child_by_field_name(p, "type", 4);
-			value = ts_node_child_by_field_name(p, "value", 5);
+			name = tg_child(p, TG_F_NAME);
+			ann = tg_child(p, TG_F_TYPE);
+			value = tg_child(p, TG_F_VALUE);
 		} else if (is(t, "default_parameter")) {
-			name = ts_node_child_by_field_name(p, "name", 4);
-			value = ts_node_child_by_field_name(p, "value", 5);
+			name = tg_child(p, TG_F_NAME);
+			value = tg_child(p, TG_F_VALUE);
 		} else if (is(t, "typed_parameter")) {
 			name = ts_node_named_child(p, 0);
-			ann = ts_node_child_by_field_name(p, "type", 4);
+			ann = tg_child(p, TG_F_TYPE);
 		} else {
 			continue;
 		}
@@ -889,12 +1001,11 @@ static bool body_sleeps(const struct tg_actx *cx, TSNode body)
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
 		unsigned kind = tg_pyparse_kind(ts_node_symbol(n)) & TG_PK_MASK;
-		const char *type = ts_node_type(n);
 		bool descend = true;
 
 		if (kind == TG_PK_FUNCTION || kind == TG_PK_CLASS ||
 		    kind == TG_PK_LAMBDA || kind == TG_PK_FOR ||
-		    is(type, "while_statement")) {
+		    kind == TG_PK_WHILE) {
 			descend = false;
 		} else if (kind == TG_PK_CALL && callee_last_is(cx, n, "sleep")) {
 			yes = true;
@@ -924,20 +1035,21 @@ static bool has_word(const char *s, size_t len, const char *w)
 /*
  * TX003 loops: a for/while body. Loops where one transaction per
  * iteration is the design stay off the stack: service loops (`while
- * True`), streams (`async for`), polling loops that sleep, and retry
- * loops (`for attempt in range(3)`, tenacity's Retrying).
+ * True`), streams (`async for`) and retry loops (`for attempt in
+ * range(3)`, tenacity's Retrying); polling loops that sleep are pushed
+ * but passed over by tg_analyze_loop(), which asks only when a rule
+ * needs the loop (most loops never hold a candidate call).
  */
 static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 {
-	TSNode body = ts_node_child_by_field_name(node, "body", 4);
+	TSNode body = tg_child(node, TG_F_BODY);
 	struct tg_owned *o;
 
 	if (ts_node_is_null(body))
 		return;
 	if (is_for) {
-		TSNode left = ts_node_child_by_field_name(node, "left", 4);
-		TSNode right = unparen(ts_node_child_by_field_name(node,
-								   "right", 5));
+		TSNode left = tg_child(node, TG_F_LEFT);
+		TSNode right = unparen(tg_child(node, TG_F_RIGHT));
 
 		if (ts_node_child_count(node) &&
 		    is(ts_node_type(ts_node_child(node, 0)), "async"))
@@ -956,9 +1068,7 @@ static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 		    callee_last_is(cx, right, "retry_context"))
 			return;
 	} else {
-		TSNode cond = unparen(ts_node_child_by_field_name(node,
-								  "condition",
-								  9));
+		TSNode cond = unparen(tg_child(node, TG_F_CONDITION));
 		size_t len = 0;
 		const char *s = "";
 
@@ -967,10 +1077,11 @@ static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 		if (text_is(s, len, "True") || text_is(s, len, "1"))
 			return;
 	}
-	if (body_sleeps(cx, body))
-		return;
+	/* whether it sleeps is asked when a rule needs the loop */
 	o = push(cx, node);
 	o->loop = true;
+	o->sleeps = -1;
+	o->body = body;
 	o->header = tg_xstrdup(!is_for ? "while" : "for");
 	o->body_start = ts_node_start_byte(body);
 	o->body_end = ts_node_end_byte(body);
@@ -994,13 +1105,14 @@ void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
 /*
  * `s = factory()` as a statement of a block: a session the rules
  * follow (TX002 whether it is closed, TX003 whether the loop iteration
- * opened it).
+ * opened it). The walk hands over the statement and the block it is in:
+ * ts_node_parent() would climb from the root for every assignment.
  */
-static void created(struct tg_actx *cx, TSNode node)
+static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
+		    TSNode block)
 {
-	TSNode left = ts_node_child_by_field_name(node, "left", 4);
-	TSNode right = unparen(ts_node_child_by_field_name(node, "right", 5));
-	TSNode stmt = ts_node_parent(node), block;
+	TSNode left = tg_child(node, TG_F_LEFT);
+	TSNode right = unparen(tg_child(node, TG_F_RIGHT));
 	const struct tg_owner *o;
 
 	if (ts_node_is_null(left) || !is(ts_node_type(left), "identifier") ||
@@ -1008,7 +1120,6 @@ static void created(struct tg_actx *cx, TSNode node)
 	    ts_node_is_null(stmt) ||
 	    !is(ts_node_type(stmt), "expression_statement"))
 		return;
-	block = ts_node_parent(stmt);
 	if (ts_node_is_null(block) ||
 	    tg_analyze_classify(cx, right, &o) != TG_CALL_FACTORY)
 		return;
@@ -1095,13 +1206,64 @@ static bool subtree_on(const struct tg_actx *cx, size_t i)
 struct walk {
 	size_t *units; /* enclosing unit indexes */
 	size_t nunits, alloc_units;
+	TSNode *anc;   /* the ancestors of the cursor's node, root first */
+	size_t nanc, alloc_anc;
 	bool simple_outside; /* some rule needs simple statements anywhere */
+	unsigned long hooked; /* the kinds some rule's hooks see */
+	bool every_node;     /* the tree has errors: no subtree is skipped */
 };
 
-/* Returns whether to walk the node's children. */
-static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
+static TSNode ancestor(const struct walk *w, size_t up)
 {
-	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
+	return up < w->nanc ? w->anc[w->nanc - 1 - up] : (TSNode){ 0 };
+}
+
+/*
+ * Is any entry visible at byte `at`: one above the innermost barrier, or
+ * below it when `at` is before the barrier's body (a default value, a
+ * decorator)? Barriers alone change nothing the rules can see.
+ */
+static bool live_at(const struct tg_actx *cx, uint32_t at)
+{
+	for (size_t i = cx->nstack; i-- > 0;) {
+		const struct tg_owned *o = &cx->stack[i];
+
+		if (!o->barrier)
+			return true;
+		if (at >= o->body_start)
+			return false;
+	}
+	return false;
+}
+
+/*
+ * §12: whether the walk can pass `node` by without entering it. With no
+ * entry visible, only statements open scopes (owner and factory blocks,
+ * loops, request-scoped parameters, `s = factory()` statements, nested
+ * defs): nothing under an expression can report or change the stack for
+ * what follows, so the walk keeps to the nodes that hold statements, the
+ * expression statements and their assignments. A tree with errors is
+ * walked whole: ERROR nodes can hold statements anywhere.
+ */
+static bool passes_by(const struct tg_actx *cx, const struct walk *w,
+		      TSNode node, unsigned kind)
+{
+	if (w->every_node || (kind & TG_PK_HOLDS))
+		return false;
+	kind &= TG_PK_MASK;
+	if (kind == TG_PK_EXPR_STMT)
+		return false;
+	if (kind == TG_PK_ASSIGNMENT &&
+	    (tg_pyparse_kind(ts_node_symbol(ancestor(w, 0))) & TG_PK_MASK) ==
+		    TG_PK_EXPR_STMT)
+		return false;
+	return !live_at(cx, ts_node_start_byte(node));
+}
+
+/* Returns whether to walk the node's children. */
+static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
+		  unsigned kind)
+{
 	const char *type;
 	bool descend = true;
 
@@ -1153,25 +1315,30 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 		push_loop(cx, node, true);
 		bindings(cx, node, kind);
 		break;
+	case TG_PK_WHILE:
+		push_loop(cx, node, false);
+		break;
 	case TG_PK_OTHER:
-		if (is(ts_node_type(node), "while_statement"))
-			push_loop(cx, node, false);
 		break;
 	case TG_PK_CALL:
 	case TG_PK_COMMENT:
 	case TG_PK_DECORATED:
+	case TG_PK_EXPR_STMT:
 		break;
 	case TG_PK_ASSIGNMENT:
 		bindings(cx, node, kind);
-		created(cx, node);
+		created(cx, node, ancestor(w, 0), ancestor(w, 1));
 		break;
 	default:
 		bindings(cx, node, kind);
 		break;
 	}
+	if (!(w->hooked & TG_RULE_KIND(kind)))
+		return descend;
 	type = ts_node_type(node);
 	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
-		if (rule_ops[i]->enter)
+		if (rule_ops[i]->enter &&
+		    (rule_ops[i]->kinds & TG_RULE_KIND(kind)))
 			rule_ops[i]->enter(cx, node, type);
 	return descend;
 }
@@ -1179,15 +1346,20 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node)
 static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 {
 	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
-	const char *type = ts_node_type(node);
+	const char *type;
 
 	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
 		return;
-	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
-		if (rule_ops[i]->leave)
-			rule_ops[i]->leave(cx, node, type);
+	kind &= TG_PK_MASK;
+	if (w->hooked & TG_RULE_KIND(kind)) {
+		type = ts_node_type(node);
+		for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
+			if (rule_ops[i]->leave &&
+			    (rule_ops[i]->kinds & TG_RULE_KIND(kind)))
+				rule_ops[i]->leave(cx, node, type);
+	}
 	pop_for(cx, node);
-	if ((kind & TG_PK_MASK) == TG_PK_FUNCTION && w->nunits)
+	if (kind == TG_PK_FUNCTION && w->nunits)
 		cx->unit = w->units[--w->nunits];
 }
 
@@ -1195,6 +1367,7 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	       const struct tg_units *units, const struct tg_analyze_opts *opts)
 {
 	struct tg_actx cx = { 0 };
+	struct tg_classify_memo memo = { 0 };
 	struct walk w = { 0 };
 	size_t from = out->nr;
 	TSTreeCursor c;
@@ -1206,28 +1379,44 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	cx.opts = opts;
 	cx.out = out;
 	cx.unit = 0;
-	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
+	cx.memo = &memo;
+	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++) {
 		w.simple_outside |= rule_ops[i]->simple_outside;
+		w.hooked |= rule_ops[i]->kinds;
+	}
+
+	w.every_node = py->has_errors;
 
 	/* §11: iterative walk with enter/leave events, any nesting depth */
 	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
 	for (;;) {
-		if (enter(&cx, &w, ts_tree_cursor_current_node(&c)) &&
-		    ts_tree_cursor_goto_first_child(&c))
-			continue;
-		do {
-			leave(&cx, &w, ts_tree_cursor_current_node(&c));
-			if (ts_tree_cursor_goto_next_sibling(&c))
-				goto next;
-		} while (ts_tree_cursor_goto_parent(&c));
-		break;
-next:;
+		TSNode node = ts_tree_cursor_current_node(&c);
+		unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
+		bool entered = !passes_by(&cx, &w, node, kind);
+
+		if (entered && enter(&cx, &w, node, kind)) {
+			if (ts_tree_cursor_goto_first_child(&c)) {
+				TG_ALLOC_GROW(w.anc, w.nanc + 1, w.alloc_anc);
+				w.anc[w.nanc++] = node;
+				continue;
+			}
+		}
+		if (entered)
+			leave(&cx, &w, node);
+		while (!ts_tree_cursor_goto_next_sibling(&c)) {
+			if (!ts_tree_cursor_goto_parent(&c))
+				goto done;
+			leave(&cx, &w, w.anc[--w.nanc]);
+		}
 	}
+done:
 	ts_tree_cursor_delete(&c);
 	while (cx.nstack)
 		owned_release(&cx.stack[--cx.nstack]);
 	free(cx.stack);
 	free(w.units);
+	free(w.anc);
+	memo_release(&memo);
 	tg_fingerprint_assign(out, from);
 	return 0;
 }

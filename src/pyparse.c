@@ -45,6 +45,7 @@ static void init_kinds(void)
 		{ "assignment", TG_PK_ASSIGNMENT },
 		{ "augmented_assignment", TG_PK_AUGASSIGN },
 		{ "for_statement", TG_PK_FOR },
+		{ "while_statement", TG_PK_WHILE },
 		{ "as_pattern", TG_PK_AS_PATTERN },
 		{ "named_expression", TG_PK_NAMED_EXPR },
 		{ "delete_statement", TG_PK_DELETE | TG_PK_SIMPLE },
@@ -54,6 +55,19 @@ static void init_kinds(void)
 		{ "import_from_statement", TG_PK_IMPORT_FROM | TG_PK_SIMPLE },
 		{ "call", TG_PK_CALL },
 		{ "comment", TG_PK_COMMENT },
+		{ "expression_statement", TG_PK_EXPR_STMT | TG_PK_SIMPLE },
+	};
+	/* everything that can hold a statement (node-types.json, closed) */
+	static const char *const holds[] = {
+		"module",	     "block",
+		"if_statement",	     "for_statement",
+		"while_statement",   "try_statement",
+		"with_statement",    "match_statement",
+		"function_definition", "class_definition",
+		"decorated_definition", "elif_clause",
+		"else_clause",	     "except_clause",
+		"except_group_clause", "finally_clause",
+		"case_clause",
 	};
 	static const char *const compound[] = {
 		"if_statement",	 "for_statement",  "while_statement",
@@ -85,6 +99,9 @@ static void init_kinds(void)
 		for (size_t i = 0; i < TG_ARRAY_SIZE(table); i++)
 			if (!strcmp(name, table[i].name))
 				kinds[sym] = (uint16_t)table[i].kind;
+		for (size_t i = 0; i < TG_ARRAY_SIZE(holds); i++)
+			if (!strcmp(name, holds[i]))
+				kinds[sym] |= TG_PK_HOLDS;
 	}
 }
 
@@ -92,6 +109,40 @@ unsigned tg_pyparse_kind(unsigned symbol)
 {
 	pthread_once(&kinds_once, init_kinds);
 	return symbol < nkinds ? kinds[symbol] : TG_PK_OTHER;
+}
+
+static uint16_t field_ids[TG_F_COUNT];
+static pthread_once_t fields_once = PTHREAD_ONCE_INIT;
+
+static void init_fields(void)
+{
+	static const char *const names[TG_F_COUNT] = {
+		[TG_F_ALIAS] = "alias",
+		[TG_F_ARGUMENTS] = "arguments",
+		[TG_F_ATTRIBUTE] = "attribute",
+		[TG_F_BODY] = "body",
+		[TG_F_CONDITION] = "condition",
+		[TG_F_FUNCTION] = "function",
+		[TG_F_LEFT] = "left",
+		[TG_F_NAME] = "name",
+		[TG_F_OBJECT] = "object",
+		[TG_F_PARAMETERS] = "parameters",
+		[TG_F_RIGHT] = "right",
+		[TG_F_TYPE] = "type",
+		[TG_F_VALUE] = "value",
+		[TG_F_DEFINITION] = "definition",
+	};
+	const TSLanguage *lang = tree_sitter_python();
+
+	for (size_t i = 0; i < TG_F_COUNT; i++)
+		field_ids[i] = ts_language_field_id_for_name(
+			lang, names[i], (uint32_t)strlen(names[i]));
+}
+
+unsigned tg_pyparse_field(enum tg_pyfield field)
+{
+	pthread_once(&fields_once, init_fields);
+	return (unsigned)field < TG_F_COUNT ? field_ids[field] : 0;
 }
 
 int tg_pyparse_selftest(void)
@@ -105,17 +156,17 @@ int tg_pyparse_selftest(void)
 
 static void index_lines(struct tg_pyfile *py)
 {
+	const char *p = py->src, *end = py->src + py->len;
 	size_t alloc = 0;
 
 	/* lines end at \n only, as tree-sitter counts rows; \r stays in the line */
 	TG_ALLOC_GROW(py->line_start, 1, alloc);
 	py->line_start[0] = 0;
 	py->nlines = 1;
-	for (size_t i = 0; i < py->len; i++) {
-		if (py->src[i] != '\n' || i + 1 >= py->len)
-			continue;
+	while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) &&
+	       ++p < end) {
 		TG_ALLOC_GROW(py->line_start, py->nlines + 1, alloc);
-		py->line_start[py->nlines++] = (uint32_t)(i + 1);
+		py->line_start[py->nlines++] = (uint32_t)(p - py->src);
 	}
 }
 
@@ -143,6 +194,24 @@ static bool too_deep(const char *src, size_t len)
 	size_t indent = 0;
 	bool at_start = true;
 
+	if (len <= TG_MAX_INDENT)
+		return false;
+	if (!memchr(src, '\r', len)) {
+		/* the usual file: look at each line's start only */
+		const char *p = src, *end = src + len;
+
+		while (p) {
+			for (indent = 0; p < end && (*p == ' ' || *p == '\t' ||
+						   *p == '\f');
+			     p++)
+				if (++indent > TG_MAX_INDENT)
+					return true;
+			p = memchr(p, '\n', (size_t)(end - p));
+			if (p)
+				p++;
+		}
+		return false;
+	}
 	for (size_t i = 0; i < len; i++) {
 		char c = src[i];
 

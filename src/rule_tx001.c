@@ -3,6 +3,7 @@
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
 #include "txguard/owners.h"
+#include "txguard/pyparse.h"
 
 /*
  * TX001 double-transaction (§5): commit() or rollback() on a name an
@@ -78,11 +79,11 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 
 	if (strcmp(type, "call") || !cx->nstack)
 		return;
-	fn = ts_node_child_by_field_name(node, "function", 8);
+	fn = tg_child(node, TG_F_FUNCTION);
 	if (ts_node_is_null(fn) || strcmp(ts_node_type(fn), "attribute"))
 		return;
-	attr = ts_node_child_by_field_name(fn, "attribute", 9);
-	obj = ts_node_child_by_field_name(fn, "object", 6);
+	attr = tg_child(fn, TG_F_ATTRIBUTE);
+	obj = tg_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(attr) || ts_node_is_null(obj))
 		return;
 	a = tg_analyze_text(cx, attr, &len);
@@ -131,4 +132,5 @@ const struct tg_rule_ops tg_rule_tx001_ops = {
 	tx001_enter,
 	NULL,
 	false,
+	TG_RULE_KIND(TG_PK_CALL),
 };

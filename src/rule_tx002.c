@@ -48,9 +48,9 @@ static bool is_attr_of(const struct tg_actx *cx, TSNode n, const char *name,
 	const char *s;
 
 	if (ts_node_is_null(n) || !is(ts_node_type(n), "attribute") ||
-	    !name_is(cx, ts_node_child_by_field_name(n, "object", 6), name))
+	    !name_is(cx, tg_child(n, TG_F_OBJECT), name))
 		return false;
-	a = ts_node_child_by_field_name(n, "attribute", 9);
+	a = tg_child(n, TG_F_ATTRIBUTE);
 	if (ts_node_is_null(a))
 		return false;
 	s = tg_analyze_text(cx, a, &len);
@@ -76,7 +76,7 @@ static bool closes(const struct tg_actx *cx, TSNode root, const char *name)
 		bool descend = !is_scope(n);
 
 		if (is(ts_node_type(n), "call") &&
-		    is_attr_of(cx, ts_node_child_by_field_name(n, "function", 8),
+		    is_attr_of(cx, tg_child(n, TG_F_FUNCTION),
 			       name, "close")) {
 			yes = true;
 			break;
@@ -116,14 +116,14 @@ static bool finally_closes(const struct tg_actx *cx, TSNode try_stmt,
 /* Is a constructor-looking callee (`Repository(...)`) called? */
 static bool constructor_call(const struct tg_actx *cx, TSNode call)
 {
-	TSNode fn = unparen(ts_node_child_by_field_name(call, "function", 8));
+	TSNode fn = unparen(tg_child(call, TG_F_FUNCTION));
 	size_t len;
 	const char *s;
 
 	if (ts_node_is_null(fn))
 		return false;
 	if (is(ts_node_type(fn), "attribute"))
-		fn = ts_node_child_by_field_name(fn, "attribute", 9);
+		fn = tg_child(fn, TG_F_ATTRIBUTE);
 	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
 		return false;
 	s = tg_analyze_text(cx, fn, &len);
@@ -157,17 +157,17 @@ static bool hands_over(const struct tg_actx *cx, TSNode v, const char *name,
 				       depth + 1))
 				return true;
 	} else if (is(t, "pair")) {
-		return hands_over(cx, ts_node_child_by_field_name(v, "value", 5),
+		return hands_over(cx, tg_child(v, TG_F_VALUE),
 				  name, depth + 1);
 	} else if (is(t, "call") && constructor_call(cx, v)) {
-		TSNode args = ts_node_child_by_field_name(v, "arguments", 9);
+		TSNode args = tg_child(v, TG_F_ARGUMENTS);
 
 		n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 		for (uint32_t i = 0; i < n; i++) {
 			TSNode a = ts_node_named_child(args, i);
 
 			if (is(ts_node_type(a), "keyword_argument"))
-				a = ts_node_child_by_field_name(a, "value", 5);
+				a = tg_child(a, TG_F_VALUE);
 			if (name_is(cx, unparen(a), name))
 				return true;
 		}
@@ -190,8 +190,7 @@ static bool with_manages(const struct tg_actx *cx, TSNode with,
 		return false;
 	n = ts_node_named_child_count(clause);
 	for (uint32_t i = 0; i < n; i++) {
-		TSNode v = ts_node_child_by_field_name(
-			ts_node_named_child(clause, i), "value", 5);
+		TSNode v = tg_child(ts_node_named_child(clause, i), TG_F_VALUE);
 		TSNode args;
 		uint32_t na;
 
@@ -204,10 +203,10 @@ static bool with_manages(const struct tg_actx *cx, TSNode with,
 			return true;
 		if (!is(ts_node_type(v), "call"))
 			continue;
-		if (is_attr_of(cx, ts_node_child_by_field_name(v, "function", 8),
+		if (is_attr_of(cx, tg_child(v, TG_F_FUNCTION),
 			       name, "begin"))
 			return true;
-		args = ts_node_child_by_field_name(v, "arguments", 9);
+		args = tg_child(v, TG_F_ARGUMENTS);
 		na = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 		for (uint32_t k = 0; k < na; k++)
 			if (name_is(cx, ts_node_named_child(args, k), name))
@@ -227,13 +226,13 @@ static bool registers_cleanup(const struct tg_actx *cx, TSNode call,
 	static const char *const takers[] = {
 		"enter_context", "enter_async_context", "push_async_exit",
 	};
-	TSNode fn = ts_node_child_by_field_name(call, "function", 8);
-	TSNode args = ts_node_child_by_field_name(call, "arguments", 9);
+	TSNode fn = tg_child(call, TG_F_FUNCTION);
+	TSNode args = tg_child(call, TG_F_ARGUMENTS);
 	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 	bool taker = false;
 
 	if (!ts_node_is_null(fn) && is(ts_node_type(fn), "attribute")) {
-		TSNode a = ts_node_child_by_field_name(fn, "attribute", 9);
+		TSNode a = tg_child(fn, TG_F_ATTRIBUTE);
 		size_t len = 0;
 		const char *s = ts_node_is_null(a) ? "" :
 			tg_analyze_text(cx, a, &len);
@@ -299,9 +298,8 @@ static void scan_scope(const struct tg_actx *cx, struct scan *sc, TSNode root)
 		} else if (is_scope(n)) {
 			descend = false;
 		} else if (is(type, "assignment")) {
-			TSNode left = ts_node_child_by_field_name(n, "left", 4);
-			TSNode right = unparen(
-				ts_node_child_by_field_name(n, "right", 5));
+			TSNode left = tg_child(n, TG_F_LEFT);
+			TSNode right = unparen(tg_child(n, TG_F_RIGHT));
 
 			/* a rebinding: a later session is another case */
 			if (name_is(cx, left, sc->name))
@@ -377,13 +375,12 @@ static TSNode scope_of(const struct tg_actx *cx, TSNode bind, const char *name,
 			*is_async = ts_node_child_count(n) &&
 				    is(ts_node_type(ts_node_child(n, 0)),
 				       "async");
-			return ts_node_child_by_field_name(n, "body", 4);
+			return tg_child(n, TG_F_BODY);
 		}
 		if (is(t, "class_definition"))
 			return (TSNode){ 0 };
 		if (is(t, "if_statement")) {
-			TSNode cond = ts_node_child_by_field_name(n, "condition",
-								  9);
+			TSNode cond = tg_child(n, TG_F_CONDITION);
 			size_t len = 0;
 			const char *s = ts_node_is_null(cond) ? "" :
 				tg_analyze_text(cx, cond, &len);
@@ -435,7 +432,7 @@ static void tx002_enter(struct tg_actx *cx, TSNode node, const char *type)
 	if (e->kind != TG_OWNED_CREATED || e->bind_id != node.id ||
 	    !tg_analyze_wants(cx, "TX002"))
 		return;
-	call = ts_node_child_by_field_name(node, "right", 5);
+	call = tg_child(node, TG_F_RIGHT);
 	while (!ts_node_is_null(call) && !is(ts_node_type(call), "call"))
 		call = ts_node_named_child(call, 0);
 	if (ts_node_is_null(call))
@@ -461,4 +458,5 @@ const struct tg_rule_ops tg_rule_tx002_ops = {
 	tx002_enter,
 	NULL,
 	true,
+	TG_RULE_KIND(TG_PK_ASSIGNMENT),
 };

@@ -3,6 +3,7 @@
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
 #include "txguard/owners.h"
+#include "txguard/pyparse.h"
 
 /*
  * TX003 transaction-per-iteration (§5): inside a loop body, opening an
@@ -81,8 +82,7 @@ static void with_items(struct tg_actx *cx, TSNode with)
 		return;
 	n = ts_node_named_child_count(clause);
 	for (uint32_t i = 0; i < n; i++) {
-		TSNode v = ts_node_child_by_field_name(
-			ts_node_named_child(clause, i), "value", 5);
+		TSNode v = tg_child(ts_node_named_child(clause, i), TG_F_VALUE);
 		const struct tg_owned *loop;
 		const struct tg_owner *o;
 		enum tg_call_class cls;
@@ -93,14 +93,17 @@ static void with_items(struct tg_actx *cx, TSNode with)
 		v = unparen(v);
 		if (ts_node_is_null(v) || !is(ts_node_type(v), "call"))
 			continue;
+		if (!tg_analyze_in_loop(cx, ts_node_start_byte(v)))
+			return;
+		cls = tg_analyze_classify(cx, v, &o);
+		if (cls != TG_CALL_BEGIN && cls != TG_CALL_OWNER)
+			continue;
 		loop = tg_analyze_loop(cx, ts_node_start_byte(v));
 		if (!loop)
 			return;
-		cls = tg_analyze_classify(cx, v, &o);
 		if (cls == TG_CALL_BEGIN) {
-			TSNode fn = unparen(
-				ts_node_child_by_field_name(v, "function", 8));
-			TSNode obj = ts_node_child_by_field_name(fn, "object", 6);
+			TSNode fn = unparen(tg_child(v, TG_F_FUNCTION));
+			TSNode obj = tg_child(fn, TG_F_OBJECT);
 			char *name = ts_node_is_null(obj) ?
 				tg_xstrdup("") : tg_analyze_norm(cx, obj);
 			const struct tg_owned *e = tg_analyze_scope_of(
@@ -114,7 +117,7 @@ static void with_items(struct tg_actx *cx, TSNode with)
 			}
 			free(name);
 			owner = tg_xstrdup("SQLAlchemy: begin() commits on exit");
-		} else if (cls == TG_CALL_OWNER) {
+		} else {
 			if (o->origin == TG_OWNER_INFERRED)
 				owner = tg_xasprintf("%s, defined at %s, %s",
 						     o->name,
@@ -125,8 +128,6 @@ static void with_items(struct tg_actx *cx, TSNode with)
 				owner = tg_xasprintf(
 					"%s (owner configured in %s)", o->name,
 					o->where ? o->where : ".txguard");
-		} else {
-			continue;
 		}
 		disp = tg_analyze_display(cx, v);
 		report(cx, v, loop, "opens and commits a transaction", owner,
@@ -154,11 +155,14 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, const char *type)
 			with_items(cx, node);
 		return;
 	}
+	/* the loop itself (does it sleep?) is asked for only for a candidate */
 	if (!is(type, "call") ||
-	    !(loop = tg_analyze_loop(cx, ts_node_start_byte(node))) ||
+	    !tg_analyze_in_loop(cx, ts_node_start_byte(node)) ||
 	    !tg_analyze_wants(cx, "TX003"))
 		return;
 	if (tg_analyze_classify(cx, node, &o) == TG_CALL_FACTORY) {
+		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
+			return;
 		disp = tg_analyze_display(cx, node);
 		report(cx, node, loop, "opens a new session",
 		       tg_analyze_factory_desc(cx, node, o),
@@ -169,17 +173,18 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, const char *type)
 		return;
 	}
 	/* commit(): SQLAlchemy's takes no arguments (git's commit("msg") does) */
-	fn = ts_node_child_by_field_name(node, "function", 8);
-	args = ts_node_child_by_field_name(node, "arguments", 9);
+	fn = tg_child(node, TG_F_FUNCTION);
+	args = tg_child(node, TG_F_ARGUMENTS);
 	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "attribute") ||
 	    ts_node_is_null(args) || ts_node_named_child_count(args))
 		return;
-	attr = ts_node_child_by_field_name(fn, "attribute", 9);
-	obj = ts_node_child_by_field_name(fn, "object", 6);
+	attr = tg_child(fn, TG_F_ATTRIBUTE);
+	obj = tg_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(attr) || ts_node_is_null(obj))
 		return;
 	a = tg_analyze_text(cx, attr, &len);
-	if (len != 6 || memcmp(a, "commit", 6))
+	if (len != 6 || memcmp(a, "commit", 6) ||
+	    !(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
 		return;
 	name = tg_analyze_norm(cx, obj);
 	e = tg_analyze_scope_of(cx, name, ts_node_start_byte(node));
@@ -203,4 +208,5 @@ const struct tg_rule_ops tg_rule_tx003_ops = {
 	tx003_enter,
 	NULL,
 	false,
+	TG_RULE_KIND(TG_PK_CALL) | TG_RULE_KIND(TG_PK_WITH),
 };

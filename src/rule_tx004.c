@@ -2,6 +2,7 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
+#include "txguard/pyparse.h"
 
 /*
  * TX004 session-escape (§5): a session that a block or the request
@@ -43,7 +44,7 @@ static bool text_is(const char *s, size_t len, const char *lit)
 static enum escape escape_of(const struct tg_actx *cx, TSNode fn)
 {
 	bool attr = is(ts_node_type(fn), "attribute");
-	TSNode last = attr ? ts_node_child_by_field_name(fn, "attribute", 9) :
+	TSNode last = attr ? tg_child(fn, TG_F_ATTRIBUTE) :
 			     fn;
 	const char *s;
 	size_t len;
@@ -78,7 +79,7 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 
 	if (!is(ts_node_type(fn), "attribute"))
 		return false;
-	obj = ts_node_child_by_field_name(fn, "object", 6);
+	obj = tg_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(obj) || !is(ts_node_type(obj), "identifier"))
 		return false;
 	os = tg_analyze_text(cx, obj, &olen);
@@ -109,9 +110,9 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 						continue;
 					m = ts_node_named_child_count(ch);
 					for (k = 0; k < m; k++) {
-						TSNode v = ts_node_child_by_field_name(
+						TSNode v = tg_child(
 							ts_node_named_child(ch, k),
-							"value", 5);
+							TG_F_VALUE);
 						TSNode al;
 						size_t len;
 						const char *s;
@@ -119,8 +120,7 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 						if (ts_node_is_null(v) ||
 						    !is(ts_node_type(v), "as_pattern"))
 							continue;
-						al = ts_node_child_by_field_name(
-							v, "alias", 5);
+						al = tg_child(v, TG_F_ALIAS);
 						if (ts_node_is_null(al))
 							continue;
 						s = tg_analyze_text(cx, al, &len);
@@ -151,7 +151,7 @@ static bool session_method(const struct tg_actx *cx, TSNode attr)
 		"merge",   "query",   "refresh", "rollback", "run_sync",
 		"scalar",  "scalars", "stream",
 	};
-	TSNode a = ts_node_child_by_field_name(attr, "attribute", 9);
+	TSNode a = tg_child(attr, TG_F_ATTRIBUTE);
 	size_t len;
 	const char *s;
 
@@ -191,7 +191,7 @@ static bool hands_session(const struct tg_actx *cx, TSNode n,
 			return true;
 		call = ts_node_parent(args);
 		fn = ts_node_is_null(call) ? call :
-			ts_node_child_by_field_name(call, "function", 8);
+			tg_child(call, TG_F_FUNCTION);
 		if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
 			return true;
 		s = tg_analyze_text(cx, fn, &len);
@@ -213,10 +213,10 @@ static bool hands_session(const struct tg_actx *cx, TSNode n,
 		return session_method(cx, attr);
 	if (is(t, "call"))
 		return ts_node_start_byte(
-			       ts_node_child_by_field_name(up, "function", 8)) ==
+			       tg_child(up, TG_F_FUNCTION)) ==
 			       ts_node_start_byte(attr) &&
-		       ts_node_end_byte(ts_node_child_by_field_name(
-			       up, "function", 8)) == ts_node_end_byte(attr);
+		       ts_node_end_byte(tg_child(up, TG_F_FUNCTION)) ==
+			       ts_node_end_byte(attr);
 	return false;
 }
 
@@ -272,8 +272,8 @@ static void tx004_enter(struct tg_actx *cx, TSNode node, const char *type)
 
 	if (!cx->nstack || strcmp(type, "call"))
 		return;
-	fn = unparen(ts_node_child_by_field_name(node, "function", 8));
-	args = ts_node_child_by_field_name(node, "arguments", 9);
+	fn = unparen(tg_child(node, TG_F_FUNCTION));
+	args = tg_child(node, TG_F_ARGUMENTS);
 	if (ts_node_is_null(fn) || ts_node_is_null(args) ||
 	    (esc = escape_of(cx, fn)) == ESC_NONE ||
 	    !tg_analyze_wants(cx, "TX004"))
@@ -327,4 +327,5 @@ const struct tg_rule_ops tg_rule_tx004_ops = {
 	tx004_enter,
 	NULL,
 	false,
+	TG_RULE_KIND(TG_PK_CALL),
 };

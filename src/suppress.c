@@ -141,29 +141,52 @@ static void add_comment(struct directives *ds, const struct tg_pyfile *py,
 	}
 }
 
+/* The first `word` (`n` lower-case letters) in [p, end), any case, or NULL. */
+static const char *find_word(const char *p, const char *end,
+			     const char *word, size_t n)
+{
+	for (; p + n <= end; p++)
+		if (tolower((unsigned char)*p) == *word &&
+		    !strncasecmp(p, word, n))
+			return p;
+	return NULL;
+}
+
 static void scan_for(struct directives *ds, const struct tg_pyfile *py,
 		     const char *word, bool noqa)
 {
 	TSNode root = ts_tree_root_node(py->tree);
-	const char *p = py->src;
+	const char *p = py->src, *end = py->src + py->len, *hash;
+	size_t wlen = strlen(word);
 	uint32_t last_comment = UINT32_MAX;
 
 	/*
 	 * Most files have no directive: find the words at memory speed and
 	 * ask the tree only about those places. §8: only a real comment node
-	 * counts, never a string or docstring.
+	 * counts, never a string or docstring. A comment runs from a `#` to
+	 * the end of its line, so only the rest of a line after a `#` is
+	 * searched.
 	 */
-	while ((p = strcasestr(p, word))) {
-		uint32_t off = (uint32_t)(p - py->src);
-		TSNode n = ts_node_descendant_for_byte_range(root, off, off);
+	while (p < end && (hash = memchr(p, '#', (size_t)(end - p)))) {
+		const char *eol = memchr(hash, '\n', (size_t)(end - hash));
 
-		p += strlen(word);
-		if (strcmp(ts_node_type(n), "comment") ||
-		    ts_node_start_byte(n) == last_comment)
-			continue;
-		last_comment = ts_node_start_byte(n);
-		add_comment(ds, py, n, noqa);
-		p = py->src + ts_node_end_byte(n);
+		if (!eol)
+			eol = end;
+		p = hash;
+		while ((p = find_word(p, eol, word, wlen))) {
+			uint32_t off = (uint32_t)(p - py->src);
+			TSNode n = ts_node_descendant_for_byte_range(root, off,
+								     off);
+
+			p += wlen;
+			if (strcmp(ts_node_type(n), "comment") ||
+			    ts_node_start_byte(n) == last_comment)
+				continue;
+			last_comment = ts_node_start_byte(n);
+			add_comment(ds, py, n, noqa);
+			p = py->src + ts_node_end_byte(n);
+		}
+		p = eol;
 	}
 }
 

@@ -68,6 +68,13 @@ static bool enter(struct tg_units *u, struct walk *w,
 	/* a simple statement holds expressions only, never a def */
 	if (kind & TG_PK_SIMPLE)
 		return false;
+	/*
+	 * Nor does any node that cannot hold a statement (§12: the walk
+	 * keeps to blocks and compound statements), unless the tree has
+	 * errors: an ERROR node can hold a def anywhere.
+	 */
+	if (!(kind & TG_PK_HOLDS) && !py->has_errors)
+		return false;
 	kind &= TG_PK_MASK;
 	if (kind == TG_PK_DECORATED) {
 		TG_ALLOC_GROW(w->decorated, w->ndecorated + 1,

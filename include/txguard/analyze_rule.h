@@ -24,6 +24,7 @@ struct tg_findings;
 struct tg_finding;
 struct tg_analyze_opts;
 struct tg_owner;
+struct tg_classify_memo;
 
 enum tg_owned_kind {
 	TG_OWNED_BEGIN,        /* X.begin() */
@@ -59,6 +60,12 @@ struct tg_owned {
 	bool request;        /* a request-scoped parameter (Depends) */
 	bool barrier;        /* nested def/lambda/class: hides what is below */
 	bool loop;           /* a for/while body (TX003) */
+	/*
+	 * Loops: whether the body sleeps (a polling loop, not one for
+	 * TX003), found on first need: -1 not yet known, else 0 or 1.
+	 */
+	signed char sleeps;
+	TSNode body;         /* loops: the body, for that question */
 	bool shadow;         /* a comprehension variable hides `name` in it */
 	uint32_t body_start; /* the block body's first byte */
 	uint32_t body_end;   /* loops: the body's end (an else clause is not in it) */
@@ -77,19 +84,25 @@ struct tg_actx {
 	size_t unit;         /* index of the unit the current node is in */
 	struct tg_owned *stack;
 	size_t nstack, alloc_stack;
+	struct tg_classify_memo *memo; /* tg_analyze_classify()'s answers */
 };
 
 /**
  * A rule's hooks; `type` is ts_node_type(node). Either may be NULL. The
  * walk skips simple statements while no owner block is open unless a rule
- * sets simple_outside (TX002 will: it looks at every assignment).
+ * sets simple_outside (TX002 will: it looks at every assignment). The
+ * hooks see only nodes of the kinds in `kinds` (TG_RULE_KIND(TG_PK_CALL)
+ * | ...; enum tg_pykind, pyparse.h): most nodes concern no rule.
  */
 struct tg_rule_ops {
 	const char *id;
 	void (*enter)(struct tg_actx *cx, TSNode node, const char *type);
 	void (*leave)(struct tg_actx *cx, TSNode node, const char *type);
 	bool simple_outside;
+	unsigned long kinds;
 };
+
+#define TG_RULE_KIND(pk) (1UL << (pk))
 
 extern const struct tg_rule_ops tg_rule_tx001_ops;
 extern const struct tg_rule_ops tg_rule_tx002_ops;
@@ -135,6 +148,12 @@ char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
 const struct tg_owned *tg_analyze_loop(const struct tg_actx *cx, uint32_t at);
 
 /**
+ * Whether tg_analyze_loop() can find anything at `at`: a loop is visible
+ * there, sleeping or not. Cheap; ask it before costlier questions.
+ */
+bool tg_analyze_in_loop(const struct tg_actx *cx, uint32_t at);
+
+/**
  * The nearest live entry of any kind for `name` at `at` (owning or not);
  * tg_analyze_owned() is this restricted to owning kinds.
  */
@@ -168,6 +187,9 @@ struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 
 /** Whether findings of rule `id` in the current unit would be kept. */
 bool tg_analyze_wants(const struct tg_actx *cx, const char *id);
+
+/** The child in `field` (enum tg_pyfield), or a null node. */
+TSNode tg_child(TSNode node, unsigned field);
 
 /** The node's source text (borrowed, not NUL-terminated), *len its size. */
 const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,

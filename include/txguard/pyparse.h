@@ -43,7 +43,8 @@ const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,
  * Node kinds the analysis cares about, by grammar symbol (ts_node_symbol),
  * so walks compare small integers instead of type names. TG_PK_SIMPLE is
  * or-ed in for simple statements (nothing in them can hold a def or a
- * with block).
+ * with block), TG_PK_HOLDS for the nodes that can hold statements: in a
+ * tree without errors, no other node has a statement below it.
  */
 enum tg_pykind {
 	TG_PK_OTHER = 0,
@@ -56,6 +57,7 @@ enum tg_pykind {
 	TG_PK_ASSIGNMENT,
 	TG_PK_AUGASSIGN,
 	TG_PK_FOR,           /* for_statement (async for too) */
+	TG_PK_WHILE,         /* while_statement */
 	TG_PK_AS_PATTERN,
 	TG_PK_NAMED_EXPR,    /* walrus */
 	TG_PK_DELETE,
@@ -64,12 +66,41 @@ enum tg_pykind {
 	TG_PK_IMPORT_FROM,
 	TG_PK_CALL,
 	TG_PK_COMMENT,
+	TG_PK_EXPR_STMT,     /* expression_statement (an assignment's parent) */
 	TG_PK_MASK = 0xff,
 	TG_PK_SIMPLE = 0x100,
+	TG_PK_HOLDS = 0x200, /* can hold statements: module, block, compound
+				statements and their clauses, definitions */
 };
 
 /** The kind of grammar symbol `symbol` (a TSSymbol). */
 unsigned tg_pyparse_kind(unsigned symbol);
+
+/** The grammar's fields the analysis asks for. */
+enum tg_pyfield {
+	TG_F_ALIAS,
+	TG_F_ARGUMENTS,
+	TG_F_ATTRIBUTE,
+	TG_F_BODY,
+	TG_F_CONDITION,
+	TG_F_FUNCTION,
+	TG_F_LEFT,
+	TG_F_NAME,
+	TG_F_OBJECT,
+	TG_F_PARAMETERS,
+	TG_F_RIGHT,
+	TG_F_TYPE,
+	TG_F_VALUE,
+	TG_F_DEFINITION,
+	TG_F_COUNT,
+};
+
+/**
+ * The field id (a TSFieldId) of `field`, looked up once: asking by name
+ * (ts_node_child_by_field_name) searches the grammar's field names on
+ * every call.
+ */
+unsigned tg_pyparse_field(enum tg_pyfield field);
 
 /** Check once that the compiled-in grammar loads. Errors: TG_ERROR. */
 int tg_pyparse_selftest(void);
