@@ -472,6 +472,7 @@ struct tg_classified {
 	char *callee; /* owned; NULL for an empty slot */
 	enum tg_call_class cls;
 	const struct tg_owner *owner;
+	bool known;   /* cls is the class; else only: not a factory */
 };
 
 struct tg_classify_memo {
@@ -498,29 +499,46 @@ static struct tg_classified *memo_slot(struct tg_classify_memo *m,
 	return &m->v[i];
 }
 
-/* Takes `callee` over. */
+/* Takes `callee` over; replaces an entry for it. */
 static void memo_add(struct tg_classify_memo *m, char *callee,
-		     enum tg_call_class cls, const struct tg_owner *owner)
+		     enum tg_call_class cls, const struct tg_owner *owner,
+		     bool known)
 {
-	struct tg_classified *e;
+	struct tg_classified *e = m->alloc ? memo_slot(m, callee) : NULL;
 
-	if (2 * (m->nr + 1) > m->alloc) {
-		struct tg_classify_memo big = { 0 };
+	if (e && e->callee) {
+		free(e->callee);
+	} else {
+		if (2 * (m->nr + 1) > m->alloc) {
+			struct tg_classify_memo big = { 0 };
 
-		big.alloc = m->alloc ? 2 * m->alloc : 64;
-		big.v = tg_xcalloc(big.alloc, sizeof(*big.v));
-		for (size_t i = 0; i < m->alloc; i++)
-			if (m->v[i].callee)
-				*memo_slot(&big, m->v[i].callee) = m->v[i];
-		big.nr = m->nr;
-		free(m->v);
-		*m = big;
+			big.alloc = m->alloc ? 2 * m->alloc : 64;
+			big.v = tg_xcalloc(big.alloc, sizeof(*big.v));
+			for (size_t i = 0; i < m->alloc; i++)
+				if (m->v[i].callee)
+					*memo_slot(&big, m->v[i].callee) =
+						m->v[i];
+			big.nr = m->nr;
+			free(m->v);
+			*m = big;
+		}
+		e = memo_slot(m, callee);
+		m->nr++;
 	}
-	e = memo_slot(m, callee);
 	e->callee = callee;
 	e->cls = cls;
 	e->owner = owner;
-	m->nr++;
+	e->known = known;
+}
+
+static void memo_put(const struct tg_actx *cx, char *callee,
+		     enum tg_call_class cls, const struct tg_owner *owner,
+		     bool known)
+{
+	if (cx->memo)
+		memo_add(cx->memo, callee, cls, owner, known);
+	else
+		free(callee);
 }
 
 static void memo_release(struct tg_classify_memo *m)
@@ -531,16 +549,94 @@ static void memo_release(struct tg_classify_memo *m)
 	memset(m, 0, sizeof(*m));
 }
 
-enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
-				       const struct tg_owner **owner)
+/* An owner's call: configured, or resolved through the file's imports. */
+static const struct tg_owner *callee_owner(const struct tg_actx *cx,
+					   const char *callee, size_t len)
 {
 	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	enum tg_call_class cls = TG_CALL_NONE;
+	const struct tg_owner *o = tg_owners_match_owner(reg, callee, len);
+
+	if (!o && res)
+		o = tg_resolver_owner(res, cx->py->path, callee, len);
+	return o;
+}
+
+/*
+ * Would `callee` create a session, were it not an owner (an owner wins)?
+ * *owner gets the factory's entry, NULL for SQLAlchemy's own classes.
+ */
+static bool callee_factory(const struct tg_actx *cx, const char *callee,
+			   size_t len, const struct tg_owner **owner)
+{
+	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
 	const struct tg_owner *o;
+
+	*owner = NULL;
+	if ((o = tg_owners_match_factory(reg, callee, len))) {
+		*owner = o;
+		return true;
+	}
+	if (res && (o = tg_resolver_factory(res, cx->py->path, callee, len))) {
+		if (scoped_factory(o))
+			return false;
+		*owner = o;
+		return true;
+	}
+	return sqlalchemy_session_class(cx, callee, len);
+}
+
+/*
+ * The class of a name or dotted name called, remembered per file. With
+ * `factory_only` only whether it is TG_CALL_FACTORY matters (anything
+ * else may come back as TG_CALL_NONE): the factory question is asked
+ * first, so most callees cost one resolver query instead of two.
+ */
+static enum tg_call_class classify_callee(const struct tg_actx *cx,
+					  char *callee, bool factory_only,
+					  const struct tg_owner **owner)
+{
+	struct tg_classified *e = NULL;
+	enum tg_call_class cls = TG_CALL_NONE;
+	const struct tg_owner *o, *fo = NULL;
+	size_t len = strlen(callee);
+
+	*owner = NULL;
+	if (cx->memo && cx->memo->alloc) {
+		e = memo_slot(cx->memo, callee);
+		if (e->callee && (e->known || factory_only)) {
+			free(callee);
+			if (factory_only && e->cls != TG_CALL_FACTORY)
+				return TG_CALL_NONE;
+			*owner = e->owner;
+			return e->cls;
+		}
+	}
+	if (factory_only && !callee_factory(cx, callee, len, &fo)) {
+		/* an owner or nothing: not known which */
+		memo_put(cx, callee, TG_CALL_NONE, NULL, false);
+		return TG_CALL_NONE;
+	}
+	if ((o = callee_owner(cx, callee, len))) {
+		cls = TG_CALL_OWNER;
+	} else if (factory_only || callee_factory(cx, callee, len, &fo)) {
+		cls = TG_CALL_FACTORY;
+		o = fo;
+	}
+	memo_put(cx, callee, cls, o, true);
+	if (factory_only && cls != TG_CALL_FACTORY)
+		return TG_CALL_NONE;
+	*owner = o;
+	return cls;
+}
+
+static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
+				   bool factory_only,
+				   const struct tg_owner **owner)
+{
 	TSNode fn;
 	const char *type;
-	char *callee;
 	size_t len;
 
 	*owner = NULL;
@@ -569,38 +665,20 @@ enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
 	} else if (!is(type, "identifier")) {
 		return TG_CALL_NONE;
 	}
-	callee = tg_analyze_norm(cx, fn);
-	if (cx->memo && cx->memo->alloc) {
-		const struct tg_classified *e = memo_slot(cx->memo, callee);
+	return classify_callee(cx, tg_analyze_norm(cx, fn), factory_only,
+			       owner);
+}
 
-		if (e->callee) {
-			free(callee);
-			*owner = e->owner;
-			return e->cls;
-		}
-	}
-	len = strlen(callee);
-	if ((o = tg_owners_match_owner(reg, callee, len)) ||
-	    (res && (o = tg_resolver_owner(res, cx->py->path, callee, len)))) {
-		*owner = o;
-		cls = TG_CALL_OWNER;
-	} else if ((o = tg_owners_match_factory(reg, callee, len))) {
-		*owner = o;
-		cls = TG_CALL_FACTORY;
-	} else if (res && (o = tg_resolver_factory(res, cx->py->path, callee,
-						   len))) {
-		if (!scoped_factory(o)) {
-			*owner = o;
-			cls = TG_CALL_FACTORY;
-		}
-	} else if (sqlalchemy_session_class(cx, callee, len)) {
-		cls = TG_CALL_FACTORY;
-	}
-	if (cx->memo)
-		memo_add(cx->memo, callee, cls, *owner);
-	else
-		free(callee);
-	return cls;
+enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
+				       const struct tg_owner **owner)
+{
+	return classify(cx, call, false, owner);
+}
+
+bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
+			const struct tg_owner **owner)
+{
+	return classify(cx, call, true, owner) == TG_CALL_FACTORY;
 }
 
 char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
@@ -868,6 +946,111 @@ static bool sessionish_name(const char *s)
 	return strcasestr(l, "session") || !strncasecmp(l, "db", 2);
 }
 
+/* One parameter of request_scope(). */
+static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
+			  TSNode body, bool is_async)
+{
+	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
+	const char *t = ts_node_type(p);
+	TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
+	const struct tg_owner *o = NULL;
+	bool closing = false;
+	char *via = NULL, *disp;
+	struct tg_owned *e;
+
+	if (is(t, "typed_default_parameter")) {
+		name = tg_child(p, TG_F_NAME);
+		ann = tg_child(p, TG_F_TYPE);
+		value = tg_child(p, TG_F_VALUE);
+	} else if (is(t, "default_parameter")) {
+		name = tg_child(p, TG_F_NAME);
+		value = tg_child(p, TG_F_VALUE);
+	} else if (is(t, "typed_parameter")) {
+		name = ts_node_named_child(p, 0);
+		ann = tg_child(p, TG_F_TYPE);
+	} else {
+		return;
+	}
+	if (ts_node_is_null(name) ||
+	    !is(ts_node_type(name), "identifier"))
+		return;
+	value = unparen(value);
+	if (!ts_node_is_null(value) &&
+	    callee_last_is(cx, value, "Depends"))
+		dep = value;
+	else if (!ts_node_is_null(ann))
+		dep = find_depends(cx, ann);
+	if (!ts_node_is_null(dep)) {
+		TSNode target = depends_target(cx, dep);
+		char *tt;
+
+		if (ts_node_is_null(target))
+			return;
+		tt = tg_analyze_norm(cx, target);
+		o = tg_owners_match_owner(reg, tt, strlen(tt));
+		if (!o && res)
+			o = tg_resolver_dependency(res, cx->py->path,
+						   tt, strlen(tt));
+		if (!o && !ts_node_is_null(ann))
+			closing = annotation_is_session(cx, ann);
+		if (o && o->origin == TG_OWNER_INFERRED)
+			via = tg_xasprintf(
+				"Depends(%s): %s, defined at %s, %s",
+				tt, o->name, o->where ? o->where : "?",
+				o->how ? o->how : "commits after yield");
+		else if (o)
+			via = tg_xasprintf(
+				"Depends(%s): %s (owner configured in %s)",
+				tt, o->name,
+				o->where ? o->where : ".txguard");
+		else
+			via = tg_xasprintf(
+				"Depends(%s): a request-scoped session, closed when the request ends",
+				tt);
+		free(tt);
+	} else if (!ts_node_is_null(ann) && res) {
+		TSNode a = ts_node_named_child(ann, 0);
+		struct tg_resolution r;
+		char *at;
+
+		if (ts_node_is_null(a) ||
+		    (!is(ts_node_type(a), "identifier") &&
+		     !is(ts_node_type(a), "attribute")))
+			return;
+		at = tg_analyze_norm(cx, a);
+		o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
+		if (!o && !tg_resolver_lookup(&r, res, cx->py->path, at,
+					      strlen(at)) &&
+		    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
+			closing = true;
+		if (o)
+			via = owner_desc(o);
+		else
+			via = tg_xasprintf(
+				"%s: a request-scoped session, closed when the request ends",
+				at);
+		dep = a;
+		free(at);
+	}
+	if (!o && !closing) {
+		free(via);
+		return;
+	}
+	e = push(cx, fn);
+	e->name = tg_analyze_norm(cx, name);
+	disp = tg_analyze_display(cx, p);
+	e->header = disp;
+	e->owner_text = tg_analyze_norm(cx, dep);
+	e->owner_desc = via;
+	e->kind = o ? TG_OWNED_REQUEST : TG_OWNED_CLOSING;
+	e->owner = o;
+	e->request = true;
+	e->is_async = is_async;
+	e->body_start = ts_node_start_byte(body);
+	e->line = ts_node_start_point(p).row + 1;
+}
+
 /*
  * §5 request scope: a parameter whose default is Depends(P), or whose
  * annotation is Annotated[..., Depends(P)] or an alias of one
@@ -881,115 +1064,23 @@ static void request_scope(struct tg_actx *cx, TSNode fn)
 {
 	TSNode params = tg_child(fn, TG_F_PARAMETERS);
 	TSNode body = tg_child(fn, TG_F_BODY);
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
 	bool is_async = ts_node_child_count(fn) &&
 			is(ts_node_type(ts_node_child(fn, 0)), "async");
-	uint32_t n;
+	TSTreeCursor c;
 
 	if (ts_node_is_null(params) || ts_node_is_null(body))
 		return;
-	n = ts_node_named_child_count(params);
-	for (uint32_t i = 0; i < n; i++) {
-		TSNode p = ts_node_named_child(params, i);
-		const char *t = ts_node_type(p);
-		TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
-		const struct tg_owner *o = NULL;
-		bool closing = false;
-		char *via = NULL, *disp;
-		struct tg_owned *e;
+	/* a cursor: ts_node_named_child() counts from the first child each time */
+	c = ts_tree_cursor_new(params);
+	if (ts_tree_cursor_goto_first_child(&c)) {
+		do {
+			TSNode p = ts_tree_cursor_current_node(&c);
 
-		if (is(t, "typed_default_parameter")) {
-			name = tg_child(p, TG_F_NAME);
-			ann = tg_child(p, TG_F_TYPE);
-			value = tg_child(p, TG_F_VALUE);
-		} else if (is(t, "default_parameter")) {
-			name = tg_child(p, TG_F_NAME);
-			value = tg_child(p, TG_F_VALUE);
-		} else if (is(t, "typed_parameter")) {
-			name = ts_node_named_child(p, 0);
-			ann = tg_child(p, TG_F_TYPE);
-		} else {
-			continue;
-		}
-		if (ts_node_is_null(name) ||
-		    !is(ts_node_type(name), "identifier"))
-			continue;
-		value = unparen(value);
-		if (!ts_node_is_null(value) &&
-		    callee_last_is(cx, value, "Depends"))
-			dep = value;
-		else if (!ts_node_is_null(ann))
-			dep = find_depends(cx, ann);
-		if (!ts_node_is_null(dep)) {
-			TSNode target = depends_target(cx, dep);
-			char *tt;
-
-			if (ts_node_is_null(target))
-				continue;
-			tt = tg_analyze_norm(cx, target);
-			o = tg_owners_match_owner(reg, tt, strlen(tt));
-			if (!o && res)
-				o = tg_resolver_dependency(res, cx->py->path,
-							   tt, strlen(tt));
-			if (!o && !ts_node_is_null(ann))
-				closing = annotation_is_session(cx, ann);
-			if (o && o->origin == TG_OWNER_INFERRED)
-				via = tg_xasprintf(
-					"Depends(%s): %s, defined at %s, %s",
-					tt, o->name, o->where ? o->where : "?",
-					o->how ? o->how : "commits after yield");
-			else if (o)
-				via = tg_xasprintf(
-					"Depends(%s): %s (owner configured in %s)",
-					tt, o->name,
-					o->where ? o->where : ".txguard");
-			else
-				via = tg_xasprintf(
-					"Depends(%s): a request-scoped session, closed when the request ends",
-					tt);
-			free(tt);
-		} else if (!ts_node_is_null(ann) && res) {
-			TSNode a = ts_node_named_child(ann, 0);
-			struct tg_resolution r;
-			char *at;
-
-			if (ts_node_is_null(a) ||
-			    (!is(ts_node_type(a), "identifier") &&
-			     !is(ts_node_type(a), "attribute")))
-				continue;
-			at = tg_analyze_norm(cx, a);
-			o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
-			if (!o && !tg_resolver_lookup(&r, res, cx->py->path, at,
-						      strlen(at)) &&
-			    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
-				closing = true;
-			if (o)
-				via = owner_desc(o);
-			else
-				via = tg_xasprintf(
-					"%s: a request-scoped session, closed when the request ends",
-					at);
-			dep = a;
-			free(at);
-		}
-		if (!o && !closing) {
-			free(via);
-			continue;
-		}
-		e = push(cx, fn);
-		e->name = tg_analyze_norm(cx, name);
-		disp = tg_analyze_display(cx, p);
-		e->header = disp;
-		e->owner_text = tg_analyze_norm(cx, dep);
-		e->owner_desc = via;
-		e->kind = o ? TG_OWNED_REQUEST : TG_OWNED_CLOSING;
-		e->owner = o;
-		e->request = true;
-		e->is_async = is_async;
-		e->body_start = ts_node_start_byte(body);
-		e->line = ts_node_start_point(p).row + 1;
+			if (ts_node_is_named(p))
+				request_param(cx, fn, p, body, is_async);
+		} while (ts_tree_cursor_goto_next_sibling(&c));
 	}
+	ts_tree_cursor_delete(&c);
 }
 
 /* Does the loop body call sleep() (a polling loop)? Inner loops aside. */
@@ -1120,8 +1211,7 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 	    ts_node_is_null(stmt) ||
 	    !is(ts_node_type(stmt), "expression_statement"))
 		return;
-	if (ts_node_is_null(block) ||
-	    tg_analyze_classify(cx, right, &o) != TG_CALL_FACTORY)
+	if (ts_node_is_null(block) || !tg_analyze_factory(cx, right, &o))
 		return;
 	tg_analyze_push_created(cx, block, node, left, right);
 }

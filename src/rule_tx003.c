@@ -160,7 +160,7 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, const char *type)
 	    !tg_analyze_in_loop(cx, ts_node_start_byte(node)) ||
 	    !tg_analyze_wants(cx, "TX003"))
 		return;
-	if (tg_analyze_classify(cx, node, &o) == TG_CALL_FACTORY) {
+	if (tg_analyze_factory(cx, node, &o)) {
 		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
 			return;
 		disp = tg_analyze_display(cx, node);

@@ -132,6 +132,13 @@ enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
 				       const struct tg_owner **owner);
 
 /**
+ * tg_analyze_classify(cx, call, owner) == TG_CALL_FACTORY, answered
+ * with fewer resolver queries (the owner question only for a factory).
+ */
+bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
+			const struct tg_owner **owner);
+
+/**
  * The description of a factory for messages: "async_session_factory,
  * defined at app/db.py:9 (async_sessionmaker)", "SessionLocal (factory
  * configured in .txguard)", "SQLAlchemy's AsyncSession". Caller frees.
