@@ -15,17 +15,20 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
+#include <git2/sys/alloc.h>
 #include <git2/sys/repository.h>
 
 struct tg_repo {
 	git_repository *git;
 	git_index *index; /* loaded on first use */
 	git_odb *odb;     /* a reference taken on first use, freed with the repo */
+	int64_t odb_heap; /* libgit2's heap when `odb` was opened */
 	char *workdir;    /* NULL when bare */
 	char *gitdir;
 	bool raw_loaded;
@@ -156,22 +159,38 @@ static int apply_workdir(struct tg_repo *r)
 	return 0;
 }
 
-/* GIT_COMMON_DIR and GIT_OBJECT_DIRECTORY move the object database. */
-static int apply_odb(struct tg_repo *r)
+/*
+ * A fresh object database for the repository: the one GIT_COMMON_DIR or
+ * GIT_OBJECT_DIRECTORY (with GIT_ALTERNATE_OBJECT_DIRECTORIES) names, or
+ * else the repository's own objects directory and its alternates, as
+ * libgit2 opens it. *out is NULL (and 0 returned) when the environment
+ * names none and `always` is false: libgit2's own then serves.
+ */
+static int open_odb(git_odb **out, struct tg_repo *r, bool always)
 {
 	const char *common = env("GIT_COMMON_DIR");
 	const char *objdir = env("GIT_OBJECT_DIRECTORY");
 	const char *alt = env("GIT_ALTERNATE_OBJECT_DIRECTORIES");
+	git_buf dflt = { 0 };
 	char *path = NULL;
 	git_odb *odb = NULL;
 	int err = 0;
 
+	*out = NULL;
 	if (objdir)
 		path = absolute(objdir, false);
 	else if (common)
 		path = tg_xasprintf("%s/objects", common);
-	if (!path)
+	if (!path && !always)
 		return 0;
+	if (!path) {
+		if (git_repository_item_path(&dflt, r->git,
+					     GIT_REPOSITORY_ITEM_OBJECTS) < 0)
+			return tg_error_git("cannot find the object database");
+		path = tg_xstrdup(dflt.ptr);
+		git_buf_dispose(&dflt);
+		alt = NULL; /* the same database libgit2 opened by itself */
+	}
 	if (git_odb_open(&odb, path) < 0) {
 		err = tg_error_git("cannot open the object database");
 		goto out;
@@ -186,10 +205,21 @@ static int apply_odb(struct tg_repo *r)
 		free(one);
 		alt = end ? end + 1 : NULL;
 	}
-	git_repository_set_odb(r->git, odb);
+	*out = odb;
 out:
-	git_odb_free(odb);
 	free(path);
+	return err;
+}
+
+/* GIT_COMMON_DIR and GIT_OBJECT_DIRECTORY move the object database. */
+static int apply_odb(struct tg_repo *r)
+{
+	git_odb *odb = NULL;
+	int err = open_odb(&odb, r, false);
+
+	if (!err && odb)
+		git_repository_set_odb(r->git, odb);
+	git_odb_free(odb);
 	return err;
 }
 
@@ -312,11 +342,183 @@ out:
 	return err;
 }
 
+/*
+ * libgit2's live heap in bytes, counted by the allocator that
+ * tg_repo_count_git_memory() installs (0 and never changing without it).
+ * Signed: memory libgit2 allocated is sometimes freed by others.
+ */
+static int64_t git_heap;
+
+static void *counted(void *p)
+{
+	if (p)
+		__atomic_add_fetch(&git_heap, (int64_t)malloc_usable_size(p),
+				   __ATOMIC_RELAXED);
+	else
+		git_error_set_oom();
+	return p;
+}
+
+static void uncount(void *p)
+{
+	if (p)
+		__atomic_sub_fetch(&git_heap, (int64_t)malloc_usable_size(p),
+				   __ATOMIC_RELAXED);
+}
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return counted(malloc(n ? n : 1));
+}
+
+static void *count_calloc(size_t nelem, size_t elsize, const char *file,
+			  int line)
+{
+	(void)file;
+	(void)line;
+	return counted(calloc(nelem ? nelem : 1, elsize ? elsize : 1));
+}
+
+static char *count_strdup(const char *str, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return counted(strdup(str));
+}
+
+static char *count_strndup(const char *str, size_t n, const char *file,
+			   int line)
+{
+	(void)file;
+	(void)line;
+	return counted(strndup(str, n));
+}
+
+static char *count_substrdup(const char *str, size_t n, const char *file,
+			     int line)
+{
+	char *p;
+
+	(void)file;
+	(void)line;
+	if (n == SIZE_MAX || !(p = counted(malloc(n + 1))))
+		return NULL;
+	memcpy(p, str, n);
+	p[n] = '\0';
+	return p;
+}
+
+static void *count_realloc(void *ptr, size_t size, const char *file,
+			   int line)
+{
+	size_t old = ptr ? malloc_usable_size(ptr) : 0;
+	void *p;
+
+	(void)file;
+	(void)line;
+	if (!(p = realloc(ptr, size ? size : 1))) {
+		git_error_set_oom();
+		return NULL;
+	}
+	__atomic_add_fetch(&git_heap,
+			   (int64_t)malloc_usable_size(p) - (int64_t)old,
+			   __ATOMIC_RELAXED);
+	return p;
+}
+
+static void *count_reallocarray(void *ptr, size_t nelem, size_t elsize,
+				const char *file, int line)
+{
+	if (elsize && nelem > SIZE_MAX / elsize) {
+		git_error_set_oom();
+		return NULL;
+	}
+	return count_realloc(ptr, nelem * elsize, file, line);
+}
+
+static void *count_mallocarray(size_t nelem, size_t elsize, const char *file,
+			       int line)
+{
+	return count_reallocarray(NULL, nelem, elsize, file, line);
+}
+
+static void count_free(void *ptr)
+{
+	uncount(ptr);
+	free(ptr);
+}
+
+int tg_repo_count_git_memory(void)
+{
+	static git_allocator a = {
+		count_malloc, count_calloc, count_strdup, count_strndup,
+		count_substrdup, count_realloc, count_reallocarray,
+		count_mallocarray, count_free,
+	};
+
+	if (git_libgit2_opts(GIT_OPT_SET_ALLOCATOR, &a) < 0)
+		return tg_error_git("cannot set libgit2's allocator");
+	return 0;
+}
+
+static int64_t git_heap_now(void)
+{
+	return __atomic_load_n(&git_heap, __ATOMIC_RELAXED);
+}
+
 static int odb(git_odb **out, struct tg_repo *repo)
 {
-	if (!repo->odb && git_repository_odb(&repo->odb, repo->git) < 0)
-		return tg_error_git("cannot open the object database");
+	if (!repo->odb) {
+		if (git_repository_odb(&repo->odb, repo->git) < 0)
+			return tg_error_git("cannot open the object database");
+		repo->odb_heap = git_heap_now();
+	}
 	*out = repo->odb;
+	return 0;
+}
+
+/*
+ * SPEC §11 bounded memory. libgit2 1.5 keeps the delta bases it inflates
+ * in a cache of each pack (up to 16 MiB a pack, not configurable), freed
+ * only with the pack, so reading every blob of a tree fills it whatever
+ * the largest file; one read of a blob deep in a delta chain caches every
+ * base on the way. When libgit2's heap has grown by ODB_HEAP_GROWTH since
+ * the object database was opened, the repository gets a fresh one: the
+ * old one, its packs and their caches go as soon as nothing else holds
+ * them. Re-inflating dropped bases costs time only where the tree's blobs
+ * delta against each other (about a fifth of a one-thread scan of sixteen
+ * near-identical copies of a tree, in one pack); a tree's current blobs
+ * are mostly bases themselves. Only the calling thread uses the
+ * repository.
+ */
+#define ODB_HEAP_GROWTH ((int64_t)4 << 20)
+
+static int recycle_odb(struct tg_repo *repo)
+{
+	git_odb *fresh = NULL;
+	int err;
+
+	if (git_heap_now() - repo->odb_heap < ODB_HEAP_GROWTH)
+		return 0;
+	/*
+	 * Packs are shared by path between object databases: the old one
+	 * must go before the fresh one is opened, or it would take over
+	 * the same packs, caches and all. The repository holds an empty
+	 * database meanwhile.
+	 */
+	if (git_odb_new(&fresh) < 0)
+		return tg_error_git("cannot open the object database");
+	git_repository_set_odb(repo->git, fresh);
+	git_odb_free(fresh);
+	git_odb_free(repo->odb);
+	repo->odb = NULL;
+	if ((err = open_odb(&fresh, repo, true)) < 0)
+		return err;
+	git_repository_set_odb(repo->git, fresh);
+	repo->odb = fresh;
+	repo->odb_heap = git_heap_now();
 	return 0;
 }
 
@@ -352,7 +554,12 @@ int tg_repo_read_blob(char **out, size_t *len, struct tg_repo *repo,
 		memcpy(*out, git_odb_object_data(obj), *len);
 	(*out)[*len] = '\0';
 	git_odb_object_free(obj);
-	return 0;
+	if ((err = recycle_odb(repo)) < 0) {
+		free(*out);
+		*out = NULL;
+		*len = 0;
+	}
+	return err;
 }
 
 int tg_repo_blob_size(size_t *out, struct tg_repo *repo,

@@ -46,6 +46,14 @@ const char *tg_repo_gitdir(const struct tg_repo *repo);
 int tg_repo_head_tree(struct tg_oid *out, bool *unborn, struct tg_repo *repo);
 
 /**
+ * Count libgit2's heap (a libgit2 allocator over malloc), so that the blob
+ * readers below can bound what libgit2 keeps between reads (repo.c). Call
+ * before git_libgit2_init(); without it nothing is counted or bounded.
+ * Errors: TG_EGIT.
+ */
+int tg_repo_count_git_memory(void);
+
+/**
  * Read a blob into a fresh allocation the caller frees (NUL-terminated
  * for convenience; `*len` excludes the NUL). Errors: TG_ENOTFOUND, TG_EGIT.
  */
