@@ -6,7 +6,8 @@
 #   A  scan -j1, a tree where every file uses sessions   / tree-sitter parse-only pass   (<= 1.2x)
 #   B  scan -j2                                          vs scan -j1                     (>= 1.8x faster)
 #   C  scan, a large tree where few files touch databases / reading the same blobs       (<= 3x)
-#   D  peak RSS of scan -j2 on C's tree and on 4x that tree                              (<= 64 MiB, flat)
+#   D  peak RSS of scan -j2 on C's tree and on 4x that tree, objects loose and packed,
+#      with and without the owner index cache; check on a large change in both   (<= 64 MiB, flat)
 #
 # usage: sh test/bench/scan.sh /abs/path/txguard /abs/path/floor [runs]
 set -eu
@@ -24,8 +25,11 @@ command -v hyperfine >/dev/null || { echo "scan.sh: hyperfine missing (apt-get i
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/txguard-scanbench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-git_quiet() { git -c init.defaultBranch=main -c user.name=bench \
-	-c user.email=bench@example.invalid "$@" >/dev/null; }
+# gc_auto: D sets 0 so that a tree stays loose (no background gc racing
+# the measurement); A to C leave git's default.
+gc_auto=
+git_quiet() { git ${gc_auto:+-c gc.auto=$gc_auto} -c init.defaultBranch=main \
+	-c user.name=bench -c user.email=bench@example.invalid "$@" >/dev/null; }
 
 # make_tree DIR COPIES SESSIONS [SRC]: COPIES copies of the Python sources
 # of SRC (default Django); with SESSIONS=1 every file gets a function that
@@ -63,7 +67,9 @@ rss() { # DIR CMD... -> MiB
 echo "building trees from $src ..."
 make_tree "$tmp/sessions" 4 1
 make_tree "$tmp/few" 4 0 "$few_src"
+gc_auto=0
 make_tree "$tmp/few4" 16 0 "$few_src"
+gc_auto=
 
 (cd "$tmp/sessions" && echo "A/B tree: $("$floor" parse)")
 (cd "$tmp/sessions" && hyperfine -N -w 1 -r "$runs" --export-json "$tmp/a.json" \
@@ -85,9 +91,39 @@ r=$(median "$tmp/c.json" "$floor read")
 s=$(median "$tmp/c.json" "$txguard scan --fail-on never -q")
 python3 -c "import sys; r, s = float(sys.argv[1]), float(sys.argv[2]); print(f'C  scan {s:.0f} ms / read-blobs floor {r:.0f} ms = {s / r:.2f}x (target <= 3x)')" "$r" "$s"
 
-m1=$(rss "$tmp/few" "$txguard" scan -j2 --fail-on never -q)
-m4=$(rss "$tmp/few4" "$txguard" scan -j2 --fail-on never -q)
-ms=$(rss "$tmp/sessions" "$txguard" scan -j2 --fail-on never -q)
+# D: the same trees loose (as committed) and packed; each scan once with no
+# owner index cache (cold: the index is built, reading every blob) and
+# once with it (warm). check stages one copy of the library (every file
+# of c0 changed) in the N and the 4N tree.
+rss_cold() { # DIR CMD... -> MiB, without the owner index cache
+	rm -rf "$1/.git/txguard"
+	rss "$@"
+}
+rss_warm() { # DIR CMD... -> MiB, after a run that leaves the cache
+	(cd "$1" && shift && "$@" >/dev/null 2>&1) || true
+	rss "$@"
+}
+for t in few few4; do
+	cp -a "$tmp/$t" "$tmp/${t}p"
+	(cd "$tmp/${t}p" && git repack -adq && git prune)
+done
 n1=$(cd "$tmp/few" && git ls-files | wc -l)
 n4=$(cd "$tmp/few4" && git ls-files | wc -l)
-echo "D  peak RSS scan -j2: $n1 files $m1 MiB, $n4 files $m4 MiB; sessions tree $ms MiB (target <= 64 MiB, not growing with the tree)"
+for kind in loose packed; do
+	s=
+	[ "$kind" = packed ] && s=p
+	c1=$(rss_cold "$tmp/few$s" "$txguard" scan -j2 --fail-on never -q)
+	c4=$(rss_cold "$tmp/few4$s" "$txguard" scan -j2 --fail-on never -q)
+	w1=$(rss_warm "$tmp/few$s" "$txguard" scan -j2 --fail-on never -q)
+	w4=$(rss_warm "$tmp/few4$s" "$txguard" scan -j2 --fail-on never -q)
+	echo "D  peak RSS scan -j2, $kind: $n1 files $w1 MiB, $n4 files $w4 MiB (no owner index cache: $c1, $c4 MiB)"
+done
+ms=$(rss_warm "$tmp/sessions" "$txguard" scan -j2 --fail-on never -q)
+for t in few few4; do
+	(cd "$tmp/$t" && find c0 -name '*.py' -exec sh -c 'for f; do echo "x = 1" >>"$f"; done' sh {} + &&
+		git add -A c0)
+done
+nc=$(cd "$tmp/few" && git diff --cached --name-only | wc -l)
+k1=$(rss_warm "$tmp/few" "$txguard" check --fail-on never -q)
+k4=$(rss_warm "$tmp/few4" "$txguard" check --fail-on never -q)
+echo "D  peak RSS check, $nc staged files: in $n1 files $k1 MiB, in $n4 files $k4 MiB; scan of the sessions tree $ms MiB (targets: scan <= 64 MiB, check <= 40 MiB, not growing with the tree)"
