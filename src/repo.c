@@ -495,12 +495,30 @@ static int odb(git_odb **out, struct tg_repo *repo)
  */
 #define ODB_HEAP_GROWTH ((int64_t)4 << 20)
 
+/*
+ * The tests lower the bound (GIT_TEST_* style) so that the recycling is
+ * exercised on small repositories too; nothing else should set it.
+ */
+static int64_t odb_heap_growth(void)
+{
+	static int64_t bound = -1;
+
+	if (bound < 0) {
+		const char *v = getenv("TXGUARD_TEST_ODB_RECYCLE_BYTES");
+		char *end;
+		long long n = v && *v ? strtoll(v, &end, 10) : -1;
+
+		bound = n >= 0 && v && !*end ? n : ODB_HEAP_GROWTH;
+	}
+	return bound;
+}
+
 static int recycle_odb(struct tg_repo *repo)
 {
 	git_odb *fresh = NULL;
 	int err;
 
-	if (git_heap_now() - repo->odb_heap < ODB_HEAP_GROWTH)
+	if (git_heap_now() - repo->odb_heap < odb_heap_growth())
 		return 0;
 	/*
 	 * Packs are shared by path between object databases: the old one

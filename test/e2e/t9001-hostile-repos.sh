@@ -175,4 +175,26 @@ test_expect_success 'non-UTF-8 source bytes are analysed, output stays valid' '
 	python3 -c "import json; json.load(open(\"out.json\"))"
 '
 
+test_expect_success 'a fresh object database on every read (memory bound) changes nothing' '
+	test_when_finished "git reset -q --hard base" &&
+	mkdir -p packed &&
+	i=0 && while [ $i -lt 40 ]; do
+		bad_py packed/m$i.py &&
+		echo "# variant $i" >>packed/m$i.py &&
+		i=$((i + 1))
+	done &&
+	git add packed &&
+	git commit -q --no-verify -m packed &&
+	git repack -adq &&
+	test_expect_code 1 txguard scan --format json >plain.json &&
+	TXGUARD_TEST_ODB_RECYCLE_BYTES=0 \
+		txguard scan --format json -j1 >recycled.json || test $? = 1 &&
+	test_cmp plain.json recycled.json &&
+	test "$(grep -c "\"rule\": \"TX001\"" plain.json)" -ge 40 &&
+	echo "# edit" >>packed/m3.py &&
+	git add packed/m3.py &&
+	TXGUARD_TEST_ODB_RECYCLE_BYTES=0 txguard check >out || test $? = 0 &&
+	grep "0 new findings" out
+'
+
 test_done
