@@ -1202,10 +1202,19 @@ void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
 static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 		    TSNode block)
 {
-	TSNode left = tg_child(node, TG_F_LEFT);
-	TSNode right = unparen(tg_child(node, TG_F_RIGHT));
+	TSNode left, right;
 	const struct tg_owner *o;
+	size_t len;
+	const char *text = tg_analyze_text(cx, node, &len);
 
+	/*
+	 * Most assignments bind no call: the right side of `s = f()`
+	 * holds a '(' (arguments or a generator); skip the field lookups.
+	 */
+	if (!memchr(text, '(', len))
+		return;
+	left = tg_child(node, TG_F_LEFT);
+	right = unparen(tg_child(node, TG_F_RIGHT));
 	if (ts_node_is_null(left) || !is(ts_node_type(left), "identifier") ||
 	    ts_node_is_null(right) || !is(ts_node_type(right), "call") ||
 	    ts_node_is_null(stmt) ||
@@ -1453,6 +1462,155 @@ static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 		cx->unit = w->units[--w->nunits];
 }
 
+/*
+ * Walk the children of `parent` (entered, the top of w->anc) with a
+ * cursor, or with `after` only those after that child. §11: iterative,
+ * enter/leave events, any nesting depth.
+ */
+static void walk_children(struct tg_actx *cx, struct walk *w, TSNode parent,
+			  const void *after)
+{
+	TSTreeCursor c = ts_tree_cursor_new(parent);
+	size_t base = w->nanc;
+
+	if (!ts_tree_cursor_goto_first_child(&c))
+		goto done;
+	if (after) {
+		while (ts_tree_cursor_current_node(&c).id != after)
+			if (!ts_tree_cursor_goto_next_sibling(&c))
+				goto done;
+		if (!ts_tree_cursor_goto_next_sibling(&c))
+			goto done;
+	}
+	for (;;) {
+		TSNode node = ts_tree_cursor_current_node(&c);
+		unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
+		bool entered = !passes_by(cx, w, node, kind);
+
+		if (entered && enter(cx, w, node, kind)) {
+			if (ts_tree_cursor_goto_first_child(&c)) {
+				TG_ALLOC_GROW(w->anc, w->nanc + 1, w->alloc_anc);
+				w->anc[w->nanc++] = node;
+				continue;
+			}
+		}
+		if (entered)
+			leave(cx, w, node);
+		while (!ts_tree_cursor_goto_next_sibling(&c)) {
+			if (w->nanc == base)
+				goto done;
+			ts_tree_cursor_goto_parent(&c);
+			leave(cx, w, w->anc[--w->nanc]);
+		}
+	}
+done:
+	ts_tree_cursor_delete(&c);
+}
+
+/* enter() and the walk of its children done, leave() */
+static void walk_entered(struct tg_actx *cx, struct walk *w, TSNode node)
+{
+	TG_ALLOC_GROW(w->anc, w->nanc + 1, w->alloc_anc);
+	w->anc[w->nanc++] = node;
+	walk_children(cx, w, node, NULL);
+	leave(cx, w, w->anc[--w->nanc]);
+}
+
+static void walk_node(struct tg_actx *cx, struct walk *w, TSNode node)
+{
+	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
+
+	if (passes_by(cx, w, node, kind))
+		return;
+	if (enter(cx, w, node, kind))
+		walk_entered(cx, w, node);
+	else
+		leave(cx, w, node);
+}
+
+/* Did entering `node` push an entry that code inside it can see? */
+static bool pushed_live(const struct tg_actx *cx, TSNode node)
+{
+	for (size_t i = cx->nstack; i-- > 0;) {
+		const struct tg_owned *o = &cx->stack[i];
+
+		if (o->node_id != node.id)
+			return false;
+		if (!o->barrier)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The walk over a tree without errors, from the unit walk's skeleton:
+ * while no entry is visible, only the skeleton's statements can open a
+ * scope (passes_by() would skip everything else), so those are entered
+ * and left in the order the full walk would; a statement that opens a
+ * scope has its children walked with a cursor, and `s = factory()` the
+ * rest of its block.
+ */
+static void replay(struct tg_actx *cx, struct walk *w,
+		   const struct tg_skeleton *sk)
+{
+	uint32_t *ends = NULL; /* skeleton ends of the open nodes (w->anc) */
+	size_t base = w->nanc, nends = 0, alloc_ends = 0;
+	size_t i = 0;
+
+	while (i < sk->nr) {
+		TSNode node = sk->v[i].node;
+		unsigned kind;
+
+		/* leave the nodes whose descendants are done */
+		while (nends && ends[nends - 1] <= i) {
+			nends--;
+			leave(cx, w, w->anc[--w->nanc]);
+		}
+		kind = tg_pyparse_kind(ts_node_symbol(node));
+		if (live_at(cx, ts_node_start_byte(node))) {
+			walk_node(cx, w, node);
+			i = sk->v[i].end;
+			continue;
+		}
+		if (!enter(cx, w, node, kind)) {
+			leave(cx, w, node);
+			i = sk->v[i].end;
+			continue;
+		}
+		if ((kind & TG_PK_MASK) == TG_PK_ASSIGNMENT && cx->nstack &&
+		    cx->stack[cx->nstack - 1].bind_id == node.id && nends >= 2) {
+			/* `s = factory()`: the rest of the block is its scope */
+			TSNode stmt = w->anc[w->nanc - 1];
+
+			walk_entered(cx, w, node);
+			nends--;
+			leave(cx, w, w->anc[--w->nanc]);
+			walk_children(cx, w, w->anc[w->nanc - 1], stmt.id);
+			i = ends[nends - 1];
+			continue;
+		}
+		if (pushed_live(cx, node)) {
+			walk_entered(cx, w, node);
+			i = sk->v[i].end;
+			continue;
+		}
+		if ((kind & TG_PK_MASK) == TG_PK_ASSIGNMENT) {
+			/* nothing visible: its children would be passed by */
+			leave(cx, w, node);
+			i++;
+			continue;
+		}
+		TG_ALLOC_GROW(w->anc, w->nanc + 1, w->alloc_anc);
+		w->anc[w->nanc++] = node;
+		TG_ALLOC_GROW(ends, nends + 1, alloc_ends);
+		ends[nends++] = sk->v[i].end;
+		i++;
+	}
+	while (w->nanc > base)
+		leave(cx, w, w->anc[--w->nanc]);
+	free(ends);
+}
+
 int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	       const struct tg_units *units, const struct tg_analyze_opts *opts)
 {
@@ -1460,7 +1618,6 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	struct tg_classify_memo memo = { 0 };
 	struct walk w = { 0 };
 	size_t from = out->nr;
-	TSTreeCursor c;
 
 	if (!py->tree || !units->nr)
 		return 0;
@@ -1474,33 +1631,13 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 		w.simple_outside |= rule_ops[i]->simple_outside;
 		w.hooked |= rule_ops[i]->kinds;
 	}
-
 	w.every_node = py->has_errors;
 
-	/* §11: iterative walk with enter/leave events, any nesting depth */
-	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
-	for (;;) {
-		TSNode node = ts_tree_cursor_current_node(&c);
-		unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
-		bool entered = !passes_by(&cx, &w, node, kind);
-
-		if (entered && enter(&cx, &w, node, kind)) {
-			if (ts_tree_cursor_goto_first_child(&c)) {
-				TG_ALLOC_GROW(w.anc, w.nanc + 1, w.alloc_anc);
-				w.anc[w.nanc++] = node;
-				continue;
-			}
-		}
-		if (entered)
-			leave(&cx, &w, node);
-		while (!ts_tree_cursor_goto_next_sibling(&c)) {
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
-			leave(&cx, &w, w.anc[--w.nanc]);
-		}
-	}
-done:
-	ts_tree_cursor_delete(&c);
+	if (!w.every_node && units->skel && units->skel->tree == py->tree &&
+	    units->skel->nr)
+		replay(&cx, &w, units->skel);
+	else
+		walk_node(&cx, &w, ts_tree_root_node(py->tree));
 	while (cx.nstack)
 		owned_release(&cx.stack[--cx.nstack]);
 	free(cx.stack);

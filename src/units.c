@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/analyze_rule.h"
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/diff.h"
@@ -23,7 +24,41 @@ struct walk {
 	size_t nframes, alloc_frames;
 	TSPoint *decorated; /* starts of enclosing decorated_definitions */
 	size_t ndecorated, alloc_decorated;
+	struct tg_skeleton *skel; /* being recorded; NULL if not */
+	uint32_t *open;           /* skeleton indexes of the nodes entered */
+	size_t nopen, alloc_open;
 };
+
+static uint32_t skel_add(struct tg_skeleton *sk, TSNode node)
+{
+	TG_ALLOC_GROW(sk->v, sk->nr + 1, sk->alloc);
+	sk->v[sk->nr].node = node;
+	sk->v[sk->nr].end = (uint32_t)sk->nr + 1;
+	return (uint32_t)sk->nr++;
+}
+
+/* An expression statement: record it if it holds an assignment. */
+static void skel_statement(struct tg_skeleton *sk, TSTreeCursor *c,
+			   TSNode stmt)
+{
+	size_t at = sk->nr;
+
+	if (!ts_tree_cursor_goto_first_child(c))
+		return;
+	do {
+		TSNode n = ts_tree_cursor_current_node(c);
+
+		if ((tg_pyparse_kind(ts_node_symbol(n)) & TG_PK_MASK) !=
+		    TG_PK_ASSIGNMENT)
+			continue;
+		if (sk->nr == at)
+			skel_add(sk, stmt);
+		skel_add(sk, n);
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+	if (sk->nr > at)
+		sk->v[at].end = (uint32_t)sk->nr;
+}
 
 static uint32_t end_line_of(TSNode node)
 {
@@ -65,6 +100,8 @@ static bool enter(struct tg_units *u, struct walk *w,
 	bool decorated;
 	struct frame *f;
 
+	if (w->skel && (kind & TG_PK_MASK) == TG_PK_EXPR_STMT)
+		skel_statement(w->skel, c, node);
 	/* a simple statement holds expressions only, never a def */
 	if (kind & TG_PK_SIMPLE)
 		return false;
@@ -75,6 +112,10 @@ static bool enter(struct tg_units *u, struct walk *w,
 	 */
 	if (!(kind & TG_PK_HOLDS) && !py->has_errors)
 		return false;
+	if (w->skel) {
+		TG_ALLOC_GROW(w->open, w->nopen + 1, w->alloc_open);
+		w->open[w->nopen++] = skel_add(w->skel, node);
+	}
 	kind &= TG_PK_MASK;
 	if (kind == TG_PK_DECORATED) {
 		TG_ALLOC_GROW(w->decorated, w->ndecorated + 1,
@@ -122,8 +163,12 @@ static bool enter(struct tg_units *u, struct walk *w,
 
 static void leave(struct tg_units *u, struct walk *w, TSNode node)
 {
-	unsigned kind = tg_pyparse_kind(ts_node_symbol(node)) & TG_PK_MASK;
+	unsigned raw = tg_pyparse_kind(ts_node_symbol(node));
+	unsigned kind = raw & TG_PK_MASK;
 	struct frame *f;
+
+	if (w->skel && (raw & TG_PK_HOLDS) && w->nopen)
+		w->skel->v[w->open[--w->nopen]].end = (uint32_t)w->skel->nr;
 
 	if (kind == TG_PK_DECORATED) {
 		if (w->ndecorated)
@@ -155,6 +200,10 @@ int tg_units_load(struct tg_units *out, const struct tg_pyfile *py)
 	mod->parent = -1;
 	out->nr = 1;
 
+	if (!py->has_errors) {
+		w.skel = tg_xcalloc(1, sizeof(*w.skel));
+		w.skel->tree = py->tree;
+	}
 	/* §11: iterative, enter/leave events, constant C stack at any depth */
 	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
 	for (;;) {
@@ -175,6 +224,8 @@ next:;
 		free(w.frames[--w.nframes].qualname);
 	free(w.frames);
 	free(w.decorated);
+	free(w.open);
+	out->skel = w.skel;
 	return 0;
 }
 
@@ -185,6 +236,9 @@ void tg_units_release(struct tg_units *u)
 	for (size_t i = 0; i < u->nr; i++)
 		free(u->v[i].qualname);
 	free(u->v);
+	if (u->skel)
+		free(u->skel->v);
+	free(u->skel);
 	memset(u, 0, sizeof(*u));
 }
 

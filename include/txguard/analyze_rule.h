@@ -75,6 +75,25 @@ struct tg_owned {
 	uint32_t line;       /* line of the owner call */
 };
 
+/**
+ * The statement skeleton of a tree without errors, recorded by the unit
+ * walk (units.c) so that the analysis does not walk the tree a second
+ * time to find statements: every node that can hold statements
+ * (TG_PK_HOLDS), and every expression statement that holds an
+ * assignment followed by its assignments, in pre-order. `end` is the
+ * index just past the node's descendants in `v`.
+ */
+struct tg_skel_node {
+	TSNode node;
+	uint32_t end;
+};
+
+struct tg_skeleton {
+	const TSTree *tree; /* the tree the nodes belong to */
+	struct tg_skel_node *v;
+	size_t nr, alloc;
+};
+
 /** The state of one analysis walk, shared with the rules. */
 struct tg_actx {
 	const struct tg_pyfile *py;

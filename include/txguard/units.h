@@ -30,9 +30,16 @@ struct tg_unit {
 	bool changed;
 };
 
+struct tg_skeleton; /* analyze_rule.h */
+
 struct tg_units {
 	struct tg_unit *v;
 	size_t nr, alloc;
+	/*
+	 * The tree's statements as the unit walk found them, for the
+	 * analysis (analyze_rule.h); NULL for a tree with errors.
+	 */
+	struct tg_skeleton *skel;
 };
 
 #define TG_UNITS_INIT { 0 }
