@@ -252,13 +252,9 @@ static void kill_targets(struct tg_actx *cx, TSNode target, uint32_t stmt,
 		} else if (is(type, "subscript")) {
 			descend = false;
 		}
-		if (descend && ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, descend))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 }
 
@@ -868,13 +864,9 @@ static TSNode find_depends(const struct tg_actx *cx, TSNode ann)
 			found = n;
 			break;
 		}
-		if (ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, true))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 	return found;
 }
@@ -926,13 +918,9 @@ static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
 				break;
 			}
 		}
-		if (ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, true))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 	return yes;
 }
@@ -1102,13 +1090,9 @@ static bool body_sleeps(const struct tg_actx *cx, TSNode body)
 			yes = true;
 			break;
 		}
-		if (descend && ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, descend))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 	return yes;
 }

@@ -81,13 +81,9 @@ static bool closes(const struct tg_actx *cx, TSNode root, const char *name)
 			yes = true;
 			break;
 		}
-		if (descend && ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, descend))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 	return yes;
 }
@@ -332,13 +328,9 @@ static void scan_scope(const struct tg_actx *cx, struct scan *sc, TSNode root)
 		}
 		if (sc->ok)
 			break;
-		if (descend && ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, descend))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 }
 

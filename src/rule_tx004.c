@@ -250,13 +250,9 @@ static const struct tg_owned *mentioned(const struct tg_actx *cx, TSNode args,
 				break;
 			}
 		}
-		if (descend && ts_tree_cursor_goto_first_child(&c))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&c))
-			if (!ts_tree_cursor_goto_parent(&c))
-				goto done;
+		if (!tg_cursor_next(&c, descend))
+			break;
 	}
-done:
 	ts_tree_cursor_delete(&c);
 	return found;
 }

@@ -225,4 +225,19 @@ char *tg_analyze_norm(const struct tg_actx *cx, TSNode node);
 /** The node's text with whitespace runs folded to one space; caller frees. */
 char *tg_analyze_display(const struct tg_actx *cx, TSNode node);
 
+/*
+ * One preorder step of a walk bounded by the cursor's root: into the
+ * first child when `descend`, else to the next sibling, climbing as
+ * needed. False when the walk has left the subtree it started in.
+ */
+static inline bool tg_cursor_next(TSTreeCursor *c, bool descend)
+{
+	if (descend && ts_tree_cursor_goto_first_child(c))
+		return true;
+	while (!ts_tree_cursor_goto_next_sibling(c))
+		if (!ts_tree_cursor_goto_parent(c))
+			return false;
+	return true;
+}
+
 #endif
