@@ -237,14 +237,11 @@ int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 			 struct tg_changeset *cs, const char *head)
 {
-	struct tg_oid tree;
 	int err;
 
 	if (!cs->nr)
 		return 0;
-	if ((err = tree_of(&tree, tg_repo_git(repo), head)) < 0 ||
-	    (err = tg_ownerdb_from_tree(&st->db, tg_repo_git(repo), &tree,
-					NULL, NULL)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, head)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -252,14 +249,11 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
 		       const struct tg_changeset *cs, const char *rev)
 {
-	struct tg_oid tree;
 	int err;
 
 	if (!cs->nr)
 		return 0;
-	if ((err = tree_of(&tree, tg_repo_git(repo), rev)) < 0 ||
-	    (err = tg_ownerdb_from_tree(&st->db, tg_repo_git(repo), &tree,
-					NULL, NULL)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, rev)) < 0)
 		return err;
 	st->now = tg_ownerdb_resolver(st->db);
 	/* every scanned file binds its own imports (infer.h) */
