@@ -83,10 +83,7 @@ int cmd_baseline(int argc, const char **argv)
 		goto out;
 	}
 	if (nargs) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", args[0]);
-		ret = tg_die_usage("baseline --help", msg);
+		ret = tg_die_unexpected("baseline --help", args[0]);
 		goto out;
 	}
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)

@@ -77,10 +77,7 @@ int cmd_check(int argc, const char **argv)
 		goto out;
 	}
 	if (nargs) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", args[0]);
-		ret = tg_die_usage("check --help", msg);
+		ret = tg_die_unexpected("check --help", args[0]);
 		goto out;
 	}
 	if (head && !base) {

@@ -26,6 +26,14 @@ int tg_die_usage(const char *cmd, const char *msg)
 	return TG_EXIT_ERROR;
 }
 
+int tg_die_unexpected(const char *cmd, const char *arg)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "unexpected argument '%s'", arg);
+	return tg_die_usage(cmd, msg);
+}
+
 int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 			   const struct tg_common_opts *c)
 {

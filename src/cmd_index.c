@@ -57,10 +57,7 @@ int cmd_index(int argc, const char **argv)
 		goto out;
 	}
 	if (nargs) {
-		char msg[256];
-
-		snprintf(msg, sizeof(msg), "unexpected argument '%s'", args[0]);
-		ret = tg_die_usage("index --help", msg);
+		ret = tg_die_unexpected("index --help", args[0]);
 		goto out;
 	}
 	if (tg_repo_open(&repo, NULL) < 0 ||

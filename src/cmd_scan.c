@@ -10,7 +10,6 @@
 #include "txguard/engine.h"
 #include "txguard/error.h"
 #include "txguard/inferstate.h"
-#include "txguard/ownerdb.h"
 #include "txguard/owners.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
@@ -50,8 +49,6 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 	if (cs.describe)
 		report->describe = tg_xstrdup(cs.describe);
 	err = tg_engine_run(report, repo, &cs, &eopts);
-	if (!err && st.db)
-		tg_ownerdb_save(st.db);
 out:
 	tg_inferstate_release(&st);
 	tg_changeset_release(&cs);

@@ -29,6 +29,8 @@ int cmd_baseline(int argc, const char **argv);
 int tg_die_with_hint(const char *msg);
 /** The same for a usage error: message, then "see 'txguard CMD --help'". */
 int tg_die_usage(const char *cmd, const char *msg);
+/** tg_die_usage() for a command that takes no arguments but got `arg`. */
+int tg_die_unexpected(const char *cmd, const char *arg);
 
 struct tg_owners;
 struct tg_config;
