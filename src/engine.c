@@ -243,8 +243,15 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 		/* §4: the pre-image as it was, owners and factories included */
 		if (opts->infer && tg_inferstate_before(opts->infer))
 			aopts.resolver = tg_inferstate_before(opts->infer);
-		err = preimage_findings(&prev, path, old, old_len, &units,
-					&aopts);
+		if (old_len == len && !memcmp(old, src, len)) {
+			/* a file re-checked for a definition it uses: its
+			 * own parse, under the pre-image's definitions */
+			fill_resolver(aopts.resolver, py);
+			err = tg_analyze(&prev, py, &units, &aopts);
+		} else {
+			err = preimage_findings(&prev, path, old, old_len,
+						&units, &aopts);
+		}
 		if (err < 0)
 			goto out;
 		tg_findings_match_preimage(&cur, &prev);
