@@ -62,16 +62,6 @@ int tg_repo_read_blob(char **out, size_t *len, struct tg_repo *repo,
 /** The size of a blob without inflating it. Errors: TG_ENOTFOUND, TG_EGIT. */
 int tg_repo_blob_size(size_t *out, struct tg_repo *repo,
 		      const struct tg_oid *id);
-/**
- * tg_repo_read_blob() unless the blob is larger than `limit` bytes (0: no
- * limit). Over the limit, *out is NULL, *len the blob's size, *too_large
- * true, and 0 is returned without reading it. A loose blob is inflated
- * once, where tg_repo_blob_size() and tg_repo_read_blob() inflate its
- * header twice. Errors: TG_ENOTFOUND, TG_EGIT.
- */
-int tg_repo_read_blob_limited(char **out, size_t *len, bool *too_large,
-			      struct tg_repo *repo, const struct tg_oid *id,
-			      size_t limit);
 
 /**
  * Read the file at `path` of the index (when `from_index`) or of HEAD's
