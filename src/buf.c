@@ -78,6 +78,14 @@ void tg_buf_addf(struct tg_buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+void tg_buf_truncate(struct tg_buf *b, size_t len)
+{
+	if (len >= b->len)
+		return;
+	b->len = len;
+	b->ptr[len] = '\0'; /* len < b->len: the buffer is allocated */
+}
+
 void tg_buf_reset(struct tg_buf *b)
 {
 	b->len = 0;

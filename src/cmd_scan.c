@@ -23,35 +23,48 @@ static const char description[] =
 	"finding at or above the fail-on level is neither baselined nor\n"
 	"suppressed.";
 
+/* the scan's files, streamed from the tree (engine.h) */
+static int iter_next(void *ctx, struct tg_change *ch)
+{
+	return tg_tree_iter_next(ctx, ch);
+}
+
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 		 const struct tg_config *cfg, const struct tg_owners *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
 		 unsigned threads)
 {
-	struct tg_changeset cs = TG_CHANGESET_INIT;
+	struct tg_tree_iter *it = NULL;
 	struct tg_engine_opts eopts = { 0 };
 	struct tg_inferstate st;
 	int err;
 
 	tg_inferstate_init(&st);
-	if ((err = tg_changeset_tree(&cs, repo, rev ? rev : "HEAD", paths,
-				     npaths, &cfg->files)) < 0 ||
-	    (err = tg_inferstate_scan(&st, repo, &cs, rev ? rev : "HEAD")) < 0)
+	if ((err = tg_tree_iter_new(&it, repo, rev ? rev : "HEAD", paths,
+				    npaths, &cfg->files)) < 0 ||
+	    (err = tg_inferstate_scan(&st, repo, rev ? rev : "HEAD")) < 0)
 		goto out;
 	eopts.resolver = st.now;
+	eopts.infer = &st;
 	eopts.words = st.words;
 	eopts.nwords = st.nwords;
 	eopts.cfg = cfg;
 	eopts.owners = owners;
 	eopts.threads = threads;
 	eopts.prefilter = true;
-	report->skipped = cs.skipped;
-	if (cs.describe)
-		report->describe = tg_xstrdup(cs.describe);
-	err = tg_engine_run(report, repo, &cs, &eopts);
+	err = tg_engine_run_source(report, repo, iter_next, it, &eopts);
+	if (err >= 0) {
+		const struct tg_skips *s = tg_tree_iter_skips(it);
+
+		report->skipped.submodule += s->submodule;
+		report->skipped.symlink += s->symlink;
+		report->skipped.not_python += s->not_python;
+		free(report->describe);
+		report->describe = tg_xstrdup(tg_tree_iter_describe(it));
+	}
 out:
+	tg_tree_iter_free(it);
 	tg_inferstate_release(&st);
-	tg_changeset_release(&cs);
 	return err;
 }
 

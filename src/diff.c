@@ -8,6 +8,7 @@
  * counted in cs->skipped, never dropped silently.
  */
 #include "txguard/common.h"
+#include "txguard/buf.h"
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/glob.h"
@@ -629,29 +630,44 @@ out:
 	return err;
 }
 
-/* scan: every Python blob of a tree, optionally under some paths. */
-struct walk {
-	struct tg_changeset *cs;
+/*
+ * scan: every Python blob of a tree, optionally under some paths, one at
+ * a time. The iterator holds only the trees on the way down to the
+ * current entry (an explicit stack: a deep tree cannot overflow the C
+ * stack), so memory follows the depth and the widest directory, never the
+ * number of files (SPEC §11).
+ */
+struct frame {
+	git_tree *tree;
+	size_t next;    /* the entry to look at next */
+	size_t pathlen; /* the length of "dir/sub/" in it->path */
+};
+
+struct tg_tree_iter {
+	git_repository *git;
 	const struct tg_glob_set *python;
 	char **prefixes;
 	size_t nprefixes;
-	char *path;
-	size_t alloc;
+	struct frame *stack;
+	size_t depth, alloc_stack;
+	struct tg_buf path;
+	struct tg_skips skipped;
+	char *describe;
 };
 
 enum { OUTSIDE, INSIDE, ABOVE };
 
 /* Where does `path` lie relative to the prefixes: under one, outside all,
  * or above one (a directory to descend into)? */
-static int locate(const struct walk *w, const char *path, bool dir)
+static int locate(const struct tg_tree_iter *it, const char *path, bool dir)
 {
 	size_t i, pl = strlen(path);
 	int where = OUTSIDE;
 
-	if (!w->nprefixes)
+	if (!it->nprefixes)
 		return INSIDE;
-	for (i = 0; i < w->nprefixes; i++) {
-		const char *p = w->prefixes[i];
+	for (i = 0; i < it->nprefixes; i++) {
+		const char *p = it->prefixes[i];
 		size_t l = strlen(p);
 
 		if (!l)
@@ -665,49 +681,26 @@ static int locate(const struct walk *w, const char *path, bool dir)
 	return where;
 }
 
-static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
+static void push(struct tg_tree_iter *it, git_tree *tree, size_t pathlen)
 {
-	struct walk *w = payload;
-	const char *name = git_tree_entry_name(e);
-	git_filemode_t mode = git_tree_entry_filemode(e);
-	size_t need = strlen(root) + strlen(name) + 1;
-	struct tg_change *c;
-	int where;
-
-	if (need > w->alloc) {
-		w->alloc = need * 2;
-		w->path = tg_xrealloc(w->path, w->alloc);
-	}
-	snprintf(w->path, w->alloc, "%s%s", root, name);
-	where = locate(w, w->path, mode == GIT_FILEMODE_TREE);
-	if (mode == GIT_FILEMODE_TREE)
-		return where == OUTSIDE ? 1 : 0;
-	if (where != INSIDE)
-		return 0;
-	if (skip_mode(&w->cs->skipped, mode))
-		return 0;
-	if (!is_python(w->python, w->path)) {
-		w->cs->skipped.not_python++;
-		return 0;
-	}
-	c = add_change(w->cs);
-	c->status = TG_CHANGE_WHOLE;
-	c->path = tg_xstrdup(w->path);
-	memcpy(c->new_id.id, git_tree_entry_id(e)->id, TG_OID_RAWSZ);
-	return 0;
+	TG_ALLOC_GROW(it->stack, it->depth + 1, it->alloc_stack);
+	it->stack[it->depth].tree = tree;
+	it->stack[it->depth].next = 0;
+	it->stack[it->depth].pathlen = pathlen;
+	it->depth++;
 }
 
-int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
-		      const char *rev, const char *const *paths, size_t npaths,
-		      const struct tg_glob_set *python)
+int tg_tree_iter_new(struct tg_tree_iter **out, struct tg_repo *repo,
+		     const char *rev, const char *const *paths, size_t npaths,
+		     const struct tg_glob_set *python)
 {
 	git_repository *git = tg_repo_git(repo);
+	struct tg_tree_iter *it;
 	git_object *obj = NULL;
 	git_tree *tree = NULL;
-	struct walk w = { 0 };
-	size_t i;
-	int err = 0;
+	int err;
 
+	*out = NULL;
 	if (!rev)
 		rev = "HEAD";
 	err = git_revparse_single(&obj, git, rev);
@@ -724,10 +717,12 @@ int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
 	}
 	git_object_free(obj);
 
-	w.cs = out;
-	w.python = python;
-	w.prefixes = tg_xcalloc(npaths ? npaths : 1, sizeof(char *));
-	for (i = 0; i < npaths; i++) {
+	it = tg_xcalloc(1, sizeof(*it));
+	it->git = git;
+	it->python = python;
+	tg_buf_init(&it->path);
+	it->prefixes = tg_xcalloc(npaths ? npaths : 1, sizeof(char *));
+	for (size_t i = 0; i < npaths; i++) {
 		const char *p = paths[i];
 		size_t l;
 
@@ -738,20 +733,109 @@ int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
 		l = strlen(p);
 		while (l && p[l - 1] == '/')
 			l--;
-		w.prefixes[w.nprefixes++] = tg_xstrndup(p, l);
+		it->prefixes[it->nprefixes++] = tg_xstrndup(p, l);
 	}
-	if (git_tree_walk(tree, GIT_TREEWALK_PRE, walk_cb, &w) < 0) {
-		err = tg_error_git("cannot walk the tree");
-		goto out;
+	it->describe = tg_xasprintf("tree of %s", rev);
+	push(it, tree, 0);
+	*out = it;
+	return 0;
+}
+
+int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch)
+{
+	while (it->depth) {
+		struct frame *f = &it->stack[it->depth - 1];
+		const git_tree_entry *e;
+		git_filemode_t mode;
+		git_tree *sub;
+
+		if (f->next >= git_tree_entrycount(f->tree)) {
+			git_tree_free(f->tree);
+			it->depth--;
+			continue;
+		}
+		e = git_tree_entry_byindex(f->tree, f->next++);
+		mode = git_tree_entry_filemode(e);
+		tg_buf_truncate(&it->path, f->pathlen);
+		tg_buf_addstr(&it->path, git_tree_entry_name(e));
+		if (mode == GIT_FILEMODE_TREE) {
+			if (locate(it, it->path.ptr, true) == OUTSIDE)
+				continue;
+			if (git_tree_lookup(&sub, it->git,
+					    git_tree_entry_id(e)) < 0)
+				return tg_error_git("cannot walk the tree");
+			tg_buf_addch(&it->path, '/');
+			push(it, sub, it->path.len);
+			continue;
+		}
+		if (locate(it, it->path.ptr, false) != INSIDE ||
+		    skip_mode(&it->skipped, mode))
+			continue;
+		if (!is_python(it->python, it->path.ptr)) {
+			it->skipped.not_python++;
+			continue;
+		}
+		memset(ch, 0, sizeof(*ch));
+		ch->status = TG_CHANGE_WHOLE;
+		ch->path = it->path.ptr;
+		memcpy(ch->new_id.id, git_tree_entry_id(e)->id, TG_OID_RAWSZ);
+		return 1;
 	}
-	free(out->describe);
-	out->describe = tg_xasprintf("tree of %s", rev);
-out:
-	for (i = 0; i < w.nprefixes; i++)
-		free(w.prefixes[i]);
-	free(w.prefixes);
-	free(w.path);
-	git_tree_free(tree);
+	return 0;
+}
+
+const struct tg_skips *tg_tree_iter_skips(const struct tg_tree_iter *it)
+{
+	return &it->skipped;
+}
+
+const char *tg_tree_iter_describe(const struct tg_tree_iter *it)
+{
+	return it->describe;
+}
+
+void tg_tree_iter_free(struct tg_tree_iter *it)
+{
+	if (!it)
+		return;
+	while (it->depth)
+		git_tree_free(it->stack[--it->depth].tree);
+	free(it->stack);
+	for (size_t i = 0; i < it->nprefixes; i++)
+		free(it->prefixes[i]);
+	free(it->prefixes);
+	tg_buf_release(&it->path);
+	free(it->describe);
+	free(it);
+}
+
+int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
+		      const char *rev, const char *const *paths, size_t npaths,
+		      const struct tg_glob_set *python)
+{
+	struct tg_tree_iter *it;
+	struct tg_change ch;
+	int err;
+
+	if ((err = tg_tree_iter_new(&it, repo, rev, paths, npaths,
+				    python)) < 0)
+		return err;
+	while ((err = tg_tree_iter_next(it, &ch)) > 0) {
+		struct tg_change *c = add_change(out);
+
+		*c = ch;
+		c->path = tg_xstrdup(ch.path);
+	}
+	if (!err) {
+		const struct tg_skips *s = tg_tree_iter_skips(it);
+
+		out->skipped.submodule += s->submodule;
+		out->skipped.symlink += s->symlink;
+		out->skipped.not_python += s->not_python;
+		free(out->describe);
+		out->describe = tg_xstrdup(tg_tree_iter_describe(it));
+	}
+	tg_tree_iter_free(it);
 	return err;
 }
 

@@ -31,15 +31,21 @@
 static const struct tg_oid zero_oid;
 
 /*
- * A file the owner index skipped (its blob had none of the index's
- * pre-filter words) has no record there, so its imports are unknown:
- * make one from this parse before any query resolves through them.
+ * Queries from a file resolve through its own imports, so the resolver
+ * needs the file's record before its analysis. Only files that can be a
+ * resolution target are in it from the start (ownerdb.h): take this one's
+ * record from the owner index by blob id, or, when the index skipped its
+ * blob (none of its pre-filter words) or there is no index, make one from
+ * this parse.
  */
-static void fill_resolver(struct tg_resolver *r, const struct tg_pyfile *py)
+static void fill_resolver(struct tg_resolver *r, struct tg_inferstate *st,
+			  const struct tg_oid *id, const struct tg_pyfile *py)
 {
 	struct tg_buf rec = TG_BUF_INIT;
 
 	if (!r || !tg_resolver_needs(r, py->path))
+		return;
+	if (st && id && tg_inferstate_fill(st, r, py->path, id))
 		return;
 	tg_infer_pyfile(&rec, py);
 	tg_resolver_fill(r, py->path, rec.ptr, rec.len);
@@ -78,7 +84,7 @@ static int preimage_findings(struct tg_findings *out, const char *path,
 		return 0; /* unreadable before: everything in it now is new */
 	if (err < 0)
 		goto out;
-	fill_resolver(aopts->resolver, py);
+	fill_resolver(aopts->resolver, NULL, NULL, py);
 	if ((err = tg_units_load(&units, py)) < 0)
 		goto out;
 	for (size_t i = 0; i < cur_units->nr; i++) {
@@ -171,7 +177,8 @@ static void apply_rule_config(struct tg_findings *list,
 	list->nr = kept;
 }
 
-static int run_file(struct tg_report *r, const char *path, const char *src,
+static int run_file(struct tg_report *r, const char *path,
+		    const struct tg_oid *id, const char *src,
 		    size_t len, const char *old, size_t old_len,
 		    const struct tg_hunk *hunks, size_t nhunks, bool whole,
 		    const struct tg_engine_opts *opts)
@@ -229,7 +236,7 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 		for (size_t i = 0; i < units.nr; i++)
 			if (units.v[i].changed)
 				tg_report_add_unit(r, path, units.v[i].qualname);
-	fill_resolver(opts->resolver, py);
+	fill_resolver(opts->resolver, opts->infer, id, py);
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
 	apply_rule_config(&cur, opts->cfg);
@@ -246,7 +253,7 @@ static int run_file(struct tg_report *r, const char *path, const char *src,
 		if (old_len == len && !memcmp(old, src, len)) {
 			/* a file re-checked for a definition it uses: its
 			 * own parse, under the pre-image's definitions */
-			fill_resolver(aopts.resolver, py);
+			fill_resolver(aopts.resolver, NULL, NULL, py);
 			err = tg_analyze(&prev, py, &units, &aopts);
 		} else {
 			err = preimage_findings(&prev, path, old, old_len,
@@ -288,12 +295,24 @@ static int read_limited(char **out, size_t *len, bool *too_large,
 	return tg_repo_read_blob(out, len, repo, id);
 }
 
-/* One file's bytes, read by the main thread, analysed by a worker. */
+/*
+ * One file's bytes, read by the main thread, analysed by a worker. The
+ * job owns copies of the change's paths (a streamed source reuses its
+ * buffers); the hunks are the source's, valid for the whole run.
+ */
 struct job {
-	const struct tg_change *ch;
+	struct tg_change ch;
 	char *src, *old;
 	size_t len, old_len;
 };
+
+static void job_release(struct job *j)
+{
+	free(j->ch.path);
+	free(j->ch.old_path);
+	free(j->src);
+	free(j->old);
+}
 
 /*
  * The scan's thread pool: libgit2 objects are not shared between threads,
@@ -323,11 +342,11 @@ struct worker {
 static int run_job(struct tg_report *r, struct job *j,
 		   const struct tg_engine_opts *opts)
 {
-	bool whole = j->ch->status == TG_CHANGE_ADDED ||
-		     j->ch->status == TG_CHANGE_WHOLE || j->ch->whole_file;
+	bool whole = j->ch.status == TG_CHANGE_ADDED ||
+		     j->ch.status == TG_CHANGE_WHOLE || j->ch.whole_file;
 
-	return run_file(r, j->ch->path, j->src, j->len, j->old, j->old_len,
-			j->ch->hunks, j->ch->nhunks, whole, opts);
+	return run_file(r, j->ch.path, &j->ch.new_id, j->src, j->len, j->old,
+			j->old_len, j->ch.hunks, j->ch.nhunks, whole, opts);
 }
 
 static void *worker_main(void *arg)
@@ -353,8 +372,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 
 		err = p->err ? 0 : run_job(&w->report, &j, p->opts);
-		free(j.src);
-		free(j.old);
+		job_release(&j);
 		if (err < 0) {
 			pthread_mutex_lock(&p->lock);
 			if (!p->err) {
@@ -408,8 +426,9 @@ static int cmp_str(const void *a, const void *b)
 
 /*
  * Read one change's blobs (the new one, and the pre-image unless the whole
- * file counts as changed). *skip is set when the new blob is over the
- * size limit (counted and noticed here).
+ * file counts as changed) into a job that owns a copy of the change.
+ * *skip is set when the new blob is over the size limit (counted and
+ * noticed here).
  */
 static int read_job(struct job *j, bool *skip, struct tg_report *report,
 		    struct tg_repo *repo, const struct tg_change *ch,
@@ -419,7 +438,6 @@ static int read_job(struct job *j, bool *skip, struct tg_report *report,
 	int err;
 
 	memset(j, 0, sizeof(*j));
-	j->ch = ch;
 	*skip = false;
 	err = read_limited(&j->src, &j->len, &too_large, repo, &ch->new_id,
 			   limit);
@@ -445,43 +463,47 @@ static int read_job(struct job *j, bool *skip, struct tg_report *report,
 		err = read_limited(&j->old, &j->old_len, &too_large, repo,
 				   &ch->old_id, limit);
 		if (err < 0) {
-			free(j->src);
-			j->src = NULL;
+			job_release(j);
 			return err;
 		}
 	}
+	j->ch = *ch;
+	j->ch.path = tg_xstrdup(ch->path);
+	j->ch.old_path = ch->old_path ? tg_xstrdup(ch->old_path) : NULL;
 	return 0;
 }
 
 static int run_serial(struct tg_report *report, struct tg_repo *repo,
-		      const struct tg_changeset *cs,
+		      tg_engine_next_fn next, void *ctx,
 		      const struct tg_engine_opts *opts, size_t limit)
 {
-	for (size_t i = 0; i < cs->nr; i++) {
+	struct tg_change ch;
+	int got;
+
+	while ((got = next(ctx, &ch)) > 0) {
 		struct job j;
 		bool skip;
-		int err = read_job(&j, &skip, report, repo, &cs->files[i],
-				   limit);
+		int err = read_job(&j, &skip, report, repo, &ch, limit);
 
 		if (err < 0)
 			return err;
 		if (skip)
 			continue;
 		err = run_job(report, &j, opts);
-		free(j.src);
-		free(j.old);
+		job_release(&j);
 		if (err < 0)
 			return err;
 	}
-	return 0;
+	return got;
 }
 
 static int run_threaded(struct tg_report *report, struct tg_repo *repo,
-			const struct tg_changeset *cs,
+			tg_engine_next_fn next, void *ctx,
 			const struct tg_engine_opts *opts, size_t limit)
 {
 	struct pool p = { .opts = opts };
 	struct worker *w;
+	struct tg_change ch;
 	unsigned n = opts->threads, started = 0;
 	int err = 0;
 
@@ -499,16 +521,17 @@ static int run_threaded(struct tg_report *report, struct tg_repo *repo,
 		err = tg_error_set(TG_ERROR, "cannot start worker threads");
 		goto out;
 	}
-	for (size_t i = 0; i < cs->nr && !p.err; i++) {
+	while (!p.err && (err = next(ctx, &ch)) > 0) {
 		struct job j;
 		bool skip;
 
-		if ((err = read_job(&j, &skip, report, repo, &cs->files[i],
-				    limit)) < 0)
+		if ((err = read_job(&j, &skip, report, repo, &ch, limit)) < 0)
 			break;
 		if (!skip)
 			pool_push(&p, &j);
 	}
+	if (err > 0)
+		err = 0; /* stopped by a worker's error */
 	pthread_mutex_lock(&p.lock);
 	p.done = true;
 	pthread_cond_broadcast(&p.not_empty);
@@ -532,16 +555,43 @@ out:
 	return err;
 }
 
+int tg_engine_run_source(struct tg_report *report, struct tg_repo *repo,
+			 tg_engine_next_fn next, void *ctx,
+			 const struct tg_engine_opts *opts)
+{
+	size_t limit = opts->cfg ? opts->cfg->max_file_size : 0;
+
+	if (opts->threads > 1)
+		return run_threaded(report, repo, next, ctx, opts, limit);
+	return run_serial(report, repo, next, ctx, opts, limit);
+}
+
+struct cs_source {
+	const struct tg_changeset *cs;
+	size_t i;
+};
+
+static int cs_next(void *ctx, struct tg_change *ch)
+{
+	struct cs_source *src = ctx;
+
+	if (src->i >= src->cs->nr)
+		return 0;
+	*ch = src->cs->files[src->i++];
+	return 1;
+}
+
 int tg_engine_run(struct tg_report *report, struct tg_repo *repo,
 		  const struct tg_changeset *cs,
 		  const struct tg_engine_opts *opts)
 {
-	size_t limit = opts->cfg ? opts->cfg->max_file_size : 0;
+	struct cs_source src = { cs, 0 };
+	struct tg_engine_opts o = *opts;
 
 	/* threads only pay off when there are files to share out */
-	if (opts->threads > 1 && cs->nr > 1)
-		return run_threaded(report, repo, cs, opts, limit);
-	return run_serial(report, repo, cs, opts, limit);
+	if (cs->nr < 2)
+		o.threads = 1;
+	return tg_engine_run_source(report, repo, cs_next, &src, &o);
 }
 
 int tg_engine_run_buffers(struct tg_report *report, const char *path,
@@ -549,6 +599,6 @@ int tg_engine_run_buffers(struct tg_report *report, const char *path,
 			  size_t old_len, const struct tg_hunk *hunks,
 			  size_t nhunks, const struct tg_engine_opts *opts)
 {
-	return run_file(report, path, src, len, old, old_len, hunks, nhunks,
-			!hunks, opts);
+	return run_file(report, path, NULL, src, len, old, old_len, hunks,
+			nhunks, !hunks, opts);
 }

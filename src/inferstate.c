@@ -16,60 +16,105 @@
 
 static const struct tg_oid zero_oid;
 
-static int tree_of(struct tg_oid *out, git_repository *git, const char *rev)
-{
-	git_object *obj = NULL, *tree = NULL;
+/*
+ * The Python files of the new side, one at a time: the index git will
+ * commit (txguard's own reader, else libgit2's) or the tree of a
+ * revision. The owner index is built from one, and goes over it again
+ * for the users of a changed definition; nothing lists the repository.
+ */
+struct source {
+	const struct tg_raw_index *ix;  /* the index, txguard's reader */
+	struct git_index *gix;          /* the index, libgit2's */
+	struct tg_tree_iter *it;        /* a tree */
+	size_t i;
+};
 
-	if (git_revparse_single(&obj, git, rev) < 0)
-		return tg_error_git("cannot resolve the revision to check");
-	if (git_object_peel(&tree, obj, GIT_OBJECT_TREE) < 0) {
-		git_object_free(obj);
-		return tg_error_git("the revision to check has no tree");
+static int source_open(struct source *s, struct tg_repo *repo,
+		       const char *rev)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	if (rev)
+		return tg_tree_iter_new(&s->it, repo, rev, NULL, 0, NULL);
+	if ((err = tg_repo_raw_index(&s->ix, repo)) < 0)
+		return err;
+	if (s->ix->usable)
+		return 0;
+	s->ix = NULL;
+	return tg_repo_index(&s->gix, repo);
+}
+
+/* "*.py", stage 0, regular files: what the owner index selects */
+static bool indexed(const char *path, size_t len, unsigned stage,
+		    uint32_t mode)
+{
+	return !stage && (mode == 0100644 || mode == 0100755) && len >= 3 &&
+	       !strcmp(path + len - 3, ".py");
+}
+
+static int source_next(void *ctx, const char **path, struct tg_oid *id)
+{
+	struct source *s = ctx;
+
+	if (s->it) {
+		struct tg_change ch;
+		int got = tg_tree_iter_next(s->it, &ch);
+
+		if (got > 0) {
+			*path = ch.path;
+			*id = ch.new_id;
+		}
+		return got;
 	}
-	memcpy(out->id, git_object_id(tree)->id, TG_OID_RAWSZ);
-	git_object_free(tree);
-	git_object_free(obj);
+	if (s->ix) {
+		while (s->i < s->ix->nr) {
+			const struct tg_index_entry *e = &s->ix->entries[s->i++];
+
+			if (!indexed(e->path, e->pathlen, (e->flags >> 12) & 3,
+				     e->mode))
+				continue;
+			*path = e->path;
+			*id = e->id;
+			return 1;
+		}
+		return 0;
+	}
+	while (s->i < git_index_entrycount(s->gix)) {
+		const git_index_entry *e = git_index_get_byindex(s->gix, s->i++);
+
+		if (!e || !indexed(e->path, strlen(e->path),
+				   (unsigned)GIT_INDEX_ENTRY_STAGE(e), e->mode))
+			continue;
+		*path = e->path;
+		memcpy(id->id, e->id.id, TG_OID_RAWSZ);
+		return 1;
+	}
 	return 0;
 }
 
-/* The index git will commit: txguard's own reader, else libgit2's. */
-static int db_from_index(struct tg_ownerdb **db, struct tg_repo *repo)
+static void source_close(struct source *s)
 {
-	const struct tg_raw_index *ix = NULL;
-	struct tg_ownerdb_file *files = NULL;
-	size_t n = 0;
+	tg_tree_iter_free(s->it);
+	memset(s, 0, sizeof(*s));
+}
+
+int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
+			  const char *rev)
+{
+	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY };
+	struct source s;
 	int err;
 
-	if ((err = tg_repo_raw_index(&ix, repo)) < 0)
+	*db = NULL;
+	if ((err = source_open(&s, repo, rev)) < 0)
 		return err;
-	if (!ix->usable) {
-		struct git_index *index;
-
-		if ((err = tg_repo_index(&index, repo)) < 0)
-			return err;
-		return tg_ownerdb_from_index(db, tg_repo_git(repo), index,
-					     NULL, NULL);
-	}
-	files = tg_xcalloc(ix->nr ? ix->nr : 1, sizeof(*files));
-	for (size_t i = 0; i < ix->nr; i++) {
-		const struct tg_index_entry *e = &ix->entries[i];
-
-		/* stage 0, regular files; "*.py" as the owner index selects */
-		if ((e->flags & 0x3000) || (e->mode != 0100644 &&
-					    e->mode != 0100755) ||
-		    e->pathlen < 3 || strcmp(e->path + e->pathlen - 3, ".py"))
-			continue;
-		files[n].path = (char *)e->path;
-		files[n].id = e->id;
-		n++;
-	}
-	{
-		/* the repository's index reader outlives the run */
-		struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_BORROW_PATHS };
-
-		err = tg_ownerdb_from_list(db, tg_repo_git(repo), files, n, &o);
-	}
-	free(files);
+	/* the index's paths live as long as the repository; a tree's not */
+	if (!rev)
+		o.flags |= TG_OWNERDB_BORROW_PATHS;
+	err = tg_ownerdb_from_source(db, tg_repo_git(repo), source_next, &s,
+				     &o);
+	source_close(&s);
 	return err;
 }
 
@@ -105,20 +150,28 @@ static long find_change(const struct tg_changeset *cs, const size_t *order,
  * whole, against themselves, under both states: what the change turned
  * into a violation is new, what was one already is not.
  */
-static void add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
+static int add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
 {
-	size_t *users = NULL, nusers = 0, *order, n0 = cs->nr;
+	struct tg_ownerdb_file *users = NULL;
+	size_t nusers = 0, *order, n0 = cs->nr;
+	struct source s;
+	int err;
 
-	tg_ownerdb_users(&users, &nusers, st->db, st->changed, st->nchanged);
-	if (!nusers)
-		return;
+	if ((err = source_open(&s, st->repo, st->rev)) < 0)
+		return err;
+	err = tg_ownerdb_users(&users, &nusers, st->db, st->changed,
+			       st->nchanged, source_next, &s);
+	source_close(&s);
+	if (err < 0 || !nusers) {
+		tg_ownerdb_files_free(users, nusers);
+		return err;
+	}
 	order = tg_xcalloc(n0 ? n0 : 1, sizeof(*order));
 	for (size_t i = 0; i < n0; i++)
 		order[i] = i;
 	qsort_r(order, n0, sizeof(*order), cmp_change, cs->files);
 	for (size_t k = 0; k < nusers; k++) {
-		const struct tg_ownerdb_file *f =
-			tg_ownerdb_file(st->db, users[k]);
+		const struct tg_ownerdb_file *f = &users[k];
 		long at = find_change(cs, order, n0, f->path);
 		struct tg_change *ch;
 
@@ -141,7 +194,8 @@ static void add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
 		st->dependents++;
 	}
 	free(order);
-	free(users);
+	tg_ownerdb_files_free(users, nusers);
+	return 0;
 }
 
 /*
@@ -203,23 +257,9 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 			     &ch->new_id)) < 0)
 			return err;
 	}
-	if (st->nchanged)
-		add_dependents(st, cs);
-	return tg_ownerdb_save(st->db);
-}
-
-int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
-			  const char *rev)
-{
-	struct tg_oid tree;
-	int err;
-
-	*db = NULL;
-	if (!rev)
-		return db_from_index(db, repo);
-	if ((err = tree_of(&tree, tg_repo_git(repo), rev)) < 0)
+	if (st->nchanged && (err = add_dependents(st, cs)) < 0)
 		return err;
-	return tg_ownerdb_from_tree(db, tg_repo_git(repo), &tree, NULL, NULL);
+	return tg_ownerdb_save(st->db);
 }
 
 int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
@@ -229,7 +269,9 @@ int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 
 	if (!cs->nr)
 		return 0; /* nothing to check: never build the index */
-	if ((err = db_from_index(&st->db, repo)) < 0)
+	st->repo = repo;
+	st->rev = NULL;
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -241,36 +283,49 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 
 	if (!cs->nr)
 		return 0;
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, head)) < 0)
+	st->repo = repo;
+	st->rev = head ? head : "HEAD";
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev)) < 0)
 		return err;
 	return two_states(st, cs);
 }
 
 int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
-		       const struct tg_changeset *cs, const char *rev)
+		       const char *rev)
 {
 	int err;
 
-	if (!cs->nr)
-		return 0;
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, rev)) < 0)
+	st->repo = repo;
+	st->rev = rev ? rev : "HEAD";
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev)) < 0)
 		return err;
+	/* each file analysed joins it then (tg_inferstate_fill) */
 	st->now = tg_ownerdb_resolver(st->db);
-	/* every scanned file binds its own imports (infer.h) */
-	for (size_t i = 0; i < cs->nr; i++) {
-		const struct tg_change *ch = &cs->files[i];
-		const unsigned char *d;
-		size_t len;
-
-		if ((err = tg_ownerdb_record(&d, &len, st->db, ch->path,
-					     &ch->new_id)) < 0)
-			return err;
-		if (len && tg_resolver_needs(st->now, ch->path))
-			tg_resolver_add(st->now, ch->path, d, len, false);
-	}
 	tg_ownerdb_def_names(&st->words, &st->nwords, &st->alloc_words,
 			     st->db);
 	return 0;
+}
+
+bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
+			const char *path, const struct tg_oid *id)
+{
+	const unsigned char *d = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!st->db)
+		return false;
+	pthread_mutex_lock(&st->mu);
+	err = tg_ownerdb_record(&d, &len, st->db, path, id);
+	pthread_mutex_unlock(&st->mu);
+	if (err < 0) {
+		tg_error_clear(); /* the caller parses the file itself */
+		return false;
+	}
+	if (!len)
+		return false;
+	tg_resolver_fill(r, path, d, len);
+	return true;
 }
 
 void tg_inferstate_init(struct tg_inferstate *st)

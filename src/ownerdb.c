@@ -13,9 +13,12 @@
 #include <unistd.h>
 #include <git2.h>
 
-#define MAGIC "TXGODB\0\1"
+#define MAGIC "TXGODB\0\2"
 #define HEADER_SIZE 32
-#define ROW_SIZE 28
+#define ROW_SIZE 32
+/* a row's u32 length keeps the record's hint (hint_of) in its top bits */
+#define LEN_MASK 0x0fffffffu
+#define HINT_SHIFT 28
 #define ENDIAN_MARK 0x01020304u
 /* records are small; a bigger one means a damaged or hostile file */
 #define MAX_RECORD (64u << 20)
@@ -38,6 +41,10 @@ struct tg_ownerdb {
 	int threads;
 	void *map;
 	size_t map_len;
+	int fd; /* the cache file: records are read from it, not the map */
+	/* records read from the file, valid as long as the db */
+	unsigned char **copies;
+	size_t ncopies, alloc_copies;
 	const unsigned char *table, *data;
 	uint32_t nrec;
 	uint64_t data_len;
@@ -55,7 +62,24 @@ struct tg_ownerdb {
 	size_t njrn, alloc_jrn;
 	struct tg_resolver *resolver;
 	struct tg_ownerdb_stats stats;
+	/* cache rows of this run's files that the list left out
+	 * (TG_OWNERDB_TARGETS_ONLY): a rewrite keeps them */
+	unsigned char *used;
 };
+
+/*
+ * What the first two bytes of a record say (infer.h): bit 0 it defines
+ * something, bit 1 it uses something, bit 2 it imports something. Kept in
+ * the table row too, so a warm run learns which files matter without
+ * touching their records (§11: memory does not follow the repository).
+ */
+static unsigned hint_of(const unsigned char *data, size_t len)
+{
+	if (!len)
+		return 0;
+	return (data[0] & (TG_INFER_HAS_DEFS | TG_INFER_HAS_USES)) |
+	       (len > 1 && data[1] ? 4u : 0u);
+}
 
 static int write_all(int fd, const void *p, size_t len);
 
@@ -89,7 +113,7 @@ char *tg_ownerdb_default_path(struct git_repository *repo)
 	if (!common)
 		return NULL;
 	l = strlen(common);
-	return tg_xasprintf("%s%stxguard/ownerdb-v1", common,
+	return tg_xasprintf("%s%stxguard/ownerdb-v2", common,
 			    l && common[l - 1] == '/' ? "" : "/");
 }
 
@@ -99,6 +123,9 @@ static void unmap(struct tg_ownerdb *db)
 {
 	if (db->map)
 		munmap(db->map, db->map_len);
+	if (db->fd >= 0)
+		close(db->fd);
+	db->fd = -1;
 	db->map = NULL;
 	db->map_len = 0;
 	db->table = db->data = NULL;
@@ -124,12 +151,19 @@ static void load_cache(struct tg_ownerdb *db)
 	}
 	db->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
 		       0);
-	close(fd);
 	if (db->map == MAP_FAILED) {
+		close(fd);
 		db->map = NULL;
 		return;
 	}
+	db->fd = fd;
 	db->map_len = (size_t)st.st_size;
+	/*
+	 * A warm run reads the table and a few records; records are read
+	 * with pread (row_record), so the map is the table alone in memory
+	 * (no read-around into the records either).
+	 */
+	madvise(db->map, db->map_len, MADV_RANDOM);
 	p = db->map;
 	memcpy(&mark, p + 8, 4);
 	memcpy(&nrec, p + 12, 4);
@@ -138,7 +172,7 @@ static void load_cache(struct tg_ownerdb *db)
 	if (memcmp(p, MAGIC, 8) || mark != ENDIAN_MARK ||
 	    (uint64_t)nrec * ROW_SIZE + data_len + HEADER_SIZE !=
 		    (uint64_t)db->map_len ||
-	    checksum(p + HEADER_SIZE, db->map_len - HEADER_SIZE) != sum)
+	    checksum(p + HEADER_SIZE, (size_t)nrec * ROW_SIZE) != sum)
 		goto bad;
 	db->table = p + HEADER_SIZE;
 	db->data = db->table + (size_t)nrec * ROW_SIZE;
@@ -148,6 +182,7 @@ static void load_cache(struct tg_ownerdb *db)
 
 		memcpy(&off, row + 20, 4);
 		memcpy(&len, row + 24, 4);
+		len &= LEN_MASK;
 		if ((uint64_t)off + len > data_len || len > MAX_RECORD ||
 		    (i && memcmp(row - ROW_SIZE, row, TG_OID_RAWSZ) >= 0))
 			goto bad;
@@ -210,48 +245,119 @@ static void guess_window(size_t *lo, size_t *hi, const struct tg_ownerdb *db,
 	}
 }
 
-static bool cache_find(const unsigned char **data, size_t *len,
-		       const struct tg_ownerdb *db, const struct tg_oid *id)
+/* The table row of `id`, or -1. */
+static long table_find(const struct tg_ownerdb *db, const struct tg_oid *id)
 {
 	size_t lo, hi;
 
 	guess_window(&lo, &hi, db, id);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const unsigned char *row = db->table + mid * ROW_SIZE;
-		int c = memcmp(row, id->id, TG_OID_RAWSZ);
+		int c = row_cmp(db, mid, id);
 
-		if (!c) {
-			uint32_t off, l;
-
-			memcpy(&off, row + 20, 4);
-			memcpy(&l, row + 24, 4);
-			*data = db->data + off;
-			*len = l;
-			return true;
-		}
+		if (!c)
+			return (long)mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	lo = 0;
-	hi = db->njrn;
+	return -1;
+}
+
+/*
+ * A row's record, checked against the row's own checksum: the header's
+ * covers only the table, so a warm run reads just the records it uses
+ * (§12), and a damaged one is found when it is used, then made again.
+ */
+static bool row_record(const unsigned char **data, size_t *len,
+		       struct tg_ownerdb *db, size_t i)
+{
+	const unsigned char *row = db->table + i * ROW_SIZE;
+	uint32_t off, l, sum;
+	unsigned char *buf;
+
+	memcpy(&off, row + 20, 4);
+	memcpy(&l, row + 24, 4);
+	memcpy(&sum, row + 28, 4);
+	l &= LEN_MASK;
+	if (!l) {
+		*data = NULL;
+		*len = 0;
+		return (uint32_t)checksum(NULL, 0) == sum;
+	}
+	/*
+	 * Read, not touched through the map: a few hundred records spread
+	 * over the file would otherwise bring in nearly all of its pages
+	 * (§11: memory follows what is used, not the repository).
+	 */
+	buf = tg_xmalloc(l);
+	if (pread(db->fd, buf, l,
+		  (off_t)(db->data - db->table + HEADER_SIZE) + off) !=
+		    (ssize_t)l ||
+	    (uint32_t)checksum(buf, l) != sum) {
+		free(buf);
+		return false;
+	}
+	TG_ALLOC_GROW(db->copies, db->ncopies + 1, db->alloc_copies);
+	db->copies[db->ncopies++] = buf;
+	*data = buf;
+	*len = l;
+	return true;
+}
+
+static long jrn_find(const struct tg_ownerdb *db, const struct tg_oid *id)
+{
+	size_t lo = 0, hi = db->njrn;
+
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = memcmp(db->jrn[mid].id.id, id->id, TG_OID_RAWSZ);
 
-		if (!c) {
-			*data = db->jrn[mid].data;
-			*len = db->jrn[mid].len;
-			return true;
-		}
+		if (!c)
+			return (long)mid;
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
+	return -1;
+}
+
+static bool cache_find(const unsigned char **data, size_t *len,
+		       struct tg_ownerdb *db, const struct tg_oid *id)
+{
+	long i = table_find(db, id);
+
+	if (i >= 0 && row_record(data, len, db, (size_t)i))
+		return true;
+	if ((i = jrn_find(db, id)) >= 0) {
+		*data = db->jrn[i].data;
+		*len = db->jrn[i].len;
+		return true;
+	}
 	return false;
+}
+
+/*
+ * The hint of a cached record without reading it; -1 when the cache
+ * lacks it. *row is its table row (-1 for the journal).
+ */
+static int cache_hint(long *row, const struct tg_ownerdb *db,
+		      const struct tg_oid *id)
+{
+	long i = table_find(db, id);
+
+	*row = i;
+	if (i >= 0) {
+		uint32_t l;
+
+		memcpy(&l, db->table + (size_t)i * ROW_SIZE + 24, 4);
+		return (int)(l >> HINT_SHIFT);
+	}
+	if ((i = jrn_find(db, id)) >= 0)
+		return (int)hint_of(db->jrn[i].data, db->jrn[i].len);
+	return -1;
 }
 
 static int cmp_fresh(const void *a, const void *b)
@@ -436,39 +542,58 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 		rows[nrows].data = db->jrn[i].data;
 		rows[nrows++].len = db->jrn[i].len;
 	}
-	keep_old = 2 * db->nfiles + 1024;
-	for (uint32_t i = 0; i < db->nrec && nrows < keep_old; i++) {
-		const unsigned char *row = db->table + (size_t)i * ROW_SIZE;
-		uint32_t off, len;
+	/* this run's files the list left out, then the rest while the
+	 * file stays within twice the tree */
+	for (int pass = 0; pass < 2; pass++) {
+		keep_old = 2 * db->stats.files + 1024;
+		for (uint32_t i = 0; i < db->nrec; i++) {
+			bool used = db->used &&
+				    (db->used[i / 8] >> (i % 8) & 1);
+			const unsigned char *d;
+			size_t len;
 
-		memcpy(&off, row + 20, 4);
-		memcpy(&len, row + 24, 4);
-		TG_ALLOC_GROW(rows, nrows + 1, alloc);
-		memcpy(rows[nrows].id.id, row, TG_OID_RAWSZ);
-		rows[nrows].data = db->data + off;
-		rows[nrows++].len = len;
+			if (pass ? used || nrows >= keep_old : !used)
+				continue;
+			if (!row_record(&d, &len, db, i))
+				continue; /* damaged: not carried over */
+			TG_ALLOC_GROW(rows, nrows + 1, alloc);
+			memcpy(rows[nrows].id.id, db->table + (size_t)i * ROW_SIZE,
+			       TG_OID_RAWSZ);
+			rows[nrows].data = d;
+			rows[nrows++].len = len;
+		}
 	}
 	if (nrows)
 		qsort(rows, nrows, sizeof(*rows), cmp_row);
 	for (size_t i = 0; i < nrows; i++) {
 		uint32_t off = (uint32_t)data_len, len = (uint32_t)rows[i].len;
+		uint32_t lenhint = len | hint_of(rows[i].data, rows[i].len)
+						 << HINT_SHIFT;
+		uint32_t rsum = (uint32_t)checksum(rows[i].data, rows[i].len);
 
-		if (out && !memcmp(rows[out - 1].id.id, rows[i].id.id,
-				   TG_OID_RAWSZ))
-			continue;
+		if (rows[i].len > MAX_RECORD ||
+		    (out && !memcmp(rows[out - 1].id.id, rows[i].id.id,
+				    TG_OID_RAWSZ)))
+			continue; /* too big to keep (made again), or a copy */
 		rows[out++] = rows[i];
 		tg_buf_add(&table, rows[i].id.id, TG_OID_RAWSZ);
 		tg_buf_add(&table, &off, 4);
-		tg_buf_add(&table, &len, 4);
+		tg_buf_add(&table, &lenhint, 4);
+		tg_buf_add(&table, &rsum, 4);
 		data_len += len;
 	}
-	for (size_t i = 0; i < out; i++)
-		if (rows[i].len)
-			tg_buf_add(&table, rows[i].data, rows[i].len);
+	{
+		/* the header's checksum covers the table alone */
+		size_t table_len = table.len;
+
+		for (size_t i = 0; i < out; i++)
+			if (rows[i].len)
+				tg_buf_add(&table, rows[i].data, rows[i].len);
+		sum = checksum((unsigned char *)table.ptr, table_len);
+	}
 	if (data_len > UINT32_MAX)
 		goto out; /* too big to index: run without a cache */
 	n32 = (uint32_t)out;
-	sum = checksum((unsigned char *)table.ptr, table.len);
 	memcpy(hdr, MAGIC, 8);
 	memcpy(hdr + 8, &mark, 4);
 	memcpy(hdr + 12, &n32, 4);
@@ -519,16 +644,84 @@ out:
 
 /* ---- building --------------------------------------------------------- */
 
+static bool is_init_py(const char *path)
+{
+	size_t l = strlen(path);
+
+	return l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
+	       (l == 11 || path[l - 12] == '/');
+}
+
+/*
+ * A file a resolver holds (tg_ownerdb_resolver): one with definitions, or
+ * a package that imports something (re-exports). data[1] is the import
+ * count's first byte: 0 for none.
+ */
+static bool is_target_hint(const char *path, unsigned hint)
+{
+	return (hint & TG_INFER_HAS_DEFS) || ((hint & 4) && is_init_py(path));
+}
+
+static bool is_target(const char *path, const unsigned char *data,
+		      size_t len)
+{
+	return is_target_hint(path, hint_of(data, len));
+}
+
+/*
+ * One selected file. With TG_OWNERDB_TARGETS_ONLY a file whose cached
+ * record makes it no resolution target is counted and not kept: a warm
+ * run then holds only the few files that define something (§11, §12).
+ */
 static void add_file(struct tg_ownerdb *db, const char *path,
-		     const git_oid *id)
+		     const unsigned char *id)
 {
 	struct tg_ownerdb_file *f;
+	struct tg_oid oid;
 
+	memcpy(oid.id, id, TG_OID_RAWSZ);
+	db->stats.files++;
+	if (db->flags & TG_OWNERDB_TARGETS_ONLY) {
+		long row;
+		int hint = cache_hint(&row, db, &oid);
+
+		if (hint >= 0 && !is_target_hint(path, (unsigned)hint)) {
+			db->stats.cached++;
+			if (row >= 0) {
+				if (!db->used)
+					db->used = tg_xcalloc(db->nrec / 8 + 1,
+							      1);
+				db->used[row / 8] |= (unsigned char)(1u << (row % 8));
+			}
+			return;
+		}
+	}
 	TG_ALLOC_GROW(db->files, db->nfiles + 1, db->alloc_files);
 	f = &db->files[db->nfiles++];
 	memset(f, 0, sizeof(*f));
-	f->path = tg_xstrdup(path);
-	memcpy(f->id.id, id->id, TG_OID_RAWSZ);
+	f->path = db->flags & TG_OWNERDB_BORROW_PATHS ? (char *)path :
+							 tg_xstrdup(path);
+	f->id = oid;
+}
+
+/* TG_OWNERDB_TARGETS_ONLY: drop what the cache could not tell before */
+static void keep_targets(struct tg_ownerdb *db)
+{
+	size_t kept = 0;
+
+	if (!(db->flags & TG_OWNERDB_TARGETS_ONLY))
+		return;
+	for (size_t i = 0; i < db->nfiles; i++) {
+		struct tg_ownerdb_file *f = &db->files[i];
+
+		if (is_target(f->path, f->data, f->len)) {
+			db->files[kept++] = *f;
+			continue;
+		}
+		if (!(db->flags & TG_OWNERDB_BORROW_PATHS))
+			free(f->path);
+	}
+	db->nfiles = kept;
 }
 
 static bool selected(const struct tg_glob_set *python, const char *path)
@@ -793,6 +986,7 @@ static struct tg_ownerdb *db_new(struct git_repository *repo,
 {
 	struct tg_ownerdb *db = tg_xcalloc(1, sizeof(*db));
 
+	db->fd = -1;
 	db->repo = repo;
 	if (opts) {
 		db->flags = opts->flags;
@@ -817,11 +1011,11 @@ static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 {
 	int err;
 
-	db->stats.files = db->nfiles;
 	if ((err = fill_missing(db)) < 0) {
 		tg_ownerdb_free(db);
 		return err;
 	}
+	keep_targets(db);
 	tg_ownerdb_save(db);
 	*out = db;
 	return 0;
@@ -845,7 +1039,7 @@ int tg_ownerdb_from_index(struct tg_ownerdb **out,
 		     e->mode != GIT_FILEMODE_BLOB_EXECUTABLE) ||
 		    !selected(python, e->path))
 			continue;
-		add_file(db, e->path, &e->id);
+		add_file(db, e->path, e->id.id);
 	}
 	return finish(out, db);
 }
@@ -867,7 +1061,7 @@ static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
 	tg_buf_addstr(&w->path, root);
 	tg_buf_addstr(&w->path, git_tree_entry_name(e));
 	if (selected(w->python, w->path.ptr))
-		add_file(w->db, w->path.ptr, git_tree_entry_id(e));
+		add_file(w->db, w->path.ptr, git_tree_entry_id(e)->id);
 	return 0;
 }
 
@@ -912,33 +1106,50 @@ int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
 	return finish(out, db);
 }
 
+static void sort_files(struct tg_ownerdb *db)
+{
+	for (size_t i = 1; i < db->nfiles; i++) {
+		if (strcmp(db->files[i - 1].path, db->files[i].path) > 0) {
+			qsort(db->files, db->nfiles, sizeof(*db->files),
+			      cmp_file);
+			return;
+		}
+	}
+}
+
 int tg_ownerdb_from_list(struct tg_ownerdb **out, struct git_repository *repo,
 			 const struct tg_ownerdb_file *files, size_t n,
 			 const struct tg_ownerdb_opts *opts)
 {
 	struct tg_ownerdb *db;
-	bool sorted = true;
 
 	*out = NULL;
 	db = db_new(repo, opts);
-	for (size_t i = 0; i < n; i++) {
-		git_oid oid;
+	for (size_t i = 0; i < n; i++)
+		add_file(db, files[i].path, files[i].id.id);
+	sort_files(db);
+	return finish(out, db);
+}
 
-		memcpy(oid.id, files[i].id.id, TG_OID_RAWSZ);
-		if (db->flags & TG_OWNERDB_BORROW_PATHS) {
-			TG_ALLOC_GROW(db->files, db->nfiles + 1,
-				      db->alloc_files);
-			memset(&db->files[db->nfiles], 0, sizeof(*db->files));
-			db->files[db->nfiles].path = files[i].path;
-			db->files[db->nfiles++].id = files[i].id;
-		} else {
-			add_file(db, files[i].path, &oid);
-		}
-		if (i && strcmp(files[i - 1].path, files[i].path) > 0)
-			sorted = false;
+int tg_ownerdb_from_source(struct tg_ownerdb **out,
+			   struct git_repository *repo,
+			   tg_ownerdb_next_fn next, void *ctx,
+			   const struct tg_ownerdb_opts *opts)
+{
+	struct tg_ownerdb *db;
+	const char *path;
+	struct tg_oid id;
+	int got;
+
+	*out = NULL;
+	db = db_new(repo, opts);
+	while ((got = next(ctx, &path, &id)) > 0)
+		add_file(db, path, id.id);
+	if (got < 0) {
+		tg_ownerdb_free(db);
+		return got;
 	}
-	if (!sorted)
-		qsort(db->files, db->nfiles, sizeof(*db->files), cmp_file);
+	sort_files(db);
 	return finish(out, db);
 }
 
@@ -957,6 +1168,10 @@ void tg_ownerdb_free(struct tg_ownerdb *db)
 	unmap(db);
 	free(db->log);
 	free(db->jrn);
+	free(db->used);
+	for (size_t i = 0; i < db->ncopies; i++)
+		free(db->copies[i]);
+	free(db->copies);
 	free(db->log_path);
 	git_odb_free(db->odb);
 	free(db->cache_path);
@@ -979,14 +1194,6 @@ const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
 	return i < db->nfiles ? &db->files[i] : NULL;
 }
 
-static bool is_init_py(const char *path)
-{
-	size_t l = strlen(path);
-
-	return l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
-	       (l == 11 || path[l - 12] == '/');
-}
-
 struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
 {
 	if (!db->resolver)
@@ -1007,10 +1214,7 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 
-		/* data[1] is the import count's first byte: 0 for none */
-		if (!f->len || (!(f->data[0] & TG_INFER_HAS_DEFS) &&
-				!(is_init_py(f->path) && f->len > 1 &&
-				  f->data[1])))
+		if (!is_target(f->path, f->data, f->len))
 			continue;
 		tg_resolver_add(r, f->path, f->data, f->len, false);
 	}
@@ -1134,20 +1338,50 @@ static bool in_names(char *const *names, size_t n, const char *s)
 	return false;
 }
 
-void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
-		      char *const *in, size_t nin)
+/* Does the file's record use one of `names`? */
+static bool uses_any(const struct tg_ownerdb_file *f, char *const *names,
+		     size_t nnames)
+{
+	struct tg_inferred *inf = NULL;
+	bool uses = false;
+
+	if (!f->len || !(f->data[0] & TG_INFER_HAS_USES) ||
+	    decode(&inf, f) < 0)
+		return false;
+	for (size_t k = 0; k < inf->nuses && !uses; k++)
+		uses = in_names(names, nnames, inf->uses[k]);
+	tg_inferred_free(inf);
+	return uses;
+}
+
+static void add_user(struct tg_ownerdb_file **out, size_t *nr, size_t *alloc,
+		     const struct tg_ownerdb_file *f)
+{
+	TG_ALLOC_GROW(*out, *nr + 1, *alloc);
+	(*out)[*nr] = *f;
+	(*out)[*nr].path = tg_xstrdup(f->path);
+	(*nr)++;
+}
+
+int tg_ownerdb_users(struct tg_ownerdb_file **out, size_t *nr,
+		     struct tg_ownerdb *db, char *const *in, size_t nin,
+		     tg_ownerdb_next_fn next, void *ctx)
 {
 	char **names = NULL;
-	size_t nnames = 0, alloc = 0, alloc_idx = 0;
+	size_t nnames = 0, alloc = 0, alloc_out = 0;
 	bool grew = true;
+	int err = 0;
 
-	*idx = NULL;
+	*out = NULL;
 	*nr = 0;
 	for (size_t i = 0; i < nin; i++) {
 		TG_ALLOC_GROW(names, nnames + 1, alloc);
 		names[nnames++] = tg_xstrdup(in[i]);
 	}
-	/* §4: a wrapper or alias of a changed definition changes too */
+	/*
+	 * §4: a wrapper or alias of a changed definition changes too. Every
+	 * file with definitions is in the list, whatever the flags.
+	 */
 	while (grew) {
 		grew = false;
 		for (size_t i = 0; i < db->nfiles; i++) {
@@ -1171,23 +1405,39 @@ void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
 			tg_inferred_free(inf);
 		}
 	}
-	for (size_t i = 0; i < db->nfiles; i++) {
-		struct tg_inferred *inf = NULL;
-		bool uses = false;
+	if (!next) {
+		for (size_t i = 0; i < db->nfiles; i++)
+			if (uses_any(&db->files[i], names, nnames))
+				add_user(out, nr, &alloc_out, &db->files[i]);
+	} else {
+		struct tg_ownerdb_file f = { 0 };
+		const char *path;
+		int got;
 
-		if (!db->files[i].len ||
-		    !(db->files[i].data[0] & TG_INFER_HAS_USES) ||
-		    decode(&inf, &db->files[i]) < 0)
-			continue;
-		for (size_t k = 0; k < inf->nuses && !uses; k++)
-			uses = in_names(names, nnames, inf->uses[k]);
-		tg_inferred_free(inf);
-		if (!uses)
-			continue;
-		TG_ALLOC_GROW(*idx, *nr + 1, alloc_idx);
-		(*idx)[(*nr)++] = i;
+		/* the users need not be targets: ask the source again */
+		while ((got = next(ctx, &path, &f.id)) > 0) {
+			const unsigned char *d;
+
+			f.path = (char *)path;
+			if ((err = tg_ownerdb_record(&d, &f.len, db, path,
+						     &f.id)) < 0)
+				break;
+			f.data = d;
+			if (uses_any(&f, names, nnames))
+				add_user(out, nr, &alloc_out, &f);
+		}
+		if (got < 0)
+			err = got;
 	}
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);
 	free(names);
+	return err;
+}
+
+void tg_ownerdb_files_free(struct tg_ownerdb_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(files[i].path);
+	free(files);
 }

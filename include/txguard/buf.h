@@ -28,6 +28,8 @@ void tg_buf_addstr(struct tg_buf *b, const char *s);
 void tg_buf_addch(struct tg_buf *b, int c);
 void tg_buf_addf(struct tg_buf *b, const char *fmt, ...) TG_PRINTF(2, 3);
 void tg_buf_reset(struct tg_buf *b);
+/** Shorten to `len` bytes (no-op when not longer). */
+void tg_buf_truncate(struct tg_buf *b, size_t len);
 /** Hand the string to the caller (who frees it); the buffer is reset. */
 char *tg_buf_detach(struct tg_buf *b, size_t *len);
 

@@ -53,6 +53,18 @@ int tg_engine_run(struct tg_report *report, struct tg_repo *repo,
 		  const struct tg_engine_opts *opts);
 
 /**
+ * The same over changes given one at a time: `next` returns 1 and fills
+ * *ch (paths borrowed until its next call; hunks valid until the run
+ * ends), 0 at the end, or an error, which ends the run with it. Nothing
+ * is listed, so memory does not follow the number of files (scan).
+ */
+struct tg_change;
+typedef int (*tg_engine_next_fn)(void *ctx, struct tg_change *ch);
+int tg_engine_run_source(struct tg_report *report, struct tg_repo *repo,
+			 tg_engine_next_fn next, void *ctx,
+			 const struct tg_engine_opts *opts);
+
+/**
  * The same pipeline for one file in memory, for tests and the fuzzer:
  * `old` may be NULL (an added file); hunks NULL means every unit changed.
  */

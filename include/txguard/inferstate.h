@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 
+struct tg_oid;
 struct tg_repo;
 struct tg_changeset;
 struct tg_ownerdb;
@@ -30,6 +31,8 @@ struct tg_inferstate {
 	struct tg_resolver *now;    /* owned by db */
 	struct tg_resolver *before; /* tg_inferstate_before() */
 	const struct tg_changeset *cs;
+	struct tg_repo *repo;
+	const char *rev; /* the new side's tree; NULL: the index */
 	pthread_mutex_t mu;
 	char **words;
 	size_t nwords, alloc_words;
@@ -57,7 +60,17 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
  * scanned paths count); no pre-image. Errors: TG_EGIT.
  */
 int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
-		       const struct tg_changeset *cs, const char *rev);
+		       const char *rev);
+
+/**
+ * Give `r` the recorded record of the file `path` with blob `id` (the
+ * engine, for each file it analyses: its queries resolve through its own
+ * imports). False when there is none or it is empty (the index's
+ * pre-filter skipped the blob): the caller makes one from its parse.
+ * Thread-safe.
+ */
+bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
+			const char *path, const struct tg_oid *id);
 
 /**
  * The pre-image state, made on first call (most changes have no finding

@@ -2,27 +2,31 @@
  * ownerdb.h: the repository-wide index of what every Python file defines
  * and uses (infer.h), reused between runs (SPEC §4, §5, §12).
  *
- * A run lists the (path, blob id) of every selected Python file of the
- * index or of a tree, takes each blob's record from the cache and reads,
+ * A run goes over the (path, blob id) of every selected Python file of
+ * the index or of a tree, takes each blob's record from the cache and reads,
  * filters and infers only the blobs the cache lacks (the cold build uses
  * a reader thread for libgit2 and parser threads). Records are keyed by
  * blob id alone, so a blob is inferred once whatever its path, branch or
  * commit.
  *
- * The cache lives in `<git common dir>/txguard/ownerdb-v1` (shared by
+ * The cache lives in `<git common dir>/txguard/ownerdb-v2` (shared by
  * linked worktrees). Layout, native byte order:
  *
- *   header  "TXGODB\0\1", u32 0x01020304, u32 nrec, u64 data_len,
- *           u64 checksum of everything after the header        (32 bytes)
- *   table   nrec x { oid[20], u32 offset, u32 len }, sorted by oid
+ *   header  "TXGODB\0\2", u32 0x01020304, u32 nrec, u64 data_len,
+ *           u64 checksum of the table                         (32 bytes)
+ *   table   nrec x { oid[20], u32 offset, u32 len | hint << 28,
+ *                    u32 checksum of the record }, sorted by oid
  *   data    data_len bytes of serialized records (infer.h)
  *
- * It is mapped read-only and searched by binary search. A file that is
+ * The hint says whether a record defines, uses or imports anything, so a
+ * warm run picks the few files that matter from the table alone and
+ * reads only their records: its memory does not follow the repository.
+ * It is mapped read-only and searched by interpolation. A file that is
  * short, foreign, of another byte order, out of order, out of bounds or
  * fails its checksum is ignored and rebuilt: never trusted, never an
- * error.
+ * error; a record that fails its own checksum is made again when used.
  *
- * New records go first to a journal, `ownerdb-v1.log` next to it:
+ * New records go first to a journal, `ownerdb-v2.log` next to it:
  * entries { u32 "TGJ1", oid[20], u32 len, u64 checksum, data } appended
  * with one O_APPEND write, so an ordinary commit adds a few hundred bytes
  * instead of rewriting the file. Reading stops at the first damaged
@@ -65,12 +69,19 @@ struct tg_ownerdb_stats {
 enum tg_ownerdb_flags {
 	TG_OWNERDB_NO_WRITE = 1 << 0, /* never write the cache file */
 	TG_OWNERDB_NO_CACHE = 1 << 1, /* neither read nor write it */
-	/* tg_ownerdb_from_list: the list's paths outlive the db; not copied */
+	/* the source's or list's paths outlive the db; not copied */
 	TG_OWNERDB_BORROW_PATHS = 1 << 2,
+	/*
+	 * Keep in the file list only the files a resolver holds (records
+	 * with definitions, packages that import): a warm run then holds
+	 * a few files, not the repository (§11). tg_ownerdb_count/file give
+	 * only those, and tg_ownerdb_users() needs the source again.
+	 */
+	TG_OWNERDB_TARGETS_ONLY = 1 << 3,
 };
 
 struct tg_ownerdb_opts {
-	const char *cache_path; /* NULL: <commondir>/txguard/ownerdb-v1 */
+	const char *cache_path; /* NULL: <commondir>/txguard/ownerdb-v2 */
 	int threads;            /* parser threads; 0: one per core, max 4 */
 	unsigned flags;
 	/*
@@ -108,11 +119,23 @@ int tg_ownerdb_from_list(struct tg_ownerdb **out, struct git_repository *repo,
 			 const struct tg_ownerdb_file *files, size_t n,
 			 const struct tg_ownerdb_opts *opts);
 
+/**
+ * The same from files given one at a time: `next` returns 1 with *path
+ * (borrowed until its next call, unless TG_OWNERDB_BORROW_PATHS says it
+ * outlives the db) and *id filled, 0 at the end, or an error, returned.
+ */
+typedef int (*tg_ownerdb_next_fn)(void *ctx, const char **path,
+				  struct tg_oid *id);
+int tg_ownerdb_from_source(struct tg_ownerdb **out,
+			   struct git_repository *repo,
+			   tg_ownerdb_next_fn next, void *ctx,
+			   const struct tg_ownerdb_opts *opts);
+
 void tg_ownerdb_free(struct tg_ownerdb *db);
 
 const struct tg_ownerdb_stats *tg_ownerdb_stats(const struct tg_ownerdb *db);
 
-/** The selected files, sorted by path. */
+/** The selected files (see TG_OWNERDB_TARGETS_ONLY), sorted by path. */
 size_t tg_ownerdb_count(const struct tg_ownerdb *db);
 const struct tg_ownerdb_file *tg_ownerdb_file(const struct tg_ownerdb *db,
 					      size_t i);
@@ -167,11 +190,17 @@ int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
 /**
  * The files that use any of `names` (last name parts), directly or
  * through a definition that wraps or aliases one of them, transitively:
- * indices for tg_ownerdb_file() into a fresh array the caller frees.
- * Matching is by last name part: the caller resolves each use precisely.
+ * a fresh array of copies (paths owned; records borrowed from the db),
+ * freed with tg_ownerdb_files_free(). With `next` NULL the db's own list
+ * is searched, else the files the source gives (the db's source again,
+ * when it was built with TG_OWNERDB_TARGETS_ONLY). Matching is by last
+ * name part: the caller resolves each use precisely.
+ * Errors: the source's, TG_EGIT (a blob the cache lacks is unreadable).
  */
-void tg_ownerdb_users(size_t **idx, size_t *nr, struct tg_ownerdb *db,
-		      char *const *names, size_t nnames);
+int tg_ownerdb_users(struct tg_ownerdb_file **out, size_t *nr,
+		     struct tg_ownerdb *db, char *const *names, size_t nnames,
+		     tg_ownerdb_next_fn next, void *ctx);
+void tg_ownerdb_files_free(struct tg_ownerdb_file *files, size_t n);
 
 /** Write the cache now if it lacks records made since the build. */
 int tg_ownerdb_save(struct tg_ownerdb *db);

@@ -96,7 +96,7 @@ static void write_file(const char *path, const char *content)
 
 static char *cache_path(void)
 {
-	return tg_xasprintf("%s/.git/txguard/ownerdb-v1", dir);
+	return tg_xasprintf("%s/.git/txguard/ownerdb-v2", dir);
 }
 
 static int setup(void **state)
@@ -197,7 +197,7 @@ static void test_cold_then_warm(void **state)
 	assert_true(st->written);
 	free_db(db);
 	/* it went to the journal, and is reused from there */
-	sh("test -s .git/txguard/ownerdb-v1.log");
+	sh("test -s .git/txguard/ownerdb-v2.log");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, 5);
@@ -209,8 +209,8 @@ static void test_cold_then_warm(void **state)
 	sh("git add app/jobs.py");
 	db = build(NULL);
 	free_db(db);
-	sh("size=$(stat -c %%s .git/txguard/ownerdb-v1.log) && "
-	   "truncate -s $((size - 2)) .git/txguard/ownerdb-v1.log");
+	sh("size=$(stat -c %%s .git/txguard/ownerdb-v2.log) && "
+	   "truncate -s $((size - 2)) .git/txguard/ownerdb-v2.log");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_true(st->cache_valid);
@@ -220,7 +220,7 @@ static void test_cold_then_warm(void **state)
 	free_db(db);
 	/* garbage appended to the journal is ignored */
 	sh("printf 'garbage garbage garbage garbage garbage!!' >> "
-	   ".git/txguard/ownerdb-v1.log");
+	   ".git/txguard/ownerdb-v2.log");
 	db = build(NULL);
 	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
 	free_db(db);
@@ -267,7 +267,8 @@ static void test_users_and_changed_names(void **state)
 	struct tg_ownerdb *db = build(NULL);
 	char name_buf[] = "get_background_session";
 	char *name = name_buf;
-	size_t *idx, nr;
+	struct tg_ownerdb_file *users;
+	size_t nr;
 	struct tg_oid old_id, new_id;
 	git_oid o;
 	char **names = NULL;
@@ -285,10 +286,11 @@ static void test_users_and_changed_names(void **state)
 	git_repository *repo;
 
 	(void)state;
-	tg_ownerdb_users(&idx, &nr, db, &name, 1);
+	assert_int_equal(tg_ownerdb_users(&users, &nr, db, &name, 1, NULL,
+					  NULL), 0);
 	/* jobs.py uses it; routes.py uses get_db, which wraps it */
 	for (size_t i = 0; i < nr; i++) {
-		const char *p = tg_ownerdb_file(db, idx[i])->path;
+		const char *p = users[i].path;
 
 		jobs_found |= !strcmp(p, "app/jobs.py");
 		routes_found |= !strcmp(p, "app/routes.py");
@@ -296,7 +298,7 @@ static void test_users_and_changed_names(void **state)
 	}
 	assert_true(jobs_found);
 	assert_true(routes_found);
-	free(idx);
+	tg_ownerdb_files_free(users, nr);
 
 	/* blobs that are not in the index: read and inferred on demand */
 	assert_int_equal(git_repository_open(&repo, dir), 0);
@@ -349,16 +351,113 @@ static void corrupt_and_check(const char *how)
 static void test_corrupt_cache_ignored(void **state)
 {
 	(void)state;
-	corrupt_and_check("truncate -s 40 .git/txguard/ownerdb-v1");
-	corrupt_and_check(": > .git/txguard/ownerdb-v1");
+	corrupt_and_check("truncate -s 40 .git/txguard/ownerdb-v2");
+	corrupt_and_check(": > .git/txguard/ownerdb-v2");
 	corrupt_and_check("printf 'not a cache at all, just text' > "
-			  ".git/txguard/ownerdb-v1");
-	/* one flipped byte deep inside the data */
-	corrupt_and_check("size=$(stat -c %s .git/txguard/ownerdb-v1) && "
-			  "printf '\\377' | dd of=.git/txguard/ownerdb-v1 "
-			  "bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null");
+			  ".git/txguard/ownerdb-v2");
+	/* one flipped byte in the table */
+	corrupt_and_check("printf '\\377' | dd of=.git/txguard/ownerdb-v2 "
+			  "bs=1 seek=45 conv=notrunc 2>/dev/null");
 	/* appended garbage */
-	corrupt_and_check("printf 'xx' >> .git/txguard/ownerdb-v1");
+	corrupt_and_check("printf 'xx' >> .git/txguard/ownerdb-v2");
+}
+
+/*
+ * The header's checksum covers the table only: a flipped byte inside a
+ * record is found by that record's own checksum when it is used, and
+ * only that record is made again.
+ */
+static void test_damaged_record_made_again(void **state)
+{
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_stats *st;
+
+	(void)state;
+	db = build(NULL);
+	free_db(db);
+	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	db = build(NULL); /* a full rewrite: no journal */
+	free_db(db);
+	sh("size=$(stat -c %%s .git/txguard/ownerdb-v2) && "
+	   "printf '\\377' | dd of=.git/txguard/ownerdb-v2 "
+	   "bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null");
+	db = build(NULL);
+	st = tg_ownerdb_stats(db);
+	assert_true(st->cache_valid);
+	assert_int_equal(st->cached, 4);
+	assert_int_equal(st->read, 1);
+	assert_true(st->written);
+	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(db),
+					  "app/jobs.py",
+					  "get_background_session", 22));
+	free_db(db);
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+	free_db(db);
+}
+
+/*
+ * TG_OWNERDB_TARGETS_ONLY: a warm build keeps only the files a resolver
+ * holds, counts the rest, and a rewrite of the cache still keeps the
+ * records of the files it left out.
+ */
+static void test_targets_only(void **state)
+{
+	struct tg_ownerdb_opts opts = { .flags = TG_OWNERDB_TARGETS_ONLY };
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_stats *st;
+
+	(void)state;
+	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	db = build(NULL);
+	free_db(db);
+	db = build(&opts);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->files, 5);
+	assert_int_equal(st->cached, 5);
+	assert_int_equal(st->read, 0);
+	/* session_helpers.py defines the owners; nothing else does */
+	assert_int_equal(tg_ownerdb_count(db), 1);
+	assert_string_equal(tg_ownerdb_file(db, 0)->path,
+			    "app/session_helpers.py");
+	{
+		/* a file analysed joins the resolver with its own record */
+		struct tg_resolver *r = tg_ownerdb_resolver(db);
+		const unsigned char *d;
+		size_t len;
+		struct tg_oid id;
+		git_index *index;
+
+		assert_int_equal(git_repository_index(&index, cur_repo), 0);
+		memcpy(id.id, git_index_get_bypath(index, "app/jobs.py", 0)->id.id,
+		       TG_OID_RAWSZ);
+		git_index_free(index);
+		assert_int_equal(tg_ownerdb_record(&d, &len, db, "app/jobs.py",
+						   &id), 0);
+		assert_true(len > 0);
+		tg_resolver_add(r, "app/jobs.py", d, len, false);
+		assert_non_null(tg_resolver_owner(r, "app/jobs.py",
+						  "get_background_session",
+						  22));
+	}
+	free_db(db);
+	/* a new file and a damaged journal force a rewrite from here */
+	write_file("app/extra.py", "with open('x') as f:\n    pass\n");
+	sh("git add app/extra.py && printf 'junk' > .git/txguard/ownerdb-v2.log");
+	db = build(&opts);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->files, 6);
+	assert_int_equal(st->read, 1);
+	assert_true(st->written);
+	free_db(db);
+	sh("test ! -e .git/txguard/ownerdb-v2.log");
+	db = build(NULL);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->cached, 6);
+	assert_int_equal(st->read, 0);
+	free_db(db);
+	sh("git rm -q --cached app/extra.py && rm app/extra.py");
 }
 
 static void test_concurrent_writers(void **state)
@@ -411,7 +510,7 @@ static void test_concurrent_writers(void **state)
 		free_db(db);
 	}
 	/* no temporary file is left behind, the journal was folded in */
-	sh("test \"$(ls .git/txguard)\" = ownerdb-v1");
+	sh("test \"$(ls .git/txguard)\" = ownerdb-v2");
 	free(cp);
 }
 
@@ -488,7 +587,7 @@ static void test_tree_duplicates_and_no_write(void **state)
 	assert_int_equal(access(cp, F_OK), -1);
 
 	/* an unwritable cache location is not an error */
-	opts.cache_path = "/proc/txguard-cannot-write/ownerdb-v1";
+	opts.cache_path = "/proc/txguard-cannot-write/ownerdb-v2";
 	opts.flags = 0;
 	opts.threads = 1;
 	assert_int_equal(tg_ownerdb_from_tree(&db, repo, &t, NULL, &opts), 0);
@@ -603,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_resolver_from_db),
 		cmocka_unit_test(test_users_and_changed_names),
 		cmocka_unit_test(test_corrupt_cache_ignored),
+		cmocka_unit_test(test_damaged_record_made_again),
+		cmocka_unit_test(test_targets_only),
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
