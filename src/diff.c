@@ -13,6 +13,7 @@
 #include "txguard/error.h"
 #include "txguard/glob.h"
 #include "txguard/repo.h"
+#include "txguard/watch.h"
 
 #include <git2.h>
 #include <git2/sys/repository.h>
@@ -81,8 +82,17 @@ static int add_hunks(struct tg_change *c, git_repository *git,
 	int err = 0;
 
 	diff_options(&o);
-	if ((old_id && git_blob_lookup(&ob, git, old_id) < 0) ||
-	    git_blob_lookup(&nb, git, new_id) < 0) {
+	if (old_id) {
+		tg_watch_begin("reading blob", old_id->id);
+		err = git_blob_lookup(&ob, git, old_id);
+		tg_watch_end();
+	}
+	if (err >= 0) {
+		tg_watch_begin("reading blob", new_id->id);
+		err = git_blob_lookup(&nb, git, new_id);
+		tg_watch_end();
+	}
+	if (err < 0) {
 		err = tg_error_git(c->path);
 		goto out;
 	}
@@ -301,7 +311,10 @@ static int fast_dir(struct fast *f, const char *prefix, size_t plen,
 		return 0;
 	}
 	if (head) {
-		if (git_tree_lookup(&tree, f->git, head) < 0)
+		tg_watch_begin("reading tree", head->id);
+		err = git_tree_lookup(&tree, f->git, head);
+		tg_watch_end();
+		if (err < 0)
 			return tg_error_git("cannot read a tree of HEAD");
 		tn = git_tree_entrycount(tree);
 	}
@@ -490,10 +503,13 @@ static int plain_staged(struct tg_changeset *out, struct tg_repo *repo,
 		o.pathspec.count = f->nr;
 		o.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
 	}
+	/* the diff reads trees, and blobs for renames: watch.h */
+	tg_watch_begin("comparing the index with HEAD", NULL);
 	if (git_diff_tree_to_index(&diff, tg_repo_git(repo), tree, index, &o) < 0)
 		err = tg_error_git("cannot compare the index with HEAD");
 	else
 		err = collect(out, diff, tg_repo_git(repo), python);
+	tg_watch_end();
 out:
 	git_diff_free(diff);
 	git_index_free(own);
@@ -517,7 +533,10 @@ int tg_changeset_staged(struct tg_changeset *out, struct tg_repo *repo,
 	if ((err = tg_repo_head_tree(&head, &unborn, repo)) < 0)
 		return err;
 	memcpy(oid.id, head.id, TG_OID_RAWSZ);
-	if (!unborn && git_tree_lookup(&tree, git, &oid) < 0)
+	tg_watch_begin("reading tree", oid.id);
+	err = unborn ? 0 : git_tree_lookup(&tree, git, &oid);
+	tg_watch_end();
+	if (err < 0)
 		return tg_error_git("cannot read HEAD's tree");
 	if (!(slow && *slow && strcmp(slow, "0")) &&
 	    (err = tg_repo_raw_index(&ix, repo)) < 0)
@@ -551,7 +570,11 @@ static int resolve_commit(git_commit **out, git_repository *git,
 			  const char *rev)
 {
 	git_object *obj = NULL;
-	int err = git_revparse_single(&obj, git, rev);
+	int err;
+
+	tg_watch_begin("reading the commit", NULL);
+	err = git_revparse_single(&obj, git, rev);
+	tg_watch_end();
 
 	if (err == GIT_ENOTFOUND || err == GIT_EAMBIGUOUS ||
 	    err == GIT_EINVALIDSPEC) {
@@ -587,7 +610,9 @@ int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
 	if ((err = resolve_commit(&bc, git, base)) < 0 ||
 	    (err = resolve_commit(&hc, git, head)) < 0)
 		goto out;
+	tg_watch_begin("finding the merge base", NULL);
 	err = git_merge_base(&mb, git, git_commit_id(bc), git_commit_id(hc));
+	tg_watch_end();
 	/* in a shallow clone the walk stops at a missing parent: any
 	 * failure there means "fetch more history" */
 	if (err == GIT_ENOTFOUND ||
@@ -604,17 +629,22 @@ int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
 		err = tg_error_git("cannot find the merge base");
 		goto out;
 	}
+	tg_watch_begin("comparing the trees", NULL);
 	if (git_commit_lookup(&mc, git, &mb) < 0 || git_commit_tree(&bt, mc) < 0 ||
 	    git_commit_tree(&ht, hc) < 0) {
+		tg_watch_end();
 		err = tg_error_git("cannot read the trees to compare");
 		goto out;
 	}
 	diff_options(&o);
 	if (git_diff_tree_to_tree(&diff, git, bt, ht, &o) < 0) {
+		tg_watch_end();
 		err = tg_error_git("cannot compare the trees");
 		goto out;
 	}
-	if ((err = collect(out, diff, git, python)) < 0)
+	err = collect(out, diff, git, python);
+	tg_watch_end();
+	if (err < 0)
 		goto out;
 	abbrev(a, &mb);
 	abbrev(b, git_commit_id(hc));
@@ -703,7 +733,20 @@ int tg_tree_iter_new(struct tg_tree_iter **out, struct tg_repo *repo,
 	*out = NULL;
 	if (!rev)
 		rev = "HEAD";
+	tg_watch_begin("reading the commit", NULL);
 	err = git_revparse_single(&obj, git, rev);
+	if (!err) {
+		err = git_object_peel((git_object **)&tree, obj,
+				      GIT_OBJECT_TREE);
+		git_object_free(obj);
+		obj = NULL;
+		if (err < 0) {
+			tg_watch_end();
+			return tg_error_set(TG_ENOTFOUND, "'%s' has no tree",
+					    rev);
+		}
+	}
+	tg_watch_end();
 	if (err == GIT_ENOTFOUND || err == GIT_EUNBORNBRANCH ||
 	    err == GIT_EINVALIDSPEC || err == GIT_EAMBIGUOUS) {
 		git_error_clear();
@@ -711,11 +754,6 @@ int tg_tree_iter_new(struct tg_tree_iter **out, struct tg_repo *repo,
 	}
 	if (err < 0)
 		return tg_error_git(rev);
-	if (git_object_peel((git_object **)&tree, obj, GIT_OBJECT_TREE) < 0) {
-		git_object_free(obj);
-		return tg_error_set(TG_ENOTFOUND, "'%s' has no tree", rev);
-	}
-	git_object_free(obj);
 
 	it = tg_xcalloc(1, sizeof(*it));
 	it->git = git;
@@ -761,8 +799,12 @@ int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch)
 		if (mode == GIT_FILEMODE_TREE) {
 			if (locate(it, it->path.ptr, true) == OUTSIDE)
 				continue;
-			if (git_tree_lookup(&sub, it->git,
-					    git_tree_entry_id(e)) < 0)
+			int err;
+
+			tg_watch_begin("reading tree", git_tree_entry_id(e)->id);
+			err = git_tree_lookup(&sub, it->git, git_tree_entry_id(e));
+			tg_watch_end();
+			if (err < 0)
 				return tg_error_git("cannot walk the tree");
 			tg_buf_addch(&it->path, '/');
 			push(it, sub, it->path.len);

@@ -4,6 +4,7 @@
 #include "txguard/glob.h"
 #include "txguard/infer.h"
 #include "txguard/ownerdb.h"
+#include "txguard/watch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -797,11 +798,15 @@ static int read_blob(char **buf, size_t *len, struct tg_ownerdb *db,
 {
 	git_odb_object *obj = NULL;
 	git_oid oid;
+	int err;
 
 	memcpy(oid.id, id->id, TG_OID_RAWSZ);
 	if (!db->odb && git_repository_odb(&db->odb, db->repo) < 0)
 		return tg_error_git("cannot open the object database");
-	if (git_odb_read(&obj, db->odb, &oid) < 0)
+	tg_watch_begin("reading blob", oid.id);
+	err = git_odb_read(&obj, db->odb, &oid);
+	tg_watch_end();
+	if (err < 0)
 		return tg_error_git("cannot read a blob");
 	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB) {
 		git_odb_object_free(obj);
@@ -1080,13 +1085,17 @@ int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
 	git_tree *t = NULL;
 	git_oid oid;
 	struct walk w = { NULL, python, TG_BUF_INIT };
+	int err;
 	static const unsigned char zero[TG_OID_RAWSZ];
 
 	*out = NULL;
 	db = db_new(repo, opts);
 	memcpy(oid.id, tree->id, TG_OID_RAWSZ);
 	if (memcmp(tree->id, zero, TG_OID_RAWSZ)) {
-		if (git_tree_lookup(&t, repo, &oid) < 0) {
+		tg_watch_begin("reading tree", oid.id);
+		err = git_tree_lookup(&t, repo, &oid);
+		tg_watch_end();
+		if (err < 0) {
 			tg_ownerdb_free(db);
 			return tg_error_git("cannot read the tree");
 		}

@@ -11,6 +11,7 @@
 #include "txguard/common.h"
 #include "txguard/error.h"
 #include "txguard/repo.h"
+#include "txguard/watch.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -330,7 +331,10 @@ int tg_repo_head_tree(struct tg_oid *out, bool *unborn, struct tg_repo *repo)
 	}
 	if (err < 0)
 		return tg_error_git("cannot resolve HEAD");
-	if (git_reference_peel(&tree, head, GIT_OBJECT_TREE) < 0) {
+	tg_watch_begin("reading HEAD's commit", NULL);
+	err = git_reference_peel(&tree, head, GIT_OBJECT_TREE);
+	tg_watch_end();
+	if (err < 0) {
 		err = tg_error_git("cannot read HEAD's tree");
 		goto out;
 	}
@@ -554,7 +558,9 @@ int tg_repo_read_blob(char **out, size_t *len, struct tg_repo *repo,
 	if ((err = odb(&db, repo)) < 0)
 		return err;
 	memcpy(oid.id, id->id, TG_OID_RAWSZ);
+	tg_watch_begin("reading blob", oid.id);
 	err = git_odb_read(&obj, db, &oid);
+	tg_watch_end();
 	if (err == GIT_ENOTFOUND) {
 		git_oid_tostr(hex, sizeof(hex), &oid);
 		return tg_error_set(TG_ENOTFOUND, "missing blob %s", hex);
@@ -594,7 +600,9 @@ int tg_repo_blob_size(size_t *out, struct tg_repo *repo,
 	if ((err = odb(&db, repo)) < 0)
 		return err;
 	memcpy(oid.id, id->id, TG_OID_RAWSZ);
+	tg_watch_begin("reading blob", oid.id);
 	err = git_odb_read_header(&size, &type, db, &oid);
+	tg_watch_end();
 	if (err == GIT_ENOTFOUND) {
 		git_oid_tostr(hex, sizeof(hex), &oid);
 		return tg_error_set(TG_ENOTFOUND, "missing blob %s", hex);
@@ -670,7 +678,10 @@ int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 			return tg_error_set(TG_ENOTFOUND,
 					    "'%s' is not in HEAD (no commit yet)", path);
 		memcpy(oid.id, id.id, TG_OID_RAWSZ);
-		if (git_tree_lookup(&tree, repo->git, &oid) < 0)
+		tg_watch_begin("reading tree", oid.id);
+		err = git_tree_lookup(&tree, repo->git, &oid);
+		tg_watch_end();
+		if (err < 0)
 			return tg_error_git("cannot read HEAD's tree");
 		err = git_tree_entry_bypath(&e, tree, path);
 		if (err == GIT_ENOTFOUND) {

@@ -94,6 +94,49 @@ test_expect_success 'a missing object is a clear error, exit 2' '
 	test_must_fail grep "commit allowed" ../corrupt/out
 '
 
+# libgit2 1.5 never returns from inflating a truncated loose object
+# (watch.h): txguard must end with a clear error, not hang.
+truncate_object() { # OID
+	f=.git/objects/$(echo "$1" | cut -c1-2)/$(echo "$1" | cut -c3-) &&
+	chmod u+w "$f" &&
+	size=$(wc -c <"$f") &&
+	truncate -s $((size / 2)) "$f"
+}
+
+test_expect_success 'a truncated blob is a clear error, exit 2, not a hang' '
+	rm -rf ../trunc && git clone -q --no-local . ../trunc &&
+	(
+		cd ../trunc &&
+		i=0 && while [ $i -lt 200 ]; do
+			printf "def f%d(session):\n    session.commit()  # %d padding padding\n" $i $i
+			i=$((i + 1))
+		done >app/big.py &&
+		git add app/big.py &&
+		truncate_object "$(git rev-parse :app/big.py)" &&
+		TXGUARD_READ_TIMEOUT=2 test_expect_code 2 timeout 60 txguard check >out 2>err
+	) &&
+	grep "^txguard: reading blob [0-9a-f]* did not finish in 2 s" ../trunc/err &&
+	grep "git fsck" ../trunc/err &&
+	test_must_fail grep "commit allowed" ../trunc/out
+'
+
+test_expect_success 'a truncated tree is a clear error, exit 2, not a hang' '
+	rm -rf ../trunct && git clone -q --no-local . ../trunct &&
+	(
+		cd ../trunct &&
+		mkdir -p deep/er &&
+		i=0 && while [ $i -lt 100 ]; do
+			: >"deep/er/module_with_a_long_name_$i.py"
+			i=$((i + 1))
+		done &&
+		git add deep &&
+		git commit -q -m deep &&
+		truncate_object "$(git rev-parse HEAD:deep/er)" &&
+		TXGUARD_READ_TIMEOUT=2 test_expect_code 2 timeout 60 txguard scan >out 2>err
+	) &&
+	grep "^txguard: reading tree [0-9a-f]* did not finish in 2 s" ../trunct/err
+'
+
 test_expect_success 'a held index.lock: txguard still reads, never waits or takes it' '
 	test_when_finished "rm -f .git/index.lock; git reset -q --hard base" &&
 	bad_py app/l.py &&
