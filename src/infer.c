@@ -1377,6 +1377,9 @@ struct rfile {
 	unsigned char *copy;
 	struct tg_inferred *inf;
 	bool decoded;
+	/* tg_resolver_fill()ed and no resolution target: only queries
+	 * from the file itself use it */
+	bool own_only;
 };
 
 struct defref {
@@ -1441,18 +1444,18 @@ void tg_resolver_free(struct tg_resolver *r)
 }
 
 static void add_locked(struct tg_resolver *r, const char *path,
-		       const void *data, size_t len, bool copy);
+		       const void *data, size_t len, bool copy, bool own_only);
 
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy)
 {
 	pthread_mutex_lock(&r->mu);
-	add_locked(r, path, data, len, copy);
+	add_locked(r, path, data, len, copy, false);
 	pthread_mutex_unlock(&r->mu);
 }
 
 static void add_locked(struct tg_resolver *r, const char *path,
-		       const void *data, size_t len, bool copy)
+		       const void *data, size_t len, bool copy, bool own_only)
 {
 	size_t idx;
 	struct rfile *f;
@@ -1465,6 +1468,13 @@ static void add_locked(struct tg_resolver *r, const char *path,
 		f->copy = NULL;
 		f->inf = NULL;
 		f->decoded = false;
+		if (f->own_only && !own_only && f->module[0]) {
+			f->own_only = false;
+			smap_put(&r->modules, f->module, strlen(f->module),
+				 idx, false);
+			r->suffixes_built = false;
+			smap_release(&r->suffixes);
+		}
 		drop_results(r);
 	} else {
 		TG_ALLOC_GROW(r->files, r->nfiles + 1, r->alloc_files);
@@ -1473,12 +1483,14 @@ static void add_locked(struct tg_resolver *r, const char *path,
 		memset(f, 0, sizeof(*f));
 		f->path = tg_xstrdup(path);
 		f->module = tg_infer_module(path);
+		f->own_only = own_only;
 		smap_put(&r->paths, path, strlen(path), idx, true);
-		if (f->module[0])
+		if (f->module[0] && !own_only) {
 			smap_put(&r->modules, f->module, strlen(f->module),
 				 idx, false);
-		r->suffixes_built = false;
-		smap_release(&r->suffixes);
+			r->suffixes_built = false;
+			smap_release(&r->suffixes);
+		}
 	}
 	if (copy && len) {
 		f->copy = tg_xmalloc(len);
@@ -1518,7 +1530,23 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		return;
 	pthread_mutex_lock(&r->mu);
 	if (!smap_get(&r->paths, path, strlen(path), &idx)) {
-		add_locked(r, path, data, len, true);
+		size_t l = strlen(path);
+		bool package = l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
+			       (l == 11 || path[l - 12] == '/');
+
+		/*
+		 * A record that defines nothing and re-exports nothing (a
+		 * package that imports) only binds the file's own imports:
+		 * it joins for the file's queries alone, so no other file's
+		 * answer depends on when it was analysed (the same findings
+		 * on any number of threads), and nothing is forgotten.
+		 */
+		if (!(d[0] & TG_INFER_HAS_DEFS) && !(package && len > 1 && d[1])) {
+			add_locked(r, path, data, len, true, true);
+			d = NULL;
+		} else {
+			add_locked(r, path, data, len, true, false);
+		}
 	} else if (!r->files[idx].len) {
 		struct rfile *f = &r->files[idx];
 
@@ -1586,6 +1614,8 @@ static void build_suffixes(struct tg_resolver *r)
 	for (size_t i = 0; i < r->nfiles; i++) {
 		const char *m = r->files[i].module;
 
+		if (r->files[i].own_only)
+			continue;
 		for (const char *p = strchr(m, '.'); p; p = strchr(p + 1, '.'))
 			smap_put(&r->suffixes, p + 1, strlen(p + 1), i, false);
 	}

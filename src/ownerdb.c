@@ -627,6 +627,16 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	/* the journal is folded in; entries appended meanwhile by another
 	 * run are lost, which only costs that run's blobs a parse */
 	unlink(db->log_path);
+	if (dir) {
+		/* the first format's files, next to it, are dead weight */
+		char *v1 = tg_xasprintf("%s/ownerdb-v1", dir);
+		char *v1log = tg_xasprintf("%s.log", v1);
+
+		unlink(v1);
+		unlink(v1log);
+		free(v1log);
+		free(v1);
+	}
 	db->stats.written = true;
 	db->dirty = false;
 	db->nsaved = db->nfresh;

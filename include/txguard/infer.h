@@ -191,11 +191,14 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 bool tg_resolver_needs(struct tg_resolver *r, const char *path);
 
 /**
- * Add the record of `path` (copied) made from the caller's own parse,
- * when tg_resolver_needs() says so; otherwise nothing. Unlike
- * tg_resolver_add() it never invalidates earlier answers, so threads
- * that share the resolver may call it while others query: the engine
- * fills in each file it analyses right after parsing it.
+ * Add the record of `path` (copied; from the owner index or the caller's
+ * own parse), when tg_resolver_needs() says so; otherwise nothing.
+ * Unlike tg_resolver_add() it never invalidates earlier answers, so
+ * threads that share the resolver may call it while others query: the
+ * engine fills in each file it analyses right before analysing it. A
+ * record that is no resolution target (no definitions; not a package
+ * that imports) serves only queries from `path` itself, so no other
+ * file's answers depend on the order files are analysed in.
  */
 void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len);

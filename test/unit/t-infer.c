@@ -914,6 +914,50 @@ static void test_fill_keeps_answers(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A filled record that defines nothing serves its own file's queries
+ * only: another file importing through it resolves the same before and
+ * after the fill, so a scan's findings do not depend on the order its
+ * threads analyse files in. A filled package that re-exports does count.
+ */
+static void test_fill_own_only(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+	const struct tg_owner *o;
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	add(r, "app/jobs.py", "from app.relay import get_background_session\n");
+	assert_null(tg_resolver_owner(r, "app/jobs.py",
+				      "get_background_session", 22));
+	record(&b, "app/relay.py",
+	       "from app.session_helpers import get_background_session\n"
+	       "async def f():\n"
+	       "    async with get_background_session() as s:\n"
+	       "        pass\n");
+	tg_resolver_fill(r, "app/relay.py", b.ptr, b.len);
+	/* its own queries resolve through its imports */
+	o = tg_resolver_owner(r, "app/relay.py", "get_background_session", 22);
+	assert_non_null(o);
+	/* another file does not resolve through it, before or after */
+	assert_null(tg_resolver_owner(r, "app/jobs.py",
+				      "get_background_session", 22));
+	tg_buf_release(&b);
+
+	/* a package that imports re-exports: it joins for everyone */
+	add(r, "app/other.py", "from app.db import get_background_session\n");
+	assert_null(tg_resolver_owner(r, "app/other.py",
+				      "get_background_session", 22));
+	record(&b, "app/db/__init__.py",
+	       "from app.session_helpers import get_background_session\n");
+	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
+	assert_non_null(tg_resolver_owner(r, "app/other.py",
+					  "get_background_session", 22));
+	tg_buf_release(&b);
+	tg_resolver_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -938,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_deep_and_huge),
 		cmocka_unit_test(test_threads_share_a_resolver),
 		cmocka_unit_test(test_fill_keeps_answers),
+		cmocka_unit_test(test_fill_own_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

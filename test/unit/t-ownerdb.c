@@ -376,8 +376,13 @@ static void test_damaged_record_made_again(void **state)
 	db = build(NULL);
 	free_db(db);
 	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	/* the first format's files go with a rewrite */
+	sh("echo old >.git/txguard/ownerdb-v1 && "
+	   "echo old >.git/txguard/ownerdb-v1.log");
 	db = build(NULL); /* a full rewrite: no journal */
 	free_db(db);
+	sh("test ! -e .git/txguard/ownerdb-v1 && "
+	   "test ! -e .git/txguard/ownerdb-v1.log");
 	sh("size=$(stat -c %%s .git/txguard/ownerdb-v2) && "
 	   "printf '\\377' | dd of=.git/txguard/ownerdb-v2 "
 	   "bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null");
