@@ -556,10 +556,13 @@ static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
 
 	if (!tg_repo_workdir(repo) && !getenv("GIT_INDEX_FILE"))
 		return 0; /* bare: defaults */
-	if (tg_repo_read_path(&text, &len, repo, ".txguard", true) < 0) {
+	err = tg_repo_read_path(&text, &len, repo, ".txguard", true);
+	if (err == TG_ENOTFOUND) {
 		tg_error_clear();
-		return 0;
+		return 0; /* none staged either: defaults */
 	}
+	if (err < 0)
+		return err; /* an index it cannot read: never a silent default */
 	fd = memfd_create("txguard-config", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, text, len) != (ssize_t)len) {
 		err = tg_error_set(TG_EIO, "cannot read the staged .txguard: %s",

@@ -33,6 +33,7 @@ struct tg_repo {
 	char *workdir;    /* NULL when bare */
 	char *gitdir;
 	bool raw_loaded;
+	bool split; /* the index file has a "link" extension */
 	struct tg_raw_index raw;
 	void *map; /* the mapped index file behind `raw` */
 	size_t maplen;
@@ -617,6 +618,9 @@ int tg_repo_blob_size(size_t *out, struct tg_repo *repo,
 	return 0;
 }
 
+static int index_peek(struct tg_index_entry *e, bool *found,
+		      struct tg_repo *repo, const char *path);
+
 int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 		      const char *path, bool from_index)
 {
@@ -629,7 +633,17 @@ int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 		const struct tg_raw_index *raw;
 		git_index *index;
 		const git_index_entry *e;
+		struct tg_index_entry pe;
+		bool found;
 
+		if (!repo->raw_loaded && index_peek(&pe, &found, repo, path)) {
+			if (!found || pe.mode == GIT_FILEMODE_LINK ||
+			    pe.mode == GIT_FILEMODE_COMMIT)
+				return tg_error_set(TG_ENOTFOUND,
+						    "'%s' is not in the index",
+						    path);
+			return tg_repo_read_blob(out, len, repo, &pe.id);
+		}
 		if ((err = tg_repo_raw_index(&raw, repo)) < 0)
 			return err;
 		if (raw->usable) {
@@ -864,6 +878,49 @@ static bool read_varint(const unsigned char **pp, const unsigned char *end,
 	return true;
 }
 
+/*
+ * The fixed part of the entry at p (mode, id, flags, v3 extended flags):
+ * the offset of its path, or 0 when it is cut short or malformed.
+ */
+static size_t entry_head(struct tg_index_entry *e, const unsigned char *p,
+			 const unsigned char *end, uint32_t version)
+{
+	if (end - p < 62)
+		return 0;
+	e->mode = be32(p + 24);
+	memcpy(e->id.id, p + 40, TG_OID_RAWSZ);
+	e->flags = be16(p + 60);
+	e->eflags = 0;
+	if (!(e->flags & 0x4000))
+		return 62;
+	if (version < 3 || end - p < 64)
+		return 0;
+	e->eflags = be16(p + 62);
+	return 64;
+}
+
+/*
+ * A version 2 or 3 entry at *pp: its path is NUL-terminated in the buffer
+ * and 1-8 NULs pad the entry to a multiple of 8. Advances *pp; false when
+ * the entry is corrupt.
+ */
+static bool entry_v2(struct tg_index_entry *e, const unsigned char **pp,
+		     const unsigned char *end, uint32_t version)
+{
+	const unsigned char *p = *pp, *nul;
+	size_t off = entry_head(e, p, end, version);
+
+	if (!off || !(nul = memchr(p + off, '\0', (size_t)(end - (p + off)))))
+		return false;
+	e->path = (const char *)(p + off);
+	e->pathlen = (size_t)(nul - (p + off));
+	off = (off + e->pathlen + 8) & ~(size_t)7;
+	if ((size_t)(end - p) < off)
+		return false;
+	*pp = p + off;
+	return true;
+}
+
 static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
 		       const char *path)
 {
@@ -888,59 +945,41 @@ static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
 	raw->entries = tg_xcalloc(nr ? nr : 1, sizeof(*raw->entries));
 	for (i = 0; i < nr; i++) {
 		struct tg_index_entry *e = &raw->entries[i];
-		size_t off = 62, namelen;
-		const unsigned char *nul;
+		size_t off, namelen, strip, rest;
+		const unsigned char *nul, *q;
 
-		if (end - p < 62)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		e->mode = be32(p + 24);
-		memcpy(e->id.id, p + 40, TG_OID_RAWSZ);
-		e->flags = be16(p + 60);
-		if (e->flags & 0x4000) {
-			if (version < 3 || end - p < 64)
+		if (version < 4) {
+			if (!entry_v2(e, &p, end, version))
 				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-			e->eflags = be16(p + 62);
-			off = 64;
-		}
-		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
-			raw->usable = false; /* conflict or intent-to-add */
-		if (version == 4) {
-			/* strip N bytes off the previous path, append the
-			 * NUL-terminated rest; no padding */
-			const unsigned char *q = p + off;
-			size_t strip, rest;
-
-			if (!read_varint(&q, end, &strip) || strip > prev_len)
-				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-			nul = memchr(q, '\0', (size_t)(end - q));
-			if (!nul)
-				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-			rest = (size_t)(nul - q);
-			namelen = prev_len - strip + rest;
-			TG_ALLOC_GROW(r->names, nlen + namelen + 1, nalloc);
-			memmove(r->names + nlen, r->names + prev_off,
-				prev_len - strip);
-			memcpy(r->names + nlen + prev_len - strip, q, rest);
-			r->names[nlen + namelen] = '\0';
-			e->path = NULL; /* set below, once the arena stops moving */
-			e->pathlen = namelen;
-			prev_off = nlen;
-			prev_len = namelen;
-			nlen += namelen + 1;
-			p = nul + 1;
+			if ((e->flags & 0x3000) || (e->eflags & 0x2000))
+				raw->usable = false; /* conflict, intent-to-add */
 			continue;
 		}
-		nul = memchr(p + off, '\0', (size_t)(end - (p + off)));
+		if (!(off = entry_head(e, p, end, version)))
+			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
+			raw->usable = false; /* conflict or intent-to-add */
+		/* version 4: strip N bytes off the previous path, append
+		 * the NUL-terminated rest; no padding */
+		q = p + off;
+		if (!read_varint(&q, end, &strip) || strip > prev_len)
+			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+		nul = memchr(q, '\0', (size_t)(end - q));
 		if (!nul)
 			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		namelen = (size_t)(nul - (p + off));
-		e->path = (const char *)(p + off);
+		rest = (size_t)(nul - q);
+		namelen = prev_len - strip + rest;
+		TG_ALLOC_GROW(r->names, nlen + namelen + 1, nalloc);
+		memmove(r->names + nlen, r->names + prev_off,
+			prev_len - strip);
+		memcpy(r->names + nlen + prev_len - strip, q, rest);
+		r->names[nlen + namelen] = '\0';
+		e->path = NULL; /* set below, once the arena stops moving */
 		e->pathlen = namelen;
-		/* 1-8 NULs pad the entry to a multiple of 8 */
-		off = (off + namelen + 8) & ~(size_t)7;
-		if ((size_t)(end - p) < off)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		p += off;
+		prev_off = nlen;
+		prev_len = namelen;
+		nlen += namelen + 1;
+		p = nul + 1;
 	}
 	if (version == 4) {
 		size_t at = 0;
@@ -964,35 +1003,115 @@ static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
 		} else if (sig[0] < 'A' || sig[0] > 'Z') {
 			/* a required extension (split "link", sparse "sdir") */
 			raw->usable = false;
+			if (!memcmp(sig, "link", 4))
+				r->split = true;
 		}
 		p += sz;
 	}
 	return 0;
 }
 
-int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
+/* The index git will commit: GIT_INDEX_FILE, else the git dir's. */
+static int index_file(char **path, struct tg_repo *repo)
 {
 	const char *file = env("GIT_INDEX_FILE");
+
+	if (file) {
+		*path = absolute(file, false);
+		if (!*path)
+			return tg_error_set(TG_ERROR, "cannot read the current directory: %s",
+					    strerror(errno));
+		return 0;
+	}
+	if (git_repository_is_bare(repo->git))
+		return tg_error_set(TG_EGIT,
+				    "bare repository: txguard check needs a work tree or GIT_INDEX_FILE");
+	*path = tg_xasprintf("%sindex", repo->gitdir);
+	return 0;
+}
+
+/*
+ * One path's entry, without loading the index: `scan` reads `.txguard`
+ * from it and nothing else, and loading would keep the whole index in
+ * memory for the run (§11); this walk keeps nothing and unmaps the file
+ * at once. 1: answered (*found; e->path is not valid after), 0: not a
+ * file this can answer for (version 4, a conflict or intent-to-add entry
+ * for it, a split or sparse index, damage): the caller loads the index.
+ */
+static int index_peek(struct tg_index_entry *e, bool *found,
+		      struct tg_repo *repo, const char *path)
+{
+	const unsigned char *buf, *p, *end;
+	struct stat st;
+	char *file = NULL;
+	uint32_t version, nr;
+	int fd, ret = 0;
+
+	*found = false;
+	if (index_file(&file, repo) < 0) {
+		tg_error_clear();
+		return 0;
+	}
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	free(file);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || st.st_size < 12 + TG_OID_RAWSZ) {
+		close(fd);
+		return 0;
+	}
+	buf = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (buf == MAP_FAILED)
+		return 0;
+	version = be32(buf + 4);
+	nr = be32(buf + 8);
+	p = buf + 12;
+	end = buf + st.st_size - TG_OID_RAWSZ;
+	if (memcmp(buf, "DIRC", 4) || version < 2 || version > 3)
+		goto out;
+	for (uint32_t i = 0; i < nr; i++) {
+		struct tg_index_entry cur;
+
+		if (!entry_v2(&cur, &p, end, version))
+			goto out;
+		if (strcmp(cur.path, path))
+			continue;
+		if ((cur.flags & 0x3000) || (cur.eflags & 0x2000))
+			goto out; /* the full reader decides */
+		*e = cur;
+		*found = true;
+	}
+	/* a required extension (split "link", sparse "sdir"): the entries
+	 * here are not the whole index */
+	while (end - p >= 8) {
+		uint32_t sz = be32(p + 4);
+
+		if (p[0] < 'A' || p[0] > 'Z' || (size_t)(end - p - 8) < sz)
+			goto out;
+		p += 8 + sz;
+	}
+	ret = 1;
+out:
+	munmap((void *)buf, (size_t)st.st_size);
+	return ret;
+}
+
+int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
+{
 	char *path;
 	struct stat st;
 	int fd, err = 0;
 
 	*out = NULL;
-	if (repo->raw_loaded) {
+	if (repo->raw_loaded && !repo->split) {
 		*out = &repo->raw;
 		return 0;
 	}
-	if (file) {
-		path = absolute(file, false);
-		if (!path)
-			return tg_error_set(TG_ERROR, "cannot read the current directory: %s",
-					    strerror(errno));
-	} else {
-		if (git_repository_is_bare(repo->git))
-			return tg_error_set(TG_EGIT,
-					    "bare repository: txguard check needs a work tree or GIT_INDEX_FILE");
-		path = tg_xasprintf("%sindex", repo->gitdir);
-	}
+	if ((err = index_file(&path, repo)) < 0)
+		return err;
+	if (repo->raw_loaded)
+		goto split;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT) { /* no index yet: empty */
@@ -1029,7 +1148,21 @@ int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
 done:
 	repo->raw_loaded = true;
 	*out = &repo->raw;
+	if (repo->split)
+		goto split;
 out:
+	free(path);
+	return err;
+split:
+	/*
+	 * libgit2 1.5 cannot read a split index either: the entries in this
+	 * file are only the changes over a shared one. Say so rather than
+	 * check the wrong files.
+	 */
+	*out = NULL;
+	err = tg_error_set(TG_EGIT,
+			   "%s is a split index (core.splitIndex), which txguard cannot read; run 'git update-index --no-split-index'",
+			   path);
 	free(path);
 	return err;
 }

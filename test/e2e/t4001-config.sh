@@ -138,4 +138,29 @@ test_expect_success 'a syntax error names the file and line' '
 	grep "\.txguard" err && grep "3" err
 '
 
+# Without a .txguard in the working tree, the one in the index applies
+# (as git falls back for .gitmodules); scan looks it up without loading
+# the whole index. A split index, which neither txguard nor libgit2 1.5
+# can read, is a clear error for every command, never a silent default.
+test_expect_success 'a .txguard only in the index applies to scan; a split index is an error' '
+	test_when_finished "git update-index --no-split-index; git reset -q --hard base" &&
+	bad_py app/a.py &&
+	git add app/a.py &&
+	git commit -q -m debt &&
+	test_expect_code 1 txguard scan >out &&
+	printf "[txguard]\n\towner = get_background_session\n[txguard \"rule.TX001\"]\n\tseverity = off\n" >.txguard &&
+	git add .txguard &&
+	rm .txguard &&
+	test_expect_code 0 txguard scan >out &&
+	test_must_fail grep TX001 out &&
+	git update-index --split-index &&
+	test -n "$(ls .git/sharedindex.* 2>/dev/null)" &&
+	test_expect_code 2 txguard scan >out 2>err &&
+	grep "split index" err && grep "no-split-index" err &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "split index" err &&
+	git update-index --no-split-index &&
+	test_expect_code 0 txguard scan >out
+'
+
 test_done
