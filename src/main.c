@@ -55,13 +55,14 @@ static void usage(FILE *fp)
  * SPEC §11 bounded memory: libgit2 keeps pack windows mapped up to 8 GiB
  * and caches objects up to 256 MiB by default, so a scan that reads every
  * blob would grow with the repository. Bound both; a window or cached
- * object dropped is only read again if needed.
+ * object dropped is only read again if needed. 1 MiB of cached objects
+ * (trees, mostly) holds the directories a depth-first walk is in.
  */
 static void bound_libgit2_memory(void)
 {
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)1 << 20);
 	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)8 << 20);
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)4 << 20);
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)1 << 20);
 }
 
 int main(int argc, const char **argv)
