@@ -121,8 +121,9 @@ static bool has_name(const char *src, size_t len, const char *name)
  * these words in the file (`.begin` as written in `X.begin()`; a space
  * before the dot would hide it, which no formatter produces): TX001 a
  * .commit()/.rollback(); TX002 a session
- * factory (SQLAlchemy's Session/AsyncSession, a configured factory; a
- * variable merely named session cannot fire without one of the others);
+ * factory (SQLAlchemy's Session/AsyncSession, sessionmaker or
+ * scoped_session called in place, a configured factory; a variable
+ * merely named session cannot fire without one of the others);
  * TX003 an owner (X.begin(), a configured owner), a factory or a commit;
  * TX004 a session from an owner or a Depends() parameter. A directive
  * (`txguard:`) keeps the file too, so unused ones are still reported.
@@ -136,6 +137,8 @@ static bool can_matter(const char *src, size_t len,
 
 	static const char *const words[] = {
 		"commit", "rollback", ".begin", "Session", "Depends", "txguard:",
+		/* a factory made and called in place: sessionmaker(...)() */
+		"sessionmaker", "scoped_session",
 	};
 
 	for (size_t i = 0; i < TG_ARRAY_SIZE(words); i++)
