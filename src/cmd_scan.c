@@ -53,15 +53,8 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 	eopts.threads = threads;
 	eopts.prefilter = true;
 	err = tg_engine_run_source(report, repo, iter_next, it, &eopts);
-	if (err >= 0) {
-		const struct tg_skips *s = tg_tree_iter_skips(it);
-
-		report->skipped.submodule += s->submodule;
-		report->skipped.symlink += s->symlink;
-		report->skipped.not_python += s->not_python;
-		free(report->describe);
-		report->describe = tg_xstrdup(tg_tree_iter_describe(it));
-	}
+	if (err >= 0)
+		tg_tree_iter_report(it, &report->skipped, &report->describe);
 out:
 	tg_tree_iter_free(it);
 	tg_inferstate_release(&st);

@@ -826,14 +826,14 @@ int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch)
 	return 0;
 }
 
-const struct tg_skips *tg_tree_iter_skips(const struct tg_tree_iter *it)
+void tg_tree_iter_report(const struct tg_tree_iter *it,
+			 struct tg_skips *skipped, char **describe)
 {
-	return &it->skipped;
-}
-
-const char *tg_tree_iter_describe(const struct tg_tree_iter *it)
-{
-	return it->describe;
+	skipped->submodule += it->skipped.submodule;
+	skipped->symlink += it->skipped.symlink;
+	skipped->not_python += it->skipped.not_python;
+	free(*describe);
+	*describe = tg_xstrdup(it->describe);
 }
 
 void tg_tree_iter_free(struct tg_tree_iter *it)
@@ -868,15 +868,8 @@ int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
 		*c = ch;
 		c->path = tg_xstrdup(ch.path);
 	}
-	if (!err) {
-		const struct tg_skips *s = tg_tree_iter_skips(it);
-
-		out->skipped.submodule += s->submodule;
-		out->skipped.symlink += s->symlink;
-		out->skipped.not_python += s->not_python;
-		free(out->describe);
-		out->describe = tg_xstrdup(tg_tree_iter_describe(it));
-	}
+	if (!err)
+		tg_tree_iter_report(it, &out->skipped, &out->describe);
 	tg_tree_iter_free(it);
 	return err;
 }

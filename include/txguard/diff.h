@@ -93,8 +93,7 @@ int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
  * The same files one at a time, in tree order, without a list: scan mode
  * streams them so that memory does not follow the number of files.
  * tg_tree_iter_next() gives 1 and fills *ch (ch->path is borrowed until
- * the next call), 0 at the end, or an error (TG_EGIT). The counts of
- * skipped files are complete at the end.
+ * the next call), 0 at the end, or an error (TG_EGIT).
  * Errors of tg_tree_iter_new: as tg_changeset_tree().
  */
 struct tg_tree_iter;
@@ -102,9 +101,12 @@ int tg_tree_iter_new(struct tg_tree_iter **out, struct tg_repo *repo,
 		     const char *rev, const char *const *paths, size_t npaths,
 		     const struct tg_glob_set *python);
 int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch);
-const struct tg_skips *tg_tree_iter_skips(const struct tg_tree_iter *it);
-/** "tree of REV" */
-const char *tg_tree_iter_describe(const struct tg_tree_iter *it);
+/**
+ * At the end: add the counts of skipped files (submodules, symlinks, not
+ * Python) to *skipped and set *describe (freed first) to "tree of REV".
+ */
+void tg_tree_iter_report(const struct tg_tree_iter *it,
+			 struct tg_skips *skipped, char **describe);
 void tg_tree_iter_free(struct tg_tree_iter *it);
 
 void tg_changeset_release(struct tg_changeset *cs);
