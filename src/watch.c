@@ -1,7 +1,8 @@
 /*
  * watch.c: the watchdog of watch.h. Each watched thread owns a slot with
- * the start time of its current read (0: none); one detached thread
- * looks at the slots every 100 ms.
+ * the start time of its current read (0: none); one thread looks at the
+ * slots every 100 ms, and is woken and joined at exit so that it never
+ * outlives the program (nor delays its end).
  */
 #include "txguard/common.h"
 #include "txguard/watch.h"
@@ -25,6 +26,10 @@ static _Thread_local struct slot *mine;
 static _Thread_local bool no_slot;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int64_t bound_ms;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static bool stopping;
+static pthread_t dog;
 
 static int64_t now_ms(void)
 {
@@ -36,13 +41,19 @@ static int64_t now_ms(void)
 
 static void *watchdog(void *arg)
 {
-	const struct timespec tick = { 0, 100 * 1000000L };
-
 	(void)arg;
-	for (;;) {
+	pthread_mutex_lock(&mu);
+	while (!stopping) {
 		int n = atomic_load(&nused);
+		struct timespec until;
 
-		nanosleep(&tick, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&wake, &mu, &until);
 		for (int i = 0; i < n && i < NSLOTS; i++) {
 			int64_t since = atomic_load(&slots[i].since);
 			char msg[512];
@@ -63,7 +74,17 @@ static void *watchdog(void *arg)
 			_exit(2); /* TG_EXIT_ERROR: the read never returns */
 		}
 	}
+	pthread_mutex_unlock(&mu);
 	return NULL;
+}
+
+static void stop(void)
+{
+	pthread_mutex_lock(&mu);
+	stopping = true;
+	pthread_cond_signal(&wake);
+	pthread_mutex_unlock(&mu);
+	pthread_join(dog, NULL);
 }
 
 static void start(void)
@@ -71,15 +92,19 @@ static void start(void)
 	const char *v = getenv("TXGUARD_READ_TIMEOUT");
 	char *end;
 	long s = v && *v ? strtol(v, &end, 10) : 0;
-	pthread_attr_t attr;
-	pthread_t th;
+	pthread_condattr_t ca;
 
 	bound_ms = (v && *v && !*end && s > 0 ? s : 60) * 1000LL;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* the same clock as the slots', which jumps of the wall clock
+	 * cannot fool */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_destroy(&wake);
+	pthread_cond_init(&wake, &ca);
+	pthread_condattr_destroy(&ca);
 	/* no watchdog, no bound: the reads still work */
-	(void)pthread_create(&th, &attr, watchdog, NULL);
-	pthread_attr_destroy(&attr);
+	if (!pthread_create(&dog, NULL, watchdog, NULL))
+		atexit(stop);
 }
 
 void tg_watch_begin(const char *what, const unsigned char *oid)
