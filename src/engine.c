@@ -158,6 +158,58 @@ static bool can_matter(const char *src, size_t len,
 	return false;
 }
 
+/*
+ * Does the text use a name imported under another name (`from m import
+ * get_db as db`) whose own name has one of the words?
+ */
+static bool uses_renamed_import(const char *src, size_t len,
+				const struct tg_inferred *inf,
+				const struct tg_engine_opts *opts)
+{
+	for (size_t i = 0; i < inf->nimports; i++) {
+		const char *local = inf->imports[i].local;
+		const char *last = strrchr(inf->imports[i].fqn, '.');
+
+		last = last ? last + 1 : inf->imports[i].fqn;
+		if (strcmp(local, last) && can_matter(last, strlen(last), opts) &&
+		    has_word(src, len, local, strlen(local)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The pre-filter, function by function (§12): a finding sits at a call or
+ * statement holding one of can_matter()'s words, in the unit that holds
+ * it, so a function whose text (decorators to last line) has none of
+ * them, no name imported under another name (`get_db as db`) and no
+ * `noqa` directive (whose disuse is reported) cannot produce one: the
+ * analysis skips it and the functions nested in it. The module unit
+ * spans the whole file, which passed. Such units still count as checked.
+ */
+static void skip_silent_units(struct tg_units *units,
+			      const struct tg_pyfile *py,
+			      const struct tg_engine_opts *opts,
+			      const struct tg_inferred *inf)
+{
+	if (!inf)
+		return; /* the file's imports unknown: analyse everything */
+	for (size_t i = 1; i < units->nr; i++) {
+		struct tg_unit *u = &units->v[i];
+		size_t len;
+		const char *from = tg_pyfile_line(py, u->start_line, &len);
+
+		if (!u->changed || !from || u->end_byte > py->len ||
+		    from > py->src + u->end_byte)
+			continue;
+		len = (size_t)(py->src + u->end_byte - from);
+		if (!can_matter(from, len, opts) &&
+		    !has_word(from, len, "noqa", 4) &&
+		    !uses_renamed_import(from, len, inf, opts))
+			u->changed = false;
+	}
+}
+
 /* §8 [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
 static void apply_rule_config(struct tg_findings *list,
 			      const struct tg_config *cfg)
@@ -240,6 +292,9 @@ static int run_file(struct tg_report *r, const char *path,
 			if (units.v[i].changed)
 				tg_report_add_unit(r, path, units.v[i].qualname);
 	fill_resolver(opts->resolver, opts->infer, id, py);
+	if (whole && opts->prefilter && !old && opts->resolver)
+		skip_silent_units(&units, py, opts,
+				  tg_resolver_file(opts->resolver, path));
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
 	apply_rule_config(&cur, opts->cfg);

@@ -76,4 +76,43 @@ for case in $(cases); do
 	'
 done
 
+# The pre-filter also works function by function; a function it skips
+# is still counted, and a directive in it is still reported when unused.
+test_expect_success 'a function without the words: counted, its unused noqa reported' '
+	rm -rf "$TRASH_DIRECTORY/u" &&
+	test_create_repo "$TRASH_DIRECTORY/u" &&
+	(
+		cd "$TRASH_DIRECTORY/u" &&
+		write_txguard_config &&
+		mkdir app &&
+		cat >app/jobs.py <<-\EOF &&
+		from app.db import get_background_session
+
+
+		async def flagged(x):
+		    async with get_background_session() as session:
+		        await session.commit()
+
+
+		def quiet(x):
+		    return x + 1  # noqa: TX001
+
+
+		def plain(x):
+		    return x * 2
+		EOF
+		git add -A &&
+		git commit -q -m units &&
+		test_expect_code 1 txguard scan --format json >out.json &&
+		python3 -c "
+import json
+d = json.load(open(\"out.json\"))
+s = d[\"summary\"]
+assert [(f[\"line\"], f[\"rule\"]) for f in d[\"findings\"]] == [(6, \"TX001\")], d[\"findings\"]
+assert s[\"units_checked\"] == 4, s
+assert any(\"app/jobs.py:10:\" in n and \"suppresses nothing\" in n for n in s[\"notices\"]), s[\"notices\"]
+"
+	)
+'
+
 test_done
