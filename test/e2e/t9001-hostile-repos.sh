@@ -95,7 +95,10 @@ test_expect_success 'a missing object is a clear error, exit 2' '
 '
 
 # libgit2 1.5 never returns from inflating a truncated loose object
-# (watch.h): txguard must end with a clear error, not hang.
+# (watch.h): txguard must end with a clear error, not hang. The watchdog
+# ends the process from its own thread while libgit2 still spins, so
+# these two runs use the binary itself even under TXGUARD_VALGRIND: a
+# leak report of a process stopped mid-read would say nothing.
 truncate_object() { # OID
 	f=.git/objects/$(echo "$1" | cut -c1-2)/$(echo "$1" | cut -c3-) &&
 	chmod u+w "$f" &&
@@ -113,7 +116,7 @@ test_expect_success 'a truncated blob is a clear error, exit 2, not a hang' '
 		done >app/big.py &&
 		git add app/big.py &&
 		truncate_object "$(git rev-parse :app/big.py)" &&
-		TXGUARD_READ_TIMEOUT=2 test_expect_code 2 timeout 60 txguard check >out 2>err
+		TXGUARD_READ_TIMEOUT=2 test_expect_code 2 timeout 60 "$TXGUARD_REAL" check >out 2>err
 	) &&
 	grep "^txguard: reading blob [0-9a-f]* did not finish in 2 s" ../trunc/err &&
 	grep "git fsck" ../trunc/err &&
@@ -132,7 +135,7 @@ test_expect_success 'a truncated tree is a clear error, exit 2, not a hang' '
 		git add deep &&
 		git commit -q -m deep &&
 		truncate_object "$(git rev-parse HEAD:deep/er)" &&
-		TXGUARD_READ_TIMEOUT=2 test_expect_code 2 timeout 60 txguard scan >out 2>err
+		TXGUARD_READ_TIMEOUT=2 test_expect_code 2 timeout 60 "$TXGUARD_REAL" scan >out 2>err
 	) &&
 	grep "^txguard: reading tree [0-9a-f]* did not finish in 2 s" ../trunct/err
 '
