@@ -350,6 +350,19 @@ def unrelated_helper(x):
 EOF
 }
 
+# expect_marks FILE...: "FILE:LINE RULE" for every `# expect: RULE[, RULE]`
+# mark in the files (a CR before the newline ignored), sorted.
+expect_marks() {
+	for f in "$@"; do
+		grep -n '# expect:' "$f" | while IFS= read -r l; do
+			rules=$(printf "%s" "${l##*# expect:}" | tr -d "\r")
+			for r in $(echo "${rules%%#*}" | tr ',' ' '); do
+				echo "$f:${l%%:*} $r"
+			done
+		done
+	done | LC_ALL=C sort
+}
+
 # bad_py FILE [OWNER]: a module whose function f has one TX001 on line 4,
 #	column 15, inside `async with OWNER() as session:` (default
 #	get_background_session, imported from app.db).

@@ -8,18 +8,6 @@ EXAMPLES=$FIXTURES/examples/shared
 
 test_create_repo repo && cd repo || exit 1
 
-# marks FILE...: "app/FILE:LINE RULE" for every expect mark, sorted
-marks() {
-	for f in "$@"; do
-		grep -n '# expect:' "app/$f" | while IFS= read -r l; do
-			rules=${l##*# expect:}
-			for r in $(echo "${rules%%#*}" | tr ',' ' '); do
-				echo "app/$f:${l%%:*} $r"
-			done
-		done
-	done | LC_ALL=C sort
-}
-
 # found JSON STATUS: "PATH:LINE RULE" of the findings with that status
 found() {
 	python3 - "$1" "$2" <<-\EOF | LC_ALL=C sort
@@ -41,7 +29,7 @@ test_expect_success 'setup: the examples as a package, helpers committed first' 
 '
 
 test_expect_success 'check: exactly the marked lines are new findings' '
-	marks jobs.py routes.py scheduler.py >expect &&
+	expect_marks app/jobs.py app/routes.py app/scheduler.py >expect &&
 	test_expect_code 1 txguard check --format json >out.json &&
 	found out.json new >actual &&
 	test_cmp expect actual
@@ -70,7 +58,7 @@ test_expect_success 'the hook blocks the commit and HEAD stays' '
 test_expect_success 'scan: the same set once committed' '
 	git commit -q --no-verify -m examples &&
 	test_expect_code 1 txguard scan --format json >scan.json &&
-	marks jobs.py routes.py scheduler.py >expect &&
+	expect_marks app/jobs.py app/routes.py app/scheduler.py >expect &&
 	found scan.json new >actual &&
 	test_cmp expect actual
 '

@@ -26,17 +26,10 @@ nearest_cfg() {
 	done
 }
 
-# marks: "PATH:LINE RULE" for every expect mark of the .py files here
+# marks: expect_marks (lib.sh) of every .py file here
 marks() {
-	find . -path ./.git -prune -o -name '*.py' -print | sed 's|^\./||' |
-	while IFS= read -r f; do
-		grep -n '# expect:' "$f" | while IFS= read -r l; do
-			rules=$(printf "%s" "${l##*# expect:}" | tr -d "\r")
-			for r in $(echo "${rules%%#*}" | tr ',' ' '); do
-				echo "$f:${l%%:*} $r"
-			done
-		done
-	done | LC_ALL=C sort
+	expect_marks $(find . -path ./.git -prune -o -name '*.py' -print |
+		sed 's|^\./||')
 }
 
 # found JSON: "PATH:LINE RULE" of every finding that is not suppressed
