@@ -34,6 +34,26 @@ struct fresh {
 	size_t len;
 };
 
+/*
+ * Rows { oid[20], u32 offset, u32 len | hint << 28, u32 checksum }
+ * sorted by oid, whose records are read from fd at base + offset: the
+ * mapped cache's table, or the spill file of a cold build.
+ */
+struct rtable {
+	const unsigned char *rows;
+	size_t n;
+	int fd;
+	off_t base;
+};
+
+/*
+ * A cold build pends this many files before it reads and infers them, and
+ * writes the records of a batch that big to the spill file: it then holds
+ * one row a blob, not its record (§11: memory does not follow the
+ * repository). Fewer records than this stay in memory (fresh).
+ */
+#define BATCH 1024
+
 struct tg_ownerdb {
 	git_repository *repo;
 	git_odb *odb;
@@ -42,15 +62,22 @@ struct tg_ownerdb {
 	int threads;
 	void *map;
 	size_t map_len;
-	int fd; /* the cache file: records are read from it, not the map */
-	/* records read from the file, valid as long as the db */
+	struct rtable cache; /* the mapped file; records read with pread */
+	uint64_t data_len;
+	/* records read from a file, valid as long as the db */
 	unsigned char **copies;
 	size_t ncopies, alloc_copies;
-	const unsigned char *table, *data;
-	uint32_t nrec;
-	uint64_t data_len;
+	/* the spill file: rows made and written by the build, sorted when
+	 * the build ends (spill.n stays 0 until then) */
+	struct rtable spill;
+	unsigned char *spill_rows;
+	size_t nspill, alloc_spill;
+	uint64_t spill_len;
+	bool spill_failed;
 	struct tg_ownerdb_file *files;
 	size_t nfiles, alloc_files;
+	size_t pending; /* files[pending..] still lack their records */
+	size_t batch;   /* BATCH, or what the options say */
 	struct fresh *fresh;
 	size_t nfresh, alloc_fresh;
 	bool dirty;
@@ -124,14 +151,15 @@ static void unmap(struct tg_ownerdb *db)
 {
 	if (db->map)
 		munmap(db->map, db->map_len);
-	if (db->fd >= 0)
-		close(db->fd);
-	db->fd = -1;
+	if (db->cache.fd >= 0)
+		close(db->cache.fd);
 	db->map = NULL;
 	db->map_len = 0;
-	db->table = db->data = NULL;
-	db->nrec = 0;
+	memset(&db->cache, 0, sizeof(db->cache));
+	db->cache.fd = -1;
 	db->data_len = 0;
+	free(db->used);
+	db->used = NULL;
 }
 
 /* Map and validate the cache; any problem leaves it empty (§11). */
@@ -139,7 +167,7 @@ static void load_cache(struct tg_ownerdb *db)
 {
 	int fd = open(db->cache_path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	const unsigned char *p;
+	const unsigned char *p, *table;
 	uint32_t mark, nrec;
 	uint64_t data_len, sum;
 
@@ -157,7 +185,7 @@ static void load_cache(struct tg_ownerdb *db)
 		db->map = NULL;
 		return;
 	}
-	db->fd = fd;
+	db->cache.fd = fd;
 	db->map_len = (size_t)st.st_size;
 	/*
 	 * A warm run reads the table and a few records; records are read
@@ -175,10 +203,9 @@ static void load_cache(struct tg_ownerdb *db)
 		    (uint64_t)db->map_len ||
 	    checksum(p + HEADER_SIZE, (size_t)nrec * ROW_SIZE) != sum)
 		goto bad;
-	db->table = p + HEADER_SIZE;
-	db->data = db->table + (size_t)nrec * ROW_SIZE;
+	table = p + HEADER_SIZE;
 	for (uint32_t i = 0; i < nrec; i++) {
-		const unsigned char *row = db->table + (size_t)i * ROW_SIZE;
+		const unsigned char *row = table + (size_t)i * ROW_SIZE;
 		uint32_t off, len;
 
 		memcpy(&off, row + 20, 4);
@@ -188,7 +215,9 @@ static void load_cache(struct tg_ownerdb *db)
 		    (i && memcmp(row - ROW_SIZE, row, TG_OID_RAWSZ) >= 0))
 			goto bad;
 	}
-	db->nrec = nrec;
+	db->cache.rows = table;
+	db->cache.n = nrec;
+	db->cache.base = (off_t)(HEADER_SIZE + (size_t)nrec * ROW_SIZE);
 	db->data_len = data_len;
 	db->stats.cache_valid = true;
 	return;
@@ -196,10 +225,9 @@ bad:
 	unmap(db);
 }
 
-static int row_cmp(const struct tg_ownerdb *db, size_t i,
-		   const struct tg_oid *id)
+static int row_cmp(const struct rtable *t, size_t i, const struct tg_oid *id)
 {
-	return memcmp(db->table + i * ROW_SIZE, id->id, TG_OID_RAWSZ);
+	return memcmp(t->rows + i * ROW_SIZE, id->id, TG_OID_RAWSZ);
 }
 
 /*
@@ -208,10 +236,10 @@ static int row_cmp(const struct tg_ownerdb *db, size_t i,
  * row sits; a few probes from there replace a bisection of the whole
  * table, whose scattered reads dominated a warm run on 30,000 files.
  */
-static void guess_window(size_t *lo, size_t *hi, const struct tg_ownerdb *db,
+static void guess_window(size_t *lo, size_t *hi, const struct rtable *t,
 			 const struct tg_oid *id)
 {
-	size_t n = db->nrec, g, step = 8;
+	size_t n = t->n, g, step = 8;
 	uint32_t prefix = (uint32_t)id->id[0] << 24 | (uint32_t)id->id[1] << 16 |
 			  (uint32_t)id->id[2] << 8 | id->id[3];
 	int c;
@@ -221,14 +249,14 @@ static void guess_window(size_t *lo, size_t *hi, const struct tg_ownerdb *db,
 	if (n < 64)
 		return;
 	g = (size_t)(((uint64_t)prefix * n) >> 32);
-	c = row_cmp(db, g, id);
+	c = row_cmp(t, g, id);
 	if (!c) {
 		*lo = g;
 		*hi = g + 1;
 	} else if (c < 0) {
 		size_t l = g + 1;
 
-		while (l + step < n && row_cmp(db, l + step - 1, id) < 0) {
+		while (l + step < n && row_cmp(t, l + step - 1, id) < 0) {
 			l += step;
 			step *= 2;
 		}
@@ -237,7 +265,7 @@ static void guess_window(size_t *lo, size_t *hi, const struct tg_ownerdb *db,
 	} else {
 		size_t h = g;
 
-		while (h > step && row_cmp(db, h - step, id) > 0) {
+		while (h > step && row_cmp(t, h - step, id) > 0) {
 			h -= step;
 			step *= 2;
 		}
@@ -246,15 +274,15 @@ static void guess_window(size_t *lo, size_t *hi, const struct tg_ownerdb *db,
 	}
 }
 
-/* The table row of `id`, or -1. */
-static long table_find(const struct tg_ownerdb *db, const struct tg_oid *id)
+/* The row of `id` in t, or -1. */
+static long table_find(const struct rtable *t, const struct tg_oid *id)
 {
 	size_t lo, hi;
 
-	guess_window(&lo, &hi, db, id);
+	guess_window(&lo, &hi, t, id);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = row_cmp(db, mid, id);
+		int c = row_cmp(t, mid, id);
 
 		if (!c)
 			return (long)mid;
@@ -272,9 +300,9 @@ static long table_find(const struct tg_ownerdb *db, const struct tg_oid *id)
  * (§12), and a damaged one is found when it is used, then made again.
  */
 static bool row_record(const unsigned char **data, size_t *len,
-		       struct tg_ownerdb *db, size_t i)
+		       struct tg_ownerdb *db, const struct rtable *t, size_t i)
 {
-	const unsigned char *row = db->table + i * ROW_SIZE;
+	const unsigned char *row = t->rows + i * ROW_SIZE;
 	uint32_t off, l, sum;
 	unsigned char *buf;
 
@@ -293,9 +321,7 @@ static bool row_record(const unsigned char **data, size_t *len,
 	 * (§11: memory follows what is used, not the repository).
 	 */
 	buf = tg_xmalloc(l);
-	if (pread(db->fd, buf, l,
-		  (off_t)(db->data - db->table + HEADER_SIZE) + off) !=
-		    (ssize_t)l ||
+	if (pread(t->fd, buf, l, t->base + (off_t)off) != (ssize_t)l ||
 	    (uint32_t)checksum(buf, l) != sum) {
 		free(buf);
 		return false;
@@ -328,9 +354,12 @@ static long jrn_find(const struct tg_ownerdb *db, const struct tg_oid *id)
 static bool cache_find(const unsigned char **data, size_t *len,
 		       struct tg_ownerdb *db, const struct tg_oid *id)
 {
-	long i = table_find(db, id);
+	long i = table_find(&db->cache, id);
 
-	if (i >= 0 && row_record(data, len, db, (size_t)i))
+	if (i >= 0 && row_record(data, len, db, &db->cache, (size_t)i))
+		return true;
+	i = table_find(&db->spill, id);
+	if (i >= 0 && row_record(data, len, db, &db->spill, (size_t)i))
 		return true;
 	if ((i = jrn_find(db, id)) >= 0) {
 		*data = db->jrn[i].data;
@@ -340,22 +369,28 @@ static bool cache_find(const unsigned char **data, size_t *len,
 	return false;
 }
 
+static int row_hint(const struct rtable *t, size_t i)
+{
+	uint32_t l;
+
+	memcpy(&l, t->rows + i * ROW_SIZE + 24, 4);
+	return (int)(l >> HINT_SHIFT);
+}
+
 /*
  * The hint of a cached record without reading it; -1 when the cache
- * lacks it. *row is its table row (-1 for the journal).
+ * lacks it. *row is its row in the cache's table (-1 for the others).
  */
 static int cache_hint(long *row, const struct tg_ownerdb *db,
 		      const struct tg_oid *id)
 {
-	long i = table_find(db, id);
+	long i = table_find(&db->cache, id);
 
 	*row = i;
-	if (i >= 0) {
-		uint32_t l;
-
-		memcpy(&l, db->table + (size_t)i * ROW_SIZE + 24, 4);
-		return (int)(l >> HINT_SHIFT);
-	}
+	if (i >= 0)
+		return row_hint(&db->cache, (size_t)i);
+	if ((i = table_find(&db->spill, id)) >= 0)
+		return row_hint(&db->spill, (size_t)i);
 	if ((i = jrn_find(db, id)) >= 0)
 		return (int)hint_of(db->jrn[i].data, db->jrn[i].len);
 	return -1;
@@ -462,16 +497,26 @@ static bool append_log(struct tg_ownerdb *db)
 	return ok;
 }
 
+/*
+ * A record going into a rewritten cache: in memory (data), or len bytes
+ * at off of fd (the old cache, the spill file), copied as they are: a
+ * damaged one keeps its checksum and is made again when used.
+ */
 struct row {
 	struct tg_oid id;
 	const unsigned char *data;
-	size_t len;
+	int fd;
+	off_t off;
+	uint32_t len, hint, sum;
+	unsigned prio; /* of two rows of one blob, the lower is kept */
 };
 
 static int cmp_row(const void *a, const void *b)
 {
-	return memcmp(((const struct row *)a)->id.id,
-		      ((const struct row *)b)->id.id, TG_OID_RAWSZ);
+	const struct row *x = a, *y = b;
+	int c = memcmp(x->id.id, y->id.id, TG_OID_RAWSZ);
+
+	return c ? c : (x->prio > y->prio) - (x->prio < y->prio);
 }
 
 static int write_all(int fd, const void *p, size_t len)
@@ -491,11 +536,87 @@ static int write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
+static void add_mem_row(struct row **rows, size_t *nr, size_t *alloc,
+			const struct tg_oid *id, const unsigned char *data,
+			size_t len, unsigned prio)
+{
+	struct row *r;
+
+	if (len > MAX_RECORD)
+		return; /* too big to keep: made again when used */
+	TG_ALLOC_GROW(*rows, *nr + 1, *alloc);
+	r = &(*rows)[(*nr)++];
+	memset(r, 0, sizeof(*r));
+	r->id = *id;
+	r->data = data;
+	r->fd = -1;
+	r->len = (uint32_t)len;
+	r->hint = hint_of(data, len);
+	r->sum = (uint32_t)checksum(data, len);
+	r->prio = prio;
+}
+
+static void add_file_row(struct row **rows, size_t *nr, size_t *alloc,
+			 const struct rtable *t, size_t i, unsigned prio)
+{
+	const unsigned char *src = t->rows + i * ROW_SIZE;
+	uint32_t off, lenhint;
+	struct row *r;
+
+	TG_ALLOC_GROW(*rows, *nr + 1, *alloc);
+	r = &(*rows)[(*nr)++];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->id.id, src, TG_OID_RAWSZ);
+	memcpy(&off, src + 20, 4);
+	memcpy(&lenhint, src + 24, 4);
+	memcpy(&r->sum, src + 28, 4);
+	r->fd = t->fd;
+	r->off = t->base + (off_t)off;
+	r->len = lenhint & LEN_MASK;
+	r->hint = lenhint >> HINT_SHIFT;
+	r->prio = prio;
+	if (r->len > MAX_RECORD)
+		(*nr)--; /* too big to keep: made again when used */
+}
+
+/* Write a row's record through the buffer *w, flushed past 64 KiB. */
+static int put_record(int fd, struct tg_buf *w, const struct row *r)
+{
+	if (r->data) {
+		tg_buf_add(w, r->data, r->len);
+	} else {
+		size_t at = w->len;
+
+		tg_buf_grow(w, r->len);
+		if (pread(r->fd, w->ptr + at, r->len, r->off) != (ssize_t)r->len)
+			return -1;
+		w->len = at + r->len; /* grown for it: still terminated */
+		w->ptr[w->len] = '\0';
+	}
+	if (w->len >= (64u << 10)) {
+		if (write_all(fd, w->ptr, w->len) < 0)
+			return -1;
+		tg_buf_reset(w);
+	}
+	return 0;
+}
+
+/* Records to save past the journal's limit: write the whole file. */
+static size_t unsaved_bytes(const struct tg_ownerdb *db)
+{
+	size_t add = 0;
+
+	for (size_t i = db->nsaved; i < db->nfresh; i++)
+		add += JHEAD + db->fresh[i].len;
+	/* the spill holds the records of a build too big for memory */
+	return db->nspill ? SIZE_MAX : add;
+}
+
 int tg_ownerdb_save(struct tg_ownerdb *db)
 {
 	struct row *rows = NULL;
 	size_t nrows = 0, alloc = 0, keep_old, out = 0;
-	struct tg_buf table = TG_BUF_INIT;
+	struct tg_buf table = TG_BUF_INIT, w = TG_BUF_INIT;
 	unsigned char hdr[HEADER_SIZE];
 	uint64_t data_len = 0, sum;
 	uint32_t mark = ENDIAN_MARK, n32;
@@ -507,16 +628,15 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 					TG_OWNERDB_NO_CACHE)))
 		return 0;
 	{
-		size_t add = 0, limit = db->map_len / 4;
+		size_t add = unsaved_bytes(db), limit = db->map_len / 4;
 
-		for (size_t i = db->nsaved; i < db->nfresh; i++)
-			add += JHEAD + db->fresh[i].len;
 		if (limit < (256u << 10))
 			limit = 256u << 10;
 		/* a small change goes to the journal; a big one, or a
 		 * missing or damaged cache or journal, rewrites it all */
 		if (db->stats.cache_valid && !db->log_damaged &&
-		    db->log_len + add <= limit && append_log(db)) {
+		    add <= limit && db->log_len + add <= limit &&
+		    append_log(db)) {
 			db->nsaved = db->nfresh;
 			db->dirty = false;
 			db->stats.written = true;
@@ -525,75 +645,50 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	}
 	/* the records of this run, then old ones while the file stays
 	 * within twice the tree: switching branches keeps most of them */
-	for (size_t i = 0; i < db->nfiles; i++) {
-		TG_ALLOC_GROW(rows, nrows + 1, alloc);
-		rows[nrows].id = db->files[i].id;
-		rows[nrows].data = db->files[i].data;
-		rows[nrows++].len = db->files[i].len;
-	}
-	for (size_t i = 0; i < db->nfresh; i++) {
-		TG_ALLOC_GROW(rows, nrows + 1, alloc);
-		rows[nrows].id = db->fresh[i].id;
-		rows[nrows].data = db->fresh[i].data;
-		rows[nrows++].len = db->fresh[i].len;
-	}
-	for (size_t i = 0; i < db->njrn; i++) {
-		TG_ALLOC_GROW(rows, nrows + 1, alloc);
-		rows[nrows].id = db->jrn[i].id;
-		rows[nrows].data = db->jrn[i].data;
-		rows[nrows++].len = db->jrn[i].len;
-	}
+	for (size_t i = 0; i < db->nfiles; i++)
+		add_mem_row(&rows, &nrows, &alloc, &db->files[i].id,
+			    db->files[i].data, db->files[i].len, 0);
+	for (size_t i = 0; i < db->nfresh; i++)
+		add_mem_row(&rows, &nrows, &alloc, &db->fresh[i].id,
+			    db->fresh[i].data, db->fresh[i].len, 0);
+	for (size_t i = 0; i < db->nspill; i++)
+		add_file_row(&rows, &nrows, &alloc, &db->spill, i, 1);
+	for (size_t i = 0; i < db->njrn; i++)
+		add_mem_row(&rows, &nrows, &alloc, &db->jrn[i].id,
+			    db->jrn[i].data, db->jrn[i].len, 2);
 	/* this run's files the list left out, then the rest while the
 	 * file stays within twice the tree */
 	for (int pass = 0; pass < 2; pass++) {
 		keep_old = 2 * db->stats.files + 1024;
-		for (uint32_t i = 0; i < db->nrec; i++) {
+		for (size_t i = 0; i < db->cache.n; i++) {
 			bool used = db->used &&
 				    (db->used[i / 8] >> (i % 8) & 1);
-			const unsigned char *d;
-			size_t len;
 
 			if (pass ? used || nrows >= keep_old : !used)
 				continue;
-			if (!row_record(&d, &len, db, i))
-				continue; /* damaged: not carried over */
-			TG_ALLOC_GROW(rows, nrows + 1, alloc);
-			memcpy(rows[nrows].id.id, db->table + (size_t)i * ROW_SIZE,
-			       TG_OID_RAWSZ);
-			rows[nrows].data = d;
-			rows[nrows++].len = len;
+			add_file_row(&rows, &nrows, &alloc, &db->cache, i, 3);
 		}
 	}
 	if (nrows)
 		qsort(rows, nrows, sizeof(*rows), cmp_row);
 	for (size_t i = 0; i < nrows; i++) {
-		uint32_t off = (uint32_t)data_len, len = (uint32_t)rows[i].len;
-		uint32_t lenhint = len | hint_of(rows[i].data, rows[i].len)
-						 << HINT_SHIFT;
-		uint32_t rsum = (uint32_t)checksum(rows[i].data, rows[i].len);
+		uint32_t off = (uint32_t)data_len;
+		uint32_t lenhint = rows[i].len | rows[i].hint << HINT_SHIFT;
 
-		if (rows[i].len > MAX_RECORD ||
-		    (out && !memcmp(rows[out - 1].id.id, rows[i].id.id,
-				    TG_OID_RAWSZ)))
-			continue; /* too big to keep (made again), or a copy */
+		if (out && !memcmp(rows[out - 1].id.id, rows[i].id.id,
+				   TG_OID_RAWSZ))
+			continue; /* a copy */
 		rows[out++] = rows[i];
 		tg_buf_add(&table, rows[i].id.id, TG_OID_RAWSZ);
 		tg_buf_add(&table, &off, 4);
 		tg_buf_add(&table, &lenhint, 4);
-		tg_buf_add(&table, &rsum, 4);
-		data_len += len;
+		tg_buf_add(&table, &rows[i].sum, 4);
+		data_len += rows[i].len;
+		if (data_len > UINT32_MAX)
+			goto out; /* too big to index: run without a cache */
 	}
-	{
-		/* the header's checksum covers the table alone */
-		size_t table_len = table.len;
-
-		for (size_t i = 0; i < out; i++)
-			if (rows[i].len)
-				tg_buf_add(&table, rows[i].data, rows[i].len);
-		sum = checksum((unsigned char *)table.ptr, table_len);
-	}
-	if (data_len > UINT32_MAX)
-		goto out; /* too big to index: run without a cache */
+	/* the header's checksum covers the table alone */
+	sum = checksum((unsigned char *)table.ptr, table.len);
 	n32 = (uint32_t)out;
 	memcpy(hdr, MAGIC, 8);
 	memcpy(hdr + 8, &mark, 4);
@@ -613,17 +708,22 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
 		goto out;
+	/* records are copied through a small buffer, not gathered (§11) */
 	if (write_all(fd, hdr, sizeof(hdr)) < 0 ||
-	    write_all(fd, table.ptr, table.len) < 0 || close(fd) < 0) {
+	    write_all(fd, table.ptr, table.len) < 0)
+		goto fail;
+	for (size_t i = 0; i < out; i++)
+		if (rows[i].len && put_record(fd, &w, &rows[i]) < 0)
+			goto fail;
+	if (write_all(fd, w.ptr, w.len) < 0)
+		goto fail;
+	if (close(fd) < 0) {
 		fd = -1;
-		unlink(tmp);
-		goto out;
+		goto fail;
 	}
 	fd = -1;
-	if (rename(tmp, db->cache_path) < 0) {
-		unlink(tmp);
-		goto out;
-	}
+	if (rename(tmp, db->cache_path) < 0)
+		goto fail;
 	/* the journal is folded in; entries appended meanwhile by another
 	 * run are lost, which only costs that run's blobs a parse */
 	unlink(db->log_path);
@@ -640,6 +740,12 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	db->stats.written = true;
 	db->dirty = false;
 	db->nsaved = db->nfresh;
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	unlink(tmp);
 out:
 	/* failing to write a cache is never an error: the next run redoes it */
 	if (fd >= 0) {
@@ -650,6 +756,7 @@ out:
 	free(dir);
 	free(rows);
 	tg_buf_release(&table);
+	tg_buf_release(&w);
 	return err;
 }
 
@@ -679,13 +786,17 @@ static bool is_target(const char *path, const unsigned char *data,
 	return is_target_hint(path, hint_of(data, len));
 }
 
+static int fill_missing(struct tg_ownerdb *db, bool to_spill);
+
 /*
  * One selected file. With TG_OWNERDB_TARGETS_ONLY a file whose cached
  * record makes it no resolution target is counted and not kept: a warm
  * run then holds only the few files that define something (§11, §12).
+ * The others are inferred a batch at a time (fill_missing), and the
+ * batch keeps only its targets.
  */
-static void add_file(struct tg_ownerdb *db, const char *path,
-		     const unsigned char *id)
+static int add_file(struct tg_ownerdb *db, const char *path,
+		    const unsigned char *id)
 {
 	struct tg_ownerdb_file *f;
 	struct tg_oid oid;
@@ -700,11 +811,11 @@ static void add_file(struct tg_ownerdb *db, const char *path,
 			db->stats.cached++;
 			if (row >= 0) {
 				if (!db->used)
-					db->used = tg_xcalloc(db->nrec / 8 + 1,
+					db->used = tg_xcalloc(db->cache.n / 8 + 1,
 							      1);
 				db->used[row / 8] |= (unsigned char)(1u << (row % 8));
 			}
-			return;
+			return 0;
 		}
 	}
 	TG_ALLOC_GROW(db->files, db->nfiles + 1, db->alloc_files);
@@ -713,16 +824,20 @@ static void add_file(struct tg_ownerdb *db, const char *path,
 	f->path = db->flags & TG_OWNERDB_BORROW_PATHS ? (char *)path :
 							 tg_xstrdup(path);
 	f->id = oid;
+	if ((db->flags & TG_OWNERDB_TARGETS_ONLY) &&
+	    db->nfiles - db->pending >= db->batch)
+		return fill_missing(db, true);
+	return 0;
 }
 
 /* TG_OWNERDB_TARGETS_ONLY: drop what the cache could not tell before */
-static void keep_targets(struct tg_ownerdb *db)
+static void keep_targets(struct tg_ownerdb *db, size_t from)
 {
-	size_t kept = 0;
+	size_t kept = from;
 
 	if (!(db->flags & TG_OWNERDB_TARGETS_ONLY))
 		return;
-	for (size_t i = 0; i < db->nfiles; i++) {
+	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
 
 		if (is_target(f->path, f->data, f->len)) {
@@ -881,16 +996,156 @@ static void add_seeds(struct tg_ownerdb *db,
 	}
 }
 
-/* Infer the blobs the cache lacks: read here, parse in the threads. */
-static int fill_missing(struct tg_ownerdb *db)
+/*
+ * The spill file: unlinked at once, next to the cache (the same disk)
+ * when the cache may be written, else in TMPDIR.
+ */
+static bool spill_open(struct tg_ownerdb *db)
 {
-	size_t *missing = NULL, nmissing = 0, alloc = 0, base;
+	const char *tmpdir = getenv("TMPDIR");
+	char *paths[2] = { NULL, NULL };
+
+	if (db->cache_path &&
+	    !(db->flags & (TG_OWNERDB_NO_WRITE | TG_OWNERDB_NO_CACHE))) {
+		char *dir = tg_xstrdup(db->cache_path), *slash;
+
+		if ((slash = strrchr(dir, '/'))) {
+			*slash = '\0';
+			mkdir(dir, 0777); /* failing shows in mkostemp */
+		}
+		free(dir);
+		paths[0] = tg_xasprintf("%s.spill.XXXXXX", db->cache_path);
+	}
+	paths[1] = tg_xasprintf("%s/txguard-spill.XXXXXX",
+				tmpdir && *tmpdir ? tmpdir : "/tmp");
+	for (int i = 0; i < 2 && db->spill.fd < 0; i++) {
+		int fd = paths[i] ? mkostemp(paths[i], O_CLOEXEC) : -1;
+
+		if (fd >= 0) {
+			unlink(paths[i]);
+			db->spill.fd = fd;
+		}
+	}
+	free(paths[0]);
+	free(paths[1]);
+	if (db->spill.fd < 0)
+		db->spill_failed = true;
+	return !db->spill_failed;
+}
+
+/* Write a batch's records to the spill file and keep their rows. */
+static bool spill_records(struct tg_ownerdb *db, const struct fresh *recs,
+			  size_t n)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	uint64_t off = db->spill_len;
+
+	if (db->spill_failed || (db->spill.fd < 0 && !spill_open(db)))
+		return false;
+	for (size_t k = 0; k < n; k++)
+		tg_buf_add(&b, recs[k].data, recs[k].len);
+	if (off + b.len > UINT32_MAX ||
+	    write_all(db->spill.fd, b.ptr, b.len) < 0) {
+		/* rows already kept stay valid; no more are added */
+		db->spill_failed = true;
+		tg_buf_release(&b);
+		return false;
+	}
+	TG_ALLOC_GROW(db->spill_rows, (db->nspill + n) * ROW_SIZE,
+		      db->alloc_spill);
+	for (size_t k = 0; k < n; k++) {
+		unsigned char *row = db->spill_rows + db->nspill++ * ROW_SIZE;
+		uint32_t o = (uint32_t)off, len = (uint32_t)recs[k].len;
+		uint32_t lenhint = len | hint_of(recs[k].data, recs[k].len)
+						 << HINT_SHIFT;
+		uint32_t sum = (uint32_t)checksum(recs[k].data, recs[k].len);
+
+		memcpy(row, recs[k].id.id, TG_OID_RAWSZ);
+		memcpy(row + 20, &o, 4);
+		memcpy(row + 24, &lenhint, 4);
+		memcpy(row + 28, &sum, 4);
+		off += len;
+	}
+	db->spill_len = off;
+	tg_buf_release(&b);
+	return true;
+}
+
+static int cmp_spill_row(const void *a, const void *b)
+{
+	return memcmp(a, b, TG_OID_RAWSZ);
+}
+
+/* The build is over: the spilled rows become searchable. */
+static void spill_seal(struct tg_ownerdb *db)
+{
+	if (!db->nspill)
+		return;
+	qsort(db->spill_rows, db->nspill, ROW_SIZE, cmp_spill_row);
+	db->spill.rows = db->spill_rows;
+	db->spill.n = db->nspill;
+}
+
+static void spill_close(struct tg_ownerdb *db)
+{
+	if (db->spill.fd >= 0)
+		close(db->spill.fd);
+	free(db->spill_rows);
+	db->spill_rows = NULL;
+	db->nspill = db->alloc_spill = 0;
+	memset(&db->spill, 0, sizeof(db->spill));
+	db->spill.fd = -1;
+}
+
+/* The record of `id` among a batch's, sorted by id; -1 if none. */
+static long find_rec(const struct fresh *recs, size_t n,
+		     const struct tg_oid *id)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(recs[mid].id.id, id->id, TG_OID_RAWSZ);
+
+		if (!c)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* A copy the db owns (db->copies), for a kept file of a spilled batch. */
+static const unsigned char *keep_copy(struct tg_ownerdb *db,
+				      const unsigned char *data, size_t len)
+{
+	unsigned char *c = tg_xmalloc(len);
+
+	memcpy(c, data, len);
+	TG_ALLOC_GROW(db->copies, db->ncopies + 1, db->alloc_copies);
+	db->copies[db->ncopies++] = c;
+	return c;
+}
+
+/*
+ * Infer the blobs the cache lacks among files[pending..]: read here,
+ * parse in the threads. With to_spill the records go to the spill file
+ * and only the batch's targets keep theirs in memory; else they join
+ * db->fresh. Either way the batch then keeps only its targets.
+ */
+static int fill_missing(struct tg_ownerdb *db, bool to_spill)
+{
+	size_t *missing = NULL, nmissing = 0, alloc = 0;
+	size_t from = db->pending;
+	struct fresh *recs;
 	struct pool p;
 	pthread_t th[4];
 	int nth = db->threads > 0 ? db->threads : ncpus(), started = 0;
 	int err = 0;
 
-	for (size_t i = 0; i < db->nfiles; i++) {
+	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
 
 		if (cache_find(&f->data, &f->len, db, &f->id)) {
@@ -907,6 +1162,8 @@ static int fill_missing(struct tg_ownerdb *db)
 	if (!nmissing) {
 		/* seeds the cache lacked still need saving */
 		db->dirty = db->dirty || db->stats.seeded;
+		keep_targets(db, from);
+		db->pending = db->nfiles;
 		return 0;
 	}
 	/* one blob at many paths (copies, vendored trees) is read once */
@@ -922,11 +1179,9 @@ static int fill_missing(struct tg_ownerdb *db)
 		nmissing = out;
 	}
 	db->dirty = true;
-	base = db->nfresh;
-	TG_ALLOC_GROW(db->fresh, db->nfresh + nmissing, db->alloc_fresh);
-	memset(db->fresh + base, 0, nmissing * sizeof(*db->fresh));
+	recs = tg_xcalloc(nmissing, sizeof(*recs));
 	memset(&p, 0, sizeof(p));
-	p.out = db->fresh + base;
+	p.out = recs;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.can_put, NULL);
 	pthread_cond_init(&p.can_get, NULL);
@@ -941,7 +1196,7 @@ static int fill_missing(struct tg_ownerdb *db)
 		struct tg_ownerdb_file *f = &db->files[missing[k]];
 		struct job j = { k, NULL, 0, f->path };
 
-		db->fresh[base + k].id = f->id;
+		recs[k].id = f->id;
 		if ((err = read_blob(&j.buf, &j.len, db, &f->id)) < 0)
 			break;
 		if (!j.buf)
@@ -968,32 +1223,51 @@ static int fill_missing(struct tg_ownerdb *db)
 	pthread_cond_destroy(&p.can_put);
 	pthread_cond_destroy(&p.can_get);
 	db->stats.parsed += p.parsed;
-	db->nfresh = base + nmissing;
 	free(missing);
+	if (err < 0) {
+		/* unread blobs have no record: nothing of this batch is kept */
+		for (size_t k = 0; k < nmissing; k++)
+			free(recs[k].data);
+		free(recs);
+		return err;
+	}
+	if (to_spill)
+		to_spill = spill_records(db, recs, nmissing);
 	/* every file takes its blob's record, duplicates included */
-	for (size_t i = 0; i < db->nfiles; i++) {
+	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
-		size_t lo = base, hi = db->nfresh;
+		long k;
 
 		if (f->data || f->len)
 			continue;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			int c = memcmp(db->fresh[mid].id.id, f->id.id,
-				       TG_OID_RAWSZ);
-
-			if (!c) {
-				f->data = db->fresh[mid].data;
-				f->len = db->fresh[mid].len;
-				break;
-			}
-			if (c < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
+		if ((k = find_rec(recs, nmissing, &f->id)) >= 0) {
+			f->data = recs[k].data;
+			f->len = recs[k].len;
 		}
 	}
-	return err;
+	keep_targets(db, from);
+	db->pending = db->nfiles;
+	if (!to_spill) {
+		/* fresh records are never moved: only the array grows */
+		TG_ALLOC_GROW(db->fresh, db->nfresh + nmissing,
+			      db->alloc_fresh);
+		memcpy(db->fresh + db->nfresh, recs, nmissing * sizeof(*recs));
+		db->nfresh += nmissing;
+		free(recs);
+		return 0;
+	}
+	/* spilled: the few files kept take copies, the batch goes */
+	for (size_t i = from; i < db->nfiles; i++) {
+		struct tg_ownerdb_file *f = &db->files[i];
+		long k = f->len ? find_rec(recs, nmissing, &f->id) : -1;
+
+		if (k >= 0 && f->data == recs[k].data)
+			f->data = keep_copy(db, f->data, f->len);
+	}
+	for (size_t k = 0; k < nmissing; k++)
+		free(recs[k].data);
+	free(recs);
+	return 0;
 }
 
 static struct tg_ownerdb *db_new(struct git_repository *repo,
@@ -1001,11 +1275,15 @@ static struct tg_ownerdb *db_new(struct git_repository *repo,
 {
 	struct tg_ownerdb *db = tg_xcalloc(1, sizeof(*db));
 
-	db->fd = -1;
+	db->cache.fd = -1;
+	db->spill.fd = -1;
 	db->repo = repo;
+	db->batch = BATCH;
 	if (opts) {
 		db->flags = opts->flags;
 		db->threads = opts->threads;
+		if (opts->batch)
+			db->batch = opts->batch;
 	}
 	db->cache_path = opts && opts->cache_path ?
 				 tg_xstrdup(opts->cache_path) :
@@ -1022,16 +1300,36 @@ static struct tg_ownerdb *db_new(struct git_repository *repo,
 	return db;
 }
 
+static void sort_files(struct tg_ownerdb *db);
+
+/*
+ * After a build that spilled, the cache just written holds every record:
+ * map it instead, so what follows runs as a warm run would (§11).
+ */
+static void reload(struct tg_ownerdb *db)
+{
+	unmap(db);
+	db->stats.cache_valid = false;
+	load_cache(db);
+	if (db->stats.cache_valid)
+		spill_close(db);
+	else
+		db->stats.cache_valid = true; /* it was written; keep the spill */
+}
+
 static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 {
 	int err;
 
-	if ((err = fill_missing(db)) < 0) {
+	if ((err = fill_missing(db, db->nspill > 0)) < 0) {
 		tg_ownerdb_free(db);
 		return err;
 	}
-	keep_targets(db);
+	spill_seal(db);
+	sort_files(db);
 	tg_ownerdb_save(db);
+	if (db->nspill && db->stats.written)
+		reload(db);
 	*out = db;
 	return 0;
 }
@@ -1043,6 +1341,7 @@ int tg_ownerdb_from_index(struct tg_ownerdb **out,
 {
 	struct tg_ownerdb *db;
 	size_t n = git_index_entrycount(index);
+	int err;
 
 	*out = NULL;
 	db = db_new(repo, opts);
@@ -1054,7 +1353,10 @@ int tg_ownerdb_from_index(struct tg_ownerdb **out,
 		     e->mode != GIT_FILEMODE_BLOB_EXECUTABLE) ||
 		    !selected(python, e->path))
 			continue;
-		add_file(db, e->path, e->id.id);
+		if ((err = add_file(db, e->path, e->id.id)) < 0) {
+			tg_ownerdb_free(db);
+			return err;
+		}
 	}
 	return finish(out, db);
 }
@@ -1063,6 +1365,7 @@ struct walk {
 	struct tg_ownerdb *db;
 	const struct tg_glob_set *python;
 	struct tg_buf path;
+	int err;
 };
 
 static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
@@ -1075,8 +1378,10 @@ static int walk_cb(const char *root, const git_tree_entry *e, void *payload)
 	tg_buf_reset(&w->path);
 	tg_buf_addstr(&w->path, root);
 	tg_buf_addstr(&w->path, git_tree_entry_name(e));
-	if (selected(w->python, w->path.ptr))
-		add_file(w->db, w->path.ptr, git_tree_entry_id(e)->id);
+	if (selected(w->python, w->path.ptr) &&
+	    (w->err = add_file(w->db, w->path.ptr,
+			       git_tree_entry_id(e)->id)) < 0)
+		return -1; /* stops the walk */
 	return 0;
 }
 
@@ -1094,7 +1399,7 @@ int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
 	struct tg_ownerdb *db;
 	git_tree *t = NULL;
 	git_oid oid;
-	struct walk w = { NULL, python, TG_BUF_INIT };
+	struct walk w = { NULL, python, TG_BUF_INIT, 0 };
 	int err;
 	static const unsigned char zero[TG_OID_RAWSZ];
 
@@ -1114,13 +1419,11 @@ int tg_ownerdb_from_tree(struct tg_ownerdb **out, struct git_repository *repo,
 			git_tree_free(t);
 			tg_buf_release(&w.path);
 			tg_ownerdb_free(db);
-			return tg_error_git("cannot walk the tree");
+			return w.err < 0 ? w.err :
+					   tg_error_git("cannot walk the tree");
 		}
 		git_tree_free(t);
 		tg_buf_release(&w.path);
-		if (db->nfiles)
-			qsort(db->files, db->nfiles, sizeof(*db->files),
-			      cmp_file);
 	}
 	return finish(out, db);
 }
@@ -1141,12 +1444,16 @@ int tg_ownerdb_from_list(struct tg_ownerdb **out, struct git_repository *repo,
 			 const struct tg_ownerdb_opts *opts)
 {
 	struct tg_ownerdb *db;
+	int err;
 
 	*out = NULL;
 	db = db_new(repo, opts);
-	for (size_t i = 0; i < n; i++)
-		add_file(db, files[i].path, files[i].id.id);
-	sort_files(db);
+	for (size_t i = 0; i < n; i++) {
+		if ((err = add_file(db, files[i].path, files[i].id.id)) < 0) {
+			tg_ownerdb_free(db);
+			return err;
+		}
+	}
 	return finish(out, db);
 }
 
@@ -1163,12 +1470,12 @@ int tg_ownerdb_from_source(struct tg_ownerdb **out,
 	*out = NULL;
 	db = db_new(repo, opts);
 	while ((got = next(ctx, &path, &id)) > 0)
-		add_file(db, path, id.id);
+		if ((got = add_file(db, path, id.id)) < 0)
+			break;
 	if (got < 0) {
 		tg_ownerdb_free(db);
 		return got;
 	}
-	sort_files(db);
 	return finish(out, db);
 }
 
@@ -1185,6 +1492,7 @@ void tg_ownerdb_free(struct tg_ownerdb *db)
 		free(db->fresh[i].data);
 	free(db->fresh);
 	unmap(db);
+	spill_close(db);
 	free(db->log);
 	free(db->jrn);
 	free(db->used);

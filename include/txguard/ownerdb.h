@@ -37,6 +37,15 @@
  * files (the last one wins), readers keep their mapping, and a journal
  * entry lost to a race only costs a parse. Nothing here writes the
  * index, the working tree, HEAD or refs.
+ *
+ * A cold build (TG_OWNERDB_TARGETS_ONLY) infers the files the cache
+ * lacks a batch at a time. Once a whole batch is pending, each batch's
+ * records go to a spill file (unlinked at once; next to the cache, else
+ * in TMPDIR) and only their 32-byte rows and the few targets' records
+ * stay in memory. The full rewrite that follows copies the records from
+ * there, and the db then maps the new cache as a warm run would; without
+ * a cache, the spill file serves the lookups. When no spill file can be
+ * made, the records stay in memory.
  */
 #ifndef TXGUARD_OWNERDB_H
 #define TXGUARD_OWNERDB_H
@@ -91,6 +100,12 @@ struct tg_ownerdb_opts {
 	 */
 	const struct tg_ownerdb_file *seed;
 	size_t nseed;
+	/*
+	 * With TG_OWNERDB_TARGETS_ONLY, files whose records the cache
+	 * lacks are inferred this many at a time (0: 1024); a build with
+	 * more spills the records to a file (see above). Tests make it small.
+	 */
+	size_t batch;
 };
 
 struct tg_ownerdb;

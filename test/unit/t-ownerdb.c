@@ -700,6 +700,126 @@ static void test_many_records_warm(void **state)
 	free_db(db);
 }
 
+/* The targets of a build, path and record, one line each. */
+static char *targets_of(struct tg_ownerdb *db)
+{
+	struct tg_buf b = TG_BUF_INIT;
+
+	for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
+		const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
+
+		tg_buf_addf(&b, "%s %zu:", f->path, f->len);
+		for (size_t k = 0; k < f->len; k++)
+			tg_buf_addf(&b, "%02x", f->data[k]);
+		tg_buf_addch(&b, '\n');
+	}
+	return tg_buf_detach(&b, NULL);
+}
+
+/* The record of `path` from the db, and whether it needed a read. */
+static bool record_read(struct tg_ownerdb *db, const char *path)
+{
+	size_t before = tg_ownerdb_stats(db)->read, len;
+	const unsigned char *d;
+	struct tg_oid id;
+	git_index *index;
+
+	assert_int_equal(git_repository_index(&index, cur_repo), 0);
+	memcpy(id.id, git_index_get_bypath(index, path, 0)->id.id,
+	       TG_OID_RAWSZ);
+	git_index_free(index);
+	assert_int_equal(tg_ownerdb_record(&d, &len, db, path, &id), 0);
+	return tg_ownerdb_stats(db)->read != before;
+}
+
+/*
+ * §11: a cold build of more files than a batch spills their records and
+ * keeps only the targets; it finds what a build in one piece finds, the
+ * cache it writes is complete, and records are found afterwards from the
+ * new cache, from the spill file without a cache, or (no spill file can
+ * be made) from memory.
+ */
+static void test_spilled_build(void **state)
+{
+	struct tg_ownerdb_opts whole = { .flags = TG_OWNERDB_TARGETS_ONLY |
+						  TG_OWNERDB_NO_CACHE,
+					 .batch = 100000 };
+	struct tg_ownerdb_opts small = { .flags = TG_OWNERDB_TARGETS_ONLY,
+					 .batch = 16 };
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_stats *st;
+	char path[64], src[64], *want, *got, *tmpdir;
+	size_t files;
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		snprintf(path, sizeof(path), "plain/p%03d.py", i);
+		snprintf(src, sizeof(src), "x = %d\n", i);
+		write_file(path, src);
+	}
+	sh("git add -A");
+	db = build(&whole);
+	files = tg_ownerdb_stats(db)->files;
+	assert_true(files > 400);
+	assert_true(tg_ownerdb_count(db) > 300);
+	assert_true(tg_ownerdb_count(db) < files);
+	want = targets_of(db);
+	free_db(db);
+
+	/* cold, in batches of 16: the same targets, and a complete cache */
+	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	db = build(&small);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->files, files);
+	assert_int_equal(st->read, files);
+	assert_true(st->written);
+	got = targets_of(db);
+	assert_string_equal(got, want);
+	free(got);
+	/* a left-out file's record comes from the new cache, not a read */
+	assert_false(record_read(db, "plain/p042.py"));
+	assert_false(record_read(db, "app/jobs.py"));
+	free_db(db);
+	sh("test -z \"$(ls .git/txguard | grep spill)\"");
+	db = build(&small);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->cached, files);
+	assert_int_equal(st->read, 0);
+	assert_false(st->written);
+	free_db(db);
+
+	/* no cache to write: the spill file (in TMPDIR) serves lookups */
+	small.flags |= TG_OWNERDB_NO_WRITE;
+	sh("rm -f .git/txguard/ownerdb-v2");
+	db = build(&small);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->read, files);
+	assert_false(st->written);
+	got = targets_of(db);
+	assert_string_equal(got, want);
+	free(got);
+	assert_false(record_read(db, "plain/p007.py"));
+	free_db(db);
+	sh("test ! -e .git/txguard/ownerdb-v2");
+
+	/* nowhere to spill: the records stay in memory */
+	tmpdir = getenv("TMPDIR") ? tg_xstrdup(getenv("TMPDIR")) : NULL;
+	setenv("TMPDIR", "/nonexistent/txguard-test", 1);
+	db = build(&small);
+	got = targets_of(db);
+	assert_string_equal(got, want);
+	free(got);
+	assert_false(record_read(db, "plain/p099.py"));
+	free_db(db);
+	if (tmpdir)
+		setenv("TMPDIR", tmpdir, 1);
+	else
+		unsetenv("TMPDIR");
+	free(tmpdir);
+	free(want);
+	sh("git rm -rq --cached plain && rm -r plain");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
 		cmocka_unit_test(test_list_second_resolver_and_names),
 		cmocka_unit_test(test_many_records_warm),
+		cmocka_unit_test(test_spilled_build),
 	};
 	int rc;
 
