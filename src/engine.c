@@ -323,6 +323,8 @@ static int run_file(struct tg_report *r, const char *path,
 	}
 	tg_findings_move(&r->findings, &cur);
 out:
+	if (opts->resolver)
+		tg_resolver_done(opts->resolver, path);
 	tg_suppressions_release(&unused);
 	tg_findings_release(&prev);
 	tg_findings_release(&cur);

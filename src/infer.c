@@ -1520,6 +1520,27 @@ bool tg_resolver_needs(struct tg_resolver *r, const char *path)
 	return needs;
 }
 
+void tg_resolver_done(struct tg_resolver *r, const char *path)
+{
+	size_t idx;
+
+	pthread_mutex_lock(&r->mu);
+	if (smap_get(&r->paths, path, strlen(path), &idx) &&
+	    r->files[idx].own_only) {
+		struct rfile *f = &r->files[idx];
+
+		/* no definitions: no answer handed out points into it */
+		tg_inferred_free(f->inf);
+		f->inf = NULL;
+		f->decoded = false;
+		free(f->copy);
+		f->copy = NULL;
+		f->data = NULL;
+		f->len = 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
 void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len)
 {

@@ -317,15 +317,15 @@ bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
 		return false;
 	pthread_mutex_lock(&st->mu);
 	err = tg_ownerdb_record(&d, &len, st->db, path, id);
+	if (err >= 0 && len)
+		tg_resolver_fill(r, path, d, len); /* copies it */
+	tg_ownerdb_release(st->db, d);
 	pthread_mutex_unlock(&st->mu);
 	if (err < 0) {
 		tg_error_clear(); /* the caller parses the file itself */
 		return false;
 	}
-	if (!len)
-		return false;
-	tg_resolver_fill(r, path, d, len);
-	return true;
+	return len > 0;
 }
 
 void tg_inferstate_init(struct tg_inferstate *st)

@@ -1594,6 +1594,18 @@ int tg_ownerdb_record(const unsigned char **data, size_t *len,
 	return 0;
 }
 
+void tg_ownerdb_release(struct tg_ownerdb *db, const unsigned char *data)
+{
+	/* a record just read is the last copy: look at the few last */
+	for (size_t i = db->ncopies, n = 0; data && i-- > 0 && n < 8; n++) {
+		if (db->copies[i] != data)
+			continue;
+		free(db->copies[i]);
+		db->copies[i] = db->copies[--db->ncopies];
+		return;
+	}
+}
+
 int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
 			     struct tg_ownerdb *db, const char *path,
 			     const struct tg_oid *old_id,
@@ -1752,6 +1764,8 @@ int tg_ownerdb_users(struct tg_ownerdb_file **out, size_t *nr,
 			f.data = d;
 			if (uses_any(&f, names, nnames))
 				add_user(out, nr, &alloc_out, &f);
+			else
+				tg_ownerdb_release(db, d); /* §11 */
 		}
 		if (got < 0)
 			err = got;

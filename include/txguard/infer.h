@@ -203,6 +203,14 @@ bool tg_resolver_needs(struct tg_resolver *r, const char *path);
 void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len);
 
+/**
+ * The analysis of `path` is over: a record tg_resolver_fill() gave it
+ * that serves only its own queries is dropped (a later fill brings it
+ * back), so a scan holds the records of the files being analysed, not of
+ * every file analysed so far (§11).
+ */
+void tg_resolver_done(struct tg_resolver *r, const char *path);
+
 /** Resolve `callee` (`len` bytes, dotted, no call) as used in `path`. */
 int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		       const char *path, const char *callee, size_t len);

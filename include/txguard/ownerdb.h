@@ -194,6 +194,14 @@ int tg_ownerdb_record(const unsigned char **data, size_t *len,
 		      const struct tg_oid *id);
 
 /**
+ * The caller is done with a record tg_ownerdb_record() gave: one read
+ * from a file for it is freed now, not with the db (a scan then holds
+ * the records of the files it analyses, not of all it analysed). Records
+ * the db holds anyway (made in this run, the journal's) stay.
+ */
+void tg_ownerdb_release(struct tg_ownerdb *db, const unsigned char *data);
+
+/**
  * Append to *names the last name parts of the definitions that differ
  * between the old and new blob of a changed file (zero id: none).
  */

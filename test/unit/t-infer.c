@@ -943,6 +943,14 @@ static void test_fill_own_only(void **state)
 	/* another file does not resolve through it, before or after */
 	assert_null(tg_resolver_owner(r, "app/jobs.py",
 				      "get_background_session", 22));
+	/* its analysis over, the record goes; a new fill brings it back */
+	assert_false(tg_resolver_needs(r, "app/relay.py"));
+	tg_resolver_done(r, "app/relay.py");
+	assert_true(tg_resolver_needs(r, "app/relay.py"));
+	tg_resolver_fill(r, "app/relay.py", b.ptr, b.len);
+	assert_false(tg_resolver_needs(r, "app/relay.py"));
+	assert_int_equal(tg_resolver_file(r, "app/relay.py")->nimports, 1);
+	tg_resolver_done(r, "app/relay.py");
 	tg_buf_release(&b);
 
 	/* a package that imports re-exports: it joins for everyone */
@@ -952,6 +960,11 @@ static void test_fill_own_only(void **state)
 	record(&b, "app/db/__init__.py",
 	       "from app.session_helpers import get_background_session\n");
 	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
+	assert_non_null(tg_resolver_owner(r, "app/other.py",
+					  "get_background_session", 22));
+	/* a target stays when its own analysis is over */
+	tg_resolver_done(r, "app/db/__init__.py");
+	assert_false(tg_resolver_needs(r, "app/db/__init__.py"));
 	assert_non_null(tg_resolver_owner(r, "app/other.py",
 					  "get_background_session", 22));
 	tg_buf_release(&b);

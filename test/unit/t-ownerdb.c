@@ -779,6 +779,28 @@ static void test_spilled_build(void **state)
 	/* a left-out file's record comes from the new cache, not a read */
 	assert_false(record_read(db, "plain/p042.py"));
 	assert_false(record_read(db, "app/jobs.py"));
+	{
+		/* a record released is read again, equal; a target's stays */
+		const unsigned char *d, *again;
+		size_t len, len2;
+		const struct tg_ownerdb_file *t = tg_ownerdb_file(db, 0);
+		unsigned char *keep;
+
+		assert_int_equal(tg_ownerdb_record(&d, &len, db, t->path,
+						   &t->id), 0);
+		keep = tg_xmalloc(len);
+		memcpy(keep, d, len);
+		tg_ownerdb_release(db, d);
+		tg_ownerdb_release(db, t->data); /* not a copy it made now */
+		assert_memory_equal(t->data, keep, len);
+		assert_int_equal(tg_ownerdb_record(&again, &len2, db, t->path,
+						   &t->id), 0);
+		assert_int_equal(len2, len);
+		assert_memory_equal(again, keep, len);
+		tg_ownerdb_release(db, again);
+		tg_ownerdb_release(db, NULL);
+		free(keep);
+	}
 	free_db(db);
 	sh("test -z \"$(ls .git/txguard | grep spill)\"");
 	db = build(&small);
