@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <git2.h>
@@ -27,7 +26,7 @@
 #define JMAGIC 0x314a4754u /* "TGJ1" */
 #define JHEAD 36
 
-/* A record made in this run (not in the mapped cache). */
+/* A record made in this run (not in the cache file). */
 struct fresh {
 	struct tg_oid id;
 	unsigned char *data;
@@ -37,14 +36,19 @@ struct fresh {
 /*
  * Rows { oid[20], u32 offset, u32 len | hint << 28, u32 checksum }
  * sorted by oid, whose records are read from fd at base + offset: the
- * mapped cache's table, or the spill file of a cold build.
+ * cache's table, read from fd at rows_off (rows NULL), or the spill
+ * file's, in memory.
  */
 struct rtable {
 	const unsigned char *rows;
 	size_t n;
 	int fd;
-	off_t base;
+	off_t rows_off, base;
+	size_t win; /* rows a lookup reads at once: WIN, less in tests */
 };
+
+/* rows read at once from a table in the file: 8 KiB */
+#define WIN 256
 
 /*
  * A cold build pends this many files before it reads and infers them, and
@@ -60,9 +64,10 @@ struct tg_ownerdb {
 	char *cache_path;
 	unsigned flags;
 	int threads;
-	void *map;
-	size_t map_len;
-	struct rtable cache; /* the mapped file; records read with pread */
+	size_t file_len;
+	/* the cache file: its table and records are read, not mapped, so
+	 * a warm run holds what it reads, not the table (§11) */
+	struct rtable cache;
 	uint64_t data_len;
 	/* records read from a file, valid as long as the db */
 	unsigned char **copies;
@@ -78,6 +83,7 @@ struct tg_ownerdb {
 	size_t nfiles, alloc_files;
 	size_t pending; /* files[pending..] still lack their records */
 	size_t batch;   /* BATCH, or what the options say */
+	size_t win;     /* WIN, or less (the options) */
 	struct fresh *fresh;
 	size_t nfresh, alloc_fresh;
 	bool dirty;
@@ -111,20 +117,28 @@ static unsigned hint_of(const unsigned char *data, size_t len)
 
 static int write_all(int fd, const void *p, size_t len);
 
-static uint64_t checksum(const unsigned char *p, size_t len)
-{
-	uint64_t h = 0x243f6a8885a308d3ULL ^ len;
-	size_t i = 0;
+#define SUM_SEED 0x243f6a8885a308d3ULL
 
+/* The checksum's body over whole words: len is a multiple of 8. */
+static uint64_t sum_words(uint64_t h, const unsigned char *p, size_t len)
+{
 	/* word at a time: the warm load checks every byte (§12) */
-	for (; i + 8 <= len; i += 8) {
+	for (size_t i = 0; i + 8 <= len; i += 8) {
 		uint64_t w;
 
 		memcpy(&w, p + i, 8);
 		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
 		h ^= h >> 29;
 	}
-	for (; i < len; i++) {
+	return h;
+}
+
+static uint64_t checksum(const unsigned char *p, size_t len)
+{
+	size_t words = len & ~(size_t)7;
+	uint64_t h = sum_words(SUM_SEED ^ len, p, words);
+
+	for (size_t i = words; i < len; i++) {
 		h = (h ^ p[i]) * 0x100000001b3ULL;
 		h ^= h >> 29;
 	}
@@ -147,14 +161,11 @@ char *tg_ownerdb_default_path(struct git_repository *repo)
 
 /* ---- the cache file --------------------------------------------------- */
 
-static void unmap(struct tg_ownerdb *db)
+static void close_cache(struct tg_ownerdb *db)
 {
-	if (db->map)
-		munmap(db->map, db->map_len);
 	if (db->cache.fd >= 0)
 		close(db->cache.fd);
-	db->map = NULL;
-	db->map_len = 0;
+	db->file_len = 0;
 	memset(&db->cache, 0, sizeof(db->cache));
 	db->cache.fd = -1;
 	db->data_len = 0;
@@ -162,127 +173,117 @@ static void unmap(struct tg_ownerdb *db)
 	db->used = NULL;
 }
 
-/* Map and validate the cache; any problem leaves it empty (§11). */
+static bool read_at(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got,
+				  off + (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+/* Rows [lo, hi) of a table (hi - lo <= WIN) into buf, or in memory. */
+static const unsigned char *rows_at(const struct rtable *t, size_t lo,
+				    size_t hi, unsigned char *buf)
+{
+	if (t->rows)
+		return t->rows + lo * ROW_SIZE;
+	if (!read_at(t->fd, buf, (hi - lo) * ROW_SIZE,
+		     t->rows_off + (off_t)(lo * ROW_SIZE)))
+		return NULL;
+	return buf;
+}
+
+/*
+ * Open and validate the cache, reading its table a window at a time;
+ * any problem leaves it empty (§11).
+ */
 static void load_cache(struct tg_ownerdb *db)
 {
 	int fd = open(db->cache_path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	const unsigned char *p, *table;
+	unsigned char hdr[HEADER_SIZE], buf[WIN * ROW_SIZE], last[TG_OID_RAWSZ];
 	uint32_t mark, nrec;
-	uint64_t data_len, sum;
+	uint64_t data_len, sum, h;
 
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) < 0 || st.st_size < HEADER_SIZE ||
-	    (uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+	    !read_at(fd, hdr, HEADER_SIZE, 0)) {
 		close(fd);
-		return;
-	}
-	db->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-		       0);
-	if (db->map == MAP_FAILED) {
-		close(fd);
-		db->map = NULL;
 		return;
 	}
 	db->cache.fd = fd;
-	db->map_len = (size_t)st.st_size;
-	/*
-	 * A warm run reads the table and a few records; records are read
-	 * with pread (row_record), so the map is the table alone in memory
-	 * (no read-around into the records either).
-	 */
-	madvise(db->map, db->map_len, MADV_RANDOM);
-	p = db->map;
-	memcpy(&mark, p + 8, 4);
-	memcpy(&nrec, p + 12, 4);
-	memcpy(&data_len, p + 16, 8);
-	memcpy(&sum, p + 24, 8);
-	if (memcmp(p, MAGIC, 8) || mark != ENDIAN_MARK ||
+	memcpy(&mark, hdr + 8, 4);
+	memcpy(&nrec, hdr + 12, 4);
+	memcpy(&data_len, hdr + 16, 8);
+	memcpy(&sum, hdr + 24, 8);
+	if (memcmp(hdr, MAGIC, 8) || mark != ENDIAN_MARK ||
 	    (uint64_t)nrec * ROW_SIZE + data_len + HEADER_SIZE !=
-		    (uint64_t)db->map_len ||
-	    checksum(p + HEADER_SIZE, (size_t)nrec * ROW_SIZE) != sum)
+		    (uint64_t)st.st_size)
 		goto bad;
-	table = p + HEADER_SIZE;
-	for (uint32_t i = 0; i < nrec; i++) {
-		const unsigned char *row = table + (size_t)i * ROW_SIZE;
-		uint32_t off, len;
+	h = SUM_SEED ^ ((size_t)nrec * ROW_SIZE);
+	for (size_t lo = 0; lo < nrec; lo += WIN) {
+		size_t hi = lo + WIN < nrec ? lo + WIN : nrec;
 
-		memcpy(&off, row + 20, 4);
-		memcpy(&len, row + 24, 4);
-		len &= LEN_MASK;
-		if ((uint64_t)off + len > data_len || len > MAX_RECORD ||
-		    (i && memcmp(row - ROW_SIZE, row, TG_OID_RAWSZ) >= 0))
+		if (!read_at(fd, buf, (hi - lo) * ROW_SIZE,
+			     HEADER_SIZE + (off_t)(lo * ROW_SIZE)))
 			goto bad;
+		h = sum_words(h, buf, (hi - lo) * ROW_SIZE);
+		for (size_t i = lo; i < hi; i++) {
+			const unsigned char *row = buf + (i - lo) * ROW_SIZE;
+			uint32_t off, len;
+
+			memcpy(&off, row + 20, 4);
+			memcpy(&len, row + 24, 4);
+			len &= LEN_MASK;
+			if ((uint64_t)off + len > data_len || len > MAX_RECORD ||
+			    (i && memcmp(last, row, TG_OID_RAWSZ) >= 0))
+				goto bad;
+			memcpy(last, row, TG_OID_RAWSZ);
+		}
 	}
-	db->cache.rows = table;
+	if (h != sum)
+		goto bad;
+	db->cache.rows = NULL;
+	db->cache.win = db->win;
 	db->cache.n = nrec;
+	db->cache.rows_off = HEADER_SIZE;
 	db->cache.base = (off_t)(HEADER_SIZE + (size_t)nrec * ROW_SIZE);
+	db->file_len = (size_t)st.st_size;
 	db->data_len = data_len;
 	db->stats.cache_valid = true;
 	return;
 bad:
-	unmap(db);
+	close_cache(db);
 }
 
-static int row_cmp(const struct rtable *t, size_t i, const struct tg_oid *id)
+/* Where in a table of n rows `id` should be: ids are uniform. */
+static size_t guess_row(size_t n, const struct tg_oid *id)
 {
-	return memcmp(t->rows + i * ROW_SIZE, id->id, TG_OID_RAWSZ);
-}
-
-/*
- * Narrow [lo, hi) around where `id` must be. Object ids are uniformly
- * distributed, so the first four bytes say where in the sorted table a
- * row sits; a few probes from there replace a bisection of the whole
- * table, whose scattered reads dominated a warm run on 30,000 files.
- */
-static void guess_window(size_t *lo, size_t *hi, const struct rtable *t,
-			 const struct tg_oid *id)
-{
-	size_t n = t->n, g, step = 8;
 	uint32_t prefix = (uint32_t)id->id[0] << 24 | (uint32_t)id->id[1] << 16 |
 			  (uint32_t)id->id[2] << 8 | id->id[3];
-	int c;
 
-	*lo = 0;
-	*hi = n;
-	if (n < 64)
-		return;
-	g = (size_t)(((uint64_t)prefix * n) >> 32);
-	c = row_cmp(t, g, id);
-	if (!c) {
-		*lo = g;
-		*hi = g + 1;
-	} else if (c < 0) {
-		size_t l = g + 1;
-
-		while (l + step < n && row_cmp(t, l + step - 1, id) < 0) {
-			l += step;
-			step *= 2;
-		}
-		*lo = l;
-		*hi = l + step < n ? l + step : n;
-	} else {
-		size_t h = g;
-
-		while (h > step && row_cmp(t, h - step, id) > 0) {
-			h -= step;
-			step *= 2;
-		}
-		*lo = h > step ? h - step : 0;
-		*hi = h;
-	}
+	return (size_t)(((uint64_t)prefix * n) >> 32);
 }
 
-/* The row of `id` in t, or -1. */
-static long table_find(const struct rtable *t, const struct tg_oid *id)
+/* Bisect rows[0, n) (in memory) for id: its index, or -1. */
+static long bisect(const unsigned char *rows, size_t n,
+		   const struct tg_oid *id)
 {
-	size_t lo, hi;
+	size_t lo = 0, hi = n;
 
-	guess_window(&lo, &hi, t, id);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = row_cmp(t, mid, id);
+		int c = memcmp(rows + mid * ROW_SIZE, id->id, TG_OID_RAWSZ);
 
 		if (!c)
 			return (long)mid;
@@ -295,14 +296,74 @@ static long table_find(const struct rtable *t, const struct tg_oid *id)
 }
 
 /*
+ * The row of `id` in t (its index, the row copied to out), or -1. The
+ * first four bytes of an id say where in the sorted table its row sits,
+ * so the window of rows around there nearly always holds it: one read a
+ * lookup. Otherwise the side it is on is bisected a row at a time down
+ * to a window.
+ */
+static long table_find(unsigned char *out, const struct rtable *t,
+		       const struct tg_oid *id)
+{
+	unsigned char buf[WIN * ROW_SIZE];
+	const unsigned char *w;
+	size_t n = t->n, win = t->win ? t->win : WIN, lo, hi;
+	long k;
+
+	if (!n)
+		return -1;
+	lo = guess_row(n, id);
+	lo = lo > win / 2 ? lo - win / 2 : 0;
+	hi = lo + win < n ? lo + win : n;
+	lo = hi > win ? hi - win : 0;
+	if (!(w = rows_at(t, lo, hi, buf)))
+		return -1;
+	if (memcmp(w, id->id, TG_OID_RAWSZ) > 0) {
+		hi = lo;
+		lo = 0;
+	} else if (memcmp(w + (hi - lo - 1) * ROW_SIZE, id->id,
+			  TG_OID_RAWSZ) < 0) {
+		lo = hi;
+		hi = n;
+	} else {
+		goto search;
+	}
+	while (hi - lo > win) {
+		size_t mid = lo + (hi - lo) / 2;
+		unsigned char row[ROW_SIZE];
+		const unsigned char *r = rows_at(t, mid, mid + 1, row);
+		int c;
+
+		if (!r)
+			return -1;
+		c = memcmp(r, id->id, TG_OID_RAWSZ);
+		if (!c) {
+			memcpy(out, r, ROW_SIZE);
+			return (long)mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= hi || !(w = rows_at(t, lo, hi, buf)))
+		return -1;
+search:
+	if ((k = bisect(w, hi - lo, id)) < 0)
+		return -1;
+	memcpy(out, w + (size_t)k * ROW_SIZE, ROW_SIZE);
+	return (long)lo + k;
+}
+
+/*
  * A row's record, checked against the row's own checksum: the header's
  * covers only the table, so a warm run reads just the records it uses
  * (§12), and a damaged one is found when it is used, then made again.
  */
 static bool row_record(const unsigned char **data, size_t *len,
-		       struct tg_ownerdb *db, const struct rtable *t, size_t i)
+		       struct tg_ownerdb *db, const struct rtable *t,
+		       const unsigned char *row)
 {
-	const unsigned char *row = t->rows + i * ROW_SIZE;
 	uint32_t off, l, sum;
 	unsigned char *buf;
 
@@ -315,13 +376,8 @@ static bool row_record(const unsigned char **data, size_t *len,
 		*len = 0;
 		return (uint32_t)checksum(NULL, 0) == sum;
 	}
-	/*
-	 * Read, not touched through the map: a few hundred records spread
-	 * over the file would otherwise bring in nearly all of its pages
-	 * (§11: memory follows what is used, not the repository).
-	 */
 	buf = tg_xmalloc(l);
-	if (pread(t->fd, buf, l, t->base + (off_t)off) != (ssize_t)l ||
+	if (!read_at(t->fd, buf, l, t->base + (off_t)off) ||
 	    (uint32_t)checksum(buf, l) != sum) {
 		free(buf);
 		return false;
@@ -354,12 +410,14 @@ static long jrn_find(const struct tg_ownerdb *db, const struct tg_oid *id)
 static bool cache_find(const unsigned char **data, size_t *len,
 		       struct tg_ownerdb *db, const struct tg_oid *id)
 {
-	long i = table_find(&db->cache, id);
+	unsigned char row[ROW_SIZE];
+	long i;
 
-	if (i >= 0 && row_record(data, len, db, &db->cache, (size_t)i))
+	if (table_find(row, &db->cache, id) >= 0 &&
+	    row_record(data, len, db, &db->cache, row))
 		return true;
-	i = table_find(&db->spill, id);
-	if (i >= 0 && row_record(data, len, db, &db->spill, (size_t)i))
+	if (table_find(row, &db->spill, id) >= 0 &&
+	    row_record(data, len, db, &db->spill, row))
 		return true;
 	if ((i = jrn_find(db, id)) >= 0) {
 		*data = db->jrn[i].data;
@@ -369,11 +427,11 @@ static bool cache_find(const unsigned char **data, size_t *len,
 	return false;
 }
 
-static int row_hint(const struct rtable *t, size_t i)
+static int row_hint(const unsigned char *row)
 {
 	uint32_t l;
 
-	memcpy(&l, t->rows + i * ROW_SIZE + 24, 4);
+	memcpy(&l, row + 24, 4);
 	return (int)(l >> HINT_SHIFT);
 }
 
@@ -384,13 +442,14 @@ static int row_hint(const struct rtable *t, size_t i)
 static int cache_hint(long *row, const struct tg_ownerdb *db,
 		      const struct tg_oid *id)
 {
-	long i = table_find(&db->cache, id);
+	unsigned char r[ROW_SIZE];
+	long i = table_find(r, &db->cache, id);
 
 	*row = i;
 	if (i >= 0)
-		return row_hint(&db->cache, (size_t)i);
-	if ((i = table_find(&db->spill, id)) >= 0)
-		return row_hint(&db->spill, (size_t)i);
+		return row_hint(r);
+	if (table_find(r, &db->spill, id) >= 0)
+		return row_hint(r);
 	if ((i = jrn_find(db, id)) >= 0)
 		return (int)hint_of(db->jrn[i].data, db->jrn[i].len);
 	return -1;
@@ -557,9 +616,9 @@ static void add_mem_row(struct row **rows, size_t *nr, size_t *alloc,
 }
 
 static void add_file_row(struct row **rows, size_t *nr, size_t *alloc,
-			 const struct rtable *t, size_t i, unsigned prio)
+			 const struct rtable *t, const unsigned char *src,
+			 unsigned prio)
 {
-	const unsigned char *src = t->rows + i * ROW_SIZE;
 	uint32_t off, lenhint;
 	struct row *r;
 
@@ -617,7 +676,7 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	struct row *rows = NULL;
 	size_t nrows = 0, alloc = 0, keep_old, out = 0;
 	struct tg_buf table = TG_BUF_INIT, w = TG_BUF_INIT;
-	unsigned char hdr[HEADER_SIZE];
+	unsigned char hdr[HEADER_SIZE], buf[WIN * ROW_SIZE];
 	uint64_t data_len = 0, sum;
 	uint32_t mark = ENDIAN_MARK, n32;
 	char *tmp = NULL, *dir = NULL, *slash;
@@ -628,7 +687,7 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 					TG_OWNERDB_NO_CACHE)))
 		return 0;
 	{
-		size_t add = unsaved_bytes(db), limit = db->map_len / 4;
+		size_t add = unsaved_bytes(db), limit = db->file_len / 4;
 
 		if (limit < (256u << 10))
 			limit = 256u << 10;
@@ -652,7 +711,8 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 		add_mem_row(&rows, &nrows, &alloc, &db->fresh[i].id,
 			    db->fresh[i].data, db->fresh[i].len, 0);
 	for (size_t i = 0; i < db->nspill; i++)
-		add_file_row(&rows, &nrows, &alloc, &db->spill, i, 1);
+		add_file_row(&rows, &nrows, &alloc, &db->spill,
+			     db->spill_rows + i * ROW_SIZE, 1);
 	for (size_t i = 0; i < db->njrn; i++)
 		add_mem_row(&rows, &nrows, &alloc, &db->jrn[i].id,
 			    db->jrn[i].data, db->jrn[i].len, 2);
@@ -660,13 +720,21 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	 * file stays within twice the tree */
 	for (int pass = 0; pass < 2; pass++) {
 		keep_old = 2 * db->stats.files + 1024;
-		for (size_t i = 0; i < db->cache.n; i++) {
-			bool used = db->used &&
-				    (db->used[i / 8] >> (i % 8) & 1);
+		for (size_t lo = 0; lo < db->cache.n; lo += WIN) {
+			size_t hi = lo + WIN < db->cache.n ? lo + WIN :
+							     db->cache.n;
+			const unsigned char *w = rows_at(&db->cache, lo, hi,
+							 buf);
 
-			if (pass ? used || nrows >= keep_old : !used)
-				continue;
-			add_file_row(&rows, &nrows, &alloc, &db->cache, i, 3);
+			for (size_t i = lo; w && i < hi; i++) {
+				bool used = db->used &&
+					    (db->used[i / 8] >> (i % 8) & 1);
+
+				if (pass ? used || nrows >= keep_old : !used)
+					continue;
+				add_file_row(&rows, &nrows, &alloc, &db->cache,
+					     w + (i - lo) * ROW_SIZE, 3);
+			}
 		}
 	}
 	if (nrows)
@@ -1284,6 +1352,8 @@ static struct tg_ownerdb *db_new(struct git_repository *repo,
 		db->threads = opts->threads;
 		if (opts->batch)
 			db->batch = opts->batch;
+		if (opts->window && opts->window < WIN)
+			db->win = opts->window;
 	}
 	db->cache_path = opts && opts->cache_path ?
 				 tg_xstrdup(opts->cache_path) :
@@ -1304,11 +1374,11 @@ static void sort_files(struct tg_ownerdb *db);
 
 /*
  * After a build that spilled, the cache just written holds every record:
- * map it instead, so what follows runs as a warm run would (§11).
+ * read it instead, so what follows runs as a warm run would (§11).
  */
 static void reload(struct tg_ownerdb *db)
 {
-	unmap(db);
+	close_cache(db);
 	db->stats.cache_valid = false;
 	load_cache(db);
 	if (db->stats.cache_valid)
@@ -1491,7 +1561,7 @@ void tg_ownerdb_free(struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfresh; i++)
 		free(db->fresh[i].data);
 	free(db->fresh);
-	unmap(db);
+	close_cache(db);
 	spill_close(db);
 	free(db->log);
 	free(db->jrn);

@@ -21,7 +21,8 @@
  * The hint says whether a record defines, uses or imports anything, so a
  * warm run picks the few files that matter from the table alone and
  * reads only their records: its memory does not follow the repository.
- * It is mapped read-only and searched by interpolation. A file that is
+ * It is read, not mapped: a lookup reads the window of rows around
+ * where the id's first bytes put it, so a run holds no table. A file that is
  * short, foreign, of another byte order, out of order, out of bounds or
  * fails its checksum is ignored and rebuilt: never trusted, never an
  * error; a record that fails its own checksum is made again when used.
@@ -34,7 +35,7 @@
  * 256 KiB), or the file is missing or damaged, the whole cache is
  * rewritten to a temporary file in the same directory, renamed over the
  * old one, and the journal removed: concurrent runs each leave complete
- * files (the last one wins), readers keep their mapping, and a journal
+ * files (the last one wins), readers keep their open file, and a journal
  * entry lost to a race only costs a parse. Nothing here writes the
  * index, the working tree, HEAD or refs.
  *
@@ -43,7 +44,7 @@
  * records go to a spill file (unlinked at once; next to the cache, else
  * in TMPDIR) and only their 32-byte rows and the few targets' records
  * stay in memory. The full rewrite that follows copies the records from
- * there, and the db then maps the new cache as a warm run would; without
+ * there, and the db then reads the new cache as a warm run would; without
  * a cache, the spill file serves the lookups. When no spill file can be
  * made, the records stay in memory.
  */
@@ -106,6 +107,11 @@ struct tg_ownerdb_opts {
 	 * more spills the records to a file (see above). Tests make it small.
 	 */
 	size_t batch;
+	/*
+	 * Rows of the cache's table a lookup reads at once around where an
+	 * id should be (0: 256); tests make it small to reach the rest.
+	 */
+	size_t window;
 };
 
 struct tg_ownerdb;
