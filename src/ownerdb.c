@@ -4,6 +4,7 @@
 #include "txguard/glob.h"
 #include "txguard/infer.h"
 #include "txguard/ownerdb.h"
+#include "txguard/pyparse.h"
 #include "txguard/watch.h"
 
 #include <errno.h>
@@ -938,6 +939,9 @@ struct job {
 
 struct pool {
 	pthread_mutex_t mu;
+	/* held while a big blob is inferred: two big parses at once
+	 * would double the peak (§11); a worker holds no other lock */
+	pthread_mutex_t big;
 	pthread_cond_t can_put, can_get;
 	struct job ring[64];
 	size_t head, count;
@@ -949,9 +953,13 @@ struct pool {
 static void infer_job(struct pool *p, struct job *j, size_t *parsed)
 {
 	struct tg_buf b = TG_BUF_INIT;
-	bool did;
+	bool did, big = j->len >= TG_BIG_PARSE;
 
+	if (big)
+		pthread_mutex_lock(&p->big);
 	tg_infer_blob(&b, &did, j->path, j->buf, j->len);
+	if (big)
+		pthread_mutex_unlock(&p->big);
 	if (did)
 		(*parsed)++;
 	p->out[j->slot].len = b.len;
@@ -1251,6 +1259,7 @@ static int fill_missing(struct tg_ownerdb *db, bool to_spill)
 	memset(&p, 0, sizeof(p));
 	p.out = recs;
 	pthread_mutex_init(&p.mu, NULL);
+	pthread_mutex_init(&p.big, NULL);
 	pthread_cond_init(&p.can_put, NULL);
 	pthread_cond_init(&p.can_get, NULL);
 	if (nth > 4)
@@ -1288,6 +1297,7 @@ static int fill_missing(struct tg_ownerdb *db, bool to_spill)
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&p.mu);
+	pthread_mutex_destroy(&p.big);
 	pthread_cond_destroy(&p.can_put);
 	pthread_cond_destroy(&p.can_get);
 	db->stats.parsed += p.parsed;

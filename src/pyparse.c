@@ -2,6 +2,7 @@
 #include "txguard/error.h"
 #include "txguard/pyparse.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <tree_sitter/api.h>
 
@@ -339,16 +340,28 @@ out:
 	return err;
 }
 
+/*
+ * A tree of a big file takes megabytes, and the allocator keeps what it
+ * frees for later: every thread would then hold the most its biggest
+ * parse ever took (two threads 11 MiB each on the standard library).
+ * Handing it back after a big file keeps the peak at what is parsed at
+ * once (§11: memory bounded by the largest file, not the repository).
+ */
 void tg_pyfile_free(struct tg_pyfile *py)
 {
+	bool big;
+
 	if (!py)
 		return;
+	big = py->len >= TG_BIG_PARSE;
 	if (py->tree)
 		ts_tree_delete(py->tree);
 	free(py->path);
 	free(py->src);
 	free(py->line_start);
 	free(py);
+	if (big)
+		malloc_trim(0);
 }
 
 uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset)

@@ -6,6 +6,7 @@
 #include "txguard/infer.h"
 #include "txguard/owners.h"
 #include "txguard/ownerdb.h"
+#include "txguard/pyparse.h"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -859,6 +860,50 @@ static void test_spilled_build(void **state)
 	sh("git rm -rq --cached plain && rm -r plain");
 }
 
+/*
+ * Blobs over TG_BIG_PARSE are inferred one at a time by the build's
+ * threads (§11): several of them among many small ones all get their
+ * records, and nothing waits forever.
+ */
+static void test_big_blobs(void **state)
+{
+	struct tg_ownerdb_opts o = { .threads = 4 };
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_stats *st;
+	struct tg_buf big = TG_BUF_INIT;
+	char path[64];
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		tg_buf_reset(&big);
+		tg_buf_addf(&big, "# big %d\n", i);
+		while (big.len < TG_BIG_PARSE + 1024)
+			tg_buf_addstr(&big, "def f():\n    with open('x') as fh:\n"
+					    "        yield fh\n");
+		snprintf(path, sizeof(path), "big/b%d.py", i);
+		write_file(path, big.ptr);
+	}
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "big/s%02d.py", i);
+		write_file(path, "def g():\n    with open('x') as fh:\n"
+				 "        yield fh\n");
+	}
+	sh("git add -A");
+	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	db = build(&o);
+	st = tg_ownerdb_stats(db);
+	assert_true(st->parsed >= 4 + 1);
+	for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
+		const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
+
+		if (!strncmp(f->path, "big/b", 5))
+			assert_true(f->len > 0 && (f->data[0] & TG_INFER_HAS_DEFS));
+	}
+	free_db(db);
+	tg_buf_release(&big);
+	sh("git rm -rq --cached big && rm -r big");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_list_second_resolver_and_names),
 		cmocka_unit_test(test_many_records_warm),
 		cmocka_unit_test(test_spilled_build),
+		cmocka_unit_test(test_big_blobs),
 	};
 	int rc;
 
