@@ -99,10 +99,19 @@ static void source_close(struct source *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* The build reads through the repository, which bounds libgit2's caches */
+static int read_blob(void *ctx, char **buf, size_t *len,
+		     const struct tg_oid *id)
+{
+	return tg_repo_read_blob(buf, len, ctx, id);
+}
+
 int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
 			  const char *rev)
 {
-	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY };
+	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY,
+				     .read = read_blob,
+				     .read_ctx = repo };
 	struct source s;
 	int err;
 

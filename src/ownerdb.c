@@ -85,6 +85,10 @@ struct tg_ownerdb {
 	size_t pending; /* files[pending..] still lack their records */
 	size_t batch;   /* BATCH, or what the options say */
 	size_t win;     /* WIN, or less (the options) */
+	/* the build's blob reader (opts.read), NULL after it */
+	int (*read)(void *ctx, char **buf, size_t *len,
+		    const struct tg_oid *id);
+	void *read_ctx;
 	struct fresh *fresh;
 	size_t nfresh, alloc_fresh;
 	bool dirty;
@@ -1001,6 +1005,12 @@ static int read_blob(char **buf, size_t *len, struct tg_ownerdb *db,
 	git_oid oid;
 	int err;
 
+	if (db->read) {
+		if ((err = db->read(db->read_ctx, buf, len, id)) < 0)
+			return err;
+		db->stats.read++;
+		return 0;
+	}
 	memcpy(oid.id, id->id, TG_OID_RAWSZ);
 	if (!db->odb && git_repository_odb(&db->odb, db->repo) < 0)
 		return tg_error_git("cannot open the object database");
@@ -1364,6 +1374,8 @@ static struct tg_ownerdb *db_new(struct git_repository *repo,
 			db->batch = opts->batch;
 		if (opts->window && opts->window < WIN)
 			db->win = opts->window;
+		db->read = opts->read;
+		db->read_ctx = opts->read_ctx;
 	}
 	db->cache_path = opts && opts->cache_path ?
 				 tg_xstrdup(opts->cache_path) :
@@ -1405,6 +1417,7 @@ static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 		tg_ownerdb_free(db);
 		return err;
 	}
+	db->read = NULL; /* the caller's reader is for this thread only */
 	spill_seal(db);
 	sort_files(db);
 	tg_ownerdb_save(db);

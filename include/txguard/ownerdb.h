@@ -112,6 +112,16 @@ struct tg_ownerdb_opts {
 	 * id should be (0: 256); tests make it small to reach the rest.
 	 */
 	size_t window;
+	/*
+	 * How the build (the calling thread, before the from_* call
+	 * returns) reads a blob: a fresh NUL-terminated allocation, or an
+	 * error. NULL: the repository's object database directly. The
+	 * caller's reader can bound libgit2's caches (repo.h); reads after
+	 * the build use the object database.
+	 */
+	int (*read)(void *ctx, char **buf, size_t *len,
+		    const struct tg_oid *id);
+	void *read_ctx;
 };
 
 struct tg_ownerdb;
