@@ -1129,7 +1129,8 @@ static bool spill_records(struct tg_ownerdb *db, const struct fresh *recs,
 	if (db->spill_failed || (db->spill.fd < 0 && !spill_open(db)))
 		return false;
 	for (size_t k = 0; k < n; k++)
-		tg_buf_add(&b, recs[k].data, recs[k].len);
+		if (recs[k].len)
+			tg_buf_add(&b, recs[k].data, recs[k].len);
 	if (off + b.len > UINT32_MAX ||
 	    write_all(db->spill.fd, b.ptr, b.len) < 0) {
 		/* rows already kept stay valid; no more are added */
