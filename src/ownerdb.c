@@ -8,6 +8,7 @@
 #include "txguard/watch.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -33,6 +34,8 @@ struct fresh {
 	unsigned char *data;
 	size_t len;
 };
+/* bisect() finds records by the oid they start with */
+_Static_assert(offsetof(struct fresh, id) == 0, "fresh starts with its id");
 
 /*
  * Rows { oid[20], u32 offset, u32 len | hint << 28, u32 checksum }
@@ -280,15 +283,19 @@ static size_t guess_row(size_t n, const struct tg_oid *id)
 	return (size_t)(((uint64_t)prefix * n) >> 32);
 }
 
-/* Bisect rows[0, n) (in memory) for id: its index, or -1. */
-static long bisect(const unsigned char *rows, size_t n,
+/*
+ * Bisect n items of `stride` bytes, sorted by the oid each starts with
+ * (table rows, struct fresh), for id: its index, or -1.
+ */
+static long bisect(const void *items, size_t n, size_t stride,
 		   const struct tg_oid *id)
 {
 	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(rows + mid * ROW_SIZE, id->id, TG_OID_RAWSZ);
+		int c = memcmp((const unsigned char *)items + mid * stride,
+			       id->id, TG_OID_RAWSZ);
 
 		if (!c)
 			return (long)mid;
@@ -354,7 +361,7 @@ static long table_find(unsigned char *out, const struct rtable *t,
 	if (lo >= hi || !(w = rows_at(t, lo, hi, buf)))
 		return -1;
 search:
-	if ((k = bisect(w, hi - lo, id)) < 0)
+	if ((k = bisect(w, hi - lo, ROW_SIZE, id)) < 0)
 		return -1;
 	memcpy(out, w + (size_t)k * ROW_SIZE, ROW_SIZE);
 	return (long)lo + k;
@@ -396,20 +403,7 @@ static bool row_record(const unsigned char **data, size_t *len,
 
 static long jrn_find(const struct tg_ownerdb *db, const struct tg_oid *id)
 {
-	size_t lo = 0, hi = db->njrn;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(db->jrn[mid].id.id, id->id, TG_OID_RAWSZ);
-
-		if (!c)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return bisect(db->jrn, db->njrn, sizeof(*db->jrn), id);
 }
 
 static bool cache_find(const unsigned char **data, size_t *len,
@@ -1188,20 +1182,7 @@ static void spill_close(struct tg_ownerdb *db)
 static long find_rec(const struct fresh *recs, size_t n,
 		     const struct tg_oid *id)
 {
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(recs[mid].id.id, id->id, TG_OID_RAWSZ);
-
-		if (!c)
-			return (long)mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
+	return bisect(recs, n, sizeof(*recs), id);
 }
 
 /* A copy the db owns (db->copies), for a kept file of a spilled batch. */

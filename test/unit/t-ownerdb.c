@@ -734,6 +734,14 @@ static char *targets_of(struct tg_ownerdb *db)
 	return tg_buf_detach(&b, NULL);
 }
 
+static void assert_targets(struct tg_ownerdb *db, const char *want)
+{
+	char *got = targets_of(db);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
 /* The record of `path` from the db, and whether it needed a read. */
 static bool record_read(struct tg_ownerdb *db, const char *path)
 {
@@ -766,7 +774,7 @@ static void test_spilled_build(void **state)
 					 .batch = 16 };
 	struct tg_ownerdb *db;
 	const struct tg_ownerdb_stats *st;
-	char path[64], src[64], *want, *got, *tmpdir;
+	char path[64], src[64], *want, *tmpdir;
 	size_t files;
 
 	(void)state;
@@ -791,9 +799,7 @@ static void test_spilled_build(void **state)
 	assert_int_equal(st->files, files);
 	assert_int_equal(st->read, files);
 	assert_true(st->written);
-	got = targets_of(db);
-	assert_string_equal(got, want);
-	free(got);
+	assert_targets(db, want);
 	/* a left-out file's record comes from the new cache, not a read */
 	assert_false(record_read(db, "plain/p042.py"));
 	assert_false(record_read(db, "app/jobs.py"));
@@ -835,9 +841,7 @@ static void test_spilled_build(void **state)
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->read, files);
 	assert_false(st->written);
-	got = targets_of(db);
-	assert_string_equal(got, want);
-	free(got);
+	assert_targets(db, want);
 	assert_false(record_read(db, "plain/p007.py"));
 	free_db(db);
 	sh("test ! -e .git/txguard/ownerdb-v2");
@@ -846,9 +850,7 @@ static void test_spilled_build(void **state)
 	tmpdir = getenv("TMPDIR") ? tg_xstrdup(getenv("TMPDIR")) : NULL;
 	setenv("TMPDIR", "/nonexistent/txguard-test", 1);
 	db = build(&small);
-	got = targets_of(db);
-	assert_string_equal(got, want);
-	free(got);
+	assert_targets(db, want);
 	assert_false(record_read(db, "plain/p099.py"));
 	free_db(db);
 	if (tmpdir)
