@@ -314,16 +314,34 @@ static long bisect(const void *items, size_t n, size_t stride,
  * lookup. Otherwise the side it is on is bisected a row at a time down
  * to a window.
  */
-static long table_find(unsigned char *out, const struct rtable *t,
-		       const struct tg_oid *id)
-{
+/*
+ * The window of rows a lookup read last, kept by a caller that looks up
+ * ids in sorted order: most of them fall in it and need no read.
+ */
+struct wcache {
+	size_t lo, hi; /* rows [lo, hi) are in buf; none when equal */
 	unsigned char buf[WIN * ROW_SIZE];
+};
+
+static long table_find_in(unsigned char *out, const struct rtable *t,
+			  const struct tg_oid *id, struct wcache *wc)
+{
+	unsigned char own[WIN * ROW_SIZE], *buf = wc ? wc->buf : own;
 	const unsigned char *w;
 	size_t n = t->n, win = t->win ? t->win : WIN, lo, hi;
 	long k;
 
 	if (!n)
 		return -1;
+	if (wc && wc->hi > wc->lo &&
+	    memcmp(wc->buf, id->id, TG_OID_RAWSZ) <= 0 &&
+	    memcmp(wc->buf + (wc->hi - wc->lo - 1) * ROW_SIZE, id->id,
+		   TG_OID_RAWSZ) >= 0) {
+		lo = wc->lo;
+		hi = wc->hi;
+		w = wc->buf;
+		goto search;
+	}
 	lo = guess_row(n, id);
 	lo = lo > win / 2 ? lo - win / 2 : 0;
 	hi = lo + win < n ? lo + win : n;
@@ -338,7 +356,7 @@ static long table_find(unsigned char *out, const struct rtable *t,
 		lo = hi;
 		hi = n;
 	} else {
-		goto search;
+		goto found_window;
 	}
 	while (hi - lo > win) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -360,11 +378,22 @@ static long table_find(unsigned char *out, const struct rtable *t,
 	}
 	if (lo >= hi || !(w = rows_at(t, lo, hi, buf)))
 		return -1;
+found_window:
+	if (wc && w == wc->buf) {
+		wc->lo = lo;
+		wc->hi = hi;
+	}
 search:
 	if ((k = bisect(w, hi - lo, ROW_SIZE, id)) < 0)
 		return -1;
 	memcpy(out, w + (size_t)k * ROW_SIZE, ROW_SIZE);
 	return (long)lo + k;
+}
+
+static long table_find(unsigned char *out, const struct rtable *t,
+		       const struct tg_oid *id)
+{
+	return table_find_in(out, t, id, NULL);
 }
 
 /*
@@ -434,24 +463,45 @@ static int row_hint(const unsigned char *row)
 	return (int)(l >> HINT_SHIFT);
 }
 
+/* Where a record of the cache is: a table's row, or the journal's. */
+struct hit {
+	const struct rtable *t; /* NULL: the journal's entry j */
+	long row;               /* the row's index in t */
+	unsigned char bytes[ROW_SIZE];
+	long j;
+};
+
 /*
  * The hint of a cached record without reading it; -1 when the cache
- * lacks it. *row is its row in the cache's table (-1 for the others).
+ * lacks it. *h says where it is.
  */
-static int cache_hint(long *row, const struct tg_ownerdb *db,
-		      const struct tg_oid *id)
+static int cache_hint(struct hit *h, const struct tg_ownerdb *db,
+		      const struct tg_oid *id, struct wcache *wc)
 {
-	unsigned char r[ROW_SIZE];
-	long i = table_find(r, &db->cache, id);
-
-	*row = i;
-	if (i >= 0)
-		return row_hint(r);
-	if (table_find(r, &db->spill, id) >= 0)
-		return row_hint(r);
-	if ((i = jrn_find(db, id)) >= 0)
-		return (int)hint_of(db->jrn[i].data, db->jrn[i].len);
+	h->t = NULL;
+	h->j = -1;
+	if ((h->row = table_find_in(h->bytes, &db->cache, id, wc)) >= 0) {
+		h->t = &db->cache;
+		return row_hint(h->bytes);
+	}
+	if ((h->row = table_find(h->bytes, &db->spill, id)) >= 0) {
+		h->t = &db->spill;
+		return row_hint(h->bytes);
+	}
+	if ((h->j = jrn_find(db, id)) >= 0)
+		return (int)hint_of(db->jrn[h->j].data, db->jrn[h->j].len);
 	return -1;
+}
+
+/* The record cache_hint() found. */
+static bool hit_record(const unsigned char **data, size_t *len,
+		       struct tg_ownerdb *db, const struct hit *h)
+{
+	if (h->t)
+		return row_record(data, len, db, h->t, h->bytes);
+	*data = db->jrn[h->j].data;
+	*len = db->jrn[h->j].len;
+	return true;
 }
 
 static int cmp_fresh(const void *a, const void *b)
@@ -853,48 +903,97 @@ static bool is_target(const char *path, const unsigned char *data,
 	return is_target_hint(path, hint_of(data, len));
 }
 
-static int fill_missing(struct tg_ownerdb *db, bool to_spill);
+static int fill_missing(struct tg_ownerdb *db);
+static void drop_known(struct tg_ownerdb *db);
 
 /*
- * One selected file. With TG_OWNERDB_TARGETS_ONLY a file whose cached
- * record makes it no resolution target is counted and not kept: a warm
- * run then holds only the few files that define something (§11, §12).
- * The others are inferred a batch at a time (fill_missing), and the
- * batch keeps only its targets.
+ * One selected file. With TG_OWNERDB_TARGETS_ONLY files wait in a batch:
+ * drop_known() then counts and drops those whose cached record makes
+ * them no resolution target, so a warm run holds only the few files that
+ * define something (§11, §12), and fill_missing() infers the rest.
  */
 static int add_file(struct tg_ownerdb *db, const char *path,
 		    const unsigned char *id)
 {
 	struct tg_ownerdb_file *f;
-	struct tg_oid oid;
 
-	memcpy(oid.id, id, TG_OID_RAWSZ);
 	db->stats.files++;
-	if (db->flags & TG_OWNERDB_TARGETS_ONLY) {
-		long row;
-		int hint = cache_hint(&row, db, &oid);
-
-		if (hint >= 0 && !is_target_hint(path, (unsigned)hint)) {
-			db->stats.cached++;
-			if (row >= 0) {
-				if (!db->used)
-					db->used = tg_xcalloc(db->cache.n / 8 + 1,
-							      1);
-				db->used[row / 8] |= (unsigned char)(1u << (row % 8));
-			}
-			return 0;
-		}
-	}
 	TG_ALLOC_GROW(db->files, db->nfiles + 1, db->alloc_files);
 	f = &db->files[db->nfiles++];
 	memset(f, 0, sizeof(*f));
 	f->path = db->flags & TG_OWNERDB_BORROW_PATHS ? (char *)path :
 							 tg_xstrdup(path);
-	f->id = oid;
+	memcpy(f->id.id, id, TG_OID_RAWSZ);
 	if ((db->flags & TG_OWNERDB_TARGETS_ONLY) &&
-	    db->nfiles - db->pending >= db->batch)
-		return fill_missing(db, true);
+	    db->nfiles - db->pending >= db->batch) {
+		drop_known(db);
+		return fill_missing(db);
+	}
 	return 0;
+}
+
+static int cmp_by_id(const void *a, const void *b, void *arg)
+{
+	const struct tg_ownerdb_file *f = arg;
+
+	return memcmp(f[*(const size_t *)a].id.id, f[*(const size_t *)b].id.id,
+		      TG_OID_RAWSZ);
+}
+
+/*
+ * TG_OWNERDB_TARGETS_ONLY: of files[pending..], drop those the cache
+ * knows to be no target. Looked up in id order, so one read of the
+ * table's rows serves the batch's ids that fall among them.
+ */
+static void drop_known(struct tg_ownerdb *db)
+{
+	size_t from = db->pending, n = db->nfiles - from, kept = from;
+	size_t *order;
+	bool *drop;
+	struct wcache *wc;
+
+	if (!(db->flags & TG_OWNERDB_TARGETS_ONLY) || !n)
+		return;
+	order = tg_xmalloc(n * sizeof(*order));
+	drop = tg_xcalloc(n, sizeof(*drop));
+	wc = tg_xcalloc(1, sizeof(*wc));
+	for (size_t k = 0; k < n; k++)
+		order[k] = from + k;
+	qsort_r(order, n, sizeof(*order), cmp_by_id, db->files);
+	for (size_t k = 0; k < n; k++) {
+		struct tg_ownerdb_file *f = &db->files[order[k]];
+		struct hit h;
+		int hint = cache_hint(&h, db, &f->id, wc);
+
+		if (hint < 0)
+			continue;
+		if (is_target_hint(f->path, (unsigned)hint)) {
+			/* a target: its record, while the row is at hand */
+			if (hint && hit_record(&f->data, &f->len, db, &h))
+				db->stats.cached++;
+			continue;
+		}
+		db->stats.cached++;
+		drop[order[k] - from] = true;
+		if (h.t == &db->cache) {
+			if (!db->used)
+				db->used = tg_xcalloc(db->cache.n / 8 + 1, 1);
+			db->used[h.row / 8] |=
+				(unsigned char)(1u << (h.row % 8));
+		}
+	}
+	for (size_t i = from; i < db->nfiles; i++) {
+		if (!drop[i - from]) {
+			db->files[kept++] = db->files[i];
+			continue;
+		}
+		if (!(db->flags & TG_OWNERDB_BORROW_PATHS))
+			free(db->files[i].path);
+	}
+	db->nfiles = kept;
+	free(wc);
+	free(drop);
+	free(order);
 }
 
 /* TG_OWNERDB_TARGETS_ONLY: drop what the cache could not tell before */
@@ -1199,13 +1298,16 @@ static const unsigned char *keep_copy(struct tg_ownerdb *db,
 
 /*
  * Infer the blobs the cache lacks among files[pending..]: read here,
- * parse in the threads. With to_spill the records go to the spill file
- * and only the batch's targets keep theirs in memory; else they join
- * db->fresh. Either way the batch then keeps only its targets.
+ * parse in the threads. Once a build has made a batch's worth of
+ * records, they go to the spill file and only the batch's targets keep
+ * theirs in memory; before that they join db->fresh (so an ordinary
+ * change still goes to the journal). Either way the batch then keeps
+ * only its targets.
  */
-static int fill_missing(struct tg_ownerdb *db, bool to_spill)
+static int fill_missing(struct tg_ownerdb *db)
 {
 	size_t *missing = NULL, nmissing = 0, alloc = 0;
+	bool to_spill;
 	size_t from = db->pending;
 	struct fresh *recs;
 	struct pool p;
@@ -1216,6 +1318,8 @@ static int fill_missing(struct tg_ownerdb *db, bool to_spill)
 	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
 
+		if (f->len)
+			continue; /* drop_known() read it */
 		if (cache_find(&f->data, &f->len, db, &f->id)) {
 			db->stats.cached++;
 			continue;
@@ -1247,6 +1351,10 @@ static int fill_missing(struct tg_ownerdb *db, bool to_spill)
 		nmissing = out;
 	}
 	db->dirty = true;
+	/* more records than a batch: from here on they go to the spill */
+	to_spill = db->nspill > 0 ||
+		   ((db->flags & TG_OWNERDB_TARGETS_ONLY) &&
+		    db->nfresh + nmissing >= db->batch);
 	recs = tg_xcalloc(nmissing, sizeof(*recs));
 	memset(&p, 0, sizeof(p));
 	p.out = recs;
@@ -1395,7 +1503,8 @@ static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 {
 	int err;
 
-	if ((err = fill_missing(db, db->nspill > 0)) < 0) {
+	drop_known(db);
+	if ((err = fill_missing(db)) < 0) {
 		tg_ownerdb_free(db);
 		return err;
 	}
