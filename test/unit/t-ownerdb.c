@@ -833,6 +833,18 @@ static void test_spilled_build(void **state)
 	assert_int_equal(st->read, 0);
 	assert_false(st->written);
 	free_db(db);
+	/* one new blob among many batches: no spill, it goes to the journal */
+	write_file("plain/p000.py", "x = 'changed'\n");
+	sh("git add plain/p000.py");
+	db = build(&small);
+	st = tg_ownerdb_stats(db);
+	assert_int_equal(st->read, 1);
+	assert_int_equal(st->cached, files - 1);
+	assert_true(st->written);
+	free_db(db);
+	sh("test -s .git/txguard/ownerdb-v2.log");
+	write_file("plain/p000.py", "x = 0\n");
+	sh("git add plain/p000.py");
 
 	/* no cache to write: the spill file (in TMPDIR) serves lookups */
 	small.flags |= TG_OWNERDB_NO_WRITE;
