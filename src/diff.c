@@ -629,20 +629,15 @@ int tg_changeset_branch(struct tg_changeset *out, struct tg_repo *repo,
 		err = tg_error_git("cannot find the merge base");
 		goto out;
 	}
+	diff_options(&o);
 	tg_watch_begin("comparing the trees", NULL);
 	if (git_commit_lookup(&mc, git, &mb) < 0 || git_commit_tree(&bt, mc) < 0 ||
-	    git_commit_tree(&ht, hc) < 0) {
-		tg_watch_end();
+	    git_commit_tree(&ht, hc) < 0)
 		err = tg_error_git("cannot read the trees to compare");
-		goto out;
-	}
-	diff_options(&o);
-	if (git_diff_tree_to_tree(&diff, git, bt, ht, &o) < 0) {
-		tg_watch_end();
+	else if (git_diff_tree_to_tree(&diff, git, bt, ht, &o) < 0)
 		err = tg_error_git("cannot compare the trees");
-		goto out;
-	}
-	err = collect(out, diff, git, python);
+	else
+		err = collect(out, diff, git, python);
 	tg_watch_end();
 	if (err < 0)
 		goto out;
