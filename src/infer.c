@@ -89,6 +89,23 @@ static bool has_with_statement(const char *src, size_t len)
 	return false;
 }
 
+bool tg_infer_is_package(const char *path)
+{
+	size_t l = strlen(path);
+
+	return l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
+	       (l == 11 || path[l - 12] == '/');
+}
+
+bool tg_infer_is_target(const char *path, const void *data, size_t len)
+{
+	const unsigned char *d = data;
+
+	/* d[1] is the first byte of the import count: 0 for none */
+	return len && ((d[0] & TG_INFER_HAS_DEFS) ||
+		       (len > 1 && d[1] && tg_infer_is_package(path)));
+}
+
 bool tg_infer_wanted(const char *path, const char *src, size_t len)
 {
 	size_t plen = path ? strlen(path) : 0;
@@ -1551,10 +1568,6 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		return;
 	pthread_mutex_lock(&r->mu);
 	if (!smap_get(&r->paths, path, strlen(path), &idx)) {
-		size_t l = strlen(path);
-		bool package = l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
-			       (l == 11 || path[l - 12] == '/');
-
 		/*
 		 * A record that defines nothing and re-exports nothing (a
 		 * package that imports) only binds the file's own imports:
@@ -1562,7 +1575,7 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		 * answer depends on when it was analysed (the same findings
 		 * on any number of threads), and nothing is forgotten.
 		 */
-		if (!(d[0] & TG_INFER_HAS_DEFS) && !(package && len > 1 && d[1])) {
+		if (!tg_infer_is_target(path, d, len)) {
 			add_locked(r, path, data, len, true, true);
 			d = NULL;
 		} else {

@@ -879,28 +879,14 @@ out:
 
 /* ---- building --------------------------------------------------------- */
 
-static bool is_init_py(const char *path)
-{
-	size_t l = strlen(path);
-
-	return l >= 11 && !strcmp(path + l - 11, "__init__.py") &&
-	       (l == 11 || path[l - 12] == '/');
-}
-
 /*
- * A file a resolver holds (tg_ownerdb_resolver): one with definitions, or
- * a package that imports something (re-exports). data[1] is the import
- * count's first byte: 0 for none.
+ * tg_infer_is_target() from a table row's hint, without the record: the
+ * hint's bit 2 says the import count is not 0.
  */
 static bool is_target_hint(const char *path, unsigned hint)
 {
-	return (hint & TG_INFER_HAS_DEFS) || ((hint & 4) && is_init_py(path));
-}
-
-static bool is_target(const char *path, const unsigned char *data,
-		      size_t len)
-{
-	return is_target_hint(path, hint_of(data, len));
+	return (hint & TG_INFER_HAS_DEFS) ||
+	       ((hint & 4) && tg_infer_is_package(path));
 }
 
 static int fill_missing(struct tg_ownerdb *db);
@@ -1007,7 +993,7 @@ static void keep_targets(struct tg_ownerdb *db, size_t from)
 	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
 
-		if (is_target(f->path, f->data, f->len)) {
+		if (tg_infer_is_target(f->path, f->data, f->len)) {
 			db->files[kept++] = *f;
 			continue;
 		}
@@ -1726,7 +1712,7 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 
-		if (!is_target(f->path, f->data, f->len))
+		if (!tg_infer_is_target(f->path, f->data, f->len))
 			continue;
 		tg_resolver_add(r, f->path, f->data, f->len, false);
 	}

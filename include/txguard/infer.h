@@ -87,6 +87,17 @@ enum tg_infer_flags {
 	TG_INFER_HAS_USES = 1 << 1,
 };
 
+/** Whether `path` is a package's `__init__.py` (re-exports live there). */
+bool tg_infer_is_package(const char *path);
+
+/**
+ * Whether a serialized record makes its file a resolution target: it
+ * defines something, or it is a package that imports (re-exports). The
+ * owner index keeps just these; the resolver gives any other record only
+ * to its own file's queries.
+ */
+bool tg_infer_is_target(const char *path, const void *data, size_t len);
+
 /**
  * The cheap pre-filter: false when `len` bytes cannot contain any
  * definition or use (no "yield", "sessionmaker", "scoped_session",
