@@ -159,55 +159,54 @@ static bool can_matter(const char *src, size_t len,
 }
 
 /*
- * Does the text use a name imported under another name (`from m import
- * get_db as db`) whose own name has one of the words?
- */
-static bool uses_renamed_import(const char *src, size_t len,
-				const struct tg_inferred *inf,
-				const struct tg_engine_opts *opts)
-{
-	for (size_t i = 0; i < inf->nimports; i++) {
-		const char *local = inf->imports[i].local;
-		const char *last = strrchr(inf->imports[i].fqn, '.');
-
-		last = last ? last + 1 : inf->imports[i].fqn;
-		if (strcmp(local, last) && can_matter(last, strlen(last), opts) &&
-		    has_word(src, len, local, strlen(local)))
-			return true;
-	}
-	return false;
-}
-
-/*
  * The pre-filter, function by function (§12): a finding sits at a call or
  * statement holding one of can_matter()'s words, in the unit that holds
  * it, so a function whose text (decorators to last line) has none of
- * them, no name imported under another name (`get_db as db`) and no
- * `noqa` directive (whose disuse is reported) cannot produce one: the
- * analysis skips it and the functions nested in it. The module unit
- * spans the whole file, which passed. Such units still count as checked.
+ * them, no name imported under another name (`get_db as db`) whose own
+ * name has one, and no `noqa` directive (whose disuse is reported)
+ * cannot produce one: the analysis skips it and the functions nested in
+ * it. The module unit spans the whole file, which passed. Such units
+ * still count as checked.
  */
 static void skip_silent_units(struct tg_units *units,
 			      const struct tg_pyfile *py,
 			      const struct tg_engine_opts *opts,
 			      const struct tg_inferred *inf)
 {
+	const char **renamed;
+	size_t nrenamed = 0;
+
 	if (!inf)
 		return; /* the file's imports unknown: analyse everything */
+	/* the file's renamed imports that matter, once for all its units */
+	renamed = tg_xcalloc(inf->nimports + 1, sizeof(*renamed));
+	for (size_t i = 0; i < inf->nimports; i++) {
+		const char *local = inf->imports[i].local;
+		const char *last = strrchr(inf->imports[i].fqn, '.');
+
+		last = last ? last + 1 : inf->imports[i].fqn;
+		if (strcmp(local, last) && can_matter(last, strlen(last), opts))
+			renamed[nrenamed++] = local;
+	}
 	for (size_t i = 1; i < units->nr; i++) {
 		struct tg_unit *u = &units->v[i];
 		size_t len;
 		const char *from = tg_pyfile_line(py, u->start_line, &len);
+		bool keep;
 
 		if (!u->changed || !from || u->end_byte > py->len ||
 		    from > py->src + u->end_byte)
 			continue;
 		len = (size_t)(py->src + u->end_byte - from);
-		if (!can_matter(from, len, opts) &&
-		    !has_word(from, len, "noqa", 4) &&
-		    !uses_renamed_import(from, len, inf, opts))
+		keep = can_matter(from, len, opts) ||
+		       has_word(from, len, "noqa", 4);
+		for (size_t k = 0; !keep && k < nrenamed; k++)
+			keep = has_word(from, len, renamed[k],
+					strlen(renamed[k]));
+		if (!keep)
 			u->changed = false;
 	}
+	free(renamed);
 }
 
 /* §8 [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
