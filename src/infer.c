@@ -1377,6 +1377,35 @@ static void smap_put(struct smap *m, const char *k, size_t len, size_t val,
 		*v = AMBIGUOUS;
 }
 
+/*
+ * Remove key `k` (linear probing: the entries after it that would no
+ * longer be found move back into the hole). Whether it was there.
+ */
+static bool smap_del(struct smap *m, const char *k, size_t len)
+{
+	size_t *v = smap_slot(m, k, len, false), i, j;
+
+	if (!v)
+		return false;
+	i = (size_t)(v - m->vals);
+	free(m->keys[i]);
+	m->keys[i] = NULL;
+	m->nr--;
+	for (j = (i + 1) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1)) {
+		size_t home = hash_str(m->keys[j], strlen(m->keys[j])) &
+			      (m->cap - 1);
+
+		/* stays when its home lies cyclically in (i, j] */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		m->keys[i] = m->keys[j];
+		m->vals[i] = m->vals[j];
+		m->keys[j] = NULL;
+		i = j;
+	}
+	return true;
+}
+
 static void smap_release(struct smap *m)
 {
 	for (size_t i = 0; i < m->cap; i++)
@@ -1407,14 +1436,92 @@ struct tg_resolver {
 	pthread_mutex_t mu; /* the engine's scan threads share one */
 	struct rfile *files;
 	size_t nfiles, alloc_files;
+	size_t *free_files; /* slots of done own-only files */
+	size_t nfree_files, alloc_free_files;
 	struct smap paths, modules, suffixes, names;
 	bool suffixes_built, names_built;
 	struct defref *refs;
 	size_t nrefs, alloc_refs;
-	struct smap memo; /* "k\npath\ncallee" -> index in owners */
+	/*
+	 * Answers, per querying file: path -> index in memos, whose map
+	 * is "k\ncallee" -> index in owners or AMBIGUOUS (none). A file's
+	 * memo goes with tg_resolver_done(), so a scan holds those of the
+	 * files being analysed. One made before `gen` changed is stale.
+	 */
+	struct smap memo_of;
+	struct memo *memos;
+	size_t nmemos, alloc_memos;
+	size_t *free_memos;
+	size_t nfree_memos, alloc_free_memos;
+	unsigned gen;
+	/* "k\nfile\ndef" -> index in owners: one object per definition */
+	struct smap owner_of;
 	struct tg_owner **owners;
 	size_t nowners, alloc_owners;
 };
+
+struct memo {
+	struct smap m;
+	unsigned gen;
+};
+
+/* Forget every answer (new definitions joined); handed-out ones stay. */
+static void forget_answers(struct tg_resolver *r)
+{
+	r->gen++;
+	smap_release(&r->owner_of);
+}
+
+static void release_memos(struct tg_resolver *r)
+{
+	for (size_t i = 0; i < r->nmemos; i++)
+		smap_release(&r->memos[i].m);
+	free(r->memos);
+	free(r->free_memos);
+	r->memos = NULL;
+	r->free_memos = NULL;
+	r->nmemos = r->alloc_memos = 0;
+	r->nfree_memos = r->alloc_free_memos = 0;
+	smap_release(&r->memo_of);
+}
+
+/* The current memo of queries from `path`, made when missing. */
+static struct smap *memo_for(struct tg_resolver *r, const char *path)
+{
+	size_t idx;
+	struct memo *m;
+
+	if (!smap_get(&r->memo_of, path, strlen(path), &idx)) {
+		if (r->nfree_memos) {
+			idx = r->free_memos[--r->nfree_memos];
+		} else {
+			TG_ALLOC_GROW(r->memos, r->nmemos + 1, r->alloc_memos);
+			idx = r->nmemos++;
+			memset(&r->memos[idx], 0, sizeof(r->memos[idx]));
+		}
+		r->memos[idx].gen = r->gen;
+		smap_put(&r->memo_of, path, strlen(path), idx, true);
+	}
+	m = &r->memos[idx];
+	if (m->gen != r->gen) {
+		smap_release(&m->m);
+		m->gen = r->gen;
+	}
+	return &m->m;
+}
+
+/* Queries from `path` are over: its memo goes (not the owners). */
+static void drop_memo(struct tg_resolver *r, const char *path)
+{
+	size_t idx;
+
+	if (!smap_get(&r->memo_of, path, strlen(path), &idx))
+		return;
+	smap_release(&r->memos[idx].m);
+	smap_del(&r->memo_of, path, strlen(path));
+	TG_ALLOC_GROW(r->free_memos, r->nfree_memos + 1, r->alloc_free_memos);
+	r->free_memos[r->nfree_memos++] = idx;
+}
 
 struct tg_resolver *tg_resolver_new(void)
 {
@@ -1433,7 +1540,8 @@ static void drop_results(struct tg_resolver *r)
 		free(r->owners[i]);
 	}
 	r->nowners = 0;
-	smap_release(&r->memo);
+	release_memos(r);
+	smap_release(&r->owner_of);
 	smap_release(&r->names);
 	r->names_built = false;
 	r->nrefs = 0;
@@ -1453,6 +1561,7 @@ void tg_resolver_free(struct tg_resolver *r)
 		tg_inferred_free(r->files[i].inf);
 	}
 	free(r->files);
+	free(r->free_files);
 	smap_release(&r->paths);
 	smap_release(&r->modules);
 	smap_release(&r->suffixes);
@@ -1494,8 +1603,12 @@ static void add_locked(struct tg_resolver *r, const char *path,
 		}
 		drop_results(r);
 	} else {
-		TG_ALLOC_GROW(r->files, r->nfiles + 1, r->alloc_files);
-		idx = r->nfiles++;
+		if (r->nfree_files) {
+			idx = r->free_files[--r->nfree_files];
+		} else {
+			TG_ALLOC_GROW(r->files, r->nfiles + 1, r->alloc_files);
+			idx = r->nfiles++;
+		}
 		f = &r->files[idx];
 		memset(f, 0, sizeof(*f));
 		f->path = tg_xstrdup(path);
@@ -1542,18 +1655,25 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 	size_t idx;
 
 	pthread_mutex_lock(&r->mu);
+	drop_memo(r, path);
 	if (smap_get(&r->paths, path, strlen(path), &idx) &&
 	    r->files[idx].own_only) {
 		struct rfile *f = &r->files[idx];
 
-		/* no definitions: no answer handed out points into it */
+		/*
+		 * No definitions: no answer handed out points into it,
+		 * and no map but `paths` knows it. Its slot is reused.
+		 */
+		smap_del(&r->paths, path, strlen(path));
 		tg_inferred_free(f->inf);
-		f->inf = NULL;
-		f->decoded = false;
 		free(f->copy);
-		f->copy = NULL;
-		f->data = NULL;
-		f->len = 0;
+		free(f->path);
+		free(f->module);
+		memset(f, 0, sizeof(*f));
+		f->own_only = true;
+		TG_ALLOC_GROW(r->free_files, r->nfree_files + 1,
+			      r->alloc_free_files);
+		r->free_files[r->nfree_files++] = idx;
 	}
 	pthread_mutex_unlock(&r->mu);
 }
@@ -1608,11 +1728,23 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		 * next query resolves afresh. New definitions join the
 		 * repository-wide names (rule 4).
 		 */
-		smap_release(&r->memo);
+		forget_answers(r);
 		if (d[0] & TG_INFER_HAS_DEFS)
 			forget_names(r);
 	}
 	pthread_mutex_unlock(&r->mu);
+}
+
+size_t tg_resolver_remembered(struct tg_resolver *r)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nmemos; i++)
+		if (r->memos[i].gen == r->gen)
+			n += r->memos[i].m.nr;
+	pthread_mutex_unlock(&r->mu);
+	return n;
 }
 
 static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
@@ -1918,20 +2050,29 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 				    const char *path, const char *callee,
 				    size_t len)
 {
-	char *key = tg_xasprintf("%d\n%s\n%.*s", (int)q, path, (int)len,
-				 callee);
+	char *key = tg_xasprintf("%d\n%.*s", (int)q, (int)len, callee);
+	char *okey = NULL;
 	size_t idx;
 	struct hit h, dep;
 	struct tg_owner *o = NULL;
+	struct smap *memo;
 	char *how = NULL;
 
 	pthread_mutex_lock(&r->mu);
-	if (smap_get(&r->memo, key, strlen(key), &idx)) {
+	memo = memo_for(r, path);
+	if (smap_get(memo, key, strlen(key), &idx)) {
 		pthread_mutex_unlock(&r->mu);
 		free(key);
 		return idx == AMBIGUOUS ? NULL : r->owners[idx];
 	}
 	if (lookup(&h, r, path, callee, len)) {
+		/* many files reach one definition: one answer for all */
+		okey = tg_xasprintf("%d\n%zu\n%zu", (int)q, h.file,
+				    (size_t)(h.def - r->files[h.file].inf->defs));
+		if (smap_get(&r->owner_of, okey, strlen(okey), &idx)) {
+			o = idx == AMBIGUOUS ? NULL : r->owners[idx];
+			goto found;
+		}
 		switch (q) {
 		case Q_OWNER:
 			if (h.def->kind == TG_DEF_CM)
@@ -1974,9 +2115,16 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 		TG_ALLOC_GROW(r->owners, r->nowners + 1, r->alloc_owners);
 		r->owners[r->nowners++] = o;
 	}
-	smap_put(&r->memo, key, strlen(key), o ? r->nowners - 1 : AMBIGUOUS,
-		 true);
+	if (okey)
+		smap_put(&r->owner_of, okey, strlen(okey),
+			 o ? r->nowners - 1 : AMBIGUOUS, true);
+found:
+	idx = AMBIGUOUS;
+	if (o)
+		smap_get(&r->owner_of, okey, strlen(okey), &idx);
+	smap_put(memo, key, strlen(key), idx, true);
 	pthread_mutex_unlock(&r->mu);
+	free(okey);
 	free(key);
 	return o;
 }

@@ -215,12 +215,20 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len);
 
 /**
- * The analysis of `path` is over: a record tg_resolver_fill() gave it
- * that serves only its own queries is dropped (a later fill brings it
- * back), so a scan holds the records of the files being analysed, not of
- * every file analysed so far (§11).
+ * The analysis of `path` is over: the answers remembered for its queries
+ * go, and a record tg_resolver_fill() gave it that serves only its own
+ * queries is dropped (a later fill brings it back), so a scan holds the
+ * records and answers of the files being analysed, not of every file
+ * analysed so far (§11). Owners handed out stay valid: one object per
+ * definition, shared by every file that reaches it.
  */
 void tg_resolver_done(struct tg_resolver *r, const char *path);
+
+/**
+ * How many answers the resolver remembers, over all querying files (the
+ * tests see that tg_resolver_done() lets them go).
+ */
+size_t tg_resolver_remembered(struct tg_resolver *r);
 
 /** Resolve `callee` (`len` bytes, dotted, no call) as used in `path`. */
 int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,

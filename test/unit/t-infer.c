@@ -971,6 +971,84 @@ static void test_fill_own_only(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A scan asks the same questions from thousands of files: the answers
+ * of a file go when its analysis is over, and every file that reaches
+ * one definition gets the same owner, so memory follows the files being
+ * analysed, not the files analysed so far (§11).
+ */
+static void test_answers_per_file(void **state)
+{
+	enum { N = 600 };
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+	const struct tg_owner *first = NULL, *o;
+	char path[64];
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	record(&b, "app/x.py",
+	       "from app.session_helpers import get_background_session\n"
+	       "from app import session_helpers as sh\n"
+	       "async def f():\n"
+	       "    async with get_background_session() as s:\n"
+	       "        pass\n");
+	for (int i = 0; i < N; i++) {
+		const struct tg_owner *o2;
+
+		snprintf(path, sizeof(path), "app/svc/m%d.py", i);
+		tg_resolver_fill(r, path, b.ptr, b.len);
+		o = tg_resolver_owner(r, path, "get_background_session", 22);
+		o2 = tg_resolver_owner(r, path, "sh.get_background_session",
+				       25);
+		assert_non_null(o);
+		assert_ptr_equal(o, o2); /* one owner for one definition */
+		if (!first)
+			first = o;
+		assert_ptr_equal(o, first);
+		assert_null(tg_resolver_owner(r, path, "other_cm", 8));
+		assert_null(tg_resolver_factory(r, path, "get_background_session",
+						22));
+		assert_int_equal(tg_resolver_remembered(r), 4 * (i % 2 + 1));
+		/* every other file is done at once, the rest one later */
+		if (i % 2) {
+			snprintf(path, sizeof(path), "app/svc/m%d.py", i - 1);
+			tg_resolver_done(r, path);
+			snprintf(path, sizeof(path), "app/svc/m%d.py", i);
+			tg_resolver_done(r, path);
+			assert_int_equal(tg_resolver_remembered(r), 0);
+		}
+	}
+	/* a done file's record is gone; the definitions' file stays */
+	assert_null(tg_resolver_file(r, "app/svc/m3.py"));
+	assert_non_null(tg_resolver_file(r, "app/session_helpers.py"));
+	/* a done file asks again: the same answers, remembered afresh */
+	snprintf(path, sizeof(path), "app/svc/m%d.py", 7);
+	tg_resolver_fill(r, path, b.ptr, b.len);
+	assert_ptr_equal(tg_resolver_owner(r, path, "get_background_session",
+					   22),
+			 first);
+	assert_int_equal(tg_resolver_remembered(r), 1);
+	/* new definitions forget every answer; handed-out owners stay */
+	tg_buf_reset(&b);
+	record(&b, "app/other.py", "from contextlib import contextmanager\n"
+				   "@contextmanager\n"
+				   "def other_cm():\n"
+				   "    s = make()\n"
+				   "    yield s\n"
+				   "    s.commit()\n");
+	tg_resolver_fill(r, "app/other.py", b.ptr, b.len);
+	assert_int_equal(tg_resolver_remembered(r), 0);
+	o = tg_resolver_owner(r, path, "get_background_session", 22);
+	assert_non_null(o);
+	assert_string_equal(o->where, first->where);
+	assert_non_null(tg_resolver_owner(r, path, "other_cm", 8));
+	assert_string_equal(first->name, "get_background_session");
+	tg_resolver_done(r, path);
+	tg_buf_release(&b);
+	tg_resolver_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -996,6 +1074,7 @@ int main(void)
 		cmocka_unit_test(test_threads_share_a_resolver),
 		cmocka_unit_test(test_fill_keeps_answers),
 		cmocka_unit_test(test_fill_own_only),
+		cmocka_unit_test(test_answers_per_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
