@@ -120,27 +120,28 @@ static json_t *summary_json(const struct tg_report *r)
 	return o;
 }
 
+static json_t *nth_finding(void *ctx, size_t i)
+{
+	const struct tg_report *r = ctx;
+
+	return finding_json(&r->findings.v[i]);
+}
+
 int tg_out_json(FILE *fp, const struct tg_report *r,
 		const struct tg_out_opts *opts)
 {
-	json_t *root = json_object(), *findings = json_array();
-	int ret = 0;
+	json_t *root = json_object();
 
 	/*
 	 * Every finding is listed with its status, new or not: a machine
 	 * reader filters; --all only widens the text output.
 	 */
 	(void)opts;
-	for (size_t i = 0; i < r->findings.nr; i++)
-		json_array_append_new(findings, finding_json(&r->findings.v[i]));
 	json_object_set_new(root, "version", json_integer(1));
 	json_object_set_new(root, "tool", json_string("txguard"));
 	json_object_set_new(root, "tool_version", json_string(TG_VERSION));
-	json_object_set_new(root, "findings", findings);
+	json_object_set_new(root, "findings", json_null());
 	json_object_set_new(root, "summary", summary_json(r));
-	if (json_dumpf(root, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
-	    fputc('\n', fp) == EOF)
-		ret = tg_error_set(TG_EIO, "cannot write the JSON report");
-	json_decref(root);
-	return ret;
+	return tg_out_json_stream(fp, root, root, "findings", nth_finding,
+				  (void *)r, r->findings.nr, "JSON");
 }

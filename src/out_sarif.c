@@ -235,16 +235,29 @@ static json_t *result_json(const struct tg_finding *f, size_t rule_index)
 	return o;
 }
 
+static json_t *nth_result(void *ctx, size_t i)
+{
+	const struct tg_report *r = ctx;
+	const struct tg_finding *f = &r->findings.v[i];
+	const struct tg_rule *all;
+	size_t nrules, idx = 0;
+
+	all = tg_rules_all(&nrules);
+	for (size_t k = 0; k < nrules; k++)
+		if (!strcmp(all[k].id, f->rule->id))
+			idx = k;
+	return result_json(f, idx);
+}
+
 int tg_out_sarif(FILE *fp, const struct tg_report *r,
 		 const struct tg_out_opts *opts)
 {
 	json_t *root = json_object(), *run = json_object(), *tool = json_object();
-	json_t *driver = json_object(), *rules = json_array(), *results = json_array();
+	json_t *driver = json_object(), *rules = json_array();
 	json_t *inv = json_object(), *bases = json_object(), *srcroot = json_object();
 	json_t *notes = json_array(), *runs = json_array(), *invs = json_array();
 	const struct tg_rule *all;
 	size_t nrules;
-	int ret = 0;
 
 	/* machine output: every finding, --all or not (SPEC §9) */
 	(void)opts;
@@ -275,24 +288,12 @@ int tg_out_sarif(FILE *fp, const struct tg_report *r,
 	json_array_append_new(invs, inv);
 	json_object_set_new(run, "invocations", invs);
 
-	for (size_t i = 0; i < r->findings.nr; i++) {
-		const struct tg_finding *f = &r->findings.v[i];
-		size_t idx = 0;
-
-		for (size_t k = 0; k < nrules; k++)
-			if (!strcmp(all[k].id, f->rule->id))
-				idx = k;
-		json_array_append_new(results, result_json(f, idx));
-	}
-	json_object_set_new(run, "results", results);
+	json_object_set_new(run, "results", json_null());
 	json_array_append_new(runs, run);
 
 	json_object_set_new(root, "$schema", json_string(SARIF_SCHEMA));
 	json_object_set_new(root, "version", json_string("2.1.0"));
 	json_object_set_new(root, "runs", runs);
-	if (json_dumpf(root, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
-	    fputc('\n', fp) == EOF)
-		ret = tg_error_set(TG_EIO, "cannot write the SARIF report");
-	json_decref(root);
-	return ret;
+	return tg_out_json_stream(fp, root, run, "results", nth_result,
+				  (void *)r, r->findings.nr, "SARIF");
 }

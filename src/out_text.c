@@ -206,6 +206,17 @@ static void add_skips(struct tg_buf *b, const struct tg_skips *s)
 	tg_buf_addch(b, ')');
 }
 
+/* Write what `b` holds; the text of many findings is never held whole. */
+static int flush(FILE *fp, struct tg_buf *b)
+{
+	int ret = 0;
+
+	if (b->len && fwrite(b->ptr, 1, b->len, fp) != b->len)
+		ret = TG_EIO;
+	tg_buf_reset(b);
+	return ret;
+}
+
 int tg_out_text(FILE *fp, const struct tg_report *r,
 		const struct tg_out_opts *opts)
 {
@@ -221,6 +232,8 @@ int tg_out_text(FILE *fp, const struct tg_report *r,
 			continue;
 		add_finding(&b, f, &st);
 		shown++;
+		if (b.len >= 64 * 1024 && flush(fp, &b) < 0)
+			ret = TG_EIO;
 	}
 	for (size_t i = 0; i < r->nnotices; i++)
 		tg_buf_addf(&b, "txguard: notice: %s\n", r->notices[i]);
@@ -255,7 +268,7 @@ int tg_out_text(FILE *fp, const struct tg_report *r,
 			      "txguard: fix the findings above, suppress one with '# txguard: ignore[RULE]',\n"
 			      "         or run 'git commit --no-verify' to skip the hook once\n");
 out:
-	if (b.len && fwrite(b.ptr, 1, b.len, fp) != b.len)
+	if (flush(fp, &b) < 0)
 		ret = TG_EIO;
 	tg_buf_release(&b);
 	return ret;

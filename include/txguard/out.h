@@ -37,6 +37,21 @@ int tg_out_sarif(FILE *fp, const struct tg_report *r,
 int tg_out_github(FILE *fp, const struct tg_report *r,
 		  const struct tg_out_opts *opts);
 
+struct json_t;
+
+/**
+ * Write `root` (jansson, indented by 2, keys in order) followed by a
+ * newline, with the array of `n` items that item() makes in place of
+ * the member `key` of `parent` (an object inside root). Each item is
+ * written and freed before the next is made, so a report of many
+ * findings is never held twice as a document. Takes `root`. Returns 0,
+ * or TG_EIO (set) when the stream failed; `what` names the report.
+ */
+int tg_out_json_stream(FILE *fp, struct json_t *root, struct json_t *parent,
+		       const char *key,
+		       struct json_t *(*item)(void *ctx, size_t i), void *ctx,
+		       size_t n, const char *what);
+
 /** Parse a --format value. -1 if unknown. */
 int tg_format_parse(const char *s);
 

@@ -214,12 +214,82 @@ static void test_sarif_schema(void **state)
 	tg_report_release(&r);
 }
 
+static json_t *nth_number(void *ctx, size_t i)
+{
+	json_t *o = json_object();
+
+	(void)ctx;
+	json_object_set_new(o, "i", json_integer((json_int_t)i));
+	json_object_set_new(o, "sub", json_pack("[s, {s: i}]", "x", "y", 1));
+	return o;
+}
+
+/*
+ * The reports are written a finding at a time (§11: a large report is not
+ * held twice): the text is the one jansson makes from the whole document,
+ * whatever the number of items, wherever the array sits, even when a
+ * notice reads like the placeholder.
+ */
+static void test_stream(void **state)
+{
+	static const size_t counts[] = { 0, 1, 3 };
+
+	(void)state;
+	for (size_t c = 0; c < TG_ARRAY_SIZE(counts); c++) {
+		for (int nested = 0; nested < 2; nested++) {
+			json_t *root = json_object(), *parent = root, *whole;
+			json_t *items = json_array();
+			char *buf = NULL, *want;
+			size_t len = 0;
+			FILE *fp = open_memstream(&buf, &len);
+
+			json_object_set_new(root, "before",
+					    json_string("txguard-items-0"));
+			if (nested) {
+				json_t *runs = json_array();
+
+				parent = json_object();
+				json_object_set_new(parent, "tool",
+						    json_string("t"));
+				json_array_append_new(runs, parent);
+				json_object_set_new(root, "runs", runs);
+			}
+			json_object_set_new(parent, "items", json_null());
+			json_object_set_new(parent, "after",
+					    json_string("txguard-items-1"));
+			for (size_t i = 0; i < counts[c]; i++)
+				json_array_append_new(items,
+						      nth_number(NULL, i));
+			whole = json_deep_copy(root);
+			json_object_set_new(nested ?
+				json_array_get(json_object_get(whole, "runs"), 0) :
+				whole, "items", items);
+			want = json_dumps(whole, JSON_INDENT(2) |
+						 JSON_PRESERVE_ORDER);
+			json_decref(whole);
+			assert_non_null(fp);
+			assert_int_equal(tg_out_json_stream(fp, root, parent,
+							    "items",
+							    nth_number, NULL,
+							    counts[c], "test"),
+					 0);
+			fclose(fp);
+			assert_int_equal(len, strlen(want) + 1);
+			assert_memory_equal(buf, want, strlen(want));
+			assert_int_equal(buf[len - 1], '\n');
+			free(want);
+			free(buf);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_github),
 		cmocka_unit_test(test_sarif_fields),
 		cmocka_unit_test(test_sarif_schema),
+		cmocka_unit_test(test_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
