@@ -7,7 +7,8 @@
 #   B  scan -j2                                          vs scan -j1                     (>= 1.8x faster)
 #   C  scan, a large tree where few files touch databases / reading the same blobs       (<= 3x)
 #   D  peak RSS of scan -j2 on C's tree and on 4x that tree, objects loose and packed,
-#      with and without the owner index cache; check on a large change in both   (<= 64 MiB, flat)
+#      with and without the owner index cache; on A's tree and on 4x that tree (every
+#      file queries the resolver); check on a large change in both   (<= 64 MiB, flat)
 #
 # usage: sh test/bench/scan.sh /abs/path/txguard /abs/path/floor [runs]
 set -eu
@@ -69,6 +70,7 @@ make_tree "$tmp/sessions" 4 1
 make_tree "$tmp/few" 4 0 "$few_src"
 gc_auto=0
 make_tree "$tmp/few4" 16 0 "$few_src"
+make_tree "$tmp/sessions4" 16 1
 gc_auto=
 
 (cd "$tmp/sessions" && echo "A/B tree: $("$floor" parse)")
@@ -116,9 +118,15 @@ for kind in loose packed; do
 	c4=$(rss_cold "$tmp/few4$s" "$txguard" scan -j2 --fail-on never -q)
 	w1=$(rss_warm "$tmp/few$s" "$txguard" scan -j2 --fail-on never -q)
 	w4=$(rss_warm "$tmp/few4$s" "$txguard" scan -j2 --fail-on never -q)
-	echo "D  peak RSS scan -j2, $kind: $n1 files $w1 MiB, $n4 files $w4 MiB (no owner index cache: $c1, $c4 MiB)"
+	f1=$(rss "$tmp/few$s" "$floor" read)
+	f4=$(rss "$tmp/few4$s" "$floor" read)
+	echo "D  peak RSS scan -j2, $kind: $n1 files $w1 MiB, $n4 files $w4 MiB (no owner index cache: $c1, $c4 MiB; floor, reading every blob: $f1, $f4 MiB)"
 done
 ms=$(rss_warm "$tmp/sessions" "$txguard" scan -j2 --fail-on never -q)
+ms4=$(rss_warm "$tmp/sessions4" "$txguard" scan -j2 --fail-on never -q)
+m1=$(cd "$tmp/sessions" && git ls-files | wc -l)
+m4=$(cd "$tmp/sessions4" && git ls-files | wc -l)
+echo "D  peak RSS scan -j2, every file uses sessions, loose: $m1 files $ms MiB, $m4 files $ms4 MiB"
 for t in few few4; do
 	(cd "$tmp/$t" && find c0 -name '*.py' -exec sh -c 'for f; do echo "x = 1" >>"$f"; done' sh {} + &&
 		git add -A c0)
@@ -126,4 +134,6 @@ done
 nc=$(cd "$tmp/few" && git diff --cached --name-only | wc -l)
 k1=$(rss_warm "$tmp/few" "$txguard" check --fail-on never -q)
 k4=$(rss_warm "$tmp/few4" "$txguard" check --fail-on never -q)
-echo "D  peak RSS check, $nc staged files: in $n1 files $k1 MiB, in $n4 files $k4 MiB; scan of the sessions tree $ms MiB (targets: scan <= 64 MiB, check <= 40 MiB, not growing with the tree)"
+g1=$(rss "$tmp/few" git diff --cached --stat)
+g4=$(rss "$tmp/few4" git diff --cached --stat)
+echo "D  peak RSS check, $nc staged files: in $n1 files $k1 MiB, in $n4 files $k4 MiB (floor, git diff --cached: $g1, $g4 MiB) (targets: scan <= 64 MiB, check <= 40 MiB, not growing with the tree)"
