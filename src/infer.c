@@ -1428,6 +1428,14 @@ struct rfile {
 	bool own_only;
 };
 
+/* Forget a file's decoding; its record stays. */
+static void undecode(struct rfile *f)
+{
+	tg_inferred_free(f->inf);
+	f->inf = NULL;
+	f->decoded = false;
+}
+
 struct defref {
 	size_t file, def;
 };
@@ -1674,6 +1682,14 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 		TG_ALLOC_GROW(r->free_files, r->nfree_files + 1,
 			      r->alloc_free_files);
 		r->free_files[r->nfree_files++] = idx;
+	} else if (smap_get(&r->paths, path, strlen(path), &idx)) {
+		/*
+		 * A resolution target keeps its record, not its decoding:
+		 * answers copy what they need, and a later query decodes
+		 * it again, so a scan does not end up holding every
+		 * target it analysed decoded.
+		 */
+		undecode(&r->files[idx]);
 	}
 	pthread_mutex_unlock(&r->mu);
 }
@@ -1794,6 +1810,8 @@ static void build_names(struct tg_resolver *r)
 		struct tg_inferred *inf;
 
 		/* only records with definitions need decoding */
+		bool decoded = r->files[i].decoded;
+
 		if (!r->files[i].len ||
 		    !(r->files[i].data[0] & TG_INFER_HAS_DEFS))
 			continue;
@@ -1805,6 +1823,10 @@ static void build_names(struct tg_resolver *r)
 			smap_put(&r->names, inf->defs[k].name,
 				 strlen(inf->defs[k].name), r->nrefs++, false);
 		}
+		/* nothing points into a decoding made just for the names:
+		 * a query that reaches the file decodes it again */
+		if (!decoded)
+			undecode(&r->files[i]);
 	}
 	r->names_built = true;
 }

@@ -164,7 +164,9 @@ void tg_infer_changed_names(char ***names, size_t *nr, size_t *alloc,
  *
  * The resolver locks itself: scan threads may share one. Answers stay
  * valid until the resolver is freed or a file is added or replaced
- * (add every file first, then query).
+ * (add every file first, then query); the definition and file a
+ * tg_resolution borrows, until tg_resolver_done() for the file holding
+ * the definition (owners are copies, valid to the end).
  */
 enum tg_resolved_kind {
 	TG_RESOLVED_NONE,
@@ -216,10 +218,11 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 
 /**
  * The analysis of `path` is over: the answers remembered for its queries
- * go, and a record tg_resolver_fill() gave it that serves only its own
- * queries is dropped (a later fill brings it back), so a scan holds the
- * records and answers of the files being analysed, not of every file
- * analysed so far (§11). Owners handed out stay valid: one object per
+ * go, a record tg_resolver_fill() gave it that serves only its own
+ * queries is dropped (a later fill brings it back), and a resolution
+ * target's decoding goes (its record stays), so a scan holds the records
+ * and answers of the files being analysed, not of every file analysed
+ * so far (§11). Owners handed out stay valid: one object per
  * definition, shared by every file that reaches it.
  */
 void tg_resolver_done(struct tg_resolver *r, const char *path);

@@ -1045,6 +1045,19 @@ static void test_answers_per_file(void **state)
 	assert_non_null(tg_resolver_owner(r, path, "other_cm", 8));
 	assert_string_equal(first->name, "get_background_session");
 	tg_resolver_done(r, path);
+	/* a target's analysis over, its decoding goes and comes back */
+	tg_resolver_done(r, "app/session_helpers.py");
+	assert_false(tg_resolver_needs(r, "app/session_helpers.py"));
+	tg_buf_reset(&b);
+	record(&b, "app/late.py",
+	       "from app.session_helpers import transactional_session\n");
+	tg_resolver_fill(r, "app/late.py", b.ptr, b.len);
+	o = tg_resolver_owner(r, "app/late.py", "transactional_session", 21);
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/session_helpers.py:22");
+	assert_true(tg_resolver_file(r, "app/session_helpers.py")->ndefs > 0);
+	assert_string_equal(first->where, "app/session_helpers.py:10");
+	tg_resolver_done(r, "app/late.py");
 	tg_buf_release(&b);
 	tg_resolver_free(r);
 }
