@@ -1808,10 +1808,9 @@ static void build_names(struct tg_resolver *r)
 {
 	for (size_t i = 0; i < r->nfiles; i++) {
 		struct tg_inferred *inf;
-
-		/* only records with definitions need decoding */
 		bool decoded = r->files[i].decoded;
 
+		/* only records with definitions need decoding */
 		if (!r->files[i].len ||
 		    !(r->files[i].data[0] & TG_INFER_HAS_DEFS))
 			continue;
