@@ -1440,12 +1440,29 @@ struct defref {
 	size_t file, def;
 };
 
+/* Indices of slots free for reuse. */
+struct slots {
+	size_t *v;
+	size_t nr, alloc;
+};
+
+static void slot_free(struct slots *s, size_t idx)
+{
+	TG_ALLOC_GROW(s->v, s->nr + 1, s->alloc);
+	s->v[s->nr++] = idx;
+}
+
+/* A free slot, or a new one at the end of an array of *n. */
+static size_t slot_take(struct slots *s, size_t *n)
+{
+	return s->nr ? s->v[--s->nr] : (*n)++;
+}
+
 struct tg_resolver {
 	pthread_mutex_t mu; /* the engine's scan threads share one */
 	struct rfile *files;
 	size_t nfiles, alloc_files;
-	size_t *free_files; /* slots of done own-only files */
-	size_t nfree_files, alloc_free_files;
+	struct slots free_files; /* of done own-only files */
 	struct smap paths, modules, suffixes, names;
 	bool suffixes_built, names_built;
 	struct defref *refs;
@@ -1459,8 +1476,7 @@ struct tg_resolver {
 	struct smap memo_of;
 	struct memo *memos;
 	size_t nmemos, alloc_memos;
-	size_t *free_memos;
-	size_t nfree_memos, alloc_free_memos;
+	struct slots free_memos;
 	unsigned gen;
 	/* "k\nfile\ndef" -> index in owners: one object per definition */
 	struct smap owner_of;
@@ -1485,11 +1501,10 @@ static void release_memos(struct tg_resolver *r)
 	for (size_t i = 0; i < r->nmemos; i++)
 		smap_release(&r->memos[i].m);
 	free(r->memos);
-	free(r->free_memos);
+	free(r->free_memos.v);
 	r->memos = NULL;
-	r->free_memos = NULL;
 	r->nmemos = r->alloc_memos = 0;
-	r->nfree_memos = r->alloc_free_memos = 0;
+	memset(&r->free_memos, 0, sizeof(r->free_memos));
 	smap_release(&r->memo_of);
 }
 
@@ -1500,13 +1515,9 @@ static struct smap *memo_for(struct tg_resolver *r, const char *path)
 	struct memo *m;
 
 	if (!smap_get(&r->memo_of, path, strlen(path), &idx)) {
-		if (r->nfree_memos) {
-			idx = r->free_memos[--r->nfree_memos];
-		} else {
-			TG_ALLOC_GROW(r->memos, r->nmemos + 1, r->alloc_memos);
-			idx = r->nmemos++;
-			memset(&r->memos[idx], 0, sizeof(r->memos[idx]));
-		}
+		TG_ALLOC_GROW(r->memos, r->nmemos + 1, r->alloc_memos);
+		idx = slot_take(&r->free_memos, &r->nmemos);
+		memset(&r->memos[idx], 0, sizeof(r->memos[idx]));
 		r->memos[idx].gen = r->gen;
 		smap_put(&r->memo_of, path, strlen(path), idx, true);
 	}
@@ -1527,8 +1538,7 @@ static void drop_memo(struct tg_resolver *r, const char *path)
 		return;
 	smap_release(&r->memos[idx].m);
 	smap_del(&r->memo_of, path, strlen(path));
-	TG_ALLOC_GROW(r->free_memos, r->nfree_memos + 1, r->alloc_free_memos);
-	r->free_memos[r->nfree_memos++] = idx;
+	slot_free(&r->free_memos, idx);
 }
 
 struct tg_resolver *tg_resolver_new(void)
@@ -1569,7 +1579,7 @@ void tg_resolver_free(struct tg_resolver *r)
 		tg_inferred_free(r->files[i].inf);
 	}
 	free(r->files);
-	free(r->free_files);
+	free(r->free_files.v);
 	smap_release(&r->paths);
 	smap_release(&r->modules);
 	smap_release(&r->suffixes);
@@ -1611,12 +1621,8 @@ static void add_locked(struct tg_resolver *r, const char *path,
 		}
 		drop_results(r);
 	} else {
-		if (r->nfree_files) {
-			idx = r->free_files[--r->nfree_files];
-		} else {
-			TG_ALLOC_GROW(r->files, r->nfiles + 1, r->alloc_files);
-			idx = r->nfiles++;
-		}
+		TG_ALLOC_GROW(r->files, r->nfiles + 1, r->alloc_files);
+		idx = slot_take(&r->free_files, &r->nfiles);
 		f = &r->files[idx];
 		memset(f, 0, sizeof(*f));
 		f->path = tg_xstrdup(path);
@@ -1664,8 +1670,9 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 
 	pthread_mutex_lock(&r->mu);
 	drop_memo(r, path);
-	if (smap_get(&r->paths, path, strlen(path), &idx) &&
-	    r->files[idx].own_only) {
+	if (!smap_get(&r->paths, path, strlen(path), &idx)) {
+		/* not in the resolver: nothing more to drop */
+	} else if (r->files[idx].own_only) {
 		struct rfile *f = &r->files[idx];
 
 		/*
@@ -1679,10 +1686,8 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 		free(f->module);
 		memset(f, 0, sizeof(*f));
 		f->own_only = true;
-		TG_ALLOC_GROW(r->free_files, r->nfree_files + 1,
-			      r->alloc_free_files);
-		r->free_files[r->nfree_files++] = idx;
-	} else if (smap_get(&r->paths, path, strlen(path), &idx)) {
+		slot_free(&r->free_files, idx);
+	} else {
 		/*
 		 * A resolution target keeps its record, not its decoding:
 		 * answers copy what they need, and a later query decodes
@@ -2073,7 +2078,7 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 {
 	char *key = tg_xasprintf("%d\n%.*s", (int)q, (int)len, callee);
 	char *okey = NULL;
-	size_t idx;
+	size_t idx, oidx = AMBIGUOUS; /* o's index in owners */
 	struct hit h, dep;
 	struct tg_owner *o = NULL;
 	struct smap *memo;
@@ -2090,8 +2095,8 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 		/* many files reach one definition: one answer for all */
 		okey = tg_xasprintf("%d\n%zu\n%zu", (int)q, h.file,
 				    (size_t)(h.def - r->files[h.file].inf->defs));
-		if (smap_get(&r->owner_of, okey, strlen(okey), &idx)) {
-			o = idx == AMBIGUOUS ? NULL : r->owners[idx];
+		if (smap_get(&r->owner_of, okey, strlen(okey), &oidx)) {
+			o = oidx == AMBIGUOUS ? NULL : r->owners[oidx];
 			goto found;
 		}
 		switch (q) {
@@ -2134,16 +2139,13 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 					(unsigned)h.def->line);
 		o->how = how;
 		TG_ALLOC_GROW(r->owners, r->nowners + 1, r->alloc_owners);
+		oidx = r->nowners;
 		r->owners[r->nowners++] = o;
 	}
 	if (okey)
-		smap_put(&r->owner_of, okey, strlen(okey),
-			 o ? r->nowners - 1 : AMBIGUOUS, true);
+		smap_put(&r->owner_of, okey, strlen(okey), oidx, true);
 found:
-	idx = AMBIGUOUS;
-	if (o)
-		smap_get(&r->owner_of, okey, strlen(okey), &idx);
-	smap_put(memo, key, strlen(key), idx, true);
+	smap_put(memo, key, strlen(key), oidx, true);
 	pthread_mutex_unlock(&r->mu);
 	free(okey);
 	free(key);
