@@ -73,7 +73,7 @@ int cmd_index(int argc, const char **argv)
 		for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
 			const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
 
-			defs += f->len && (f->data[0] & TG_INFER_HAS_DEFS);
+			defs += f->len && (f->head[0] & TG_INFER_HAS_DEFS);
 		}
 		bool kept = st->written || st->cache_valid;
 

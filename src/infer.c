@@ -1418,8 +1418,10 @@ static void smap_release(struct smap *m)
 struct rfile {
 	char *path;
 	char *module;
-	const unsigned char *data;
+	const unsigned char *data; /* NULL with len: the loader's (key) */
 	size_t len;
+	const void *key;
+	unsigned char head0; /* the record's first byte */
 	unsigned char *copy;
 	struct tg_inferred *inf;
 	bool decoded;
@@ -1460,6 +1462,7 @@ static size_t slot_take(struct slots *s, size_t *n)
 
 struct tg_resolver {
 	pthread_mutex_t mu; /* the engine's scan threads share one */
+	tg_resolver_load_fn load; /* of the files added lazily */
 	struct rfile *files;
 	size_t nfiles, alloc_files;
 	struct slots free_files; /* of done own-only files */
@@ -1587,8 +1590,9 @@ void tg_resolver_free(struct tg_resolver *r)
 	free(r);
 }
 
-static void add_locked(struct tg_resolver *r, const char *path,
-		       const void *data, size_t len, bool copy, bool own_only);
+static size_t add_locked(struct tg_resolver *r, const char *path,
+			 const void *data, size_t len, bool copy,
+			 bool own_only);
 
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy)
@@ -1598,8 +1602,10 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 	pthread_mutex_unlock(&r->mu);
 }
 
-static void add_locked(struct tg_resolver *r, const char *path,
-		       const void *data, size_t len, bool copy, bool own_only)
+/* The file's index in r->files. */
+static size_t add_locked(struct tg_resolver *r, const char *path,
+			 const void *data, size_t len, bool copy,
+			 bool own_only)
 {
 	size_t idx;
 	struct rfile *f;
@@ -1611,6 +1617,7 @@ static void add_locked(struct tg_resolver *r, const char *path,
 		tg_inferred_free(f->inf);
 		f->copy = NULL;
 		f->inf = NULL;
+		f->key = NULL;
 		f->decoded = false;
 		if (f->own_only && !own_only && f->module[0]) {
 			f->own_only = false;
@@ -1643,6 +1650,23 @@ static void add_locked(struct tg_resolver *r, const char *path,
 	}
 	f->data = data;
 	f->len = len;
+	f->head0 = len ? *(const unsigned char *)data : 0;
+	return idx;
+}
+
+void tg_resolver_add_lazy(struct tg_resolver *r, const char *path,
+			  size_t len, const unsigned char head[2],
+			  tg_resolver_load_fn load, const void *key)
+{
+	size_t idx;
+
+	pthread_mutex_lock(&r->mu);
+	r->load = load;
+	idx = add_locked(r, path, head, len ? 1 : 0, false, false);
+	r->files[idx].data = NULL;
+	r->files[idx].len = len;
+	r->files[idx].key = key;
+	pthread_mutex_unlock(&r->mu);
 }
 
 static void forget_names(struct tg_resolver *r)
@@ -1739,6 +1763,7 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		memcpy(f->copy, data, len);
 		f->data = f->copy;
 		f->len = len;
+		f->head0 = d[0];
 	} else {
 		d = NULL;
 	}
@@ -1773,11 +1798,17 @@ static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
 	struct rfile *f = &r->files[idx];
 
 	if (!f->decoded) {
+		unsigned char *owned = NULL;
+		const unsigned char *data = f->data;
+
+		if (!data && f->len)
+			data = r->load(f->key, &owned);
 		f->decoded = true;
-		if (tg_inferred_decode(&f->inf, f->path, f->data, f->len) < 0) {
+		if (tg_inferred_decode(&f->inf, f->path, data, f->len) < 0) {
 			tg_error_clear();
 			tg_inferred_decode(&f->inf, f->path, NULL, 0);
 		}
+		free(owned);
 	}
 	return f->inf;
 }
@@ -1817,7 +1848,7 @@ static void build_names(struct tg_resolver *r)
 
 		/* only records with definitions need decoding */
 		if (!r->files[i].len ||
-		    !(r->files[i].data[0] & TG_INFER_HAS_DEFS))
+		    !(r->files[i].head0 & TG_INFER_HAS_DEFS))
 			continue;
 		inf = file_inf(r, i);
 		for (size_t k = 0; k < inf->ndefs; k++) {

@@ -107,6 +107,11 @@ struct tg_ownerdb {
 	/* cache rows of this run's files that the list left out
 	 * (TG_OWNERDB_TARGETS_ONLY): a rewrite keeps them */
 	unsigned char *used;
+	/* files whose records stay in the cache file (tg_ownerdb_load),
+	 * and the cache files they are in, kept open when replaced */
+	size_t nlazy;
+	int *old_fds;
+	size_t nold_fds, alloc_old_fds;
 };
 
 /*
@@ -171,8 +176,14 @@ char *tg_ownerdb_default_path(struct git_repository *repo)
 
 static void close_cache(struct tg_ownerdb *db)
 {
-	if (db->cache.fd >= 0)
+	if (db->cache.fd >= 0 && db->nlazy) {
+		/* files still read their records from it */
+		TG_ALLOC_GROW(db->old_fds, db->nold_fds + 1,
+			      db->alloc_old_fds);
+		db->old_fds[db->nold_fds++] = db->cache.fd;
+	} else if (db->cache.fd >= 0) {
 		close(db->cache.fd);
+	}
 	db->file_len = 0;
 	memset(&db->cache, 0, sizeof(db->cache));
 	db->cache.fd = -1;
@@ -401,6 +412,20 @@ static long table_find(unsigned char *out, const struct rtable *t,
  * covers only the table, so a warm run reads just the records it uses
  * (§12), and a damaged one is found when it is used, then made again.
  */
+/* A record of l bytes at pos in fd, checked: a fresh buffer, or NULL. */
+static unsigned char *read_record(int fd, uint64_t pos, uint32_t l,
+				  uint32_t sum)
+{
+	unsigned char *buf = tg_xmalloc(l);
+
+	if (!read_at(fd, buf, l, (off_t)pos) ||
+	    (uint32_t)checksum(buf, l) != sum) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static bool row_record(const unsigned char **data, size_t *len,
 		       struct tg_ownerdb *db, const struct rtable *t,
 		       const unsigned char *row)
@@ -417,12 +442,8 @@ static bool row_record(const unsigned char **data, size_t *len,
 		*len = 0;
 		return (uint32_t)checksum(NULL, 0) == sum;
 	}
-	buf = tg_xmalloc(l);
-	if (!read_at(t->fd, buf, l, t->base + (off_t)off) ||
-	    (uint32_t)checksum(buf, l) != sum) {
-		free(buf);
+	if (!(buf = read_record(t->fd, (uint64_t)t->base + off, l, sum)))
 		return false;
-	}
 	TG_ALLOC_GROW(db->copies, db->ncopies + 1, db->alloc_copies);
 	db->copies[db->ncopies++] = buf;
 	*data = buf;
@@ -491,6 +512,53 @@ static int cache_hint(struct hit *h, const struct tg_ownerdb *db,
 	if ((h->j = jrn_find(db, id)) >= 0)
 		return (int)hint_of(db->jrn[h->j].data, db->jrn[h->j].len);
 	return -1;
+}
+
+/*
+ * A target's record that cache_hint() found in the cache file: checked
+ * now (a damaged one is made again), then left there, so a run holds
+ * where each target's record is, not the record (§11). The resolver
+ * and the readers below read it again with tg_ownerdb_load().
+ */
+static bool leave_record(struct tg_ownerdb_file *f, struct tg_ownerdb *db,
+			 const struct hit *h)
+{
+	uint32_t off, l, sum;
+	unsigned char *buf;
+
+	memcpy(&off, h->bytes + 20, 4);
+	memcpy(&l, h->bytes + 24, 4);
+	memcpy(&sum, h->bytes + 28, 4);
+	l &= LEN_MASK;
+	f->pos = (uint64_t)h->t->base + off;
+	if (!(buf = read_record(h->t->fd, f->pos, l, sum)))
+		return false;
+	f->head[0] = buf[0];
+	f->head[1] = l > 1 ? buf[1] : 0;
+	free(buf);
+	f->data = NULL;
+	f->len = l;
+	f->fd = h->t->fd;
+	f->sum = sum;
+	db->nlazy++;
+	return true;
+}
+
+const unsigned char *tg_ownerdb_load(const struct tg_ownerdb_file *f,
+				     unsigned char **owned)
+{
+	*owned = NULL;
+	if (f->data || !f->len)
+		return f->data;
+	if (!(*owned = read_record(f->fd, f->pos, (uint32_t)f->len,
+				   f->sum))) {
+		fprintf(stderr,
+			"txguard: the owner index cache was changed in place while this run read it (the record of %s)\n"
+			"hint: run txguard again; if this repeats, remove .git/txguard/\n",
+			f->path);
+		exit(2); /* TG_EXIT_ERROR: never resolve without it */
+	}
+	return *owned;
 }
 
 /* The record cache_hint() found. */
@@ -753,9 +821,26 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	}
 	/* the records of this run, then old ones while the file stays
 	 * within twice the tree: switching branches keeps most of them */
-	for (size_t i = 0; i < db->nfiles; i++)
-		add_mem_row(&rows, &nrows, &alloc, &db->files[i].id,
-			    db->files[i].data, db->files[i].len, 0);
+	for (size_t i = 0; i < db->nfiles; i++) {
+		const struct tg_ownerdb_file *f = &db->files[i];
+		struct row *r;
+
+		if (f->data || !f->len) {
+			add_mem_row(&rows, &nrows, &alloc, &f->id, f->data,
+				    f->len, 0);
+			continue;
+		}
+		/* left in the cache file (leave_record) */
+		TG_ALLOC_GROW(rows, nrows + 1, alloc);
+		r = &rows[nrows++];
+		memset(r, 0, sizeof(*r));
+		r->id = f->id;
+		r->fd = f->fd;
+		r->off = (off_t)f->pos;
+		r->len = (uint32_t)f->len;
+		r->hint = hint_of(f->head, f->len);
+		r->sum = f->sum;
+	}
 	for (size_t i = 0; i < db->nfresh; i++)
 		add_mem_row(&rows, &nrows, &alloc, &db->fresh[i].id,
 			    db->fresh[i].data, db->fresh[i].len, 0);
@@ -956,7 +1041,9 @@ static void drop_known(struct tg_ownerdb *db)
 			continue;
 		if (is_target_hint(f->path, (unsigned)hint)) {
 			/* a target: its record, while the row is at hand */
-			if (hint && hit_record(&f->data, &f->len, db, &h))
+			if (h.t == &db->cache ? leave_record(f, db, &h) :
+						hit_record(&f->data, &f->len,
+							   db, &h))
 				db->stats.cached++;
 			continue;
 		}
@@ -993,7 +1080,8 @@ static void keep_targets(struct tg_ownerdb *db, size_t from)
 	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
 
-		if (tg_infer_is_target(f->path, f->data, f->len)) {
+		if (tg_infer_is_target(f->path, f->data ? f->data : f->head,
+				       f->len)) {
 			db->files[kept++] = *f;
 			continue;
 		}
@@ -1498,6 +1586,14 @@ static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 	db->read = NULL; /* the caller's reader is for this thread only */
 	spill_seal(db);
 	sort_files(db);
+	for (size_t i = 0; i < db->nfiles; i++) {
+		struct tg_ownerdb_file *f = &db->files[i];
+
+		if (f->data) {
+			f->head[0] = f->data[0];
+			f->head[1] = f->len > 1 ? f->data[1] : 0;
+		}
+	}
 	tg_ownerdb_save(db);
 	if (db->nspill && db->stats.written)
 		reload(db);
@@ -1663,6 +1759,9 @@ void tg_ownerdb_free(struct tg_ownerdb *db)
 		free(db->fresh[i].data);
 	free(db->fresh);
 	close_cache(db);
+	for (size_t i = 0; i < db->nold_fds; i++)
+		close(db->old_fds[i]);
+	free(db->old_fds);
 	spill_close(db);
 	free(db->log);
 	free(db->jrn);
@@ -1699,6 +1798,11 @@ struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
 	return db->resolver;
 }
 
+static const unsigned char *load_key(const void *key, unsigned char **owned)
+{
+	return tg_ownerdb_load(key, owned);
+}
+
 struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 {
 	struct tg_resolver *r = tg_resolver_new();
@@ -1712,9 +1816,13 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 
-		if (!tg_infer_is_target(f->path, f->data, f->len))
+		if (!tg_infer_is_target(f->path, f->head, f->len))
 			continue;
-		tg_resolver_add(r, f->path, f->data, f->len, false);
+		if (f->data)
+			tg_resolver_add(r, f->path, f->data, f->len, false);
+		else
+			tg_resolver_add_lazy(r, f->path, f->len, f->head,
+					     load_key, f);
 	}
 	return r;
 }
@@ -1795,7 +1903,12 @@ int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
 
 static int decode(struct tg_inferred **inf, const struct tg_ownerdb_file *f)
 {
-	if (tg_inferred_decode(inf, f->path, f->data, f->len) < 0) {
+	unsigned char *owned;
+	const unsigned char *data = tg_ownerdb_load(f, &owned);
+	int err = tg_inferred_decode(inf, f->path, data, f->len);
+
+	free(owned);
+	if (err < 0) {
 		tg_error_clear();
 		return -1;
 	}
@@ -1814,7 +1927,7 @@ void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
 		struct tg_inferred *inf = NULL;
 
 		if (!db->files[i].len ||
-		    !(db->files[i].data[0] & TG_INFER_HAS_DEFS) ||
+		    !(db->files[i].head[0] & TG_INFER_HAS_DEFS) ||
 		    decode(&inf, &db->files[i]) < 0)
 			continue;
 		for (size_t k = 0; k < inf->ndefs; k++) {
@@ -1855,7 +1968,8 @@ static bool uses_any(const struct tg_ownerdb_file *f, char *const *names,
 	struct tg_inferred *inf = NULL;
 	bool uses = false;
 
-	if (!f->len || !(f->data[0] & TG_INFER_HAS_USES) ||
+	if (!f->len ||
+	    !((f->data ? f->data : f->head)[0] & TG_INFER_HAS_USES) ||
 	    decode(&inf, f) < 0)
 		return false;
 	for (size_t k = 0; k < inf->nuses && !uses; k++)
@@ -1898,7 +2012,7 @@ int tg_ownerdb_users(struct tg_ownerdb_file **out, size_t *nr,
 			struct tg_inferred *inf = NULL;
 
 			if (!db->files[i].len ||
-			    !(db->files[i].data[0] & TG_INFER_HAS_DEFS) ||
+			    !(db->files[i].head[0] & TG_INFER_HAS_DEFS) ||
 			    decode(&inf, &db->files[i]) < 0)
 				continue;
 			for (size_t k = 0; k < inf->ndefs; k++) {

@@ -198,6 +198,25 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy);
 
 /**
+ * Gives the record of a file added with tg_resolver_add_lazy(): borrowed,
+ * or a fresh buffer left in *owned for the resolver to free. It may run
+ * on any thread that queries, under the resolver's lock, and must not
+ * fail (tg_ownerdb_load() exits instead).
+ */
+typedef const unsigned char *(*tg_resolver_load_fn)(const void *key,
+						    unsigned char **owned);
+
+/**
+ * tg_resolver_add() for a record of `len` bytes the resolver does not
+ * hold: `load(key)` gives it each time the file is decoded, so a resolver
+ * of many targets holds their paths, not their records (§11). `head` is
+ * the record's first two bytes. One resolver takes one `load`.
+ */
+void tg_resolver_add_lazy(struct tg_resolver *r, const char *path,
+			  size_t len, const unsigned char head[2],
+			  tg_resolver_load_fn load, const void *key);
+
+/**
  * Whether `path` lacks a record worth having: absent, or empty (the
  * index's pre-filter skipped its blob, so its imports are unknown).
  */

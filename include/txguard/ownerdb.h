@@ -58,12 +58,24 @@ struct git_index;
 struct tg_glob_set;
 struct tg_resolver;
 
-/** One selected file; `data`/`len` its record (borrowed from the db). */
+/**
+ * One selected file and its record, `len` bytes. `data` is the record
+ * (borrowed from the db), or NULL when the db leaves a record that is in
+ * the cache file there: tg_ownerdb_load() reads it then, so a run does
+ * not hold the records of every resolution target (§11). `head` is the
+ * record's first two bytes (0 past len), valid either way: enough for
+ * TG_INFER_HAS_DEFS and tg_infer_is_target(path, head, len).
+ */
 struct tg_ownerdb_file {
 	char *path;
 	struct tg_oid id;
 	const unsigned char *data;
 	size_t len;
+	unsigned char head[2];
+	/* private to the db: where a record it does not hold is */
+	uint32_t sum;
+	int fd;
+	uint64_t pos;
 };
 
 struct tg_ownerdb_stats {
@@ -199,6 +211,19 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db);
  */
 void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
 			  const struct tg_ownerdb *db);
+
+/**
+ * The record of a file the db lists (tg_ownerdb_file(), users): its
+ * `data`, or read now from the cache file into a fresh buffer left in
+ * *owned for the caller to free (else *owned is NULL). Safe on any
+ * thread: it only reads the file, which stays open as long as the db.
+ * The db checked the record when it listed the file and the file is
+ * never written in place, so a read that fails or differs means someone
+ * else damaged it during this run: txguard says so and exits with 2
+ * rather than resolve without it.
+ */
+const unsigned char *tg_ownerdb_load(const struct tg_ownerdb_file *f,
+				     unsigned char **owned);
 
 /**
  * The record of blob `id` (at `path`, for the pre-filter): from the

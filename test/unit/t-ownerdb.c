@@ -242,9 +242,14 @@ static void test_resolver_from_db(void **state)
 	for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
 		const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
 
+		unsigned char *owned;
+
 		if (!strcmp(f->path, "app/jobs.py") ||
-		    !strcmp(f->path, "app/routes.py"))
-			tg_resolver_add(r, f->path, f->data, f->len, true);
+		    !strcmp(f->path, "app/routes.py")) {
+			tg_resolver_add(r, f->path, tg_ownerdb_load(f, &owned),
+					f->len, true);
+			free(owned);
+		}
 	}
 	o = tg_resolver_owner(r, "app/jobs.py", "get_background_session", 22);
 	assert_non_null(o);
@@ -466,6 +471,141 @@ static void test_targets_only(void **state)
 	sh("git rm -q --cached app/extra.py && rm app/extra.py");
 }
 
+/*
+ * §11: a warm TG_OWNERDB_TARGETS_ONLY build leaves the targets' records
+ * in the cache file: it holds where each is and its first bytes. They
+ * read back equal to a build that holds them, the resolver decodes them
+ * on demand, they survive a rewrite of the cache under the open db, and
+ * one damaged in place during the run is an error (exit 2), never an
+ * empty record.
+ */
+static void test_records_left_in_file(void **state)
+{
+	struct tg_ownerdb_opts opts = { .flags = TG_OWNERDB_TARGETS_ONLY };
+	struct tg_ownerdb_opts small = { .flags = TG_OWNERDB_TARGETS_ONLY,
+					 .batch = 4 };
+	struct tg_ownerdb *db, *held;
+	const struct tg_ownerdb_file *f, *h = NULL;
+	unsigned char *owned;
+	const unsigned char *d;
+	git_repository *held_repo;
+	char path[64];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	held = build(NULL); /* cold: every record in memory */
+	held_repo = cur_repo;
+	for (size_t i = 0; i < tg_ownerdb_count(held); i++)
+		if (!strcmp(tg_ownerdb_file(held, i)->path,
+			    "app/session_helpers.py"))
+			h = tg_ownerdb_file(held, i);
+	assert_non_null(h);
+	assert_non_null(h->data);
+	assert_true(h->head[0] & TG_INFER_HAS_DEFS);
+	assert_int_equal(h->head[0], h->data[0]);
+	assert_int_equal(h->head[1], h->data[1]);
+
+	db = build(&opts);
+	assert_int_equal(tg_ownerdb_count(db), 1);
+	f = tg_ownerdb_file(db, 0);
+	assert_null(f->data);
+	assert_int_equal(f->len, h->len);
+	assert_memory_equal(f->head, h->head, 2);
+	d = tg_ownerdb_load(f, &owned);
+	assert_non_null(owned);
+	assert_ptr_equal(d, owned);
+	assert_memory_equal(d, h->data, h->len);
+	free(owned);
+	/* a held record is lent, not copied */
+	assert_ptr_equal(tg_ownerdb_load(h, &owned), h->data);
+	assert_null(owned);
+	{
+		/* decoded on demand, again after the file's analysis ends */
+		struct tg_resolver *r = tg_ownerdb_resolver(db);
+		char **names = NULL;
+		size_t nr = 0, alloc = 0;
+
+		for (int k = 0; k < 2; k++) {
+			assert_non_null(tg_resolver_owner(
+				r, "app/session_helpers.py",
+				"get_background_session", 22));
+			tg_resolver_done(r, "app/session_helpers.py");
+		}
+		tg_ownerdb_def_names(&names, &nr, &alloc, db);
+		assert_int_equal(nr, 3);
+		assert_string_equal(names[0], "factory");
+		assert_string_equal(names[1], "get_background_session");
+		assert_string_equal(names[2], "get_db");
+		for (size_t i = 0; i < nr; i++)
+			free(names[i]);
+		free(names);
+	}
+	free_db(db);
+
+	/*
+	 * Found in the cache, then the cache rewritten and reloaded under
+	 * the db (a spilled build): the old file stays open for it.
+	 */
+	for (int i = 0; i < 12; i++) {
+		char src[32];
+
+		snprintf(path, sizeof(path), "more/m%02d.py", i);
+		snprintf(src, sizeof(src), "x = %d\n", i);
+		write_file(path, src);
+	}
+	sh("git add -A");
+	db = build(&small);
+	assert_true(tg_ownerdb_stats(db)->written);
+	sh("rm -f .git/txguard/ownerdb-v2"); /* gone from the tree too */
+	f = tg_ownerdb_file(db, 0);
+	assert_string_equal(f->path, "app/session_helpers.py");
+	assert_null(f->data);
+	d = tg_ownerdb_load(f, &owned);
+	assert_memory_equal(d, h->data, h->len);
+	free(owned);
+	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(db),
+					  "app/session_helpers.py",
+					  "get_background_session", 22));
+	free_db(db);
+
+	/* damaged in place while the db reads it: exit 2, said why */
+	db = build(&opts); /* the cache was removed: made again */
+	assert_non_null(tg_ownerdb_file(db, 0)->data);
+	free_db(db);
+	db = build(&opts);
+	f = tg_ownerdb_file(db, 0);
+	assert_null(f->data);
+	sh("printf 'XXXX' | dd of=.git/txguard/ownerdb-v2 bs=1 seek=%llu "
+	   "conv=notrunc 2>/dev/null",
+	   (unsigned long long)f->pos);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(3);
+		tg_ownerdb_load(f, &owned);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	free_db(db);
+	/* the next run finds the damage and makes the record again */
+	db = build(&opts);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	d = tg_ownerdb_load(tg_ownerdb_file(db, 0), &owned);
+	assert_memory_equal(d, h->data, h->len);
+	free(owned);
+	free_db(db);
+
+	tg_ownerdb_free(held);
+	git_repository_free(held_repo);
+	sh("git rm -rq --cached more && rm -r more");
+}
+
 static void test_concurrent_writers(void **state)
 {
 	char *cp = cache_path();
@@ -632,10 +772,15 @@ static void test_list_second_resolver_and_names(void **state)
 		const struct tg_ownerdb_file *x = tg_ownerdb_file(a, i);
 		const struct tg_ownerdb_file *y = tg_ownerdb_file(b, i);
 
+		unsigned char *ox = NULL, *oy = NULL;
+
 		assert_string_equal(x->path, y->path);
 		assert_int_equal(x->len, y->len);
 		if (x->len)
-			assert_memory_equal(x->data, y->data, x->len);
+			assert_memory_equal(tg_ownerdb_load(x, &ox),
+					    tg_ownerdb_load(y, &oy), x->len);
+		free(ox);
+		free(oy);
 	}
 	/* b found every record in the cache a wrote */
 	assert_int_equal(tg_ownerdb_stats(b)->parsed, 0);
@@ -725,11 +870,14 @@ static char *targets_of(struct tg_ownerdb *db)
 
 	for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
 		const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
+		unsigned char *owned;
+		const unsigned char *d = tg_ownerdb_load(f, &owned);
 
 		tg_buf_addf(&b, "%s %zu:", f->path, f->len);
 		for (size_t k = 0; k < f->len; k++)
-			tg_buf_addf(&b, "%02x", f->data[k]);
+			tg_buf_addf(&b, "%02x", d[k]);
 		tg_buf_addch(&b, '\n');
+		free(owned);
 	}
 	return tg_buf_detach(&b, NULL);
 }
@@ -816,7 +964,13 @@ static void test_spilled_build(void **state)
 		memcpy(keep, d, len);
 		tg_ownerdb_release(db, d);
 		tg_ownerdb_release(db, t->data); /* not a copy it made now */
-		assert_memory_equal(t->data, keep, len);
+		{
+			unsigned char *owned;
+
+			assert_memory_equal(tg_ownerdb_load(t, &owned), keep,
+					    len);
+			free(owned);
+		}
 		assert_int_equal(tg_ownerdb_record(&again, &len2, db, t->path,
 						   &t->id), 0);
 		assert_int_equal(len2, len);
@@ -911,7 +1065,7 @@ static void test_big_blobs(void **state)
 		const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
 
 		if (!strncmp(f->path, "big/b", 5))
-			assert_true(f->len > 0 && (f->data[0] & TG_INFER_HAS_DEFS));
+			assert_true(f->len > 0 && (f->head[0] & TG_INFER_HAS_DEFS));
 	}
 	free_db(db);
 	tg_buf_release(&big);
@@ -927,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt_cache_ignored),
 		cmocka_unit_test(test_damaged_record_made_again),
 		cmocka_unit_test(test_targets_only),
+		cmocka_unit_test(test_records_left_in_file),
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
