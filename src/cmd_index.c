@@ -61,7 +61,7 @@ int cmd_index(int argc, const char **argv)
 		goto out;
 	}
 	if (tg_repo_open(&repo, NULL) < 0 ||
-	    tg_inferstate_ownerdb(&db, repo, rev) < 0) {
+	    tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
 		ret = tg_die_with_hint(tg_error_last());
 		goto out;
 	}

@@ -1467,7 +1467,10 @@ struct tg_resolver {
 	size_t nfiles, alloc_files;
 	struct slots free_files; /* of done own-only files */
 	struct smap paths, modules, suffixes, names;
-	bool suffixes_built, names_built;
+	/* every dotted run of a module's parts short of its last part,
+	 * for reaches(): "a", "a.b" and "b" of "a.b.c" */
+	struct smap prefixes;
+	bool suffixes_built, names_built, prefixes_built;
 	struct defref *refs;
 	size_t nrefs, alloc_refs;
 	/*
@@ -1586,6 +1589,7 @@ void tg_resolver_free(struct tg_resolver *r)
 	smap_release(&r->paths);
 	smap_release(&r->modules);
 	smap_release(&r->suffixes);
+	smap_release(&r->prefixes);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -1593,6 +1597,25 @@ void tg_resolver_free(struct tg_resolver *r)
 static size_t add_locked(struct tg_resolver *r, const char *path,
 			 const void *data, size_t len, bool copy,
 			 bool own_only);
+
+static bool reaches(struct tg_resolver *r, const char *path,
+		    const void *data, size_t len);
+
+static void put_suffixes(struct tg_resolver *r, size_t i);
+static void put_prefixes(struct tg_resolver *r, size_t i);
+
+/*
+ * File i's module joined the targets: the maps built from their names
+ * take it in (a module never leaves them, and smap_put marks a name two
+ * modules share the same in any order).
+ */
+static void module_joined(struct tg_resolver *r, size_t i)
+{
+	if (r->suffixes_built)
+		put_suffixes(r, i);
+	if (r->prefixes_built)
+		put_prefixes(r, i);
+}
 
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy)
@@ -1623,8 +1646,7 @@ static size_t add_locked(struct tg_resolver *r, const char *path,
 			f->own_only = false;
 			smap_put(&r->modules, f->module, strlen(f->module),
 				 idx, false);
-			r->suffixes_built = false;
-			smap_release(&r->suffixes);
+			module_joined(r, idx);
 		}
 		drop_results(r);
 	} else {
@@ -1639,8 +1661,7 @@ static size_t add_locked(struct tg_resolver *r, const char *path,
 		if (f->module[0] && !own_only) {
 			smap_put(&r->modules, f->module, strlen(f->module),
 				 idx, false);
-			r->suffixes_built = false;
-			smap_release(&r->suffixes);
+			module_joined(r, idx);
 		}
 	}
 	if (copy && len) {
@@ -1740,7 +1761,9 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		 * answer depends on when it was analysed (the same findings
 		 * on any number of threads), and nothing is forgotten.
 		 */
-		if (!tg_infer_is_target(path, d, len)) {
+		if (!tg_infer_is_target(path, d, len) ||
+		    (!(d[0] & TG_INFER_HAS_DEFS) &&
+		     !reaches(r, path, data, len))) {
 			add_locked(r, path, data, len, true, true);
 			d = NULL;
 		} else {
@@ -1826,18 +1849,126 @@ const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,
 	return inf;
 }
 
-/* Every proper dotted suffix of every module, for src/ layouts. */
+/* Every proper dotted suffix of file i's module, for src/ layouts. */
+static void put_suffixes(struct tg_resolver *r, size_t i)
+{
+	const char *m = r->files[i].module;
+
+	for (const char *p = strchr(m, '.'); p; p = strchr(p + 1, '.'))
+		smap_put(&r->suffixes, p + 1, strlen(p + 1), i, false);
+}
+
 static void build_suffixes(struct tg_resolver *r)
 {
-	for (size_t i = 0; i < r->nfiles; i++) {
-		const char *m = r->files[i].module;
-
-		if (r->files[i].own_only)
-			continue;
-		for (const char *p = strchr(m, '.'); p; p = strchr(p + 1, '.'))
-			smap_put(&r->suffixes, p + 1, strlen(p + 1), i, false);
-	}
+	for (size_t i = 0; i < r->nfiles; i++)
+		if (!r->files[i].own_only && r->files[i].module)
+			put_suffixes(r, i);
 	r->suffixes_built = true;
+}
+
+/* Every dotted run of file i's module's parts short of its last. */
+static void put_prefixes(struct tg_resolver *r, size_t i)
+{
+	const char *m = r->files[i].module;
+
+	for (const char *a = m; a; a = strchr(a, '.'), a = a ? a + 1 : a)
+		for (const char *b = strchr(a, '.'); b; b = strchr(b + 1, '.'))
+			smap_put(&r->prefixes, a, (size_t)(b - a), i, false);
+}
+
+static void build_prefixes(struct tg_resolver *r)
+{
+	for (size_t i = 0; i < r->nfiles; i++)
+		if (!r->files[i].own_only && r->files[i].module)
+			put_prefixes(r, i);
+	r->prefixes_built = true;
+}
+
+/* Does the target bind `c` (one name part): a definition or an import? */
+static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
+{
+	struct tg_inferred *inf = file_inf(r, fi);
+
+	for (size_t i = 0; i < inf->ndefs; i++) {
+		const char *q = inf->defs[i].qualname;
+
+		if (!strncmp(q, c, len) && (!q[len] || q[len] == '.'))
+			return true;
+	}
+	for (size_t i = 0; i < inf->nimports; i++)
+		if (strlen(inf->imports[i].local) == len &&
+		    !memcmp(inf->imports[i].local, c, len))
+			return true;
+	return false;
+}
+
+/*
+ * Could a lookup of `fqn`, and of whatever a query appends to it, reach
+ * a target? lookup_fqn() goes into the target whose module, or else
+ * module suffix, is the longest dotted start of it: the fqn is a dotted
+ * start of a target's name, or is that target, or that target binds the
+ * next name part.
+ */
+static bool fqn_reaches(struct tg_resolver *r, const char *fqn)
+{
+	size_t len = strlen(fqn), fi;
+
+	if (smap_get(&r->prefixes, fqn, len, &fi))
+		return true;
+	for (int pass = 0; pass < 2; pass++) {
+		struct smap *m = pass ? &r->suffixes : &r->modules;
+
+		for (size_t cut = len; cut > 0; cut--) {
+			const char *c = fqn + cut + 1, *dot;
+
+			if (fqn[cut - 1] == '.' || (cut < len && fqn[cut] != '.'))
+				continue;
+			if (!smap_get(m, fqn, cut, &fi) || fi == AMBIGUOUS)
+				continue;
+			if (cut == len)
+				return true;
+			dot = strchr(c, '.');
+			return binds(r, fi, c, dot ? (size_t)(dot - c) :
+						   strlen(c));
+		}
+	}
+	return false;
+}
+
+/*
+ * Could a lookup through one of the record's imports reach a target?
+ * A package for which none can (most re-export nothing a query looks
+ * for) only ever answers NOT_FOUND, like a module the resolver lacks.
+ */
+static bool reaches(struct tg_resolver *r, const char *path,
+		    const void *data, size_t len)
+{
+	struct tg_inferred *inf;
+	bool yes = false;
+
+	if (tg_inferred_decode(&inf, path, data, len) < 0) {
+		tg_error_clear();
+		return true; /* unreadable here: keep it as before */
+	}
+	if (!r->suffixes_built)
+		build_suffixes(r);
+	if (!r->prefixes_built)
+		build_prefixes(r);
+	for (size_t i = 0; i < inf->nimports && !yes; i++)
+		yes = fqn_reaches(r, inf->imports[i].fqn);
+	tg_inferred_free(inf);
+	return yes;
+}
+
+bool tg_resolver_reaches(struct tg_resolver *r, const char *path,
+			 const void *data, size_t len)
+{
+	bool yes;
+
+	pthread_mutex_lock(&r->mu);
+	yes = reaches(r, path, data, len);
+	pthread_mutex_unlock(&r->mu);
+	return yes;
 }
 
 static void build_names(struct tg_resolver *r)

@@ -107,9 +107,9 @@ static int read_blob(void *ctx, char **buf, size_t *len,
 }
 
 int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
-			  const char *rev)
+			  const char *rev, unsigned flags)
 {
-	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY,
+	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY | flags,
 				     .read = read_blob,
 				     .read_ctx = repo };
 	struct source s;
@@ -280,7 +280,7 @@ int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0; /* nothing to check: never build the index */
 	st->repo = repo;
 	st->rev = NULL;
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL, 0)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -294,7 +294,7 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0;
 	st->repo = repo;
 	st->rev = head ? head : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev, 0)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -306,7 +306,8 @@ int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
 
 	st->repo = repo;
 	st->rev = rev ? rev : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev,
+					 TG_OWNERDB_LIVE_ONLY)) < 0)
 		return err;
 	/* each file analysed joins it then (tg_inferstate_fill) */
 	st->now = tg_ownerdb_resolver(st->db);

@@ -1039,6 +1039,13 @@ static void drop_known(struct tg_ownerdb *db)
 
 		if (hint < 0)
 			continue;
+		/* targets too: keep_live() may leave one out */
+		if (h.t == &db->cache) {
+			if (!db->used)
+				db->used = tg_xcalloc(db->cache.n / 8 + 1, 1);
+			db->used[h.row / 8] |=
+				(unsigned char)(1u << (h.row % 8));
+		}
 		if (is_target_hint(f->path, (unsigned)hint)) {
 			/* a target: its record, while the row is at hand */
 			if (h.t == &db->cache ? leave_record(f, db, &h) :
@@ -1049,12 +1056,6 @@ static void drop_known(struct tg_ownerdb *db)
 		}
 		db->stats.cached++;
 		drop[order[k] - from] = true;
-		if (h.t == &db->cache) {
-			if (!db->used)
-				db->used = tg_xcalloc(db->cache.n / 8 + 1, 1);
-			db->used[h.row / 8] |=
-				(unsigned char)(1u << (h.row % 8));
-		}
 	}
 	for (size_t i = from; i < db->nfiles; i++) {
 		if (!drop[i - from]) {
@@ -1574,6 +1575,80 @@ static void reload(struct tg_ownerdb *db)
 		db->stats.cache_valid = true; /* it was written; keep the spill */
 }
 
+static const unsigned char *load_key(const void *key, unsigned char **owned)
+{
+	return tg_ownerdb_load(key, owned);
+}
+
+/* A file of the db joins a resolver, its record borrowed or left. */
+static void add_to(struct tg_resolver *r, const struct tg_ownerdb_file *f)
+{
+	if (f->data || !f->len)
+		tg_resolver_add(r, f->path, f->data, f->len, false);
+	else
+		tg_resolver_add_lazy(r, f->path, f->len, f->head, load_key, f);
+}
+
+/*
+ * TG_OWNERDB_LIVE_ONLY: of the packages listed for their imports, keep
+ * those whose imports reach a module that defines something, directly
+ * or through packages kept (tg_resolver_reaches(), to a fixpoint). Most
+ * packages re-export nothing a query looks for; a scan then holds the
+ * modules that define owners and the packages on the way to them, not
+ * every package of the repository (§11). The records read here go again
+ * at once.
+ */
+static void keep_live(struct tg_ownerdb *db)
+{
+	struct tg_resolver *r;
+	bool *live, grew = true;
+	size_t kept = 0;
+
+	if (!(db->flags & TG_OWNERDB_TARGETS_ONLY) ||
+	    !(db->flags & TG_OWNERDB_LIVE_ONLY) || !db->nfiles)
+		return;
+	r = tg_resolver_new();
+	live = tg_xcalloc(db->nfiles, sizeof(*live));
+	for (size_t i = 0; i < db->nfiles; i++) {
+		if (!(db->files[i].head[0] & TG_INFER_HAS_DEFS))
+			continue;
+		live[i] = true;
+		add_to(r, &db->files[i]);
+	}
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < db->nfiles; i++) {
+			const struct tg_ownerdb_file *f = &db->files[i];
+			unsigned char *owned;
+			const unsigned char *d;
+
+			if (live[i])
+				continue;
+			d = tg_ownerdb_load(f, &owned);
+			if (tg_resolver_reaches(r, f->path, d, f->len)) {
+				live[i] = grew = true;
+				add_to(r, f);
+			}
+			free(owned);
+		}
+	}
+	for (size_t i = 0; i < db->nfiles; i++) {
+		if (live[i]) {
+			db->files[kept++] = db->files[i];
+			continue;
+		}
+		if (!db->files[i].data && db->files[i].len)
+			db->nlazy--;
+		if (!(db->flags & TG_OWNERDB_BORROW_PATHS))
+			free(db->files[i].path);
+	}
+	db->nfiles = db->alloc_files = kept;
+	db->files = tg_xrealloc(db->files, (kept ? kept : 1) *
+						   sizeof(*db->files));
+	free(live);
+	tg_resolver_free(r);
+}
+
 static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 {
 	int err;
@@ -1597,6 +1672,7 @@ static int finish(struct tg_ownerdb **out, struct tg_ownerdb *db)
 	tg_ownerdb_save(db);
 	if (db->nspill && db->stats.written)
 		reload(db);
+	keep_live(db);
 	*out = db;
 	return 0;
 }
@@ -1798,10 +1874,6 @@ struct tg_resolver *tg_ownerdb_resolver(struct tg_ownerdb *db)
 	return db->resolver;
 }
 
-static const unsigned char *load_key(const void *key, unsigned char **owned)
-{
-	return tg_ownerdb_load(key, owned);
-}
 
 struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 {
@@ -1816,13 +1888,8 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 
-		if (!tg_infer_is_target(f->path, f->head, f->len))
-			continue;
-		if (f->data)
-			tg_resolver_add(r, f->path, f->data, f->len, false);
-		else
-			tg_resolver_add_lazy(r, f->path, f->len, f->head,
-					     load_key, f);
+		if (tg_infer_is_target(f->path, f->head, f->len))
+			add_to(r, f);
 	}
 	return r;
 }

@@ -229,11 +229,23 @@ bool tg_resolver_needs(struct tg_resolver *r, const char *path);
  * threads that share the resolver may call it while others query: the
  * engine fills in each file it analyses right before analysing it. A
  * record that is no resolution target (no definitions; not a package
- * that imports) serves only queries from `path` itself, so no other
- * file's answers depend on the order files are analysed in.
+ * whose imports tg_resolver_reaches() a target) serves only queries
+ * from `path` itself, so no other file's answers depend on the order
+ * files are analysed in.
  */
 void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len);
+
+/**
+ * Whether a lookup through one of the record's imports could reach a
+ * target the resolver holds: a dotted start of an import's name is a
+ * target's module or one of its dotted suffixes, or the name is a dotted
+ * start of one. A package whose imports reach none re-exports nothing a
+ * query can find, and resolves like a module the resolver lacks; the
+ * owner index leaves such packages out (§11).
+ */
+bool tg_resolver_reaches(struct tg_resolver *r, const char *path,
+			 const void *data, size_t len);
 
 /**
  * The analysis of `path` is over: the answers remembered for its queries

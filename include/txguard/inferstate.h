@@ -80,10 +80,12 @@ struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st);
 
 /**
  * Just the owner index (refreshed and saved): of the index git will
- * commit, or of the tree of `rev`. For `txguard index`. Errors: TG_EGIT.
+ * commit, or of the tree of `rev`, built with TG_OWNERDB_TARGETS_ONLY
+ * and `flags` (ownerdb.h). For `txguard index`, and the states above.
+ * Errors: TG_EGIT.
  */
 int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
-			  const char *rev);
+			  const char *rev, unsigned flags);
 
 void tg_inferstate_release(struct tg_inferstate *st);
 

@@ -100,6 +100,16 @@ enum tg_ownerdb_flags {
 	 * only those, and tg_ownerdb_users() needs the source again.
 	 */
 	TG_OWNERDB_TARGETS_ONLY = 1 << 3,
+	/*
+	 * With TARGETS_ONLY, keep of the packages that import only those
+	 * whose imports reach a definition, directly or through packages
+	 * kept (tg_resolver_reaches(), to a fixpoint): most re-export
+	 * nothing a query looks for. For a scan, whose memory then follows
+	 * the modules that define owners, not the packages (§11); it reads
+	 * every package's record once or more, which a commit's check
+	 * cannot afford (§12).
+	 */
+	TG_OWNERDB_LIVE_ONLY = 1 << 4,
 };
 
 struct tg_ownerdb_opts {

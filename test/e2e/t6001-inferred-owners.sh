@@ -384,6 +384,42 @@ test_expect_success 'case 1: through a relative import (from .db import ...)' '
 	grep "^app/jobs.py:$L:15: critical TX001 " out
 '
 
+test_expect_success 'case 1: re-exported through two packages; packages that re-export nothing change nothing' '
+	test_when_finished "git reset -q --hard base && git clean -qfd app" &&
+	write_file app/__init__.py <<-\EOF &&
+	from .db import get_background_session
+	EOF
+	write_file app/services/__init__.py <<-\EOF &&
+	from app import get_background_session as bg
+	EOF
+	write_file app/misc/__init__.py <<-\EOF &&
+	import os
+
+	from .text import slugify
+	EOF
+	write_file app/misc/text.py <<-\EOF &&
+	def slugify(s):
+	    return s.lower()
+	EOF
+	git add -A &&
+	git commit -m packages >out 2>&1 &&
+	test_must_fail grep "TX00" out &&
+	write_jobs app/jobs.py bad "from app.services import bg" bg &&
+	git add app/jobs.py &&
+	test_must_fail git commit -m through-packages >out 2>&1 &&
+	L=$(line_of app/jobs.py "await session.commit()") &&
+	D=$(line_of app/db.py "^async def get_background_session") &&
+	grep "^app/jobs.py:$L:15: critical TX001 " out &&
+	grep "app/db.py:$D" out &&
+	test "$(grep -c "critical TX001" out)" = 1 &&
+	git commit -q --no-verify -m debt &&
+	test_expect_code 1 txguard scan -j1 >out1 2>err &&
+	test_expect_code 1 txguard scan -j2 >out2 2>err &&
+	test_cmp out1 out2 &&
+	grep "^app/jobs.py:$L:15: critical TX001 " out1 &&
+	test "$(grep -c "critical TX001" out1)" = 1
+'
+
 test_expect_success 'case 1: through a wrapper owner in a third module (app/wrappers.py)' '
 	test_when_finished "git reset -q --hard base" &&
 	write_file app/worker.py <<-\EOF &&

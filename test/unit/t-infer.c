@@ -971,6 +971,117 @@ static void test_fill_own_only(void **state)
 	tg_resolver_free(r);
 }
 
+/* Whether a package's record reaches a target of the resolver. */
+static bool reaches(struct tg_resolver *r, const char *path, const char *src)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	bool yes;
+
+	record(&b, path, src);
+	yes = tg_resolver_reaches(r, path, b.ptr, b.len);
+	tg_buf_release(&b);
+	return yes;
+}
+
+/*
+ * §11: a package re-exports for the resolver only when a lookup through
+ * its imports can reach a target: a dotted start of an import is a
+ * target's module or a suffix of one (src/ layouts), or the import is a
+ * dotted start of one (`from . import db`, then `db.session.x`).
+ * Everything else, stdlib and third-party imports, names that merely
+ * share letters, stays out.
+ */
+static void test_reaches(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+
+	(void)state;
+	add(r, "src/app/db/session.py", helpers);
+	/* the module, through an absolute, relative or aliased import */
+	assert_true(reaches(r, "src/app/db/__init__.py",
+			    "from .session import get_background_session\n"));
+	assert_true(reaches(r, "src/app/__init__.py",
+			    "from app.db.session import get_db as db\n"));
+	assert_true(reaches(r, "src/app/__init__.py",
+			    "import src.app.db.session\n"));
+	/* a suffix: the resolver finds app.db.session by it */
+	assert_true(reaches(r, "lib/__init__.py",
+			    "from db.session import get_db\n"));
+	assert_true(reaches(r, "lib/__init__.py", "import session\n"));
+	/* a dotted start of the module: the query supplies the rest */
+	assert_true(reaches(r, "src/app/__init__.py", "from . import db\n"));
+	assert_true(reaches(r, "src/__init__.py", "import app\n"));
+	/* one import of many is enough */
+	assert_true(reaches(r, "src/app/api/__init__.py",
+			    "import os\nfrom typing import Any\n"
+			    "from ..db.session import get_db\n"));
+
+	/* nothing on the way to a target */
+	assert_false(reaches(r, "src/app/api/__init__.py",
+			     "import os\nimport logging\n"
+			     "from typing import Any\n"));
+	assert_false(reaches(r, "src/app/models/__init__.py",
+			     "from .user import User\nfrom .job import Job\n"));
+	/* third-party modules that share a last part are not it */
+	assert_false(reaches(r, "src/app/api/__init__.py",
+			     "from sqlalchemy.orm.session import Session\n"));
+	assert_false(reaches(r, "src/app/api/__init__.py",
+			     "from app.db.sessions import x\n"));
+	assert_false(reaches(r, "src/app/api/__init__.py",
+			     "from app.dbx import session\n"));
+	assert_false(reaches(r, "src/app/__init__.py", ""));
+
+	/* a package that joins is reached through the names it binds */
+	assert_false(reaches(r, "src/web/__init__.py",
+			     "from api import get_db\n"));
+	add(r, "src/app/api/__init__.py", "from ..db.session import get_db\n");
+	assert_true(reaches(r, "src/web/__init__.py",
+			    "from api import get_db\n"));
+	assert_true(reaches(r, "src/web/__init__.py",
+			    "from app.api import get_db as g\n"));
+	assert_false(reaches(r, "src/web/__init__.py", "from api import x\n"));
+	/* inside a target package, only what it binds leads on */
+	add(r, "src/app/__init__.py", "from .db import session\n");
+	assert_true(reaches(r, "src/web/__init__.py",
+			    "from src.app import session\n"));
+	assert_false(reaches(r, "src/app/models/__init__.py",
+			     "from src.app.models.user import User\n"));
+	tg_resolver_free(r);
+}
+
+/*
+ * A package filled in during a scan joins for everyone only when it
+ * reaches a target; otherwise it serves its own queries, like a module,
+ * and goes when its analysis is over: no other file's answers depend on
+ * when it was analysed.
+ */
+static void test_fill_package_that_reaches_nothing(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+
+	(void)state;
+	add(r, "app/session_helpers.py", helpers);
+	record(&b, "app/models/__init__.py",
+	       "import logging\nfrom .user import User\n");
+	tg_resolver_fill(r, "app/models/__init__.py", b.ptr, b.len);
+	assert_false(tg_resolver_needs(r, "app/models/__init__.py"));
+	tg_resolver_done(r, "app/models/__init__.py");
+	assert_true(tg_resolver_needs(r, "app/models/__init__.py"));
+	tg_buf_release(&b);
+
+	record(&b, "app/db/__init__.py",
+	       "from app.session_helpers import get_background_session\n");
+	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
+	tg_resolver_done(r, "app/db/__init__.py");
+	assert_false(tg_resolver_needs(r, "app/db/__init__.py"));
+	add(r, "app/jobs.py", "from app.db import get_background_session\n");
+	assert_non_null(tg_resolver_owner(r, "app/jobs.py",
+					  "get_background_session", 22));
+	tg_buf_release(&b);
+	tg_resolver_free(r);
+}
+
 /*
  * A scan asks the same questions from thousands of files: the answers
  * of a file go when its analysis is over, and every file that reaches
@@ -1087,6 +1198,8 @@ int main(void)
 		cmocka_unit_test(test_threads_share_a_resolver),
 		cmocka_unit_test(test_fill_keeps_answers),
 		cmocka_unit_test(test_fill_own_only),
+		cmocka_unit_test(test_reaches),
+		cmocka_unit_test(test_fill_package_that_reaches_nothing),
 		cmocka_unit_test(test_answers_per_file),
 	};
 

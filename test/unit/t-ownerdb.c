@@ -606,6 +606,94 @@ static void test_records_left_in_file(void **state)
 	sh("git rm -rq --cached more && rm -r more");
 }
 
+/*
+ * §11: a TG_OWNERDB_TARGETS_ONLY build keeps the packages whose imports
+ * reach a definition, through other packages too, and leaves out those
+ * that re-export nothing a query can find; a rewrite of the cache still
+ * keeps the records of those it left out.
+ */
+static void test_live_packages(void **state)
+{
+	struct tg_ownerdb_opts opts = { .flags = TG_OWNERDB_TARGETS_ONLY |
+						 TG_OWNERDB_LIVE_ONLY };
+	struct tg_ownerdb_opts all = { .flags = TG_OWNERDB_TARGETS_ONLY };
+	struct tg_ownerdb *db;
+	struct tg_buf got = TG_BUF_INIT;
+
+	(void)state;
+	write_file("app/__init__.py",
+		   "from .session_helpers import get_background_session\n");
+	/* a chain: reaches app only once app is kept */
+	write_file("app/api/__init__.py",
+		   "from app import get_background_session as bg\n");
+	/* one that sorts before the package it reaches through */
+	write_file("app/aa/__init__.py", "from app.zz import bg\n");
+	write_file("app/zz/__init__.py",
+		   "from ..session_helpers import get_background_session as bg\n");
+	write_file("app/models/__init__.py",
+		   "import logging\nfrom .user import User\n");
+	write_file("app/models/user.py", "class User:\n    pass\n");
+	write_file("app/misc/__init__.py",
+		   "import os\nfrom typing import Any\nfrom app.util import add\n");
+	sh("git add -A && rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	for (int warm = 0; warm < 2; warm++) {
+		db = build(&opts);
+		tg_buf_reset(&got);
+		for (size_t i = 0; i < tg_ownerdb_count(db); i++)
+			tg_buf_addf(&got, "%s\n", tg_ownerdb_file(db, i)->path);
+		assert_string_equal(got.ptr, "app/__init__.py\n"
+					     "app/aa/__init__.py\n"
+					     "app/api/__init__.py\n"
+					     "app/session_helpers.py\n"
+					     "app/zz/__init__.py\n");
+		assert_int_equal(tg_ownerdb_stats(db)->read, warm ? 0 : 11);
+		{
+			/* the resolver finds the owner through both */
+			struct tg_resolver *r = tg_ownerdb_resolver(db);
+			struct tg_buf b = TG_BUF_INIT;
+			struct tg_pyfile *py = NULL;
+			static const char src[] =
+				"from app.aa import bg\n"
+				"async def f():\n"
+				"    async with bg() as s:\n"
+				"        await s.commit()\n";
+
+			assert_int_equal(tg_pyfile_parse(&py, "app/w.py", src,
+							 strlen(src)), 0);
+			tg_infer_pyfile(&b, py);
+			tg_pyfile_free(py);
+			tg_resolver_fill(r, "app/w.py", b.ptr, b.len);
+			assert_non_null(tg_resolver_owner(r, "app/w.py", "bg",
+							  2));
+			tg_buf_release(&b);
+		}
+		free_db(db);
+	}
+	/* without LIVE_ONLY (a commit's check) every package stays */
+	db = build(&all);
+	assert_int_equal(tg_ownerdb_count(db), 7);
+	free_db(db);
+	/* a rewrite (damaged journal) keeps what the list left out */
+	write_file("app/extra.py", "x = 2\n");
+	sh("git add -A && printf junk >.git/txguard/ownerdb-v2.log");
+	db = build(&opts);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_true(tg_ownerdb_stats(db)->written);
+	free_db(db);
+	sh("test ! -e .git/txguard/ownerdb-v2.log");
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->cached,
+			 tg_ownerdb_stats(db)->files);
+	free_db(db);
+	tg_buf_release(&got);
+	write_file("app/__init__.py", "");
+	sh("git rm -rq --cached app/aa app/zz app/api app/models app/misc "
+	   "app/extra.py && "
+	   "rm -r app/aa app/zz app/api app/models app/misc app/extra.py && "
+	   "git add app/__init__.py");
+}
+
 static void test_concurrent_writers(void **state)
 {
 	char *cp = cache_path();
@@ -1082,6 +1170,7 @@ int main(void)
 		cmocka_unit_test(test_damaged_record_made_again),
 		cmocka_unit_test(test_targets_only),
 		cmocka_unit_test(test_records_left_in_file),
+		cmocka_unit_test(test_live_packages),
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
