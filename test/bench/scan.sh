@@ -6,7 +6,7 @@
 #   A  scan -j1, a tree where every file uses sessions   / tree-sitter parse-only pass   (<= 1.2x)
 #   B  scan -j2                                          vs scan -j1                     (>= 1.8x faster)
 #   C  scan, a large tree where few files touch databases / reading the same blobs       (<= 3x)
-#   D  peak RSS of scan -j2 on C's tree and on 4x that tree, objects loose and packed,
+#   D  peak RSS (median of 3) of scan -j2 and -j1 on C's tree and on 4x that tree, objects loose and packed,
 #      with and without the owner index cache; on A's tree and on 4x that tree (every
 #      file queries the resolver); check on a large change in both   (<= 64 MiB, flat)
 #
@@ -58,11 +58,18 @@ median() { # JSON NAME -> ms
 	python3 -c 'import json,sys; r={x["command"]:x for x in json.load(open(sys.argv[1]))["results"]}; print("%.1f" % (r[sys.argv[2]]["median"]*1000))' "$@"
 }
 
-rss() { # DIR CMD... -> MiB
+# rss DIR CMD... -> MiB, the median peak RSS of three runs; with COLD=1
+# the owner index cache is removed before each.
+rss() {
 	d=$1
 	shift
-	(cd "$d" && /usr/bin/time -o "$tmp/rss" -f %M "$@" >/dev/null 2>&1) || true
-	awk '{printf "%.1f", $1 / 1024}' "$tmp/rss"
+	: >"$tmp/rss3"
+	for _ in 1 2 3; do
+		[ "${COLD:-0}" = 1 ] && rm -rf "$d/.git/txguard"
+		(cd "$d" && /usr/bin/time -o "$tmp/rss" -f %M "$@" >/dev/null 2>&1) || true
+		tail -n 1 "$tmp/rss" >>"$tmp/rss3"
+	done
+	sort -n "$tmp/rss3" | awk 'NR == 2 {printf "%.1f", $1 / 1024}'
 }
 
 echo "building trees from $src ..."
@@ -93,13 +100,15 @@ r=$(median "$tmp/c.json" "$floor read")
 s=$(median "$tmp/c.json" "$txguard scan --fail-on never -q")
 python3 -c "import sys; r, s = float(sys.argv[1]), float(sys.argv[2]); print(f'C  scan {s:.0f} ms / read-blobs floor {r:.0f} ms = {s / r:.2f}x (target <= 3x)')" "$r" "$s"
 
-# D: the same trees loose (as committed) and packed; each scan once with no
+# D: the same trees loose (as committed) and packed; each scan with no
 # owner index cache (cold: the index is built, reading every blob) and
-# once with it (warm). check stages one copy of the library (every file
-# of c0 changed) in the N and the 4N tree.
+# with it (warm). check stages one copy of the library (every file of c0
+# changed) in the N and the 4N tree.
 rss_cold() { # DIR CMD... -> MiB, without the owner index cache
-	rm -rf "$1/.git/txguard"
+	COLD=1
 	rss "$@"
+	COLD=0
+	rm -rf "$1/.git/txguard"
 }
 rss_warm() { # DIR CMD... -> MiB, after a run that leaves the cache
 	(cd "$1" && shift && "$@" >/dev/null 2>&1) || true
@@ -118,15 +127,19 @@ for kind in loose packed; do
 	c4=$(rss_cold "$tmp/few4$s" "$txguard" scan -j2 --fail-on never -q)
 	w1=$(rss_warm "$tmp/few$s" "$txguard" scan -j2 --fail-on never -q)
 	w4=$(rss_warm "$tmp/few4$s" "$txguard" scan -j2 --fail-on never -q)
+	j1=$(rss "$tmp/few$s" "$txguard" scan -j1 --fail-on never -q)
+	j4=$(rss "$tmp/few4$s" "$txguard" scan -j1 --fail-on never -q)
 	f1=$(rss "$tmp/few$s" "$floor" read)
 	f4=$(rss "$tmp/few4$s" "$floor" read)
-	echo "D  peak RSS scan -j2, $kind: $n1 files $w1 MiB, $n4 files $w4 MiB (no owner index cache: $c1, $c4 MiB; floor, reading every blob: $f1, $f4 MiB)"
+	echo "D  peak RSS scan -j2, $kind: $n1 files $w1 MiB, $n4 files $w4 MiB (-j1: $j1, $j4 MiB; no owner index cache: $c1, $c4 MiB; floor, reading every blob: $f1, $f4 MiB)"
 done
 ms=$(rss_warm "$tmp/sessions" "$txguard" scan -j2 --fail-on never -q)
 ms4=$(rss_warm "$tmp/sessions4" "$txguard" scan -j2 --fail-on never -q)
+mj=$(rss "$tmp/sessions" "$txguard" scan -j1 --fail-on never -q)
+mj4=$(rss "$tmp/sessions4" "$txguard" scan -j1 --fail-on never -q)
 m1=$(cd "$tmp/sessions" && git ls-files | wc -l)
 m4=$(cd "$tmp/sessions4" && git ls-files | wc -l)
-echo "D  peak RSS scan -j2, every file uses sessions, loose: $m1 files $ms MiB, $m4 files $ms4 MiB"
+echo "D  peak RSS scan -j2, every file uses sessions, loose: $m1 files $ms MiB, $m4 files $ms4 MiB (-j1: $mj, $mj4 MiB)"
 for t in few few4; do
 	(cd "$tmp/$t" && find c0 -name '*.py' -exec sh -c 'for f; do echo "x = 1" >>"$f"; done' sh {} + &&
 		git add -A c0)

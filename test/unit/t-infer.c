@@ -996,40 +996,47 @@ static void test_reaches(void **state)
 	struct tg_resolver *r = tg_resolver_new();
 
 	(void)state;
-	add(r, "src/app/db/session.py", helpers);
-	/* the module, through an absolute, relative or aliased import */
-	assert_true(reaches(r, "src/app/db/__init__.py",
-			    "from .session import get_background_session\n"));
-	assert_true(reaches(r, "src/app/__init__.py",
-			    "from app.db.session import get_db as db\n"));
-	assert_true(reaches(r, "src/app/__init__.py",
-			    "import src.app.db.session\n"));
-	/* a suffix: the resolver finds app.db.session by it */
-	assert_true(reaches(r, "lib/__init__.py",
-			    "from db.session import get_db\n"));
-	assert_true(reaches(r, "lib/__init__.py", "import session\n"));
-	/* a dotted start of the module: the query supplies the rest */
-	assert_true(reaches(r, "src/app/__init__.py", "from . import db\n"));
-	assert_true(reaches(r, "src/__init__.py", "import app\n"));
-	/* one import of many is enough */
-	assert_true(reaches(r, "src/app/api/__init__.py",
-			    "import os\nfrom typing import Any\n"
-			    "from ..db.session import get_db\n"));
+	static const struct {
+		const char *path, *src;
+		bool want;
+	} cases[] = {
+		/* the module, through an absolute, relative or aliased import */
+		{ "src/app/db/__init__.py",
+		  "from .session import get_background_session\n", true },
+		{ "src/app/__init__.py",
+		  "from app.db.session import get_db as db\n", true },
+		{ "src/app/__init__.py", "import src.app.db.session\n", true },
+		/* a suffix: the resolver finds app.db.session by it */
+		{ "lib/__init__.py", "from db.session import get_db\n", true },
+		{ "lib/__init__.py", "import session\n", true },
+		/* a dotted start of the module: the query supplies the rest */
+		{ "src/app/__init__.py", "from . import db\n", true },
+		{ "src/__init__.py", "import app\n", true },
+		/* one import of many is enough */
+		{ "src/app/api/__init__.py",
+		  "import os\nfrom typing import Any\n"
+		  "from ..db.session import get_db\n",
+		  true },
+		/* nothing on the way to a target */
+		{ "src/app/api/__init__.py",
+		  "import os\nimport logging\nfrom typing import Any\n", false },
+		{ "src/app/models/__init__.py",
+		  "from .user import User\nfrom .job import Job\n", false },
+		/* third-party modules that share a last part are not it */
+		{ "src/app/api/__init__.py",
+		  "from sqlalchemy.orm.session import Session\n", false },
+		{ "src/app/api/__init__.py", "from app.db.sessions import x\n",
+		  false },
+		{ "src/app/api/__init__.py", "from app.dbx import session\n",
+		  false },
+		{ "src/app/__init__.py", "", false },
+	};
 
-	/* nothing on the way to a target */
-	assert_false(reaches(r, "src/app/api/__init__.py",
-			     "import os\nimport logging\n"
-			     "from typing import Any\n"));
-	assert_false(reaches(r, "src/app/models/__init__.py",
-			     "from .user import User\nfrom .job import Job\n"));
-	/* third-party modules that share a last part are not it */
-	assert_false(reaches(r, "src/app/api/__init__.py",
-			     "from sqlalchemy.orm.session import Session\n"));
-	assert_false(reaches(r, "src/app/api/__init__.py",
-			     "from app.db.sessions import x\n"));
-	assert_false(reaches(r, "src/app/api/__init__.py",
-			     "from app.dbx import session\n"));
-	assert_false(reaches(r, "src/app/__init__.py", ""));
+	add(r, "src/app/db/session.py", helpers);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(cases); i++)
+		if (reaches(r, cases[i].path, cases[i].src) != cases[i].want)
+			fail_msg("case %zu: %s in %s", i, cases[i].src,
+				 cases[i].path);
 
 	/* a package that joins is reached through the names it binds */
 	assert_false(reaches(r, "src/web/__init__.py",
