@@ -76,11 +76,16 @@ struct tg_ownerdb {
 	/* records read from a file, valid as long as the db */
 	unsigned char **copies;
 	size_t ncopies, alloc_copies;
-	/* the spill file: rows made and written by the build, sorted when
-	 * the build ends (spill.n stays 0 until then) */
+	/*
+	 * The spill file (spill.fd; spill.n stays 0): each spilled batch's
+	 * records, then its rows sorted, a run that runs[] describes. The
+	 * build holds no row of it (§11); runs are searched once the build
+	 * is over (nsealed of them).
+	 */
 	struct rtable spill;
-	unsigned char *spill_rows;
-	size_t nspill, alloc_spill;
+	struct rtable *runs;
+	size_t nruns, alloc_runs, nsealed;
+	size_t nspill; /* rows in the runs */
 	uint64_t spill_len;
 	bool spill_failed;
 	struct tg_ownerdb_file *files;
@@ -465,9 +470,10 @@ static bool cache_find(const unsigned char **data, size_t *len,
 	if (table_find(row, &db->cache, id) >= 0 &&
 	    row_record(data, len, db, &db->cache, row))
 		return true;
-	if (table_find(row, &db->spill, id) >= 0 &&
-	    row_record(data, len, db, &db->spill, row))
-		return true;
+	for (size_t r = 0; r < db->nsealed; r++)
+		if (table_find(row, &db->runs[r], id) >= 0 &&
+		    row_record(data, len, db, &db->runs[r], row))
+			return true;
 	if ((i = jrn_find(db, id)) >= 0) {
 		*data = db->jrn[i].data;
 		*len = db->jrn[i].len;
@@ -505,9 +511,11 @@ static int cache_hint(struct hit *h, const struct tg_ownerdb *db,
 		h->t = &db->cache;
 		return row_hint(h->bytes);
 	}
-	if ((h->row = table_find(h->bytes, &db->spill, id)) >= 0) {
-		h->t = &db->spill;
-		return row_hint(h->bytes);
+	for (size_t r = 0; r < db->nsealed; r++) {
+		if ((h->row = table_find(h->bytes, &db->runs[r], id)) >= 0) {
+			h->t = &db->runs[r];
+			return row_hint(h->bytes);
+		}
 	}
 	if ((h->j = jrn_find(db, id)) >= 0)
 		return (int)hint_of(db->jrn[h->j].data, db->jrn[h->j].len);
@@ -732,29 +740,6 @@ static void add_mem_row(struct row **rows, size_t *nr, size_t *alloc,
 	r->prio = prio;
 }
 
-static void add_file_row(struct row **rows, size_t *nr, size_t *alloc,
-			 const struct rtable *t, const unsigned char *src,
-			 unsigned prio)
-{
-	uint32_t off, lenhint;
-	struct row *r;
-
-	TG_ALLOC_GROW(*rows, *nr + 1, *alloc);
-	r = &(*rows)[(*nr)++];
-	memset(r, 0, sizeof(*r));
-	memcpy(r->id.id, src, TG_OID_RAWSZ);
-	memcpy(&off, src + 20, 4);
-	memcpy(&lenhint, src + 24, 4);
-	memcpy(&r->sum, src + 28, 4);
-	r->fd = t->fd;
-	r->off = t->base + (off_t)off;
-	r->len = lenhint & LEN_MASK;
-	r->hint = lenhint >> HINT_SHIFT;
-	r->prio = prio;
-	if (r->len > MAX_RECORD)
-		(*nr)--; /* too big to keep: made again when used */
-}
-
 /* Write a row's record through the buffer *w, flushed past 64 KiB. */
 static int put_record(int fd, struct tg_buf *w, const struct row *r)
 {
@@ -788,13 +773,182 @@ static size_t unsaved_bytes(const struct tg_ownerdb *db)
 	return db->nspill ? SIZE_MAX : add;
 }
 
+/* rows a merge source reads at once: a run costs 2 KiB while it is merged */
+#define MWIN 64
+
+/* A sorted source of rows for the merge that writes the cache. */
+struct msrc {
+	const struct rtable *t; /* NULL: the in-memory rows */
+	size_t pos, end;
+	unsigned prio;
+	bool old; /* the old cache: used rows, unused ones within budget */
+	size_t lo, hi; /* its rows [lo, hi) are in buf */
+	unsigned char *buf;
+	struct row cur;
+};
+
+struct merge {
+	struct tg_ownerdb *db;
+	const struct row *mem;
+	struct msrc *src;
+	size_t nsrc, *heap, nheap, budget0, budget;
+	bool failed;
+};
+
+static bool src_next(struct merge *m, struct msrc *s)
+{
+	while (s->pos < s->end) {
+		size_t i = s->pos++;
+		const unsigned char *row;
+		uint32_t off, lenhint;
+
+		if (!s->t) {
+			s->cur = m->mem[i];
+			return true;
+		}
+		if (i < s->lo || i >= s->hi) {
+			size_t hi = i + MWIN < s->end ? i + MWIN : s->end;
+
+			if (!rows_at(s->t, i, hi, s->buf)) {
+				m->failed = true;
+				return false;
+			}
+			s->lo = i;
+			s->hi = hi;
+		}
+		row = s->buf + (i - s->lo) * ROW_SIZE;
+		if (s->old && !(m->db->used && (m->db->used[i / 8] >> (i % 8) & 1))) {
+			if (!m->budget)
+				continue;
+			m->budget--;
+		}
+		memset(&s->cur, 0, sizeof(s->cur));
+		memcpy(s->cur.id.id, row, TG_OID_RAWSZ);
+		memcpy(&off, row + 20, 4);
+		memcpy(&lenhint, row + 24, 4);
+		memcpy(&s->cur.sum, row + 28, 4);
+		s->cur.fd = s->t->fd;
+		s->cur.off = s->t->base + (off_t)off;
+		s->cur.len = lenhint & LEN_MASK;
+		s->cur.hint = lenhint >> HINT_SHIFT;
+		s->cur.prio = s->prio;
+		if (s->cur.len <= MAX_RECORD)
+			return true; /* a bigger one is made again when used */
+	}
+	return false;
+}
+
+static bool heap_less(const struct merge *m, size_t a, size_t b)
+{
+	const struct row *x = &m->src[a].cur, *y = &m->src[b].cur;
+	int c = memcmp(x->id.id, y->id.id, TG_OID_RAWSZ);
+
+	return c ? c < 0 : x->prio < y->prio;
+}
+
+static void heap_down(struct merge *m, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, min = i, t;
+
+		if (l < m->nheap && heap_less(m, m->heap[l], m->heap[min]))
+			min = l;
+		if (l + 1 < m->nheap && heap_less(m, m->heap[l + 1], m->heap[min]))
+			min = l + 1;
+		if (min == i)
+			return;
+		t = m->heap[i];
+		m->heap[i] = m->heap[min];
+		m->heap[min] = t;
+		i = min;
+	}
+}
+
+/*
+ * One pass over the rows the cache will hold, in id order, each blob
+ * once (of two rows of one blob, the lower prio): the merge of the
+ * in-memory rows, the spill's runs and the old cache's table, read a
+ * window at a time, so writing the cache holds no row a blob (§11).
+ */
+static int merge_pass(struct merge *m, int (*emit)(void *, const struct row *),
+		      void *ctx)
+{
+	unsigned char last[TG_OID_RAWSZ];
+	bool have_last = false;
+
+	m->budget = m->budget0;
+	m->nheap = 0;
+	for (size_t i = 0; i < m->nsrc; i++) {
+		m->src[i].pos = 0;
+		m->src[i].lo = m->src[i].hi = 0;
+		if (src_next(m, &m->src[i]))
+			m->heap[m->nheap++] = i;
+	}
+	for (size_t i = m->nheap / 2; i-- > 0;)
+		heap_down(m, i);
+	while (m->nheap && !m->failed) {
+		struct msrc *s = &m->src[m->heap[0]];
+
+		if (!have_last || memcmp(last, s->cur.id.id, TG_OID_RAWSZ)) {
+			if (emit(ctx, &s->cur) < 0)
+				return -1;
+			memcpy(last, s->cur.id.id, TG_OID_RAWSZ);
+			have_last = true;
+		}
+		if (!src_next(m, s))
+			m->heap[0] = m->heap[--m->nheap];
+		heap_down(m, 0);
+	}
+	return m->failed ? -1 : 0;
+}
+
+struct table_out {
+	int fd;
+	size_t n;
+	uint64_t data_len, sum;
+	struct tg_buf w;
+	bool count_only;
+};
+
+static int emit_table(void *ctx, const struct row *r)
+{
+	struct table_out *o = ctx;
+	uint32_t off = (uint32_t)o->data_len;
+	uint32_t lenhint = r->len | r->hint << HINT_SHIFT;
+	unsigned char row[ROW_SIZE];
+
+	o->n++;
+	o->data_len += r->len;
+	if (o->count_only)
+		return 0;
+	memcpy(row, r->id.id, TG_OID_RAWSZ);
+	memcpy(row + 20, &off, 4);
+	memcpy(row + 24, &lenhint, 4);
+	memcpy(row + 28, &r->sum, 4);
+	o->sum = sum_words(o->sum, row, ROW_SIZE);
+	tg_buf_add(&o->w, row, ROW_SIZE);
+	if (o->w.len >= (64u << 10)) {
+		if (write_all(o->fd, o->w.ptr, o->w.len) < 0)
+			return -1;
+		tg_buf_reset(&o->w);
+	}
+	return 0;
+}
+
+static int emit_record(void *ctx, const struct row *r)
+{
+	struct table_out *o = ctx;
+
+	return r->len ? put_record(o->fd, &o->w, r) : 0;
+}
+
 int tg_ownerdb_save(struct tg_ownerdb *db)
 {
 	struct row *rows = NULL;
-	size_t nrows = 0, alloc = 0, keep_old, out = 0;
-	struct tg_buf table = TG_BUF_INIT, w = TG_BUF_INIT;
-	unsigned char hdr[HEADER_SIZE], buf[WIN * ROW_SIZE];
-	uint64_t data_len = 0, sum;
+	size_t nrows = 0, alloc = 0, keep_old, nused = 0;
+	struct table_out o = { .fd = -1, .w = TG_BUF_INIT };
+	struct merge m = { .db = db };
+	unsigned char hdr[HEADER_SIZE];
 	uint32_t mark = ENDIAN_MARK, n32;
 	char *tmp = NULL, *dir = NULL, *slash;
 	int fd = -1, err = 0;
@@ -819,8 +973,7 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 			return 0;
 		}
 	}
-	/* the records of this run, then old ones while the file stays
-	 * within twice the tree: switching branches keeps most of them */
+	/* the records this run holds: the targets, fresh ones, the journal */
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 		struct row *r;
@@ -844,59 +997,49 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfresh; i++)
 		add_mem_row(&rows, &nrows, &alloc, &db->fresh[i].id,
 			    db->fresh[i].data, db->fresh[i].len, 0);
-	for (size_t i = 0; i < db->nspill; i++)
-		add_file_row(&rows, &nrows, &alloc, &db->spill,
-			     db->spill_rows + i * ROW_SIZE, 1);
 	for (size_t i = 0; i < db->njrn; i++)
 		add_mem_row(&rows, &nrows, &alloc, &db->jrn[i].id,
 			    db->jrn[i].data, db->jrn[i].len, 2);
-	/* this run's files the list left out, then the rest while the
-	 * file stays within twice the tree */
-	for (int pass = 0; pass < 2; pass++) {
-		keep_old = 2 * db->stats.files + 1024;
-		for (size_t lo = 0; lo < db->cache.n; lo += WIN) {
-			size_t hi = lo + WIN < db->cache.n ? lo + WIN :
-							     db->cache.n;
-			const unsigned char *w = rows_at(&db->cache, lo, hi,
-							 buf);
-
-			for (size_t i = lo; w && i < hi; i++) {
-				bool used = db->used &&
-					    (db->used[i / 8] >> (i % 8) & 1);
-
-				if (pass ? used || nrows >= keep_old : !used)
-					continue;
-				add_file_row(&rows, &nrows, &alloc, &db->cache,
-					     w + (i - lo) * ROW_SIZE, 3);
-			}
-		}
-	}
 	if (nrows)
 		qsort(rows, nrows, sizeof(*rows), cmp_row);
-	for (size_t i = 0; i < nrows; i++) {
-		uint32_t off = (uint32_t)data_len;
-		uint32_t lenhint = rows[i].len | rows[i].hint << HINT_SHIFT;
+	/*
+	 * Merged with the spill's runs and the old cache: of the old rows,
+	 * this run's files the list left out, then the rest while the file
+	 * stays within twice the tree (switching branches keeps most).
+	 */
+	m.mem = rows;
+	m.src = tg_xcalloc(db->nruns + 2, sizeof(*m.src));
+	m.heap = tg_xcalloc(db->nruns + 2, sizeof(*m.heap));
+	m.src[m.nsrc].end = nrows;
+	m.src[m.nsrc++].prio = 0;
+	for (size_t r = 0; r < db->nruns; r++) {
+		struct msrc *s = &m.src[m.nsrc++];
 
-		if (out && !memcmp(rows[out - 1].id.id, rows[i].id.id,
-				   TG_OID_RAWSZ))
-			continue; /* a copy */
-		rows[out++] = rows[i];
-		tg_buf_add(&table, rows[i].id.id, TG_OID_RAWSZ);
-		tg_buf_add(&table, &off, 4);
-		tg_buf_add(&table, &lenhint, 4);
-		tg_buf_add(&table, &rows[i].sum, 4);
-		data_len += rows[i].len;
-		if (data_len > UINT32_MAX)
-			goto out; /* too big to index: run without a cache */
+		s->t = &db->runs[r];
+		s->end = db->runs[r].n;
+		s->prio = 1;
 	}
-	/* the header's checksum covers the table alone */
-	sum = checksum((unsigned char *)table.ptr, table.len);
-	n32 = (uint32_t)out;
-	memcpy(hdr, MAGIC, 8);
-	memcpy(hdr + 8, &mark, 4);
-	memcpy(hdr + 12, &n32, 4);
-	memcpy(hdr + 16, &data_len, 8);
-	memcpy(hdr + 24, &sum, 8);
+	if (db->cache.n) {
+		struct msrc *s = &m.src[m.nsrc++];
+
+		s->t = &db->cache;
+		s->end = db->cache.n;
+		s->prio = 3;
+		s->old = true;
+		for (size_t i = 0; db->used && i < db->cache.n; i++)
+			nused += db->used[i / 8] >> (i % 8) & 1;
+	}
+	for (size_t i = 0; i < m.nsrc; i++)
+		if (m.src[i].t)
+			m.src[i].buf = tg_xmalloc(MWIN * ROW_SIZE);
+	keep_old = 2 * db->stats.files + 1024;
+	m.budget0 = keep_old > nrows + db->nspill + nused ?
+			    keep_old - nrows - db->nspill - nused :
+			    0;
+	/* first the count and the size, which the table's checksum needs */
+	o.count_only = true;
+	if (merge_pass(&m, emit_table, &o) < 0 || o.data_len > UINT32_MAX)
+		goto out; /* unreadable, or too big to index: no cache */
 
 	dir = tg_xstrdup(db->cache_path);
 	if ((slash = strrchr(dir, '/'))) {
@@ -910,14 +1053,29 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0)
 		goto out;
-	/* records are copied through a small buffer, not gathered (§11) */
+	/* the table, then the records, through a small buffer (§11) */
+	n32 = (uint32_t)o.n;
+	memcpy(hdr, MAGIC, 8);
+	memcpy(hdr + 8, &mark, 4);
+	memcpy(hdr + 12, &n32, 4);
+	memcpy(hdr + 16, &o.data_len, 8);
+	memset(hdr + 24, 0, 8);
+	o.fd = fd;
+	o.count_only = false;
+	o.sum = SUM_SEED ^ (o.n * ROW_SIZE);
+	o.n = 0;
+	o.data_len = 0;
 	if (write_all(fd, hdr, sizeof(hdr)) < 0 ||
-	    write_all(fd, table.ptr, table.len) < 0)
+	    merge_pass(&m, emit_table, &o) < 0 ||
+	    write_all(fd, o.w.ptr, o.w.len) < 0)
 		goto fail;
-	for (size_t i = 0; i < out; i++)
-		if (rows[i].len && put_record(fd, &w, &rows[i]) < 0)
-			goto fail;
-	if (write_all(fd, w.ptr, w.len) < 0)
+	tg_buf_reset(&o.w);
+	if (o.n != n32 || merge_pass(&m, emit_record, &o) < 0 ||
+	    write_all(fd, o.w.ptr, o.w.len) < 0)
+		goto fail;
+	/* the header's checksum covers the table alone */
+	memcpy(hdr + 24, &o.sum, 8);
+	if (pwrite(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		goto fail;
 	if (close(fd) < 0) {
 		fd = -1;
@@ -954,11 +1112,14 @@ out:
 		close(fd);
 		unlink(tmp);
 	}
+	for (size_t i = 0; i < m.nsrc; i++)
+		free(m.src[i].buf);
+	free(m.src);
+	free(m.heap);
 	free(tmp);
 	free(dir);
 	free(rows);
-	tg_buf_release(&table);
-	tg_buf_release(&w);
+	tg_buf_release(&o.w);
 	return err;
 }
 
@@ -1288,29 +1449,33 @@ static bool spill_open(struct tg_ownerdb *db)
 	return !db->spill_failed;
 }
 
-/* Write a batch's records to the spill file and keep their rows. */
+static int cmp_spill_row(const void *a, const void *b)
+{
+	return memcmp(a, b, TG_OID_RAWSZ);
+}
+
+/*
+ * Write a batch's records to the spill file, then their rows sorted: a
+ * run, which the cache's writer merges with the others (§11: a build
+ * holds no row a blob).
+ */
 static bool spill_records(struct tg_ownerdb *db, const struct fresh *recs,
 			  size_t n)
 {
 	struct tg_buf b = TG_BUF_INIT;
-	uint64_t off = db->spill_len;
+	uint64_t off = db->spill_len, rows_off;
+	unsigned char *rows;
+	struct rtable *run;
 
 	if (db->spill_failed || (db->spill.fd < 0 && !spill_open(db)))
 		return false;
 	for (size_t k = 0; k < n; k++)
 		if (recs[k].len)
 			tg_buf_add(&b, recs[k].data, recs[k].len);
-	if (off + b.len > UINT32_MAX ||
-	    write_all(db->spill.fd, b.ptr, b.len) < 0) {
-		/* rows already kept stay valid; no more are added */
-		db->spill_failed = true;
-		tg_buf_release(&b);
-		return false;
-	}
-	TG_ALLOC_GROW(db->spill_rows, (db->nspill + n) * ROW_SIZE,
-		      db->alloc_spill);
+	rows_off = off + b.len;
+	rows = tg_xmalloc((n ? n : 1) * ROW_SIZE);
 	for (size_t k = 0; k < n; k++) {
-		unsigned char *row = db->spill_rows + db->nspill++ * ROW_SIZE;
+		unsigned char *row = rows + k * ROW_SIZE;
 		uint32_t o = (uint32_t)off, len = (uint32_t)recs[k].len;
 		uint32_t lenhint = len | hint_of(recs[k].data, recs[k].len)
 						 << HINT_SHIFT;
@@ -1322,33 +1487,42 @@ static bool spill_records(struct tg_ownerdb *db, const struct fresh *recs,
 		memcpy(row + 28, &sum, 4);
 		off += len;
 	}
-	db->spill_len = off;
+	qsort(rows, n, ROW_SIZE, cmp_spill_row);
+	tg_buf_add(&b, rows, n * ROW_SIZE);
+	free(rows);
+	if (rows_off > UINT32_MAX ||
+	    write_all(db->spill.fd, b.ptr, b.len) < 0) {
+		/* runs already made stay valid; no more are added */
+		db->spill_failed = true;
+		tg_buf_release(&b);
+		return false;
+	}
+	TG_ALLOC_GROW(db->runs, db->nruns + 1, db->alloc_runs);
+	run = &db->runs[db->nruns++];
+	memset(run, 0, sizeof(*run));
+	run->fd = db->spill.fd;
+	run->n = n;
+	run->rows_off = (off_t)rows_off;
+	run->win = db->win;
+	db->nspill += n;
+	db->spill_len = rows_off + n * ROW_SIZE;
 	tg_buf_release(&b);
 	return true;
 }
 
-static int cmp_spill_row(const void *a, const void *b)
-{
-	return memcmp(a, b, TG_OID_RAWSZ);
-}
-
-/* The build is over: the spilled rows become searchable. */
+/* The build is over: the spilled runs become searchable. */
 static void spill_seal(struct tg_ownerdb *db)
 {
-	if (!db->nspill)
-		return;
-	qsort(db->spill_rows, db->nspill, ROW_SIZE, cmp_spill_row);
-	db->spill.rows = db->spill_rows;
-	db->spill.n = db->nspill;
+	db->nsealed = db->nruns;
 }
 
 static void spill_close(struct tg_ownerdb *db)
 {
 	if (db->spill.fd >= 0)
 		close(db->spill.fd);
-	free(db->spill_rows);
-	db->spill_rows = NULL;
-	db->nspill = db->alloc_spill = 0;
+	free(db->runs);
+	db->runs = NULL;
+	db->nruns = db->alloc_runs = db->nsealed = db->nspill = 0;
 	memset(&db->spill, 0, sizeof(db->spill));
 	db->spill.fd = -1;
 }

@@ -1039,6 +1039,24 @@ static void test_spilled_build(void **state)
 	/* a left-out file's record comes from the new cache, not a read */
 	assert_false(record_read(db, "plain/p042.py"));
 	assert_false(record_read(db, "app/jobs.py"));
+	/*
+	 * The cache written by merging the spilled runs (none held in
+	 * memory) is the very file a build that spilled nothing writes.
+	 */
+	sh("cp .git/txguard/ownerdb-v2 spilled.db");
+	{
+		struct tg_ownerdb_opts one = { .flags = TG_OWNERDB_TARGETS_ONLY,
+					       .batch = 100000 };
+		struct tg_ownerdb *db2;
+		git_repository *keep = cur_repo;
+
+		sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+		db2 = build(&one);
+		assert_true(tg_ownerdb_stats(db2)->written);
+		free_db(db2);
+		cur_repo = keep;
+	}
+	sh("cmp spilled.db .git/txguard/ownerdb-v2 && rm spilled.db");
 	{
 		/* a record released is read again, equal; a target's stays */
 		const unsigned char *d, *again;
