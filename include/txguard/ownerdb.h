@@ -41,12 +41,13 @@
  *
  * A cold build (TG_OWNERDB_TARGETS_ONLY) infers the files the cache
  * lacks a batch at a time. Once a whole batch is pending, each batch's
- * records go to a spill file (unlinked at once; next to the cache, else
- * in TMPDIR) and only their 32-byte rows and the few targets' records
- * stay in memory. The full rewrite that follows copies the records from
- * there, and the db then reads the new cache as a warm run would; without
- * a cache, the spill file serves the lookups. When no spill file can be
- * made, the records stay in memory.
+ * records, then its rows sorted (a run), go to a spill file (unlinked at
+ * once; next to the cache, else in TMPDIR); only the few targets'
+ * records stay in memory. A full rewrite merges the records in memory,
+ * the runs and the old cache's table, each read a window at a time, so
+ * it holds no row a blob either; the db then reads the new cache as a
+ * warm run would, and without a cache the runs serve the lookups. When
+ * no spill file can be made, the records stay in memory.
  */
 #ifndef TXGUARD_OWNERDB_H
 #define TXGUARD_OWNERDB_H
