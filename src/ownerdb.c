@@ -27,6 +27,12 @@
 /* a journal entry: u32 magic, oid[20], u32 len, u64 checksum, data */
 #define JMAGIC 0x314a4754u /* "TGJ1" */
 #define JHEAD 36
+/*
+ * The journal is read whole: past this it is folded into the file even
+ * when that is big, and a longer one is treated as damaged, so a run
+ * holds at most this much of it (§11).
+ */
+#define JOURNAL_MAX (1u << 20)
 
 /* A record made in this run (not in the cache file). */
 struct fresh {
@@ -607,8 +613,14 @@ static void load_log(struct tg_ownerdb *db)
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) < 0 || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > (uint64_t)1 << 30) {
+	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+		close(fd);
+		return;
+	}
+	if ((uint64_t)st.st_size > JOURNAL_MAX) {
+		/* not ours to hold: its records are made again, and the
+		 * next save rewrites the file without it */
+		db->log_damaged = true;
 		close(fd);
 		return;
 	}
@@ -962,6 +974,8 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 
 		if (limit < (256u << 10))
 			limit = 256u << 10;
+		if (limit > JOURNAL_MAX)
+			limit = JOURNAL_MAX;
 		/* a small change goes to the journal; a big one, or a
 		 * missing or damaged cache or journal, rewrites it all */
 		if (db->stats.cache_valid && !db->log_damaged &&

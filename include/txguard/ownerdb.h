@@ -32,7 +32,8 @@
  * with one O_APPEND write, so an ordinary commit adds a few hundred bytes
  * instead of rewriting the file. Reading stops at the first damaged
  * entry. When the journal outgrows a quarter of the file (at least
- * 256 KiB), or the file is missing or damaged, the whole cache is
+ * 256 KiB, at most 1 MiB: a run reads it whole, and ignores a longer
+ * one), or the file is missing or damaged, the whole cache is
  * rewritten to a temporary file in the same directory, renamed over the
  * old one, and the journal removed: concurrent runs each leave complete
  * files (the last one wins), readers keep their open file, and a journal

@@ -694,6 +694,40 @@ static void test_live_packages(void **state)
 	   "git add app/__init__.py");
 }
 
+/*
+ * §11: a run reads the journal whole, so it never holds more than 1 MiB
+ * of it: a longer one is ignored (its records are made again) and the
+ * file is rewritten without it.
+ */
+static void test_journal_bounded(void **state)
+{
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_stats *st;
+
+	(void)state;
+	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	free_db(build(NULL));
+	write_file("app/extra.py", "with open('x') as f:\n    pass\n");
+	sh("git add app/extra.py");
+	free_db(build(NULL)); /* one record: journaled */
+	sh("test -s .git/txguard/ownerdb-v2.log");
+	/* the same entry, then padding past 1 MiB (still well formed up
+	 * to where reading stops) */
+	sh("head -c 1100000 /dev/zero >>.git/txguard/ownerdb-v2.log");
+	db = build(NULL);
+	st = tg_ownerdb_stats(db);
+	assert_true(st->cache_valid);
+	assert_int_equal(st->read, 1); /* the journal's record, made again */
+	assert_true(st->written);
+	free_db(db);
+	sh("test ! -e .git/txguard/ownerdb-v2.log");
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 6);
+	free_db(db);
+	sh("git rm -q --cached app/extra.py && rm app/extra.py");
+}
+
 static void test_concurrent_writers(void **state)
 {
 	char *cp = cache_path();
@@ -1189,6 +1223,7 @@ int main(void)
 		cmocka_unit_test(test_targets_only),
 		cmocka_unit_test(test_records_left_in_file),
 		cmocka_unit_test(test_live_packages),
+		cmocka_unit_test(test_journal_bounded),
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
