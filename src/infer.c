@@ -1884,6 +1884,31 @@ static void build_prefixes(struct tg_resolver *r)
 	r->prefixes_built = true;
 }
 
+/*
+ * The target a lookup of `fqn` goes into: the one whose module, or else
+ * module suffix, is the longest dotted start of it (*cut its length).
+ * Whether there is one.
+ */
+static bool target_of(struct tg_resolver *r, const char *fqn, size_t len,
+		      size_t *fi, size_t *cut)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		struct smap *m = pass ? &r->suffixes : &r->modules;
+
+		if (pass && !r->suffixes_built)
+			build_suffixes(r);
+		for (size_t c = len; c > 0; c--) {
+			if (fqn[c - 1] == '.' || (c < len && fqn[c] != '.'))
+				continue;
+			if (!smap_get(m, fqn, c, fi) || *fi == AMBIGUOUS)
+				continue;
+			*cut = c;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Does the target bind `c` (one name part): a definition or an import? */
 static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
 {
@@ -1904,35 +1929,23 @@ static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
 
 /*
  * Could a lookup of `fqn`, and of whatever a query appends to it, reach
- * a target? lookup_fqn() goes into the target whose module, or else
- * module suffix, is the longest dotted start of it: the fqn is a dotted
- * start of a target's name, or is that target, or that target binds the
- * next name part.
+ * a target? The fqn is a dotted start of a target's name, or the target
+ * lookup_fqn() goes into (target_of()) is it, or binds the next part.
  */
 static bool fqn_reaches(struct tg_resolver *r, const char *fqn)
 {
-	size_t len = strlen(fqn), fi;
+	size_t len = strlen(fqn), fi, cut;
+	const char *c, *dot;
 
 	if (smap_get(&r->prefixes, fqn, len, &fi))
 		return true;
-	for (int pass = 0; pass < 2; pass++) {
-		struct smap *m = pass ? &r->suffixes : &r->modules;
-
-		for (size_t cut = len; cut > 0; cut--) {
-			const char *c = fqn + cut + 1, *dot;
-
-			if (fqn[cut - 1] == '.' || (cut < len && fqn[cut] != '.'))
-				continue;
-			if (!smap_get(m, fqn, cut, &fi) || fi == AMBIGUOUS)
-				continue;
-			if (cut == len)
-				return true;
-			dot = strchr(c, '.');
-			return binds(r, fi, c, dot ? (size_t)(dot - c) :
-						   strlen(c));
-		}
-	}
-	return false;
+	if (!target_of(r, fqn, len, &fi, &cut))
+		return false;
+	if (cut == len)
+		return true;
+	c = fqn + cut + 1;
+	dot = strchr(c, '.');
+	return binds(r, fi, c, dot ? (size_t)(dot - c) : strlen(c));
 }
 
 /*
@@ -1950,8 +1963,6 @@ static bool reaches(struct tg_resolver *r, const char *path,
 		tg_error_clear();
 		return true; /* unreadable here: keep it as before */
 	}
-	if (!r->suffixes_built)
-		build_suffixes(r);
 	if (!r->prefixes_built)
 		build_prefixes(r);
 	for (size_t i = 0; i < inf->nimports && !yes; i++)
@@ -2075,30 +2086,16 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 static enum found lookup_fqn(struct hit *out, struct tg_resolver *r,
 			     const char *fqn, int hops)
 {
-	size_t len = strlen(fqn);
+	size_t len = strlen(fqn), fi, cut;
 
-	for (int pass = 0; pass < 2; pass++) {
-		struct smap *m = pass ? &r->suffixes : &r->modules;
-
-		if (pass && !r->suffixes_built)
-			build_suffixes(r);
-		/* the longest prefix that is a module of the repository */
-		for (size_t cut = len; cut > 0; cut--) {
-			size_t fi;
-
-			if (fqn[cut - 1] == '.' || (cut < len && fqn[cut] != '.'))
-				continue;
-			if (!smap_get(m, fqn, cut, &fi) || fi == AMBIGUOUS)
-				continue;
-			if (cut == len)
-				return NOT_FOUND; /* the module itself */
-			return lookup_in(out, r, fi, fqn + cut + 1,
-					 len - cut - 1, hops) == FOUND ?
-				       FOUND :
-				       NOT_FOUND;
-		}
-	}
-	return NOT_FOUND; /* outside the repository */
+	if (!target_of(r, fqn, len, &fi, &cut))
+		return NOT_FOUND; /* outside the repository */
+	if (cut == len)
+		return NOT_FOUND; /* the module itself */
+	return lookup_in(out, r, fi, fqn + cut + 1, len - cut - 1, hops) ==
+			       FOUND ?
+		       FOUND :
+		       NOT_FOUND;
 }
 
 static bool lookup(struct hit *out, struct tg_resolver *r, const char *path,

@@ -57,6 +57,35 @@ struct rtable {
 	size_t win; /* rows a lookup reads at once: WIN, less in tests */
 };
 
+/* A row's fields after its id: every reader and writer of rows uses these. */
+struct rowf {
+	uint32_t off, len, hint, sum;
+};
+
+static struct rowf row_get(const unsigned char *row)
+{
+	struct rowf f;
+	uint32_t lenhint;
+
+	memcpy(&f.off, row + 20, 4);
+	memcpy(&lenhint, row + 24, 4);
+	memcpy(&f.sum, row + 28, 4);
+	f.len = lenhint & LEN_MASK;
+	f.hint = lenhint >> HINT_SHIFT;
+	return f;
+}
+
+static void row_put(unsigned char *row, const unsigned char *id,
+		    struct rowf f)
+{
+	uint32_t lenhint = f.len | f.hint << HINT_SHIFT;
+
+	memcpy(row, id, TG_OID_RAWSZ);
+	memcpy(row + 20, &f.off, 4);
+	memcpy(row + 24, &lenhint, 4);
+	memcpy(row + 28, &f.sum, 4);
+}
+
 /* rows read at once from a table in the file: 8 KiB */
 #define WIN 256
 
@@ -270,12 +299,10 @@ static void load_cache(struct tg_ownerdb *db)
 		h = sum_words(h, buf, (hi - lo) * ROW_SIZE);
 		for (size_t i = lo; i < hi; i++) {
 			const unsigned char *row = buf + (i - lo) * ROW_SIZE;
-			uint32_t off, len;
+			struct rowf f = row_get(row);
 
-			memcpy(&off, row + 20, 4);
-			memcpy(&len, row + 24, 4);
-			len &= LEN_MASK;
-			if ((uint64_t)off + len > data_len || len > MAX_RECORD ||
+			if ((uint64_t)f.off + f.len > data_len ||
+			    f.len > MAX_RECORD ||
 			    (i && memcmp(last, row, TG_OID_RAWSZ) >= 0))
 				goto bad;
 			memcpy(last, row, TG_OID_RAWSZ);
@@ -441,24 +468,21 @@ static bool row_record(const unsigned char **data, size_t *len,
 		       struct tg_ownerdb *db, const struct rtable *t,
 		       const unsigned char *row)
 {
-	uint32_t off, l, sum;
+	struct rowf f = row_get(row);
 	unsigned char *buf;
 
-	memcpy(&off, row + 20, 4);
-	memcpy(&l, row + 24, 4);
-	memcpy(&sum, row + 28, 4);
-	l &= LEN_MASK;
-	if (!l) {
+	if (!f.len) {
 		*data = NULL;
 		*len = 0;
-		return (uint32_t)checksum(NULL, 0) == sum;
+		return (uint32_t)checksum(NULL, 0) == f.sum;
 	}
-	if (!(buf = read_record(t->fd, (uint64_t)t->base + off, l, sum)))
+	if (!(buf = read_record(t->fd, (uint64_t)t->base + f.off, f.len,
+				f.sum)))
 		return false;
 	TG_ALLOC_GROW(db->copies, db->ncopies + 1, db->alloc_copies);
 	db->copies[db->ncopies++] = buf;
 	*data = buf;
-	*len = l;
+	*len = f.len;
 	return true;
 }
 
@@ -490,10 +514,7 @@ static bool cache_find(const unsigned char **data, size_t *len,
 
 static int row_hint(const unsigned char *row)
 {
-	uint32_t l;
-
-	memcpy(&l, row + 24, 4);
-	return (int)(l >> HINT_SHIFT);
+	return (int)row_get(row).hint;
 }
 
 /* Where a record of the cache is: a table's row, or the journal's. */
@@ -537,23 +558,19 @@ static int cache_hint(struct hit *h, const struct tg_ownerdb *db,
 static bool leave_record(struct tg_ownerdb_file *f, struct tg_ownerdb *db,
 			 const struct hit *h)
 {
-	uint32_t off, l, sum;
+	struct rowf r = row_get(h->bytes);
 	unsigned char *buf;
 
-	memcpy(&off, h->bytes + 20, 4);
-	memcpy(&l, h->bytes + 24, 4);
-	memcpy(&sum, h->bytes + 28, 4);
-	l &= LEN_MASK;
-	f->pos = (uint64_t)h->t->base + off;
-	if (!(buf = read_record(h->t->fd, f->pos, l, sum)))
+	f->pos = (uint64_t)h->t->base + r.off;
+	if (!(buf = read_record(h->t->fd, f->pos, r.len, r.sum)))
 		return false;
 	f->head[0] = buf[0];
-	f->head[1] = l > 1 ? buf[1] : 0;
+	f->head[1] = r.len > 1 ? buf[1] : 0;
 	free(buf);
 	f->data = NULL;
-	f->len = l;
+	f->len = r.len;
 	f->fd = h->t->fd;
-	f->sum = sum;
+	f->sum = r.sum;
 	db->nlazy++;
 	return true;
 }
@@ -812,7 +829,7 @@ static bool src_next(struct merge *m, struct msrc *s)
 	while (s->pos < s->end) {
 		size_t i = s->pos++;
 		const unsigned char *row;
-		uint32_t off, lenhint;
+		struct rowf f;
 
 		if (!s->t) {
 			s->cur = m->mem[i];
@@ -834,15 +851,14 @@ static bool src_next(struct merge *m, struct msrc *s)
 				continue;
 			m->budget--;
 		}
+		f = row_get(row);
 		memset(&s->cur, 0, sizeof(s->cur));
 		memcpy(s->cur.id.id, row, TG_OID_RAWSZ);
-		memcpy(&off, row + 20, 4);
-		memcpy(&lenhint, row + 24, 4);
-		memcpy(&s->cur.sum, row + 28, 4);
 		s->cur.fd = s->t->fd;
-		s->cur.off = s->t->base + (off_t)off;
-		s->cur.len = lenhint & LEN_MASK;
-		s->cur.hint = lenhint >> HINT_SHIFT;
+		s->cur.off = s->t->base + (off_t)f.off;
+		s->cur.len = f.len;
+		s->cur.hint = f.hint;
+		s->cur.sum = f.sum;
 		s->cur.prio = s->prio;
 		if (s->cur.len <= MAX_RECORD)
 			return true; /* a bigger one is made again when used */
@@ -925,18 +941,14 @@ struct table_out {
 static int emit_table(void *ctx, const struct row *r)
 {
 	struct table_out *o = ctx;
-	uint32_t off = (uint32_t)o->data_len;
-	uint32_t lenhint = r->len | r->hint << HINT_SHIFT;
+	struct rowf f = { (uint32_t)o->data_len, r->len, r->hint, r->sum };
 	unsigned char row[ROW_SIZE];
 
 	o->n++;
 	o->data_len += r->len;
 	if (o->count_only)
 		return 0;
-	memcpy(row, r->id.id, TG_OID_RAWSZ);
-	memcpy(row + 20, &off, 4);
-	memcpy(row + 24, &lenhint, 4);
-	memcpy(row + 28, &r->sum, 4);
+	row_put(row, r->id.id, f);
 	o->sum = sum_words(o->sum, row, ROW_SIZE);
 	tg_buf_add(&o->w, row, ROW_SIZE);
 	if (o->w.len >= (64u << 10)) {
@@ -1489,17 +1501,14 @@ static bool spill_records(struct tg_ownerdb *db, const struct fresh *recs,
 	rows_off = off + b.len;
 	rows = tg_xmalloc((n ? n : 1) * ROW_SIZE);
 	for (size_t k = 0; k < n; k++) {
-		unsigned char *row = rows + k * ROW_SIZE;
-		uint32_t o = (uint32_t)off, len = (uint32_t)recs[k].len;
-		uint32_t lenhint = len | hint_of(recs[k].data, recs[k].len)
-						 << HINT_SHIFT;
-		uint32_t sum = (uint32_t)checksum(recs[k].data, recs[k].len);
+		struct rowf f = {
+			(uint32_t)off, (uint32_t)recs[k].len,
+			hint_of(recs[k].data, recs[k].len),
+			(uint32_t)checksum(recs[k].data, recs[k].len)
+		};
 
-		memcpy(row, recs[k].id.id, TG_OID_RAWSZ);
-		memcpy(row + 20, &o, 4);
-		memcpy(row + 24, &lenhint, 4);
-		memcpy(row + 28, &sum, 4);
-		off += len;
+		row_put(rows + k * ROW_SIZE, recs[k].id.id, f);
+		off += f.len;
 	}
 	qsort(rows, n, ROW_SIZE, cmp_spill_row);
 	tg_buf_add(&b, rows, n * ROW_SIZE);
