@@ -69,13 +69,14 @@ int cmd_index(int argc, const char **argv)
 		const struct tg_ownerdb_stats *st = tg_ownerdb_stats(db);
 		size_t defs = 0;
 		char *path = tg_ownerdb_default_path(tg_repo_git(repo));
+		bool kept;
 
 		for (size_t i = 0; i < tg_ownerdb_count(db); i++) {
 			const struct tg_ownerdb_file *f = tg_ownerdb_file(db, i);
 
 			defs += f->len && (f->head[0] & TG_INFER_HAS_DEFS);
 		}
-		bool kept = st->written || st->cache_valid;
+		kept = st->written || st->cache_valid;
 
 		printf("txguard: owner index of %s: %zu Python files, %zu defining owners, dependencies, aliases or factories; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
 		       rev ? rev : "the index", st->files, defs, st->cached,

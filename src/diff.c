@@ -792,10 +792,10 @@ int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch)
 		tg_buf_truncate(&it->path, f->pathlen);
 		tg_buf_addstr(&it->path, git_tree_entry_name(e));
 		if (mode == GIT_FILEMODE_TREE) {
-			if (locate(it, it->path.ptr, true) == OUTSIDE)
-				continue;
 			int err;
 
+			if (locate(it, it->path.ptr, true) == OUTSIDE)
+				continue;
 			tg_watch_begin("reading tree", git_tree_entry_id(e)->id);
 			err = git_tree_lookup(&sub, it->git, git_tree_entry_id(e));
 			tg_watch_end();

@@ -993,9 +993,6 @@ static bool reaches(struct tg_resolver *r, const char *path, const char *src)
  */
 static void test_reaches(void **state)
 {
-	struct tg_resolver *r = tg_resolver_new();
-
-	(void)state;
 	static const struct {
 		const char *path, *src;
 		bool want;
@@ -1031,6 +1028,9 @@ static void test_reaches(void **state)
 		  false },
 		{ "src/app/__init__.py", "", false },
 	};
+	struct tg_resolver *r = tg_resolver_new();
+
+	(void)state;
 
 	add(r, "src/app/db/session.py", helpers);
 	for (size_t i = 0; i < TG_ARRAY_SIZE(cases); i++)
