@@ -81,10 +81,23 @@ struct tg_inferred {
 	char *strs; /* arena the pointers above borrow from */
 };
 
+/**
+ * The version of what inference extracts. A cached record made by another
+ * version is never trusted: bump this whenever a change to the walk, the
+ * pre-filter or the record format can change a record made from the same
+ * bytes at the same path.
+ */
+#define TG_INFER_VERSION 1
+
 /** Flags in the first byte of a serialized record. */
 enum tg_infer_flags {
 	TG_INFER_HAS_DEFS = 1 << 0,
 	TG_INFER_HAS_USES = 1 << 1,
+	/*
+	 * The inference stopped at a bound before the end of the file: the
+	 * record is usable for this run but is never written to the cache.
+	 */
+	TG_INFER_INCOMPLETE = 1 << 2,
 };
 
 /** Whether `path` is a package's `__init__.py` (re-exports live there). */
