@@ -227,7 +227,7 @@ struct rawdelta {
 
 struct fast {
 	git_repository *git;
-	const struct tg_raw_index *ix;
+	const struct tg_index *ix;
 	struct rawdelta *v;
 	size_t nr, alloc, nadd, ndel;
 	unsigned depth;
@@ -274,7 +274,7 @@ static int name_cmp(const char *a, size_t alen, bool adir, const char *b,
 	return (int)ca - (int)cb;
 }
 
-static const struct tg_cache_tree *ct_child(const struct tg_cache_tree *ct,
+static const struct tg_index_tree *ct_child(const struct tg_index_tree *ct,
 					    const char *name, size_t len)
 {
 	if (!ct)
@@ -295,7 +295,7 @@ static const struct tg_cache_tree *ct_child(const struct tg_cache_tree *ct,
  */
 static int fast_dir(struct fast *f, const char *prefix, size_t plen,
 		    const git_oid *head, size_t lo, size_t hi,
-		    const struct tg_cache_tree *ct)
+		    const struct tg_index_tree *ct)
 {
 	const struct tg_index_entry *E = f->ix->entries;
 	git_tree *tree = NULL;
@@ -521,7 +521,7 @@ int tg_changeset_staged(struct tg_changeset *out, struct tg_repo *repo,
 			const struct tg_glob_set *python)
 {
 	git_repository *git = tg_repo_git(repo);
-	const struct tg_raw_index *ix = NULL;
+	const struct tg_index *ix = NULL;
 	const char *slow = getenv("TXGUARD_DIFF_SLOW");
 	struct fast f = { 0 };
 	git_tree *tree = NULL;
