@@ -83,8 +83,7 @@ static char *count_substrdup(const char *str, size_t n, const char *file,
 	return p;
 }
 
-static void *count_realloc(void *ptr, size_t size, const char *file,
-			   int line)
+static void *count_realloc(void *ptr, size_t size, const char *file, int line)
 {
 	size_t old = ptr ? malloc_usable_size(ptr) : 0;
 	void *p;
@@ -126,9 +125,9 @@ static void count_free(void *ptr)
 int tg_gitalloc_install(void)
 {
 	static git_allocator a = {
-		count_malloc, count_calloc, count_strdup, count_strndup,
-		count_substrdup, count_realloc, count_reallocarray,
-		count_mallocarray, count_free,
+		count_malloc,	    count_calloc,      count_strdup,
+		count_strndup,	    count_substrdup,   count_realloc,
+		count_reallocarray, count_mallocarray, count_free,
 	};
 
 	if (git_libgit2_opts(GIT_OPT_SET_ALLOCATOR, &a) < 0)

@@ -242,23 +242,28 @@ static int parse_index(struct tg_index *ix, const unsigned char *buf,
 
 		if (version < 4) {
 			if (!entry_v2(e, &p, end, version))
-				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+				return tg_error_set(TG_EPARSE,
+						    "%s: corrupt index", path);
+			/* a conflict, or intent-to-add */
 			if ((e->flags & 0x3000) || (e->eflags & 0x2000))
-				raw->usable = false; /* conflict, intent-to-add */
+				raw->usable = false;
 			continue;
 		}
 		if (!(off = entry_head(e, p, end, version)))
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			return tg_error_set(TG_EPARSE, "%s: corrupt index",
+					    path);
 		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
 			raw->usable = false; /* conflict or intent-to-add */
 		/* version 4: strip N bytes off the previous path, append
 		 * the NUL-terminated rest; no padding */
 		q = p + off;
 		if (!read_varint(&q, end, &strip) || strip > prev_len)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			return tg_error_set(TG_EPARSE, "%s: corrupt index",
+					    path);
 		nul = memchr(q, '\0', (size_t)(end - q));
 		if (!nul)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			return tg_error_set(TG_EPARSE, "%s: corrupt index",
+					    path);
 		rest = (size_t)(nul - q);
 		namelen = prev_len - strip + rest;
 		TG_ALLOC_GROW(ix->names, nlen + namelen + 1, nalloc);
@@ -288,10 +293,12 @@ static int parse_index(struct tg_index *ix, const unsigned char *buf,
 
 		p += 8;
 		if ((size_t)(end - p) < sz)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
+			return tg_error_set(TG_EPARSE, "%s: corrupt index",
+					    path);
 		if (!memcmp(sig, "TREE", 4)) {
+			/* an unusable cache: the trees are read instead */
 			if (!parse_cache_tree(ix, p, p + sz))
-				raw->root = NULL; /* unusable cache: read trees */
+				raw->root = NULL;
 		} else if (sig[0] < 'A' || sig[0] > 'Z') {
 			/* a required extension (split "link", sparse "sdir") */
 			raw->usable = false;

@@ -14,7 +14,7 @@ struct tg_index_entry {
 	const char *path; /* into the mapped file, NUL-terminated */
 	size_t pathlen;
 	uint32_t mode;
-	uint16_t flags;  /* stage in bits 12-13 */
+	uint16_t flags;	 /* stage in bits 12-13 */
 	uint16_t eflags; /* v3 extended flags (intent-to-add, skip-worktree) */
 	struct tg_oid id;
 };
@@ -23,7 +23,7 @@ struct tg_index_entry {
 struct tg_index_tree {
 	const char *name; /* component, not NUL-terminated; "" at the root */
 	size_t namelen;
-	int entry_count; /* index entries below; < 0 when invalidated */
+	int entry_count;  /* index entries below; < 0 when invalidated */
 	struct tg_oid id; /* valid when entry_count >= 0 */
 	struct tg_index_tree **sub;
 	size_t nsub;
