@@ -867,10 +867,12 @@ def fmt(counter):
 
 
 class Disagreement(Exception):
-    pass
+    def __init__(self, msg, step):
+        Exception.__init__(self, msg)
+        self.step = step
 
 
-def run_case(name, case, txguard, keep, verbose, older_rng):
+def run_case(name, case, txguard, keep, verbose, older_rng, quiet=False):
     root = tempfile.mkdtemp(prefix="txguard-oracle.")
     repo = Repo(txguard, root)
     ok = False
@@ -938,7 +940,7 @@ def run_case(name, case, txguard, keep, verbose, older_rng):
                         continue
                     msg.append("  --- %s" % p)
                     msg += ["  | " + l for l in t.splitlines()]
-                raise Disagreement("\n".join(msg))
+                raise Disagreement("\n".join(msg), n)
             prev_scratch = new_scratch
             # Now and then the older cache catches up with the warm one.
             if older_rng.random() < 0.25:
@@ -947,10 +949,57 @@ def run_case(name, case, txguard, keep, verbose, older_rng):
         ok = True
         return older_at
     finally:
-        if keep or not ok:
+        if keep or (not ok and not quiet):
             sys.stderr.write("# repository kept: %s\n" % repo.work)
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def fails(case, txguard):
+    try:
+        run_case("shrink", case, txguard, False, False, random.Random(0),
+                 quiet=True)
+    except Disagreement:
+        return True
+    return False
+
+
+def shrink(case, step, txguard):
+    """The failing step alone (the repository before it, then after it),
+    with as few modules and definitions as still disagree; None when the
+    step does not fail on its own (the caches' history matters)."""
+    before, after = case[step - 1][1].copy(), case[step][1].copy()
+    cur = [("before", before), (case[step][0], after)]
+    if not fails(cur, txguard):
+        return None
+    changed = True
+    while changed:
+        changed = False
+        paths = sorted(set(before.mods) | set(after.mods))
+        for p in paths:
+            b, a = before.copy(), after.copy()
+            b.mods.pop(p, None)
+            a.mods.pop(p, None)
+            if fails([("before", b), (cur[1][0], a)], txguard):
+                before, after, changed = b, a, True
+        for p in sorted(set(before.mods) | set(after.mods)):
+            for i in range(len(after.mods.get(p, [])) - 1, -1, -1):
+                a = after.copy()
+                it = a.mods[p].pop(i)
+                b = before.copy()
+                bl = b.mods.get(p, [])
+                for j, bit in enumerate(bl):
+                    if repr(bit) == repr(it):
+                        bl.pop(j)
+                        break
+                if fails([("before", b), (cur[1][0], a)], txguard):
+                    before, after, changed = b, a, True
+            for i in range(len(before.mods.get(p, [])) - 1, -1, -1):
+                b = before.copy()
+                b.mods[p].pop(i)
+                if fails([("before", b), (cur[1][0], after)], txguard):
+                    before, changed = b, True
+    return [("before", before), (cur[1][0], after)]
 
 
 def main():
@@ -962,6 +1011,9 @@ def main():
     ap.add_argument("--txguard", default=os.environ.get("TXGUARD"))
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--shrink", action="store_true",
+                    help="on a disagreement, also print the failing step"
+                    " reduced to the fewest modules and definitions")
     a = ap.parse_args()
     if a.list_scripts:
         for k in sorted(SCRIPTS):
@@ -986,6 +1038,16 @@ def main():
         run_case(name, case, txguard, a.keep, a.verbose, older)
     except Disagreement as e:
         print(str(e))
+        small = shrink(case, e.step, txguard) if a.shrink else None
+        if small:
+            try:
+                run_case("reduced", small, txguard, False, False,
+                         random.Random(0), quiet=True)
+            except Disagreement as e2:
+                print("\nreduced to:")
+                print(str(e2))
+        elif a.shrink:
+            print("\nthe step does not disagree on its own")
         print("reproduce: %s" % " ".join(
             ["test/oracle/oracle.py"] +
             (["--script", a.script] if a.script else
