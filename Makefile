@@ -52,6 +52,8 @@ MAIN_OBJ := $(B)/src/main.o $(B)/src/tlsinit.o
 
 UNIT_SRC := $(wildcard test/unit/t-*.c)
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/test/%)
+# scratch repositories for the unit tests (test/helper/testrepo.h)
+UNIT_HELPER_OBJ := $(B)/test/helper/testrepo.o
 
 ifeq ($(VARIANT)$(BUILD),releasebuild)
 TXGUARD_BIN := txguard
@@ -88,7 +90,7 @@ $(TXGUARD_BIN): $(MAIN_OBJ) $(LIB)
 $(TGTEST_BIN): $(B)/test/helper/tg-test.o $(B)/src/tlsinit.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/test/t-%: $(B)/test/unit/t-%.o $(B)/src/tlsinit.o $(LIB)
+$(B)/test/t-%: $(B)/test/unit/t-%.o $(UNIT_HELPER_OBJ) $(B)/src/tlsinit.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 unit: $(UNIT_BIN)
