@@ -1,4 +1,4 @@
-# test/fuzz/fuzz.mk: libFuzzer targets and their corpus replayers (SPEC §11).
+# test/fuzz/fuzz.mk: libFuzzer targets and their corpus replayers.
 #
 # Included by the top-level Makefile after its own variables (B, CC,
 # CFLAGS, LDFLAGS, LDLIBS, LIB, LIB_SRC, DEPS, PKG_CONFIG, GRAMMAR_DIR,
