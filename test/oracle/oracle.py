@@ -681,11 +681,87 @@ def script_repoint_init():
             ("app re-exports the committing get_session", b)]
 
 
+def _user(imp, call):
+    return ("%s\n\n\ndef save(x):\n    with %s() as s:\n"
+            "        s.add(x)\n        s.commit()\n" % (imp, call))
+
+
+def script_repoint_import():
+    """A module imports get_session from a module where it only closes,
+    then from one where it commits; the function committing inside `with
+    get_session() as s:` does not change."""
+    a = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/db_ro.py", CM_CLOSE,
+             "app/jobs.py", _user("from app.db_ro import get_session",
+                                  "get_session"))
+    b = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/db_ro.py", CM_CLOSE,
+             "app/jobs.py", _user("from app.db import get_session",
+                                  "get_session"))
+    return [("app/jobs.py imports the closing get_session", a),
+            ("app/jobs.py imports the committing get_session", b)]
+
+
+def script_unshadow_import():
+    """A module imports the committing get_session but defines its own,
+    closing one, which shadows the import; the local definition goes."""
+    local = CM_CLOSE.replace("from contextlib import contextmanager\n",
+                             "from contextlib import contextmanager\n"
+                             "from app.db import get_session\n")
+    user = ("\n\ndef save(x):\n    with get_session() as s:\n"
+            "        s.add(x)\n        s.commit()\n")
+    a = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/jobs.py", local + user)
+    b = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/jobs.py", "from app.db import get_session\n" + user)
+    return [("app/jobs.py's own closing get_session shadows the import", a),
+            ("the local get_session goes", b)]
+
+
+def script_init_reexport_added():
+    """app/__init__.py starts re-exporting the committing get_session;
+    an unchanged module imports it from the package and commits inside
+    it."""
+    a = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/users.py", USER_OF_PACKAGE)
+    b = _raw("app/__init__.py", "from .db import get_session\n",
+             "app/db.py", CM_COMMIT, "app/users.py", USER_OF_PACKAGE)
+    return [("app/users.py imports get_session from app, which has none",
+             a),
+            ("app/__init__.py re-exports get_session", b)]
+
+
+def script_module_reexport_added():
+    """A new module app/Compat.py imports the committing session_scope
+    (and wraps it); an unchanged module calls it as
+    Compat.session_scope()."""
+    user = ("from app import Compat\n\n\ndef save(x):\n"
+            "    with Compat.session_scope() as s:\n"
+            "        s.add(x)\n        s.rollback()\n")
+    owner = CM_COMMIT.replace("get_session", "session_scope")
+    a = _raw("app/__init__.py", "", "app/users.py", owner,
+             "app/compat.py", user)
+    b = _raw("app/__init__.py", "", "app/users.py", owner,
+             "app/compat.py", user,
+             "app/Compat.py",
+             "from contextlib import contextmanager\n"
+             "from app.users import session_scope\n\n\n"
+             "@contextmanager\ndef get_session():\n"
+             "    with session_scope() as s:\n        yield s\n")
+    return [("app/compat.py calls Compat.session_scope(); no app/Compat.py",
+             a),
+            ("app/Compat.py imports session_scope", b)]
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
     "alias-dep-commits": script_alias_dep_commits,
     "repoint-init": script_repoint_init,
+    "repoint-import": script_repoint_import,
+    "unshadow-import": script_unshadow_import,
+    "init-reexport-added": script_init_reexport_added,
+    "module-reexport-added": script_module_reexport_added,
 }
 
 
@@ -956,50 +1032,76 @@ def run_case(name, case, txguard, keep, verbose, older_rng, quiet=False):
 
 
 def fails(case, txguard):
+    """Whether the last step of case disagrees."""
     try:
         run_case("shrink", case, txguard, False, False, random.Random(0),
                  quiet=True)
-    except Disagreement:
-        return True
+    except Disagreement as e:
+        return e.step == len(case) - 1
     return False
 
 
+def _without(case, path, name=None):
+    """case with module path (or only its definitions named name) gone
+    from every step."""
+    out = []
+    for desc, m in case:
+        m = m.copy()
+        if name is None:
+            m.mods.pop(path, None)
+        elif path in m.mods:
+            m.mods[path] = [it for it in m.mods[path] if it.name != name]
+        out.append((desc, m))
+    return out
+
+
 def shrink(case, step, txguard):
-    """The failing step alone (the repository before it, then after it),
-    with as few modules and definitions as still disagree; None when the
-    step does not fail on its own (the caches' history matters)."""
-    before, after = case[step - 1][1].copy(), case[step][1].copy()
-    cur = [("before", before), (case[step][0], after)]
-    if not fails(cur, txguard):
-        return None
+    """The failing case cut to the fewest steps before the failing one
+    (the repository before it, then after it, if the step fails on its
+    own: the caches' history may matter), then to the fewest modules
+    and definitions, each removed from every step, that still make the
+    last step disagree."""
+    cur = case[:step + 1]
+    for k in range(step - 1, -1, -1):
+        cand = [("before", case[k][1].copy())] + \
+            [(d, m.copy()) for d, m in case[k + 1:step + 1]]
+        if fails(cand, txguard):
+            cur = cand
+            break
+    else:
+        if not fails(cur, txguard):
+            return None
     changed = True
     while changed:
         changed = False
-        paths = sorted(set(before.mods) | set(after.mods))
+        paths = sorted(set(p for _, m in cur for p in m.mods))
         for p in paths:
-            b, a = before.copy(), after.copy()
-            b.mods.pop(p, None)
-            a.mods.pop(p, None)
-            if fails([("before", b), (cur[1][0], a)], txguard):
-                before, after, changed = b, a, True
-        for p in sorted(set(before.mods) | set(after.mods)):
-            for i in range(len(after.mods.get(p, [])) - 1, -1, -1):
-                a = after.copy()
-                it = a.mods[p].pop(i)
-                b = before.copy()
-                bl = b.mods.get(p, [])
-                for j, bit in enumerate(bl):
-                    if repr(bit) == repr(it):
-                        bl.pop(j)
-                        break
-                if fails([("before", b), (cur[1][0], a)], txguard):
-                    before, after, changed = b, a, True
-            for i in range(len(before.mods.get(p, [])) - 1, -1, -1):
-                b = before.copy()
-                b.mods[p].pop(i)
-                if fails([("before", b), (cur[1][0], after)], txguard):
-                    before, changed = b, True
-    return [("before", before), (cur[1][0], after)]
+            cand = _without(cur, p)
+            if fails(cand, txguard):
+                cur, changed = cand, True
+        defs = sorted(set((p, it.name) for _, m in cur
+                          for p, items in m.mods.items() for it in items))
+        for p, name in defs:
+            cand = _without(cur, p, name)
+            if fails(cand, txguard):
+                cur, changed = cand, True
+    return cur
+
+
+def print_case(case):
+    """Every step's change and the files it changed."""
+    prev = {}
+    for n, (desc, m) in enumerate(case):
+        files = m.files()
+        print("step %d: %s" % (n, desc))
+        for p in sorted(set(prev) | set(files)):
+            if p not in files:
+                print("  --- %s deleted" % p)
+            elif prev.get(p) != files[p]:
+                print("  --- %s" % p)
+                for l in files[p].splitlines():
+                    print("  | " + l)
+        prev = files
 
 
 def main():
@@ -1040,14 +1142,17 @@ def main():
         print(str(e))
         small = shrink(case, e.step, txguard) if a.shrink else None
         if small:
+            print("\nreduced to %d steps:" % (len(small) - 1))
+            print_case(small)
             try:
                 run_case("reduced", small, txguard, False, False,
                          random.Random(0), quiet=True)
             except Disagreement as e2:
-                print("\nreduced to:")
-                print(str(e2))
+                print("\n".join(l for l in str(e2).splitlines()
+                                if l.startswith(("reduced", "expected",
+                                                 "got", "    ", "agreeing"))))
         elif a.shrink:
-            print("\nthe step does not disagree on its own")
+            print("\ncould not reduce it: the disagreement did not recur")
         print("reproduce: %s" % " ".join(
             ["test/oracle/oracle.py"] +
             (["--script", a.script] if a.script else
