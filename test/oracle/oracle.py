@@ -633,27 +633,48 @@ def get_session():
 """
 
 
+SCOPE_CLOSE = CM_CLOSE.replace("get_session", "session_scope")
+SCOPE_COMMIT = CM_COMMIT.replace("get_session", "session_scope")
+REEXPORT_SCOPE = "from svc.tasks import session_scope\n"
+USER_OF_SCOPE = """\
+from app import session_scope
+
+
+def save(x):
+    with session_scope() as s:
+        s.add(x)
+        s.commit()
+"""
+
+
 def script_compat_init():
-    """The same bytes committed as app/compat.py, then added as
-    app/__init__.py: the file's findings belong to the new path too."""
-    a = _raw("app/compat.py", COMMITS_AFTER_YIELD)
-    b = _raw("app/compat.py", COMMITS_AFTER_YIELD,
-             "app/__init__.py", COMMITS_AFTER_YIELD)
-    return [("app/compat.py with an owner and a commit inside it", a),
-            ("the same bytes added as app/__init__.py", b)]
+    """The bytes of app/compat.py, a re-export of session_scope, are
+    added as app/__init__.py too (the owner index has seen the blob at
+    the first path); then session_scope starts committing, which turns
+    the unchanged user of app.session_scope into a finding."""
+    a = _raw("svc/tasks.py", SCOPE_CLOSE, "app/compat.py", REEXPORT_SCOPE,
+             "app/users.py", USER_OF_SCOPE)
+    b = _raw("svc/tasks.py", SCOPE_CLOSE, "app/compat.py", REEXPORT_SCOPE,
+             "app/__init__.py", REEXPORT_SCOPE, "app/users.py", USER_OF_SCOPE)
+    c = _raw("svc/tasks.py", SCOPE_COMMIT, "app/compat.py", REEXPORT_SCOPE,
+             "app/__init__.py", REEXPORT_SCOPE, "app/users.py", USER_OF_SCOPE)
+    return [("app/compat.py re-exports the closing session_scope", a),
+            ("the same bytes added as app/__init__.py", b),
+            ("session_scope commits after its yield", c)]
 
 
 def script_compat_upper_init():
-    """app/Compat.py identical to app/__init__.py, added together; the
-    package is used from another module."""
-    a = _raw("lib/__init__.py", "")
-    b = _raw("lib/__init__.py", "",
-             "app/Compat.py", COMMITS_AFTER_YIELD,
-             "app/__init__.py", COMMITS_AFTER_YIELD,
-             "app/users.py", USER_OF_PACKAGE)
-    return [("an unrelated package", a),
-            ("app/Compat.py and app/__init__.py, identical, and a user"
-             " of the package", b)]
+    """app/Compat.py, which sorts before app/__init__.py, has the same
+    bytes, a re-export of session_scope; session_scope starts
+    committing, which turns the unchanged user of app.session_scope into
+    a finding."""
+    a = _raw("svc/tasks.py", SCOPE_CLOSE, "app/Compat.py", REEXPORT_SCOPE,
+             "app/__init__.py", REEXPORT_SCOPE, "app/users.py", USER_OF_SCOPE)
+    b = _raw("svc/tasks.py", SCOPE_COMMIT, "app/Compat.py", REEXPORT_SCOPE,
+             "app/__init__.py", REEXPORT_SCOPE, "app/users.py", USER_OF_SCOPE)
+    return [("app/Compat.py and app/__init__.py re-export session_scope",
+             a),
+            ("session_scope commits after its yield", b)]
 
 
 def script_alias_dep_commits():
