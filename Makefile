@@ -133,7 +133,11 @@ bench: all $(B)/floor
 # rewritten: `git clang-format STYLE_BASE` fixes the lines reported.
 STYLE_BASE ?= $(shell git merge-base HEAD main 2>/dev/null || echo HEAD)
 style:
-	@out=$$(git clang-format --diff --extensions c,h $(STYLE_BASE) -- \
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+		{ echo "style: not a git checkout: nothing to compare"; exit 0; }; \
+	command -v git-clang-format >/dev/null || \
+		{ echo "style: git-clang-format is missing (Debian: clang-format)"; exit 1; }; \
+	out=$$(git clang-format --diff --extensions c,h $(STYLE_BASE) -- \
 		src include test) || { printf "%s\n" "$$out"; exit 1; }; \
 	case $$out in \
 	"no modified files to format"|"clang-format did not modify any files"|"") \
