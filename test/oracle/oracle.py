@@ -28,7 +28,8 @@ Usage:
   oracle.py --script NAME            a scripted case
   oracle.py --list-scripts
 Options: --txguard PATH (default $TXGUARD), --keep (keep the repository),
--v (print every step).  Exit 0 when every step agrees, 1 on the first
+-v (print every step), --shrink (on a disagreement, reduce the case to
+the fewest steps, modules and definitions that still disagree).  Exit 0 when every step agrees, 1 on the first
 disagreement (printing the case, the step, its change and both answers),
 2 on an error of the harness or of txguard itself.
 """
@@ -975,7 +976,6 @@ def run_case(name, case, txguard, keep, verbose, older_rng, quiet=False):
     ok = False
     try:
         prev_scratch = []
-        older_at = None
         for n, (desc, model) in enumerate(case):
             files = model.files()
             repo.write(files)
@@ -988,7 +988,6 @@ def run_case(name, case, txguard, keep, verbose, older_rng, quiet=False):
                 repo.run(["scan", "--no-baseline"])
                 repo.cache_save("warm")
                 repo.cache_save("older")
-                older_at = 0
                 continue
             tree = repo.git("write-tree").strip()
             renames = repo.renames("--cached", "HEAD")
@@ -1042,9 +1041,7 @@ def run_case(name, case, txguard, keep, verbose, older_rng, quiet=False):
             # Now and then the older cache catches up with the warm one.
             if older_rng.random() < 0.25:
                 repo.cache_copy("warm", "older")
-                older_at = n
         ok = True
-        return older_at
     finally:
         if keep or (not ok and not quiet):
             sys.stderr.write("# repository kept: %s\n" % repo.work)
@@ -1127,16 +1124,21 @@ def print_case(case):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--script")
-    ap.add_argument("--list-scripts", action="store_true")
-    ap.add_argument("--txguard", default=os.environ.get("TXGUARD"))
-    ap.add_argument("--keep", action="store_true")
-    ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--seed", type=int, help="run the random case of SEED")
+    ap.add_argument("--steps", type=int, default=30,
+                    help="changes after the initial repository (30)")
+    ap.add_argument("--script", help="run the scripted case SCRIPT")
+    ap.add_argument("--list-scripts", action="store_true",
+                    help="list the scripted cases")
+    ap.add_argument("--txguard", default=os.environ.get("TXGUARD"),
+                    help="the binary under test (default: $TXGUARD)")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the scratch repository")
+    ap.add_argument("-v", "--verbose", action="store_true",
+                    help="print every step and its expected new findings")
     ap.add_argument("--shrink", action="store_true",
-                    help="on a disagreement, also print the failing step"
-                    " reduced to the fewest modules and definitions")
+                    help="on a disagreement, also print the case reduced"
+                    " to the fewest steps, modules and definitions")
     a = ap.parse_args()
     if a.list_scripts:
         for k in sorted(SCRIPTS):
