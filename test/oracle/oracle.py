@@ -634,6 +634,23 @@ def get_session():
 """
 
 
+ROLLBACK_ONLY_ASYNC = """\
+from contextlib import asynccontextmanager
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+AsyncSessionLocal = async_sessionmaker()
+
+
+@asynccontextmanager
+async def get_session():
+    async with AsyncSessionLocal() as s:
+        try:
+            yield s
+        except Exception:
+            await s.rollback()
+            raise
+"""
+
 SCOPE_CLOSE = CM_CLOSE.replace("get_session", "session_scope")
 SCOPE_COMMIT = CM_COMMIT.replace("get_session", "session_scope")
 REEXPORT_SCOPE = "from svc.tasks import session_scope\n"
@@ -775,6 +792,38 @@ def script_module_reexport_added():
             ("app/Compat.py imports session_scope", b)]
 
 
+def script_copy_before_init():
+    """A user of core.get_session, re-exported by src/core/__init__.py
+    from svc, re-exported there from app.jobs; the bytes of the
+    re-export are copied to app/sub/wrap.py, which sorts first; then
+    app.jobs.get_session starts owning. The user is a new finding: a
+    check with the cache says so, but a scan or check without one
+    (which infers the blob at the first path) does not, so the expected
+    answer here is wrong and the cached check right."""
+    rollback_only = ROLLBACK_ONLY_ASYNC
+    owner = rollback_only.replace(
+        "    async with AsyncSessionLocal() as s:\n        try:\n"
+        "            yield s\n        except Exception:\n"
+        "            await s.rollback()\n            raise\n",
+        "    async with AsyncSessionLocal.begin() as s:\n        yield s\n")
+    user = ("from core import get_session\n\n\ndef handler(x):\n"
+            "    with get_session() as s:\n        s.add(x)\n"
+            "        s.commit()\n")
+    base = ("app/sub/users.py", user,
+            "src/core/__init__.py", "from svc import get_session\n",
+            "svc/__init__.py", "from app.jobs import get_session\n")
+    a = _raw("app/jobs.py", rollback_only, *base)
+    b = _raw("app/jobs.py", rollback_only,
+             "app/sub/wrap.py", "from svc import get_session\n", *base)
+    c = _raw("app/jobs.py", owner,
+             "app/sub/wrap.py", "from svc import get_session\n", *base)
+    return [("get_session only rolls back on error; users reach it"
+             " through two re-exports", a),
+            ("the bytes of src/core/__init__.py copied to app/sub/wrap.py",
+             b),
+            ("get_session yields inside AsyncSessionLocal.begin()", c)]
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -784,6 +833,7 @@ SCRIPTS = {
     "unshadow-import": script_unshadow_import,
     "init-reexport-added": script_init_reexport_added,
     "module-reexport-added": script_module_reexport_added,
+    "copy-before-init": script_copy_before_init,
 }
 
 
