@@ -1,12 +1,13 @@
 /*
- * repo.c: open the repository the way git does for hooks (SPEC §3).
+ * repo.c: open the repository the way git does for hooks, and read its
+ * blobs and index.
  *
  * libgit2 1.5 rejects GIT_WORK_TREE and GIT_COMMON_DIR under
- * GIT_REPOSITORY_OPEN_FROM_ENV (STYLE Part 4), so the git environment is
+ * GIT_REPOSITORY_OPEN_FROM_ENV, so the git environment is
  * read here: GIT_DIR opens by path, otherwise the repository is discovered
  * from the current directory; GIT_WORK_TREE, GIT_COMMON_DIR,
  * GIT_OBJECT_DIRECTORY and GIT_INDEX_FILE are applied on top. Nothing here
- * writes: no index, config, ref or lock file is ever touched (SPEC §11).
+ * writes: no index, config, ref or lock file is ever touched.
  */
 #include "txguard/common.h"
 #include "txguard/error.h"
@@ -347,7 +348,7 @@ static int odb(git_odb **out, struct tg_repo *repo)
 }
 
 /*
- * SPEC §11 bounded memory. libgit2 1.5 keeps the delta bases it inflates
+ * Bounded memory. libgit2 1.5 keeps the delta bases it inflates
  * in a cache of each pack (up to 16 MiB a pack, not configurable), freed
  * only with the pack, so reading every blob of a tree fills it whatever
  * the largest file; one read of a blob deep in a delta chain caches every
