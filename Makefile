@@ -1,5 +1,8 @@
-# txguard build.  `make` builds ./txguard, `make test` runs every test,
-# `make check` reruns the tests with ASan+UBSan in build/san/.
+# txguard build.  `make` builds ./txguard; `make test` runs every test
+# (unit, analyzer fixtures, fuzz corpus replay, end-to-end, the oracle);
+# `make check` runs check-headers and style, then every test again with
+# ASan+UBSan in build/san/; `make fuzz` runs the fuzz targets and random
+# oracle cases for a bounded time.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DESTDIR ?=
@@ -11,7 +14,7 @@ DEPS := libgit2 tree-sitter jansson
 ifeq ($(SANITIZE),1)
 VARIANT := san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
-	-fno-omit-frame-pointer -DTG_DEBUG_POOL
+	-fno-omit-frame-pointer
 CFLAGS ?= -O1 -g
 else
 VARIANT := release
@@ -52,6 +55,8 @@ MAIN_OBJ := $(B)/src/main.o $(B)/src/tlsinit.o
 
 UNIT_SRC := $(wildcard test/unit/t-*.c)
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/test/%)
+# scratch repositories for the unit tests (test/helper/testrepo.h)
+UNIT_HELPER_OBJ := $(B)/test/helper/testrepo.o
 
 ifeq ($(VARIANT)$(BUILD),releasebuild)
 TXGUARD_BIN := txguard
@@ -88,19 +93,21 @@ $(TXGUARD_BIN): $(MAIN_OBJ) $(LIB)
 $(TGTEST_BIN): $(B)/test/helper/tg-test.o $(B)/src/tlsinit.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/test/t-%: $(B)/test/unit/t-%.o $(B)/src/tlsinit.o $(LIB)
+$(B)/test/t-%: $(B)/test/unit/t-%.o $(UNIT_HELPER_OBJ) $(B)/src/tlsinit.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 unit: $(UNIT_BIN)
 
-# make test: unit tests, analyzer fixtures, e2e; prints "N passed, N failed".
+# make test: every suite of test/run.sh (TESTS= names some); prints
+# "N passed, N failed".
 test: all unit fuzz-replay-build
 	@TXGUARD=$(abspath $(TXGUARD_BIN)) TG_TEST=$(abspath $(TGTEST_BIN)) \
 		UNIT_BINS="$(abspath $(UNIT_BIN))" FUZZ_DIR=$(abspath $(FB)) \
 		FUZZ_TARGETS="$(FUZZ_TARGETS)" sh test/run.sh $(TESTS)
 
-# make check: the whole suite again under ASan+UBSan.
-check:
+# make check: the headers and the style of the change, then the whole
+# suite again under ASan+UBSan.
+check: check-headers style
 	$(MAKE) SANITIZE=1 test
 
 install: $(TXGUARD_BIN)
@@ -119,8 +126,26 @@ bench: all $(B)/floor
 	@sh test/bench/check.sh $(abspath $(TXGUARD_BIN))
 	@sh test/bench/scan.sh $(abspath $(TXGUARD_BIN)) $(abspath $(B)/floor)
 
+# make style: the C lines changed since STYLE_BASE (default: where HEAD
+# leaves main, or HEAD itself on main), committed or not, must be as
+# clang-format (.clang-format) makes them; prints the difference
+# otherwise. The rest of the tree is not checked, and nothing is
+# rewritten: `git clang-format STYLE_BASE` fixes the lines reported.
+STYLE_BASE ?= $(shell git merge-base HEAD main 2>/dev/null || echo HEAD)
 style:
-	clang-format --dry-run --Werror src/*.c include/txguard/*.h test/unit/*.c test/helper/*.c
+	@git rev-parse --git-dir >/dev/null 2>&1 || \
+		{ echo "style: not a git checkout: nothing to compare"; exit 0; }; \
+	command -v git-clang-format >/dev/null || \
+		{ echo "style: git-clang-format is missing (Debian: clang-format)"; exit 1; }; \
+	out=$$(git clang-format --diff --extensions c,h $(STYLE_BASE) -- \
+		src include test) || { printf "%s\n" "$$out"; exit 1; }; \
+	case $$out in \
+	"no modified files to format"|"clang-format did not modify any files"|"") \
+		echo "style: the lines changed since $(STYLE_BASE) are formatted" ;; \
+	*) printf "%s\n" "$$out"; \
+		echo "style: run 'git clang-format $(STYLE_BASE)' to format them"; \
+		exit 1 ;; \
+	esac
 
 check-headers:
 	@for h in include/txguard/*.h; do \

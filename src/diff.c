@@ -1,9 +1,9 @@
 /*
- * diff.c: what "the change" is (SPEC §3): the staged index against HEAD,
+ * diff.c: what "the change" is: the staged index against HEAD,
  * a branch against its merge base, or a whole tree for `scan`.
  *
- * Hunks have zero context lines (SPEC §4: a unit is "touched" only by its
- * own changed lines); renames are detected so a moved file keeps its old
+ * Hunks have zero context lines (a unit is "touched" only by its own
+ * changed lines); renames are detected so a moved file keeps its old
  * findings. Deleted files, submodules, symlinks and non-Python files are
  * counted in cs->skipped, never dropped silently.
  */
@@ -70,7 +70,7 @@ static void diff_options(git_diff_options *o)
  * Hunks straight from the two blobs, with no paths: libgit2 would
  * otherwise look up a diff driver in .gitattributes (reading the working
  * tree and its own copy of the whole index); the content decides text vs
- * binary, as the engine does (SPEC §3, §12). Both the fast and the plain
+ * binary, as the engine does. Both the fast and the plain
  * path use this, so they agree whatever the attributes say.
  */
 static int add_hunks(struct tg_change *c, git_repository *git,
@@ -208,8 +208,8 @@ static void abbrev(char *out, const git_oid *id)
 }
 
 /*
- * The fast path of staged mode (SPEC §12: cost follows the change, not
- * the repository). libgit2's tree-to-index diff reads every tree of HEAD;
+ * The fast path of staged mode (its cost follows the change, not the
+ * repository). libgit2's tree-to-index diff reads every tree of HEAD;
  * here the index file's cache-tree (TREE extension) names the directories
  * whose tree id is unchanged, and only the others are read and merged
  * against the index entries below them. The resulting raw deltas are the
@@ -227,7 +227,7 @@ struct rawdelta {
 
 struct fast {
 	git_repository *git;
-	const struct tg_raw_index *ix;
+	const struct tg_index *ix;
 	struct rawdelta *v;
 	size_t nr, alloc, nadd, ndel;
 	unsigned depth;
@@ -235,7 +235,7 @@ struct fast {
 };
 
 /* Deeper trees than this go to libgit2, whose iterators keep no C stack
- * per level (SPEC §11: no recursion that can overflow the stack). */
+ * per level (no recursion that can overflow the stack). */
 #define FAST_MAX_DEPTH 256
 
 static void fast_add(struct fast *f, char status, char *path, uint32_t old_mode,
@@ -274,7 +274,7 @@ static int name_cmp(const char *a, size_t alen, bool adir, const char *b,
 	return (int)ca - (int)cb;
 }
 
-static const struct tg_cache_tree *ct_child(const struct tg_cache_tree *ct,
+static const struct tg_index_tree *ct_child(const struct tg_index_tree *ct,
 					    const char *name, size_t len)
 {
 	if (!ct)
@@ -295,7 +295,7 @@ static const struct tg_cache_tree *ct_child(const struct tg_cache_tree *ct,
  */
 static int fast_dir(struct fast *f, const char *prefix, size_t plen,
 		    const git_oid *head, size_t lo, size_t hi,
-		    const struct tg_cache_tree *ct)
+		    const struct tg_index_tree *ct)
 {
 	const struct tg_index_entry *E = f->ix->entries;
 	git_tree *tree = NULL;
@@ -521,7 +521,7 @@ int tg_changeset_staged(struct tg_changeset *out, struct tg_repo *repo,
 			const struct tg_glob_set *python)
 {
 	git_repository *git = tg_repo_git(repo);
-	const struct tg_raw_index *ix = NULL;
+	const struct tg_index *ix = NULL;
 	const char *slow = getenv("TXGUARD_DIFF_SLOW");
 	struct fast f = { 0 };
 	git_tree *tree = NULL;
@@ -660,7 +660,7 @@ out:
  * a time. The iterator holds only the trees on the way down to the
  * current entry (an explicit stack: a deep tree cannot overflow the C
  * stack), so memory follows the depth and the widest directory, never the
- * number of files (SPEC §11).
+ * number of files.
  */
 struct frame {
 	git_tree *tree;

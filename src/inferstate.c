@@ -23,7 +23,7 @@ static const struct tg_oid zero_oid;
  * for the users of a changed definition; nothing lists the repository.
  */
 struct source {
-	const struct tg_raw_index *ix;  /* the index, txguard's reader */
+	const struct tg_index *ix;	/* the index, txguard's reader */
 	struct git_index *gix;          /* the index, libgit2's */
 	struct tg_tree_iter *it;        /* a tree */
 	size_t i;

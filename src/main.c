@@ -4,6 +4,7 @@
 #include "txguard/common.h"
 #include "txguard/cmd.h"
 #include "txguard/error.h"
+#include "txguard/gitalloc.h"
 #include "txguard/repo.h"
 
 #include <git2.h>
@@ -95,7 +96,7 @@ int main(int argc, const char **argv)
 			 argv[1]);
 		return tg_die_usage("--help", msg);
 	}
-	if ((cmd->flags & TG_CMD_REPO) && tg_repo_count_git_memory() < 0)
+	if ((cmd->flags & TG_CMD_REPO) && tg_gitalloc_install() < 0)
 		return tg_die_with_hint(tg_error_last());
 	if ((cmd->flags & TG_CMD_REPO) && git_libgit2_init() < 0)
 		return tg_die_with_hint("cannot initialise libgit2");

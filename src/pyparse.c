@@ -233,7 +233,14 @@ static void index_lines(struct tg_pyfile *py)
  * far above the ~0.25 ms per KiB tree-sitter needs on ordinary code).
  */
 #define TG_MAX_INDENT 4096
-#ifdef TG_DEBUG_POOL
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define TG_SANITIZED 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer)
+#define TG_SANITIZED 1
+#endif
+#endif
+#ifdef TG_SANITIZED
 /* sanitizer builds parse several times slower: same bound in real terms */
 #define TG_PARSE_SLOWDOWN 8ULL
 #else

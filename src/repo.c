@@ -1,28 +1,28 @@
 /*
- * repo.c: open the repository the way git does for hooks (SPEC §3).
+ * repo.c: open the repository the way git does for hooks, and read its
+ * blobs and index.
  *
  * libgit2 1.5 rejects GIT_WORK_TREE and GIT_COMMON_DIR under
- * GIT_REPOSITORY_OPEN_FROM_ENV (STYLE Part 4), so the git environment is
+ * GIT_REPOSITORY_OPEN_FROM_ENV, so the git environment is
  * read here: GIT_DIR opens by path, otherwise the repository is discovered
  * from the current directory; GIT_WORK_TREE, GIT_COMMON_DIR,
  * GIT_OBJECT_DIRECTORY and GIT_INDEX_FILE are applied on top. Nothing here
- * writes: no index, config, ref or lock file is ever touched (SPEC §11).
+ * writes: no index, config, ref or lock file is ever touched.
  */
 #include "txguard/common.h"
 #include "txguard/error.h"
+#include "txguard/gitalloc.h"
+#include "txguard/index.h"
 #include "txguard/repo.h"
 #include "txguard/watch.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <malloc.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <git2.h>
-#include <git2/sys/alloc.h>
 #include <git2/sys/repository.h>
 
 struct tg_repo {
@@ -33,13 +33,7 @@ struct tg_repo {
 	char *workdir;    /* NULL when bare */
 	char *gitdir;
 	bool raw_loaded;
-	bool split; /* the index file has a "link" extension */
-	struct tg_raw_index raw;
-	void *map; /* the mapped index file behind `raw` */
-	size_t maplen;
-	struct tg_cache_tree *ct_nodes; /* one allocation for every node */
-	struct tg_cache_tree **ct_subs;
-	char *names; /* version 4: the paths, rebuilt from their prefixes */
+	struct tg_index raw; /* txguard's own reader, loaded on first use */
 };
 
 static const char *env(const char *name)
@@ -255,12 +249,7 @@ void tg_repo_free(struct tg_repo *repo)
 	git_index_free(repo->index);
 	/* git_repository_odb() handed us a reference of our own */
 	git_odb_free(repo->odb);
-	free(repo->raw.entries);
-	free(repo->ct_nodes);
-	free(repo->ct_subs);
-	free(repo->names);
-	if (repo->map)
-		munmap(repo->map, repo->maplen);
+	tg_index_release(&repo->raw);
 	git_repository_free(repo->git);
 	free(repo->workdir);
 	free(repo->gitdir);
@@ -347,145 +336,19 @@ out:
 	return err;
 }
 
-/*
- * libgit2's live heap in bytes, counted by the allocator that
- * tg_repo_count_git_memory() installs (0 and never changing without it).
- * Signed: memory libgit2 allocated is sometimes freed by others.
- */
-static int64_t git_heap;
-
-static void *counted(void *p)
-{
-	if (p)
-		__atomic_add_fetch(&git_heap, (int64_t)malloc_usable_size(p),
-				   __ATOMIC_RELAXED);
-	else
-		git_error_set_oom();
-	return p;
-}
-
-static void uncount(void *p)
-{
-	if (p)
-		__atomic_sub_fetch(&git_heap, (int64_t)malloc_usable_size(p),
-				   __ATOMIC_RELAXED);
-}
-
-static void *count_malloc(size_t n, const char *file, int line)
-{
-	(void)file;
-	(void)line;
-	return counted(malloc(n ? n : 1));
-}
-
-static void *count_calloc(size_t nelem, size_t elsize, const char *file,
-			  int line)
-{
-	(void)file;
-	(void)line;
-	return counted(calloc(nelem ? nelem : 1, elsize ? elsize : 1));
-}
-
-static char *count_strdup(const char *str, const char *file, int line)
-{
-	(void)file;
-	(void)line;
-	return counted(strdup(str));
-}
-
-static char *count_strndup(const char *str, size_t n, const char *file,
-			   int line)
-{
-	(void)file;
-	(void)line;
-	return counted(strndup(str, n));
-}
-
-static char *count_substrdup(const char *str, size_t n, const char *file,
-			     int line)
-{
-	char *p;
-
-	(void)file;
-	(void)line;
-	if (n == SIZE_MAX || !(p = counted(malloc(n + 1))))
-		return NULL;
-	memcpy(p, str, n);
-	p[n] = '\0';
-	return p;
-}
-
-static void *count_realloc(void *ptr, size_t size, const char *file,
-			   int line)
-{
-	size_t old = ptr ? malloc_usable_size(ptr) : 0;
-	void *p;
-
-	(void)file;
-	(void)line;
-	if (!(p = realloc(ptr, size ? size : 1))) {
-		git_error_set_oom();
-		return NULL;
-	}
-	__atomic_add_fetch(&git_heap,
-			   (int64_t)malloc_usable_size(p) - (int64_t)old,
-			   __ATOMIC_RELAXED);
-	return p;
-}
-
-static void *count_reallocarray(void *ptr, size_t nelem, size_t elsize,
-				const char *file, int line)
-{
-	if (elsize && nelem > SIZE_MAX / elsize) {
-		git_error_set_oom();
-		return NULL;
-	}
-	return count_realloc(ptr, nelem * elsize, file, line);
-}
-
-static void *count_mallocarray(size_t nelem, size_t elsize, const char *file,
-			       int line)
-{
-	return count_reallocarray(NULL, nelem, elsize, file, line);
-}
-
-static void count_free(void *ptr)
-{
-	uncount(ptr);
-	free(ptr);
-}
-
-int tg_repo_count_git_memory(void)
-{
-	static git_allocator a = {
-		count_malloc, count_calloc, count_strdup, count_strndup,
-		count_substrdup, count_realloc, count_reallocarray,
-		count_mallocarray, count_free,
-	};
-
-	if (git_libgit2_opts(GIT_OPT_SET_ALLOCATOR, &a) < 0)
-		return tg_error_git("cannot set libgit2's allocator");
-	return 0;
-}
-
-static int64_t git_heap_now(void)
-{
-	return __atomic_load_n(&git_heap, __ATOMIC_RELAXED);
-}
-
 static int odb(git_odb **out, struct tg_repo *repo)
 {
 	if (!repo->odb) {
 		if (git_repository_odb(&repo->odb, repo->git) < 0)
 			return tg_error_git("cannot open the object database");
-		repo->odb_heap = git_heap_now();
+		repo->odb_heap = tg_gitalloc_heap();
 	}
 	*out = repo->odb;
 	return 0;
 }
 
 /*
- * SPEC §11 bounded memory. libgit2 1.5 keeps the delta bases it inflates
+ * Bounded memory. libgit2 1.5 keeps the delta bases it inflates
  * in a cache of each pack (up to 16 MiB a pack, not configurable), freed
  * only with the pack, so reading every blob of a tree fills it whatever
  * the largest file; one read of a blob deep in a delta chain caches every
@@ -525,7 +388,7 @@ static int recycle_odb(struct tg_repo *repo)
 	git_odb *fresh = NULL;
 	int err;
 
-	if (git_heap_now() - repo->odb_heap < odb_heap_growth())
+	if (tg_gitalloc_heap() - repo->odb_heap < odb_heap_growth())
 		return 0;
 	/*
 	 * Packs are shared by path between object databases: the old one
@@ -543,7 +406,7 @@ static int recycle_odb(struct tg_repo *repo)
 		return err;
 	git_repository_set_odb(repo->git, fresh);
 	repo->odb = fresh;
-	repo->odb_heap = git_heap_now();
+	repo->odb_heap = tg_gitalloc_heap();
 	return 0;
 }
 
@@ -620,8 +483,28 @@ int tg_repo_blob_size(size_t *out, struct tg_repo *repo,
 	return 0;
 }
 
+static int index_file(char **path, struct tg_repo *repo);
+
+/*
+ * One path's entry without loading the index: `scan` reads `.txguard`
+ * from it and nothing else, and loading would keep the whole index in
+ * memory for the run.
+ */
 static int index_peek(struct tg_index_entry *e, bool *found,
-		      struct tg_repo *repo, const char *path);
+		      struct tg_repo *repo, const char *path)
+{
+	char *file = NULL;
+	int ret;
+
+	*found = false;
+	if (index_file(&file, repo) < 0) {
+		tg_error_clear();
+		return 0;
+	}
+	ret = tg_index_peek(e, found, file, path);
+	free(file);
+	return ret;
+}
 
 int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 		      const char *path, bool from_index)
@@ -632,7 +515,7 @@ int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 	*out = NULL;
 	*len = 0;
 	if (from_index) {
-		const struct tg_raw_index *raw;
+		const struct tg_index *raw;
 		git_index *index;
 		const git_index_entry *e;
 		struct tg_index_entry pe;
@@ -723,296 +606,6 @@ int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 	return tg_repo_read_blob(out, len, repo, &id);
 }
 
-/*
- * The raw index reader (Documentation/gitformat-index.txt in git/git):
- * a 12-byte header, the entries, extensions, a 20-byte checksum. Only
- * versions 2 and 3 are read; anything else leaves raw.usable false.
- */
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint16_t be16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-/* Parse a decimal (possibly negative) number ending at `stop`. */
-static bool parse_int(const unsigned char **pp, const unsigned char *end,
-		      char stop, long *out)
-{
-	const unsigned char *p = *pp;
-	bool neg = false;
-	long v = 0;
-
-	if (p < end && *p == '-') {
-		neg = true;
-		p++;
-	}
-	if (p >= end || *p < '0' || *p > '9')
-		return false;
-	while (p < end && *p >= '0' && *p <= '9') {
-		if (v > 100000000)
-			return false;
-		v = v * 10 + (*p++ - '0');
-	}
-	if (p >= end || *p != stop)
-		return false;
-	*pp = p + 1;
-	*out = neg ? -v : v;
-	return true;
-}
-
-/*
- * The TREE extension: nodes in pre-order, each "name NUL count SP nsub LF
- * [oid]". Parsed with an explicit stack of pending child counts, so a
- * hostile file cannot exhaust the C stack.
- */
-static bool parse_cache_tree(struct tg_repo *r, const unsigned char *p,
-			     const unsigned char *end)
-{
-	size_t n = 0, alloc = 0, i, nsubs = 0;
-	struct tg_cache_tree *nodes = NULL;
-	size_t *parent = NULL, *want = NULL, depth = 0, sp_alloc = 0;
-	size_t *stack = NULL;
-
-	while (p < end) {
-		const unsigned char *nul = memchr(p, '\0', (size_t)(end - p));
-		struct tg_cache_tree *t;
-		long count, nsub;
-
-		if (!nul)
-			goto bad;
-		if (n + 1 > alloc) {
-			TG_ALLOC_GROW(nodes, n + 1, alloc);
-			parent = tg_xrealloc(parent, alloc * sizeof(*parent));
-			want = tg_xrealloc(want, alloc * sizeof(*want));
-		}
-		t = &nodes[n];
-		memset(t, 0, sizeof(*t));
-		t->name = (const char *)p;
-		t->namelen = (size_t)(nul - p);
-		p = nul + 1;
-		if (!parse_int(&p, end, ' ', &count) ||
-		    !parse_int(&p, end, '\n', &nsub) || nsub < 0)
-			goto bad;
-		t->entry_count = count < 0 ? -1 : (int)count;
-		if (count >= 0) {
-			if (end - p < TG_OID_RAWSZ)
-				goto bad;
-			memcpy(t->id.id, p, TG_OID_RAWSZ);
-			p += TG_OID_RAWSZ;
-		}
-		want[n] = (size_t)nsub;
-		nsubs += (size_t)nsub;
-		/* attach to the node on top of the stack */
-		while (depth && !want[stack[depth - 1]])
-			depth--;
-		if (n && !depth)
-			goto bad; /* more nodes than announced */
-		parent[n] = depth ? stack[depth - 1] : (size_t)-1;
-		if (depth)
-			want[stack[depth - 1]]--;
-		TG_ALLOC_GROW(stack, depth + 1, sp_alloc);
-		stack[depth++] = n;
-		n++;
-	}
-	if (!n || nsubs != n - 1)
-		goto bad; /* counts that do not add up */
-	/* children arrays, in file order: count, then place */
-	r->ct_subs = tg_xcalloc(nsubs ? nsubs : 1, sizeof(*r->ct_subs));
-	for (i = 1; i < n; i++)
-		want[parent[i]]++; /* every want[] is 0 here: reuse it */
-	{
-		size_t at = 0;
-
-		for (i = 0; i < n; i++) {
-			nodes[i].sub = r->ct_subs + at;
-			at += want[i];
-		}
-		for (i = 1; i < n; i++) {
-			struct tg_cache_tree *pa = &nodes[parent[i]];
-
-			pa->sub[pa->nsub++] = &nodes[i];
-		}
-	}
-	r->ct_nodes = nodes;
-	r->raw.root = &nodes[0];
-	free(parent);
-	free(want);
-	free(stack);
-	return true;
-bad:
-	free(nodes);
-	free(parent);
-	free(want);
-	free(stack);
-	return false;
-}
-
-/*
- * Version 4's prefix length: a varint where each continuation adds one
- * before shifting (gitformat-index: "offset" encoding). false on overflow
- * or truncation.
- */
-static bool read_varint(const unsigned char **pp, const unsigned char *end,
-			size_t *out)
-{
-	const unsigned char *p = *pp;
-	size_t v;
-	unsigned char c;
-
-	if (p >= end)
-		return false;
-	c = *p++;
-	v = c & 127;
-	while (c & 128) {
-		if (p >= end || v >= ((size_t)1 << (sizeof(size_t) * 8 - 8)))
-			return false;
-		v += 1;
-		c = *p++;
-		v = (v << 7) + (c & 127);
-	}
-	*pp = p;
-	*out = v;
-	return true;
-}
-
-/*
- * The fixed part of the entry at p (mode, id, flags, v3 extended flags):
- * the offset of its path, or 0 when it is cut short or malformed.
- */
-static size_t entry_head(struct tg_index_entry *e, const unsigned char *p,
-			 const unsigned char *end, uint32_t version)
-{
-	if (end - p < 62)
-		return 0;
-	e->mode = be32(p + 24);
-	memcpy(e->id.id, p + 40, TG_OID_RAWSZ);
-	e->flags = be16(p + 60);
-	e->eflags = 0;
-	if (!(e->flags & 0x4000))
-		return 62;
-	if (version < 3 || end - p < 64)
-		return 0;
-	e->eflags = be16(p + 62);
-	return 64;
-}
-
-/*
- * A version 2 or 3 entry at *pp: its path is NUL-terminated in the buffer
- * and 1-8 NULs pad the entry to a multiple of 8. Advances *pp; false when
- * the entry is corrupt.
- */
-static bool entry_v2(struct tg_index_entry *e, const unsigned char **pp,
-		     const unsigned char *end, uint32_t version)
-{
-	const unsigned char *p = *pp, *nul;
-	size_t off = entry_head(e, p, end, version);
-
-	if (!off || !(nul = memchr(p + off, '\0', (size_t)(end - (p + off)))))
-		return false;
-	e->path = (const char *)(p + off);
-	e->pathlen = (size_t)(nul - (p + off));
-	off = (off + e->pathlen + 8) & ~(size_t)7;
-	if ((size_t)(end - p) < off)
-		return false;
-	*pp = p + off;
-	return true;
-}
-
-static int parse_index(struct tg_repo *r, const unsigned char *buf, size_t len,
-		       const char *path)
-{
-	struct tg_raw_index *raw = &r->raw;
-	const unsigned char *p, *end;
-	uint32_t version, nr, i;
-	size_t nlen = 0, nalloc = 0, prev_off = 0, prev_len = 0;
-
-	raw->usable = true;
-	if (len < 12 + TG_OID_RAWSZ || memcmp(buf, "DIRC", 4))
-		return tg_error_set(TG_EPARSE, "%s: not a git index", path);
-	version = be32(buf + 4);
-	nr = be32(buf + 8);
-	if (version < 2 || version > 4) {
-		raw->usable = false;
-		return 0;
-	}
-	end = buf + len - TG_OID_RAWSZ;
-	p = buf + 12;
-	if (nr > len / 62)
-		return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-	raw->entries = tg_xcalloc(nr ? nr : 1, sizeof(*raw->entries));
-	for (i = 0; i < nr; i++) {
-		struct tg_index_entry *e = &raw->entries[i];
-		size_t off, namelen, strip, rest;
-		const unsigned char *nul, *q;
-
-		if (version < 4) {
-			if (!entry_v2(e, &p, end, version))
-				return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-			if ((e->flags & 0x3000) || (e->eflags & 0x2000))
-				raw->usable = false; /* conflict, intent-to-add */
-			continue;
-		}
-		if (!(off = entry_head(e, p, end, version)))
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		if ((e->flags & 0x3000) || (e->eflags & 0x2000))
-			raw->usable = false; /* conflict or intent-to-add */
-		/* version 4: strip N bytes off the previous path, append
-		 * the NUL-terminated rest; no padding */
-		q = p + off;
-		if (!read_varint(&q, end, &strip) || strip > prev_len)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		nul = memchr(q, '\0', (size_t)(end - q));
-		if (!nul)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		rest = (size_t)(nul - q);
-		namelen = prev_len - strip + rest;
-		TG_ALLOC_GROW(r->names, nlen + namelen + 1, nalloc);
-		memmove(r->names + nlen, r->names + prev_off,
-			prev_len - strip);
-		memcpy(r->names + nlen + prev_len - strip, q, rest);
-		r->names[nlen + namelen] = '\0';
-		e->path = NULL; /* set below, once the arena stops moving */
-		e->pathlen = namelen;
-		prev_off = nlen;
-		prev_len = namelen;
-		nlen += namelen + 1;
-		p = nul + 1;
-	}
-	if (version == 4) {
-		size_t at = 0;
-
-		for (i = 0; i < nr; i++) {
-			raw->entries[i].path = r->names + at;
-			at += raw->entries[i].pathlen + 1;
-		}
-	}
-	raw->nr = nr;
-	while (end - p >= 8) {
-		const unsigned char *sig = p;
-		uint32_t sz = be32(p + 4);
-
-		p += 8;
-		if ((size_t)(end - p) < sz)
-			return tg_error_set(TG_EPARSE, "%s: corrupt index", path);
-		if (!memcmp(sig, "TREE", 4)) {
-			if (!parse_cache_tree(r, p, p + sz))
-				raw->root = NULL; /* unusable cache: read trees */
-		} else if (sig[0] < 'A' || sig[0] > 'Z') {
-			/* a required extension (split "link", sparse "sdir") */
-			raw->usable = false;
-			if (!memcmp(sig, "link", 4))
-				r->split = true;
-		}
-		p += sz;
-	}
-	return 0;
-}
-
 /* The index git will commit: GIT_INDEX_FILE, else the git dir's. */
 static int index_file(char **path, struct tg_repo *repo)
 {
@@ -1032,81 +625,13 @@ static int index_file(char **path, struct tg_repo *repo)
 	return 0;
 }
 
-/*
- * One path's entry, without loading the index: `scan` reads `.txguard`
- * from it and nothing else, and loading would keep the whole index in
- * memory for the run (§11); this walk keeps nothing and unmaps the file
- * at once. 1: answered (*found; e->path is not valid after), 0: not a
- * file this can answer for (version 4, a conflict or intent-to-add entry
- * for it, a split or sparse index, damage): the caller loads the index.
- */
-static int index_peek(struct tg_index_entry *e, bool *found,
-		      struct tg_repo *repo, const char *path)
-{
-	const unsigned char *buf, *p, *end;
-	struct stat st;
-	char *file = NULL;
-	uint32_t version, nr;
-	int fd, ret = 0;
-
-	*found = false;
-	if (index_file(&file, repo) < 0) {
-		tg_error_clear();
-		return 0;
-	}
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	free(file);
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) < 0 || st.st_size < 12 + TG_OID_RAWSZ) {
-		close(fd);
-		return 0;
-	}
-	buf = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (buf == MAP_FAILED)
-		return 0;
-	version = be32(buf + 4);
-	nr = be32(buf + 8);
-	p = buf + 12;
-	end = buf + st.st_size - TG_OID_RAWSZ;
-	if (memcmp(buf, "DIRC", 4) || version < 2 || version > 3)
-		goto out;
-	for (uint32_t i = 0; i < nr; i++) {
-		struct tg_index_entry cur;
-
-		if (!entry_v2(&cur, &p, end, version))
-			goto out;
-		if (strcmp(cur.path, path))
-			continue;
-		if ((cur.flags & 0x3000) || (cur.eflags & 0x2000))
-			goto out; /* the full reader decides */
-		*e = cur;
-		*found = true;
-	}
-	/* a required extension (split "link", sparse "sdir"): the entries
-	 * here are not the whole index */
-	while (end - p >= 8) {
-		uint32_t sz = be32(p + 4);
-
-		if (p[0] < 'A' || p[0] > 'Z' || (size_t)(end - p - 8) < sz)
-			goto out;
-		p += 8 + sz;
-	}
-	ret = 1;
-out:
-	munmap((void *)buf, (size_t)st.st_size);
-	return ret;
-}
-
-int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
+int tg_repo_raw_index(const struct tg_index **out, struct tg_repo *repo)
 {
 	char *path;
-	struct stat st;
-	int fd, err = 0;
+	int err = 0;
 
 	*out = NULL;
-	if (repo->raw_loaded && !repo->split) {
+	if (repo->raw_loaded && !repo->raw.split) {
 		*out = &repo->raw;
 		return 0;
 	}
@@ -1114,43 +639,13 @@ int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo)
 		return err;
 	if (repo->raw_loaded)
 		goto split;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) { /* no index yet: empty */
-			repo->raw.usable = true;
-			goto done;
-		}
-		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
+	if ((err = tg_index_read(&repo->raw, path)) < 0) {
+		tg_index_release(&repo->raw);
 		goto out;
 	}
-	if (fstat(fd, &st) < 0) {
-		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
-		close(fd);
-		goto out;
-	}
-	repo->maplen = (size_t)st.st_size;
-	repo->map = repo->maplen ? mmap(NULL, repo->maplen, PROT_READ,
-					MAP_PRIVATE, fd, 0)
-				 : NULL;
-	close(fd);
-	if (repo->map == MAP_FAILED) {
-		repo->map = NULL;
-		err = tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (parse_index(repo, repo->map, repo->maplen, path) < 0) {
-		/* Not a format this reader knows: libgit2's reader decides
-		 * (and names the problem if the file really is corrupt). */
-		tg_error_clear();
-		free(repo->raw.entries);
-		free(repo->names);
-		repo->names = NULL;
-		memset(&repo->raw, 0, sizeof(repo->raw));
-	}
-done:
 	repo->raw_loaded = true;
 	*out = &repo->raw;
-	if (repo->split)
+	if (repo->raw.split)
 		goto split;
 out:
 	free(path);

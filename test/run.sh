@@ -7,12 +7,13 @@
 #
 # Environment (set by `make test`): TXGUARD, TG_TEST, UNIT_BINS, FUZZ_DIR,
 # FUZZ_TARGETS.
-# Arguments: optional suite names (unit fixtures fuzz e2e) to run only those.
+# Arguments: optional suite names (unit fixtures fuzz e2e oracle) to run
+# only those.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 export TXGUARD TG_TEST
 : "${TXGUARD:?}" "${TG_TEST:?}"
-suites=${*:-unit fixtures fuzz e2e}
+suites=${*:-unit fixtures fuzz e2e oracle}
 # Sanitizer builds: leaks inside libgit2 that txguard cannot free are
 # suppressed by name (test/lsan.supp), which needs whole stacks: libgit2
 # has no frame pointers, so the fast unwinder would stop inside it.
@@ -59,6 +60,10 @@ for s in $suites; do
 			[ -f "$t" ] || continue
 			run_suite "e2e/$(basename "$t" .sh)" sh "$t"
 		done
+		;;
+	oracle)
+		# what check reports as new against from-scratch scans
+		run_suite oracle sh "$top/test/oracle/run.sh"
 		;;
 	*)
 		echo "run.sh: unknown suite '$s'" >&2

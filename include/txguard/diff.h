@@ -1,5 +1,5 @@
 /**
- * diff.h: what "the change" is (SPEC §3), as a list of files with blob ids
+ * diff.h: what "the change" is, as a list of files with blob ids
  * and zero-context hunks.
  *
  * The changeset owns every path and hunk array it holds; free it with
@@ -39,7 +39,7 @@ struct tg_change {
 	/*
 	 * Every unit counts as changed, though only some lines did: the
 	 * file uses a definition the change made or unmade an owner or
-	 * factory (SPEC §4). old_id may equal new_id (the file itself is
+	 * factory. old_id may equal new_id (the file itself is
 	 * unchanged).
 	 */
 	bool whole_file;

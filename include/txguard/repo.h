@@ -13,6 +13,7 @@
 #define TXGUARD_REPO_H
 
 #include "txguard/common.h"
+#include "txguard/index.h"
 
 struct tg_repo;
 struct git_repository;
@@ -46,16 +47,10 @@ const char *tg_repo_gitdir(const struct tg_repo *repo);
 int tg_repo_head_tree(struct tg_oid *out, bool *unborn, struct tg_repo *repo);
 
 /**
- * Count libgit2's heap (a libgit2 allocator over malloc), so that the blob
- * readers below can bound what libgit2 keeps between reads (repo.c). Call
- * before git_libgit2_init(); without it nothing is counted or bounded.
- * Errors: TG_EGIT.
- */
-int tg_repo_count_git_memory(void);
-
-/**
  * Read a blob into a fresh allocation the caller frees (NUL-terminated
- * for convenience; `*len` excludes the NUL). Errors: TG_ENOTFOUND, TG_EGIT.
+ * for convenience; `*len` excludes the NUL). When libgit2's heap is
+ * counted (gitalloc.h), what libgit2 caches between reads is bounded.
+ * Errors: TG_ENOTFOUND, TG_EGIT.
  */
 int tg_repo_read_blob(char **out, size_t *len, struct tg_repo *repo,
 		      const struct tg_oid *id);
@@ -70,46 +65,13 @@ int tg_repo_blob_size(size_t *out, struct tg_repo *repo,
 int tg_repo_read_path(char **out, size_t *len, struct tg_repo *repo,
 		      const char *path, bool from_index);
 
-/*
- * The index file as git wrote it, read without libgit2 (mmap, no
- * checksum pass, no hashing): diff.c's fast path uses its cached tree
- * data to skip unchanged directories (SPEC §12).
- */
-struct tg_index_entry {
-	const char *path; /* into the mapped file, NUL-terminated */
-	size_t pathlen;
-	uint32_t mode;
-	uint16_t flags;  /* stage in bits 12-13 */
-	uint16_t eflags; /* v3 extended flags (intent-to-add, skip-worktree) */
-	struct tg_oid id;
-};
-
-/* One node of the TREE extension (git's cache-tree). */
-struct tg_cache_tree {
-	const char *name; /* component, not NUL-terminated; "" at the root */
-	size_t namelen;
-	int entry_count; /* index entries below; < 0 when invalidated */
-	struct tg_oid id; /* valid when entry_count >= 0 */
-	struct tg_cache_tree **sub;
-	size_t nsub;
-};
-
-struct tg_raw_index {
-	struct tg_index_entry *entries; /* sorted as git sorts them */
-	size_t nr;
-	struct tg_cache_tree *root; /* NULL without a TREE extension */
-	/* false when the file uses something this reader does not handle
-	 * (version 4, split or sparse index, conflicts, intent-to-add):
-	 * callers then use libgit2's index */
-	bool usable;
-};
-
 /**
- * The index git will commit, parsed by txguard itself; loaded on first use
- * and owned by the repo. A missing index file is an empty index.
+ * The index git will commit, parsed by txguard's own reader (index.h);
+ * loaded on first use and owned by the repo. A missing index file is an
+ * empty index.
  * Errors: TG_EGIT (a bare repository without GIT_INDEX_FILE), TG_EIO,
  * TG_EPARSE (a corrupt file).
  */
-int tg_repo_raw_index(const struct tg_raw_index **out, struct tg_repo *repo);
+int tg_repo_raw_index(const struct tg_index **out, struct tg_repo *repo);
 
 #endif

@@ -1,5 +1,5 @@
 # test/e2e/lib.sh: the harness every end-to-end script sources, after
-# git's t/test-lib.sh and jq's tests/setup (STYLE 1.1, 1.5, 2.6).
+# git's t/test-lib.sh and jq's tests/setup.
 #
 #	. "$(dirname "$0")/lib.sh"
 #	test_expect_success 'title' '

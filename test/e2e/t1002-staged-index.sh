@@ -1,7 +1,7 @@
 #!/bin/sh
 # Staged mode checks the index git is about to commit, never the working
 # tree: partial staging, `add -p`, `commit -a`, `commit PATH` and
-# GIT_INDEX_FILE (SPEC §3, STYLE Part 4).
+# GIT_INDEX_FILE.
 . "$(dirname "$0")/lib.sh"
 
 test_create_repo repo && cd repo || exit 1
@@ -31,7 +31,7 @@ test_expect_success 'a violation only in the working tree does not block' '
 	git commit -m "helper only" >out 2>&1 &&
 	test_expect_code 1 git diff --quiet HEAD^ HEAD -- app/jobs.py &&
 	git show HEAD:app/jobs.py >actual &&
-	test_must_fail grep "session.commit" actual &&
+	! grep "session.commit" actual &&
 	grep "session.commit" app/jobs.py
 '
 
@@ -43,7 +43,7 @@ test_expect_success 'git add -p: the unstaged violation hunk does not block' '
 	printf "n\ny\n" | git add -p app/jobs.py >/dev/null &&
 	git diff --cached >actual &&
 	grep "^+    return k + 12" actual &&
-	test_must_fail grep "session.commit" actual &&
+	! grep "session.commit" actual &&
 	git diff >actual &&
 	grep "^+        await session.commit()" actual &&
 	git commit -m "add -p" >out 2>&1 &&
@@ -100,7 +100,7 @@ test_expect_success 'commit -a and commit PATH commit the clean working tree ove
 	edit_helper &&
 	git commit -a -m "commit -a" >out 2>&1 &&
 	git show HEAD:app/jobs.py >actual &&
-	test_must_fail grep "session.commit" actual
+	! grep "session.commit" actual
 '
 
 test_expect_success 'GIT_INDEX_FILE: the alternate index is the one checked' '

@@ -1,6 +1,6 @@
 #!/bin/sh
 # txguard check never writes: the index, HEAD, refs and the working tree
-# are byte-for-byte the same after a pass, a block and an error (SPEC §11).
+# are byte-for-byte the same after a pass, a block and an error.
 . "$(dirname "$0")/lib.sh"
 
 test_create_repo repo && cd repo || exit 1

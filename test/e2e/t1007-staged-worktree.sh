@@ -1,7 +1,7 @@
 #!/bin/sh
 # The repository and index git uses, wherever the commit runs from: a
 # subdirectory, a linked worktree, --git-dir/--work-tree and GIT_DIR
-# (SPEC §3; libgit2 1.5 rejects GIT_WORK_TREE itself, STYLE Part 4).
+# (libgit2 1.5 rejects GIT_WORK_TREE itself).
 . "$(dirname "$0")/lib.sh"
 
 test_create_repo repo && cd repo || exit 1

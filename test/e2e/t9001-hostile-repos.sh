@@ -1,5 +1,5 @@
 #!/bin/sh
-# Hostile repositories and input (SPEC §11): odd file names in every
+# Hostile repositories and input: odd file names in every
 # format, repository states, corrupt objects, a held index lock, bad
 # configuration and baselines, big and deep files. Never a crash (exit
 # >= 128), never a silent pass, never a write.
@@ -91,7 +91,7 @@ test_expect_success 'a missing object is a clear error, exit 2' '
 		test_expect_code 2 txguard check >out 2>err
 	) &&
 	grep "^txguard: " ../corrupt/err &&
-	test_must_fail grep "commit allowed" ../corrupt/out
+	! grep "commit allowed" ../corrupt/out
 '
 
 # libgit2 1.5 never returns from inflating a truncated loose object
@@ -120,7 +120,7 @@ test_expect_success 'a truncated blob is a clear error, exit 2, not a hang' '
 	) &&
 	grep "^txguard: reading blob [0-9a-f]* did not finish in 2 s" ../trunc/err &&
 	grep "git fsck" ../trunc/err &&
-	test_must_fail grep "commit allowed" ../trunc/out
+	! grep "commit allowed" ../trunc/out
 '
 
 test_expect_success 'a truncated tree is a clear error, exit 2, not a hang' '

@@ -1,5 +1,5 @@
 #!/bin/sh
-# txguard never loses work (SPEC §11): every command, on success and on
+# txguard never loses work: every command, on success and on
 # error, leaves the index, the working tree, HEAD and refs as they were;
 # only `baseline` writes, only its own file, atomically.
 . "$(dirname "$0")/lib.sh"

@@ -1,11 +1,13 @@
-# test/fuzz/fuzz.mk: libFuzzer targets and their corpus replayers (SPEC §11).
+# test/fuzz/fuzz.mk: libFuzzer targets and their corpus replayers.
 #
 # Included by the top-level Makefile after its own variables (B, CC,
 # CFLAGS, LDFLAGS, LDLIBS, LIB, LIB_SRC, DEPS, PKG_CONFIG, GRAMMAR_DIR,
 # GRAMMAR_STAMP, VERSION) and rules are defined.
 #
 #   make fuzz-build    libFuzzer binaries in $(B)/fuzz/ (clang, ASan+UBSan)
-#   make fuzz          run each for FUZZ_SECONDS; fails if one crashes
+#   make fuzz          run each for FUZZ_SECONDS, then random oracle cases
+#                      (test/oracle/) for ORACLE_SECONDS; fails if a
+#                      target crashes or a case disagrees
 #   make fuzz-replay   replay the seeds and test/fuzz/regress/ through the
 #                      standalone replayers (normal CC; TAP output)
 #   make fuzz-hostile  deep nesting and 20 MB inputs through the replayer
@@ -21,7 +23,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # without libFuzzer's main (fuzzer-no-link); the grammar too, so that
 # overruns in the generated lexer and scanner are caught.
 FUZZ_ALL_CFLAGS = $(FUZZ_CFLAGS) -std=c11 -Wall -Wextra $(FUZZ_SAN) \
-	-fsanitize=fuzzer-no-link -DTG_DEBUG_POOL -Iinclude \
+	-fsanitize=fuzzer-no-link -Iinclude \
 	$(shell $(PKG_CONFIG) --cflags $(DEPS))
 
 FB := $(B)/fuzz
@@ -65,9 +67,15 @@ fuzz-build: $(FUZZ_BIN)
 fuzz-replay-build: $(REPLAY_BIN)
 
 # The bounded run, as in CI: each target on a copy of the seeds in
-# $(FB)/corpus/, crashes in $(FB)/crashes/.
-fuzz: fuzz-build
+# $(FB)/corpus/, crashes in $(FB)/crashes/; then the oracle on random
+# seeds (each failure prints its seed and how to replay it).
+ORACLE_SECONDS ?= $(FUZZ_SECONDS)
+fuzz: fuzz-build fuzz-oracle
 	@sh test/fuzz/run.sh $(FB) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-oracle: $(TXGUARD_BIN)
+	@TXGUARD=$(abspath $(TXGUARD_BIN)) \
+		sh test/oracle/run.sh --random $(ORACLE_SECONDS)
 
 fuzz-replay: fuzz-replay-build
 	@sh test/fuzz/replay.sh $(FB) $(FUZZ_TARGETS)
@@ -75,7 +83,7 @@ fuzz-replay: fuzz-replay-build
 fuzz-hostile: fuzz-replay-build
 	@sh test/fuzz/hostile.sh $(FB)
 
-.PHONY: fuzz fuzz-build fuzz-replay fuzz-replay-build fuzz-hostile
+.PHONY: fuzz fuzz-build fuzz-oracle fuzz-replay fuzz-replay-build fuzz-hostile
 .PRECIOUS: $(FB)/obj/%.o $(B)/test/fuzz/%.o
 
 -include $(wildcard $(FB)/obj/src/*.d $(FB)/obj/test/fuzz/*.d)

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Replay the seed corpus and every regression input through the
-# standalone replayers (SPEC §11), as `make fuzz-replay` and `make test`
-# do. Prints TAP lines; fails if any input crashed or broke an invariant.
+# Replay each fuzz target's seed corpus and regression inputs through its
+# standalone replayer, as `make fuzz-replay` and `make test` do. One TAP
+# line a target (a target's replay is one test, whatever the number of
+# inputs); a failing target lists the inputs that crashed or broke an
+# invariant. Exits 1 if any did.
 #
 #   sh test/fuzz/replay.sh FUZZDIR TARGET...
 #
@@ -14,14 +16,27 @@ shift
 case $dir in /*) ;; *) dir=$(pwd)/$dir ;; esac
 cd "$(dirname "$0")/../.." || exit 2
 here=test/fuzz
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 rc=0
+n=0
 for t in "$@"; do
+	n=$((n + 1))
 	seeds=$dir/seeds/$t
 	rm -rf "$seeds"
 	sh "$here/seeds.sh" "$t" "$seeds" || exit 2
-	echo "# fuzz-$t"
 	regress=
 	[ -d "$here/regress/$t" ] && regress=$here/regress/$t
-	"$dir/replay/fuzz-$t" -t 120 "$seeds" $regress || rc=1
+	"$dir/replay/fuzz-$t" -t 120 "$seeds" $regress >"$out" 2>&1
+	st=$?
+	inputs=$(grep -c '^ok \|^not ok ' "$out")
+	if [ $st -eq 0 ] && ! grep -q '^not ok ' "$out"; then
+		echo "ok $n - fuzz-$t replays $inputs inputs"
+	else
+		rc=1
+		echo "not ok $n - fuzz-$t: $(grep -c '^not ok ' "$out") of $inputs inputs failed (exit status $st)"
+		grep -v '^ok ' "$out" | sed 's/^/# /'
+	fi
 done
+echo "1..$n"
 exit $rc

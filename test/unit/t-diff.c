@@ -1,9 +1,10 @@
-/* Staged changesets on scratch repositories; the cache-tree fast path
- * must equal the plain libgit2 diff (SPEC §3, §12). */
+/* Staged changesets on scratch repositories: the cache-tree fast path
+ * must give what the plain libgit2 diff gives. */
 #include "txguard/common.h"
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/repo.h"
+#include "../helper/testrepo.h"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -13,38 +14,30 @@
 #include <cmocka.h>
 #include <git2.h>
 
-static char dir[512];
-
-static void sh(const char *script)
+static int group_setup(void **state)
 {
-	char cmd[4096];
+	(void)state;
+	return git_libgit2_init() < 0 ? -1 : 0;
+}
 
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@t "
-		 "GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@t && (%s) >/dev/null 2>&1",
-		 dir, script);
-	if (system(cmd) != 0)
-		fail_msg("script failed: %s", script);
+static int group_teardown(void **state)
+{
+	(void)state;
+	git_libgit2_shutdown();
+	return 0;
 }
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	git_libgit2_init();
-	snprintf(dir, sizeof(dir), "%s/t-diff.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(dir) ? 0 : -1;
+	return testrepo_create("t-diff");
 }
 
 static int teardown(void **state)
 {
-	char cmd[600];
-
 	(void)state;
-	git_libgit2_shutdown();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	unsetenv("TXGUARD_DIFF_SLOW");
+	return testrepo_remove();
 }
 
 static void load(struct tg_changeset *cs, bool slow)
@@ -55,7 +48,7 @@ static void load(struct tg_changeset *cs, bool slow)
 		setenv("TXGUARD_DIFF_SLOW", "1", 1);
 	else
 		unsetenv("TXGUARD_DIFF_SLOW");
-	if (tg_repo_open(&repo, dir) < 0)
+	if (tg_repo_open(&repo, testrepo_dir()) < 0)
 		fail_msg("open: %s", tg_error_last());
 	if (tg_changeset_staged(cs, repo, NULL) < 0)
 		fail_msg("staged: %s", tg_error_last());
@@ -111,16 +104,14 @@ static void test_first_commit(void **state)
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 
 	(void)state;
-	sh("git init -q -b main r0 2>/dev/null || git init -q r0");
-	snprintf(dir + strlen(dir), 8, "/r0");
-	sh("mkdir -p a/b && printf 'x = 1\\n' >a/b/m.py && printf 'doc\\n' >README && git add .");
+	testrepo_sh("mkdir -p a/b && printf 'x = 1\\n' >a/b/m.py && "
+		    "printf 'doc\\n' >README && git add .");
 	both(&cs);
 	assert_string_equal(cs.describe, "index vs empty tree (first commit)");
 	assert_int_equal(cs.nr, 1);
 	assert_int_equal(find(&cs, "a/b/m.py")->status, TG_CHANGE_ADDED);
 	assert_int_equal(cs.skipped.not_python, 1);
 	tg_changeset_release(&cs);
-	dir[strlen(dir) - 3] = '\0';
 }
 
 static void test_kinds(void **state)
@@ -129,18 +120,18 @@ static void test_kinds(void **state)
 	const struct tg_change *c;
 
 	(void)state;
-	sh("git init -q r1");
-	snprintf(dir + strlen(dir), 8, "/r1");
-	sh("mkdir -p a/b c d && for i in 1 2 3 4 5 6 7 8; do "
-	   "printf 'def f%s():\\n    return %s\\n\\n\\ndef g():\\n    return 0\\n' $i $i >a/b/m$i.py; "
-	   "cp a/b/m$i.py d/n$i.py; done && printf 'y = 2\\n' >top.py && "
-	   "printf 'a\\nb\\nc\\nd\\ne\\nf\\ng\\nh\\n' >c/long.py && "
-	   "git add . && git commit -qm base && "
-	   "printf 'a\\nB\\nc\\nd\\ne\\nf\\nG\\nh\\ni\\n' >c/long.py && "
-	   "git mv d/n3.py d/moved.py && git rm -q top.py && "
-	   "printf 'z = 3\\n' >c/new.py && ln -s a/b/m1.py link.py && "
-	   "git add -A && git update-index --add --cacheinfo "
-	   "160000,1111111111111111111111111111111111111111,sub.py");
+	testrepo_sh(
+		"mkdir -p a/b c d && for i in 1 2 3 4 5 6 7 8; do "
+		"printf 'def f%%s():\\n    return %%s\\n\\n\\n"
+		"def g():\\n    return 0\\n' $i $i >a/b/m$i.py; "
+		"cp a/b/m$i.py d/n$i.py; done && printf 'y = 2\\n' >top.py && "
+		"printf 'a\\nb\\nc\\nd\\ne\\nf\\ng\\nh\\n' >c/long.py && "
+		"git add . && git commit -qm base && "
+		"printf 'a\\nB\\nc\\nd\\ne\\nf\\nG\\nh\\ni\\n' >c/long.py && "
+		"git mv d/n3.py d/moved.py && git rm -q top.py && "
+		"printf 'z = 3\\n' >c/new.py && ln -s a/b/m1.py link.py && "
+		"git add -A && git update-index --add --cacheinfo "
+		"160000,1111111111111111111111111111111111111111,sub.py");
 	both(&cs);
 	assert_string_equal(cs.describe, "index vs HEAD");
 	assert_int_equal(cs.nr, 3);
@@ -158,7 +149,6 @@ static void test_kinds(void **state)
 	assert_int_equal(cs.skipped.symlink, 1);
 	assert_int_equal(cs.skipped.submodule, 1);
 	tg_changeset_release(&cs);
-	dir[strlen(dir) - 3] = '\0';
 }
 
 /* `git commit PATH`: git points GIT_INDEX_FILE at another index */
@@ -168,36 +158,37 @@ static void test_index_file(void **state)
 	char path[700];
 
 	(void)state;
-	sh("git init -q r2");
-	snprintf(dir + strlen(dir), 8, "/r2");
-	sh("mkdir -p p q && printf 'a = 1\\n' >p/a.py && printf 'b = 1\\n' >q/b.py && "
-	   "git add . && git commit -qm base && cp .git/index other && "
-	   "printf 'a = 2\\n' >p/a.py && printf 'b = 2\\n' >q/b.py && git add p/a.py && "
-	   "GIT_INDEX_FILE=other git add q/b.py");
+	testrepo_sh(
+		"mkdir -p p q && printf 'a = 1\\n' >p/a.py && "
+		"printf 'b = 1\\n' >q/b.py && "
+		"git add . && git commit -qm base && cp .git/index other && "
+		"printf 'a = 2\\n' >p/a.py && printf 'b = 2\\n' >q/b.py && "
+		"git add p/a.py && GIT_INDEX_FILE=other git add q/b.py");
 	both(&cs);
 	assert_int_equal(cs.nr, 1);
 	find(&cs, "p/a.py");
 	tg_changeset_release(&cs);
-	snprintf(path, sizeof(path), "%s/other", dir);
+	snprintf(path, sizeof(path), "%s/other", testrepo_dir());
 	setenv("GIT_INDEX_FILE", path, 1);
 	both(&cs);
 	unsetenv("GIT_INDEX_FILE");
 	assert_int_equal(cs.nr, 1);
 	find(&cs, "q/b.py");
 	tg_changeset_release(&cs);
-	dir[strlen(dir) - 3] = '\0';
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_commit),
-		cmocka_unit_test(test_kinds),
-		cmocka_unit_test(test_index_file),
+		cmocka_unit_test_setup_teardown(test_first_commit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kinds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_file, setup,
+						teardown),
 	};
 
 	unsetenv("GIT_DIR");
 	unsetenv("GIT_WORK_TREE");
 	unsetenv("GIT_INDEX_FILE");
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
