@@ -15,13 +15,15 @@
 
 #include <errno.h>
 
-static const char usage_line[] = "txguard baseline [--rev REV] [--output FILE]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard baseline [--rev REV] [--output FILE]",
 	"Scan the tree of REV (default HEAD) and write every finding (except\n"
 	"those suppressed inline) to the baseline file (txguard.baseline,\n"
 	"default .txguard-baseline at the top of the work tree), replacing it\n"
 	"atomically and keeping its comment lines. Commit the file: check then\n"
-	"blocks only on findings that are not in it.";
+	"blocks only on findings that are not in it.",
+	0,
+};
 
 /* The comment lines of the file being replaced, if it exists and parses. */
 static int old_comments(struct tg_buf *out, const char *path)
@@ -52,13 +54,11 @@ static int old_comments(struct tg_buf *out, const char *path)
 int cmd_baseline(int argc, const char **argv)
 {
 	const char *rev = NULL, *output = NULL;
-	bool help = false;
 	const struct tg_option opts[] = {
 		{ "rev", 0, TG_OPT_STRING, &rev, "REV",
 		  "the tree to scan (default HEAD)" },
 		{ "output", 'o', TG_OPT_STRING, &output, "FILE",
 		  "write FILE instead of the configured baseline" },
-		{ "help", 'h', TG_OPT_FLAG, &help, NULL, "show this help" },
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
@@ -67,23 +67,14 @@ int cmd_baseline(int argc, const char **argv)
 	struct tg_buf comments = TG_BUF_INIT;
 	char *path = NULL;
 	const char **args = NULL;
-	int nargs, ret = TG_EXIT_ERROR;
+	int nargs, err, ret = TG_EXIT_ERROR;
 	size_t entries = 0;
 
 	tg_config_init(&cfg);
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0) {
-		ret = tg_die_usage("baseline --help", tg_error_last());
-		goto out;
-	}
-	if (help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
-		ret = TG_EXIT_OK;
-		goto out;
-	}
-	if (nargs) {
-		ret = tg_die_unexpected("baseline --help", args[0]);
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) != 0) {
+		ret = err == TG_OPT_HELP ? TG_EXIT_OK :
+		      tg_cmd_usage_error("baseline", tg_error_last());
 		goto out;
 	}
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
@@ -112,7 +103,7 @@ int cmd_baseline(int argc, const char **argv)
 	ret = TG_EXIT_OK;
 	goto out;
 fail:
-	ret = tg_die_with_hint(tg_error_last());
+	ret = tg_cmd_error(tg_error_last());
 out:
 	free(args);
 	free(path);

@@ -15,13 +15,14 @@
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
-static const char usage_line[] =
-	"txguard check [--base REV [--head REV]] [OPTIONS]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard check [--base REV [--head REV]] [OPTIONS]",
 	"Check what is being committed (the index against HEAD; the empty tree\n"
 	"on the first commit), or with --base the branch merge-base(REV, HEAD)..HEAD.\n"
 	"Only the functions the change touches are analysed; only new findings\n"
-	"at or above the fail-on level block.";
+	"at or above the fail-on level block.",
+	0,
+};
 
 /* §4: say why files the change did not touch were checked */
 static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
@@ -60,28 +61,21 @@ int cmd_check(int argc, const char **argv)
 	struct tg_engine_opts eopts = { 0 };
 	struct tg_inferstate st;
 	const char **args = NULL;
-	int nargs, fail_on, ret = TG_EXIT_ERROR;
+	int nargs, fail_on, err, ret = TG_EXIT_ERROR;
 
 	tg_config_init(&cfg);
 	tg_inferstate_init(&st);
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0 ||
-	    tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
-		ret = tg_die_usage("check --help", tg_error_last());
-		goto out;
-	}
-	if (copts.help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) == TG_OPT_HELP) {
 		ret = TG_EXIT_OK;
 		goto out;
 	}
-	if (nargs) {
-		ret = tg_die_unexpected("check --help", args[0]);
+	if (err < 0 || tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
+		ret = tg_cmd_usage_error("check", tg_error_last());
 		goto out;
 	}
 	if (head && !base) {
-		ret = tg_die_usage("check --help", "--head needs --base");
+		ret = tg_cmd_usage_error("check", "--head needs --base");
 		goto out;
 	}
 	oopts.staged = !base;
@@ -116,7 +110,7 @@ int cmd_check(int argc, const char **argv)
 		goto fail;
 	goto out;
 fail:
-	ret = tg_die_with_hint(tg_error_last());
+	ret = tg_cmd_error(tg_error_last());
 out:
 	free(args);
 	tg_report_release(&report);

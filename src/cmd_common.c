@@ -9,29 +9,70 @@
 #include "txguard/report.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-int tg_die_with_hint(const char *msg)
+const char *tg_cmd_skip_hint(void)
+{
+	const char *hook = getenv("TXGUARD_HOOK");
+	const char *framework = getenv("PRE_COMMIT");
+
+	if (hook && !strcmp(hook, "pre-commit"))
+		return "SKIP=txguard git commit";
+	if (hook && !strcmp(hook, "git"))
+		return "git commit --no-verify";
+	if (!(hook && *hook) && framework && !strcmp(framework, "1"))
+		return "SKIP=txguard git commit";
+	return NULL;
+}
+
+static void print_skip_hint(void)
+{
+	const char *hint = tg_cmd_skip_hint();
+
+	if (hint)
+		fprintf(stderr, "hint: '%s' skips the hook once\n", hint);
+}
+
+int tg_cmd_error(const char *msg)
 {
 	fprintf(stderr, "txguard: %s\n", msg);
-	fprintf(stderr, "hint: 'git commit --no-verify' skips the hook once\n");
+	print_skip_hint();
 	return TG_EXIT_ERROR;
 }
 
-int tg_die_usage(const char *cmd, const char *msg)
+int tg_cmd_usage_error(const char *cmd, const char *msg)
 {
 	fprintf(stderr, "txguard: %s\n", msg);
-	fprintf(stderr, "see 'txguard %s'\n", cmd ? cmd : "--help");
-	fprintf(stderr, "hint: 'git commit --no-verify' skips the hook once\n");
+	if (cmd)
+		fprintf(stderr, "see 'txguard %s --help'\n", cmd);
+	else
+		fputs("see 'txguard --help'\n", stderr);
+	print_skip_hint();
 	return TG_EXIT_ERROR;
 }
 
-int tg_die_unexpected(const char *cmd, const char *arg)
+char *tg_cmd_cwd_prefix(const struct tg_repo *repo)
 {
-	char msg[256];
+	const char *wd = tg_repo_workdir(repo);
+	char *top, *cwd, *prefix = NULL;
+	size_t n;
 
-	snprintf(msg, sizeof(msg), "unexpected argument '%s'", arg);
-	return tg_die_usage(cmd, msg);
+	if (!wd || !(top = realpath(wd, NULL)))
+		return NULL;
+	if (!(cwd = realpath(".", NULL))) {
+		free(top);
+		return NULL;
+	}
+	n = strlen(top);
+	if (!strcmp(top, "/"))
+		n = 0;
+	if (!strncmp(cwd, top, n) && cwd[n] == '/' && cwd[n + 1])
+		prefix = tg_xasprintf("%s/", cwd + n + 1);
+	free(top);
+	free(cwd);
+	return prefix;
 }
 
 int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
@@ -45,7 +86,7 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 	f = c->format ? tg_format_parse(c->format) : TG_FORMAT_TEXT;
 	if (f < 0)
 		return tg_error_set(TG_EUSAGE,
-				    "unknown format '%s' (expected text, json, sarif or github)",
+				    "unknown format '%s' (expected text, concise, json, sarif, github or gitlab)",
 				    c->format);
 	out->format = (enum tg_format)f;
 	if (c->fail_on) {
@@ -71,10 +112,11 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 	}
 	out->all = c->all;
 	out->quiet = c->quiet;
+	out->skip_hint = tg_cmd_skip_hint();
 	return 0;
 }
 
-int tg_common_open_output(FILE **fp, const struct tg_common_opts *c)
+static int open_output(FILE **fp, const struct tg_common_opts *c)
 {
 	*fp = stdout;
 	if (!c->output || !strcmp(c->output, "-"))
@@ -86,7 +128,7 @@ int tg_common_open_output(FILE **fp, const struct tg_common_opts *c)
 	return 0;
 }
 
-int tg_common_close_output(FILE *fp, const struct tg_common_opts *c)
+static int close_output(FILE *fp, const struct tg_common_opts *c)
 {
 	bool failed = ferror(fp) != 0;
 
@@ -140,7 +182,7 @@ static int read_disk_file(char **out, size_t *len, const char *path)
 	return 0;
 }
 
-int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
+static int apply_baseline(struct tg_report *r, struct tg_repo *repo,
 			     const char *path, const struct tg_common_opts *c,
 			     enum tg_baseline_source from)
 {
@@ -196,20 +238,26 @@ int tg_common_report(struct tg_report *r, struct tg_repo *repo,
 		     const struct tg_out_opts *o, int fail_on,
 		     enum tg_baseline_source from)
 {
+	struct tg_out_opts shown = *o;
+	char *prefix = tg_cmd_cwd_prefix(repo);
 	FILE *fp;
 	int err, cerr;
 
-	if ((err = tg_common_apply_baseline(r, repo, cfg->baseline, c,
-					    from)) < 0)
-		return err;
+	shown.cwd_prefix = prefix;
+	if ((err = apply_baseline(r, repo, cfg->baseline, c, from)) < 0)
+		goto out;
 	r->cfg = cfg;
 	tg_report_finish(r, fail_on >= 0 ? (enum tg_severity)fail_on :
 					   cfg->fail_on);
-	if ((err = tg_common_open_output(&fp, c)) < 0)
+	if ((err = open_output(&fp, c)) < 0)
+		goto out;
+	err = tg_out_write(fp, r, &shown);
+	cerr = close_output(fp, c);
+	if (err >= 0 && cerr < 0)
+		err = cerr;
+out:
+	free(prefix);
+	if (err < 0)
 		return err;
-	err = tg_out_write(fp, r, o);
-	cerr = tg_common_close_output(fp, c);
-	if (err < 0 || cerr < 0)
-		return err < 0 ? err : cerr;
 	return r->blocked ? TG_EXIT_BLOCKED : TG_EXIT_OK;
 }

@@ -13,13 +13,15 @@
 
 #include <time.h>
 
-static const char usage_line[] = "txguard index [--rev REV] [-q]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard index [--rev REV] [-q]",
 	"Build or refresh the owner index: what every Python file of the index\n"
 	"(or of the tree of REV) defines and uses, cached by blob id in the git\n"
 	"directory. check and scan keep it fresh by themselves; run this once\n"
 	"after installing the hook in a large repository so the first commit\n"
-	"is as fast as the next ones.";
+	"is as fast as the next ones.",
+	0,
+};
 
 static double now_ms(void)
 {
@@ -32,37 +34,27 @@ static double now_ms(void)
 int cmd_index(int argc, const char **argv)
 {
 	const char *rev = NULL;
-	bool quiet = false, help = false;
+	bool quiet = false;
 	const struct tg_option opts[] = {
 		{ "rev", 0, TG_OPT_STRING, &rev, "REV",
 		  "index the tree of REV instead of the index git will commit" },
 		{ "quiet", 'q', TG_OPT_FLAG, &quiet, NULL, "print nothing" },
-		{ "help", 'h', TG_OPT_FLAG, &help, NULL, "show this help" },
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_ownerdb *db = NULL;
 	const char **args = NULL;
-	int nargs, ret = TG_EXIT_ERROR;
+	int nargs, err, ret = TG_EXIT_ERROR;
 	double start = now_ms();
 
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0) {
-		ret = tg_die_usage("index --help", tg_error_last());
-		goto out;
-	}
-	if (help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
-		ret = TG_EXIT_OK;
-		goto out;
-	}
-	if (nargs) {
-		ret = tg_die_unexpected("index --help", args[0]);
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) != 0) {
+		ret = err == TG_OPT_HELP ? TG_EXIT_OK :
+		      tg_cmd_usage_error("index", tg_error_last());
 		goto out;
 	}
 	if (tg_repo_open(&repo, NULL) < 0 ||
 	    tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
-		ret = tg_die_with_hint(tg_error_last());
+		ret = tg_cmd_error(tg_error_last());
 		goto out;
 	}
 	if (!quiet) {

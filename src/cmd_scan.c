@@ -16,12 +16,14 @@
 
 #include <unistd.h>
 
-static const char usage_line[] = "txguard scan [--rev REV] [OPTIONS] [PATH...]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard scan [--rev REV] [OPTIONS] [PATH...]",
 	"Check every Python file of the tree of REV (default HEAD), or only\n"
 	"those under the PATHs given, and report every finding. Exit 1 when a\n"
 	"finding at or above the fail-on level is neither baselined nor\n"
-	"suppressed.";
+	"suppressed.",
+	-1,
+};
 
 /* the scan's files, streamed from the tree (engine.h) */
 static int iter_next(void *ctx, struct tg_change *ch)
@@ -85,20 +87,17 @@ int cmd_scan(int argc, const char **argv)
 	struct tg_owners owners = TG_OWNERS_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	const char **args = NULL;
-	int nargs, fail_on, ret = TG_EXIT_ERROR;
+	int nargs, fail_on, err, ret = TG_EXIT_ERROR;
 	long nthreads;
 
 	tg_config_init(&cfg);
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0 ||
-	    tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
-		ret = tg_die_usage("scan --help", tg_error_last());
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) == TG_OPT_HELP) {
+		ret = TG_EXIT_OK;
 		goto out;
 	}
-	if (copts.help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
-		ret = TG_EXIT_OK;
+	if (err < 0 || tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
+		ret = tg_cmd_usage_error("scan", tg_error_last());
 		goto out;
 	}
 	nthreads = tg_default_threads();
@@ -107,8 +106,8 @@ int cmd_scan(int argc, const char **argv)
 
 		nthreads = strtol(jobs, &end, 10);
 		if (*end || nthreads < 1 || nthreads > 256) {
-			ret = tg_die_usage("scan --help",
-					   "--jobs needs a number from 1 to 256");
+			ret = tg_cmd_usage_error("scan",
+						 "--jobs needs a number from 1 to 256");
 			goto out;
 		}
 	}
@@ -123,7 +122,7 @@ int cmd_scan(int argc, const char **argv)
 		goto fail;
 	goto out;
 fail:
-	ret = tg_die_with_hint(tg_error_last());
+	ret = tg_cmd_error(tg_error_last());
 out:
 	free(args);
 	tg_report_release(&report);

@@ -93,12 +93,12 @@ int main(int argc, const char **argv)
 
 		snprintf(msg, sizeof(msg), "'%s' is not a txguard command",
 			 argv[1]);
-		return tg_die_usage("--help", msg);
+		return tg_cmd_usage_error(NULL, msg);
 	}
 	if ((cmd->flags & TG_CMD_REPO) && tg_repo_count_git_memory() < 0)
-		return tg_die_with_hint(tg_error_last());
+		return tg_cmd_error(tg_error_last());
 	if ((cmd->flags & TG_CMD_REPO) && git_libgit2_init() < 0)
-		return tg_die_with_hint("cannot initialise libgit2");
+		return tg_cmd_error("cannot initialise libgit2");
 	if (cmd->flags & TG_CMD_REPO)
 		bound_libgit2_memory();
 	ret = cmd->fn(argc - 1, argv + 1);

@@ -110,7 +110,7 @@ do
 	test_expect_success "invalid: $bad" "
 		test_when_finished 'git checkout -q -- .txguard' &&
 		printf '[txguard]\n\towner = x\n\t$bad\n' >.txguard &&
-		test_expect_code 2 txguard check >out 2>err &&
+		test_expect_code 2 env TXGUARD_HOOK=git txguard check >out 2>err &&
 		grep '\.txguard:3' err &&
 		grep -e '--no-verify' err
 	"

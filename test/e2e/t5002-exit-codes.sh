@@ -45,7 +45,7 @@ test_expect_success 'failOn = never in .txguard: exit 0; --fail-on overrides it'
 '
 
 test_expect_success 'a bad --fail-on value: exit 2 with a message' '
-	test_expect_code 2 txguard check --fail-on sometimes >out 2>err &&
+	test_expect_code 2 env TXGUARD_HOOK=git txguard check --fail-on sometimes >out 2>err &&
 	grep "^txguard: .*sometimes" err &&
 	grep -e "--no-verify" err
 '
