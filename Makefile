@@ -93,8 +93,15 @@ $(B)/test/t-%: $(B)/test/unit/t-%.o $(B)/src/tlsinit.o $(LIB)
 
 unit: $(UNIT_BIN)
 
+# The SARIF schema the tests validate against: fetched and verified here,
+# never by the tests themselves.
+SARIF_SCHEMA_FILE := build/sarif/sarif-schema-2.1.0.json
+$(SARIF_SCHEMA_FILE): test/sarif/schema.lock test/sarif/fetch-schema.sh
+	sh test/sarif/fetch-schema.sh build/sarif >/dev/null && touch $@
+sarif-schema: $(SARIF_SCHEMA_FILE)
+
 # make test: unit tests, analyzer fixtures, e2e; prints "N passed, N failed".
-test: all unit fuzz-replay-build
+test: all unit fuzz-replay-build $(SARIF_SCHEMA_FILE)
 	@TXGUARD=$(abspath $(TXGUARD_BIN)) TG_TEST=$(abspath $(TGTEST_BIN)) \
 		UNIT_BINS="$(abspath $(UNIT_BIN))" FUZZ_DIR=$(abspath $(FB)) \
 		FUZZ_TARGETS="$(FUZZ_TARGETS)" sh test/run.sh $(TESTS)
@@ -134,7 +141,7 @@ clean:
 # keep test objects: they are intermediate files of the t-% rule
 .SECONDARY:
 
-.PHONY: all unit test check install uninstall demo bench style check-headers clean
+.PHONY: all unit test sarif-schema check install uninstall demo bench style check-headers clean
 
 -include $(wildcard $(B)/src/*.d $(B)/test/*/*.d)
 include test/fuzz/fuzz.mk

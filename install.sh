@@ -4,9 +4,10 @@
 #   ./install.sh [--prefix DIR] [--no-deps] [--no-build] [REPO...]
 #   ./install.sh --uninstall REPO...
 #
-# 1. build dependencies (apt-get as root; otherwise the exact command),
-# 2. grammar + build (make: fetches tree-sitter-python with npm pack and
-#    checks its pinned hash), 3. install the binary (make install),
+# 1. build and test dependencies (apt-get as root; otherwise the exact
+#    command), 2. grammar + build (make: fetches tree-sitter-python with
+#    npm pack and checks its pinned hash; also the pinned SARIF schema the
+#    tests validate against), 3. install the binary (make install),
 # 4. the pre-commit hook into each REPO, in the hooks directory git really
 #    uses (core.hooksPath, linked worktrees), keeping and chaining an
 #    existing pre-commit hook. Re-running changes nothing; --uninstall
@@ -15,7 +16,11 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 marker='# txguard-hook: pre-commit hook installed by txguard'
-packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev libcmocka-dev git'
+# Building needs the first line; `make test` the second (cmocka for the
+# unit tests, the pre-commit framework and a JSON-schema validator for
+# the end-to-end tests).
+packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev git
+libcmocka-dev pre-commit python3 python3-jsonschema'
 
 do_deps=1
 do_build=1
@@ -27,12 +32,13 @@ usage() {
 usage: ./install.sh [--prefix DIR] [--no-deps] [--no-build] [REPO...]
        ./install.sh --uninstall REPO...
 
-Installs the build dependencies, fetches the grammar, builds and installs
+Installs the build and test dependencies, fetches the grammar (and the
+SARIF schema the tests use), builds and installs
 txguard (PREFIX/bin/txguard; /usr/local as root, \$HOME/.local otherwise),
 then installs the pre-commit hook into every REPO named.
 
   --prefix DIR   install under DIR
-  --no-deps      do not check or install build dependencies
+  --no-deps      do not check or install the dependencies
   --no-build     do not build or install txguard; only (un)install hooks
                  (the hook then runs \$TXGUARD, or txguard on PATH)
   --uninstall    remove the hook from each REPO, restoring an earlier one
@@ -68,27 +74,28 @@ if [ -z "$prefix" ]; then
 fi
 
 deps_missing() {
-	for c in cc make git pkg-config npm; do
+	for c in cc make git pkg-config npm pre-commit python3; do
 		command -v "$c" >/dev/null 2>&1 || return 0
 	done
 	pkg-config --exists libgit2 tree-sitter jansson cmocka 2>/dev/null || return 0
+	python3 -c 'import jsonschema' 2>/dev/null || return 0
 	return 1
 }
 
 install_deps() {
-	deps_missing || { echo "install.sh: build dependencies are present"; return 0; }
+	deps_missing || { echo "install.sh: build and test dependencies are present"; return 0; }
 	# a Node.js that ships its own npm conflicts with Debian's npm package
 	command -v npm >/dev/null 2>&1 || packages="$packages npm"
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "install.sh: installing build dependencies with apt-get"
+		echo "install.sh: installing build and test dependencies with apt-get"
 		DEBIAN_FRONTEND=noninteractive apt-get update -q
 		# shellcheck disable=SC2086
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages
-		deps_missing && die "build dependencies still missing after apt-get"
+		deps_missing && die "dependencies still missing after apt-get"
 		return 0
 	fi
-	echo "install.sh: build dependencies are missing; install them with:" >&2
-	echo "  sudo apt-get install -y $packages" >&2
+	echo "install.sh: build or test dependencies are missing; install them with:" >&2
+	echo "  sudo apt-get install -y" $packages >&2
 	echo "then run ./install.sh again (or pass --no-deps)" >&2
 	exit 1
 }
@@ -96,6 +103,10 @@ install_deps() {
 build_and_install() {
 	echo "install.sh: building txguard"
 	make -C "$here"
+	# the tests validate SARIF against this pinned schema: fetch and
+	# verify it now, so `make test` needs no network
+	make -C "$here" sarif-schema ||
+		echo "install.sh: could not fetch the SARIF schema now; 'make test' will try again"
 	echo "install.sh: installing $prefix/bin/txguard"
 	make -C "$here" install PREFIX="$prefix"
 	TXGUARD_INSTALLED=$prefix/bin/txguard
