@@ -90,7 +90,7 @@ int cmd_baseline(int argc, const char **argv)
 	}
 	tg_owners_from_config(&owners, &cfg);
 	if (tg_scan_tree(&report, repo, &cfg, &owners, rev, NULL, 0,
-			 tg_default_threads()) < 0 ||
+			 tg_default_threads(), false) < 0 ||
 	    old_comments(&comments, path) < 0 ||
 	    tg_baseline_write_file(path, &report.findings,
 				   comments.len ? comments.ptr : NULL) < 0)

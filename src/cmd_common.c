@@ -53,6 +53,46 @@ int tg_cmd_usage_error(const char *cmd, const char *msg)
 	return TG_EXIT_ERROR;
 }
 
+int tg_cmd_repo_path(char **out, const char *prefix, const char *arg)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	char *copy = tg_xasprintf("%s%s", prefix ? prefix : "", arg);
+	char *save = NULL;
+
+	*out = NULL;
+	if (arg[0] == '/') {
+		free(copy);
+		return tg_error_set(TG_EUSAGE,
+				    "'%s': give a path inside the work tree, relative to the current directory",
+				    arg);
+	}
+	for (char *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			char *slash;
+
+			if (!b.len) {
+				free(copy);
+				tg_buf_release(&b);
+				return tg_error_set(TG_EUSAGE,
+						    "'%s' is outside the repository",
+						    arg);
+			}
+			slash = strrchr(b.ptr, '/');
+			tg_buf_truncate(&b, slash ? (size_t)(slash - b.ptr) : 0);
+			continue;
+		}
+		if (b.len)
+			tg_buf_addch(&b, '/');
+		tg_buf_addstr(&b, c);
+	}
+	free(copy);
+	*out = tg_buf_detach(&b, NULL);
+	return 0;
+}
+
 char *tg_cmd_cwd_prefix(const struct tg_repo *repo)
 {
 	const char *wd = tg_repo_workdir(repo);
@@ -158,6 +198,25 @@ static bool unit_in_scope(const char *path, const char *unit, void *payload)
 	return tg_report_has_unit(payload, path, unit);
 }
 
+bool tg_cmd_path_under(const char *path, const char *prefix)
+{
+	size_t l = strlen(prefix);
+
+	return !l || (!strncmp(path, prefix, l) && (!path[l] || path[l] == '/'));
+}
+
+/* A partial scan: only entries of the files it scanned can be prunable. */
+static bool path_in_scan(const char *path, const char *unit, void *payload)
+{
+	const struct tg_report *r = payload;
+
+	(void)unit;
+	for (size_t i = 0; i < r->nscan_paths; i++)
+		if (tg_cmd_path_under(path, r->scan_paths[i]))
+			return true;
+	return false;
+}
+
 /* Read a whole file from disk into a fresh NUL-terminated buffer. */
 static int read_disk_file(char **out, size_t *len, const char *path)
 {
@@ -217,8 +276,8 @@ static int apply_baseline(struct tg_report *r, struct tg_repo *repo,
 	tg_baseline_apply(&b, &r->findings);
 	/* §7: entries that match nothing are a notice, never an error */
 	tg_baseline_prunable(&prunable, &nprunable, &b,
-			     from == TG_BASELINE_FROM_HEAD_SCAN ? NULL :
-								 unit_in_scope,
+			     from != TG_BASELINE_FROM_HEAD_SCAN ? unit_in_scope :
+			     r->nscan_paths ? path_in_scan : NULL,
 			     r);
 	for (size_t i = 0; i < nprunable; i++)
 		tg_report_notice(r,

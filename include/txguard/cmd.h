@@ -95,16 +95,29 @@ struct tg_repo;
  */
 char *tg_cmd_cwd_prefix(const struct tg_repo *repo);
 
+/**
+ * A path given on the command line, relative to the current directory
+ * (`prefix`, from tg_cmd_cwd_prefix()), as a repository-relative path
+ * without "." or ".." components ("" for the top). Errors: TG_EUSAGE for
+ * an absolute path or one outside the repository.
+ */
+int tg_cmd_repo_path(char **out, const char *prefix, const char *arg);
+
+/** Is `path` the repository-relative `prefix` or under it ("" is all)? */
+bool tg_cmd_path_under(const char *path, const char *prefix);
+
 struct tg_owners;
 /**
  * Scan every selected Python file of the tree of `rev` (NULL: HEAD),
- * optionally only under `paths`, into `report` with `threads` workers.
- * Shared by scan and baseline. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
+ * optionally only under the repository-relative `paths`, into `report`
+ * with `threads` workers. With `require_match`, a path under which no
+ * Python file was scanned is an error (TG_ENOTFOUND). Shared by scan,
+ * baseline and check --files. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
  */
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 		 const struct tg_config *cfg, const struct tg_owners *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
-		 unsigned threads);
+		 unsigned threads, bool require_match);
 /** One analysis thread per core (at most 64). */
 unsigned tg_default_threads(void);
 

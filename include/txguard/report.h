@@ -35,8 +35,15 @@ struct tg_report {
 	size_t nnew, npreexisting, nbaselined, nsuppressed;
 	enum tg_severity fail_on;
 	bool blocked;
-	/* set before tg_report_finish(): file classes' own fail-on (§8) */
+	/* set before tg_report_finish(): file classes' own fail-on */
 	const struct tg_config *cfg;
+	/*
+	 * a scan limited to these repository-relative prefixes (borrowed;
+	 * "" is the whole tree): baseline entries of other files are not
+	 * prunable
+	 */
+	const char *const *scan_paths;
+	size_t nscan_paths;
 };
 
 #define TG_REPORT_INIT { 0 }
