@@ -274,7 +274,7 @@ static int apply_baseline(struct tg_report *r, struct tg_repo *repo,
 	if ((err = tg_baseline_parse(&b, name, buf, len)) < 0)
 		goto out;
 	tg_baseline_apply(&b, &r->findings);
-	/* §7: entries that match nothing are a notice, never an error */
+	/* entries that match nothing are a notice, never an error */
 	tg_baseline_prunable(&prunable, &nprunable, &b,
 			     from != TG_BASELINE_FROM_HEAD_SCAN ? unit_in_scope :
 			     r->nscan_paths ? path_in_scan : NULL,
@@ -306,6 +306,7 @@ int tg_common_report(struct tg_report *r, struct tg_repo *repo,
 	if ((err = apply_baseline(r, repo, cfg->baseline, c, from)) < 0)
 		goto out;
 	r->cfg = cfg;
+	r->fail_on_origin = fail_on >= 0 ? "--fail-on" : cfg->fail_on_origin;
 	tg_report_finish(r, fail_on >= 0 ? (enum tg_severity)fail_on :
 					   cfg->fail_on);
 	if ((err = open_output(&fp, c)) < 0)

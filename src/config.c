@@ -1,5 +1,5 @@
 /*
- * config.c: `.txguard` and the txguard.* keys of git config (SPEC §8).
+ * config.c: `.txguard` and the txguard.* keys of git config.
  *
  * Layers, lowest first: `.txguard` at the working tree's root, then the
  * XDG and global git config files, then the repository's own config.
@@ -48,7 +48,7 @@ static void class_add_path(struct tg_file_class *c, const char *pattern)
 	c->paths[c->npaths++] = tg_xstrdup(pattern);
 }
 
-/* §8: tests report, do not block, by default */
+/* tests report, do not block, by default */
 static void add_default_test_class(struct tg_config *cfg)
 {
 	static const char *const paths[] = {
@@ -77,13 +77,41 @@ enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
 				       const char *path,
 				       enum tg_severity global)
 {
+	const struct tg_file_class *c;
+
 	if (!cfg || global == TG_SEV_NEVER)
 		return global;
-	for (size_t i = 0; i < cfg->nclasses; i++)
+	c = tg_config_class_for(cfg, path);
+	return c ? c->fail_on : global;
+}
+
+bool tg_config_baseline_path_ok(const char *path)
+{
+	const char *p = path;
+
+	if (!*p || *p == '/')
+		return false;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+const struct tg_file_class *tg_config_class_for(const struct tg_config *cfg,
+						const char *path)
+{
+	for (size_t i = 0; cfg && i < cfg->nclasses; i++)
 		for (size_t j = 0; j < cfg->classes[i].npaths; j++)
 			if (tg_glob_match(cfg->classes[i].paths[j], path))
-				return cfg->classes[i].fail_on;
-	return global;
+				return &cfg->classes[i];
+	return NULL;
 }
 
 void tg_config_init(struct tg_config *cfg)
@@ -105,6 +133,7 @@ static void free_list(char **v, size_t n)
 void tg_config_release(struct tg_config *cfg)
 {
 	free(cfg->baseline);
+	free(cfg->fail_on_origin);
 	tg_glob_set_release(&cfg->files);
 	free_list(cfg->owners, cfg->nowners);
 	free_list(cfg->factories, cfg->nfactories);
@@ -155,6 +184,7 @@ int tg_config_parse_size(size_t *out, const char *s)
 /* The normalised name and line of every key line of a file. */
 struct keyline {
 	char *name;
+	char *raw; /* the key as written, up to '=' or a blank */
 	int line;
 	bool used;
 };
@@ -166,8 +196,10 @@ struct lines {
 
 static void lines_release(struct lines *l)
 {
-	for (size_t i = 0; i < l->nr; i++)
+	for (size_t i = 0; i < l->nr; i++) {
 		free(l->v[i].name);
+		free(l->v[i].raw);
+	}
 	free(l->v);
 }
 
@@ -192,8 +224,8 @@ static char *read_file(const char *path, size_t *lenp)
 
 /*
  * libgit2's parser stops at a NUL byte and accepts what came before, so
- * a binary file would silently read as an empty configuration (§8: a bad
- * file is an error with file and line).
+ * a binary file would silently read as an empty configuration (a bad
+ * file must be an error with file and line).
  */
 static int check_text(const char *shown, const char *text, size_t len)
 {
@@ -278,6 +310,10 @@ static void find_lines(struct lines *out, const char *text)
 			char *key;
 			struct keyline *kl;
 
+			const char *r = k;
+
+			while (r < eol && *r != '=' && !isspace((unsigned char)*r))
+				r++;
 			while (q < eol && (isalnum((unsigned char)*q) || *q == '-'))
 				q++;
 			key = tg_xstrndup(k, (size_t)(q - k));
@@ -285,6 +321,7 @@ static void find_lines(struct lines *out, const char *text)
 			TG_ALLOC_GROW(out->v, out->nr + 1, out->alloc);
 			kl = &out->v[out->nr++];
 			kl->name = tg_xasprintf("%s.%s", section, key);
+			kl->raw = tg_xstrndup(k, (size_t)(r - k));
 			kl->line = line;
 			kl->used = false;
 			free(key);
@@ -323,8 +360,86 @@ struct layer {
 	const char *path;
 	struct lines lines;
 	bool only_txguard; /* a git config file: other sections are git's */
+	bool git_config;   /* name it "git config (FILE:LINE)" as an origin */
+	/* single-valued keys seen in this file, and their lines */
+	char **seen;
+	int *seen_line;
+	size_t nseen, alloc_seen, alloc_seen_line;
 	int err;
 };
+
+static const char *const main_keys[] = {
+	"failOn", "baseline", "include", "exclude", "owner", "factory",
+	"maxFileSize",
+};
+
+/* `s` lowercased without '_' and '-', for comparing spellings. */
+static char *squash(const char *s)
+{
+	char *out = tg_xmalloc(strlen(s) + 1), *o = out;
+
+	for (; *s; s++)
+		if (*s != '_' && *s != '-')
+			*o++ = (char)tolower((unsigned char)*s);
+	*o = '\0';
+	return out;
+}
+
+/* Edit distance, bounded: enough to suggest a key for a typo. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) :
+					     (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(prev[0]) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+/* " (did you mean failOn?)" for a key close to a known one, or "". */
+static char *suggest(const char *key, const char *const *known, size_t n)
+{
+	char *k = squash(key), *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		char *c = squash(known[i]);
+		size_t d = strcmp(c, k) ? distance(k, c) : 0;
+
+		if (d < best_d) {
+			best_d = d;
+			best = (char *)known[i];
+		}
+		free(c);
+	}
+	free(k);
+	return best ? tg_xasprintf(" (did you mean %s?)", best) : tg_xstrdup("");
+}
+
+/* Has this single-valued key come before in this file? Its line, or 0. */
+static int seen_before(struct layer *ly, const char *name, int line)
+{
+	for (size_t i = 0; i < ly->nseen; i++)
+		if (!strcmp(ly->seen[i], name))
+			return ly->seen_line[i];
+	TG_ALLOC_GROW(ly->seen, ly->nseen + 1, ly->alloc_seen);
+	TG_ALLOC_GROW(ly->seen_line, ly->nseen + 1, ly->alloc_seen_line);
+	ly->seen[ly->nseen] = tg_xstrdup(name);
+	ly->seen_line[ly->nseen++] = line;
+	return 0;
+}
 
 static int fail(struct layer *ly, int line, const char *fmt, const char *a,
 		const char *b)
@@ -337,6 +452,19 @@ static int fail(struct layer *ly, int line, const char *fmt, const char *a,
 		ly->err = tg_error_set(TG_EPARSE, "%s: %s", ly->path, msg);
 	free(msg);
 	return -1;
+}
+
+/* A single-valued key given twice in one file is an error naming both lines. */
+static int once(struct layer *ly, int line, const char *name)
+{
+	int first = seen_before(ly, name, line);
+	char at[32];
+
+	if (!first || !line)
+		return 0;
+	snprintf(at, sizeof(at), "%d", first);
+	return fail(ly, line, "'%s' is given twice in this file: on line %s and here",
+		    name, at);
 }
 
 static void push(char ***v, size_t *n, size_t *alloc, const char *s)
@@ -375,6 +503,8 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 			return fail(ly, line,
 				    "unknown key '%s' (a rule subsection takes only severity)%s",
 				    name, "");
+		if (once(ly, line, name) < 0)
+			return -1;
 		if (!strcmp(v, "off")) {
 			cfg->rule_severity[r - all] = -1;
 		} else {
@@ -410,6 +540,8 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 				return fail(ly, line,
 					    "bad value '%s' for '%s' (critical, high, medium, low or never)",
 					    v, name);
+			if (once(ly, line, name) < 0)
+				return -1;
 			c->fail_on = (enum tg_severity)s;
 			return 0;
 		}
@@ -455,9 +587,24 @@ static int entry_cb(const git_config_entry *e, void *payload)
 			return fail(ly, line,
 				    "bad value '%s' for '%s' (critical, high, medium, low or never)",
 				    v, name);
+		if (once(ly, line, name) < 0)
+			return -1;
 		cfg->fail_on = (enum tg_severity)s;
 		cfg->fail_on_set = true;
+		free(cfg->fail_on_origin);
+		if (ly->git_config)
+			cfg->fail_on_origin = tg_xasprintf("git config (%s:%d)",
+							   ly->path, line);
+		else
+			cfg->fail_on_origin = tg_xasprintf("%s:%d", ly->path,
+							   line);
 	} else if (!strcmp(key, "baseline")) {
+		if (!tg_config_baseline_path_ok(v))
+			return fail(ly, line,
+				    "baseline '%s' is outside the working tree: the baseline lives inside it (a relative path without '..')%s",
+				    v, "");
+		if (once(ly, line, name) < 0)
+			return -1;
 		free(cfg->baseline);
 		cfg->baseline = tg_xstrdup(v);
 	} else if (!strcmp(key, "include")) {
@@ -475,9 +622,49 @@ static int entry_cb(const git_config_entry *e, void *payload)
 			return fail(ly, line,
 				    "bad value '%s' for '%s' (a size such as 8m, 512k, 1g)",
 				    v, name);
+		if (once(ly, line, name) < 0)
+			return -1;
 		cfg->max_file_size = sz;
 	} else {
-		return fail(ly, line, "unknown key '%s'%s", name, "");
+		char *hint = suggest(key, main_keys, TG_ARRAY_SIZE(main_keys));
+
+		fail(ly, line, "unknown key '%s'%s", name, hint);
+		free(hint);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Keys libgit2 would refuse to parse at all (`fail_on`: git keys have no
+ * '_'): name the line and the key meant, before libgit2 says "invalid
+ * character".
+ */
+static int check_key_spelling(struct layer *ly)
+{
+	for (size_t i = 0; i < ly->lines.nr; i++) {
+		const struct keyline *kl = &ly->lines.v[i];
+		const char *dot;
+		bool bad = false;
+		char *hint;
+
+		for (const char *p = kl->raw; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-')
+				bad = true;
+		if (!bad || strncmp(kl->name, "txguard.", 8))
+			continue;
+		dot = strrchr(kl->name, '.');
+		if (dot == kl->name + 7)
+			hint = suggest(kl->raw, main_keys,
+				       TG_ARRAY_SIZE(main_keys));
+		else if (!strncmp(kl->name, "txguard.class.", 14))
+			hint = suggest(kl->raw,
+				       (const char *const[]){ "path", "failOn" }, 2);
+		else
+			hint = suggest(kl->raw, (const char *const[]){ "severity" }, 1);
+		fail(ly, kl->line, "unknown key '%s'%s", kl->raw, hint);
+		free(hint);
+		return ly->err;
 	}
 	return 0;
 }
@@ -491,29 +678,41 @@ static int load_text(struct tg_config *cfg, const char *path, const char *shown,
 	git_config *gc = NULL;
 	int err;
 
-	if (git_config_open_ondisk(&gc, path) < 0) {
-		const git_error *e = git_error_last();
-
-		return tg_error_set(TG_EPARSE, "%s: %s", shown,
-				    e && e->message ? e->message : "cannot parse");
-	}
 	ly.cfg = cfg;
 	ly.path = shown;
 	ly.only_txguard = only_txguard;
+	ly.git_config = only_txguard;
 	find_lines(&ly.lines, text);
+	if ((err = check_key_spelling(&ly)) < 0)
+		goto out;
+	if (git_config_open_ondisk(&gc, path) < 0) {
+		const git_error *e = git_error_last();
+
+		err = tg_error_set(TG_EPARSE, "%s: %s", shown,
+				   e && e->message ? e->message : "cannot parse");
+		goto out;
+	}
 	err = git_config_foreach(gc, entry_cb, &ly);
 	if (ly.err)
 		err = ly.err;
 	else if (err < 0)
 		err = tg_error_git(shown);
+out:
 	lines_release(&ly.lines);
+	for (size_t i = 0; i < ly.nseen; i++)
+		free(ly.seen[i]);
+	free(ly.seen);
+	free(ly.seen_line);
 	git_config_free(gc);
 	return err;
 }
 
-/* Apply one file; a missing one is an empty layer (*missing = true). */
+/*
+ * Apply one file; a missing one is an empty layer (*missing = true).
+ * Messages name it `shown` (NULL: its path).
+ */
 static int load_layer(struct tg_config *cfg, const char *path,
-		      bool only_txguard, bool *missing)
+		      const char *shown, bool only_txguard, bool *missing)
 {
 	struct stat st;
 	char *text;
@@ -534,16 +733,18 @@ static int load_layer(struct tg_config *cfg, const char *path,
 		return tg_error_set(TG_EPARSE, "%s: not a regular file", path);
 	if (!(text = read_file(path, &len)))
 		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
-	err = check_text(path, text, len);
+	if (!shown)
+		shown = path;
+	err = check_text(shown, text, len);
 	if (!err)
-		err = load_text(cfg, path, path, text, only_txguard);
+		err = load_text(cfg, path, shown, text, only_txguard);
 	free(text);
 	return err;
 }
 
 /*
  * No `.txguard` in the working tree (GIT_DIR set from elsewhere makes the
- * current directory the work tree, SPEC §3): use the one in the index git
+ * current directory the work tree): use the one in the index git
  * will commit, as git falls back for .gitmodules. libgit2 only parses
  * files, so the blob goes through an anonymous memory file: nothing is
  * written to disk.
@@ -583,7 +784,7 @@ out:
 
 int tg_config_load_file(struct tg_config *cfg, const char *path)
 {
-	return load_layer(cfg, path, false, NULL);
+	return load_layer(cfg, path, NULL, false, NULL);
 }
 
 int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
@@ -596,7 +797,7 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 	if (wd) {
 		char *path = tg_xasprintf("%s.txguard", wd);
 
-		err = load_layer(cfg, path, false, &missing);
+		err = load_layer(cfg, path, ".txguard", false, &missing);
 		free(path);
 		if (err < 0)
 			return err;
@@ -609,18 +810,18 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 		const char *g = getenv("GIT_CONFIG_GLOBAL");
 
 		if (*g && strcmp(g, "/dev/null") &&
-		    (err = load_layer(cfg, g, true, NULL)) < 0)
+		    (err = load_layer(cfg, g, NULL, true, NULL)) < 0)
 			return err;
 	} else {
 		if (!git_config_find_xdg(&buf)) {
-			err = load_layer(cfg, buf.ptr, true, NULL);
+			err = load_layer(cfg, buf.ptr, NULL, true, NULL);
 			git_buf_dispose(&buf);
 			if (err < 0)
 				return err;
 		}
 		git_error_clear();
 		if (!git_config_find_global(&buf)) {
-			err = load_layer(cfg, buf.ptr, true, NULL);
+			err = load_layer(cfg, buf.ptr, NULL, true, NULL);
 			git_buf_dispose(&buf);
 			if (err < 0)
 				return err;
@@ -629,7 +830,7 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 	git_error_clear();
 	if (!git_repository_item_path(&buf, tg_repo_git(repo),
 				      GIT_REPOSITORY_ITEM_CONFIG)) {
-		err = load_layer(cfg, buf.ptr, true, NULL);
+		err = load_layer(cfg, buf.ptr, NULL, true, NULL);
 		git_buf_dispose(&buf);
 		if (err < 0)
 			return err;

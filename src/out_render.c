@@ -6,6 +6,7 @@
 #include "txguard/error.h"
 #include "txguard/out.h"
 #include "txguard/out_render.h"
+#include "txguard/config.h"
 #include "txguard/report.h"
 
 #include <jansson.h>
@@ -301,6 +302,22 @@ static void add_skips(struct tg_buf *b, const struct tg_skips *s)
 	tg_buf_addch(b, ')');
 }
 
+/*
+ * Why new findings did not block: the fail-on level and where it was
+ * set, and a file class that was more lenient.
+ */
+static void add_verdict_reason(struct tg_buf *b, const struct tg_report *r)
+{
+	tg_buf_addf(b, " (fail-on: %s, from %s", tg_severity_name(r->fail_on),
+		    r->fail_on_origin ? r->fail_on_origin : "the default");
+	if (r->lenient_class) {
+		tg_buf_addstr(b, "; files of class ");
+		tg_out_add_text(b, r->lenient_class->name);
+		tg_buf_addf(b, ": %s", tg_severity_name(r->lenient_class->fail_on));
+	}
+	tg_buf_addch(b, ')');
+}
+
 /* Colours of the verdict, as out_text.c colours the findings. */
 #define C_RESET "\033[0m"
 #define C_RED "\033[1;31m"
@@ -340,8 +357,12 @@ void tg_out_add_summary(struct tg_buf *b, const struct tg_report *r,
 			    opts->staged ? "commit blocked" : "blocked", off,
 			    tg_severity_name(r->fail_on));
 	else
-		tg_buf_addf(b, " - %s%s%s\n", on,
+		tg_buf_addf(b, " - %s%s%s", on,
 			    opts->staged ? "commit allowed" : "passed", off);
+	if (!r->blocked && r->nnew)
+		add_verdict_reason(b, r);
+	if (!r->blocked)
+		tg_buf_addch(b, '\n');
 	if (r->blocked && opts->staged && opts->skip_hint)
 		tg_buf_addf(b,
 			    "txguard: fix the findings above, suppress one with '# txguard: ignore[RULE]',\n"

@@ -1,11 +1,12 @@
 /**
  * config.h: `.txguard` at the repository root, read with libgit2's config
- * parser, layered under `git config` (repository, then global) (SPEC §8).
+ * parser, layered under `git config` (repository, then global).
  *
- * The main section's keys are fixed; an unknown key or a bad value is an
- * error naming the file and line. Multi-valued keys (include, exclude,
- * owner, factory) accumulate across layers; single-valued ones take the
- * highest layer's value.
+ * The main section's keys are fixed; an unknown key (with the known key
+ * it resembles), a bad value, or a single-valued key given twice in one
+ * file is an error naming the file and line. Multi-valued keys (include,
+ * exclude, owner, factory) accumulate across layers; single-valued ones
+ * take the highest layer's value.
  */
 #ifndef TXGUARD_CONFIG_H
 #define TXGUARD_CONFIG_H
@@ -19,7 +20,7 @@ struct tg_repo;
 #define TG_RULE_SLOTS 16
 
 /**
- * A file class (SPEC §8): files matching `paths` get their own fail-on.
+ * A file class: files matching `paths` get their own fail-on.
  * The built-in class "test" (paths under tests, test_*.py, conftest.py;
  * failOn = never)
  * reports findings in tests without blocking; configuring any `path` of
@@ -43,6 +44,7 @@ struct tg_config {
 	size_t nfactories, alloc_factories;
 	size_t max_file_size; /* default 8 MiB */
 	bool fail_on_set;     /* failOn came from a config layer */
+	char *fail_on_origin; /* where: ".txguard:3", "git config (FILE:LINE)" */
 	/* [txguard "rule.ID"] severity: 0 default, -1 off, else a severity */
 	int rule_severity[TG_RULE_SLOTS];
 	struct tg_file_class *classes;
@@ -79,6 +81,16 @@ int tg_config_rule_severity(const struct tg_config *cfg,
 enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
 				       const char *path,
 				       enum tg_severity global);
+
+/** The first file class whose paths match `path`, or NULL. */
+const struct tg_file_class *tg_config_class_for(const struct tg_config *cfg,
+						const char *path);
+
+/**
+ * May the baseline live at `path`: relative, inside the working tree
+ * (no ".." component)?
+ */
+bool tg_config_baseline_path_ok(const char *path);
 
 /** Parse "8m", "512k", "1g", "1000". -1 on a bad value. */
 int tg_config_parse_size(size_t *out, const char *s);

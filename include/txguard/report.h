@@ -35,6 +35,12 @@ struct tg_report {
 	size_t nnew, npreexisting, nbaselined, nsuppressed;
 	enum tg_severity fail_on;
 	bool blocked;
+	/* set before tg_report_finish(): where fail_on came from ("--fail-on",
+	 * ".txguard:3", ...), for the verdict; NULL: the default */
+	const char *fail_on_origin;
+	/* filled by tg_report_finish(): a file class that kept a new finding
+	 * from blocking (the first one met), or NULL */
+	const struct tg_file_class *lenient_class;
 	/* set before tg_report_finish(): file classes' own fail-on */
 	const struct tg_config *cfg;
 	/*

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Configuration (SPEC §8): every key of .txguard, valid and invalid, rule
+# Configuration: every key of .txguard, valid and invalid, rule
 # severities, file classes, and git config layered on top.
 . "$(dirname "$0")/lib.sh"
 
@@ -161,6 +161,54 @@ test_expect_success 'a .txguard only in the index applies to scan; a split index
 	grep "split index" err &&
 	git update-index --no-split-index &&
 	test_expect_code 0 txguard scan >out
+'
+
+test_expect_success 'a misspelt key names the key meant, also from git config' '
+	test_when_finished "git checkout -q -- .txguard; git config --unset txguard.fail-on; true" &&
+	printf "[txguard]\n\towner = x\n\tfail_on = never\n" >.txguard &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "\.txguard:3: unknown key .fail_on. (did you mean failOn?)" err &&
+	git checkout -q -- .txguard &&
+	git config txguard.fail-on never &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "unknown key .txguard.fail-on. (did you mean failOn?)" err
+'
+
+test_expect_success 'a single-valued key twice in one file names both lines' '
+	test_when_finished "git checkout -q -- .txguard" &&
+	printf "[txguard]\n\tfailOn = high\n\towner = x\n\tfailOn = never\n" >.txguard &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "\.txguard:4: .txguard.failon. is given twice in this file: on line 2 and here" err
+'
+
+test_expect_success 'a baseline outside the working tree is refused' '
+	test_when_finished "git checkout -q -- .txguard" &&
+	for b in ../debt /tmp/debt sub/../../debt; do
+		printf "[txguard]\n\towner = x\n\tbaseline = %s\n" "$b" >.txguard &&
+		test_expect_code 2 txguard baseline >out 2>err &&
+		grep "\.txguard:3: baseline .* is outside the working tree" err &&
+		test_expect_code 2 txguard check >out 2>err || return 1
+	done &&
+	! test -e ../debt
+'
+
+test_expect_success 'a finding that does not block: the summary says what decided' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py tests/test_jobs.py &&
+	git add tests &&
+	test_expect_code 0 txguard check >out &&
+	grep "commit allowed (fail-on: high, from the default; files of class test: never)" out &&
+	printf "[txguard]\n\towner = get_background_session\n\tfailOn = never\n" >.txguard &&
+	git add .txguard &&
+	bad_py app/a.py && git add app &&
+	test_expect_code 0 txguard check >out &&
+	grep "commit allowed (fail-on: never, from \.txguard:3)" out &&
+	test_expect_code 0 txguard check --fail-on never >out &&
+	grep "(fail-on: never, from --fail-on)" out &&
+	git config txguard.failOn never &&
+	test_expect_code 0 txguard check >out &&
+	grep "(fail-on: never, from git config (.*config:[0-9]*))" out &&
+	git config --unset txguard.failOn
 '
 
 test_done

@@ -1,4 +1,4 @@
-/* .txguard and git config layering (SPEC §8). */
+/* .txguard and git config layering. */
 #include "txguard/common.h"
 #include "txguard/config.h"
 #include "txguard/error.h"
@@ -209,16 +209,62 @@ static void test_syntax_error(void **state)
 	tg_config_release(&cfg);
 }
 
-static void test_last_value_wins(void **state)
+/* One file cannot say two things: a single-valued key given twice. */
+static void test_single_valued_twice(void **state)
+{
+	(void)state;
+	expect_error("[txguard]\nfailOn = low\nowner = a\nfailOn = critical\n", 4,
+		     "'txguard.failon' is given twice in this file: on line 2 and here");
+	expect_error("[txguard]\nbaseline = a\n[txguard]\nbaseline = b\n", 4,
+		     "on line 2");
+	expect_error("[txguard]\nmaxFileSize = 1k\nmaxfilesize = 2k\n", 3,
+		     "on line 2");
+	expect_error("[txguard \"rule.TX003\"]\nseverity = low\nseverity = high\n",
+		     3, "on line 2");
+	expect_error("[txguard \"class.x\"]\nfailOn = low\nfailOn = high\n",
+		     3, "on line 2");
+}
+
+/* Keys that repeat accumulate; a key once per file in two layers is fine. */
+static void test_repeatable_keys(void **state)
 {
 	struct tg_config cfg;
 
 	(void)state;
-	assert_int_equal(load(&cfg, "[txguard]\nfailOn = low\nbaseline = a\n"
-				    "failOn = critical\nbaseline = b\n"),
+	assert_int_equal(load(&cfg, "[txguard]\nowner = a\nowner = b\n"
+				    "include = *.py\ninclude = *.pyi\n"
+				    "[txguard \"class.x\"]\npath = a/**\npath = b/**\n"),
 			 0);
-	assert_int_equal(cfg.fail_on, TG_SEV_CRITICAL);
-	assert_string_equal(cfg.baseline, "b");
+	assert_int_equal(cfg.nowners, 2);
+	assert_int_equal(cfg.files.ninclude, 2);
+	tg_config_release(&cfg);
+}
+
+/* A misspelt key names the key it resembles. */
+static void test_suggestions(void **state)
+{
+	(void)state;
+	expect_error("[txguard]\nowner = a\nfail_on = high\n", 3,
+		     "unknown key 'fail_on' (did you mean failOn?)");
+	expect_error("[txguard]\nfail-on = high\n", 2,
+		     "unknown key 'txguard.fail-on' (did you mean failOn?)");
+	expect_error("[txguard]\nmax_file_size = 1k\n", 2, "did you mean maxFileSize?");
+	expect_error("[txguard]\nowners = a\n", 2, "did you mean owner?");
+	expect_error("[txguard]\nbogus = 1\n", 2, "unknown key 'txguard.bogus'");
+	expect_error("[txguard \"class.x\"]\nfail_on = low\n", 2,
+		     "did you mean failOn?");
+}
+
+/* The baseline lives inside the working tree. */
+static void test_baseline_inside(void **state)
+{
+	struct tg_config cfg;
+
+	(void)state;
+	expect_error("[txguard]\nbaseline = ../x\n", 2, "outside the working tree");
+	expect_error("[txguard]\nbaseline = /etc/x\n", 2, "outside the working tree");
+	expect_error("[txguard]\nbaseline = a/../../x\n", 2, "outside the working tree");
+	assert_int_equal(load(&cfg, "[txguard]\nbaseline = debt/..x/.b\n"), 0);
 	tg_config_release(&cfg);
 }
 
@@ -335,7 +381,10 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_unknown_keys_and_sections),
 		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_last_value_wins),
+		cmocka_unit_test(test_single_valued_twice),
+		cmocka_unit_test(test_repeatable_keys),
+		cmocka_unit_test(test_suggestions),
+		cmocka_unit_test(test_baseline_inside),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_layers),
 		cmocka_unit_test(test_bare),
