@@ -1,7 +1,7 @@
 /*
  * txguard baseline: record the findings of a full scan in the baseline
  * file, atomically, so a team adopting txguard is blocked only by what it
- * adds (SPEC §7). Comments of the existing file are kept.
+ * adds. Comments of the existing file are kept.
  */
 #include "txguard/common.h"
 #include "txguard/baseline.h"
@@ -14,6 +14,7 @@
 #include "txguard/report.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
 static const struct tg_opt_command usage = {
 	"txguard baseline [--rev REV] [--output FILE]",
@@ -48,6 +49,27 @@ static int old_comments(struct tg_buf *out, const char *path)
 		tg_buf_add(out, old.comments.ptr, old.comments.len);
 	tg_baseline_release(&old);
 	tg_buf_release(&b);
+	return err;
+}
+
+/* Say so before scanning when the file's directory does not exist. */
+static int dir_missing(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	struct stat st;
+	int err = 0;
+
+	if (!slash || slash == path)
+		return 0;
+	dir = tg_xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &st) < 0)
+		err = tg_error_set(TG_EIO, "cannot write '%s': directory '%s' does not exist",
+				   path, dir);
+	else if (!S_ISDIR(st.st_mode))
+		err = tg_error_set(TG_EIO, "cannot write '%s': '%s' is not a directory",
+				   path, dir);
+	free(dir);
 	return err;
 }
 
@@ -88,6 +110,8 @@ int cmd_baseline(int argc, const char **argv)
 	} else {
 		path = tg_xasprintf("%s%s", tg_repo_workdir(repo), cfg.baseline);
 	}
+	if (dir_missing(path) < 0)
+		goto fail;
 	tg_owners_from_config(&owners, &cfg);
 	if (tg_scan_tree(&report, repo, &cfg, &owners, rev, NULL, 0,
 			 tg_default_threads(), false) < 0 ||

@@ -1,7 +1,7 @@
 /*
  * txguard check: staged mode (the index git will commit against HEAD, what
  * the hook runs) or branch mode (--base REV [--head REV]). Builds the
- * changeset, hands it to the engine, prints the report (SPEC §2, §3).
+ * changeset, hands it to the engine, prints the report.
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
@@ -24,7 +24,7 @@ static const struct tg_opt_command usage = {
 	0,
 };
 
-/* §4: say why files the change did not touch were checked */
+/* say why files the change did not touch were checked */
 static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
 {
 	struct tg_buf names = TG_BUF_INIT;

@@ -1,7 +1,7 @@
 /*
  * txguard index: build or refresh the owner index (ownerdb.h) now, so the
  * first commit in a large repository does not pay for it. Every check
- * and scan refreshes it anyway; this only moves the cost (SPEC §12).
+ * and scan refreshes it anyway; this only moves the cost.
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
@@ -52,8 +52,16 @@ int cmd_index(int argc, const char **argv)
 		      tg_cmd_usage_error("index", tg_error_last());
 		goto out;
 	}
-	if (tg_repo_open(&repo, NULL) < 0 ||
-	    tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
+	if (tg_repo_open(&repo, NULL) < 0) {
+		ret = tg_cmd_error(tg_error_last());
+		goto out;
+	}
+	if (!rev && !tg_repo_workdir(repo) && !getenv("GIT_INDEX_FILE")) {
+		ret = tg_cmd_error("a bare repository has no index to build the owner index from;"
+				   " name a tree with 'txguard index --rev REV'");
+		goto out;
+	}
+	if (tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
 		ret = tg_cmd_error(tg_error_last());
 		goto out;
 	}
@@ -70,11 +78,14 @@ int cmd_index(int argc, const char **argv)
 		}
 		kept = st->written || st->cache_valid;
 
-		printf("txguard: owner index of %s: %zu Python files, %zu defining owners, dependencies, aliases or factories; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
-		       rev ? rev : "the index", st->files, defs, st->cached,
+		printf("txguard: owner index of %s: %zu Python file%s, %zu defining owners, dependencies, aliases or factories; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
+		       rev ? rev : "the index", st->files,
+		       st->files == 1 ? "" : "s", defs, st->cached,
 		       st->read, st->parsed, now_ms() - start,
 		       kept && path ? "cache " :
-				      "the cache could not be written (read-only repository?)",
+		       !st->files ? "no Python file, so nothing to cache" :
+		       !path ? "no cache: the git directory has no place for one" :
+			       "the cache could not be written (is the git directory read-only?)",
 		       kept && path ? path : "");
 		free(path);
 	}

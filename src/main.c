@@ -52,7 +52,7 @@ static void usage(FILE *fp)
 }
 
 /*
- * SPEC §11 bounded memory: libgit2 keeps pack windows mapped up to 8 GiB
+ * Bounded memory: libgit2 keeps pack windows mapped up to 8 GiB
  * and caches objects up to 256 MiB by default, so a scan that reads every
  * blob would grow with the repository. Bound the windows; a window
  * dropped is only mapped again if needed. No object cache at all: txguard

@@ -1,5 +1,5 @@
 #!/bin/sh
-# install.sh and the hook (SPEC §10): the hooks directory git really uses,
+# install.sh and the hook: the hooks directory git really uses,
 # chaining an existing hook, idempotence, --uninstall, failing closed.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The pre-commit framework runs txguard through .pre-commit-hooks.yaml
-# (SPEC §10), blocking and passing like the plain hook.
+# The pre-commit framework runs txguard through .pre-commit-hooks.yaml,
+# blocking and passing like the plain hook.
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v pre-commit >/dev/null 2>&1; then

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Exit status and --fail-on (SPEC §2): 0 nothing new at or above fail-on,
+# Exit status and --fail-on: 0 nothing new at or above fail-on,
 # 1 new blocking findings, 2 usage/config/repository errors.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # SARIF 2.1.0 (validated against the published schema with a real
-# validator) and GitHub workflow commands (SPEC §9).
+# validator) and GitHub workflow commands.
 . "$(dirname "$0")/lib.sh"
 
 schema=$(sh "$TOP/test/sarif/fetch-schema.sh" --cached 2>"$TRASH_DIRECTORY/schema.err") || {

@@ -1,5 +1,5 @@
 /*
- * SARIF and GitHub outputs (SPEC §9): field checks with jansson, GitHub's
+ * SARIF and GitHub outputs: field checks with jansson, GitHub's
  * escaping, and the SARIF validated against the published 2.1.0 schema
  * by a real validator (test/sarif/validate.py, python3-jsonschema) on
  * findings of every status with hostile paths.
@@ -320,7 +320,7 @@ static json_t *nth_number(void *ctx, size_t i)
 }
 
 /*
- * The reports are written a finding at a time (§11: a large report is not
+ * The reports are written a finding at a time (a large report is not
  * held twice): the text is the one jansson makes from the whole document,
  * whatever the number of items, wherever the array sits, even when a
  * notice reads like the placeholder.

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Messages say what actually happened: index in a bare repository or
+# with no Python file, baseline -o into a missing directory.
+. "$(dirname "$0")/lib.sh"
+
+test_create_repo repo && cd repo || exit 1
+
+test_expect_success 'index with an empty index says there is nothing to cache' '
+	txguard index >out 2>err &&
+	grep "0 Python files" out &&
+	grep "no Python file, so nothing to cache" out &&
+	test_must_fail grep -i "read-only" out
+'
+
+test_expect_success 'index in a bare repository names --rev, not a work tree' '
+	write_txguard_config &&
+	bad_py app/a.py &&
+	git add -A && git commit -q --no-verify -m a &&
+	git clone -q --bare . ../bare.git &&
+	(cd ../bare.git && test_expect_code 2 txguard index >out 2>err) &&
+	grep "bare repository has no index" ../bare.git/err &&
+	grep -e "--rev REV" ../bare.git/err &&
+	test_must_fail grep "check needs" ../bare.git/err &&
+	(cd ../bare.git && txguard index --rev HEAD >out 2>err) &&
+	grep "owner index of HEAD: 1 Python file" ../bare.git/out
+'
+
+test_expect_success 'baseline -o into a missing directory names the directory' '
+	test_expect_code 2 txguard baseline -o nodir/debt >out 2>err &&
+	grep "cannot write .nodir/debt.: directory .nodir. does not exist" err &&
+	test_must_fail grep "tmp\." err &&
+	! test -e nodir
+'
+
+test_done
