@@ -9,6 +9,7 @@
 #include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/engine.h"
+#include "txguard/glob.h"
 #include "txguard/error.h"
 #include "txguard/inferstate.h"
 #include "txguard/owners.h"
@@ -20,9 +21,59 @@ static const struct tg_opt_command usage = {
 	"Check what is being committed (the index against HEAD; the empty tree\n"
 	"on the first commit), or with --base the branch merge-base(REV, HEAD)..HEAD.\n"
 	"Only the functions the change touches are analysed; only new findings\n"
-	"at or above the fail-on level block.",
-	0,
+	"at or above the fail-on level block.\n\n"
+	"With --files, the arguments are the files the pre-commit framework\n"
+	"passes: when the staged change touches every one of them (a commit),\n"
+	"the staged change is checked as above; otherwise (pre-commit run\n"
+	"--all-files) those files are scanned as at HEAD and their findings\n"
+	"that are not in the baseline are reported.",
+	-1,
 };
+
+/* Does the staged change (any file, Python or not) touch every path? */
+static int all_staged(bool *out, struct tg_repo *repo, char *const *paths,
+		      size_t n)
+{
+	struct tg_glob_set any = TG_GLOB_SET_INIT;
+	struct tg_changeset all = TG_CHANGESET_INIT;
+	int err;
+
+	*out = true;
+	tg_glob_set_add(&any, false, "*");
+	err = tg_changeset_staged(&all, repo, &any);
+	for (size_t i = 0; !err && *out && i < n; i++) {
+		bool found = false;
+
+		for (size_t k = 0; !found && k < all.nr; k++)
+			found = !strcmp(all.files[k].path, paths[i]);
+		*out = found;
+	}
+	tg_changeset_release(&all);
+	tg_glob_set_release(&any);
+	return err;
+}
+
+/*
+ * pre-commit run --all-files: scan the files given, as at HEAD; a file
+ * not in HEAD (only staged) has nothing to scan.
+ */
+static int scan_files(struct tg_report *r, struct tg_repo *repo,
+		      const struct tg_config *cfg,
+		      const struct tg_owners *owners,
+		      const struct tg_common_opts *copts,
+		      struct tg_out_opts *oopts, int fail_on,
+		      char *const *paths, size_t n)
+{
+	r->scan_paths = (const char *const *)paths;
+	r->nscan_paths = n;
+	oopts->staged = false;
+	if (tg_scan_tree(r, repo, cfg, owners, NULL,
+			 (const char *const *)paths, n, tg_default_threads(),
+			 false) < 0)
+		return -1;
+	return tg_common_report(r, repo, cfg, copts, oopts, fail_on,
+				TG_BASELINE_FROM_HEAD_SCAN);
+}
 
 /* say why files the change did not touch were checked */
 static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
@@ -45,11 +96,14 @@ int cmd_check(int argc, const char **argv)
 {
 	struct tg_common_opts copts = { 0 };
 	const char *base = NULL, *head = NULL;
+	bool files = false;
 	const struct tg_option opts[] = {
 		{ "base", 0, TG_OPT_STRING, &base, "REV",
 		  "branch mode: check merge-base(REV, HEAD)..HEAD" },
 		{ "head", 0, TG_OPT_STRING, &head, "REV",
 		  "with --base: the branch tip (default HEAD)" },
+		{ "files", 0, TG_OPT_FLAG, &files, NULL,
+		  "the arguments are the files of a pre-commit run (see above)" },
 		TG_COMMON_OPTIONS(copts),
 	};
 	struct tg_out_opts oopts;
@@ -61,7 +115,8 @@ int cmd_check(int argc, const char **argv)
 	struct tg_engine_opts eopts = { 0 };
 	struct tg_inferstate st;
 	const char **args = NULL;
-	int nargs, fail_on, err, ret = TG_EXIT_ERROR;
+	char **paths = NULL;
+	int nargs = 0, fail_on, err, ret = TG_EXIT_ERROR;
 
 	tg_config_init(&cfg);
 	tg_inferstate_init(&st);
@@ -78,11 +133,45 @@ int cmd_check(int argc, const char **argv)
 		ret = tg_cmd_usage_error("check", "--head needs --base");
 		goto out;
 	}
+	if (nargs && !files) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "unexpected argument '%.200s' (file names need --files)",
+			 args[0]);
+		ret = tg_cmd_usage_error("check", msg);
+		goto out;
+	}
+	if (files && base) {
+		ret = tg_cmd_usage_error("check", "--files checks the staged change; it takes no --base");
+		goto out;
+	}
 	oopts.staged = !base;
 
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
 	tg_owners_from_config(&owners, &cfg);
+	if (nargs) {
+		char *prefix = tg_cmd_cwd_prefix(repo);
+		bool staged;
+
+		paths = tg_xcalloc((size_t)nargs, sizeof(*paths));
+		for (int i = 0; i < nargs; i++)
+			if (tg_cmd_repo_path(&paths[i], prefix, args[i]) < 0) {
+				free(prefix);
+				goto fail;
+			}
+		free(prefix);
+		if (all_staged(&staged, repo, paths, (size_t)nargs) < 0)
+			goto fail;
+		if (!staged) {
+			if ((ret = scan_files(&report, repo, &cfg, &owners,
+					      &copts, &oopts, fail_on, paths,
+					      (size_t)nargs)) < 0)
+				goto fail;
+			goto out;
+		}
+	}
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
 					&cfg.files) < 0 ||
@@ -112,6 +201,9 @@ int cmd_check(int argc, const char **argv)
 fail:
 	ret = tg_cmd_error(tg_error_last());
 out:
+	for (int i = 0; paths && i < nargs; i++)
+		free(paths[i]);
+	free(paths);
 	free(args);
 	tg_report_release(&report);
 	tg_inferstate_release(&st);
