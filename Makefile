@@ -41,10 +41,15 @@ GRAMMAR_DIR := build/grammar
 GRAMMAR_STAMP := $(GRAMMAR_DIR)/.verified
 endif
 
+# The TOML grammar (pyproject.toml), fetched and verified the same way.
+TOML_GRAMMAR_DIR := build/grammar-toml
+TOML_GRAMMAR_STAMP := $(TOML_GRAMMAR_DIR)/.verified
+
 VERSION := $(shell cat VERSION)
 LIB_SRC := $(filter-out src/main.c src/tlsinit.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/src/%.o)
-GRAMMAR_OBJ := $(B)/grammar/parser.o $(B)/grammar/scanner.o
+GRAMMAR_OBJ := $(B)/grammar/parser.o $(B)/grammar/scanner.o \
+	$(B)/grammar-toml/parser.o $(B)/grammar-toml/scanner.o
 LIB := $(B)/libtxguard.a
 # tlsinit.o must be linked directly: it only replaces a symbol libgit2
 # looks up, so an archive would never pull it in.
@@ -69,6 +74,14 @@ $(B)/grammar/%.o: $(GRAMMAR_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -Wall -Wextra $(WARN_EXTRA),$(CFLAGS)) -w \
 		-I$(GRAMMAR_DIR)/src -c $(GRAMMAR_DIR)/src/$*.c -o $@
+
+$(TOML_GRAMMAR_STAMP): grammar-toml.lock scripts/fetch-grammar.sh
+	sh scripts/fetch-grammar.sh $(TOML_GRAMMAR_DIR) grammar-toml.lock
+
+$(B)/grammar-toml/%.o: $(TOML_GRAMMAR_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -Wall -Wextra $(WARN_EXTRA),$(CFLAGS)) -w \
+		-I$(TOML_GRAMMAR_DIR)/src -c $(TOML_GRAMMAR_DIR)/src/$*.c -o $@
 
 $(B)/src/%.o: src/%.c
 	@mkdir -p $(@D)

@@ -187,10 +187,10 @@ void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nowners; i++)
 		tg_owners_add_owner(o, cfg->owners[i], TG_OWNER_CONFIGURED,
-				    ".txguard", "configured owner: commits on exit");
+				    cfg->file, "configured owner: commits on exit");
 	for (size_t i = 0; i < cfg->nfactories; i++)
 		tg_owners_add_factory(o, cfg->factories[i],
-				      TG_OWNER_CONFIGURED, ".txguard");
+				      TG_OWNER_CONFIGURED, cfg->file);
 }
 
 static bool unit_in_scope(const char *path, const char *unit, void *payload)
@@ -306,6 +306,8 @@ int tg_common_report(struct tg_report *r, struct tg_repo *repo,
 	if ((err = apply_baseline(r, repo, cfg->baseline, c, from)) < 0)
 		goto out;
 	r->cfg = cfg;
+	if (cfg->notice)
+		tg_report_notice(r, "%s", cfg->notice);
 	r->fail_on_origin = fail_on >= 0 ? "--fail-on" : cfg->fail_on_origin;
 	tg_report_finish(r, fail_on >= 0 ? (enum tg_severity)fail_on :
 					   cfg->fail_on);

@@ -14,8 +14,10 @@
 #include "txguard/config.h"
 #include "txguard/error.h"
 #include "txguard/repo.h"
+#include "txguard/toml.h"
 
 #include <ctype.h>
+#include <strings.h>
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -120,6 +122,7 @@ void tg_config_init(struct tg_config *cfg)
 	cfg->fail_on = TG_SEV_HIGH;
 	cfg->baseline = tg_xstrdup(".txguard-baseline");
 	cfg->max_file_size = DEFAULT_MAX_FILE_SIZE;
+	cfg->file = ".txguard";
 	add_default_test_class(cfg);
 }
 
@@ -134,6 +137,7 @@ void tg_config_release(struct tg_config *cfg)
 {
 	free(cfg->baseline);
 	free(cfg->fail_on_origin);
+	free(cfg->notice);
 	tg_glob_set_release(&cfg->files);
 	free_list(cfg->owners, cfg->nowners);
 	free_list(cfg->factories, cfg->nfactories);
@@ -361,6 +365,7 @@ struct layer {
 	struct lines lines;
 	bool only_txguard; /* a git config file: other sections are git's */
 	bool git_config;   /* name it "git config (FILE:LINE)" as an origin */
+	bool toml;         /* pyproject.toml: keys are not git config's */
 	/* single-valued keys seen in this file, and their lines */
 	char **seen;
 	int *seen_line;
@@ -554,23 +559,30 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 		    name, "");
 }
 
+static int apply_entry(struct layer *ly, int line, const char *name,
+		       const char *v);
+
 static int entry_cb(const git_config_entry *e, void *payload)
 {
 	struct layer *ly = payload;
-	struct tg_config *cfg = ly->cfg;
-	const char *name = e->name, *key, *v = e->value;
-	int line;
+	const char *name = e->name;
 
 	if (strncmp(name, "txguard.", 8)) {
 		if (ly->only_txguard)
 			return 0;
-		line = line_of(&ly->lines, name);
-		return fail(ly, line,
+		return fail(ly, line_of(&ly->lines, name),
 			    "unknown section in '%s' (only [txguard] is allowed here)%s",
 			    name, "");
 	}
-	line = line_of(&ly->lines, name);
-	key = name + 8;
+	return apply_entry(ly, line_of(&ly->lines, name), name, e->value);
+}
+
+/* One txguard.KEY or txguard.rule.ID.KEY / txguard.class.NAME.KEY value. */
+static int apply_entry(struct layer *ly, int line, const char *name,
+		       const char *v)
+{
+	struct tg_config *cfg = ly->cfg;
+	const char *key = name + 8;
 	if (strchr(key, '.'))
 		return subsection_entry(ly, line, name, key, v);
 	if (!strcmp(key, "failon") || !strcmp(key, "baseline") ||
@@ -592,7 +604,7 @@ static int entry_cb(const git_config_entry *e, void *payload)
 		cfg->fail_on = (enum tg_severity)s;
 		cfg->fail_on_set = true;
 		free(cfg->fail_on_origin);
-		if (ly->git_config)
+		if (ly->git_config && !ly->toml)
 			cfg->fail_on_origin = tg_xasprintf("git config (%s:%d)",
 							   ly->path, line);
 		else
@@ -749,7 +761,8 @@ static int load_layer(struct tg_config *cfg, const char *path,
  * files, so the blob goes through an anonymous memory file: nothing is
  * written to disk.
  */
-static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
+static int load_staged(struct tg_config *cfg, struct tg_repo *repo,
+		       bool *missing)
 {
 	char *text = NULL, *path = NULL;
 	size_t len;
@@ -762,6 +775,7 @@ static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
 		tg_error_clear();
 		return 0; /* none staged either: defaults */
 	}
+	*missing = false;
 	if (err < 0)
 		return err; /* an index it cannot read: never a silent default */
 	fd = memfd_create("txguard-config", MFD_CLOEXEC);
@@ -782,6 +796,184 @@ out:
 	return err;
 }
 
+static const char *const multi_keys[] = {
+	"include", "exclude", "owner", "factory",
+};
+
+static bool is_multi(const char *name)
+{
+	const char *last = strrchr(name, '.') + 1;
+
+	if (!strncmp(name, "txguard.class.", 14))
+		return !strcmp(last, "path");
+	if (strncmp(name, "txguard.rule.", 13))
+		for (size_t i = 0; i < TG_ARRAY_SIZE(multi_keys); i++)
+			if (!strcmp(last, multi_keys[i]))
+				return true;
+	return false;
+}
+
+/* The txguard name of a [tool.txguard] key, or NULL when it has none. */
+static char *toml_name(const struct tg_toml_entry *e)
+{
+	char *name = NULL;
+
+	if (e->nkey == 3) {
+		name = tg_xasprintf("txguard.%s", e->key[2]);
+		lower(name);
+	} else if (e->nkey == 5 && (!strcmp(e->key[2], "rule") ||
+				    !strcmp(e->key[2], "class"))) {
+		char *var = tg_xstrdup(e->key[4]);
+
+		lower(var);
+		name = tg_xasprintf("txguard.%s.%s.%s", e->key[2], e->key[3], var);
+		free(var);
+	}
+	return name;
+}
+
+/* Apply the [tool.txguard] table of a pyproject.toml's text. */
+static int load_toml_text(struct tg_config *cfg, const char *shown,
+			  const char *text, size_t len)
+{
+	struct tg_toml doc = TG_TOML_INIT;
+	struct layer ly = { 0 };
+	int err;
+
+	if ((err = tg_toml_parse(&doc, shown, text, len)) < 0)
+		return err;
+	ly.cfg = cfg;
+	ly.path = shown;
+	ly.toml = true;
+	for (size_t i = 0; !err && i < doc.nr; i++) {
+		const struct tg_toml_entry *e = &doc.v[i];
+		char *name, *dotted;
+
+		if (e->nkey < 2 || strcmp(e->key[0], "tool") ||
+		    strcmp(e->key[1], "txguard"))
+			continue;
+		dotted = tg_xstrdup(e->key[0]);
+		for (size_t k = 1; k < e->nkey; k++) {
+			char *t = tg_xasprintf("%s.%s", dotted, e->key[k]);
+
+			free(dotted);
+			dotted = t;
+		}
+		name = e->in_array_table ? NULL : toml_name(e);
+		if (name && e->nkey == 3) {
+			bool known = false;
+
+			for (size_t k = 0; k < TG_ARRAY_SIZE(main_keys); k++)
+				known |= !strcasecmp(main_keys[k], e->key[2]);
+			if (!known) {
+				free(name);
+				name = NULL;
+			}
+		}
+		if (!name) {
+			char *hint = e->nkey == 3 ?
+				suggest(e->key[2], main_keys, TG_ARRAY_SIZE(main_keys)) :
+				tg_xstrdup(" ([tool.txguard] takes failOn, baseline, include, exclude, owner, factory, maxFileSize and the tables rule.ID and class.NAME)");
+
+			fail(&ly, e->line, "unknown key '%s'%s", dotted, hint);
+			free(hint);
+			err = ly.err;
+		} else if (e->type == TG_TOML_ARRAY && !is_multi(name)) {
+			fail(&ly, e->line, "'%s' takes one value, not an array%s",
+			     dotted, "");
+			err = ly.err;
+		} else if (e->type == TG_TOML_NESTED_ARRAY ||
+			   e->type == TG_TOML_OTHER) {
+			fail(&ly, e->line, "'%s' takes a string%s", dotted,
+			     e->type == TG_TOML_OTHER ? "" : " or an array of strings");
+			err = ly.err;
+		}
+		for (size_t k = 0; !err && k < e->nvalues; k++) {
+			bool number_ok = !strcmp(name, "txguard.maxfilesize");
+
+			if (e->value_types[k] != TG_TOML_STRING &&
+			    !(number_ok && e->value_types[k] == TG_TOML_INTEGER)) {
+				fail(&ly, e->line, "'%s' takes a string, not '%s'",
+				     dotted, e->values[k]);
+				err = ly.err;
+			} else if (apply_entry(&ly, e->line, name, e->values[k]) < 0) {
+				err = ly.err;
+			}
+		}
+		if (!err && !e->nvalues && e->type == TG_TOML_ARRAY) {
+			fail(&ly, e->line, "'%s' needs a value%s", dotted, "");
+			err = ly.err;
+		}
+		free(name);
+		free(dotted);
+	}
+	for (size_t i = 0; i < ly.nseen; i++)
+		free(ly.seen[i]);
+	free(ly.seen);
+	free(ly.seen_line);
+	tg_toml_release(&doc);
+	return err;
+}
+
+/*
+ * pyproject.toml at the top of the working tree (or, without one there,
+ * in the index when `.txguard` was looked for there too): its
+ * [tool.txguard] table, unless `.txguard` exists,
+ * which then takes precedence; a pyproject.toml that also configures
+ * txguard gets a notice saying it is ignored.
+ */
+static int load_pyproject(struct tg_config *cfg, struct tg_repo *repo,
+			  bool have_txguard, bool staged_fallback)
+{
+	const char *wd = tg_repo_workdir(repo), *shown = "pyproject.toml";
+	char *text = NULL;
+	size_t len = 0;
+	int err = 0;
+
+	if (wd) {
+		char *path = tg_xasprintf("%spyproject.toml", wd);
+		struct stat st;
+
+		if (!stat(path, &st) && S_ISREG(st.st_mode) &&
+		    !(text = read_file(path, &len)))
+			err = tg_error_set(TG_EIO, "%s: %s", shown,
+					   strerror(errno));
+		free(path);
+	}
+	/* the index only where .txguard was looked for there too */
+	if (!err && !text && staged_fallback &&
+	    (wd || getenv("GIT_INDEX_FILE"))) {
+		err = tg_repo_read_path(&text, &len, repo, "pyproject.toml", true);
+		shown = "pyproject.toml (staged)";
+		if (err == TG_ENOTFOUND) {
+			tg_error_clear();
+			err = 0;
+		}
+	}
+	/* no mention of txguard: nothing to read, whatever else it holds */
+	if (err || !text || !memmem(text, len, "txguard", 7))
+		goto out;
+	if (have_txguard) {
+		if (memmem(text, len, "tool.txguard", 12)) {
+			free(cfg->notice);
+			cfg->notice = tg_xstrdup(
+				"pyproject.toml's [tool.txguard] is ignored: .txguard takes precedence (keep one of them)");
+		}
+		goto out;
+	}
+	if ((err = load_toml_text(cfg, shown, text, len)) == 0)
+		cfg->file = "pyproject.toml";
+out:
+	free(text);
+	return err;
+}
+
+int tg_config_load_pyproject_text(struct tg_config *cfg, const char *name,
+				  const char *text, size_t len)
+{
+	return load_toml_text(cfg, name, text, len);
+}
+
 int tg_config_load_file(struct tg_config *cfg, const char *path)
 {
 	return load_layer(cfg, path, NULL, false, NULL);
@@ -791,7 +983,7 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 {
 	const char *wd = tg_repo_workdir(repo);
 	git_buf buf = GIT_BUF_INIT;
-	bool missing = true;
+	bool missing = true, staged;
 	int err = 0;
 
 	if (wd) {
@@ -802,7 +994,10 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 		if (err < 0)
 			return err;
 	}
-	if (missing && (err = load_staged(cfg, repo)) < 0)
+	staged = missing;
+	if (missing && (err = load_staged(cfg, repo, &missing)) < 0)
+		return err;
+	if ((err = load_pyproject(cfg, repo, !missing, staged)) < 0)
 		return err;
 	/* git config, lowest first: XDG, global, the repository's own.
 	 * GIT_CONFIG_GLOBAL replaces the first two, as in git. */

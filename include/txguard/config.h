@@ -45,6 +45,8 @@ struct tg_config {
 	size_t max_file_size; /* default 8 MiB */
 	bool fail_on_set;     /* failOn came from a config layer */
 	char *fail_on_origin; /* where: ".txguard:3", "git config (FILE:LINE)" */
+	char *notice;         /* said once in the report (an ignored table), or NULL */
+	const char *file;     /* where the project's configuration is: ".txguard" or "pyproject.toml" */
 	/* [txguard "rule.ID"] severity: 0 default, -1 off, else a severity */
 	int rule_severity[TG_RULE_SLOTS];
 	struct tg_file_class *classes;
@@ -55,11 +57,22 @@ void tg_config_init(struct tg_config *cfg);
 void tg_config_release(struct tg_config *cfg);
 
 /**
- * Load `.txguard` from the working tree's root (missing file: defaults)
- * and the txguard.* keys of the repository's git config on top.
+ * Load `.txguard` from the working tree's root (missing file: the one in
+ * the index, else defaults), or, when there is none, the [tool.txguard]
+ * table of pyproject.toml (the same keys; subsections are the tables
+ * [tool.txguard.rule.ID] and [tool.txguard.class.NAME]); then the
+ * txguard.* keys of git config on top. With both files, `.txguard` is
+ * read and cfg->notice says pyproject.toml's table is ignored.
  * Errors: TG_EPARSE with "file:line: ..." in the message, TG_EGIT.
  */
 int tg_config_load(struct tg_config *cfg, struct tg_repo *repo);
+
+/**
+ * Apply the [tool.txguard] table of pyproject.toml text (`name` for
+ * messages), for tests and the fuzzer. Errors as tg_config_load().
+ */
+int tg_config_load_pyproject_text(struct tg_config *cfg, const char *name,
+				  const char *text, size_t len);
 
 /**
  * Load one config file by path only (no git config layers), for tests and

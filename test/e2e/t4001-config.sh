@@ -211,4 +211,69 @@ test_expect_success 'a finding that does not block: the summary says what decide
 	git config --unset txguard.failOn
 '
 
+test_expect_success 'pyproject.toml: [tool.txguard] with the same keys, when there is no .txguard' '
+	test_when_finished "git reset -q --hard base" &&
+	git rm -q .txguard &&
+	cat >pyproject.toml <<-\TOML &&
+	[project]
+	name = "shop"
+
+	[tool.ruff]
+	line-length = 100
+
+	[tool.txguard]
+	owner = ["get_background_session"]
+	failOn = "critical"
+
+	[tool.txguard.class.scripts]
+	path = ["scripts/**"]
+	failOn = "never"
+	TOML
+	bad_py app/a.py && bad_py scripts/s.py &&
+	git add -A &&
+	test_expect_code 1 txguard check >out &&
+	grep "^app/a.py:4:15: critical TX001" out &&
+	grep "owner configured in pyproject.toml" out &&
+	grep "commit blocked (fail-on: critical)" out &&
+	git reset -q app/a.py && rm app/a.py &&
+	test_expect_code 0 txguard check >out &&
+	grep "^scripts/s.py:4:15" out &&
+	grep "files of class scripts: never" out &&
+	install_hook . >/dev/null &&
+	git commit -q -m "scripts may commit" &&
+	bad_py app/b.py && git add app/b.py &&
+	test_must_fail git commit -q -m "blocked by pyproject" >out 2>&1 &&
+	grep "app/b.py:4:15: critical TX001" out &&
+	grep -e "--no-verify" out &&
+	sh "$TOP/install.sh" --uninstall . >/dev/null
+'
+
+test_expect_success 'pyproject.toml: errors name the file and line' '
+	test_when_finished "git reset -q --hard base" &&
+	git rm -q .txguard &&
+	printf "[tool.txguard]\nowner = \"x\"\nfail_on = \"never\"\n" >pyproject.toml &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "pyproject.toml:3: unknown key .tool.txguard.fail_on. (did you mean failOn?)" err &&
+	printf "[tool.txguard]\nfailOn = \"high\"\nowner = \"x\"\nfailOn = \"low\"\n" >pyproject.toml &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "pyproject.toml:4: key .failOn. is given twice: on line 2 and here" err &&
+	printf "[tool.txguard]\nfailOn = high\n" >pyproject.toml &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "pyproject.toml:2:[0-9]*: TOML syntax error" err &&
+	printf "[tool.txguard]\nbaseline = \"../debt\"\n" >pyproject.toml &&
+	test_expect_code 2 txguard baseline >out 2>err &&
+	grep "pyproject.toml:2: baseline .../debt. is outside the working tree" err &&
+	printf "[tool.other]\nx = [broken\n" >pyproject.toml &&
+	txguard check >out 2>err
+'
+
+test_expect_success 'both .txguard and pyproject.toml: .txguard wins, with a notice' '
+	test_when_finished "git reset -q --hard base" &&
+	printf "[tool.txguard]\nfailOn = \"never\"\n" >pyproject.toml &&
+	bad_py app/a.py &&
+	git add -A &&
+	test_expect_code 1 txguard check >out &&
+	grep "notice: pyproject.toml.s \[tool.txguard\] is ignored: .txguard takes precedence" out
+'
+
 test_done

@@ -255,6 +255,94 @@ static void test_suggestions(void **state)
 		     "did you mean failOn?");
 }
 
+static int load_toml(struct tg_config *cfg, const char *text)
+{
+	tg_config_init(cfg);
+	return tg_config_load_pyproject_text(cfg, "pyproject.toml", text,
+					     strlen(text));
+}
+
+static void expect_toml_error(const char *text, const char *want)
+{
+	struct tg_config cfg;
+
+	if (load_toml(&cfg, text) != TG_EPARSE)
+		fail_msg("accepted: %s", text);
+	if (strncmp(tg_error_last(), want, strlen(want)))
+		fail_msg("'%s' does not start with '%s'", tg_error_last(), want);
+	tg_config_release(&cfg);
+}
+
+/* [tool.txguard] in pyproject.toml: the same keys, TOML's syntax. */
+static void test_pyproject(void **state)
+{
+	struct tg_config cfg;
+	size_t n;
+	const struct tg_rule *rules = tg_rules_all(&n);
+
+	(void)state;
+	assert_int_equal(load_toml(&cfg,
+				   "[project]\nname = \"x\"\n"
+				   "[tool.black]\nline-length = 88\n"
+				   "[tool.txguard]\n"
+				   "failOn = \"medium\"  # comment\n"
+				   "owner = [\"get_background_session\", 'db.get_session',\n"
+				   "         \"\"\"multi\"\"\"]\n"
+				   "include = \"app/**/*.py\"\n"
+				   "exclude = ['migrations/**']\n"
+				   "factory = \"Session\\u004cocal\"\n"
+				   "maxFileSize = 1024\n"
+				   "baseline = \"debt/.b\"\n"
+				   "[tool.txguard.rule.TX003]\nseverity = \"off\"\n"
+				   "[tool.txguard.class.scripts]\n"
+				   "path = [\"scripts/**\"]\nfailOn = \"critical\"\n"),
+			 0);
+	assert_int_equal(cfg.fail_on, TG_SEV_MEDIUM);
+	assert_non_null(strstr(cfg.fail_on_origin, "pyproject.toml:6"));
+	assert_int_equal(cfg.nowners, 3);
+	assert_string_equal(cfg.owners[1], "db.get_session");
+	assert_string_equal(cfg.owners[2], "multi");
+	assert_string_equal(cfg.factories[0], "SessionLocal");
+	assert_int_equal(cfg.files.ninclude, 1);
+	assert_int_equal(cfg.files.nexclude, 1);
+	assert_int_equal(cfg.max_file_size, 1024);
+	assert_string_equal(cfg.baseline, "debt/.b");
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rules[i].id, "TX003"))
+			assert_int_equal(tg_config_rule_severity(&cfg, &rules[i]), -1);
+	assert_int_equal(tg_config_fail_on_for(&cfg, "scripts/a.py", TG_SEV_HIGH),
+			 TG_SEV_CRITICAL);
+	tg_config_release(&cfg);
+
+	/* dotted keys and inline tables are the same keys */
+	assert_int_equal(load_toml(&cfg, "tool.txguard.failOn = \"low\"\n"
+					 "[tool]\ntxguard.rule = { TX001 = { severity = \"high\" } }\n"),
+			 0);
+	assert_int_equal(cfg.fail_on, TG_SEV_LOW);
+	assert_int_equal(tg_config_rule_severity(&cfg, tg_rule_lookup("TX001")),
+			 TG_SEV_HIGH);
+	tg_config_release(&cfg);
+
+	expect_toml_error("[tool.txguard]\nfail_on = \"high\"\n",
+			  "pyproject.toml:2: unknown key 'tool.txguard.fail_on' (did you mean failOn?)");
+	expect_toml_error("[tool.txguard]\nfailOn = \"high\"\nfailOn = \"low\"\n",
+			  "pyproject.toml:3: key 'failOn' is given twice: on line 2 and here");
+	expect_toml_error("[tool.txguard]\nfailOn = [\"high\"]\n",
+			  "pyproject.toml:2: 'tool.txguard.failOn' takes one value");
+	expect_toml_error("[tool.txguard]\nowner = true\n",
+			  "pyproject.toml:2: 'tool.txguard.owner' takes a string");
+	expect_toml_error("[tool.txguard]\nfailOn = high\n",
+			  "pyproject.toml:2:");
+	expect_toml_error("[tool.txguard]\nfailOn = \"sometimes\"\n",
+			  "pyproject.toml:2: bad value 'sometimes'");
+	expect_toml_error("[tool.txguard]\nbaseline = \"../x\"\n",
+			  "pyproject.toml:2: baseline '../x' is outside");
+	expect_toml_error("[[tool.txguard]]\nowner = \"x\"\n",
+			  "pyproject.toml:2: unknown key");
+	expect_toml_error("[tool.txguard.rules.TX001]\nseverity = \"low\"\n",
+			  "pyproject.toml:2: unknown key 'tool.txguard.rules.TX001.severity'");
+}
+
 /* The baseline lives inside the working tree. */
 static void test_baseline_inside(void **state)
 {
@@ -385,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_repeatable_keys),
 		cmocka_unit_test(test_suggestions),
 		cmocka_unit_test(test_baseline_inside),
+		cmocka_unit_test(test_pyproject),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_layers),
 		cmocka_unit_test(test_bare),
