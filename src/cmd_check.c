@@ -75,21 +75,88 @@ static int scan_files(struct tg_report *r, struct tg_repo *repo,
 				TG_BASELINE_FROM_HEAD_SCAN);
 }
 
-/* say why files the change did not touch were checked */
-static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
+/* say which files the change did not touch were checked, and why */
+static void note_dependents(struct tg_report *r, const struct tg_inferstate *st,
+			    const struct tg_changeset *cs)
 {
-	struct tg_buf names = TG_BUF_INIT;
+	struct tg_buf names = TG_BUF_INIT, files = TG_BUF_INIT;
+	size_t nfiles = 0;
 
 	for (size_t i = 0; i < st->nchanged && i < 5; i++)
 		tg_buf_addf(&names, "%s%s", i ? ", " : "", st->changed[i]);
 	if (st->nchanged > 5)
 		tg_buf_addf(&names, " and %zu more", st->nchanged - 5);
+	for (size_t i = 0; i < cs->nr; i++) {
+		const struct tg_change *ch = &cs->files[i];
+
+		if (!ch->whole_file ||
+		    memcmp(&ch->old_id, &ch->new_id, sizeof(ch->new_id)))
+			continue;
+		if (nfiles < 5)
+			tg_buf_addf(&files, "%s%s", nfiles ? ", " : "", ch->path);
+		nfiles++;
+	}
+	if (nfiles > 5)
+		tg_buf_addf(&files, " and %zu more", nfiles - 5);
 	tg_report_notice(r,
-			 "%zu unchanged file%s re-checked: %s use%s %s, whose definition changed",
+			 "%zu unchanged file%s re-checked%s%s%s: %s use%s %s, whose definition changed",
 			 st->dependents, st->dependents == 1 ? "" : "s",
+			 nfiles ? " (" : "", files.ptr, nfiles ? ")" : "",
 			 st->dependents == 1 ? "it" : "they",
 			 st->dependents == 1 ? "s" : "", names.ptr);
 	tg_buf_release(&names);
+	tg_buf_release(&files);
+}
+
+/*
+ * With include patterns configured: the changed *.py files they (or
+ * exclude) left out are counted as such, not as "not Python", and when
+ * the patterns select none of the changed Python files, a notice says so
+ * rather than passing silently.
+ */
+static int note_unselected(struct tg_report *r, struct tg_repo *repo,
+			   const struct tg_config *cfg,
+			   const struct tg_changeset *cs, const char *base,
+			   const char *head)
+{
+	struct tg_changeset py = TG_CHANGESET_INIT;
+	struct tg_buf names = TG_BUF_INIT, pats = TG_BUF_INIT;
+	size_t n = 0;
+	int err;
+
+	if (!cfg->files.ninclude)
+		return 0;
+	err = base ? tg_changeset_branch(&py, repo, base, head, NULL) :
+		     tg_changeset_staged(&py, repo, NULL);
+	for (size_t i = 0; !err && i < py.nr; i++) {
+		bool selected = false;
+
+		for (size_t k = 0; !selected && k < cs->nr; k++)
+			selected = !strcmp(cs->files[k].path, py.files[i].path);
+		if (selected)
+			continue;
+		if (n < 3)
+			tg_buf_addf(&names, "%s%s", n ? ", " : "",
+				    py.files[i].path);
+		n++;
+	}
+	if (!err && n) {
+		r->not_selected = n;
+		r->skipped.not_python -= n <= r->skipped.not_python ? n : 0;
+	}
+	if (!err && n && !cs->nr) {
+		for (size_t i = 0; i < cfg->files.ninclude; i++)
+			tg_buf_addf(&pats, "%s%s", i ? ", " : "",
+				    cfg->files.include[i]);
+		tg_report_notice(r,
+				 "include (%s) selects none of the %zu changed Python file%s (%s%s): nothing was checked",
+				 pats.ptr, n, n == 1 ? "" : "s", names.ptr,
+				 n > 3 ? ", ..." : "");
+	}
+	tg_buf_release(&names);
+	tg_buf_release(&pats);
+	tg_changeset_release(&py);
+	return err;
 }
 
 int cmd_check(int argc, const char **argv)
@@ -189,10 +256,13 @@ int cmd_check(int argc, const char **argv)
 	eopts.owners = &owners;
 	eopts.record_units = true;
 	report.skipped = cs.skipped;
+	if (note_unselected(&report, repo, &cfg, &cs, base,
+			    head ? head : "HEAD") < 0)
+		goto fail;
 	if (cs.describe)
 		report.describe = tg_xstrdup(cs.describe);
 	if (st.dependents)
-		note_dependents(&report, &st);
+		note_dependents(&report, &st, &cs);
 	if (tg_engine_run(&report, repo, &cs, &eopts) < 0 ||
 	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
 				    fail_on, base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX)) < 0)

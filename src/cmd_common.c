@@ -13,7 +13,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-const char *tg_cmd_skip_hint(void)
+/*
+ * How the user skips the hook that ran txguard, or NULL when no hook did
+ * (by hand, in CI): the pre-commit framework sets PRE_COMMIT=1, and
+ * txguard's hook script sets TXGUARD_HOOK to "pre-commit" or "git".
+ */
+static const char *skip_hint(void)
 {
 	const char *hook = getenv("TXGUARD_HOOK");
 	const char *framework = getenv("PRE_COMMIT");
@@ -29,7 +34,7 @@ const char *tg_cmd_skip_hint(void)
 
 static void print_skip_hint(void)
 {
-	const char *hint = tg_cmd_skip_hint();
+	const char *hint = skip_hint();
 
 	if (hint)
 		fprintf(stderr, "hint: '%s' skips the hook once\n", hint);
@@ -152,7 +157,7 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 	}
 	out->all = c->all;
 	out->quiet = c->quiet;
-	out->skip_hint = tg_cmd_skip_hint();
+	out->skip_hint = skip_hint();
 	return 0;
 }
 

@@ -87,7 +87,8 @@ enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
 	return c ? c->fail_on : global;
 }
 
-bool tg_config_baseline_path_ok(const char *path)
+/* May the baseline live at `path`: relative, without a ".." component? */
+static bool baseline_path_ok(const char *path)
 {
 	const char *p = path;
 
@@ -611,7 +612,7 @@ static int apply_entry(struct layer *ly, int line, const char *name,
 			cfg->fail_on_origin = tg_xasprintf("%s:%d", ly->path,
 							   line);
 	} else if (!strcmp(key, "baseline")) {
-		if (!tg_config_baseline_path_ok(v))
+		if (!baseline_path_ok(v))
 			return fail(ly, line,
 				    "baseline '%s' is outside the working tree: the baseline lives inside it (a relative path without '..')%s",
 				    v, "");

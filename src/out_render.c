@@ -53,14 +53,6 @@ static bool is_control(const unsigned char *p)
 	       (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f);
 }
 
-bool tg_out_has_control(const char *s, bool tab_ok)
-{
-	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
-		if (is_control(p) && !(tab_ok && *p == '\t'))
-			return true;
-	return false;
-}
-
 void tg_out_add_path(struct tg_buf *b, const char *path)
 {
 	const unsigned char *p = (const unsigned char *)path;
@@ -272,8 +264,9 @@ static void add_counts(struct tg_buf *b, const struct tg_report *r)
 	tg_buf_addch(b, ')');
 }
 
-static void add_skips(struct tg_buf *b, const struct tg_skips *s)
+static void add_skips(struct tg_buf *b, const struct tg_report *r)
 {
+	const struct tg_skips *s = &r->skipped;
 	const struct {
 		size_t n;
 		const char *what;
@@ -282,6 +275,7 @@ static void add_skips(struct tg_buf *b, const struct tg_skips *s)
 		{ s->symlink, "symlink" },     { s->binary, "binary" },
 		{ s->too_large, "too large" }, { s->not_python, "not Python" },
 		{ s->too_complex, "too deeply nested or slow to parse" },
+		{ r->not_selected, "Python, not selected by include/exclude" },
 	};
 	size_t total = 0;
 	bool first = true;
@@ -351,7 +345,7 @@ void tg_out_add_summary(struct tg_buf *b, const struct tg_report *r,
 	}
 	if (r->partial_files)
 		tg_buf_addf(b, "; %zu partially parsed", r->partial_files);
-	add_skips(b, &r->skipped);
+	add_skips(b, r);
 	if (r->blocked)
 		tg_buf_addf(b, " - %s%s%s (fail-on: %s)\n", on,
 			    opts->staged ? "commit blocked" : "blocked", off,

@@ -23,17 +23,11 @@ int cmd_scan(int argc, const char **argv);
 int cmd_baseline(int argc, const char **argv);
 
 /**
- * How the user skips the hook that ran txguard, or NULL when txguard was
- * not run by a hook (by hand, in CI): "SKIP=txguard git commit" under the
- * pre-commit framework (TXGUARD_HOOK=pre-commit, or PRE_COMMIT=1 as the
- * framework sets), "git commit --no-verify" under txguard's own git hook
- * (TXGUARD_HOOK=git).
- */
-const char *tg_cmd_skip_hint(void);
-
-/**
  * Print "txguard: <msg>" to stderr and, inside a hook, how to skip it
- * once; returns TG_EXIT_ERROR.
+ * once ("SKIP=txguard git commit" under the pre-commit framework, which
+ * sets PRE_COMMIT=1, or TXGUARD_HOOK=pre-commit; "git commit --no-verify"
+ * under txguard's own hook, TXGUARD_HOOK=git; nothing by hand or in CI);
+ * returns TG_EXIT_ERROR.
  */
 int tg_cmd_error(const char *msg);
 /**

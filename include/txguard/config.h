@@ -99,12 +99,6 @@ enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
 const struct tg_file_class *tg_config_class_for(const struct tg_config *cfg,
 						const char *path);
 
-/**
- * May the baseline live at `path`: relative, inside the working tree
- * (no ".." component)?
- */
-bool tg_config_baseline_path_ok(const char *path);
-
 /** Parse "8m", "512k", "1g", "1000". -1 on a bad value. */
 int tg_config_parse_size(size_t *out, const char *s);
 

@@ -18,13 +18,6 @@ struct tg_out_opts;
 const char *tg_out_status_name(enum tg_status s);
 
 /**
- * Does `s` hold a byte or character that can drive a terminal: a C0
- * control (but tab when `tab_ok`), DEL, or a C1 control (U+0080 to
- * U+009F, written as two UTF-8 bytes)?
- */
-bool tg_out_has_control(const char *s, bool tab_ok);
-
-/**
  * Append a path as git prints one: unchanged when plain, otherwise in
  * double quotes with C escapes (\" \\ \a \b \f \n \r \t \v and \ooo
  * octal for every other control byte, DEL, both bytes of a C1 control,

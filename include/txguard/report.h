@@ -30,6 +30,9 @@ struct tg_report {
 	size_t partial_files; /* files with syntax errors, analysed in part */
 	size_t prefiltered;   /* of files_checked: no word a rule needs, not parsed */
 	struct tg_skips skipped;
+	/* of the changed *.py files, those include/exclude did not select
+	 * (counted here, not in skipped.not_python) */
+	size_t not_selected;
 	/* filled by tg_report_finish() */
 	size_t new_by_sev[TG_SEV_NEVER + 1];
 	size_t nnew, npreexisting, nbaselined, nsuppressed;

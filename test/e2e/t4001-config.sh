@@ -276,4 +276,21 @@ test_expect_success 'both .txguard and pyproject.toml: .txguard wins, with a not
 	grep "notice: pyproject.toml.s \[tool.txguard\] is ignored: .txguard takes precedence" out
 '
 
+test_expect_success 'an include that selects none of the changed Python files says so' '
+	test_when_finished "git reset -q --hard base" &&
+	printf "[txguard]\n\towner = get_background_session\n\tinclude = app/**/*.py\n" >.txguard &&
+	git add .txguard && git commit -q --no-verify -m "app only" &&
+	bad_py lib/a.py && bad_py lib/b.py && echo notes >README &&
+	git add -A &&
+	test_expect_code 0 txguard check >out &&
+	grep "notice: include (app/\*\*/\*.py) selects none of the 2 changed Python files (lib/a.py, lib/b.py): nothing was checked" out &&
+	grep "3 files skipped (1 not Python, 2 Python, not selected by include/exclude)" out &&
+	test_expect_code 0 txguard check --format json >out.json &&
+	python3 -c "import json; s = json.load(open(\"out.json\"))[\"summary\"]; assert s[\"skipped\"][\"not_selected\"] == 2 and s[\"skipped\"][\"not_python\"] == 1, s" &&
+	bad_py app/c.py && git add app &&
+	test_expect_code 1 txguard check >out &&
+	test_must_fail grep "selects none" out &&
+	grep "2 Python, not selected" out
+'
+
 test_done

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Messages say what actually happened: index in a bare repository or
-# with no Python file, baseline -o into a missing directory.
+# with no Python file, baseline -o into a missing directory, which
+# unchanged files a changed definition had re-checked.
 . "$(dirname "$0")/lib.sh"
 
 test_create_repo repo && cd repo || exit 1
@@ -30,6 +31,36 @@ test_expect_success 'baseline -o into a missing directory names the directory' '
 	grep "cannot write .nodir/debt.: directory .nodir. does not exist" err &&
 	test_must_fail grep "tmp\." err &&
 	! test -e nodir
+'
+
+test_expect_success 'the re-check notice names the unchanged files it checked' '
+	rm -f .txguard &&
+	write_file app/db.py <<-\PY &&
+	from contextlib import asynccontextmanager
+
+
+	@asynccontextmanager
+	async def get_session():
+	    session = make_session()
+	    try:
+	        yield session
+	    finally:
+	        await session.close()
+	PY
+	write_file app/jobs.py <<-\PY &&
+	from app.db import get_session
+
+
+	async def run():
+	    async with get_session() as session:
+	        await session.commit()
+	PY
+	git add -A && git commit -q --no-verify -m "helper that only closes" &&
+	sed -i "s/^        yield session$/        yield session\n        await session.commit()/" app/db.py &&
+	git add app/db.py &&
+	test_expect_code 1 txguard check >out &&
+	grep "^app/jobs.py:6:15: critical TX001" out &&
+	grep "notice: 1 unchanged file re-checked (app/jobs.py): it uses get_session, whose definition changed" out
 '
 
 test_done
