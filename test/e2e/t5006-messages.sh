@@ -1,7 +1,8 @@
 #!/bin/sh
 # Messages say what actually happened: index in a bare repository or
 # with no Python file, baseline -o into a missing directory, which
-# unchanged files a changed definition had re-checked.
+# unchanged files a changed definition had re-checked, where a syntax
+# error is.
 . "$(dirname "$0")/lib.sh"
 
 test_create_repo repo && cd repo || exit 1
@@ -61,6 +62,16 @@ test_expect_success 'the re-check notice names the unchanged files it checked' '
 	test_expect_code 1 txguard check >out &&
 	grep "^app/jobs.py:6:15: critical TX001" out &&
 	grep "notice: 1 unchanged file re-checked (app/jobs.py): it uses get_session, whose definition changed" out
+'
+
+test_expect_success 'the syntax-error notice gives the line and column' '
+	git reset -q --hard HEAD &&
+	test_when_finished "git reset -q --hard HEAD" &&
+	printf "def ok(x):\n    return x + 1\n\n\ndef broken(:\n    return (\n" >app/broken.py &&
+	git add app/broken.py &&
+	test_expect_code 0 txguard check >out &&
+	grep "notice: app/broken.py:5:12: syntax error; only the parts whose structure is clear were analysed" out &&
+	grep "1 partially parsed" out
 '
 
 test_done
