@@ -341,7 +341,37 @@ static void test_pyproject(void **state)
 			  "pyproject.toml:2: unknown key");
 	expect_toml_error("[tool.txguard.rules.TX001]\nseverity = \"low\"\n",
 			  "pyproject.toml:2: unknown key 'tool.txguard.rules.TX001.severity'");
+	/* hostile text: unterminated, a NUL byte, truncated anywhere */
+	expect_toml_error("[tool.txguard]\nowner = \"abc\n", "pyproject.toml:2:");
+	expect_toml_error("[tool.txguard]\nowner = '''abc\n", "pyproject.toml:");
+	{
+		static const char text[] = "[tool.txguard]\nowner = \"a\0b\"\n";
+		static const char whole[] =
+			"[tool.txguard]\nowner = [\"a\", \"b\\u00e9\"]\n"
+			"[tool.txguard.class.x]\npath = \"\"\"\nx/**\"\"\"\n";
+
+		tg_config_init(&cfg);
+		assert_int_equal(tg_config_load_pyproject_text(&cfg, "p", text,
+							       sizeof(text) - 1),
+				 TG_EPARSE);
+		assert_non_null(strstr(tg_error_last(), "NUL"));
+		tg_config_release(&cfg);
+		for (size_t n = 0; n < sizeof(whole); n++) {
+			tg_config_init(&cfg);
+			tg_config_load_pyproject_text(&cfg, "p", whole, n);
+			tg_config_release(&cfg);
+		}
+		tg_config_init(&cfg);
+		assert_int_equal(tg_config_load_pyproject_text(&cfg, "p", whole,
+							       sizeof(whole) - 1),
+				 0);
+		assert_string_equal(cfg.owners[1], "b\xc3\xa9");
+		assert_int_equal(tg_config_fail_on_for(&cfg, "x/a.py", TG_SEV_HIGH),
+				 TG_SEV_NEVER);
+		tg_config_release(&cfg);
+	}
 }
+
 
 /* The baseline lives inside the working tree. */
 static void test_baseline_inside(void **state)
