@@ -356,9 +356,9 @@ static void test_pyproject(void **state)
 				 TG_EPARSE);
 		assert_non_null(strstr(tg_error_last(), "NUL"));
 		tg_config_release(&cfg);
-		for (size_t n = 0; n < sizeof(whole); n++) {
+		for (size_t cut = 0; cut < sizeof(whole); cut++) {
 			tg_config_init(&cfg);
-			tg_config_load_pyproject_text(&cfg, "p", whole, n);
+			tg_config_load_pyproject_text(&cfg, "p", whole, cut);
 			tg_config_release(&cfg);
 		}
 		tg_config_init(&cfg);
