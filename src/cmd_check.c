@@ -17,7 +17,7 @@
 #include "txguard/report.h"
 
 static const struct tg_opt_command usage = {
-	"txguard check [--base REV [--head REV]] [OPTIONS]",
+	"txguard check [--base REV [--head REV] | --files FILE...] [OPTIONS]",
 	"Check what is being committed (the index against HEAD; the empty tree\n"
 	"on the first commit), or with --base the branch merge-base(REV, HEAD)..HEAD.\n"
 	"Only the functions the change touches are analysed; only new findings\n"
