@@ -44,10 +44,15 @@ GRAMMAR_DIR := build/grammar
 GRAMMAR_STAMP := $(GRAMMAR_DIR)/.verified
 endif
 
+# The TOML grammar (pyproject.toml), fetched and verified the same way.
+TOML_GRAMMAR_DIR := build/grammar-toml
+TOML_GRAMMAR_STAMP := $(TOML_GRAMMAR_DIR)/.verified
+
 VERSION := $(shell cat VERSION)
 LIB_SRC := $(filter-out src/main.c src/tlsinit.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(B)/src/%.o)
-GRAMMAR_OBJ := $(B)/grammar/parser.o $(B)/grammar/scanner.o
+GRAMMAR_OBJ := $(B)/grammar/parser.o $(B)/grammar/scanner.o \
+	$(B)/grammar-toml/parser.o $(B)/grammar-toml/scanner.o
 LIB := $(B)/libtxguard.a
 # tlsinit.o must be linked directly: it only replaces a symbol libgit2
 # looks up, so an archive would never pull it in.
@@ -75,6 +80,14 @@ $(B)/grammar/%.o: $(GRAMMAR_STAMP)
 	$(CC) $(filter-out -Wall -Wextra $(WARN_EXTRA),$(CFLAGS)) -w \
 		-I$(GRAMMAR_DIR)/src -c $(GRAMMAR_DIR)/src/$*.c -o $@
 
+$(TOML_GRAMMAR_STAMP): grammar-toml.lock scripts/fetch-grammar.sh
+	sh scripts/fetch-grammar.sh $(TOML_GRAMMAR_DIR) grammar-toml.lock
+
+$(B)/grammar-toml/%.o: $(TOML_GRAMMAR_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(filter-out -Wall -Wextra $(WARN_EXTRA),$(CFLAGS)) -w \
+		-I$(TOML_GRAMMAR_DIR)/src -c $(TOML_GRAMMAR_DIR)/src/$*.c -o $@
+
 $(B)/src/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DTG_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
@@ -98,9 +111,16 @@ $(B)/test/t-%: $(B)/test/unit/t-%.o $(UNIT_HELPER_OBJ) $(B)/src/tlsinit.o $(LIB)
 
 unit: $(UNIT_BIN)
 
+# The SARIF schema the tests validate against: fetched and verified here,
+# never by the tests themselves.
+SARIF_SCHEMA_FILE := build/sarif/sarif-schema-2.1.0.json
+$(SARIF_SCHEMA_FILE): test/sarif/schema.lock test/sarif/fetch-schema.sh
+	sh test/sarif/fetch-schema.sh build/sarif >/dev/null && touch $@
+sarif-schema: $(SARIF_SCHEMA_FILE)
+
 # make test: every suite of test/run.sh (TESTS= names some); prints
 # "N passed, N failed".
-test: all unit fuzz-replay-build
+test: all unit fuzz-replay-build $(SARIF_SCHEMA_FILE)
 	@TXGUARD=$(abspath $(TXGUARD_BIN)) TG_TEST=$(abspath $(TGTEST_BIN)) \
 		UNIT_BINS="$(abspath $(UNIT_BIN))" FUZZ_DIR=$(abspath $(FB)) \
 		FUZZ_TARGETS="$(FUZZ_TARGETS)" sh test/run.sh $(TESTS)
@@ -159,7 +179,7 @@ clean:
 # keep test objects: they are intermediate files of the t-% rule
 .SECONDARY:
 
-.PHONY: all unit test check install uninstall demo bench style check-headers clean
+.PHONY: all unit test sarif-schema check install uninstall demo bench style check-headers clean
 
 -include $(wildcard $(B)/src/*.d $(B)/test/*/*.d)
 include test/fuzz/fuzz.mk

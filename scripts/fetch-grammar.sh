@@ -1,13 +1,21 @@
 #!/bin/sh
-# Fetch the pinned tree-sitter-python grammar with `npm pack`, verify the
-# tarball against the hash pinned in grammar.lock, and unpack it into DEST.
-# The grammar's sources are never committed: the build calls this script.
+# Fetch a pinned tree-sitter grammar with `npm pack`, verify the tarball
+# against the hash pinned in its lock file (default grammar.lock, the
+# Python grammar; grammar-toml.lock names the TOML one), and unpack it
+# into DEST. The grammars' sources are never committed: the build calls
+# this script.
+#   usage: fetch-grammar.sh DEST [LOCK]
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/../grammar.lock"
+dest=${1:?usage: fetch-grammar.sh DEST [LOCK]}
+lock=${2:-$here/../grammar.lock}
+case $lock in
+*/*) ;;
+*) lock=./$lock ;;
+esac
+. "$lock"
 
-dest=${1:?usage: fetch-grammar.sh DEST}
 if [ -f "$dest/src/parser.c" ] && [ -f "$dest/.verified" ] &&
    [ "$(cat "$dest/.verified")" = "$GRAMMAR_SHA512" ]; then
 	exit 0
@@ -20,8 +28,10 @@ command -v npm >/dev/null 2>&1 || {
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack --silent "$GRAMMAR_NAME@$GRAMMAR_VERSION" >/dev/null)
-tgz="$tmp/$GRAMMAR_NAME-$GRAMMAR_VERSION.tgz"
-[ -f "$tgz" ] || { echo "fetch-grammar: npm pack produced no $tgz" >&2; exit 1; }
+# a scoped package (@scope/name) packs as scope-name-VERSION.tgz
+set -- "$tmp"/*.tgz
+tgz=$1
+[ -f "$tgz" ] || { echo "fetch-grammar: npm pack produced no tarball" >&2; exit 1; }
 got=$(sha512sum "$tgz" | cut -d' ' -f1)
 if [ "$got" != "$GRAMMAR_SHA512" ]; then
 	echo "fetch-grammar: integrity check failed for $GRAMMAR_NAME@$GRAMMAR_VERSION" >&2

@@ -1,5 +1,5 @@
 /*
- * The baseline file (SPEC §7): parse, serialise, match, write atomically.
+ * The baseline file: parse, serialise, match, write atomically.
  * The format is described in include/txguard/baseline.h.
  */
 #include "txguard/common.h"
@@ -15,7 +15,7 @@
 
 const char tg_baseline_default_header[] =
 	"# txguard baseline: findings accepted as existing debt; only findings\n"
-	"# not listed here block (SPEC 7). One finding a line, sorted:\n"
+	"# not listed here block. One finding a line, sorted:\n"
 	"#   fingerprint rule path unit call  (only the fingerprint is matched)\n"
 	"# Regenerate with `txguard baseline`. So that branches adding entries\n"
 	"# merge cleanly, add to .gitattributes: .txguard-baseline merge=union\n";
@@ -269,7 +269,7 @@ void tg_baseline_format(struct tg_buf *out, const struct tg_findings *list,
 		tg_baseline_quote(&line, f->call_text);
 		lines[n++] = tg_buf_detach(&line, NULL);
 	}
-	/* §7: sorted, so a diff of the file is reviewable and merges are local */
+	/* sorted, so a diff of the file is reviewable and merges are local */
 	if (n > 1)
 		qsort(lines, n, sizeof(*lines), cmp_str);
 	for (size_t i = 0; i < n; i++) {
@@ -305,7 +305,7 @@ int tg_baseline_write_file(const char *path, const struct tg_findings *list,
 	int fd = -1, ret = 0;
 
 	tg_baseline_format(&data, list, comments);
-	/* §7: temp file in the same directory + rename, never a half file */
+	/* temp file in the same directory + rename, never a half file */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		ret = tg_error_set(TG_EIO, "cannot create '%s': %s", tmp,

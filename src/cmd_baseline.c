@@ -1,7 +1,7 @@
 /*
  * txguard baseline: record the findings of a full scan in the baseline
  * file, atomically, so a team adopting txguard is blocked only by what it
- * adds (SPEC §7). Comments of the existing file are kept.
+ * adds. Comments of the existing file are kept.
  */
 #include "txguard/common.h"
 #include "txguard/baseline.h"
@@ -14,14 +14,17 @@
 #include "txguard/report.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 
-static const char usage_line[] = "txguard baseline [--rev REV] [--output FILE]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard baseline [--rev REV] [--output FILE]",
 	"Scan the tree of REV (default HEAD) and write every finding (except\n"
 	"those suppressed inline) to the baseline file (txguard.baseline,\n"
 	"default .txguard-baseline at the top of the work tree), replacing it\n"
 	"atomically and keeping its comment lines. Commit the file: check then\n"
-	"blocks only on findings that are not in it.";
+	"blocks only on findings that are not in it.",
+	0,
+};
 
 /* The comment lines of the file being replaced, if it exists and parses. */
 static int old_comments(struct tg_buf *out, const char *path)
@@ -49,16 +52,35 @@ static int old_comments(struct tg_buf *out, const char *path)
 	return err;
 }
 
+/* Say so before scanning when the file's directory does not exist. */
+static int dir_missing(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	struct stat st;
+	int err = 0;
+
+	if (!slash || slash == path)
+		return 0;
+	dir = tg_xstrndup(path, (size_t)(slash - path));
+	if (stat(dir, &st) < 0)
+		err = tg_error_set(TG_EIO, "cannot write '%s': directory '%s' does not exist",
+				   path, dir);
+	else if (!S_ISDIR(st.st_mode))
+		err = tg_error_set(TG_EIO, "cannot write '%s': '%s' is not a directory",
+				   path, dir);
+	free(dir);
+	return err;
+}
+
 int cmd_baseline(int argc, const char **argv)
 {
 	const char *rev = NULL, *output = NULL;
-	bool help = false;
 	const struct tg_option opts[] = {
 		{ "rev", 0, TG_OPT_STRING, &rev, "REV",
 		  "the tree to scan (default HEAD)" },
 		{ "output", 'o', TG_OPT_STRING, &output, "FILE",
 		  "write FILE instead of the configured baseline" },
-		{ "help", 'h', TG_OPT_FLAG, &help, NULL, "show this help" },
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
@@ -67,23 +89,14 @@ int cmd_baseline(int argc, const char **argv)
 	struct tg_buf comments = TG_BUF_INIT;
 	char *path = NULL;
 	const char **args = NULL;
-	int nargs, ret = TG_EXIT_ERROR;
+	int nargs, err, ret = TG_EXIT_ERROR;
 	size_t entries = 0;
 
 	tg_config_init(&cfg);
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0) {
-		ret = tg_die_usage("baseline --help", tg_error_last());
-		goto out;
-	}
-	if (help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
-		ret = TG_EXIT_OK;
-		goto out;
-	}
-	if (nargs) {
-		ret = tg_die_unexpected("baseline --help", args[0]);
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) != 0) {
+		ret = err == TG_OPT_HELP ? TG_EXIT_OK :
+		      tg_cmd_usage_error("baseline", tg_error_last());
 		goto out;
 	}
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
@@ -97,9 +110,11 @@ int cmd_baseline(int argc, const char **argv)
 	} else {
 		path = tg_xasprintf("%s%s", tg_repo_workdir(repo), cfg.baseline);
 	}
+	if (dir_missing(path) < 0)
+		goto fail;
 	tg_owners_from_config(&owners, &cfg);
 	if (tg_scan_tree(&report, repo, &cfg, &owners, rev, NULL, 0,
-			 tg_default_threads()) < 0 ||
+			 tg_default_threads(), false) < 0 ||
 	    old_comments(&comments, path) < 0 ||
 	    tg_baseline_write_file(path, &report.findings,
 				   comments.len ? comments.ptr : NULL) < 0)
@@ -112,7 +127,7 @@ int cmd_baseline(int argc, const char **argv)
 	ret = TG_EXIT_OK;
 	goto out;
 fail:
-	ret = tg_die_with_hint(tg_error_last());
+	ret = tg_cmd_error(tg_error_last());
 out:
 	free(args);
 	free(path);

@@ -1,7 +1,7 @@
 /*
  * txguard check: staged mode (the index git will commit against HEAD, what
  * the hook runs) or branch mode (--base REV [--head REV]). Builds the
- * changeset, hands it to the engine, prints the report (SPEC §2, §3).
+ * changeset, hands it to the engine, prints the report.
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
@@ -9,46 +9,168 @@
 #include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/engine.h"
+#include "txguard/glob.h"
 #include "txguard/error.h"
 #include "txguard/inferstate.h"
 #include "txguard/owners.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
-static const char usage_line[] =
-	"txguard check [--base REV [--head REV]] [OPTIONS]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard check [--base REV [--head REV] | --files FILE...] [OPTIONS]",
 	"Check what is being committed (the index against HEAD; the empty tree\n"
 	"on the first commit), or with --base the branch merge-base(REV, HEAD)..HEAD.\n"
 	"Only the functions the change touches are analysed; only new findings\n"
-	"at or above the fail-on level block.";
+	"at or above the fail-on level block.\n\n"
+	"With --files, the arguments are the files the pre-commit framework\n"
+	"passes: when the staged change touches every one of them (a commit),\n"
+	"the staged change is checked as above; otherwise (pre-commit run\n"
+	"--all-files) those files are scanned as at HEAD and their findings\n"
+	"that are not in the baseline are reported.",
+	-1,
+};
 
-/* §4: say why files the change did not touch were checked */
-static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
+/* Does the staged change (any file, Python or not) touch every path? */
+static int all_staged(bool *out, struct tg_repo *repo, char *const *paths,
+		      size_t n)
 {
-	struct tg_buf names = TG_BUF_INIT;
+	struct tg_glob_set any = TG_GLOB_SET_INIT;
+	struct tg_changeset all = TG_CHANGESET_INIT;
+	int err;
+
+	*out = true;
+	tg_glob_set_add(&any, false, "*");
+	err = tg_changeset_staged(&all, repo, &any);
+	for (size_t i = 0; !err && *out && i < n; i++) {
+		bool found = false;
+
+		for (size_t k = 0; !found && k < all.nr; k++)
+			found = !strcmp(all.files[k].path, paths[i]);
+		*out = found;
+	}
+	tg_changeset_release(&all);
+	tg_glob_set_release(&any);
+	return err;
+}
+
+/*
+ * pre-commit run --all-files: scan the files given, as at HEAD; a file
+ * not in HEAD (only staged) has nothing to scan.
+ */
+static int scan_files(struct tg_report *r, struct tg_repo *repo,
+		      const struct tg_config *cfg,
+		      const struct tg_owners *owners,
+		      const struct tg_common_opts *copts,
+		      struct tg_out_opts *oopts, int fail_on,
+		      char *const *paths, size_t n)
+{
+	r->scan_paths = (const char *const *)paths;
+	r->nscan_paths = n;
+	oopts->staged = false;
+	if (tg_scan_tree(r, repo, cfg, owners, NULL,
+			 (const char *const *)paths, n, tg_default_threads(),
+			 false) < 0)
+		return -1;
+	return tg_common_report(r, repo, cfg, copts, oopts, fail_on,
+				TG_BASELINE_FROM_HEAD_SCAN);
+}
+
+/* say which files the change did not touch were checked, and why */
+static void note_dependents(struct tg_report *r, const struct tg_inferstate *st,
+			    const struct tg_changeset *cs)
+{
+	struct tg_buf names = TG_BUF_INIT, files = TG_BUF_INIT;
+	size_t nfiles = 0;
 
 	for (size_t i = 0; i < st->nchanged && i < 5; i++)
 		tg_buf_addf(&names, "%s%s", i ? ", " : "", st->changed[i]);
 	if (st->nchanged > 5)
 		tg_buf_addf(&names, " and %zu more", st->nchanged - 5);
+	for (size_t i = 0; i < cs->nr; i++) {
+		const struct tg_change *ch = &cs->files[i];
+
+		if (!ch->whole_file ||
+		    memcmp(&ch->old_id, &ch->new_id, sizeof(ch->new_id)))
+			continue;
+		if (nfiles < 5)
+			tg_buf_addf(&files, "%s%s", nfiles ? ", " : "", ch->path);
+		nfiles++;
+	}
+	if (nfiles > 5)
+		tg_buf_addf(&files, " and %zu more", nfiles - 5);
 	tg_report_notice(r,
-			 "%zu unchanged file%s re-checked: %s use%s %s, whose definition changed",
+			 "%zu unchanged file%s re-checked%s%s%s: %s use%s %s, whose definition changed",
 			 st->dependents, st->dependents == 1 ? "" : "s",
+			 nfiles ? " (" : "", files.ptr, nfiles ? ")" : "",
 			 st->dependents == 1 ? "it" : "they",
 			 st->dependents == 1 ? "s" : "", names.ptr);
 	tg_buf_release(&names);
+	tg_buf_release(&files);
+}
+
+/*
+ * With include patterns configured: the changed *.py files they (or
+ * exclude) left out are counted as such, not as "not Python", and when
+ * the patterns select none of the changed Python files, a notice says so
+ * rather than passing silently.
+ */
+static int note_unselected(struct tg_report *r, struct tg_repo *repo,
+			   const struct tg_config *cfg,
+			   const struct tg_changeset *cs, const char *base,
+			   const char *head)
+{
+	struct tg_changeset py = TG_CHANGESET_INIT;
+	struct tg_buf names = TG_BUF_INIT, pats = TG_BUF_INIT;
+	size_t n = 0;
+	int err;
+
+	if (!cfg->files.ninclude)
+		return 0;
+	err = base ? tg_changeset_branch(&py, repo, base, head, NULL) :
+		     tg_changeset_staged(&py, repo, NULL);
+	for (size_t i = 0; !err && i < py.nr; i++) {
+		bool selected = false;
+
+		for (size_t k = 0; !selected && k < cs->nr; k++)
+			selected = !strcmp(cs->files[k].path, py.files[i].path);
+		if (selected)
+			continue;
+		if (n < 3)
+			tg_buf_addf(&names, "%s%s", n ? ", " : "",
+				    py.files[i].path);
+		n++;
+	}
+	if (!err && n) {
+		r->not_selected = n;
+		r->skipped.not_python -= n <= r->skipped.not_python ? n : 0;
+	}
+	if (!err && n && !cs->nr) {
+		for (size_t i = 0; i < cfg->files.ninclude; i++)
+			tg_buf_addf(&pats, "%s%s", i ? ", " : "",
+				    cfg->files.include[i]);
+		tg_report_notice(r,
+				 "include (%s) selects none of the %zu changed Python file%s (%s%s): nothing was checked",
+				 pats.ptr, n, n == 1 ? "" : "s", names.ptr,
+				 n > 3 ? ", ..." : "");
+	}
+	tg_buf_release(&names);
+	tg_buf_release(&pats);
+	tg_changeset_release(&py);
+	return err;
 }
 
 int cmd_check(int argc, const char **argv)
 {
 	struct tg_common_opts copts = { 0 };
 	const char *base = NULL, *head = NULL;
+	bool files = false;
 	const struct tg_option opts[] = {
 		{ "base", 0, TG_OPT_STRING, &base, "REV",
 		  "branch mode: check merge-base(REV, HEAD)..HEAD" },
 		{ "head", 0, TG_OPT_STRING, &head, "REV",
 		  "with --base: the branch tip (default HEAD)" },
+		{ "files", 0, TG_OPT_FLAG, &files, NULL,
+		  "the arguments are the files of a pre-commit run (see above)" },
 		TG_COMMON_OPTIONS(copts),
 	};
 	struct tg_out_opts oopts;
@@ -60,28 +182,35 @@ int cmd_check(int argc, const char **argv)
 	struct tg_engine_opts eopts = { 0 };
 	struct tg_inferstate st;
 	const char **args = NULL;
-	int nargs, fail_on, ret = TG_EXIT_ERROR;
+	char **paths = NULL;
+	int nargs = 0, fail_on, err, ret = TG_EXIT_ERROR;
 
 	tg_config_init(&cfg);
 	tg_inferstate_init(&st);
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0 ||
-	    tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
-		ret = tg_die_usage("check --help", tg_error_last());
-		goto out;
-	}
-	if (copts.help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) == TG_OPT_HELP) {
 		ret = TG_EXIT_OK;
 		goto out;
 	}
-	if (nargs) {
-		ret = tg_die_unexpected("check --help", args[0]);
+	if (err < 0 || tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
+		ret = tg_cmd_usage_error("check", tg_error_last());
 		goto out;
 	}
 	if (head && !base) {
-		ret = tg_die_usage("check --help", "--head needs --base");
+		ret = tg_cmd_usage_error("check", "--head needs --base");
+		goto out;
+	}
+	if (nargs && !files) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg),
+			 "unexpected argument '%.200s' (file names need --files)",
+			 args[0]);
+		ret = tg_cmd_usage_error("check", msg);
+		goto out;
+	}
+	if (files && base) {
+		ret = tg_cmd_usage_error("check", "--files checks the staged change; it takes no --base");
 		goto out;
 	}
 	oopts.staged = !base;
@@ -89,6 +218,27 @@ int cmd_check(int argc, const char **argv)
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
 	tg_owners_from_config(&owners, &cfg);
+	if (nargs) {
+		char *prefix = tg_cmd_cwd_prefix(repo);
+		bool staged;
+
+		paths = tg_xcalloc((size_t)nargs, sizeof(*paths));
+		for (int i = 0; i < nargs; i++)
+			if (tg_cmd_repo_path(&paths[i], prefix, args[i]) < 0) {
+				free(prefix);
+				goto fail;
+			}
+		free(prefix);
+		if (all_staged(&staged, repo, paths, (size_t)nargs) < 0)
+			goto fail;
+		if (!staged) {
+			if ((ret = scan_files(&report, repo, &cfg, &owners,
+					      &copts, &oopts, fail_on, paths,
+					      (size_t)nargs)) < 0)
+				goto fail;
+			goto out;
+		}
+	}
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
 					&cfg.files) < 0 ||
@@ -106,18 +256,24 @@ int cmd_check(int argc, const char **argv)
 	eopts.owners = &owners;
 	eopts.record_units = true;
 	report.skipped = cs.skipped;
+	if (note_unselected(&report, repo, &cfg, &cs, base,
+			    head ? head : "HEAD") < 0)
+		goto fail;
 	if (cs.describe)
 		report.describe = tg_xstrdup(cs.describe);
 	if (st.dependents)
-		note_dependents(&report, &st);
+		note_dependents(&report, &st, &cs);
 	if (tg_engine_run(&report, repo, &cs, &eopts) < 0 ||
 	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
 				    fail_on, base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX)) < 0)
 		goto fail;
 	goto out;
 fail:
-	ret = tg_die_with_hint(tg_error_last());
+	ret = tg_cmd_error(tg_error_last());
 out:
+	for (int i = 0; paths && i < nargs; i++)
+		free(paths[i]);
+	free(paths);
 	free(args);
 	tg_report_release(&report);
 	tg_inferstate_release(&st);

@@ -9,29 +9,115 @@
 #include "txguard/report.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-int tg_die_with_hint(const char *msg)
+/*
+ * How the user skips the hook that ran txguard, or NULL when no hook did
+ * (by hand, in CI): the pre-commit framework sets PRE_COMMIT=1, and
+ * txguard's hook script sets TXGUARD_HOOK to "pre-commit" or "git".
+ */
+static const char *skip_hint(void)
+{
+	const char *hook = getenv("TXGUARD_HOOK");
+	const char *framework = getenv("PRE_COMMIT");
+
+	if (hook && !strcmp(hook, "pre-commit"))
+		return "SKIP=txguard git commit";
+	if (hook && !strcmp(hook, "git"))
+		return "git commit --no-verify";
+	if (!(hook && *hook) && framework && !strcmp(framework, "1"))
+		return "SKIP=txguard git commit";
+	return NULL;
+}
+
+static void print_skip_hint(void)
+{
+	const char *hint = skip_hint();
+
+	if (hint)
+		fprintf(stderr, "hint: '%s' skips the hook once\n", hint);
+}
+
+int tg_cmd_error(const char *msg)
 {
 	fprintf(stderr, "txguard: %s\n", msg);
-	fprintf(stderr, "hint: 'git commit --no-verify' skips the hook once\n");
+	print_skip_hint();
 	return TG_EXIT_ERROR;
 }
 
-int tg_die_usage(const char *cmd, const char *msg)
+int tg_cmd_usage_error(const char *cmd, const char *msg)
 {
 	fprintf(stderr, "txguard: %s\n", msg);
-	fprintf(stderr, "see 'txguard %s'\n", cmd ? cmd : "--help");
-	fprintf(stderr, "hint: 'git commit --no-verify' skips the hook once\n");
+	if (cmd)
+		fprintf(stderr, "see 'txguard %s --help'\n", cmd);
+	else
+		fputs("see 'txguard --help'\n", stderr);
+	print_skip_hint();
 	return TG_EXIT_ERROR;
 }
 
-int tg_die_unexpected(const char *cmd, const char *arg)
+int tg_cmd_repo_path(char **out, const char *prefix, const char *arg)
 {
-	char msg[256];
+	struct tg_buf b = TG_BUF_INIT;
+	char *copy = tg_xasprintf("%s%s", prefix ? prefix : "", arg);
+	char *save = NULL;
 
-	snprintf(msg, sizeof(msg), "unexpected argument '%s'", arg);
-	return tg_die_usage(cmd, msg);
+	*out = NULL;
+	if (arg[0] == '/') {
+		free(copy);
+		return tg_error_set(TG_EUSAGE,
+				    "'%s': give a path inside the work tree, relative to the current directory",
+				    arg);
+	}
+	for (char *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, "."))
+			continue;
+		if (!strcmp(c, "..")) {
+			char *slash;
+
+			if (!b.len) {
+				free(copy);
+				tg_buf_release(&b);
+				return tg_error_set(TG_EUSAGE,
+						    "'%s' is outside the repository",
+						    arg);
+			}
+			slash = strrchr(b.ptr, '/');
+			tg_buf_truncate(&b, slash ? (size_t)(slash - b.ptr) : 0);
+			continue;
+		}
+		if (b.len)
+			tg_buf_addch(&b, '/');
+		tg_buf_addstr(&b, c);
+	}
+	free(copy);
+	*out = tg_buf_detach(&b, NULL);
+	return 0;
+}
+
+char *tg_cmd_cwd_prefix(const struct tg_repo *repo)
+{
+	const char *wd = tg_repo_workdir(repo);
+	char *top, *cwd, *prefix = NULL;
+	size_t n;
+
+	if (!wd || !(top = realpath(wd, NULL)))
+		return NULL;
+	if (!(cwd = realpath(".", NULL))) {
+		free(top);
+		return NULL;
+	}
+	n = strlen(top);
+	if (!strcmp(top, "/"))
+		n = 0;
+	if (!strncmp(cwd, top, n) && cwd[n] == '/' && cwd[n + 1])
+		prefix = tg_xasprintf("%s/", cwd + n + 1);
+	free(top);
+	free(cwd);
+	return prefix;
 }
 
 int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
@@ -45,7 +131,7 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 	f = c->format ? tg_format_parse(c->format) : TG_FORMAT_TEXT;
 	if (f < 0)
 		return tg_error_set(TG_EUSAGE,
-				    "unknown format '%s' (expected text, json, sarif or github)",
+				    "unknown format '%s' (expected text, concise, json, sarif, github or gitlab)",
 				    c->format);
 	out->format = (enum tg_format)f;
 	if (c->fail_on) {
@@ -71,10 +157,11 @@ int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 	}
 	out->all = c->all;
 	out->quiet = c->quiet;
+	out->skip_hint = skip_hint();
 	return 0;
 }
 
-int tg_common_open_output(FILE **fp, const struct tg_common_opts *c)
+static int open_output(FILE **fp, const struct tg_common_opts *c)
 {
 	*fp = stdout;
 	if (!c->output || !strcmp(c->output, "-"))
@@ -86,7 +173,7 @@ int tg_common_open_output(FILE **fp, const struct tg_common_opts *c)
 	return 0;
 }
 
-int tg_common_close_output(FILE *fp, const struct tg_common_opts *c)
+static int close_output(FILE *fp, const struct tg_common_opts *c)
 {
 	bool failed = ferror(fp) != 0;
 
@@ -105,15 +192,34 @@ void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nowners; i++)
 		tg_owners_add_owner(o, cfg->owners[i], TG_OWNER_CONFIGURED,
-				    ".txguard", "configured owner: commits on exit");
+				    cfg->file, "configured owner: commits on exit");
 	for (size_t i = 0; i < cfg->nfactories; i++)
 		tg_owners_add_factory(o, cfg->factories[i],
-				      TG_OWNER_CONFIGURED, ".txguard");
+				      TG_OWNER_CONFIGURED, cfg->file);
 }
 
 static bool unit_in_scope(const char *path, const char *unit, void *payload)
 {
 	return tg_report_has_unit(payload, path, unit);
+}
+
+bool tg_cmd_path_under(const char *path, const char *prefix)
+{
+	size_t l = strlen(prefix);
+
+	return !l || (!strncmp(path, prefix, l) && (!path[l] || path[l] == '/'));
+}
+
+/* A partial scan: only entries of the files it scanned can be prunable. */
+static bool path_in_scan(const char *path, const char *unit, void *payload)
+{
+	const struct tg_report *r = payload;
+
+	(void)unit;
+	for (size_t i = 0; i < r->nscan_paths; i++)
+		if (tg_cmd_path_under(path, r->scan_paths[i]))
+			return true;
+	return false;
 }
 
 /* Read a whole file from disk into a fresh NUL-terminated buffer. */
@@ -140,7 +246,7 @@ static int read_disk_file(char **out, size_t *len, const char *path)
 	return 0;
 }
 
-int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
+static int apply_baseline(struct tg_report *r, struct tg_repo *repo,
 			     const char *path, const struct tg_common_opts *c,
 			     enum tg_baseline_source from)
 {
@@ -173,10 +279,10 @@ int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
 	if ((err = tg_baseline_parse(&b, name, buf, len)) < 0)
 		goto out;
 	tg_baseline_apply(&b, &r->findings);
-	/* §7: entries that match nothing are a notice, never an error */
+	/* entries that match nothing are a notice, never an error */
 	tg_baseline_prunable(&prunable, &nprunable, &b,
-			     from == TG_BASELINE_FROM_HEAD_SCAN ? NULL :
-								 unit_in_scope,
+			     from != TG_BASELINE_FROM_HEAD_SCAN ? unit_in_scope :
+			     r->nscan_paths ? path_in_scan : NULL,
 			     r);
 	for (size_t i = 0; i < nprunable; i++)
 		tg_report_notice(r,
@@ -196,20 +302,29 @@ int tg_common_report(struct tg_report *r, struct tg_repo *repo,
 		     const struct tg_out_opts *o, int fail_on,
 		     enum tg_baseline_source from)
 {
+	struct tg_out_opts shown = *o;
+	char *prefix = tg_cmd_cwd_prefix(repo);
 	FILE *fp;
 	int err, cerr;
 
-	if ((err = tg_common_apply_baseline(r, repo, cfg->baseline, c,
-					    from)) < 0)
-		return err;
+	shown.cwd_prefix = prefix;
+	if ((err = apply_baseline(r, repo, cfg->baseline, c, from)) < 0)
+		goto out;
 	r->cfg = cfg;
+	if (cfg->notice)
+		tg_report_notice(r, "%s", cfg->notice);
+	r->fail_on_origin = fail_on >= 0 ? "--fail-on" : cfg->fail_on_origin;
 	tg_report_finish(r, fail_on >= 0 ? (enum tg_severity)fail_on :
 					   cfg->fail_on);
-	if ((err = tg_common_open_output(&fp, c)) < 0)
+	if ((err = open_output(&fp, c)) < 0)
+		goto out;
+	err = tg_out_write(fp, r, &shown);
+	cerr = close_output(fp, c);
+	if (err >= 0 && cerr < 0)
+		err = cerr;
+out:
+	free(prefix);
+	if (err < 0)
 		return err;
-	err = tg_out_write(fp, r, o);
-	cerr = tg_common_close_output(fp, c);
-	if (err < 0 || cerr < 0)
-		return err < 0 ? err : cerr;
 	return r->blocked ? TG_EXIT_BLOCKED : TG_EXIT_OK;
 }

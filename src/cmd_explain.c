@@ -1,29 +1,45 @@
+/*
+ * txguard explain: a rule's documentation, by id (TX001) or by name
+ * (double-transaction); without a rule, the list of rules.
+ */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/cmd.h"
 #include "txguard/error.h"
 #include "txguard/rules.h"
 
+#include <strings.h>
+
+static const struct tg_opt_command usage = {
+	"txguard explain [RULE...]",
+	"Describe a rule, named by id (TX001) or name (double-transaction):\n"
+	"what it catches, why it hurts in production, wrong and right code,\n"
+	"the fix and how to suppress it. Without a rule, list every rule.",
+	-1,
+};
+
+static const struct tg_rule *lookup(const char *arg)
+{
+	size_t n;
+	const struct tg_rule *rules = tg_rules_all(&n);
+	const struct tg_rule *r = tg_rule_lookup(arg);
+
+	for (size_t i = 0; !r && i < n; i++)
+		if (!strcasecmp(rules[i].name, arg))
+			r = &rules[i];
+	return r;
+}
+
 int cmd_explain(int argc, const char **argv)
 {
-	bool help = false;
-	const struct tg_option opts[] = {
-		{ "help", 'h', TG_OPT_FLAG, &help, NULL, "show this help" },
-	};
-	const char **args;
-	int nargs, ret = TG_EXIT_OK;
+	const char **args = NULL;
+	int nargs, err, ret = TG_EXIT_OK;
 
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0)
-		return tg_die_usage("explain --help", tg_error_last());
-	if (help) {
-		tg_opt_usage(stdout, "txguard explain [RULE...]",
-			     "Describe a rule: what it catches, why it hurts in production,\n"
-			     "wrong and right code, the fix and how to suppress it. Without a\n"
-			     "rule, list every rule.",
-			     opts, TG_ARRAY_SIZE(opts));
-		goto out;
-	}
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, NULL, 0,
+				&usage)) != 0)
+		return err == TG_OPT_HELP ?
+			       TG_EXIT_OK :
+			       tg_cmd_usage_error("explain", tg_error_last());
 	if (!nargs) {
 		size_t n;
 		const struct tg_rule *rules = tg_rules_all(&n);
@@ -34,19 +50,19 @@ int cmd_explain(int argc, const char **argv)
 			       rules[i].summary,
 			       tg_analyze_implements(rules[i].id) ? "" :
 								    " (not checked yet)");
-		printf("\nrun 'txguard explain RULE' for details\n");
+		printf("\nrun 'txguard explain RULE' (an id or a name) for details\n");
 		goto out;
 	}
 	for (int i = 0; i < nargs; i++) {
-		const struct tg_rule *r = tg_rule_lookup(args[i]);
+		const struct tg_rule *r = lookup(args[i]);
 
 		if (!r) {
 			char msg[256];
 
 			snprintf(msg, sizeof(msg),
-				 "unknown rule '%s' (run 'txguard explain' for the list)",
+				 "unknown rule '%.200s' (run 'txguard explain' for the list)",
 				 args[i]);
-			ret = tg_die_usage("explain --help", msg);
+			ret = tg_cmd_usage_error("explain", msg);
 			goto out;
 		}
 		if (i)

@@ -1,7 +1,7 @@
 /*
  * txguard index: build or refresh the owner index (ownerdb.h) now, so the
  * first commit in a large repository does not pay for it. Every check
- * and scan refreshes it anyway; this only moves the cost (SPEC §12).
+ * and scan refreshes it anyway; this only moves the cost.
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
@@ -13,13 +13,15 @@
 
 #include <time.h>
 
-static const char usage_line[] = "txguard index [--rev REV] [-q]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard index [--rev REV] [-q]",
 	"Build or refresh the owner index: what every Python file of the index\n"
 	"(or of the tree of REV) defines and uses, cached by blob id in the git\n"
 	"directory. check and scan keep it fresh by themselves; run this once\n"
 	"after installing the hook in a large repository so the first commit\n"
-	"is as fast as the next ones.";
+	"is as fast as the next ones.",
+	0,
+};
 
 static double now_ms(void)
 {
@@ -32,37 +34,35 @@ static double now_ms(void)
 int cmd_index(int argc, const char **argv)
 {
 	const char *rev = NULL;
-	bool quiet = false, help = false;
+	bool quiet = false;
 	const struct tg_option opts[] = {
 		{ "rev", 0, TG_OPT_STRING, &rev, "REV",
 		  "index the tree of REV instead of the index git will commit" },
 		{ "quiet", 'q', TG_OPT_FLAG, &quiet, NULL, "print nothing" },
-		{ "help", 'h', TG_OPT_FLAG, &help, NULL, "show this help" },
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_ownerdb *db = NULL;
 	const char **args = NULL;
-	int nargs, ret = TG_EXIT_ERROR;
+	int nargs, err, ret = TG_EXIT_ERROR;
 	double start = now_ms();
 
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0) {
-		ret = tg_die_usage("index --help", tg_error_last());
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) != 0) {
+		ret = err == TG_OPT_HELP ? TG_EXIT_OK :
+		      tg_cmd_usage_error("index", tg_error_last());
 		goto out;
 	}
-	if (help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
-		ret = TG_EXIT_OK;
+	if (tg_repo_open(&repo, NULL) < 0) {
+		ret = tg_cmd_error(tg_error_last());
 		goto out;
 	}
-	if (nargs) {
-		ret = tg_die_unexpected("index --help", args[0]);
+	if (!rev && !tg_repo_workdir(repo) && !getenv("GIT_INDEX_FILE")) {
+		ret = tg_cmd_error("a bare repository has no index to build the owner index from;"
+				   " name a tree with 'txguard index --rev REV'");
 		goto out;
 	}
-	if (tg_repo_open(&repo, NULL) < 0 ||
-	    tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
-		ret = tg_die_with_hint(tg_error_last());
+	if (tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
+		ret = tg_cmd_error(tg_error_last());
 		goto out;
 	}
 	if (!quiet) {
@@ -78,11 +78,14 @@ int cmd_index(int argc, const char **argv)
 		}
 		kept = st->written || st->cache_valid;
 
-		printf("txguard: owner index of %s: %zu Python files, %zu defining owners, dependencies, aliases or factories; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
-		       rev ? rev : "the index", st->files, defs, st->cached,
+		printf("txguard: owner index of %s: %zu Python file%s, %zu defining owners, dependencies, aliases or factories; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
+		       rev ? rev : "the index", st->files,
+		       st->files == 1 ? "" : "s", defs, st->cached,
 		       st->read, st->parsed, now_ms() - start,
 		       kept && path ? "cache " :
-				      "the cache could not be written (read-only repository?)",
+		       !st->files ? "no Python file, so nothing to cache" :
+		       !path ? "no cache: the git directory has no place for one" :
+			       "the cache could not be written (is the git directory read-only?)",
 		       kept && path ? path : "");
 		free(path);
 	}

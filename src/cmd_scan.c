@@ -1,7 +1,7 @@
 /*
  * txguard scan: every Python file of a tree (default HEAD), every unit,
- * through the same engine as check; uses the cores on large trees
- * (SPEC §2).
+ * through the same engine as check; uses the cores on large trees.
+ * PATHs are relative to the current directory, as git's and ruff's.
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
@@ -16,29 +16,46 @@
 
 #include <unistd.h>
 
-static const char usage_line[] = "txguard scan [--rev REV] [OPTIONS] [PATH...]";
-static const char description[] =
+static const struct tg_opt_command usage = {
+	"txguard scan [--rev REV] [OPTIONS] [PATH...]",
 	"Check every Python file of the tree of REV (default HEAD), or only\n"
 	"those under the PATHs given, and report every finding. Exit 1 when a\n"
 	"finding at or above the fail-on level is neither baselined nor\n"
-	"suppressed.";
+	"suppressed.",
+	-1,
+};
 
-/* the scan's files, streamed from the tree (engine.h) */
+/* The scan's files, streamed from the tree, noting which PATHs matched. */
+struct scan_source {
+	struct tg_tree_iter *it;
+	const char *const *paths;
+	size_t npaths;
+	bool *hit;
+};
+
 static int iter_next(void *ctx, struct tg_change *ch)
 {
-	return tg_tree_iter_next(ctx, ch);
+	struct scan_source *src = ctx;
+	int ret = tg_tree_iter_next(src->it, ch);
+
+	for (size_t i = 0; ret == 1 && i < src->npaths; i++)
+		if (!src->hit[i] && tg_cmd_path_under(ch->path, src->paths[i]))
+			src->hit[i] = true;
+	return ret;
 }
 
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 		 const struct tg_config *cfg, const struct tg_owners *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
-		 unsigned threads)
+		 unsigned threads, bool require_match)
 {
 	struct tg_tree_iter *it = NULL;
 	struct tg_engine_opts eopts = { 0 };
 	struct tg_inferstate st;
+	struct scan_source src = { NULL, paths, npaths, NULL };
 	int err;
 
+	src.hit = tg_xcalloc(npaths ? npaths : 1, sizeof(*src.hit));
 	tg_inferstate_init(&st);
 	if ((err = tg_tree_iter_new(&it, repo, rev ? rev : "HEAD", paths,
 				    npaths, &cfg->files)) < 0 ||
@@ -52,10 +69,18 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 	eopts.owners = owners;
 	eopts.threads = threads;
 	eopts.prefilter = true;
-	err = tg_engine_run_source(report, repo, iter_next, it, &eopts);
+	src.it = it;
+	err = tg_engine_run_source(report, repo, iter_next, &src, &eopts);
 	if (err >= 0)
 		tg_tree_iter_report(it, &report->skipped, &report->describe);
+	for (size_t i = 0; err >= 0 && require_match && i < npaths; i++)
+		if (!src.hit[i])
+			err = tg_error_set(TG_ENOTFOUND,
+					   "'%s' matches no Python file of the tree of %s (paths are relative to the current directory)",
+					   *paths[i] ? paths[i] : ".",
+					   rev ? rev : "HEAD");
 out:
+	free(src.hit);
 	tg_tree_iter_free(it);
 	tg_inferstate_release(&st);
 	return err;
@@ -85,20 +110,18 @@ int cmd_scan(int argc, const char **argv)
 	struct tg_owners owners = TG_OWNERS_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	const char **args = NULL;
-	int nargs, fail_on, ret = TG_EXIT_ERROR;
+	char **paths = NULL, *prefix = NULL;
+	int nargs = 0, fail_on, err, ret = TG_EXIT_ERROR;
 	long nthreads;
 
 	tg_config_init(&cfg);
-	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
-			 TG_ARRAY_SIZE(opts)) < 0 ||
-	    tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
-		ret = tg_die_usage("scan --help", tg_error_last());
+	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
+				TG_ARRAY_SIZE(opts), &usage)) == TG_OPT_HELP) {
+		ret = TG_EXIT_OK;
 		goto out;
 	}
-	if (copts.help) {
-		tg_opt_usage(stdout, usage_line, description, opts,
-			     TG_ARRAY_SIZE(opts));
-		ret = TG_EXIT_OK;
+	if (err < 0 || tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
+		ret = tg_cmd_usage_error("scan", tg_error_last());
 		goto out;
 	}
 	nthreads = tg_default_threads();
@@ -107,24 +130,45 @@ int cmd_scan(int argc, const char **argv)
 
 		nthreads = strtol(jobs, &end, 10);
 		if (*end || nthreads < 1 || nthreads > 256) {
-			ret = tg_die_usage("scan --help",
-					   "--jobs needs a number from 1 to 256");
+			ret = tg_cmd_usage_error("scan",
+						 "--jobs needs a number from 1 to 256");
 			goto out;
 		}
 	}
 
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
+	/* PATHs as git and ruff take them: from the current directory */
+	prefix = tg_cmd_cwd_prefix(repo);
+	paths = tg_xcalloc((size_t)nargs + 1, sizeof(*paths));
+	for (int i = 0; i < nargs; i++) {
+		const char *wd = tg_repo_workdir(repo), *a = args[i];
+		bool inside = wd && !strncmp(a, wd, strlen(wd));
+
+		if ((inside && tg_cmd_repo_path(&paths[i], NULL,
+						a + strlen(wd)) < 0) ||
+		    (!inside && tg_cmd_repo_path(&paths[i], prefix, a) < 0)) {
+			ret = tg_cmd_usage_error("scan", tg_error_last());
+			goto out;
+		}
+	}
+	report.scan_paths = (const char *const *)paths;
+	report.nscan_paths = (size_t)nargs;
 	tg_owners_from_config(&owners, &cfg);
-	if (tg_scan_tree(&report, repo, &cfg, &owners, rev, args,
-			 (size_t)nargs, (unsigned)nthreads) < 0 ||
+	if (tg_scan_tree(&report, repo, &cfg, &owners, rev,
+			 (const char *const *)paths, (size_t)nargs,
+			 (unsigned)nthreads, true) < 0 ||
 	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
 				    fail_on, TG_BASELINE_FROM_HEAD_SCAN)) < 0)
 		goto fail;
 	goto out;
 fail:
-	ret = tg_die_with_hint(tg_error_last());
+	ret = tg_cmd_error(tg_error_last());
 out:
+	for (int i = 0; paths && i < nargs; i++)
+		free(paths[i]);
+	free(paths);
+	free(prefix);
 	free(args);
 	tg_report_release(&report);
 	tg_owners_release(&owners);

@@ -1,5 +1,5 @@
 /*
- * config.c: `.txguard` and the txguard.* keys of git config (SPEC §8).
+ * config.c: `.txguard` and the txguard.* keys of git config.
  *
  * Layers, lowest first: `.txguard` at the working tree's root, then the
  * XDG and global git config files, then the repository's own config.
@@ -14,8 +14,10 @@
 #include "txguard/config.h"
 #include "txguard/error.h"
 #include "txguard/repo.h"
+#include "txguard/toml.h"
 
 #include <ctype.h>
+#include <strings.h>
 #include <errno.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -48,7 +50,7 @@ static void class_add_path(struct tg_file_class *c, const char *pattern)
 	c->paths[c->npaths++] = tg_xstrdup(pattern);
 }
 
-/* §8: tests report, do not block, by default */
+/* tests report, do not block, by default */
 static void add_default_test_class(struct tg_config *cfg)
 {
 	static const char *const paths[] = {
@@ -77,13 +79,42 @@ enum tg_severity tg_config_fail_on_for(const struct tg_config *cfg,
 				       const char *path,
 				       enum tg_severity global)
 {
+	const struct tg_file_class *c;
+
 	if (!cfg || global == TG_SEV_NEVER)
 		return global;
-	for (size_t i = 0; i < cfg->nclasses; i++)
+	c = tg_config_class_for(cfg, path);
+	return c ? c->fail_on : global;
+}
+
+/* May the baseline live at `path`: relative, without a ".." component? */
+static bool baseline_path_ok(const char *path)
+{
+	const char *p = path;
+
+	if (!*p || *p == '/')
+		return false;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (len == 2 && p[0] == '.' && p[1] == '.')
+			return false;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return true;
+}
+
+const struct tg_file_class *tg_config_class_for(const struct tg_config *cfg,
+						const char *path)
+{
+	for (size_t i = 0; cfg && i < cfg->nclasses; i++)
 		for (size_t j = 0; j < cfg->classes[i].npaths; j++)
 			if (tg_glob_match(cfg->classes[i].paths[j], path))
-				return cfg->classes[i].fail_on;
-	return global;
+				return &cfg->classes[i];
+	return NULL;
 }
 
 void tg_config_init(struct tg_config *cfg)
@@ -92,6 +123,7 @@ void tg_config_init(struct tg_config *cfg)
 	cfg->fail_on = TG_SEV_HIGH;
 	cfg->baseline = tg_xstrdup(".txguard-baseline");
 	cfg->max_file_size = DEFAULT_MAX_FILE_SIZE;
+	cfg->file = ".txguard";
 	add_default_test_class(cfg);
 }
 
@@ -105,6 +137,8 @@ static void free_list(char **v, size_t n)
 void tg_config_release(struct tg_config *cfg)
 {
 	free(cfg->baseline);
+	free(cfg->fail_on_origin);
+	free(cfg->notice);
 	tg_glob_set_release(&cfg->files);
 	free_list(cfg->owners, cfg->nowners);
 	free_list(cfg->factories, cfg->nfactories);
@@ -155,6 +189,7 @@ int tg_config_parse_size(size_t *out, const char *s)
 /* The normalised name and line of every key line of a file. */
 struct keyline {
 	char *name;
+	char *raw; /* the key as written, up to '=' or a blank */
 	int line;
 	bool used;
 };
@@ -166,8 +201,10 @@ struct lines {
 
 static void lines_release(struct lines *l)
 {
-	for (size_t i = 0; i < l->nr; i++)
+	for (size_t i = 0; i < l->nr; i++) {
 		free(l->v[i].name);
+		free(l->v[i].raw);
+	}
 	free(l->v);
 }
 
@@ -192,8 +229,8 @@ static char *read_file(const char *path, size_t *lenp)
 
 /*
  * libgit2's parser stops at a NUL byte and accepts what came before, so
- * a binary file would silently read as an empty configuration (§8: a bad
- * file is an error with file and line).
+ * a binary file would silently read as an empty configuration (a bad
+ * file must be an error with file and line).
  */
 static int check_text(const char *shown, const char *text, size_t len)
 {
@@ -278,6 +315,10 @@ static void find_lines(struct lines *out, const char *text)
 			char *key;
 			struct keyline *kl;
 
+			const char *r = k;
+
+			while (r < eol && *r != '=' && !isspace((unsigned char)*r))
+				r++;
 			while (q < eol && (isalnum((unsigned char)*q) || *q == '-'))
 				q++;
 			key = tg_xstrndup(k, (size_t)(q - k));
@@ -285,6 +326,7 @@ static void find_lines(struct lines *out, const char *text)
 			TG_ALLOC_GROW(out->v, out->nr + 1, out->alloc);
 			kl = &out->v[out->nr++];
 			kl->name = tg_xasprintf("%s.%s", section, key);
+			kl->raw = tg_xstrndup(k, (size_t)(r - k));
 			kl->line = line;
 			kl->used = false;
 			free(key);
@@ -323,8 +365,87 @@ struct layer {
 	const char *path;
 	struct lines lines;
 	bool only_txguard; /* a git config file: other sections are git's */
+	bool git_config;   /* name it "git config (FILE:LINE)" as an origin */
+	bool toml;         /* pyproject.toml: keys are not git config's */
+	/* single-valued keys seen in this file, and their lines */
+	char **seen;
+	int *seen_line;
+	size_t nseen, alloc_seen, alloc_seen_line;
 	int err;
 };
+
+static const char *const main_keys[] = {
+	"failOn", "baseline", "include", "exclude", "owner", "factory",
+	"maxFileSize",
+};
+
+/* `s` lowercased without '_' and '-', for comparing spellings. */
+static char *squash(const char *s)
+{
+	char *out = tg_xmalloc(strlen(s) + 1), *o = out;
+
+	for (; *s; s++)
+		if (*s != '_' && *s != '-')
+			*o++ = (char)tolower((unsigned char)*s);
+	*o = '\0';
+	return out;
+}
+
+/* Edit distance, bounded: enough to suggest a key for a typo. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) :
+					     (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, sizeof(prev[0]) * (lb + 1));
+	}
+	return prev[lb];
+}
+
+/* " (did you mean failOn?)" for a key close to a known one, or "". */
+static char *suggest(const char *key, const char *const *known, size_t n)
+{
+	char *k = squash(key), *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < n; i++) {
+		char *c = squash(known[i]);
+		size_t d = strcmp(c, k) ? distance(k, c) : 0;
+
+		if (d < best_d) {
+			best_d = d;
+			best = (char *)known[i];
+		}
+		free(c);
+	}
+	free(k);
+	return best ? tg_xasprintf(" (did you mean %s?)", best) : tg_xstrdup("");
+}
+
+/* Has this single-valued key come before in this file? Its line, or 0. */
+static int seen_before(struct layer *ly, const char *name, int line)
+{
+	for (size_t i = 0; i < ly->nseen; i++)
+		if (!strcmp(ly->seen[i], name))
+			return ly->seen_line[i];
+	TG_ALLOC_GROW(ly->seen, ly->nseen + 1, ly->alloc_seen);
+	TG_ALLOC_GROW(ly->seen_line, ly->nseen + 1, ly->alloc_seen_line);
+	ly->seen[ly->nseen] = tg_xstrdup(name);
+	ly->seen_line[ly->nseen++] = line;
+	return 0;
+}
 
 static int fail(struct layer *ly, int line, const char *fmt, const char *a,
 		const char *b)
@@ -337,6 +458,19 @@ static int fail(struct layer *ly, int line, const char *fmt, const char *a,
 		ly->err = tg_error_set(TG_EPARSE, "%s: %s", ly->path, msg);
 	free(msg);
 	return -1;
+}
+
+/* A single-valued key given twice in one file is an error naming both lines. */
+static int once(struct layer *ly, int line, const char *name)
+{
+	int first = seen_before(ly, name, line);
+	char at[32];
+
+	if (!first || !line)
+		return 0;
+	snprintf(at, sizeof(at), "%d", first);
+	return fail(ly, line, "'%s' is given twice in this file: on line %s and here",
+		    name, at);
 }
 
 static void push(char ***v, size_t *n, size_t *alloc, const char *s)
@@ -375,6 +509,8 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 			return fail(ly, line,
 				    "unknown key '%s' (a rule subsection takes only severity)%s",
 				    name, "");
+		if (once(ly, line, name) < 0)
+			return -1;
 		if (!strcmp(v, "off")) {
 			cfg->rule_severity[r - all] = -1;
 		} else {
@@ -410,6 +546,8 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 				return fail(ly, line,
 					    "bad value '%s' for '%s' (critical, high, medium, low or never)",
 					    v, name);
+			if (once(ly, line, name) < 0)
+				return -1;
 			c->fail_on = (enum tg_severity)s;
 			return 0;
 		}
@@ -422,23 +560,30 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 		    name, "");
 }
 
+static int apply_entry(struct layer *ly, int line, const char *name,
+		       const char *v);
+
 static int entry_cb(const git_config_entry *e, void *payload)
 {
 	struct layer *ly = payload;
-	struct tg_config *cfg = ly->cfg;
-	const char *name = e->name, *key, *v = e->value;
-	int line;
+	const char *name = e->name;
 
 	if (strncmp(name, "txguard.", 8)) {
 		if (ly->only_txguard)
 			return 0;
-		line = line_of(&ly->lines, name);
-		return fail(ly, line,
+		return fail(ly, line_of(&ly->lines, name),
 			    "unknown section in '%s' (only [txguard] is allowed here)%s",
 			    name, "");
 	}
-	line = line_of(&ly->lines, name);
-	key = name + 8;
+	return apply_entry(ly, line_of(&ly->lines, name), name, e->value);
+}
+
+/* One txguard.KEY or txguard.rule.ID.KEY / txguard.class.NAME.KEY value. */
+static int apply_entry(struct layer *ly, int line, const char *name,
+		       const char *v)
+{
+	struct tg_config *cfg = ly->cfg;
+	const char *key = name + 8;
 	if (strchr(key, '.'))
 		return subsection_entry(ly, line, name, key, v);
 	if (!strcmp(key, "failon") || !strcmp(key, "baseline") ||
@@ -455,9 +600,24 @@ static int entry_cb(const git_config_entry *e, void *payload)
 			return fail(ly, line,
 				    "bad value '%s' for '%s' (critical, high, medium, low or never)",
 				    v, name);
+		if (once(ly, line, name) < 0)
+			return -1;
 		cfg->fail_on = (enum tg_severity)s;
 		cfg->fail_on_set = true;
+		free(cfg->fail_on_origin);
+		if (ly->git_config && !ly->toml)
+			cfg->fail_on_origin = tg_xasprintf("git config (%s:%d)",
+							   ly->path, line);
+		else
+			cfg->fail_on_origin = tg_xasprintf("%s:%d", ly->path,
+							   line);
 	} else if (!strcmp(key, "baseline")) {
+		if (!baseline_path_ok(v))
+			return fail(ly, line,
+				    "baseline '%s' is outside the working tree: the baseline lives inside it (a relative path without '..')%s",
+				    v, "");
+		if (once(ly, line, name) < 0)
+			return -1;
 		free(cfg->baseline);
 		cfg->baseline = tg_xstrdup(v);
 	} else if (!strcmp(key, "include")) {
@@ -475,9 +635,49 @@ static int entry_cb(const git_config_entry *e, void *payload)
 			return fail(ly, line,
 				    "bad value '%s' for '%s' (a size such as 8m, 512k, 1g)",
 				    v, name);
+		if (once(ly, line, name) < 0)
+			return -1;
 		cfg->max_file_size = sz;
 	} else {
-		return fail(ly, line, "unknown key '%s'%s", name, "");
+		char *hint = suggest(key, main_keys, TG_ARRAY_SIZE(main_keys));
+
+		fail(ly, line, "unknown key '%s'%s", name, hint);
+		free(hint);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Keys libgit2 would refuse to parse at all (`fail_on`: git keys have no
+ * '_'): name the line and the key meant, before libgit2 says "invalid
+ * character".
+ */
+static int check_key_spelling(struct layer *ly)
+{
+	for (size_t i = 0; i < ly->lines.nr; i++) {
+		const struct keyline *kl = &ly->lines.v[i];
+		const char *dot;
+		bool bad = false;
+		char *hint;
+
+		for (const char *p = kl->raw; *p; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-')
+				bad = true;
+		if (!bad || strncmp(kl->name, "txguard.", 8))
+			continue;
+		dot = strrchr(kl->name, '.');
+		if (dot == kl->name + 7)
+			hint = suggest(kl->raw, main_keys,
+				       TG_ARRAY_SIZE(main_keys));
+		else if (!strncmp(kl->name, "txguard.class.", 14))
+			hint = suggest(kl->raw,
+				       (const char *const[]){ "path", "failOn" }, 2);
+		else
+			hint = suggest(kl->raw, (const char *const[]){ "severity" }, 1);
+		fail(ly, kl->line, "unknown key '%s'%s", kl->raw, hint);
+		free(hint);
+		return ly->err;
 	}
 	return 0;
 }
@@ -491,29 +691,41 @@ static int load_text(struct tg_config *cfg, const char *path, const char *shown,
 	git_config *gc = NULL;
 	int err;
 
-	if (git_config_open_ondisk(&gc, path) < 0) {
-		const git_error *e = git_error_last();
-
-		return tg_error_set(TG_EPARSE, "%s: %s", shown,
-				    e && e->message ? e->message : "cannot parse");
-	}
 	ly.cfg = cfg;
 	ly.path = shown;
 	ly.only_txguard = only_txguard;
+	ly.git_config = only_txguard;
 	find_lines(&ly.lines, text);
+	if ((err = check_key_spelling(&ly)) < 0)
+		goto out;
+	if (git_config_open_ondisk(&gc, path) < 0) {
+		const git_error *e = git_error_last();
+
+		err = tg_error_set(TG_EPARSE, "%s: %s", shown,
+				   e && e->message ? e->message : "cannot parse");
+		goto out;
+	}
 	err = git_config_foreach(gc, entry_cb, &ly);
 	if (ly.err)
 		err = ly.err;
 	else if (err < 0)
 		err = tg_error_git(shown);
+out:
 	lines_release(&ly.lines);
+	for (size_t i = 0; i < ly.nseen; i++)
+		free(ly.seen[i]);
+	free(ly.seen);
+	free(ly.seen_line);
 	git_config_free(gc);
 	return err;
 }
 
-/* Apply one file; a missing one is an empty layer (*missing = true). */
+/*
+ * Apply one file; a missing one is an empty layer (*missing = true).
+ * Messages name it `shown` (NULL: its path).
+ */
 static int load_layer(struct tg_config *cfg, const char *path,
-		      bool only_txguard, bool *missing)
+		      const char *shown, bool only_txguard, bool *missing)
 {
 	struct stat st;
 	char *text;
@@ -534,21 +746,24 @@ static int load_layer(struct tg_config *cfg, const char *path,
 		return tg_error_set(TG_EPARSE, "%s: not a regular file", path);
 	if (!(text = read_file(path, &len)))
 		return tg_error_set(TG_EIO, "%s: %s", path, strerror(errno));
-	err = check_text(path, text, len);
+	if (!shown)
+		shown = path;
+	err = check_text(shown, text, len);
 	if (!err)
-		err = load_text(cfg, path, path, text, only_txguard);
+		err = load_text(cfg, path, shown, text, only_txguard);
 	free(text);
 	return err;
 }
 
 /*
  * No `.txguard` in the working tree (GIT_DIR set from elsewhere makes the
- * current directory the work tree, SPEC §3): use the one in the index git
+ * current directory the work tree): use the one in the index git
  * will commit, as git falls back for .gitmodules. libgit2 only parses
  * files, so the blob goes through an anonymous memory file: nothing is
  * written to disk.
  */
-static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
+static int load_staged(struct tg_config *cfg, struct tg_repo *repo,
+		       bool *missing)
 {
 	char *text = NULL, *path = NULL;
 	size_t len;
@@ -561,6 +776,7 @@ static int load_staged(struct tg_config *cfg, struct tg_repo *repo)
 		tg_error_clear();
 		return 0; /* none staged either: defaults */
 	}
+	*missing = false;
 	if (err < 0)
 		return err; /* an index it cannot read: never a silent default */
 	fd = memfd_create("txguard-config", MFD_CLOEXEC);
@@ -581,27 +797,208 @@ out:
 	return err;
 }
 
+static const char *const multi_keys[] = {
+	"include", "exclude", "owner", "factory",
+};
+
+static bool is_multi(const char *name)
+{
+	const char *last = strrchr(name, '.') + 1;
+
+	if (!strncmp(name, "txguard.class.", 14))
+		return !strcmp(last, "path");
+	if (strncmp(name, "txguard.rule.", 13))
+		for (size_t i = 0; i < TG_ARRAY_SIZE(multi_keys); i++)
+			if (!strcmp(last, multi_keys[i]))
+				return true;
+	return false;
+}
+
+/* The txguard name of a [tool.txguard] key, or NULL when it has none. */
+static char *toml_name(const struct tg_toml_entry *e)
+{
+	char *name = NULL;
+
+	if (e->nkey == 3) {
+		name = tg_xasprintf("txguard.%s", e->key[2]);
+		lower(name);
+	} else if (e->nkey == 5 && (!strcmp(e->key[2], "rule") ||
+				    !strcmp(e->key[2], "class"))) {
+		char *var = tg_xstrdup(e->key[4]);
+
+		lower(var);
+		name = tg_xasprintf("txguard.%s.%s.%s", e->key[2], e->key[3], var);
+		free(var);
+	}
+	return name;
+}
+
+/* Apply the [tool.txguard] table of a pyproject.toml's text. */
+static int load_toml_text(struct tg_config *cfg, const char *shown,
+			  const char *text, size_t len)
+{
+	struct tg_toml doc = TG_TOML_INIT;
+	struct layer ly = { 0 };
+	int err;
+
+	if ((err = tg_toml_parse(&doc, shown, text, len)) < 0)
+		return err;
+	ly.cfg = cfg;
+	ly.path = shown;
+	ly.toml = true;
+	for (size_t i = 0; !err && i < doc.nr; i++) {
+		const struct tg_toml_entry *e = &doc.v[i];
+		char *name, *dotted;
+
+		if (e->nkey < 2 || strcmp(e->key[0], "tool") ||
+		    strcmp(e->key[1], "txguard"))
+			continue;
+		dotted = tg_xstrdup(e->key[0]);
+		for (size_t k = 1; k < e->nkey; k++) {
+			char *t = tg_xasprintf("%s.%s", dotted, e->key[k]);
+
+			free(dotted);
+			dotted = t;
+		}
+		name = e->in_array_table ? NULL : toml_name(e);
+		if (name && e->nkey == 3) {
+			bool known = false;
+
+			for (size_t k = 0; k < TG_ARRAY_SIZE(main_keys); k++)
+				known |= !strcasecmp(main_keys[k], e->key[2]);
+			if (!known) {
+				free(name);
+				name = NULL;
+			}
+		}
+		if (!name) {
+			char *hint = e->nkey == 3 ?
+				suggest(e->key[2], main_keys, TG_ARRAY_SIZE(main_keys)) :
+				tg_xstrdup(" ([tool.txguard] takes failOn, baseline, include, exclude, owner, factory, maxFileSize and the tables rule.ID and class.NAME)");
+
+			fail(&ly, e->line, "unknown key '%s'%s", dotted, hint);
+			free(hint);
+			err = ly.err;
+		} else if (e->type == TG_TOML_ARRAY && !is_multi(name)) {
+			fail(&ly, e->line, "'%s' takes one value, not an array%s",
+			     dotted, "");
+			err = ly.err;
+		} else if (e->type == TG_TOML_NESTED_ARRAY ||
+			   e->type == TG_TOML_OTHER) {
+			fail(&ly, e->line, "'%s' takes a string%s", dotted,
+			     e->type == TG_TOML_OTHER ? "" : " or an array of strings");
+			err = ly.err;
+		}
+		for (size_t k = 0; !err && k < e->nvalues; k++) {
+			bool number_ok = !strcmp(name, "txguard.maxfilesize");
+
+			if (e->value_types[k] != TG_TOML_STRING &&
+			    !(number_ok && e->value_types[k] == TG_TOML_INTEGER)) {
+				fail(&ly, e->line, "'%s' takes a string, not '%s'",
+				     dotted, e->values[k]);
+				err = ly.err;
+			} else if (apply_entry(&ly, e->line, name, e->values[k]) < 0) {
+				err = ly.err;
+			}
+		}
+		if (!err && !e->nvalues && e->type == TG_TOML_ARRAY) {
+			fail(&ly, e->line, "'%s' needs a value%s", dotted, "");
+			err = ly.err;
+		}
+		free(name);
+		free(dotted);
+	}
+	for (size_t i = 0; i < ly.nseen; i++)
+		free(ly.seen[i]);
+	free(ly.seen);
+	free(ly.seen_line);
+	tg_toml_release(&doc);
+	return err;
+}
+
+/*
+ * pyproject.toml at the top of the working tree (or, without one there,
+ * in the index when `.txguard` was looked for there too): its
+ * [tool.txguard] table, unless `.txguard` exists,
+ * which then takes precedence; a pyproject.toml that also configures
+ * txguard gets a notice saying it is ignored.
+ */
+static int load_pyproject(struct tg_config *cfg, struct tg_repo *repo,
+			  bool have_txguard, bool staged_fallback)
+{
+	const char *wd = tg_repo_workdir(repo), *shown = "pyproject.toml";
+	char *text = NULL;
+	size_t len = 0;
+	int err = 0;
+
+	if (wd) {
+		char *path = tg_xasprintf("%spyproject.toml", wd);
+		struct stat st;
+
+		if (!stat(path, &st) && S_ISREG(st.st_mode) &&
+		    !(text = read_file(path, &len)))
+			err = tg_error_set(TG_EIO, "%s: %s", shown,
+					   strerror(errno));
+		free(path);
+	}
+	/* the index only where .txguard was looked for there too */
+	if (!err && !text && staged_fallback &&
+	    (wd || getenv("GIT_INDEX_FILE"))) {
+		err = tg_repo_read_path(&text, &len, repo, "pyproject.toml", true);
+		shown = "pyproject.toml (staged)";
+		if (err == TG_ENOTFOUND) {
+			tg_error_clear();
+			err = 0;
+		}
+	}
+	/* no mention of txguard: nothing to read, whatever else it holds */
+	if (err || !text || !memmem(text, len, "txguard", 7))
+		goto out;
+	if (have_txguard) {
+		if (memmem(text, len, "tool.txguard", 12)) {
+			free(cfg->notice);
+			cfg->notice = tg_xstrdup(
+				"pyproject.toml's [tool.txguard] is ignored: .txguard takes precedence (keep one of them)");
+		}
+		goto out;
+	}
+	if ((err = load_toml_text(cfg, shown, text, len)) == 0)
+		cfg->file = "pyproject.toml";
+out:
+	free(text);
+	return err;
+}
+
+int tg_config_load_pyproject_text(struct tg_config *cfg, const char *name,
+				  const char *text, size_t len)
+{
+	return load_toml_text(cfg, name, text, len);
+}
+
 int tg_config_load_file(struct tg_config *cfg, const char *path)
 {
-	return load_layer(cfg, path, false, NULL);
+	return load_layer(cfg, path, NULL, false, NULL);
 }
 
 int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 {
 	const char *wd = tg_repo_workdir(repo);
 	git_buf buf = GIT_BUF_INIT;
-	bool missing = true;
+	bool missing = true, staged;
 	int err = 0;
 
 	if (wd) {
 		char *path = tg_xasprintf("%s.txguard", wd);
 
-		err = load_layer(cfg, path, false, &missing);
+		err = load_layer(cfg, path, ".txguard", false, &missing);
 		free(path);
 		if (err < 0)
 			return err;
 	}
-	if (missing && (err = load_staged(cfg, repo)) < 0)
+	staged = missing;
+	if (missing && (err = load_staged(cfg, repo, &missing)) < 0)
+		return err;
+	if ((err = load_pyproject(cfg, repo, !missing, staged)) < 0)
 		return err;
 	/* git config, lowest first: XDG, global, the repository's own.
 	 * GIT_CONFIG_GLOBAL replaces the first two, as in git. */
@@ -609,18 +1006,18 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 		const char *g = getenv("GIT_CONFIG_GLOBAL");
 
 		if (*g && strcmp(g, "/dev/null") &&
-		    (err = load_layer(cfg, g, true, NULL)) < 0)
+		    (err = load_layer(cfg, g, NULL, true, NULL)) < 0)
 			return err;
 	} else {
 		if (!git_config_find_xdg(&buf)) {
-			err = load_layer(cfg, buf.ptr, true, NULL);
+			err = load_layer(cfg, buf.ptr, NULL, true, NULL);
 			git_buf_dispose(&buf);
 			if (err < 0)
 				return err;
 		}
 		git_error_clear();
 		if (!git_config_find_global(&buf)) {
-			err = load_layer(cfg, buf.ptr, true, NULL);
+			err = load_layer(cfg, buf.ptr, NULL, true, NULL);
 			git_buf_dispose(&buf);
 			if (err < 0)
 				return err;
@@ -629,7 +1026,7 @@ int tg_config_load(struct tg_config *cfg, struct tg_repo *repo)
 	git_error_clear();
 	if (!git_repository_item_path(&buf, tg_repo_git(repo),
 				      GIT_REPOSITORY_ITEM_CONFIG)) {
-		err = load_layer(cfg, buf.ptr, true, NULL);
+		err = load_layer(cfg, buf.ptr, NULL, true, NULL);
 		git_buf_dispose(&buf);
 		if (err < 0)
 			return err;

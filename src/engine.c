@@ -27,6 +27,7 @@
 #include "txguard/units.h"
 
 #include <pthread.h>
+#include <tree_sitter/api.h>
 
 static const struct tg_oid zero_oid;
 
@@ -101,6 +102,50 @@ out:
 	tg_units_release(&units);
 	tg_pyfile_free(py);
 	return err;
+}
+
+/*
+ * Where the first syntax error is (1-based line and byte column): a
+ * missing token, or in the first error node that holds no other error,
+ * its first child that is not a whole statement or definition.
+ */
+static void first_error(const struct tg_pyfile *py, uint32_t *line,
+			uint32_t *col)
+{
+	TSTreeCursor cur = ts_tree_cursor_new(ts_tree_root_node(py->tree));
+	TSPoint at = { 0, 0 };
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&cur);
+		bool inner = !strcmp(ts_node_type(n), "ERROR");
+
+		for (uint32_t i = 0; inner && i < ts_node_child_count(n); i++)
+			inner = !ts_node_has_error(ts_node_child(n, i));
+		if (ts_node_is_missing(n) || inner) {
+			at = ts_node_start_point(n);
+			for (uint32_t i = 0; inner && i < ts_node_child_count(n); i++) {
+				TSNode c = ts_node_child(n, i);
+				const char *t = ts_node_type(c);
+				size_t l = strlen(t);
+
+				if (!(l > 10 && !strcmp(t + l - 10, "_statement")) &&
+				    !(l > 11 && !strcmp(t + l - 11, "_definition"))) {
+					at = ts_node_start_point(c);
+					break;
+				}
+			}
+			break;
+		}
+		if (ts_node_has_error(n) && ts_tree_cursor_goto_first_child(&cur))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&cur))
+			if (!ts_tree_cursor_goto_parent(&cur))
+				goto out;
+	}
+out:
+	ts_tree_cursor_delete(&cur);
+	*line = at.row + 1;
+	*col = at.column + 1;
 }
 
 static bool has_word(const char *src, size_t len, const char *w, size_t wlen)
@@ -270,10 +315,13 @@ static int run_file(struct tg_report *r, const char *path,
 		goto out;
 	r->files_checked++;
 	if (py->has_errors) {
+		uint32_t eline, ecol;
+
+		first_error(py, &eline, &ecol);
 		r->partial_files++;
 		tg_report_notice(r,
-				 "%s: syntax errors; only the parts whose structure is clear were analysed",
-				 path);
+				 "%s:%u:%u: syntax error; only the parts whose structure is clear were analysed",
+				 path, eline, ecol);
 	}
 	if ((err = tg_units_load(&units, py)) < 0)
 		goto out;

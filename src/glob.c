@@ -1,6 +1,5 @@
 /*
- * glob.c: .gitignore-style path globs for the include/exclude keys
- * (SPEC §8).
+ * glob.c: .gitignore-style path globs for the include/exclude keys.
  *
  * The pattern is matched as a set of reachable path positions, one token
  * at a time, so the cost is O(pattern x path) whatever the stars: no

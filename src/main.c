@@ -53,7 +53,7 @@ static void usage(FILE *fp)
 }
 
 /*
- * SPEC §11 bounded memory: libgit2 keeps pack windows mapped up to 8 GiB
+ * Bounded memory: libgit2 keeps pack windows mapped up to 8 GiB
  * and caches objects up to 256 MiB by default, so a scan that reads every
  * blob would grow with the repository. Bound the windows; a window
  * dropped is only mapped again if needed. No object cache at all: txguard
@@ -94,12 +94,12 @@ int main(int argc, const char **argv)
 
 		snprintf(msg, sizeof(msg), "'%s' is not a txguard command",
 			 argv[1]);
-		return tg_die_usage("--help", msg);
+		return tg_cmd_usage_error(NULL, msg);
 	}
 	if ((cmd->flags & TG_CMD_REPO) && tg_gitalloc_install() < 0)
-		return tg_die_with_hint(tg_error_last());
+		return tg_cmd_error(tg_error_last());
 	if ((cmd->flags & TG_CMD_REPO) && git_libgit2_init() < 0)
-		return tg_die_with_hint("cannot initialise libgit2");
+		return tg_cmd_error("cannot initialise libgit2");
 	if (cmd->flags & TG_CMD_REPO)
 		bound_libgit2_memory();
 	ret = cmd->fn(argc - 1, argv + 1);

@@ -40,12 +40,38 @@ static int set_value(const struct tg_option *o, const char *arg,
 	return 0;
 }
 
+static void usage(FILE *fp, const struct tg_opt_command *cmd,
+		  const struct tg_option *opts, size_t nopts)
+{
+	fprintf(fp, "usage: %s\n", cmd->usage);
+	if (cmd->description)
+		fprintf(fp, "\n%s\n", cmd->description);
+	fputs("\noptions:\n", fp);
+	for (size_t i = 0; i < nopts; i++) {
+		const struct tg_option *o = &opts[i];
+		char left[64];
+
+		if (o->short_name)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s",
+				 o->short_name, o->long_name,
+				 o->argname ? " " : "",
+				 o->argname ? o->argname : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s",
+				 o->long_name, o->argname ? " " : "",
+				 o->argname ? o->argname : "");
+		fprintf(fp, "  %-28s %s\n", left, o->help);
+	}
+	fprintf(fp, "  %-28s %s\n", "-h, --help", "show this help");
+}
+
 int tg_opt_parse(const char ***rest, int *nrest, int argc, const char **argv,
-		 const struct tg_option *opts, size_t nopts)
+		 const struct tg_option *opts, size_t nopts,
+		 const struct tg_opt_command *cmd)
 {
 	const char **out = tg_xcalloc((size_t)argc + 1, sizeof(*out));
 	int n = 0, err = 0;
-	bool only_args = false;
+	bool only_args = false, help = false;
 
 	*rest = NULL;
 	*nrest = 0;
@@ -60,6 +86,10 @@ int tg_opt_parse(const char ***rest, int *nrest, int argc, const char **argv,
 		}
 		if (!strcmp(a, "--")) {
 			only_args = true;
+			continue;
+		}
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			help = true;
 			continue;
 		}
 		if (a[1] == '-') {
@@ -97,35 +127,20 @@ int tg_opt_parse(const char ***rest, int *nrest, int argc, const char **argv,
 		if ((err = set_value(o, arg, a)) < 0)
 			goto out;
 	}
+	if (help) {
+		usage(stdout, cmd, opts, nopts);
+		err = TG_OPT_HELP;
+		goto out;
+	}
+	if (cmd->max_args >= 0 && n > cmd->max_args) {
+		err = tg_error_set(TG_EUSAGE, "unexpected argument '%s'",
+				   out[cmd->max_args]);
+		goto out;
+	}
 	*rest = out;
 	*nrest = n;
 	out = NULL;
 out:
 	free(out);
 	return err;
-}
-
-void tg_opt_usage(FILE *fp, const char *usage, const char *description,
-		  const struct tg_option *opts, size_t nopts)
-{
-	fprintf(fp, "usage: %s\n", usage);
-	if (description)
-		fprintf(fp, "\n%s\n", description);
-	if (nopts)
-		fputs("\noptions:\n", fp);
-	for (size_t i = 0; i < nopts; i++) {
-		const struct tg_option *o = &opts[i];
-		char left[64];
-
-		if (o->short_name)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s",
-				 o->short_name, o->long_name,
-				 o->argname ? " " : "",
-				 o->argname ? o->argname : "");
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s",
-				 o->long_name, o->argname ? " " : "",
-				 o->argname ? o->argname : "");
-		fprintf(fp, "  %-28s %s\n", left, o->help);
-	}
 }

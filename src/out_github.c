@@ -1,15 +1,19 @@
 /*
- * GitHub Actions workflow-command output (SPEC §9): one annotation a line,
+ * GitHub Actions workflow-command output: one annotation a line,
  *   ::error file=PATH,line=L,col=C,endLine=E,endColumn=EC,title=RULE sev::MSG
  * then a plain summary line. Escaping follows the runner's parser (the
  * actions/toolkit escapeData/escapeProperty rules): in the message % CR LF
  * become %25 %0D %0A; in property values ':' and ',' also become %3A and
- * %2C, since they delimit the properties.
+ * %2C, since they delimit the properties. The runner prints the file
+ * name and the texts as they are: a path is quoted as git quotes one,
+ * and control characters in texts are escaped, so none reaches a
+ * terminal that shows the log.
  */
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/out.h"
+#include "txguard/out_render.h"
 #include "txguard/report.h"
 #include "txguard/rules.h"
 
@@ -40,23 +44,34 @@ static void escape(struct tg_buf *b, const char *s, bool property)
 	}
 }
 
-static const char *status_word(enum tg_status s)
+/*
+ * Text with control characters escaped as elsewhere, but CR kept: the
+ * workflow command encodes it (%0D), as it does LF.
+ */
+static void add_message(struct tg_buf *b, const char *s)
 {
-	switch (s) {
-	case TG_STATUS_PREEXISTING: return "pre-existing";
-	case TG_STATUS_BASELINED: return "baselined";
-	case TG_STATUS_SUPPRESSED: return "suppressed";
-	default: return "new";
+	const char *cr;
+
+	while ((cr = strchr(s, '\r'))) {
+		char *part = tg_xstrndup(s, (size_t)(cr - s));
+
+		tg_out_add_text(b, part);
+		tg_buf_addch(b, '\r');
+		free(part);
+		s = cr + 1;
 	}
+	tg_out_add_text(b, s);
 }
 
 static void annotation(struct tg_buf *b, const struct tg_finding *f,
 		       const char *cmd)
 {
-	struct tg_buf title = TG_BUF_INIT, msg = TG_BUF_INIT;
+	struct tg_buf title = TG_BUF_INIT, msg = TG_BUF_INIT, path = TG_BUF_INIT;
 
 	tg_buf_addf(b, "::%s file=", cmd);
-	escape(b, f->path, true);
+	tg_out_add_path(&path, f->path);
+	escape(b, path.ptr, true);
+	tg_buf_release(&path);
 	if (f->line >= 1) {
 		tg_buf_addf(b, ",line=%u", f->line);
 		if (f->column >= 1)
@@ -69,13 +84,15 @@ static void annotation(struct tg_buf *b, const struct tg_finding *f,
 	}
 	tg_buf_addf(&title, "%s %s", f->rule->id, tg_severity_name(f->severity));
 	if (f->status != TG_STATUS_NEW)
-		tg_buf_addf(&title, " (%s)", status_word(f->status));
+		tg_buf_addf(&title, " (%s)", tg_out_status_name(f->status));
 	tg_buf_addstr(b, ",title=");
 	escape(b, title.ptr, true);
 	tg_buf_addstr(b, "::");
-	tg_buf_addstr(&msg, f->message ? f->message : f->rule->summary);
-	if (f->help && *f->help)
-		tg_buf_addf(&msg, "\nhelp: %s", f->help);
+	add_message(&msg, f->message ? f->message : f->rule->summary);
+	if (f->help && *f->help) {
+		tg_buf_addstr(&msg, "\nhelp: ");
+		add_message(&msg, f->help);
+	}
 	escape(b, msg.ptr, false);
 	tg_buf_addch(b, '\n');
 	tg_buf_release(&title);
@@ -102,9 +119,13 @@ int tg_out_github(FILE *fp, const struct tg_report *r,
 		annotation(&b, f, cmd);
 	}
 	for (size_t i = 0; i < r->nnotices; i++) {
+		struct tg_buf text = TG_BUF_INIT;
+
+		tg_out_add_text(&text, r->notices[i]);
 		tg_buf_addstr(&b, "::notice title=txguard::");
-		escape(&b, r->notices[i], false);
+		escape(&b, text.ptr, false);
 		tg_buf_addch(&b, '\n');
+		tg_buf_release(&text);
 	}
 	tg_buf_addf(&b, "txguard: %zu new finding%s (%zu critical, %zu high, "
 		    "%zu medium, %zu low), %zu pre-existing, %zu baselined, "

@@ -1,13 +1,13 @@
 /*
- * JSON output (SPEC §9): {"version": 1, "findings": [...], "summary": {...}}.
+ * JSON output: {"version": 1, "findings": [...], "summary": {...}}.
  * Fields may be added; none is renamed or removed without a version bump.
  * jansson does the escaping; paths that are not valid UTF-8 are written
  * with each invalid byte as U+FFFD.
  */
 #include "txguard/common.h"
-#include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/out.h"
+#include "txguard/out_render.h"
 #include "txguard/report.h"
 
 #include <jansson.h>
@@ -15,49 +15,6 @@
 #ifndef TG_VERSION
 #define TG_VERSION "unknown"
 #endif
-
-static const char *status_name(enum tg_status s)
-{
-	switch (s) {
-	case TG_STATUS_NEW: return "new";
-	case TG_STATUS_PREEXISTING: return "pre-existing";
-	case TG_STATUS_BASELINED: return "baselined";
-	case TG_STATUS_SUPPRESSED: return "suppressed";
-	}
-	return "new";
-}
-
-/* A JSON string for arbitrary bytes: invalid UTF-8 bytes become U+FFFD. */
-static json_t *str(const char *s)
-{
-	struct tg_buf b = TG_BUF_INIT;
-	json_t *j;
-
-	if (!s)
-		return json_null();
-	j = json_string(s);
-	if (j)
-		return j;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 :
-			(*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		int k = 0;
-
-		if (n > 0)
-			for (k = 1; k <= n && (p[k] & 0xc0) == 0x80; k++)
-				;
-		if (n < 0 || (n > 0 && k != n + 1)) {
-			tg_buf_addstr(&b, "\xef\xbf\xbd");
-			p++;
-			continue;
-		}
-		tg_buf_add(&b, p, (size_t)n + 1);
-		p += n + 1;
-	}
-	j = json_string(b.ptr);
-	tg_buf_release(&b);
-	return j ? j : json_string("\xef\xbf\xbd");
-}
 
 static json_t *finding_json(const struct tg_finding *f)
 {
@@ -67,18 +24,18 @@ static json_t *finding_json(const struct tg_finding *f)
 	json_object_set_new(o, "rule_name", json_string(f->rule->name));
 	json_object_set_new(o, "severity",
 			    json_string(tg_severity_name(f->severity)));
-	json_object_set_new(o, "path", str(f->path));
+	json_object_set_new(o, "path", tg_out_json_string(f->path));
 	json_object_set_new(o, "line", json_integer(f->line));
 	json_object_set_new(o, "column", json_integer(f->column));
 	json_object_set_new(o, "end_line", json_integer(f->end_line));
 	json_object_set_new(o, "end_column", json_integer(f->end_column));
-	json_object_set_new(o, "unit", str(f->unit));
-	json_object_set_new(o, "message", str(f->message));
-	json_object_set_new(o, "help", str(f->help));
-	json_object_set_new(o, "owner", str(f->owner));
-	json_object_set_new(o, "call", str(f->call_text));
+	json_object_set_new(o, "unit", tg_out_json_string(f->unit));
+	json_object_set_new(o, "message", tg_out_json_string(f->message));
+	json_object_set_new(o, "help", tg_out_json_string(f->help));
+	json_object_set_new(o, "owner", tg_out_json_string(f->owner));
+	json_object_set_new(o, "call", tg_out_json_string(f->call_text));
 	json_object_set_new(o, "fingerprint", json_string(f->fingerprint));
-	json_object_set_new(o, "status", json_string(status_name(f->status)));
+	json_object_set_new(o, "status", json_string(tg_out_status_name(f->status)));
 	return o;
 }
 
@@ -100,8 +57,9 @@ static json_t *summary_json(const struct tg_report *r)
 	json_object_set_new(skip, "too_large", json_integer((json_int_t)r->skipped.too_large));
 	json_object_set_new(skip, "not_python", json_integer((json_int_t)r->skipped.not_python));
 	json_object_set_new(skip, "too_complex", json_integer((json_int_t)r->skipped.too_complex));
+	json_object_set_new(skip, "not_selected", json_integer((json_int_t)r->not_selected));
 	for (size_t i = 0; i < r->nnotices; i++)
-		json_array_append_new(notices, str(r->notices[i]));
+		json_array_append_new(notices, tg_out_json_string(r->notices[i]));
 
 	json_object_set_new(o, "new", json_integer((json_int_t)r->nnew));
 	json_object_set_new(o, "new_by_severity", sev);
@@ -114,7 +72,7 @@ static json_t *summary_json(const struct tg_report *r)
 	json_object_set_new(o, "prefiltered_files", json_integer((json_int_t)r->prefiltered));
 	json_object_set_new(o, "skipped", skip);
 	json_object_set_new(o, "notices", notices);
-	json_object_set_new(o, "compared", str(r->describe));
+	json_object_set_new(o, "compared", tg_out_json_string(r->describe));
 	json_object_set_new(o, "fail_on", json_string(tg_severity_name(r->fail_on)));
 	json_object_set_new(o, "blocked", json_boolean(r->blocked));
 	return o;

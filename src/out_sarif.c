@@ -1,5 +1,5 @@
 /*
- * SARIF 2.1.0 output (SPEC §9). Every finding is a result, whatever its
+ * SARIF 2.1.0 output. Every finding is a result, whatever its
  * status: baselined, pre-existing and suppressed ones carry a
  * `suppressions` entry, so a code-scanning service keeps one alert per
  * fingerprint instead of closing and reopening it from run to run.
@@ -9,6 +9,7 @@
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/out.h"
+#include "txguard/out_render.h"
 #include "txguard/report.h"
 #include "txguard/rules.h"
 
@@ -21,34 +22,10 @@
 #define SARIF_SCHEMA "https://json.schemastore.org/sarif-2.1.0.json"
 #define SRCROOT "%SRCROOT%"
 
-/* A JSON string for arbitrary bytes: invalid UTF-8 bytes become U+FFFD. */
+/* SARIF wants a string wherever there is text: NULL is "" */
 static json_t *str(const char *s)
 {
-	struct tg_buf b = TG_BUF_INIT;
-	json_t *j;
-
-	j = json_string(s ? s : "");
-	if (j)
-		return j;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 :
-			(*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		int k = 1;
-
-		if (n > 0)
-			while (k <= n && (p[k] & 0xc0) == 0x80)
-				k++;
-		if (n < 0 || (n > 0 && k != n + 1)) {
-			tg_buf_addstr(&b, "\xef\xbf\xbd");
-			p++;
-			continue;
-		}
-		tg_buf_add(&b, p, (size_t)n + 1);
-		p += n + 1;
-	}
-	j = json_string(b.ptr);
-	tg_buf_release(&b);
-	return j ? j : json_string("\xef\xbf\xbd");
+	return tg_out_json_string(s ? s : "");
 }
 
 /*
@@ -157,17 +134,6 @@ static json_t *suppression(const struct tg_finding *f)
 	return o;
 }
 
-static const char *status_name(enum tg_status s)
-{
-	switch (s) {
-	case TG_STATUS_NEW: return "new";
-	case TG_STATUS_PREEXISTING: return "pre-existing";
-	case TG_STATUS_BASELINED: return "baselined";
-	case TG_STATUS_SUPPRESSED: return "suppressed";
-	}
-	return "new";
-}
-
 static json_t *result_json(const struct tg_finding *f, size_t rule_index)
 {
 	json_t *o = json_object(), *loc = json_object(), *phys = json_object();
@@ -224,7 +190,7 @@ static json_t *result_json(const struct tg_finding *f, size_t rule_index)
 		json_array_append_new(a, sup);
 		json_object_set_new(o, "suppressions", a);
 	}
-	json_object_set_new(props, "status", json_string(status_name(f->status)));
+	json_object_set_new(props, "status", json_string(tg_out_status_name(f->status)));
 	json_object_set_new(props, "severity",
 			    json_string(tg_severity_name(f->severity)));
 	json_object_set_new(props, "unit", str(f->unit));
@@ -259,7 +225,7 @@ int tg_out_sarif(FILE *fp, const struct tg_report *r,
 	const struct tg_rule *all;
 	size_t nrules;
 
-	/* machine output: every finding, --all or not (SPEC §9) */
+	/* machine output: every finding, --all or not */
 	(void)opts;
 	all = tg_rules_all(&nrules);
 	for (size_t i = 0; i < nrules; i++)

@@ -1,11 +1,12 @@
 /*
- * Text output (SPEC §9): gcc-style location, the source line with a caret
+ * Text output: gcc-style location, the source line with a caret
  * under the call, the owner and a help line, then one summary line.
  */
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/out.h"
+#include "txguard/out_render.h"
 #include "txguard/report.h"
 
 #define C_RESET "\033[0m"
@@ -24,67 +25,21 @@ static const char *c(const struct style *st, const char *code)
 	return st->on ? code : "";
 }
 
-static bool valid_utf8(const unsigned char *s)
-{
-	while (*s) {
-		int n = *s < 0x80 ? 0 : (*s & 0xe0) == 0xc0 ? 1 :
-			(*s & 0xf0) == 0xe0 ? 2 : (*s & 0xf8) == 0xf0 ? 3 : -1;
-
-		if (n < 0)
-			return false;
-		s++;
-		while (n--) {
-			if ((*s & 0xc0) != 0x80)
-				return false;
-			s++;
-		}
-	}
-	return true;
-}
-
 /*
- * A path as git prints it: unchanged when plain, otherwise in double
- * quotes with C escapes for control characters, quotes, backslashes and
- * (when not valid UTF-8) high bytes, so a file name can never forge an
- * output line (SPEC §9).
+ * A source line made safe for a terminal: control characters but tabs
+ * (C1 ones too, both bytes) become '?', so the caret keeps its column.
  */
-static void add_path(struct tg_buf *b, const char *path)
-{
-	const unsigned char *p = (const unsigned char *)path;
-	bool utf8 = valid_utf8(p), quote = false;
-
-	for (const unsigned char *q = p; *q; q++)
-		if (*q < 0x20 || *q == 0x7f || *q == '"' || *q == '\\' ||
-		    (*q >= 0x80 && !utf8))
-			quote = true;
-	if (!quote) {
-		tg_buf_addstr(b, path);
-		return;
-	}
-	tg_buf_addch(b, '"');
-	for (; *p; p++) {
-		switch (*p) {
-		case '"': tg_buf_addstr(b, "\\\""); break;
-		case '\\': tg_buf_addstr(b, "\\\\"); break;
-		case '\n': tg_buf_addstr(b, "\\n"); break;
-		case '\t': tg_buf_addstr(b, "\\t"); break;
-		case '\r': tg_buf_addstr(b, "\\r"); break;
-		default:
-			if (*p < 0x20 || *p == 0x7f || (*p >= 0x80 && !utf8))
-				tg_buf_addf(b, "\\%03o", *p);
-			else
-				tg_buf_addch(b, *p);
-		}
-	}
-	tg_buf_addch(b, '"');
-}
-
-/* A source line made safe for a terminal: control characters but tabs become '?'. */
 static void add_source(struct tg_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
+		if (ch == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+		    (unsigned char)s[1] <= 0x9f) {
+			tg_buf_addstr(b, "??");
+			s++;
+			continue;
+		}
 		tg_buf_addch(b, (ch < 0x20 && ch != '\t') || ch == 0x7f ? '?' : ch);
 	}
 }
@@ -101,7 +56,7 @@ static const char *status_label(enum tg_status s)
 }
 
 static void add_finding(struct tg_buf *b, const struct tg_finding *f,
-			const struct style *st)
+			const struct style *st, const struct tg_out_opts *opts)
 {
 	const char *sev = tg_severity_name(f->severity);
 	const char *sev_color = f->severity >= TG_SEV_HIGH ? C_RED : C_YELLOW;
@@ -109,12 +64,13 @@ static void add_finding(struct tg_buf *b, const struct tg_finding *f,
 	int gw;
 
 	tg_buf_addstr(b, c(st, C_BOLD));
-	add_path(b, f->path);
-	tg_buf_addf(b, ":%u:%u:%s %s%s%s %s%s%s%s %s\n", f->line, f->column,
+	tg_out_add_shown_path(b, f->path, opts);
+	tg_buf_addf(b, ":%u:%u:%s %s%s%s %s%s%s%s ", f->line, f->column,
 		    c(st, C_RESET), c(st, sev_color), sev, c(st, C_RESET),
 		    c(st, C_BOLD), f->rule->id, c(st, C_RESET),
-		    status_label(f->status),
-		    f->message ? f->message : f->rule->summary);
+		    status_label(f->status));
+	tg_out_add_text(b, f->message ? f->message : f->rule->summary);
+	tg_buf_addch(b, '\n');
 
 	gw = snprintf(gutter, sizeof(gutter), "%u", f->line);
 	if (f->snippet) {
@@ -145,76 +101,19 @@ static void add_finding(struct tg_buf *b, const struct tg_finding *f,
 			tg_buf_addch(b, '~');
 		tg_buf_addf(b, "%s\n", c(st, C_RESET));
 	}
-	if (f->owner)
-		tg_buf_addf(b, " %*s = %sowner:%s %s\n", gw, "", c(st, C_BOLD),
-			    c(st, C_RESET), f->owner);
-	if (f->help)
-		tg_buf_addf(b, " %*s = %shelp:%s %s\n", gw, "", c(st, C_GREEN),
-			    c(st, C_RESET), f->help);
+	if (f->owner) {
+		tg_buf_addf(b, " %*s = %sowner:%s ", gw, "", c(st, C_BOLD),
+			    c(st, C_RESET));
+		tg_out_add_text(b, f->owner);
+		tg_buf_addch(b, '\n');
+	}
+	if (f->help) {
+		tg_buf_addf(b, " %*s = %shelp:%s ", gw, "", c(st, C_GREEN),
+			    c(st, C_RESET));
+		tg_out_add_text(b, f->help);
+		tg_buf_addch(b, '\n');
+	}
 	tg_buf_addch(b, '\n');
-}
-
-static void add_counts(struct tg_buf *b, const struct tg_report *r)
-{
-	static const enum tg_severity order[] = {
-		TG_SEV_CRITICAL, TG_SEV_HIGH, TG_SEV_MEDIUM, TG_SEV_LOW,
-	};
-	bool first = true;
-
-	tg_buf_addf(b, "%zu new finding%s", r->nnew, r->nnew == 1 ? "" : "s");
-	if (!r->nnew)
-		return;
-	tg_buf_addstr(b, " (");
-	for (size_t i = 0; i < TG_ARRAY_SIZE(order); i++) {
-		if (!r->new_by_sev[order[i]])
-			continue;
-		tg_buf_addf(b, "%s%zu %s", first ? "" : ", ",
-			    r->new_by_sev[order[i]],
-			    tg_severity_name(order[i]));
-		first = false;
-	}
-	tg_buf_addch(b, ')');
-}
-
-static void add_skips(struct tg_buf *b, const struct tg_skips *s)
-{
-	const struct {
-		size_t n;
-		const char *what;
-	} kinds[] = {
-		{ s->deleted, "deleted" },     { s->submodule, "submodule" },
-		{ s->symlink, "symlink" },     { s->binary, "binary" },
-		{ s->too_large, "too large" }, { s->not_python, "not Python" },
-		{ s->too_complex, "too deeply nested or slow to parse" },
-	};
-	size_t total = 0;
-	bool first = true;
-
-	for (size_t i = 0; i < TG_ARRAY_SIZE(kinds); i++)
-		total += kinds[i].n;
-	tg_buf_addf(b, "; %zu file%s skipped", total, total == 1 ? "" : "s");
-	if (!total)
-		return;
-	tg_buf_addstr(b, " (");
-	for (size_t i = 0; i < TG_ARRAY_SIZE(kinds); i++) {
-		if (!kinds[i].n)
-			continue;
-		tg_buf_addf(b, "%s%zu %s", first ? "" : ", ", kinds[i].n,
-			    kinds[i].what);
-		first = false;
-	}
-	tg_buf_addch(b, ')');
-}
-
-/* Write what `b` holds; the text of many findings is never held whole. */
-static int flush(FILE *fp, struct tg_buf *b)
-{
-	int ret = 0;
-
-	if (b->len && fwrite(b->ptr, 1, b->len, fp) != b->len)
-		ret = TG_EIO;
-	tg_buf_reset(b);
-	return ret;
 }
 
 int tg_out_text(FILE *fp, const struct tg_report *r,
@@ -230,46 +129,16 @@ int tg_out_text(FILE *fp, const struct tg_report *r,
 
 		if (f->status != TG_STATUS_NEW && !opts->all)
 			continue;
-		add_finding(&b, f, &st);
+		add_finding(&b, f, &st, opts);
 		shown++;
-		if (b.len >= 64 * 1024 && flush(fp, &b) < 0)
+		if (b.len >= 64 * 1024 && tg_out_flush(fp, &b) < 0)
 			ret = TG_EIO;
 	}
-	for (size_t i = 0; i < r->nnotices; i++)
-		tg_buf_addf(&b, "txguard: notice: %s\n", r->notices[i]);
-	if (opts->quiet && !shown && !r->nnotices && !r->blocked)
-		goto out;
-
-	tg_buf_addstr(&b, "txguard: ");
-	add_counts(&b, r);
-	tg_buf_addf(&b, "; %zu pre-existing, %zu baselined, %zu suppressed",
-		    r->npreexisting, r->nbaselined, r->nsuppressed);
-	tg_buf_addf(&b, "; %zu changed unit%s checked in %zu file%s",
-		    r->units_checked, r->units_checked == 1 ? "" : "s",
-		    r->files_checked, r->files_checked == 1 ? "" : "s");
-	if (r->prefiltered)
-		tg_buf_addf(&b, " (%zu without a word any rule needs, not parsed)",
-			    r->prefiltered);
-	if (r->describe)
-		tg_buf_addf(&b, " (%s)", r->describe);
-	if (r->partial_files)
-		tg_buf_addf(&b, "; %zu partially parsed", r->partial_files);
-	add_skips(&b, &r->skipped);
-	if (r->blocked)
-		tg_buf_addf(&b, " - %s%s%s (fail-on: %s)\n", c(&st, C_RED),
-			    opts->staged ? "commit blocked" : "blocked",
-			    c(&st, C_RESET), tg_severity_name(r->fail_on));
-	else
-		tg_buf_addf(&b, " - %s%s%s\n", c(&st, C_GREEN),
-			    opts->staged ? "commit allowed" : "passed",
-			    c(&st, C_RESET));
-	if (r->blocked && opts->staged)
-		tg_buf_addstr(&b,
-			      "txguard: fix the findings above, suppress one with '# txguard: ignore[RULE]',\n"
-			      "         or run 'git commit --no-verify' to skip the hook once\n");
-out:
-	if (flush(fp, &b) < 0)
+	if (!(opts->quiet && !shown && !r->nnotices && !r->blocked))
+		tg_out_add_summary(&b, r, opts);
+	if (tg_out_flush(fp, &b) < 0)
 		ret = TG_EIO;
 	tg_buf_release(&b);
 	return ret;
 }
+

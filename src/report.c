@@ -48,6 +48,7 @@ void tg_report_finish(struct tg_report *r, enum tg_severity fail_on)
 	r->nnew = r->npreexisting = r->nbaselined = r->nsuppressed = 0;
 	r->fail_on = fail_on;
 	r->blocked = false;
+	r->lenient_class = NULL;
 	tg_findings_sort(&r->findings);
 	for (size_t i = 0; i < r->findings.nr; i++) {
 		const struct tg_finding *f = &r->findings.v[i];
@@ -57,10 +58,14 @@ void tg_report_finish(struct tg_report *r, enum tg_severity fail_on)
 		case TG_STATUS_NEW:
 			r->nnew++;
 			r->new_by_sev[f->severity]++;
-			/* §2: only new findings at or above fail-on block */
+			/* only new findings at or above fail-on block */
 			f_on = tg_config_fail_on_for(r->cfg, f->path, fail_on);
 			if (f_on != TG_SEV_NEVER && f->severity >= f_on)
 				r->blocked = true;
+			else if (!r->lenient_class && fail_on != TG_SEV_NEVER &&
+				 f->severity >= fail_on)
+				r->lenient_class =
+					tg_config_class_for(r->cfg, f->path);
 			break;
 		case TG_STATUS_PREEXISTING:
 			r->npreexisting++;

@@ -1,5 +1,5 @@
 /**
- * baseline.h: the `.txguard-baseline` file (SPEC §7), on byte buffers.
+ * baseline.h: the `.txguard-baseline` file, on byte buffers.
  *
  * No git here: the caller reads the file (from the index, HEAD or disk)
  * and hands the bytes over, so the parser can be fuzzed and unit-tested

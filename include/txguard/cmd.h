@@ -1,6 +1,6 @@
 /**
- * cmd.h: the commands, their shared options and txguard's exit statuses
- * (SPEC §2). Only main.c and cmd_*.c print errors.
+ * cmd.h: the commands, their shared options and txguard's exit statuses.
+ * Only main.c and cmd_*.c print errors.
  */
 #ifndef TXGUARD_CMD_H
 #define TXGUARD_CMD_H
@@ -23,30 +23,34 @@ int cmd_scan(int argc, const char **argv);
 int cmd_baseline(int argc, const char **argv);
 
 /**
- * Print "txguard: <msg>" and the --no-verify hint to stderr; returns
- * TG_EXIT_ERROR.
+ * Print "txguard: <msg>" to stderr and, inside a hook, how to skip it
+ * once ("SKIP=txguard git commit" under the pre-commit framework, which
+ * sets PRE_COMMIT=1, or TXGUARD_HOOK=pre-commit; "git commit --no-verify"
+ * under txguard's own hook, TXGUARD_HOOK=git; nothing by hand or in CI);
+ * returns TG_EXIT_ERROR.
  */
-int tg_die_with_hint(const char *msg);
-/** The same for a usage error: message, then "see 'txguard CMD --help'". */
-int tg_die_usage(const char *cmd, const char *msg);
-/** tg_die_usage() for a command that takes no arguments but got `arg`. */
-int tg_die_unexpected(const char *cmd, const char *arg);
+int tg_cmd_error(const char *msg);
+/**
+ * The same for a usage error: the message, then "see 'txguard CMD
+ * --help'" (`cmd` NULL: "txguard --help").
+ */
+int tg_cmd_usage_error(const char *cmd, const char *msg);
 
 struct tg_owners;
 struct tg_config;
 
-/** Register the owners and factories named in the configuration (SPEC §8). */
+/** Register the owners and factories named in the configuration. */
 void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg);
 
-/** Options every reporting command takes (SPEC §2). */
+/** Options every reporting command takes. */
 struct tg_common_opts {
 	const char *format, *output, *fail_on, *color, *baseline;
-	bool all, no_baseline, quiet, help;
+	bool all, no_baseline, quiet;
 };
 
 #define TG_COMMON_OPTIONS(c)                                                  \
 	{ "format", 0, TG_OPT_STRING, &(c).format, "FORMAT",                  \
-	  "text (default), json, sarif or github" },                          \
+	  "text (default), concise, json, sarif, github or gitlab" },                          \
 	{ "output", 'o', TG_OPT_STRING, &(c).output, "FILE",                  \
 	  "write the report to FILE instead of standard output" },            \
 	{ "fail-on", 0, TG_OPT_STRING, &(c).fail_on, "LEVEL",                 \
@@ -60,8 +64,7 @@ struct tg_common_opts {
 	{ "color", 0, TG_OPT_STRING, &(c).color, "WHEN",                      \
 	  "auto (default; honours NO_COLOR), always or never" },              \
 	{ "quiet", 'q', TG_OPT_FLAG, &(c).quiet, NULL,                        \
-	  "print nothing when nothing is found" },                            \
-	{ "help", 'h', TG_OPT_FLAG, &(c).help, NULL, "show this help" }
+	  "print nothing when nothing is found" }
 
 /**
  * Validate the common options into output options and a fail-on level
@@ -70,10 +73,6 @@ struct tg_common_opts {
 int tg_common_opts_resolve(struct tg_out_opts *out, int *fail_on,
 			   const struct tg_common_opts *c);
 
-/**
- * Open the report destination: stdout, or --output FILE. *fp is closed
- * with tg_common_close_output(), which reports a failed write.
- */
 enum tg_baseline_source {
 	TG_BASELINE_FROM_INDEX,     /* staged mode: the baseline being committed */
 	TG_BASELINE_FROM_HEAD,      /* branch mode */
@@ -84,26 +83,35 @@ struct tg_report;
 struct tg_repo;
 
 /**
- * Apply the baseline (SPEC §7) to the report's findings: `path` (from the
- * config) read from the index or HEAD, or --baseline FILE from disk;
- * --no-baseline skips it; a missing file in the repository is an empty
- * baseline. Unmatched entries in scope become notices. Errors: TG_EPARSE
- * ("FILE:LINE: ..."), TG_EIO, TG_EGIT.
+ * The current directory relative to the top of the work tree, with a
+ * trailing '/' ("backend/"), or NULL at the top, outside it, or in a
+ * bare repository. The caller frees it.
  */
-int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
-			     const char *path, const struct tg_common_opts *c,
-			     enum tg_baseline_source from);
+char *tg_cmd_cwd_prefix(const struct tg_repo *repo);
+
+/**
+ * A path given on the command line, relative to the current directory
+ * (`prefix`, from tg_cmd_cwd_prefix()), as a repository-relative path
+ * without "." or ".." components ("" for the top). Errors: TG_EUSAGE for
+ * an absolute path or one outside the repository.
+ */
+int tg_cmd_repo_path(char **out, const char *prefix, const char *arg);
+
+/** Is `path` the repository-relative `prefix` or under it ("" is all)? */
+bool tg_cmd_path_under(const char *path, const char *prefix);
 
 struct tg_owners;
 /**
  * Scan every selected Python file of the tree of `rev` (NULL: HEAD),
- * optionally only under `paths`, into `report` with `threads` workers.
- * Shared by scan and baseline. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
+ * optionally only under the repository-relative `paths`, into `report`
+ * with `threads` workers. With `require_match`, a path under which no
+ * Python file was scanned is an error (TG_ENOTFOUND). Shared by scan,
+ * baseline and check --files. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
  */
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 		 const struct tg_config *cfg, const struct tg_owners *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
-		 unsigned threads);
+		 unsigned threads, bool require_match);
 /** One analysis thread per core (at most 64). */
 unsigned tg_default_threads(void);
 
@@ -118,8 +126,5 @@ int tg_common_report(struct tg_report *r, struct tg_repo *repo,
 		     const struct tg_common_opts *c,
 		     const struct tg_out_opts *o, int fail_on,
 		     enum tg_baseline_source from);
-
-int tg_common_open_output(FILE **fp, const struct tg_common_opts *c);
-int tg_common_close_output(FILE *fp, const struct tg_common_opts *c);
 
 #endif

@@ -21,17 +21,29 @@ struct tg_option {
 	const char *help;
 };
 
+/** What a command's --help prints around its option table. */
+struct tg_opt_command {
+	const char *usage;       /* "txguard scan [OPTIONS] [PATH...]" */
+	const char *description; /* a paragraph, or NULL */
+	int max_args;            /* non-option arguments allowed; -1: any */
+};
+
+/** tg_opt_parse() printed the help: the command should exit 0. */
+#define TG_OPT_HELP 1
+
 /**
  * Parse argv[1..argc) (argv[0] is the command name). Options may come as
  * "--name value", "--name=value", "-x"; "--" ends them. Non-option
  * arguments are collected in *rest (borrowed from argv, freed by the
- * caller with free()). Errors: TG_EUSAGE with the message set.
+ * caller with free(); NULL unless the parse returned 0).
+ *
+ * `-h` and `--help` are every command's: they print "usage: ...", the
+ * description and the option table to standard output and return
+ * TG_OPT_HELP. More than cmd->max_args arguments is an error.
+ * Errors: TG_EUSAGE with the message set.
  */
 int tg_opt_parse(const char ***rest, int *nrest, int argc, const char **argv,
-		 const struct tg_option *opts, size_t nopts);
-
-/** Print "usage: ..." and the option table to fp. */
-void tg_opt_usage(FILE *fp, const char *usage, const char *description,
-		  const struct tg_option *opts, size_t nopts);
+		 const struct tg_option *opts, size_t nopts,
+		 const struct tg_opt_command *cmd);
 
 #endif

@@ -30,13 +30,29 @@ struct tg_report {
 	size_t partial_files; /* files with syntax errors, analysed in part */
 	size_t prefiltered;   /* of files_checked: no word a rule needs, not parsed */
 	struct tg_skips skipped;
+	/* of the changed *.py files, those include/exclude did not select
+	 * (counted here, not in skipped.not_python) */
+	size_t not_selected;
 	/* filled by tg_report_finish() */
 	size_t new_by_sev[TG_SEV_NEVER + 1];
 	size_t nnew, npreexisting, nbaselined, nsuppressed;
 	enum tg_severity fail_on;
 	bool blocked;
-	/* set before tg_report_finish(): file classes' own fail-on (§8) */
+	/* set before tg_report_finish(): where fail_on came from ("--fail-on",
+	 * ".txguard:3", ...), for the verdict; NULL: the default */
+	const char *fail_on_origin;
+	/* filled by tg_report_finish(): a file class that kept a new finding
+	 * from blocking (the first one met), or NULL */
+	const struct tg_file_class *lenient_class;
+	/* set before tg_report_finish(): file classes' own fail-on */
 	const struct tg_config *cfg;
+	/*
+	 * a scan limited to these repository-relative prefixes (borrowed;
+	 * "" is the whole tree): baseline entries of other files are not
+	 * prunable
+	 */
+	const char *const *scan_paths;
+	size_t nscan_paths;
 };
 
 #define TG_REPORT_INIT { 0 }

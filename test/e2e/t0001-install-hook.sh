@@ -1,5 +1,5 @@
 #!/bin/sh
-# install.sh and the hook (SPEC §10): the hooks directory git really uses,
+# install.sh and the hook: the hooks directory git really uses,
 # chaining an existing hook, idempotence, --uninstall, failing closed.
 . "$(dirname "$0")/lib.sh"
 
@@ -34,7 +34,7 @@ test_expect_success 're-running the installer changes nothing' '
 	install_hook . >out &&
 	grep "already installed" out &&
 	test_cmp before .git/hooks/pre-commit &&
-	test_must_fail test -e .git/hooks/pre-commit.txguard-chained &&
+	test_must_fail test -e .git/hooks/txguard-chained/pre-commit &&
 	rm before
 '
 
@@ -99,9 +99,13 @@ test_expect_success 'an internal error (exit 2) blocks the commit' '
 	test "$(git rev-parse HEAD)" = "$(git rev-parse base)"
 '
 
-test_expect_success '--uninstall removes the hook' '
+test_expect_success '--uninstall removes the hook and says what else it removed' '
+	txguard index -q &&
+	test -d .git/txguard &&
 	sh "$TOP/install.sh" --uninstall . >out &&
 	test_must_fail test -e .git/hooks/pre-commit &&
+	grep "removed the owner index cache .*/txguard" out &&
+	test_must_fail test -e .git/txguard &&
 	write_job app/jobs.py bad &&
 	git add app/jobs.py &&
 	git commit -q -m "no hook, no block" &&
@@ -111,6 +115,11 @@ test_expect_success '--uninstall removes the hook' '
 test_expect_success 'an existing hook is kept, runs first and can still block' '
 	write_file .git/hooks/pre-commit <<-\HOOK &&
 	#!/bin/sh
+	# a multi-purpose hook that dispatches on its own name
+	case $(basename "$0") in
+	pre-commit) ;;
+	*) echo "run as $0" >>"$(git rev-parse --git-dir)/old-hook.log"; exit 1 ;;
+	esac
 	echo "old hook ran" >>"$(git rev-parse --git-dir)/old-hook.log"
 	test ! -e "$(git rev-parse --show-toplevel)/STOP"
 	HOOK
@@ -118,7 +127,7 @@ test_expect_success 'an existing hook is kept, runs first and can still block' '
 	cp .git/hooks/pre-commit old-hook &&
 	install_hook . >out &&
 	grep "kept the existing hook" out &&
-	test_cmp old-hook .git/hooks/pre-commit.txguard-chained &&
+	test_cmp old-hook .git/hooks/txguard-chained/pre-commit &&
 	echo "# clean edit" >>app/jobs.py &&
 	git add app/jobs.py &&
 	git commit -q -m clean &&
@@ -138,14 +147,15 @@ test_expect_success 'an existing hook is kept, runs first and can still block' '
 test_expect_success 'installing again does not chain the hook to itself' '
 	install_hook . >out &&
 	grep "txguard-hook" .git/hooks/pre-commit &&
-	test_cmp old-hook .git/hooks/pre-commit.txguard-chained &&
-	test_must_fail test -e .git/hooks/pre-commit.txguard-chained.txguard-chained
+	test_cmp old-hook .git/hooks/txguard-chained/pre-commit &&
+	test_must_fail test -e .git/hooks/txguard-chained/txguard-chained &&
+	test_must_fail grep "run as" .git/old-hook.log
 '
 
 test_expect_success '--uninstall puts the earlier hook back' '
 	sh "$TOP/install.sh" --uninstall . >out &&
 	test_cmp old-hook .git/hooks/pre-commit &&
-	test_must_fail test -e .git/hooks/pre-commit.txguard-chained &&
+	test_must_fail test -e .git/hooks/txguard-chained &&
 	rm .git/hooks/pre-commit old-hook
 '
 
@@ -166,6 +176,7 @@ test_expect_success 'core.hooksPath (relative to the work tree) is honoured' '
 	git config core.hooksPath githooks &&
 	install_hook . >out &&
 	test -x githooks/pre-commit &&
+	test_must_fail grep "git tracks" out &&
 	write_job app/jobs.py bad &&
 	git add app/jobs.py &&
 	test_must_fail git commit -q -m bad >out 2>&1 &&
@@ -199,6 +210,39 @@ test_expect_success 'install.sh refuses a path that is not a repository' '
 	mkdir -p ../plain &&
 	test_must_fail sh "$TOP/install.sh" --no-deps --no-build ../plain >out 2>&1 &&
 	grep "not a git repository" out
+'
+
+test_expect_success 'a tracked core.hooksPath: install says so and adds nothing' '
+	test_when_finished "git config --unset core.hooksPath; git reset -q --hard base; rm -rf tracked-hooks" &&
+	sh "$TOP/install.sh" --uninstall . >/dev/null &&
+	write_file tracked-hooks/pre-commit <<-\HOOK &&
+	#!/bin/sh
+	exit 0
+	HOOK
+	chmod +x tracked-hooks/pre-commit &&
+	git add tracked-hooks && git commit -q --no-verify -m "shared hooks" &&
+	git config core.hooksPath tracked-hooks &&
+	install_hook . >out &&
+	grep "note: git tracks the hooks directory .*tracked-hooks" out &&
+	git diff --cached --quiet &&
+	git status --porcelain >st &&
+	grep "tracked-hooks/" st &&
+	sh "$TOP/install.sh" --uninstall . >out &&
+	grep "note: git tracks the hooks directory" out &&
+	git status --porcelain >st &&
+	test_must_fail grep "tracked-hooks/" st
+'
+
+test_expect_success '--uninstall finds the hook renamed by pre-commit install' '
+	test_when_finished "rm -f .git/hooks/pre-commit .git/hooks/pre-commit.legacy" &&
+	install_hook . >out &&
+	printf "repos: []\n" >.pre-commit-config.yaml &&
+	pre-commit install >out 2>&1 &&
+	grep "txguard-hook" .git/hooks/pre-commit.legacy &&
+	sh "$TOP/install.sh" --uninstall . >out &&
+	grep "removed the txguard hook .*pre-commit.legacy" out &&
+	test_must_fail test -e .git/hooks/pre-commit.legacy &&
+	rm .pre-commit-config.yaml
 '
 
 test_done

@@ -61,14 +61,14 @@ test_expect_success 'check: exit 1 with a new finding staged' '
 
 test_expect_success 'check: exit 2 outside a repository, with the hint' '
 	mkdir -p ../norepo &&
-	(cd ../norepo && test_expect_code 2 txguard check >out 2>err) &&
+	(cd ../norepo && test_expect_code 2 env TXGUARD_HOOK=git txguard check >out 2>err) &&
 	grep "^txguard: " ../norepo/err &&
 	grep -e "--no-verify" ../norepo/err &&
 	! grep TX001 ../norepo/out
 '
 
 test_expect_success 'check: exit 2 for a bad option, with the hint' '
-	test_expect_code 2 txguard check --no-such-option >out 2>err &&
+	test_expect_code 2 env TXGUARD_HOOK=git txguard check --no-such-option >out 2>err &&
 	grep "^txguard: .*no-such-option" err &&
 	grep -e "--no-verify" err &&
 	test_expect_code 2 txguard check stray-argument >out 2>err &&

@@ -51,7 +51,7 @@ test_expect_success 'a failing check (bad config) writes nothing' '
 	printf "[txguard]\n\tnoSuchKey = 1\n" >.txguard &&
 	git add .txguard &&
 	snapshot snap-before &&
-	test_expect_code 2 txguard check >../out 2>../err &&
+	test_expect_code 2 env TXGUARD_HOOK=git txguard check >../out 2>../err &&
 	grep "noSuchKey\|nosuchkey" ../err &&
 	grep -e "--no-verify" ../err &&
 	snapshot snap-after &&

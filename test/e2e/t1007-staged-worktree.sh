@@ -20,7 +20,7 @@ test_expect_success 'check from a subdirectory' '
 	write_job app/jobs.py bad &&
 	git add app/jobs.py &&
 	(cd app && test_expect_code 1 txguard check >../out 2>&1) &&
-	grep "app/jobs.py:9:15: critical TX001" out &&
+	grep "^jobs.py:9:15: critical TX001" out &&
 	(cd app && test_must_fail git commit -m sub >../out 2>&1) &&
 	test "$(git rev-parse HEAD)" = "$(git rev-parse base)"
 '

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Adopting txguard on a codebase full of debt (SPEC §7): baseline the
+# Adopting txguard on a codebase full of debt: baseline the
 # existing findings, then only what a change adds blocks.
 . "$(dirname "$0")/lib.sh"
 

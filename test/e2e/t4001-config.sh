@@ -1,5 +1,5 @@
 #!/bin/sh
-# Configuration (SPEC §8): every key of .txguard, valid and invalid, rule
+# Configuration: every key of .txguard, valid and invalid, rule
 # severities, file classes, and git config layered on top.
 . "$(dirname "$0")/lib.sh"
 
@@ -110,7 +110,7 @@ do
 	test_expect_success "invalid: $bad" "
 		test_when_finished 'git checkout -q -- .txguard' &&
 		printf '[txguard]\n\towner = x\n\t$bad\n' >.txguard &&
-		test_expect_code 2 txguard check >out 2>err &&
+		test_expect_code 2 env TXGUARD_HOOK=git txguard check >out 2>err &&
 		grep '\.txguard:3' err &&
 		grep -e '--no-verify' err
 	"
@@ -161,6 +161,136 @@ test_expect_success 'a .txguard only in the index applies to scan; a split index
 	grep "split index" err &&
 	git update-index --no-split-index &&
 	test_expect_code 0 txguard scan >out
+'
+
+test_expect_success 'a misspelt key names the key meant, also from git config' '
+	test_when_finished "git checkout -q -- .txguard; git config --unset txguard.fail-on; true" &&
+	printf "[txguard]\n\towner = x\n\tfail_on = never\n" >.txguard &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "\.txguard:3: unknown key .fail_on. (did you mean failOn?)" err &&
+	git checkout -q -- .txguard &&
+	git config txguard.fail-on never &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "unknown key .txguard.fail-on. (did you mean failOn?)" err
+'
+
+test_expect_success 'a single-valued key twice in one file names both lines' '
+	test_when_finished "git checkout -q -- .txguard" &&
+	printf "[txguard]\n\tfailOn = high\n\towner = x\n\tfailOn = never\n" >.txguard &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "\.txguard:4: .txguard.failon. is given twice in this file: on line 2 and here" err
+'
+
+test_expect_success 'a baseline outside the working tree is refused' '
+	test_when_finished "git checkout -q -- .txguard" &&
+	for b in ../debt /tmp/debt sub/../../debt; do
+		printf "[txguard]\n\towner = x\n\tbaseline = %s\n" "$b" >.txguard &&
+		test_expect_code 2 txguard baseline >out 2>err &&
+		grep "\.txguard:3: baseline .* is outside the working tree" err &&
+		test_expect_code 2 txguard check >out 2>err || return 1
+	done &&
+	! test -e ../debt
+'
+
+test_expect_success 'a finding that does not block: the summary says what decided' '
+	test_when_finished "git reset -q --hard base" &&
+	bad_py tests/test_jobs.py &&
+	git add tests &&
+	test_expect_code 0 txguard check >out &&
+	grep "commit allowed (fail-on: high, from the default; files of class test: never)" out &&
+	printf "[txguard]\n\towner = get_background_session\n\tfailOn = never\n" >.txguard &&
+	git add .txguard &&
+	bad_py app/a.py && git add app &&
+	test_expect_code 0 txguard check >out &&
+	grep "commit allowed (fail-on: never, from \.txguard:3)" out &&
+	test_expect_code 0 txguard check --fail-on never >out &&
+	grep "(fail-on: never, from --fail-on)" out &&
+	git config txguard.failOn never &&
+	test_expect_code 0 txguard check >out &&
+	grep "(fail-on: never, from git config (.*config:[0-9]*))" out &&
+	git config --unset txguard.failOn
+'
+
+test_expect_success 'pyproject.toml: [tool.txguard] with the same keys, when there is no .txguard' '
+	test_when_finished "git reset -q --hard base" &&
+	git rm -q .txguard &&
+	cat >pyproject.toml <<-\TOML &&
+	[project]
+	name = "shop"
+
+	[tool.ruff]
+	line-length = 100
+
+	[tool.txguard]
+	owner = ["get_background_session"]
+	failOn = "critical"
+
+	[tool.txguard.class.scripts]
+	path = ["scripts/**"]
+	failOn = "never"
+	TOML
+	bad_py app/a.py && bad_py scripts/s.py &&
+	git add -A &&
+	test_expect_code 1 txguard check >out &&
+	grep "^app/a.py:4:15: critical TX001" out &&
+	grep "owner configured in pyproject.toml" out &&
+	grep "commit blocked (fail-on: critical)" out &&
+	git reset -q app/a.py && rm app/a.py &&
+	test_expect_code 0 txguard check >out &&
+	grep "^scripts/s.py:4:15" out &&
+	grep "files of class scripts: never" out &&
+	install_hook . >/dev/null &&
+	git commit -q -m "scripts may commit" &&
+	bad_py app/b.py && git add app/b.py &&
+	test_must_fail git commit -q -m "blocked by pyproject" >out 2>&1 &&
+	grep "app/b.py:4:15: critical TX001" out &&
+	grep -e "--no-verify" out &&
+	sh "$TOP/install.sh" --uninstall . >/dev/null
+'
+
+test_expect_success 'pyproject.toml: errors name the file and line' '
+	test_when_finished "git reset -q --hard base" &&
+	git rm -q .txguard &&
+	printf "[tool.txguard]\nowner = \"x\"\nfail_on = \"never\"\n" >pyproject.toml &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "pyproject.toml:3: unknown key .tool.txguard.fail_on. (did you mean failOn?)" err &&
+	printf "[tool.txguard]\nfailOn = \"high\"\nowner = \"x\"\nfailOn = \"low\"\n" >pyproject.toml &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "pyproject.toml:4: key .failOn. is given twice: on line 2 and here" err &&
+	printf "[tool.txguard]\nfailOn = high\n" >pyproject.toml &&
+	test_expect_code 2 txguard check >out 2>err &&
+	grep "pyproject.toml:2:[0-9]*: TOML syntax error" err &&
+	printf "[tool.txguard]\nbaseline = \"../debt\"\n" >pyproject.toml &&
+	test_expect_code 2 txguard baseline >out 2>err &&
+	grep "pyproject.toml:2: baseline .../debt. is outside the working tree" err &&
+	printf "[tool.other]\nx = [broken\n" >pyproject.toml &&
+	txguard check >out 2>err
+'
+
+test_expect_success 'both .txguard and pyproject.toml: .txguard wins, with a notice' '
+	test_when_finished "git reset -q --hard base" &&
+	printf "[tool.txguard]\nfailOn = \"never\"\n" >pyproject.toml &&
+	bad_py app/a.py &&
+	git add -A &&
+	test_expect_code 1 txguard check >out &&
+	grep "notice: pyproject.toml.s \[tool.txguard\] is ignored: .txguard takes precedence" out
+'
+
+test_expect_success 'an include that selects none of the changed Python files says so' '
+	test_when_finished "git reset -q --hard base" &&
+	printf "[txguard]\n\towner = get_background_session\n\tinclude = app/**/*.py\n" >.txguard &&
+	git add .txguard && git commit -q --no-verify -m "app only" &&
+	bad_py lib/a.py && bad_py lib/b.py && echo notes >README &&
+	git add -A &&
+	test_expect_code 0 txguard check >out &&
+	grep "notice: include (app/\*\*/\*.py) selects none of the 2 changed Python files (lib/a.py, lib/b.py): nothing was checked" out &&
+	grep "3 files skipped (1 not Python, 2 Python, not selected by include/exclude)" out &&
+	test_expect_code 0 txguard check --format json >out.json &&
+	python3 -c "import json; s = json.load(open(\"out.json\"))[\"summary\"]; assert s[\"skipped\"][\"not_selected\"] == 2 and s[\"skipped\"][\"not_python\"] == 1, s" &&
+	bad_py app/c.py && git add app &&
+	test_expect_code 1 txguard check >out &&
+	test_must_fail grep "selects none" out &&
+	grep "2 Python, not selected" out
 '
 
 test_done

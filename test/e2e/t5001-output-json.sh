@@ -1,5 +1,5 @@
 #!/bin/sh
-# --format json: one versioned object with the fields SPEC §9 promises.
+# --format json: one versioned object with the promised fields.
 . "$(dirname "$0")/lib.sh"
 
 test_create_repo repo && cd repo || exit 1

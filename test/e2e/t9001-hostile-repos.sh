@@ -36,7 +36,7 @@ test_expect_success 'odd file names are escaped in text, json, sarif and github'
 	python3 -c "import json; d = json.load(open(\"out.sarif\")); assert len(d[\"runs\"][0][\"results\"]) == 6" &&
 	test_expect_code 1 txguard check --format github >out.gh &&
 	test "$(grep -c "^::error " out.gh)" = 6 &&
-	grep "file=new%0Aline.py," out.gh
+	grep -F "file=\"new\\nline.py\"," out.gh
 '
 
 test_expect_success 'detached HEAD' '
@@ -75,7 +75,7 @@ test_expect_success 'a sparse checkout still checks the index' '
 
 test_expect_success 'a bare repository is a clear error' '
 	git clone -q --bare . ../bare.git &&
-	(cd ../bare.git && test_expect_code 2 txguard check >out 2>err) &&
+	(cd ../bare.git && test_expect_code 2 env TXGUARD_HOOK=git txguard check >out 2>err) &&
 	grep -i "bare" ../bare.git/err &&
 	grep -e "--no-verify" ../bare.git/err
 '

@@ -28,7 +28,8 @@ FUZZ_ALL_CFLAGS = $(FUZZ_CFLAGS) -std=c11 -Wall -Wextra $(FUZZ_SAN) \
 
 FB := $(B)/fuzz
 FUZZ_LIB_OBJ := $(LIB_SRC:src/%.c=$(FB)/obj/src/%.o)
-FUZZ_GRAMMAR_OBJ := $(FB)/obj/grammar/parser.o $(FB)/obj/grammar/scanner.o
+FUZZ_GRAMMAR_OBJ := $(FB)/obj/grammar/parser.o $(FB)/obj/grammar/scanner.o \
+	$(FB)/obj/grammar-toml/parser.o $(FB)/obj/grammar-toml/scanner.o
 FUZZ_LIB := $(FB)/libtxguard-fuzz.a
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(FB)/fuzz-%)
 REPLAY_BIN := $(FUZZ_TARGETS:%=$(FB)/replay/fuzz-%)
@@ -42,6 +43,11 @@ $(FB)/obj/grammar/%.o: $(GRAMMAR_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(filter-out -Wall -Wextra,$(FUZZ_ALL_CFLAGS)) -w \
 		-I$(GRAMMAR_DIR)/src -c $(GRAMMAR_DIR)/src/$*.c -o $@
+
+$(FB)/obj/grammar-toml/%.o: $(TOML_GRAMMAR_STAMP)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(filter-out -Wall -Wextra,$(FUZZ_ALL_CFLAGS)) -w \
+		-I$(TOML_GRAMMAR_DIR)/src -c $(TOML_GRAMMAR_DIR)/src/$*.c -o $@
 
 $(FB)/obj/test/fuzz/%.o: test/fuzz/%.c
 	@mkdir -p $(@D)

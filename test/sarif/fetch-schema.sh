@@ -2,9 +2,18 @@
 # Fetch the pinned SARIF 2.1.0 JSON schema (test/sarif/schema.lock) with
 # `npm pack`, verify the tarball and the schema file by sha256, cache it
 # as DEST_DIR/sarif-schema-2.1.0.json and print that path.
-#   usage: fetch-schema.sh [DEST_DIR]   (default: build/sarif)
+#   usage: fetch-schema.sh [--cached] [DEST_DIR]   (default: build/sarif)
+# The build fetches it (`make test` and ./install.sh); the tests call this
+# with --cached, which never fetches: it prints the verified copy or fails
+# saying how to get one.
 # SARIF_SCHEMA=FILE uses an existing copy instead (checked all the same).
 set -eu
+
+cached=0
+if [ "${1:-}" = --cached ]; then
+	cached=1
+	shift
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -28,6 +37,11 @@ fi
 if check "$out"; then
 	echo "$out"
 	exit 0
+fi
+if [ "$cached" = 1 ]; then
+	echo "fetch-schema: no verified SARIF schema in $dest; fetch it with" \
+		"'make sarif-schema' (./install.sh and 'make test' do)" >&2
+	exit 1
 fi
 command -v npm >/dev/null 2>&1 || {
 	echo "fetch-schema: npm is needed to fetch $SCHEMA_PKG@$SCHEMA_PKG_VERSION" >&2

@@ -1,5 +1,5 @@
 /*
- * The baseline file (SPEC §7): round trip, sorting, comments,
+ * The baseline file: round trip, sorting, comments,
  * multiplicity, malformed input with file:line messages, CRLF, odd paths,
  * prunable entries in both scopes, and the atomic write.
  *

@@ -1,4 +1,4 @@
-/* .txguard and git config layering (SPEC §8). */
+/* .txguard and git config layering. */
 #include "txguard/common.h"
 #include "txguard/config.h"
 #include "txguard/error.h"
@@ -209,16 +209,180 @@ static void test_syntax_error(void **state)
 	tg_config_release(&cfg);
 }
 
-static void test_last_value_wins(void **state)
+/* One file cannot say two things: a single-valued key given twice. */
+static void test_single_valued_twice(void **state)
+{
+	(void)state;
+	expect_error("[txguard]\nfailOn = low\nowner = a\nfailOn = critical\n", 4,
+		     "'txguard.failon' is given twice in this file: on line 2 and here");
+	expect_error("[txguard]\nbaseline = a\n[txguard]\nbaseline = b\n", 4,
+		     "on line 2");
+	expect_error("[txguard]\nmaxFileSize = 1k\nmaxfilesize = 2k\n", 3,
+		     "on line 2");
+	expect_error("[txguard \"rule.TX003\"]\nseverity = low\nseverity = high\n",
+		     3, "on line 2");
+	expect_error("[txguard \"class.x\"]\nfailOn = low\nfailOn = high\n",
+		     3, "on line 2");
+}
+
+/* Keys that repeat accumulate; a key once per file in two layers is fine. */
+static void test_repeatable_keys(void **state)
 {
 	struct tg_config cfg;
 
 	(void)state;
-	assert_int_equal(load(&cfg, "[txguard]\nfailOn = low\nbaseline = a\n"
-				    "failOn = critical\nbaseline = b\n"),
+	assert_int_equal(load(&cfg, "[txguard]\nowner = a\nowner = b\n"
+				    "include = *.py\ninclude = *.pyi\n"
+				    "[txguard \"class.x\"]\npath = a/**\npath = b/**\n"),
 			 0);
-	assert_int_equal(cfg.fail_on, TG_SEV_CRITICAL);
-	assert_string_equal(cfg.baseline, "b");
+	assert_int_equal(cfg.nowners, 2);
+	assert_int_equal(cfg.files.ninclude, 2);
+	tg_config_release(&cfg);
+}
+
+/* A misspelt key names the key it resembles. */
+static void test_suggestions(void **state)
+{
+	(void)state;
+	expect_error("[txguard]\nowner = a\nfail_on = high\n", 3,
+		     "unknown key 'fail_on' (did you mean failOn?)");
+	expect_error("[txguard]\nfail-on = high\n", 2,
+		     "unknown key 'txguard.fail-on' (did you mean failOn?)");
+	expect_error("[txguard]\nmax_file_size = 1k\n", 2, "did you mean maxFileSize?");
+	expect_error("[txguard]\nowners = a\n", 2, "did you mean owner?");
+	expect_error("[txguard]\nbogus = 1\n", 2, "unknown key 'txguard.bogus'");
+	expect_error("[txguard \"class.x\"]\nfail_on = low\n", 2,
+		     "did you mean failOn?");
+}
+
+static int load_toml(struct tg_config *cfg, const char *text)
+{
+	tg_config_init(cfg);
+	return tg_config_load_pyproject_text(cfg, "pyproject.toml", text,
+					     strlen(text));
+}
+
+static void expect_toml_error(const char *text, const char *want)
+{
+	struct tg_config cfg;
+
+	if (load_toml(&cfg, text) != TG_EPARSE)
+		fail_msg("accepted: %s", text);
+	if (strncmp(tg_error_last(), want, strlen(want)))
+		fail_msg("'%s' does not start with '%s'", tg_error_last(), want);
+	tg_config_release(&cfg);
+}
+
+/* [tool.txguard] in pyproject.toml: the same keys, TOML's syntax. */
+static void test_pyproject(void **state)
+{
+	struct tg_config cfg;
+	size_t n;
+	const struct tg_rule *rules = tg_rules_all(&n);
+
+	(void)state;
+	assert_int_equal(load_toml(&cfg,
+				   "[project]\nname = \"x\"\n"
+				   "[tool.black]\nline-length = 88\n"
+				   "[tool.txguard]\n"
+				   "failOn = \"medium\"  # comment\n"
+				   "owner = [\"get_background_session\", 'db.get_session',\n"
+				   "         \"\"\"multi\"\"\"]\n"
+				   "include = \"app/**/*.py\"\n"
+				   "exclude = ['migrations/**']\n"
+				   "factory = \"Session\\u004cocal\"\n"
+				   "maxFileSize = 1024\n"
+				   "baseline = \"debt/.b\"\n"
+				   "[tool.txguard.rule.TX003]\nseverity = \"off\"\n"
+				   "[tool.txguard.class.scripts]\n"
+				   "path = [\"scripts/**\"]\nfailOn = \"critical\"\n"),
+			 0);
+	assert_int_equal(cfg.fail_on, TG_SEV_MEDIUM);
+	assert_non_null(strstr(cfg.fail_on_origin, "pyproject.toml:6"));
+	assert_int_equal(cfg.nowners, 3);
+	assert_string_equal(cfg.owners[1], "db.get_session");
+	assert_string_equal(cfg.owners[2], "multi");
+	assert_string_equal(cfg.factories[0], "SessionLocal");
+	assert_int_equal(cfg.files.ninclude, 1);
+	assert_int_equal(cfg.files.nexclude, 1);
+	assert_int_equal(cfg.max_file_size, 1024);
+	assert_string_equal(cfg.baseline, "debt/.b");
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rules[i].id, "TX003"))
+			assert_int_equal(tg_config_rule_severity(&cfg, &rules[i]), -1);
+	assert_int_equal(tg_config_fail_on_for(&cfg, "scripts/a.py", TG_SEV_HIGH),
+			 TG_SEV_CRITICAL);
+	tg_config_release(&cfg);
+
+	/* dotted keys and inline tables are the same keys */
+	assert_int_equal(load_toml(&cfg, "tool.txguard.failOn = \"low\"\n"
+					 "[tool]\ntxguard.rule = { TX001 = { severity = \"high\" } }\n"),
+			 0);
+	assert_int_equal(cfg.fail_on, TG_SEV_LOW);
+	assert_int_equal(tg_config_rule_severity(&cfg, tg_rule_lookup("TX001")),
+			 TG_SEV_HIGH);
+	tg_config_release(&cfg);
+
+	expect_toml_error("[tool.txguard]\nfail_on = \"high\"\n",
+			  "pyproject.toml:2: unknown key 'tool.txguard.fail_on' (did you mean failOn?)");
+	expect_toml_error("[tool.txguard]\nfailOn = \"high\"\nfailOn = \"low\"\n",
+			  "pyproject.toml:3: key 'failOn' is given twice: on line 2 and here");
+	expect_toml_error("[tool.txguard]\nfailOn = [\"high\"]\n",
+			  "pyproject.toml:2: 'tool.txguard.failOn' takes one value");
+	expect_toml_error("[tool.txguard]\nowner = true\n",
+			  "pyproject.toml:2: 'tool.txguard.owner' takes a string");
+	expect_toml_error("[tool.txguard]\nfailOn = high\n",
+			  "pyproject.toml:2:");
+	expect_toml_error("[tool.txguard]\nfailOn = \"sometimes\"\n",
+			  "pyproject.toml:2: bad value 'sometimes'");
+	expect_toml_error("[tool.txguard]\nbaseline = \"../x\"\n",
+			  "pyproject.toml:2: baseline '../x' is outside");
+	expect_toml_error("[[tool.txguard]]\nowner = \"x\"\n",
+			  "pyproject.toml:2: unknown key");
+	expect_toml_error("[tool.txguard.rules.TX001]\nseverity = \"low\"\n",
+			  "pyproject.toml:2: unknown key 'tool.txguard.rules.TX001.severity'");
+	/* hostile text: unterminated, a NUL byte, truncated anywhere */
+	expect_toml_error("[tool.txguard]\nowner = \"abc\n", "pyproject.toml:2:");
+	expect_toml_error("[tool.txguard]\nowner = '''abc\n", "pyproject.toml:");
+	{
+		static const char text[] = "[tool.txguard]\nowner = \"a\0b\"\n";
+		static const char whole[] =
+			"[tool.txguard]\nowner = [\"a\", \"b\\u00e9\"]\n"
+			"[tool.txguard.class.x]\npath = \"\"\"\nx/**\"\"\"\n";
+
+		tg_config_init(&cfg);
+		assert_int_equal(tg_config_load_pyproject_text(&cfg, "p", text,
+							       sizeof(text) - 1),
+				 TG_EPARSE);
+		assert_non_null(strstr(tg_error_last(), "NUL"));
+		tg_config_release(&cfg);
+		for (size_t cut = 0; cut < sizeof(whole); cut++) {
+			tg_config_init(&cfg);
+			tg_config_load_pyproject_text(&cfg, "p", whole, cut);
+			tg_config_release(&cfg);
+		}
+		tg_config_init(&cfg);
+		assert_int_equal(tg_config_load_pyproject_text(&cfg, "p", whole,
+							       sizeof(whole) - 1),
+				 0);
+		assert_string_equal(cfg.owners[1], "b\xc3\xa9");
+		assert_int_equal(tg_config_fail_on_for(&cfg, "x/a.py", TG_SEV_HIGH),
+				 TG_SEV_NEVER);
+		tg_config_release(&cfg);
+	}
+}
+
+
+/* The baseline lives inside the working tree. */
+static void test_baseline_inside(void **state)
+{
+	struct tg_config cfg;
+
+	(void)state;
+	expect_error("[txguard]\nbaseline = ../x\n", 2, "outside the working tree");
+	expect_error("[txguard]\nbaseline = /etc/x\n", 2, "outside the working tree");
+	expect_error("[txguard]\nbaseline = a/../../x\n", 2, "outside the working tree");
+	assert_int_equal(load(&cfg, "[txguard]\nbaseline = debt/..x/.b\n"), 0);
 	tg_config_release(&cfg);
 }
 
@@ -335,7 +499,11 @@ int main(void)
 		cmocka_unit_test(test_bad_values),
 		cmocka_unit_test(test_unknown_keys_and_sections),
 		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_last_value_wins),
+		cmocka_unit_test(test_single_valued_twice),
+		cmocka_unit_test(test_repeatable_keys),
+		cmocka_unit_test(test_suggestions),
+		cmocka_unit_test(test_baseline_inside),
+		cmocka_unit_test(test_pyproject),
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_layers),
 		cmocka_unit_test(test_bare),

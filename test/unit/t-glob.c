@@ -1,4 +1,4 @@
-/* Path globs for include/exclude (SPEC §8). */
+/* Path globs for include/exclude. */
 #include "txguard/common.h"
 #include "txguard/glob.h"
 

@@ -1,11 +1,12 @@
 /*
- * SARIF and GitHub outputs (SPEC §9): field checks with jansson, GitHub's
+ * SARIF and GitHub outputs: field checks with jansson, GitHub's
  * escaping, and the SARIF validated against the published 2.1.0 schema
  * by a real validator (test/sarif/validate.py, python3-jsonschema) on
  * findings of every status with hostile paths.
  */
 #include "txguard/common.h"
 #include "txguard/out.h"
+#include "txguard/out_render.h"
 #include "txguard/report.h"
 #include "txguard/rules.h"
 
@@ -85,7 +86,9 @@ static void test_github(void **state)
 	assert_non_null(strstr(out,
 		"::notice file=with space/a%2Cb%3Ac%25#?.py,line=12,"));
 	assert_non_null(strstr(out, "title=TX001 critical (baselined)::"));
-	assert_non_null(strstr(out, "::notice file=caf\xc3\xa9/new%0Aline\"q\".py,"));
+	/* quoted as git quotes a path: no raw newline reaches the runner */
+	assert_non_null(strstr(out,
+		"::notice file=\"caf\xc3\xa9/new\\nline\\\"q\\\".py\","));
 	/* one physical line per annotation: 4 findings + notice + summary */
 	{
 		size_t nl = 0;
@@ -94,6 +97,98 @@ static void test_github(void **state)
 			nl += *p == '\n';
 		assert_int_equal(nl, 6);
 	}
+	free(out);
+	tg_report_release(&r);
+}
+
+/* Every text format: a file name cannot drive the terminal that shows it. */
+static void test_control_characters(void **state)
+{
+	static int (*const writers[])(FILE *, const struct tg_report *,
+				      const struct tg_out_opts *) = {
+		tg_out_text, tg_out_concise, tg_out_github,
+	};
+	struct tg_report r = TG_REPORT_INIT;
+
+	(void)state;
+	add(&r, "a\033[2Jb\x07\x7f\xc2\x9b" "31m.py", TG_STATUS_NEW,
+	    "0123456789abcdef");
+	tg_report_notice(&r, "skipped a\033]0;title\x07.py");
+	tg_report_finish(&r, TG_SEV_HIGH);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(writers); i++) {
+		char *out = render(writers[i], &r, true);
+
+		assert_non_null(strstr(out, "\"a\\033[2Jb\\a\\177\\302\\23331m.py\""));
+		assert_non_null(strstr(out, "skipped a\\033]0;title\\007.py"));
+		for (const unsigned char *p = (const unsigned char *)out; *p; p++)
+			assert_true(*p == '\n' || *p == '\t' ||
+				    (*p >= 0x20 && *p != 0x7f &&
+				     !(p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)));
+		free(out);
+	}
+	tg_report_release(&r);
+}
+
+/* Concise: one line a finding; paths follow the current directory. */
+static void test_concise(void **state)
+{
+	struct tg_report r = TG_REPORT_INIT;
+	struct tg_out_opts opts = { 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)state;
+	fill(&r);
+	fp = open_memstream(&buf, &len);
+	opts.cwd_prefix = "backend/";
+	assert_int_equal(tg_out_concise(fp, &r, &opts), 0);
+	fclose(fp);
+	assert_non_null(strstr(buf,
+		"../app/jobs.py:12:9: TX001 50% done: commit(), inside  the owner\n"));
+	assert_null(strstr(buf, "[baselined]"));
+	free(buf);
+
+	buf = NULL;
+	fp = open_memstream(&buf, &len);
+	opts.cwd_prefix = "app/";
+	assert_int_equal(tg_out_concise(fp, &r, &opts), 0);
+	fclose(fp);
+	assert_memory_equal(buf, "jobs.py:12:9: TX001 ", 20);
+	free(buf);
+	tg_report_release(&r);
+}
+
+/* GitLab code quality: the fields GitLab reads, new findings only. */
+static void test_gitlab(void **state)
+{
+	struct tg_report r = TG_REPORT_INIT;
+	char *out;
+	json_t *doc, *issue;
+	json_error_t err;
+
+	(void)state;
+	fill(&r);
+	out = render(tg_out_gitlab, &r, false);
+	doc = json_loads(out, 0, &err);
+	assert_non_null(doc);
+	assert_true(json_is_array(doc));
+	assert_int_equal(json_array_size(doc), 1);
+	issue = json_array_get(doc, 0);
+	assert_string_equal(json_string_value(json_object_get(issue, "check_name")), "TX001");
+	assert_string_equal(json_string_value(json_object_get(issue, "severity")), "critical");
+	assert_string_equal(json_string_value(json_object_get(issue, "fingerprint")), "0123456789abcdef");
+	assert_non_null(strstr(json_string_value(json_object_get(issue, "description")), "50% done"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(issue, "location"), "path")), "app/jobs.py");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(issue, "location"), "lines"), "begin")), 12);
+	json_decref(doc);
+	free(out);
+
+	out = render(tg_out_gitlab, &r, true);
+	doc = json_loads(out, 0, &err);
+	assert_non_null(doc);
+	assert_int_equal(json_array_size(doc), 4);
+	json_decref(doc);
 	free(out);
 	tg_report_release(&r);
 }
@@ -168,7 +263,7 @@ static void test_sarif_fields(void **state)
 static int validate(const char *file)
 {
 	char *cmd = tg_xasprintf(
-		"out=$(schema=$(sh test/sarif/fetch-schema.sh) && "
+		"out=$(schema=$(sh test/sarif/fetch-schema.sh --cached) && "
 		"python3 test/sarif/validate.py \"$schema\" '%s' 2>&1); rc=$?; "
 		"printf '%%s\\n' \"$out\" | sed 's/^/# /' >&2; exit $rc", file);
 	int rc;
@@ -225,7 +320,7 @@ static json_t *nth_number(void *ctx, size_t i)
 }
 
 /*
- * The reports are written a finding at a time (§11: a large report is not
+ * The reports are written a finding at a time (a large report is not
  * held twice): the text is the one jansson makes from the whole document,
  * whatever the number of items, wherever the array sits, even when a
  * notice reads like the placeholder.
@@ -287,6 +382,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_github),
+		cmocka_unit_test(test_control_characters),
+		cmocka_unit_test(test_concise),
+		cmocka_unit_test(test_gitlab),
 		cmocka_unit_test(test_sarif_fields),
 		cmocka_unit_test(test_sarif_schema),
 		cmocka_unit_test(test_stream),
