@@ -28,8 +28,4 @@ char *tg_fingerprint_normalize(const char *text, size_t len);
  */
 void tg_fingerprint_assign(struct tg_findings *list, size_t from);
 
-/** 64-bit FNV-1a over `len` bytes, continuing from `h`. */
-uint64_t tg_fingerprint_hash(uint64_t h, const void *data, size_t len);
-#define TG_FNV_OFFSET 0xcbf29ce484222325ULL
-
 #endif

@@ -3,6 +3,7 @@
 #include "txguard/analyze.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
+#include "txguard/hash.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/units.h"
@@ -161,9 +162,9 @@ static void test_hash(void **state)
 {
 	(void)state;
 	/* FNV-1a 64 of "a" */
-	assert_true(tg_fingerprint_hash(TG_FNV_OFFSET, "a", 1) ==
+	assert_true(tg_hash_fnv1a(TG_HASH_FNV_OFFSET, "a", 1) ==
 		    0xaf63dc4c8601ec8cULL);
-	assert_true(tg_fingerprint_hash(TG_FNV_OFFSET, "", 0) == TG_FNV_OFFSET);
+	assert_true(tg_hash_fnv1a(TG_HASH_FNV_OFFSET, "", 0) == TG_HASH_FNV_OFFSET);
 }
 
 int main(void)
