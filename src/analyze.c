@@ -5,7 +5,9 @@
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
+#include "txguard/hash.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
@@ -476,19 +478,10 @@ struct tg_classify_memo {
 	size_t nr, alloc; /* alloc: 0 or a power of two */
 };
 
-static size_t memo_hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static struct tg_classified *memo_slot(struct tg_classify_memo *m,
 				       const char *callee)
 {
-	size_t i = memo_hash(callee) & (m->alloc - 1);
+	size_t i = (size_t)tg_hash(callee, strlen(callee)) & (m->alloc - 1);
 
 	while (m->v[i].callee && strcmp(m->v[i].callee, callee))
 		i = (i + 1) & (m->alloc - 1);

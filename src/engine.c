@@ -17,6 +17,7 @@
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/inferstate.h"
 #include "txguard/finding.h"
 #include "txguard/pyparse.h"

@@ -7,6 +7,7 @@
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/inferstate.h"
 #include "txguard/ownerdb.h"
 #include "txguard/repo.h"

@@ -21,6 +21,7 @@
 #include "txguard/fingerprint.h"
 #include "txguard/buf.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/out.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"

@@ -22,6 +22,7 @@
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/suppress.h"

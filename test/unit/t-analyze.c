@@ -5,6 +5,7 @@
 #include "txguard/diff.h"
 #include "txguard/finding.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"

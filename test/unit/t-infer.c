@@ -4,6 +4,7 @@
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/owners.h"
 #include "txguard/pyparse.h"
 
@@ -770,7 +771,7 @@ static void test_changed_names(void **state)
 	(void)state;
 	record(&a, "m.py", before);
 	record(&b, "m.py", after);
-	tg_infer_changed_names(&names, &nr, &alloc, a.ptr, a.len, b.ptr,
+	tg_inferred_changed_names(&names, &nr, &alloc, a.ptr, a.len, b.ptr,
 			       b.len);
 	/* the owner appeared, the factory went; `same` moved only */
 	assert_int_equal(nr, 2);

@@ -4,6 +4,7 @@
 #include "txguard/error.h"
 #include "txguard/glob.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/owners.h"
 #include "txguard/ownerdb.h"
 #include "txguard/pyparse.h"
