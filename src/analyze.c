@@ -8,7 +8,7 @@
 #include "txguard/hash.h"
 #include "txguard/infer.h"
 #include "txguard/resolver.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
 #include "txguard/units.h"
@@ -542,9 +542,9 @@ static void memo_release(struct tg_classify_memo *m)
 static const struct tg_owner *callee_owner(const struct tg_actx *cx,
 					   const char *callee, size_t len)
 {
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const struct tg_owner *o = tg_owners_match_owner(reg, callee, len);
+	const struct tg_owner *o = tg_owner_table_match_owner(reg, callee, len);
 
 	if (!o && res)
 		o = tg_resolver_owner(res, cx->py->path, callee, len);
@@ -558,12 +558,12 @@ static const struct tg_owner *callee_owner(const struct tg_actx *cx,
 static bool callee_factory(const struct tg_actx *cx, const char *callee,
 			   size_t len, const struct tg_owner **owner)
 {
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
 	const struct tg_owner *o;
 
 	*owner = NULL;
-	if ((o = tg_owners_match_factory(reg, callee, len))) {
+	if ((o = tg_owner_table_match_factory(reg, callee, len))) {
 		*owner = o;
 		return true;
 	}
@@ -931,7 +931,7 @@ static bool sessionish_name(const char *s)
 static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 			  TSNode body, bool is_async)
 {
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
 	const char *t = ts_node_type(p);
 	TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
@@ -969,7 +969,7 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 		if (ts_node_is_null(target))
 			return;
 		tt = tg_analyze_norm(cx, target);
-		o = tg_owners_match_owner(reg, tt, strlen(tt));
+		o = tg_owner_table_match_owner(reg, tt, strlen(tt));
 		if (!o && res)
 			o = tg_resolver_dependency(res, cx->py->path,
 						   tt, strlen(tt));

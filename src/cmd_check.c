@@ -10,8 +10,8 @@
 #include "txguard/diff.h"
 #include "txguard/engine.h"
 #include "txguard/error.h"
-#include "txguard/inferstate.h"
-#include "txguard/owners.h"
+#include "txguard/ownerscope.h"
+#include "txguard/owner_table.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
@@ -24,7 +24,7 @@ static const char description[] =
 	"at or above the fail-on level block.";
 
 /* §4: say why files the change did not touch were checked */
-static void note_dependents(struct tg_report *r, const struct tg_inferstate *st)
+static void note_dependents(struct tg_report *r, const struct tg_ownerscope *st)
 {
 	struct tg_buf names = TG_BUF_INIT;
 
@@ -54,16 +54,16 @@ int cmd_check(int argc, const char **argv)
 	struct tg_out_opts oopts;
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	struct tg_engine_opts eopts = { 0 };
-	struct tg_inferstate st;
+	struct tg_ownerscope st;
 	const char **args = NULL;
 	int nargs, fail_on, ret = TG_EXIT_ERROR;
 
 	tg_config_init(&cfg);
-	tg_inferstate_init(&st);
+	tg_ownerscope_init(&st);
 	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
 			 TG_ARRAY_SIZE(opts)) < 0 ||
 	    tg_common_opts_resolve(&oopts, &fail_on, &copts) < 0) {
@@ -92,11 +92,11 @@ int cmd_check(int argc, const char **argv)
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
 					&cfg.files) < 0 ||
-		    tg_inferstate_branch(&st, repo, &cs,
+		    tg_ownerscope_branch(&st, repo, &cs,
 					 head ? head : "HEAD") < 0)
 			goto fail;
 	} else if (tg_changeset_staged(&cs, repo, &cfg.files) < 0 ||
-		   tg_inferstate_staged(&st, repo, &cs) < 0) {
+		   tg_ownerscope_staged(&st, repo, &cs) < 0) {
 		goto fail;
 	}
 	eopts.resolver = st.now;
@@ -120,9 +120,9 @@ fail:
 out:
 	free(args);
 	tg_report_release(&report);
-	tg_inferstate_release(&st);
+	tg_ownerscope_release(&st);
 	tg_changeset_release(&cs);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 	tg_config_release(&cfg);
 	tg_repo_free(repo);
 	return ret;

@@ -18,13 +18,13 @@
 #include "txguard/buf.h"
 #include "txguard/infer.h"
 #include "txguard/resolver.h"
-#include "txguard/inferstate.h"
+#include "txguard/ownerscope.h"
 #include "txguard/finding.h"
 #include "txguard/pyparse.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 #include "txguard/suppress.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/units.h"
 
 #include <pthread.h>
@@ -39,14 +39,14 @@ static const struct tg_oid zero_oid;
  * blob (none of its pre-filter words) or there is no index, make one from
  * this parse.
  */
-static void fill_resolver(struct tg_resolver *r, struct tg_inferstate *st,
+static void fill_resolver(struct tg_resolver *r, struct tg_ownerscope *st,
 			  const struct tg_oid *id, const struct tg_pyfile *py)
 {
 	struct tg_buf rec = TG_BUF_INIT;
 
 	if (!r || !tg_resolver_needs(r, py->path))
 		return;
-	if (st && id && tg_inferstate_fill(st, r, py->path, id))
+	if (st && id && tg_ownerscope_fill(st, r, py->path, id))
 		return;
 	tg_infer_pyfile(&rec, py);
 	tg_resolver_fill(r, py->path, rec.ptr, rec.len);
@@ -134,7 +134,7 @@ static bool has_name(const char *src, size_t len, const char *name)
 static bool can_matter(const char *src, size_t len,
 		       const struct tg_engine_opts *opts)
 {
-	const struct tg_owners *owners = opts->owners;
+	const struct tg_owner_table *owners = opts->owners;
 
 	static const char *const words[] = {
 		"commit", "rollback", ".begin", "Session", "Depends", "txguard:",
@@ -306,8 +306,8 @@ static int run_file(struct tg_report *r, const char *path,
 	attach_snippets(&cur, 0, py);
 	if (old && cur.nr) {
 		/* §4: the pre-image as it was, owners and factories included */
-		if (opts->infer && tg_inferstate_before(opts->infer))
-			aopts.resolver = tg_inferstate_before(opts->infer);
+		if (opts->infer && tg_ownerscope_before(opts->infer))
+			aopts.resolver = tg_ownerscope_before(opts->infer);
 		if (old_len == len && !memcmp(old, src, len)) {
 			/* a file re-checked for a definition it uses: its
 			 * own parse, under the pre-image's definitions */

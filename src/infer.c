@@ -2,7 +2,7 @@
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 #include <pthread.h>

@@ -233,14 +233,8 @@ static void index_lines(struct tg_pyfile *py)
  * far above the ~0.25 ms per KiB tree-sitter needs on ordinary code).
  */
 #define TG_MAX_INDENT 4096
-#ifdef TG_DEBUG_POOL
-/* sanitizer builds parse several times slower: same bound in real terms */
-#define TG_PARSE_SLOWDOWN 8ULL
-#else
-#define TG_PARSE_SLOWDOWN 1ULL
-#endif
-#define TG_PARSE_MICROS_BASE (10000000ULL * TG_PARSE_SLOWDOWN)
-#define TG_PARSE_MICROS_PER_KB (5000ULL * TG_PARSE_SLOWDOWN)
+#define TG_PARSE_MICROS_BASE 10000000ULL
+#define TG_PARSE_MICROS_PER_KB 5000ULL
 
 static bool too_deep(const char *src, size_t len)
 {

@@ -3,7 +3,7 @@
 #include "txguard/error.h"
 #include "txguard/infer.h"
 #include "txguard/inferred.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/resolver.h"
 #include "txguard/strmap.h"
 
@@ -57,7 +57,7 @@ struct slots {
 	size_t nr, alloc;
 };
 
-static void slot_free(struct slots *s, size_t idx)
+static void slot_give_back(struct slots *s, size_t idx)
 {
 	TG_ALLOC_GROW(s->v, s->nr + 1, s->alloc);
 	s->v[s->nr++] = idx;
@@ -153,7 +153,7 @@ static void drop_memo(struct tg_resolver *r, const char *path)
 		return;
 	tg_strmap_release(&r->memos[idx].m);
 	tg_strmap_del(&r->memo_of, path, strlen(path));
-	slot_free(&r->free_memos, idx);
+	slot_give_back(&r->free_memos, idx);
 }
 
 struct tg_resolver *tg_resolver_new(void)
@@ -340,7 +340,7 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 		free(f->module);
 		memset(f, 0, sizeof(*f));
 		f->own_only = true;
-		slot_free(&r->free_files, idx);
+		slot_give_back(&r->free_files, idx);
 	} else {
 		/*
 		 * A resolution target keeps its record, not its decoding:

@@ -2,7 +2,7 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 /*
@@ -19,7 +19,7 @@
 static char *close_only_example(const struct tg_actx *cx,
 				const struct tg_owned *o)
 {
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 
 	for (size_t i = 0; reg && i < reg->nfactories; i++) {
 		const char *name = reg->factories[i].name;

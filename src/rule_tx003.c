@@ -2,7 +2,7 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 /*

@@ -32,11 +32,12 @@ int tg_die_usage(const char *cmd, const char *msg);
 /** tg_die_usage() for a command that takes no arguments but got `arg`. */
 int tg_die_unexpected(const char *cmd, const char *arg);
 
-struct tg_owners;
+struct tg_owner_table;
 struct tg_config;
 
 /** Register the owners and factories named in the configuration (SPEC §8). */
-void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg);
+void tg_owners_from_config(struct tg_owner_table *o,
+			   const struct tg_config *cfg);
 
 /** Options every reporting command takes (SPEC §2). */
 struct tg_common_opts {
@@ -94,14 +95,14 @@ int tg_common_apply_baseline(struct tg_report *r, struct tg_repo *repo,
 			     const char *path, const struct tg_common_opts *c,
 			     enum tg_baseline_source from);
 
-struct tg_owners;
+struct tg_owner_table;
 /**
  * Scan every selected Python file of the tree of `rev` (NULL: HEAD),
  * optionally only under `paths`, into `report` with `threads` workers.
  * Shared by scan and baseline. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
  */
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
-		 const struct tg_config *cfg, const struct tg_owners *owners,
+		 const struct tg_config *cfg, const struct tg_owner_table *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
 		 unsigned threads);
 /** One analysis thread per core (at most 64). */

@@ -14,14 +14,14 @@
 struct tg_repo;
 struct tg_changeset;
 struct tg_config;
-struct tg_owners;
+struct tg_owner_table;
 struct tg_report;
 struct tg_resolver;
-struct tg_inferstate;
+struct tg_ownerscope;
 
 struct tg_engine_opts {
 	const struct tg_config *cfg;
-	const struct tg_owners *owners;
+	const struct tg_owner_table *owners;
 	unsigned threads; /* 0 or 1: run in the calling thread */
 	bool record_units; /* list analysed units in the report (baseline scope) */
 	/*
@@ -38,7 +38,7 @@ struct tg_engine_opts {
 	 * pre-image uses `resolver` too.
 	 */
 	struct tg_resolver *resolver;
-	struct tg_inferstate *infer;
+	struct tg_ownerscope *infer;
 	/* extra pre-filter words: the names of those definitions */
 	char *const *words;
 	size_t nwords;

@@ -4,7 +4,7 @@
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
 #include "txguard/hash.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/units.h"
 
@@ -42,14 +42,14 @@ static void test_normalize(void **state)
 static void analyse(struct tg_findings *out, const char *path,
 		    const char *src)
 {
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_analyze_opts opts = { 0 };
 	struct tg_pyfile *py;
 	struct tg_units units = TG_UNITS_INIT;
 
-	tg_owners_add_owner(&owners, "get_background_session",
+	tg_owner_table_add_owner(&owners, "get_background_session",
 			    TG_OWNER_CONFIGURED, NULL, NULL);
-	tg_owners_add_owner(&owners, "other_owner", TG_OWNER_CONFIGURED, NULL,
+	tg_owner_table_add_owner(&owners, "other_owner", TG_OWNER_CONFIGURED, NULL,
 			    NULL);
 	opts.owners = &owners;
 	opts.flags = TG_ANALYZE_ALL_UNITS;
@@ -58,7 +58,7 @@ static void analyse(struct tg_findings *out, const char *path,
 	assert_int_equal(tg_analyze(out, py, &units, &opts), 0);
 	tg_units_release(&units);
 	tg_pyfile_free(py);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 }
 
 static const char base[] =

@@ -5,7 +5,7 @@
 #include "txguard/glob.h"
 #include "txguard/infer.h"
 #include "txguard/resolver.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/ownerdb.h"
 #include "txguard/pyparse.h"
 

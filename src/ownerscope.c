@@ -8,7 +8,7 @@
 #include "txguard/error.h"
 #include "txguard/infer.h"
 #include "txguard/resolver.h"
-#include "txguard/inferstate.h"
+#include "txguard/ownerscope.h"
 #include "txguard/ownerdb.h"
 #include "txguard/repo.h"
 
@@ -107,7 +107,7 @@ static int read_blob(void *ctx, char **buf, size_t *len,
 	return tg_repo_read_blob(buf, len, ctx, id);
 }
 
-int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
+int tg_ownerscope_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
 			  const char *rev, unsigned flags)
 {
 	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY | flags,
@@ -160,7 +160,7 @@ static long find_change(const struct tg_changeset *cs, const size_t *order,
  * whole, against themselves, under both states: what the change turned
  * into a violation is new, what was one already is not.
  */
-static int add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
+static int add_dependents(struct tg_ownerscope *st, struct tg_changeset *cs)
 {
 	struct tg_ownerdb_file *users = NULL;
 	size_t nusers = 0, *order, n0 = cs->nr;
@@ -213,7 +213,7 @@ static int add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
  * needs it, and most commits have none (§12). The records are all read
  * already (two_states), so this cannot fail.
  */
-struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st)
+struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)
 {
 	pthread_mutex_lock(&st->mu);
 	if (!st->before && st->db) {
@@ -243,7 +243,7 @@ struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st)
 }
 
 /* Both states for a changeset with a pre-image side. */
-static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
+static int two_states(struct tg_ownerscope *st, struct tg_changeset *cs)
 {
 	int err;
 
@@ -272,7 +272,7 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 	return tg_ownerdb_save(st->db);
 }
 
-int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_staged(struct tg_ownerscope *st, struct tg_repo *repo,
 			 struct tg_changeset *cs)
 {
 	int err;
@@ -281,12 +281,12 @@ int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0; /* nothing to check: never build the index */
 	st->repo = repo;
 	st->rev = NULL;
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL, 0)) < 0)
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, NULL, 0)) < 0)
 		return err;
 	return two_states(st, cs);
 }
 
-int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_branch(struct tg_ownerscope *st, struct tg_repo *repo,
 			 struct tg_changeset *cs, const char *head)
 {
 	int err;
@@ -295,29 +295,29 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0;
 	st->repo = repo;
 	st->rev = head ? head : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev, 0)) < 0)
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev, 0)) < 0)
 		return err;
 	return two_states(st, cs);
 }
 
-int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_scan(struct tg_ownerscope *st, struct tg_repo *repo,
 		       const char *rev)
 {
 	int err;
 
 	st->repo = repo;
 	st->rev = rev ? rev : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev,
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev,
 					 TG_OWNERDB_LIVE_ONLY)) < 0)
 		return err;
-	/* each file analysed joins it then (tg_inferstate_fill) */
+	/* each file analysed joins it then (tg_ownerscope_fill) */
 	st->now = tg_ownerdb_resolver(st->db);
 	tg_ownerdb_def_names(&st->words, &st->nwords, &st->alloc_words,
 			     st->db);
 	return 0;
 }
 
-bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
+bool tg_ownerscope_fill(struct tg_ownerscope *st, struct tg_resolver *r,
 			const char *path, const struct tg_oid *id)
 {
 	const unsigned char *d = NULL;
@@ -339,13 +339,13 @@ bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
 	return len > 0;
 }
 
-void tg_inferstate_init(struct tg_inferstate *st)
+void tg_ownerscope_init(struct tg_ownerscope *st)
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
 }
 
-void tg_inferstate_release(struct tg_inferstate *st)
+void tg_ownerscope_release(struct tg_ownerscope *st)
 {
 	pthread_mutex_destroy(&st->mu);
 	tg_resolver_free(st->before);
