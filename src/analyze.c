@@ -6,6 +6,7 @@
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
 #include "txguard/hash.h"
+#include "txguard/node.h"
 #include "txguard/infer.h"
 #include "txguard/resolver.h"
 #include "txguard/owner_table.h"
@@ -35,34 +36,10 @@ bool tg_analyze_implements(const char *id)
 	return false;
 }
 
-static bool is(const char *type, const char *name)
-{
-	return !strcmp(type, name);
-}
-
-TSNode tg_child(TSNode node, unsigned field)
-{
-	return ts_node_child_by_field_id(node,
-					 (TSFieldId)tg_pyparse_field(field));
-}
-
-const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,
-			    size_t *len)
-{
-	uint32_t s = ts_node_start_byte(node), e = ts_node_end_byte(node);
-
-	if (e > cx->py->len)
-		e = (uint32_t)cx->py->len;
-	if (s > e)
-		s = e;
-	*len = e - s;
-	return cx->py->src + s;
-}
-
 char *tg_analyze_norm(const struct tg_actx *cx, TSNode node)
 {
 	size_t len;
-	const char *s = tg_analyze_text(cx, node, &len);
+	const char *s = tg_node_text(cx->py, node, &len);
 
 	return tg_fingerprint_normalize(s, len);
 }
@@ -71,7 +48,7 @@ char *tg_analyze_display(const struct tg_actx *cx, TSNode node)
 {
 	struct tg_buf b = TG_BUF_INIT;
 	size_t len;
-	const char *s = tg_analyze_text(cx, node, &len);
+	const char *s = tg_node_text(cx->py, node, &len);
 	bool space = false;
 
 	/* one line for messages: whitespace runs folded, none after ( or before ) */
@@ -115,7 +92,7 @@ static struct tg_owned *push(struct tg_actx *cx, TSNode node)
 
 static void push_barrier(struct tg_actx *cx, TSNode node)
 {
-	TSNode body = tg_child(node, TG_F_BODY);
+	TSNode body = tg_node_child(node, TG_F_BODY);
 	struct tg_owned *o = push(cx, node);
 
 	o->barrier = true;
@@ -245,13 +222,13 @@ static void kill_targets(struct tg_actx *cx, TSNode target, uint32_t stmt,
 	c = ts_tree_cursor_new(target);
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
-		const char *type = ts_node_type(n);
+		unsigned kind = tg_node_kind(n);
 		bool descend = true;
 
-		if (is(type, "identifier") || is(type, "attribute")) {
+		if (kind == TG_PK_IDENTIFIER || kind == TG_PK_ATTRIBUTE) {
 			kill_node(cx, n, stmt, pos);
 			descend = false;
-		} else if (is(type, "subscript")) {
+		} else if (kind == TG_PK_SUBSCRIPT) {
 			descend = false;
 		}
 		if (!tg_cursor_next(&c, descend))
@@ -267,7 +244,7 @@ static void kill_targets(struct tg_actx *cx, TSNode target, uint32_t stmt,
  */
 static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
 {
-	TSNode left = tg_child(clause, TG_F_LEFT);
+	TSNode left = tg_node_child(clause, TG_F_LEFT);
 	TSTreeCursor c;
 
 	if (!cx->nstack || ts_node_is_null(left))
@@ -275,9 +252,9 @@ static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
 	c = ts_tree_cursor_new(left);
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
-		const char *type = ts_node_type(n);
+		unsigned kind = tg_node_kind(n);
 
-		if (is(type, "identifier")) {
+		if (kind == TG_PK_IDENTIFIER) {
 			struct tg_owned *o = push(cx, comp);
 
 			o->name = tg_analyze_norm(cx, n);
@@ -313,22 +290,22 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 		return;
 	if (kind == TG_PK_ASSIGNMENT) {
 		/* an annotation alone (`s: Session`) binds nothing */
-		if (ts_node_is_null(tg_child(node, TG_F_RIGHT)))
+		if (ts_node_is_null(tg_node_child(node, TG_F_RIGHT)))
 			return;
-		kill_targets(cx, tg_child(node, TG_F_LEFT), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_LEFT), start, end);
 	} else if (kind == TG_PK_AUGASSIGN) {
-		kill_targets(cx, tg_child(node, TG_F_LEFT), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_LEFT), start, end);
 	} else if (kind == TG_PK_FOR) {
-		TSNode right = tg_child(node, TG_F_RIGHT);
+		TSNode right = tg_node_child(node, TG_F_RIGHT);
 
-		kill_targets(cx, tg_child(node, TG_F_LEFT),
+		kill_targets(cx, tg_node_child(node, TG_F_LEFT),
 			     start,
 			     ts_node_is_null(right) ? start :
 						      ts_node_end_byte(right));
 	} else if (kind == TG_PK_AS_PATTERN) {
-		kill_targets(cx, tg_child(node, TG_F_ALIAS), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_ALIAS), start, end);
 	} else if (kind == TG_PK_NAMED_EXPR) {
-		kill_targets(cx, tg_child(node, TG_F_NAME), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_NAME), start, end);
 	} else if (kind == TG_PK_DELETE) {
 		kill_targets(cx, ts_node_named_child(node, 0), start, end);
 	} else if (kind == TG_PK_GLOBAL) {
@@ -338,12 +315,12 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 
 		for (uint32_t i = 0; i < n; i++) {
 			TSNode ch = ts_node_named_child(node, i);
-			const char *t = ts_node_type(ch);
+			unsigned t = tg_node_kind(ch);
 
-			if (is(t, "aliased_import")) {
-				kill_targets(cx, tg_child(ch, TG_F_ALIAS),
+			if (t == TG_PK_ALIASED_IMPORT) {
+				kill_targets(cx, tg_node_child(ch, TG_F_ALIAS),
 					     start, end);
-			} else if (is(t, "dotted_name")) {
+			} else if (t == TG_PK_DOTTED_NAME) {
 				/* `import a.b` binds a; module_name binds nothing */
 				if (kind == TG_PK_IMPORT_FROM && i == 0)
 					continue;
@@ -352,53 +329,6 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 			}
 		}
 	}
-}
-
-static TSNode unparen(TSNode n)
-{
-	while (!ts_node_is_null(n) &&
-	       is(ts_node_type(n), "parenthesized_expression") &&
-	       ts_node_named_child_count(n) == 1)
-		n = ts_node_named_child(n, 0);
-	return n;
-}
-
-/* The last dotted part of `s` (`len` bytes); *n gets its length. */
-static const char *last_part(const char *s, size_t len, size_t *n)
-{
-	const char *l = s + len;
-
-	while (l > s && l[-1] != '.')
-		l--;
-	*n = (size_t)(s + len - l);
-	return l;
-}
-
-static bool text_is(const char *s, size_t len, const char *lit)
-{
-	return len == strlen(lit) && !memcmp(s, lit, len);
-}
-
-/* Whether the callee of `call` (a name, dotted or not) ends in `name`. */
-static bool callee_last_is(const struct tg_actx *cx, TSNode call,
-			   const char *name)
-{
-	TSNode fn;
-	const char *s, *l;
-	size_t len, n;
-
-	if (ts_node_is_null(call) || !is(ts_node_type(call), "call"))
-		return false;
-	fn = unparen(tg_child(call, TG_F_FUNCTION));
-	if (ts_node_is_null(fn))
-		return false;
-	if (is(ts_node_type(fn), "attribute"))
-		fn = tg_child(fn, TG_F_ATTRIBUTE);
-	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
-		return false;
-	s = tg_analyze_text(cx, fn, &len);
-	l = last_part(s, len, &n);
-	return text_is(l, n, name);
 }
 
 /* Is the module `fqn` SQLAlchemy (or SQLModel, whose Session is one)? */
@@ -428,10 +358,11 @@ static bool sqlalchemy_session_class(const struct tg_actx *cx,
 				     const char *callee, size_t len)
 {
 	size_t n, first = 0;
-	const char *l = last_part(callee, len, &n);
+	const char *l = tg_node_last_part(callee, len, &n);
 	const struct tg_inferred *inf = NULL;
 
-	if (!text_is(l, n, "Session") && !text_is(l, n, "AsyncSession"))
+	if (!tg_node_text_is(l, n, "Session") &&
+	    !tg_node_text_is(l, n, "AsyncSession"))
 		return false;
 	while (first < len && callee[first] != '.')
 		first++;
@@ -625,33 +556,33 @@ static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
 				   const struct tg_owner **owner)
 {
 	TSNode fn;
-	const char *type;
+	unsigned kind;
 	size_t len;
 
 	*owner = NULL;
-	fn = unparen(tg_child(call, TG_F_FUNCTION));
+	fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
 	if (ts_node_is_null(fn))
 		return TG_CALL_NONE;
-	type = ts_node_type(fn);
-	if (is(type, "attribute")) {
-		TSNode attr = tg_child(fn, TG_F_ATTRIBUTE);
+	kind = tg_node_kind(fn);
+	if (kind == TG_PK_ATTRIBUTE) {
+		TSNode attr = tg_node_child(fn, TG_F_ATTRIBUTE);
 		const char *a = "";
 
 		len = 0;
 		if (!ts_node_is_null(attr))
-			a = tg_analyze_text(cx, attr, &len);
-		if (text_is(a, len, "begin"))
+			a = tg_node_text(cx->py, attr, &len);
+		if (tg_node_text_is(a, len, "begin"))
 			return TG_CALL_BEGIN;
-		if (text_is(a, len, "begin_nested"))
+		if (tg_node_text_is(a, len, "begin_nested"))
 			return TG_CALL_BEGIN_NESTED;
-	} else if (is(type, "call")) {
+	} else if (kind == TG_PK_CALL) {
 		/* sessionmaker(bind=engine)(): a factory made and called at once */
-		return callee_last_is(cx, fn, "sessionmaker") ||
-				       callee_last_is(cx, fn,
+		return tg_node_callee_is(cx->py, fn, "sessionmaker") ||
+				       tg_node_callee_is(cx->py, fn,
 						      "async_sessionmaker") ?
 			       TG_CALL_FACTORY :
 			       TG_CALL_NONE;
-	} else if (!is(type, "identifier")) {
+	} else if (kind != TG_PK_IDENTIFIER) {
 		return TG_CALL_NONE;
 	}
 	return classify_callee(cx, tg_analyze_norm(cx, fn), factory_only,
@@ -673,7 +604,7 @@ bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
 char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
 			      const struct tg_owner *owner)
 {
-	TSNode fn = unparen(tg_child(call, TG_F_FUNCTION));
+	TSNode fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
 	char *callee, *desc;
 	const char *l;
 	size_t n;
@@ -686,10 +617,10 @@ char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
 		return tg_xasprintf("%s (factory configured in %s)",
 				    owner->name,
 				    owner->where ? owner->where : ".txguard");
-	if (ts_node_is_null(fn) || is(ts_node_type(fn), "call"))
+	if (ts_node_is_null(fn) || tg_node_is(fn, TG_PK_CALL))
 		return tg_xstrdup("a sessionmaker called in place");
 	callee = tg_analyze_norm(cx, fn);
-	l = last_part(callee, strlen(callee), &n);
+	l = tg_node_last_part(callee, strlen(callee), &n);
 	desc = tg_xasprintf("SQLAlchemy's %s", l);
 	free(callee);
 	return desc;
@@ -762,18 +693,17 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
  */
 static void with_owners(struct tg_actx *cx, TSNode with)
 {
-	TSNode body = tg_child(with, TG_F_BODY);
+	TSNode body = tg_node_child(with, TG_F_BODY);
 	uint32_t body_start = ts_node_is_null(body) ? ts_node_end_byte(with) :
 						      ts_node_start_byte(body);
-	bool is_async = ts_node_child_count(with) &&
-			is(ts_node_type(ts_node_child(with, 0)), "async");
+	bool is_async = tg_node_is_async(with);
 	TSNode clause = { 0 };
 	uint32_t n = ts_node_named_child_count(with);
 
 	for (uint32_t i = 0; i < n; i++) {
 		TSNode ch = ts_node_named_child(with, i);
 
-		if (is(ts_node_type(ch), "with_clause")) {
+		if (tg_node_is(ch, TG_PK_WITH_CLAUSE)) {
 			clause = ch;
 			break;
 		}
@@ -787,26 +717,26 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 		const struct tg_owner *o;
 		enum tg_call_class cls;
 
-		if (!is(ts_node_type(item), "with_item"))
+		if (!tg_node_is(item, TG_PK_WITH_ITEM))
 			continue;
-		value = tg_child(item, TG_F_VALUE);
+		value = tg_node_child(item, TG_F_VALUE);
 		if (ts_node_is_null(value))
 			continue;
 		expr = value;
-		if (is(ts_node_type(value), "as_pattern")) {
-			TSNode t = tg_child(value, TG_F_ALIAS);
+		if (tg_node_is(value, TG_PK_AS_PATTERN)) {
+			TSNode t = tg_node_child(value, TG_F_ALIAS);
 
 			expr = ts_node_named_child(value, 0);
 			if (!ts_node_is_null(t) &&
 			    ts_node_named_child_count(t) == 1)
 				alias = ts_node_named_child(t, 0);
 			if (!ts_node_is_null(alias) &&
-			    !is(ts_node_type(alias), "identifier") &&
-			    !is(ts_node_type(alias), "attribute"))
+			    !tg_node_is(alias, TG_PK_IDENTIFIER) &&
+			    !tg_node_is(alias, TG_PK_ATTRIBUTE))
 				alias = (TSNode){ 0 };
 		}
-		expr = unparen(expr);
-		if (ts_node_is_null(expr) || !is(ts_node_type(expr), "call"))
+		expr = tg_node_unparen(expr);
+		if (!tg_node_is(expr, TG_PK_CALL))
 			continue;
 		cls = tg_analyze_classify(cx, expr, &o);
 		switch (cls) {
@@ -816,8 +746,9 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 							  TG_OWNED_BEGIN :
 							  TG_OWNED_BEGIN_NESTED;
 
-			fn = unparen(tg_child(expr, TG_F_FUNCTION));
-			obj = tg_child(fn, TG_F_OBJECT);
+			fn = tg_node_unparen(
+				tg_node_child(expr, TG_F_FUNCTION));
+			obj = tg_node_child(fn, TG_F_OBJECT);
 			if (!ts_node_is_null(obj))
 				owner_entry(cx, with, value, obj, expr, kind,
 					    NULL, is_async, body_start);
@@ -853,7 +784,7 @@ static TSNode find_depends(const struct tg_actx *cx, TSNode ann)
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
 
-		if (callee_last_is(cx, n, "Depends")) {
+		if (tg_node_callee_is(cx->py, n, "Depends")) {
 			found = n;
 			break;
 		}
@@ -867,25 +798,25 @@ static TSNode find_depends(const struct tg_actx *cx, TSNode ann)
 /* P of Depends(P) or Depends(dependency=P); null for a bare Depends() */
 static TSNode depends_target(const struct tg_actx *cx, TSNode dep)
 {
-	TSNode args = tg_child(dep, TG_F_ARGUMENTS);
+	TSNode args = tg_node_child(dep, TG_F_ARGUMENTS);
 	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 
 	for (uint32_t i = 0; i < n; i++) {
 		TSNode a = ts_node_named_child(args, i);
-		const char *t = ts_node_type(a);
+		unsigned t = tg_node_kind(a);
 
-		if (is(t, "keyword_argument")) {
-			TSNode k = tg_child(a, TG_F_NAME);
+		if (t == TG_PK_KEYWORD_ARG) {
+			TSNode k = tg_node_child(a, TG_F_NAME);
 			size_t len = 0;
 			const char *s = ts_node_is_null(k) ? "" :
-					tg_analyze_text(cx, k, &len);
+					tg_node_text(cx->py, k, &len);
 
-			if (!text_is(s, len, "dependency"))
+			if (!tg_node_text_is(s, len, "dependency"))
 				continue;
-			a = tg_child(a, TG_F_VALUE);
-			t = ts_node_is_null(a) ? "" : ts_node_type(a);
+			a = tg_node_child(a, TG_F_VALUE);
+			t = tg_node_kind(a);
 		}
-		if (is(t, "identifier") || is(t, "attribute"))
+		if (t == TG_PK_IDENTIFIER || t == TG_PK_ATTRIBUTE)
 			return a;
 		return (TSNode){ 0 };
 	}
@@ -901,12 +832,12 @@ static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
 
-		if (is(ts_node_type(n), "identifier")) {
+		if (tg_node_is(n, TG_PK_IDENTIFIER)) {
 			size_t len;
-			const char *s = tg_analyze_text(cx, n, &len);
+			const char *s = tg_node_text(cx->py, n, &len);
 
-			if (text_is(s, len, "Session") ||
-			    text_is(s, len, "AsyncSession")) {
+			if (tg_node_text_is(s, len, "Session") ||
+			    tg_node_text_is(s, len, "AsyncSession")) {
 				yes = true;
 				break;
 			}
@@ -933,32 +864,32 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 {
 	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const char *t = ts_node_type(p);
+	unsigned t = tg_node_kind(p);
 	TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
 	const struct tg_owner *o = NULL;
 	bool closing = false;
 	char *via = NULL, *disp;
 	struct tg_owned *e;
 
-	if (is(t, "typed_default_parameter")) {
-		name = tg_child(p, TG_F_NAME);
-		ann = tg_child(p, TG_F_TYPE);
-		value = tg_child(p, TG_F_VALUE);
-	} else if (is(t, "default_parameter")) {
-		name = tg_child(p, TG_F_NAME);
-		value = tg_child(p, TG_F_VALUE);
-	} else if (is(t, "typed_parameter")) {
+	if (t == TG_PK_TYPED_DEFAULT) {
+		name = tg_node_child(p, TG_F_NAME);
+		ann = tg_node_child(p, TG_F_TYPE);
+		value = tg_node_child(p, TG_F_VALUE);
+	} else if (t == TG_PK_DEFAULT_PARAM) {
+		name = tg_node_child(p, TG_F_NAME);
+		value = tg_node_child(p, TG_F_VALUE);
+	} else if (t == TG_PK_TYPED_PARAM) {
 		name = ts_node_named_child(p, 0);
-		ann = tg_child(p, TG_F_TYPE);
+		ann = tg_node_child(p, TG_F_TYPE);
 	} else {
 		return;
 	}
 	if (ts_node_is_null(name) ||
-	    !is(ts_node_type(name), "identifier"))
+	    !tg_node_is(name, TG_PK_IDENTIFIER))
 		return;
-	value = unparen(value);
+	value = tg_node_unparen(value);
 	if (!ts_node_is_null(value) &&
-	    callee_last_is(cx, value, "Depends"))
+	    tg_node_callee_is(cx->py, value, "Depends"))
 		dep = value;
 	else if (!ts_node_is_null(ann))
 		dep = find_depends(cx, ann);
@@ -996,8 +927,8 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 		char *at;
 
 		if (ts_node_is_null(a) ||
-		    (!is(ts_node_type(a), "identifier") &&
-		     !is(ts_node_type(a), "attribute")))
+		    (!tg_node_is(a, TG_PK_IDENTIFIER) &&
+		     !tg_node_is(a, TG_PK_ATTRIBUTE)))
 			return;
 		at = tg_analyze_norm(cx, a);
 		o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
@@ -1043,10 +974,9 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
  */
 static void request_scope(struct tg_actx *cx, TSNode fn)
 {
-	TSNode params = tg_child(fn, TG_F_PARAMETERS);
-	TSNode body = tg_child(fn, TG_F_BODY);
-	bool is_async = ts_node_child_count(fn) &&
-			is(ts_node_type(ts_node_child(fn, 0)), "async");
+	TSNode params = tg_node_child(fn, TG_F_PARAMETERS);
+	TSNode body = tg_node_child(fn, TG_F_BODY);
+	bool is_async = tg_node_is_async(fn);
 	TSTreeCursor c;
 
 	if (ts_node_is_null(params) || ts_node_is_null(body))
@@ -1079,7 +1009,8 @@ static bool body_sleeps(const struct tg_actx *cx, TSNode body)
 		    kind == TG_PK_LAMBDA || kind == TG_PK_FOR ||
 		    kind == TG_PK_WHILE) {
 			descend = false;
-		} else if (kind == TG_PK_CALL && callee_last_is(cx, n, "sleep")) {
+		} else if (kind == TG_PK_CALL &&
+			   tg_node_callee_is(cx->py, n, "sleep")) {
 			yes = true;
 			break;
 		}
@@ -1110,39 +1041,40 @@ static bool has_word(const char *s, size_t len, const char *w)
  */
 static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 {
-	TSNode body = tg_child(node, TG_F_BODY);
+	TSNode body = tg_node_child(node, TG_F_BODY);
 	struct tg_owned *o;
 
 	if (ts_node_is_null(body))
 		return;
 	if (is_for) {
-		TSNode left = tg_child(node, TG_F_LEFT);
-		TSNode right = unparen(tg_child(node, TG_F_RIGHT));
+		TSNode left = tg_node_child(node, TG_F_LEFT);
+		TSNode right = tg_node_unparen(tg_node_child(node, TG_F_RIGHT));
 
-		if (ts_node_child_count(node) &&
-		    is(ts_node_type(ts_node_child(node, 0)), "async"))
+		if (tg_node_is_async(node))
 			return;
 		if (!ts_node_is_null(left) &&
-		    is(ts_node_type(left), "identifier")) {
+		    tg_node_is(left, TG_PK_IDENTIFIER)) {
 			size_t len;
-			const char *s = tg_analyze_text(cx, left, &len);
+			const char *s = tg_node_text(cx->py, left, &len);
 
 			if (has_word(s, len, "attempt") ||
 			    has_word(s, len, "retr") || has_word(s, len, "tries"))
 				return;
 		}
-		if (callee_last_is(cx, right, "Retrying") ||
-		    callee_last_is(cx, right, "AsyncRetrying") ||
-		    callee_last_is(cx, right, "retry_context"))
+		if (tg_node_callee_is(cx->py, right, "Retrying") ||
+		    tg_node_callee_is(cx->py, right, "AsyncRetrying") ||
+		    tg_node_callee_is(cx->py, right, "retry_context"))
 			return;
 	} else {
-		TSNode cond = unparen(tg_child(node, TG_F_CONDITION));
+		TSNode cond =
+			tg_node_unparen(tg_node_child(node, TG_F_CONDITION));
 		size_t len = 0;
 		const char *s = "";
 
 		if (!ts_node_is_null(cond))
-			s = tg_analyze_text(cx, cond, &len);
-		if (text_is(s, len, "True") || text_is(s, len, "1"))
+			s = tg_node_text(cx->py, cond, &len);
+		if (tg_node_text_is(s, len, "True") ||
+		    tg_node_text_is(s, len, "1"))
 			return;
 	}
 	/* whether it sleeps is asked when a rule needs the loop */
@@ -1182,7 +1114,7 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 	TSNode left, right;
 	const struct tg_owner *o;
 	size_t len;
-	const char *text = tg_analyze_text(cx, node, &len);
+	const char *text = tg_node_text(cx->py, node, &len);
 
 	/*
 	 * Most assignments bind no call: the right side of `s = f()`
@@ -1190,12 +1122,12 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 	 */
 	if (!memchr(text, '(', len))
 		return;
-	left = tg_child(node, TG_F_LEFT);
-	right = unparen(tg_child(node, TG_F_RIGHT));
-	if (ts_node_is_null(left) || !is(ts_node_type(left), "identifier") ||
-	    ts_node_is_null(right) || !is(ts_node_type(right), "call") ||
+	left = tg_node_child(node, TG_F_LEFT);
+	right = tg_node_unparen(tg_node_child(node, TG_F_RIGHT));
+	if (!tg_node_is(left, TG_PK_IDENTIFIER) ||
+	    !tg_node_is(right, TG_PK_CALL) ||
 	    ts_node_is_null(stmt) ||
-	    !is(ts_node_type(stmt), "expression_statement"))
+	    !tg_node_is(stmt, TG_PK_EXPR_STMT))
 		return;
 	if (ts_node_is_null(block) || !tg_analyze_factory(cx, right, &o))
 		return;
@@ -1285,7 +1217,7 @@ struct walk {
 	TSNode *anc;   /* the ancestors of the cursor's node, root first */
 	size_t nanc, alloc_anc;
 	bool simple_outside; /* some rule needs simple statements anywhere */
-	unsigned long hooked; /* the kinds some rule's hooks see */
+	unsigned long long hooked; /* the kinds some rule's hooks see */
 	bool every_node;     /* the tree has errors: no subtree is skipped */
 };
 
@@ -1340,7 +1272,6 @@ static bool passes_by(const struct tg_actx *cx, const struct walk *w,
 static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 		  unsigned kind)
 {
-	const char *type;
 	bool descend = true;
 
 	/*
@@ -1382,7 +1313,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 		for (uint32_t i = 0; cx->nstack && i < n; i++) {
 			TSNode ch = ts_node_named_child(node, i);
 
-			if (is(ts_node_type(ch), "for_in_clause"))
+			if (tg_node_is(ch, TG_PK_FOR_IN_CLAUSE))
 				shadow_targets(cx, node, ch);
 		}
 		break;
@@ -1394,45 +1325,43 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 	case TG_PK_WHILE:
 		push_loop(cx, node, false);
 		break;
-	case TG_PK_OTHER:
-		break;
-	case TG_PK_CALL:
-	case TG_PK_COMMENT:
-	case TG_PK_DECORATED:
-	case TG_PK_EXPR_STMT:
-		break;
 	case TG_PK_ASSIGNMENT:
 		bindings(cx, node, kind);
 		created(cx, node, ancestor(w, 0), ancestor(w, 1));
 		break;
-	default:
+	case TG_PK_AUGASSIGN:
+	case TG_PK_AS_PATTERN:
+	case TG_PK_NAMED_EXPR:
+	case TG_PK_DELETE:
+	case TG_PK_GLOBAL:
+	case TG_PK_IMPORT:
+	case TG_PK_IMPORT_FROM:
 		bindings(cx, node, kind);
+		break;
+	default:
 		break;
 	}
 	if (!(w->hooked & TG_RULE_KIND(kind)))
 		return descend;
-	type = ts_node_type(node);
 	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
 		if (rule_ops[i]->enter &&
 		    (rule_ops[i]->kinds & TG_RULE_KIND(kind)))
-			rule_ops[i]->enter(cx, node, type);
+			rule_ops[i]->enter(cx, node, kind);
 	return descend;
 }
 
 static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 {
 	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
-	const char *type;
 
 	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
 		return;
 	kind &= TG_PK_MASK;
 	if (w->hooked & TG_RULE_KIND(kind)) {
-		type = ts_node_type(node);
 		for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
 			if (rule_ops[i]->leave &&
 			    (rule_ops[i]->kinds & TG_RULE_KIND(kind)))
-				rule_ops[i]->leave(cx, node, type);
+				rule_ops[i]->leave(cx, node, kind);
 	}
 	pop_for(cx, node);
 	if (kind == TG_PK_FUNCTION && w->nunits)

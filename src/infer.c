@@ -3,54 +3,11 @@
 #include "txguard/error.h"
 #include "txguard/infer.h"
 #include "txguard/owner_table.h"
+#include "txguard/node.h"
 #include "txguard/pyparse.h"
 
 #include <pthread.h>
 #include <tree_sitter/api.h>
-
-const TSLanguage *tree_sitter_python(void);
-
-/*
- * Node symbols, looked up once: comparing numbers instead of type names
- * keeps the walk cheap on a cold build of a large repository (SPEC §12).
- */
-enum {
-	S_FUNC, S_CLASS, S_LAMBDA, S_WITH, S_WITH_ITEM, S_AS_PATTERN,
-	S_EXCEPT, S_EXCEPT_GROUP, S_YIELD, S_CALL, S_ASSIGN, S_IDENT,
-	S_ATTR, S_SUBSCRIPT, S_TYPED_PARAM, S_TYPED_DEFAULT, S_IMPORT,
-	S_IMPORT_FROM, S_ALIASED_IMPORT, S_DOTTED, S_RELATIVE, S_PREFIX,
-	S_DECORATED, S_DECORATOR, S_AS_TARGET, S_KEYWORD_ARG, S_TYPE,
-	S_STRING, S_NSYM
-};
-
-static const char *const sym_names[S_NSYM] = {
-	"function_definition", "class_definition", "lambda", "with_statement",
-	"with_item", "as_pattern", "except_clause", "except_group_clause",
-	"yield", "call", "assignment", "identifier", "attribute", "subscript",
-	"typed_parameter", "typed_default_parameter", "import_statement",
-	"import_from_statement", "aliased_import", "dotted_name",
-	"relative_import", "import_prefix", "decorated_definition",
-	"decorator", "as_pattern_target", "keyword_argument", "type",
-	"string",
-};
-
-static TSSymbol syms[S_NSYM];
-static pthread_once_t syms_once = PTHREAD_ONCE_INIT;
-
-static void syms_init(void)
-{
-	const TSLanguage *lang = tree_sitter_python();
-
-	for (int i = 0; i < S_NSYM; i++)
-		syms[i] = ts_language_symbol_for_name(
-			lang, sym_names[i], (uint32_t)strlen(sym_names[i]),
-			true);
-}
-
-static bool is(TSNode n, int s)
-{
-	return !ts_node_is_null(n) && ts_node_symbol(n) == syms[s];
-}
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -130,14 +87,6 @@ char *tg_infer_module(const char *path)
 	return m;
 }
 
-/* The last dotted part of `s` (all of it when undotted). */
-static const char *last_part(const char *s)
-{
-	const char *dot = strrchr(s, '.');
-
-	return dot ? dot + 1 : s;
-}
-
 /*
  * A dotted name as written, whitespace dropped; NULL unless it is only
  * identifiers and dots (a call result or subscript is not a name).
@@ -147,7 +96,7 @@ static char *dotted_text(const struct tg_pyfile *py, TSNode n)
 	uint32_t s, e;
 	char *out, *o;
 
-	if (!is(n, S_IDENT) && !is(n, S_ATTR))
+	if (!tg_node_is(n, TG_PK_IDENTIFIER) && !tg_node_is(n, TG_PK_ATTRIBUTE))
 		return NULL;
 	s = ts_node_start_byte(n);
 	e = ts_node_end_byte(n);
@@ -176,16 +125,10 @@ static char *dotted_text(const struct tg_pyfile *py, TSNode n)
 	return out;
 }
 
-static char *node_str(const struct tg_pyfile *py, TSNode n)
-{
-	return tg_xstrndup(py->src + ts_node_start_byte(n),
-			   ts_node_end_byte(n) - ts_node_start_byte(n));
-}
-
 /* The node's text without whitespace or line continuations. */
 static char *squeeze(const struct tg_pyfile *py, TSNode n)
 {
-	char *t = node_str(py, n), *o = t;
+	char *t = tg_node_strdup(py, n), *o = t;
 
 	for (char *p = t; *p; p++)
 		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r' &&
@@ -356,13 +299,13 @@ static void on_import(struct collect *c, TSNode n)
 	TSNode mod = ts_node_child_by_field_name(n, "module_name", 11);
 
 	if (!ts_node_is_null(mod)) {
-		if (is(mod, S_RELATIVE)) {
+		if (tg_node_is(mod, TG_PK_RELATIVE_IMPORT)) {
 			struct tg_buf b = TG_BUF_INIT;
 			uint32_t cnt = ts_node_named_child_count(mod);
 
 			for (uint32_t i = 0; i < cnt; i++) {
 				TSNode k = ts_node_named_child(mod, i);
-				char *t = node_str(py, k);
+				char *t = tg_node_strdup(py, k);
 
 				/* "." runs are kept: resolved at decode time */
 				for (char *p = t; *p; p++)
@@ -383,10 +326,10 @@ static void on_import(struct collect *c, TSNode n)
 
 		if (ts_node_eq(k, mod))
 			continue;
-		if (is(k, S_ALIASED_IMPORT)) {
+		if (tg_node_is(k, TG_PK_ALIASED_IMPORT)) {
 			name = ts_node_child_by_field_name(k, "name", 4);
 			alias = ts_node_child_by_field_name(k, "alias", 5);
-		} else if (is(k, S_DOTTED)) {
+		} else if (tg_node_is(k, TG_PK_DOTTED_NAME)) {
 			name = k;
 			alias = (TSNode){ 0 };
 		} else {
@@ -401,10 +344,11 @@ static void on_import(struct collect *c, TSNode n)
 					    nm);
 			add_import(c, ts_node_is_null(alias) ?
 					      tg_xstrdup(nm) :
-					      node_str(py, alias),
+					      tg_node_strdup(py, alias),
 				   full);
 		} else if (!ts_node_is_null(alias)) {
-			add_import(c, node_str(py, alias), tg_xstrdup(nm));
+			add_import(c, tg_node_strdup(py, alias),
+				   tg_xstrdup(nm));
 		} else {
 			/* `import a.b.c` binds `a` to the package a */
 			char *dot = strchr(nm, '.');
@@ -426,7 +370,7 @@ static void on_func(struct collect *c, TSNode n)
 	bool module_level = scope(c, NULL) == NULL;
 	struct frame *f;
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
-					   node_str(c->py, name);
+					   tg_node_strdup(c->py, name);
 	char *qual = qual_join(c, nm);
 
 	if (module_level)
@@ -442,14 +386,14 @@ static void on_func(struct collect *c, TSNode n)
 		fn->name = tg_xstrdup(nm);
 		fn->qualname = tg_xstrdup(qual);
 		fn->line = ts_node_start_point(n).row + 1;
-		if (is(parent, S_DECORATED)) {
+		if (tg_node_is(parent, TG_PK_DECORATED)) {
 			for (uint32_t i = 0, cnt = ts_node_named_child_count(
 						     parent);
 			     i < cnt; i++) {
 				TSNode d = ts_node_named_child(parent, i);
 				char *t;
 
-				if (!is(d, S_DECORATOR))
+				if (!tg_node_is(d, TG_PK_DECORATOR))
 					continue;
 				t = dotted_text(c->py,
 						ts_node_named_child(d, 0));
@@ -466,7 +410,7 @@ static void on_class(struct collect *c, TSNode n)
 {
 	TSNode name = ts_node_child_by_field_name(n, "name", 4);
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
-					   node_str(c->py, name);
+					   tg_node_strdup(c->py, name);
 	struct frame *f;
 
 	if (!scope(c, NULL))
@@ -488,18 +432,19 @@ static char *begin_object(const struct tg_pyfile *py, TSNode call)
 	TSNode obj, attr;
 	char *a, *o;
 
-	if (!is(fn, S_ATTR))
+	if (!tg_node_is(fn, TG_PK_ATTRIBUTE))
 		return NULL;
 	attr = ts_node_child_by_field_name(fn, "attribute", 9);
 	obj = ts_node_child_by_field_name(fn, "object", 6);
-	a = node_str(py, attr);
+	a = tg_node_strdup(py, attr);
 	if (strcmp(a, "begin") && strcmp(a, "begin_nested")) {
 		free(a);
 		return NULL;
 	}
 	free(a);
 	o = dotted_text(py, obj);
-	if (!o && is(obj, S_CALL)) /* Session.begin() on a call result */
+	/* Session.begin() on a call result */
+	if (!o && tg_node_is(obj, TG_PK_CALL))
 		o = tg_xstrdup("");
 	return o;
 }
@@ -515,21 +460,21 @@ static void on_with(struct collect *c, TSNode n)
 		TSNode v, call, target = { 0 };
 		char *alias = NULL, *obj, *callee;
 
-		if (!is(item, S_WITH_ITEM))
+		if (!tg_node_is(item, TG_PK_WITH_ITEM))
 			continue;
 		v = ts_node_child_by_field_name(item, "value", 5);
-		if (is(v, S_AS_PATTERN)) {
+		if (tg_node_is(v, TG_PK_AS_PATTERN)) {
 			TSNode t = ts_node_child_by_field_name(v, "alias", 5);
 
 			call = ts_node_named_child(v, 0);
 			if (!ts_node_is_null(t))
 				target = ts_node_named_child(t, 0);
-			if (is(target, S_IDENT))
-				alias = node_str(c->py, target);
+			if (tg_node_is(target, TG_PK_IDENTIFIER))
+				alias = tg_node_strdup(c->py, target);
 		} else {
 			call = v;
 		}
-		if (!is(call, S_CALL)) {
+		if (!tg_node_is(call, TG_PK_CALL)) {
 			free(alias);
 			continue;
 		}
@@ -581,11 +526,11 @@ static void on_yield(struct collect *c, TSNode n)
 	v = ts_node_named_child(n, 0);
 	/* `yield from x` has a "from" token first: not a yielded name */
 	if (ts_node_child_count(n) > 1 &&
-	    !strcmp(ts_node_type(ts_node_child(n, 1)), "from"))
+	    tg_node_is(ts_node_child(n, 1), TG_PK_FROM))
 		return;
-	if (!is(v, S_IDENT))
+	if (!tg_node_is(v, TG_PK_IDENTIFIER))
 		return;
-	name = node_str(c->py, v);
+	name = tg_node_strdup(c->py, v);
 	for (size_t i = c->nframes; i-- > at + 1;) {
 		struct frame *f = &c->frames[i];
 
@@ -614,7 +559,8 @@ static void on_call(struct collect *c, TSNode n)
 	size_t at;
 	struct func *fn;
 
-	if (is(fnode, S_IDENT) || is(fnode, S_ATTR)) {
+	if (tg_node_is(fnode, TG_PK_IDENTIFIER) ||
+	    tg_node_is(fnode, TG_PK_ATTRIBUTE)) {
 		uint32_t s = ts_node_start_byte(fnode),
 			 e = ts_node_end_byte(fnode);
 
@@ -624,13 +570,13 @@ static void on_call(struct collect *c, TSNode n)
 				n, "arguments", 9);
 			TSNode a = ts_node_named_child(args, 0);
 
-			if (is(a, S_KEYWORD_ARG))
+			if (tg_node_is(a, TG_PK_KEYWORD_ARG))
 				a = ts_node_child_by_field_name(a, "value", 5);
 			add_use(c, dotted_text(c->py, a));
 		}
 	}
 	fn = cur_func(c, &at);
-	if (!fn || !is(fnode, S_ATTR))
+	if (!fn || !tg_node_is(fnode, TG_PK_ATTRIBUTE))
 		return;
 	for (size_t i = at + 1; i < c->nframes; i++)
 		if (c->frames[i].kind == F_EXCEPT)
@@ -641,10 +587,11 @@ static void on_call(struct collect *c, TSNode n)
 		uint32_t s = ts_node_start_byte(attr);
 
 		if (ts_node_end_byte(attr) - s != 6 ||
-		    memcmp(c->py->src + s, "commit", 6) || !is(obj, S_IDENT))
+		    memcmp(c->py->src + s, "commit", 6) ||
+		    !tg_node_is(obj, TG_PK_IDENTIFIER))
 			return;
 		TG_ALLOC_GROW(fn->commits, fn->ncommits + 1, fn->alloc_commits);
-		fn->commits[fn->ncommits].name = node_str(c->py, obj);
+		fn->commits[fn->ncommits].name = tg_node_strdup(c->py, obj);
 		fn->commits[fn->ncommits++].pos = ts_node_start_byte(n);
 	}
 }
@@ -654,7 +601,8 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 {
 	TSNode v = ts_node_child_by_field_name(sub, "value", 5);
 	char *vt = dotted_text(py, v);
-	bool ok = vt && !strcmp(last_part(vt), "Annotated");
+	bool ok = vt && !strcmp(tg_node_last_part(vt, strlen(vt), NULL),
+				"Annotated");
 
 	free(vt);
 	if (!ok)
@@ -665,17 +613,18 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 		TSNode f, a;
 		char *ft;
 
-		if (!is(k, S_CALL))
+		if (!tg_node_is(k, TG_PK_CALL))
 			continue;
 		f = ts_node_child_by_field_name(k, "function", 8);
 		ft = dotted_text(py, f);
-		ok = ft && !strcmp(last_part(ft), "Depends");
+		ok = ft && !strcmp(tg_node_last_part(ft, strlen(ft), NULL),
+				    "Depends");
 		free(ft);
 		if (!ok)
 			continue;
 		a = ts_node_named_child(
 			ts_node_child_by_field_name(k, "arguments", 9), 0);
-		if (is(a, S_KEYWORD_ARG))
+		if (tg_node_is(a, TG_PK_KEYWORD_ARG))
 			a = ts_node_child_by_field_name(a, "value", 5);
 		return dotted_text(py, a);
 	}
@@ -689,19 +638,20 @@ static void on_assign(struct collect *c, TSNode n)
 	struct assign *a;
 	char *name;
 
-	if (!at_definition_level(c) || !is(left, S_IDENT))
+	if (!at_definition_level(c) || !tg_node_is(left, TG_PK_IDENTIFIER))
 		return;
-	name = node_str(c->py, left);
+	name = tg_node_strdup(c->py, left);
 	if (!scope(c, NULL))
 		add_local(c, name);
-	if (is(right, S_CALL) || is(right, S_SUBSCRIPT)) {
+	if (tg_node_is(right, TG_PK_CALL) ||
+	    tg_node_is(right, TG_PK_SUBSCRIPT)) {
 		TG_ALLOC_GROW(c->assigns, c->nassigns + 1, c->alloc_assigns);
 		a = &c->assigns[c->nassigns++];
 		memset(a, 0, sizeof(*a));
 		a->name = tg_xstrdup(name);
 		a->qualname = qual_join(c, name);
 		a->line = ts_node_start_point(n).row + 1;
-		if (is(right, S_CALL))
+		if (tg_node_is(right, TG_PK_CALL))
 			a->callee = dotted_text(
 				c->py,
 				ts_node_child_by_field_name(right, "function",
@@ -736,27 +686,27 @@ static void on_param(struct collect *c, TSNode n)
 
 static void enter(struct collect *c, TSNode n)
 {
-	TSSymbol s = ts_node_symbol(n);
+	unsigned k = tg_node_kind(n);
 
-	if (s == syms[S_CALL])
+	if (k == TG_PK_CALL)
 		on_call(c, n);
-	else if (s == syms[S_FUNC])
+	else if (k == TG_PK_FUNCTION)
 		on_func(c, n);
-	else if (s == syms[S_CLASS])
+	else if (k == TG_PK_CLASS)
 		on_class(c, n);
-	else if (s == syms[S_LAMBDA])
+	else if (k == TG_PK_LAMBDA)
 		push(c, n, F_LAMBDA);
-	else if (s == syms[S_WITH])
+	else if (k == TG_PK_WITH)
 		on_with(c, n);
-	else if (s == syms[S_EXCEPT] || s == syms[S_EXCEPT_GROUP])
+	else if (k == TG_PK_EXCEPT || k == TG_PK_EXCEPT_GROUP)
 		push(c, n, F_EXCEPT);
-	else if (s == syms[S_YIELD])
+	else if (k == TG_PK_YIELD)
 		on_yield(c, n);
-	else if (s == syms[S_ASSIGN])
+	else if (k == TG_PK_ASSIGNMENT)
 		on_assign(c, n);
-	else if (s == syms[S_TYPED_PARAM] || s == syms[S_TYPED_DEFAULT])
+	else if (k == TG_PK_TYPED_PARAM || k == TG_PK_TYPED_DEFAULT)
 		on_param(c, n);
-	else if ((s == syms[S_IMPORT] || s == syms[S_IMPORT_FROM]) &&
+	else if ((k == TG_PK_IMPORT || k == TG_PK_IMPORT_FROM) &&
 		 at_definition_level(c))
 		on_import(c, n);
 }
@@ -808,7 +758,7 @@ static char *qualify(const struct collect *c, const char *text)
 static bool is_cm_decorator(const struct collect *c, const char *d)
 {
 	char *q = qualify(c, d);
-	const char *l = last_part(q);
+	const char *l = tg_node_last_part(q, strlen(q), NULL);
 	bool yes = !strcmp(l, "contextmanager") ||
 		   !strcmp(l, "asynccontextmanager");
 
@@ -819,7 +769,7 @@ static bool is_cm_decorator(const struct collect *c, const char *d)
 static bool is_factory_call(const struct collect *c, const char *callee)
 {
 	char *q = qualify(c, callee);
-	const char *l = last_part(q);
+	const char *l = tg_node_last_part(q, strlen(q), NULL);
 	bool yes = !strcmp(l, "sessionmaker") ||
 		   !strcmp(l, "async_sessionmaker") ||
 		   !strcmp(l, "scoped_session") ||
@@ -869,7 +819,8 @@ static void serialize(struct tg_buf *out, struct collect *c)
 		if (a->callee && is_factory_call(c, a->callee)) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_FACTORY;
-			d->how = last_part(a->callee);
+			d->how = tg_node_last_part(a->callee, strlen(a->callee),
+						   NULL);
 		} else if (a->depends) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_ALIAS;
@@ -929,7 +880,6 @@ void tg_infer_pyfile(struct tg_buf *out, const struct tg_pyfile *py)
 	struct collect c;
 	TSTreeCursor cur;
 
-	pthread_once(&syms_once, syms_init);
 	memset(&c, 0, sizeof(c));
 	c.py = py;
 	cur = ts_tree_cursor_new(ts_tree_root_node(py->tree));

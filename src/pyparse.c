@@ -101,14 +101,52 @@ static void init_kinds(void)
 		{ "while_statement", TG_PK_WHILE },
 		{ "as_pattern", TG_PK_AS_PATTERN },
 		{ "named_expression", TG_PK_NAMED_EXPR },
-		{ "delete_statement", TG_PK_DELETE | TG_PK_SIMPLE },
-		{ "global_statement", TG_PK_GLOBAL | TG_PK_SIMPLE },
-		{ "nonlocal_statement", TG_PK_GLOBAL | TG_PK_SIMPLE },
-		{ "import_statement", TG_PK_IMPORT | TG_PK_SIMPLE },
-		{ "import_from_statement", TG_PK_IMPORT_FROM | TG_PK_SIMPLE },
+		{ "delete_statement", TG_PK_DELETE },
+		{ "global_statement", TG_PK_GLOBAL },
+		{ "nonlocal_statement", TG_PK_GLOBAL },
+		{ "import_statement", TG_PK_IMPORT },
+		{ "import_from_statement", TG_PK_IMPORT_FROM },
 		{ "call", TG_PK_CALL },
 		{ "comment", TG_PK_COMMENT },
-		{ "expression_statement", TG_PK_EXPR_STMT | TG_PK_SIMPLE },
+		{ "expression_statement", TG_PK_EXPR_STMT },
+		{ "identifier", TG_PK_IDENTIFIER },
+		{ "attribute", TG_PK_ATTRIBUTE },
+		{ "subscript", TG_PK_SUBSCRIPT },
+		{ "parenthesized_expression", TG_PK_PARENTHESIZED },
+		{ "with_clause", TG_PK_WITH_CLAUSE },
+		{ "with_item", TG_PK_WITH_ITEM },
+		{ "keyword_argument", TG_PK_KEYWORD_ARG },
+		{ "argument_list", TG_PK_ARGUMENT_LIST },
+		{ "typed_parameter", TG_PK_TYPED_PARAM },
+		{ "typed_default_parameter", TG_PK_TYPED_DEFAULT },
+		{ "default_parameter", TG_PK_DEFAULT_PARAM },
+		{ "try_statement", TG_PK_TRY },
+		{ "except_clause", TG_PK_EXCEPT },
+		{ "except_group_clause", TG_PK_EXCEPT_GROUP },
+		{ "finally_clause", TG_PK_FINALLY },
+		{ "if_statement", TG_PK_IF },
+		{ "return_statement", TG_PK_RETURN },
+		{ "for_in_clause", TG_PK_FOR_IN_CLAUSE },
+		{ "yield", TG_PK_YIELD },
+		{ "await", TG_PK_AWAIT },
+		{ "tuple", TG_PK_TUPLE },
+		{ "list", TG_PK_LIST },
+		{ "dictionary", TG_PK_DICTIONARY },
+		{ "pair", TG_PK_PAIR },
+		{ "expression_list", TG_PK_EXPRESSION_LIST },
+		{ "dotted_name", TG_PK_DOTTED_NAME },
+		{ "relative_import", TG_PK_RELATIVE_IMPORT },
+		{ "aliased_import", TG_PK_ALIASED_IMPORT },
+		{ "decorator", TG_PK_DECORATOR },
+		{ "type", TG_PK_TYPE },
+	};
+	/* keywords: they share names with nodes ("lambda"), so apart */
+	static const struct {
+		const char *name;
+		unsigned kind;
+	} keywords[] = {
+		{ "async", TG_PK_ASYNC },
+		{ "from", TG_PK_FROM },
 	};
 	/* everything that can hold a statement (node-types.json, closed) */
 	static const char *const holds[] = {
@@ -136,13 +174,16 @@ static void init_kinds(void)
 	}
 	for (uint32_t sym = 0; sym < nkinds; sym++) {
 		const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+		TSSymbolType type =
+			ts_language_symbol_type(lang, (TSSymbol)sym);
 		size_t n = name ? strlen(name) : 0;
 		bool simple = n > 10 && !strcmp(name + n - 10, "_statement");
 
-		/* keywords share names with nodes ("lambda"): named nodes only */
-		if (!name ||
-		    ts_language_symbol_type(lang, (TSSymbol)sym) !=
-			    TSSymbolTypeRegular)
+		if (name && type == TSSymbolTypeAnonymous)
+			for (size_t i = 0; i < TG_ARRAY_SIZE(keywords); i++)
+				if (!strcmp(name, keywords[i].name))
+					kinds[sym] = (uint16_t)keywords[i].kind;
+		if (!name || type != TSSymbolTypeRegular)
 			continue;
 		for (size_t i = 0; simple && i < TG_ARRAY_SIZE(compound); i++)
 			if (!strcmp(name, compound[i]))
@@ -151,10 +192,17 @@ static void init_kinds(void)
 			kinds[sym] = TG_PK_SIMPLE;
 		for (size_t i = 0; i < TG_ARRAY_SIZE(table); i++)
 			if (!strcmp(name, table[i].name))
-				kinds[sym] = (uint16_t)table[i].kind;
+				kinds[sym] |= (uint16_t)table[i].kind;
 		for (size_t i = 0; i < TG_ARRAY_SIZE(holds); i++)
 			if (!strcmp(name, holds[i]))
 				kinds[sym] |= TG_PK_HOLDS;
+		for (size_t i = 0; i < TG_ARRAY_SIZE(compound); i++)
+			if (!strcmp(name, compound[i]))
+				kinds[sym] |= TG_PK_COMPOUND;
+		if (!strcmp(name, "function_definition") ||
+		    !strcmp(name, "class_definition") ||
+		    !strcmp(name, "decorated_definition"))
+			kinds[sym] |= TG_PK_COMPOUND;
 	}
 }
 

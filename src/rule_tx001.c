@@ -2,6 +2,7 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
+#include "txguard/node.h"
 #include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
@@ -66,7 +67,7 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 	return help;
 }
 
-static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
+static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	TSNode fn, attr, obj;
 	const char *a;
@@ -77,16 +78,16 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 	struct tg_finding *f;
 	bool inferred;
 
-	if (strcmp(type, "call") || !cx->nstack)
+	if (kind != TG_PK_CALL || !cx->nstack)
 		return;
-	fn = tg_child(node, TG_F_FUNCTION);
-	if (ts_node_is_null(fn) || strcmp(ts_node_type(fn), "attribute"))
+	fn = tg_node_child(node, TG_F_FUNCTION);
+	if (!tg_node_is(fn, TG_PK_ATTRIBUTE))
 		return;
-	attr = tg_child(fn, TG_F_ATTRIBUTE);
-	obj = tg_child(fn, TG_F_OBJECT);
+	attr = tg_node_child(fn, TG_F_ATTRIBUTE);
+	obj = tg_node_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(attr) || ts_node_is_null(obj))
 		return;
-	a = tg_analyze_text(cx, attr, &len);
+	a = tg_node_text(cx->py, attr, &len);
 	if (len == 6 && !memcmp(a, "commit", 6))
 		commit = true;
 	else if (len == 8 && !memcmp(a, "rollback", 8))

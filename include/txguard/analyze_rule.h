@@ -16,6 +16,8 @@
 
 #include "txguard/common.h"
 
+#include "txguard/pyparse.h"
+
 #include <tree_sitter/api.h>
 
 struct tg_pyfile;
@@ -107,7 +109,8 @@ struct tg_actx {
 };
 
 /**
- * A rule's hooks; `type` is ts_node_type(node). Either may be NULL. The
+ * A rule's hooks; `kind` is the node's enum tg_pykind (pyparse.h),
+ * flags dropped. Either may be NULL. The
  * walk skips simple statements while no owner block is open unless a rule
  * sets simple_outside (TX002 will: it looks at every assignment). The
  * hooks see only nodes of the kinds in `kinds` (TG_RULE_KIND(TG_PK_CALL)
@@ -115,13 +118,14 @@ struct tg_actx {
  */
 struct tg_rule_ops {
 	const char *id;
-	void (*enter)(struct tg_actx *cx, TSNode node, const char *type);
-	void (*leave)(struct tg_actx *cx, TSNode node, const char *type);
+	void (*enter)(struct tg_actx *cx, TSNode node, unsigned kind);
+	void (*leave)(struct tg_actx *cx, TSNode node, unsigned kind);
 	bool simple_outside;
-	unsigned long kinds;
+	unsigned long long kinds;
 };
 
-#define TG_RULE_KIND(pk) (1UL << (pk))
+#define TG_RULE_KIND(pk) (1ULL << (pk))
+_Static_assert(TG_PK_COUNT <= 64, "a rule's kinds fit in 64 bits");
 
 extern const struct tg_rule_ops tg_rule_tx001_ops;
 extern const struct tg_rule_ops tg_rule_tx002_ops;
@@ -214,12 +218,6 @@ struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 /** Whether findings of rule `id` in the current unit would be kept. */
 bool tg_analyze_wants(const struct tg_actx *cx, const char *id);
 
-/** The child in `field` (enum tg_pyfield), or a null node. */
-TSNode tg_child(TSNode node, unsigned field);
-
-/** The node's source text (borrowed, not NUL-terminated), *len its size. */
-const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,
-			    size_t *len);
 /** The node's text normalised (tg_fingerprint_normalize); caller frees. */
 char *tg_analyze_norm(const struct tg_actx *cx, TSNode node);
 /** The node's text with whitespace runs folded to one space; caller frees. */

@@ -48,10 +48,13 @@ const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,
 
 /**
  * Node kinds the analysis cares about, by grammar symbol (ts_node_symbol),
- * so walks compare small integers instead of type names. TG_PK_SIMPLE is
- * or-ed in for simple statements (nothing in them can hold a def or a
- * with block), TG_PK_HOLDS for the nodes that can hold statements: in a
- * tree without errors, no other node has a statement below it.
+ * so walks compare small integers instead of type names: the one way any
+ * part of txguard asks what a node is (pynode.h). Named nodes only, but
+ * for the two keywords TG_PK_ASYNC and TG_PK_FROM. TG_PK_SIMPLE is or-ed
+ * in for simple statements (nothing in them can hold a def or a with
+ * block), TG_PK_HOLDS for the nodes that can hold statements: in a tree
+ * without errors, no other node has a statement below it; TG_PK_COMPOUND
+ * for compound statements and definitions.
  */
 enum tg_pykind {
 	TG_PK_OTHER = 0,
@@ -74,10 +77,44 @@ enum tg_pykind {
 	TG_PK_CALL,
 	TG_PK_COMMENT,
 	TG_PK_EXPR_STMT,     /* expression_statement (an assignment's parent) */
+	TG_PK_IDENTIFIER,
+	TG_PK_ATTRIBUTE,
+	TG_PK_SUBSCRIPT,
+	TG_PK_PARENTHESIZED, /* parenthesized_expression */
+	TG_PK_WITH_CLAUSE,
+	TG_PK_WITH_ITEM,
+	TG_PK_KEYWORD_ARG,   /* keyword_argument */
+	TG_PK_ARGUMENT_LIST,
+	TG_PK_TYPED_PARAM,   /* typed_parameter */
+	TG_PK_TYPED_DEFAULT, /* typed_default_parameter */
+	TG_PK_DEFAULT_PARAM, /* default_parameter */
+	TG_PK_TRY,           /* try_statement */
+	TG_PK_EXCEPT,        /* except_clause */
+	TG_PK_EXCEPT_GROUP,  /* except_group_clause */
+	TG_PK_FINALLY,       /* finally_clause */
+	TG_PK_IF,            /* if_statement */
+	TG_PK_RETURN,        /* return_statement */
+	TG_PK_FOR_IN_CLAUSE, /* of a comprehension */
+	TG_PK_YIELD,
+	TG_PK_AWAIT,
+	TG_PK_TUPLE,
+	TG_PK_LIST,
+	TG_PK_DICTIONARY,
+	TG_PK_PAIR,          /* key: value in a dictionary */
+	TG_PK_EXPRESSION_LIST,
+	TG_PK_DOTTED_NAME,
+	TG_PK_RELATIVE_IMPORT,
+	TG_PK_ALIASED_IMPORT,
+	TG_PK_DECORATOR,
+	TG_PK_TYPE,          /* a parameter's annotation */
+	TG_PK_ASYNC,         /* the keyword */
+	TG_PK_FROM,          /* the keyword (`yield from`) */
+	TG_PK_COUNT,
 	TG_PK_MASK = 0xff,
 	TG_PK_SIMPLE = 0x100,
 	TG_PK_HOLDS = 0x200, /* can hold statements: module, block, compound
 				statements and their clauses, definitions */
+	TG_PK_COMPOUND = 0x400, /* if/for/while/try/with/match, definitions */
 };
 
 /** The kind of grammar symbol `symbol` (a TSSymbol). */
