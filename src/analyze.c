@@ -2,15 +2,13 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/buf.h"
+#include "txguard/callee.h"
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
-#include "txguard/hash.h"
 #include "txguard/node.h"
-#include "txguard/infer.h"
-#include "txguard/resolver.h"
-#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
+#include "txguard/reqscope.h"
 #include "txguard/rules.h"
 #include "txguard/units.h"
 
@@ -78,7 +76,7 @@ static void owned_release(struct tg_owned *o)
 	free(o->owner_desc);
 }
 
-static struct tg_owned *push(struct tg_actx *cx, TSNode node)
+struct tg_owned *tg_analyze_push(struct tg_actx *cx, TSNode node)
 {
 	struct tg_owned *o;
 
@@ -93,7 +91,7 @@ static struct tg_owned *push(struct tg_actx *cx, TSNode node)
 static void push_barrier(struct tg_actx *cx, TSNode node)
 {
 	TSNode body = tg_node_child(node, TG_F_BODY);
-	struct tg_owned *o = push(cx, node);
+	struct tg_owned *o = tg_analyze_push(cx, node);
 
 	o->barrier = true;
 	o->body_start = ts_node_is_null(body) ? ts_node_start_byte(node) :
@@ -255,7 +253,7 @@ static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
 		unsigned kind = tg_node_kind(n);
 
 		if (kind == TG_PK_IDENTIFIER) {
-			struct tg_owned *o = push(cx, comp);
+			struct tg_owned *o = tg_analyze_push(cx, comp);
 
 			o->name = tg_analyze_norm(cx, n);
 			o->shadow = true;
@@ -331,312 +329,6 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 	}
 }
 
-/* Is the module `fqn` SQLAlchemy (or SQLModel, whose Session is one)? */
-static bool sqlalchemy_module(const char *fqn)
-{
-	static const char *const mods[] = { "sqlalchemy", "sqlmodel" };
-
-	for (size_t i = 0; i < TG_ARRAY_SIZE(mods); i++) {
-		size_t n = strlen(mods[i]);
-
-		if (!strncmp(fqn, mods[i], n) && (fqn[n] == '.' || !fqn[n]))
-			return true;
-	}
-	return false;
-}
-
-/*
- * §5 precision: `Session(...)` / `AsyncSession(...)` create a session
- * when the name is SQLAlchemy's. The same name imported from elsewhere
- * (requests.Session, an ORM model called Session) or defined in the
- * file is something else; an unbound dotted name (`client.Session`) is
- * an attribute of some object. A bare name bound nowhere (a star
- * import), or any name when there is no import information, is taken
- * as SQLAlchemy's.
- */
-static bool sqlalchemy_session_class(const struct tg_actx *cx,
-				     const char *callee, size_t len)
-{
-	size_t n, first = 0;
-	const char *l = tg_node_last_part(callee, len, &n);
-	const struct tg_inferred *inf = NULL;
-
-	if (!tg_node_text_is(l, n, "Session") &&
-	    !tg_node_text_is(l, n, "AsyncSession"))
-		return false;
-	while (first < len && callee[first] != '.')
-		first++;
-	if (cx->opts && cx->opts->resolver)
-		inf = tg_resolver_file(cx->opts->resolver, cx->py->path);
-	if (!inf)
-		return true;
-	for (size_t i = 0; i < inf->nimports; i++) {
-		const char *loc = inf->imports[i].local;
-
-		if (strlen(loc) == first && !memcmp(loc, callee, first))
-			return sqlalchemy_module(inf->imports[i].fqn);
-	}
-	for (size_t i = 0; i < inf->nlocals; i++) {
-		const char *loc = inf->locals[i];
-
-		if (strlen(loc) == first && !memcmp(loc, callee, first))
-			return false;
-	}
-	return first == len;
-}
-
-/* scoped_session(...) registries return the thread's one session */
-static bool scoped_factory(const struct tg_owner *o)
-{
-	return o->how && strstr(o->how, "scoped_session");
-}
-
-/*
- * A name's class as a callee cannot change while one file is analysed
- * (the resolver's answers stay valid until a file is added, infer.h),
- * and loops ask about the same few callees again and again: remember
- * them, in an open-addressing table keyed by the normalised callee.
- */
-struct tg_classified {
-	char *callee; /* owned; NULL for an empty slot */
-	enum tg_call_class cls;
-	const struct tg_owner *owner;
-	bool known;   /* cls is the class; else only: not a factory */
-};
-
-struct tg_classify_memo {
-	struct tg_classified *v;
-	size_t nr, alloc; /* alloc: 0 or a power of two */
-};
-
-static struct tg_classified *memo_slot(struct tg_classify_memo *m,
-				       const char *callee)
-{
-	size_t i = (size_t)tg_hash(callee, strlen(callee)) & (m->alloc - 1);
-
-	while (m->v[i].callee && strcmp(m->v[i].callee, callee))
-		i = (i + 1) & (m->alloc - 1);
-	return &m->v[i];
-}
-
-/* Takes `callee` over; replaces an entry for it. */
-static void memo_add(struct tg_classify_memo *m, char *callee,
-		     enum tg_call_class cls, const struct tg_owner *owner,
-		     bool known)
-{
-	struct tg_classified *e = m->alloc ? memo_slot(m, callee) : NULL;
-
-	if (e && e->callee) {
-		free(e->callee);
-	} else {
-		if (2 * (m->nr + 1) > m->alloc) {
-			struct tg_classify_memo big = { 0 };
-
-			big.alloc = m->alloc ? 2 * m->alloc : 64;
-			big.v = tg_xcalloc(big.alloc, sizeof(*big.v));
-			for (size_t i = 0; i < m->alloc; i++)
-				if (m->v[i].callee)
-					*memo_slot(&big, m->v[i].callee) =
-						m->v[i];
-			big.nr = m->nr;
-			free(m->v);
-			*m = big;
-		}
-		e = memo_slot(m, callee);
-		m->nr++;
-	}
-	e->callee = callee;
-	e->cls = cls;
-	e->owner = owner;
-	e->known = known;
-}
-
-static void memo_put(const struct tg_actx *cx, char *callee,
-		     enum tg_call_class cls, const struct tg_owner *owner,
-		     bool known)
-{
-	if (cx->memo)
-		memo_add(cx->memo, callee, cls, owner, known);
-	else
-		free(callee);
-}
-
-static void memo_release(struct tg_classify_memo *m)
-{
-	for (size_t i = 0; i < m->alloc; i++)
-		free(m->v[i].callee);
-	free(m->v);
-	memset(m, 0, sizeof(*m));
-}
-
-/* An owner's call: configured, or resolved through the file's imports. */
-static const struct tg_owner *callee_owner(const struct tg_actx *cx,
-					   const char *callee, size_t len)
-{
-	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const struct tg_owner *o = tg_owner_table_match_owner(reg, callee, len);
-
-	if (!o && res)
-		o = tg_resolver_owner(res, cx->py->path, callee, len);
-	return o;
-}
-
-/*
- * Would `callee` create a session, were it not an owner (an owner wins)?
- * *owner gets the factory's entry, NULL for SQLAlchemy's own classes.
- */
-static bool callee_factory(const struct tg_actx *cx, const char *callee,
-			   size_t len, const struct tg_owner **owner)
-{
-	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const struct tg_owner *o;
-
-	*owner = NULL;
-	if ((o = tg_owner_table_match_factory(reg, callee, len))) {
-		*owner = o;
-		return true;
-	}
-	if (res && (o = tg_resolver_factory(res, cx->py->path, callee, len))) {
-		if (scoped_factory(o))
-			return false;
-		*owner = o;
-		return true;
-	}
-	return sqlalchemy_session_class(cx, callee, len);
-}
-
-/*
- * The class of a name or dotted name called, remembered per file. With
- * `factory_only` only whether it is TG_CALL_FACTORY matters (anything
- * else may come back as TG_CALL_NONE): the factory question is asked
- * first, so most callees cost one resolver query instead of two.
- */
-static enum tg_call_class classify_callee(const struct tg_actx *cx,
-					  char *callee, bool factory_only,
-					  const struct tg_owner **owner)
-{
-	struct tg_classified *e = NULL;
-	enum tg_call_class cls = TG_CALL_NONE;
-	const struct tg_owner *o, *fo = NULL;
-	size_t len = strlen(callee);
-
-	*owner = NULL;
-	if (cx->memo && cx->memo->alloc) {
-		e = memo_slot(cx->memo, callee);
-		if (e->callee && (e->known || factory_only)) {
-			free(callee);
-			if (factory_only && e->cls != TG_CALL_FACTORY)
-				return TG_CALL_NONE;
-			*owner = e->owner;
-			return e->cls;
-		}
-	}
-	if (factory_only && !callee_factory(cx, callee, len, &fo)) {
-		/* an owner or nothing: not known which */
-		memo_put(cx, callee, TG_CALL_NONE, NULL, false);
-		return TG_CALL_NONE;
-	}
-	if ((o = callee_owner(cx, callee, len))) {
-		cls = TG_CALL_OWNER;
-	} else if (factory_only || callee_factory(cx, callee, len, &fo)) {
-		cls = TG_CALL_FACTORY;
-		o = fo;
-	}
-	memo_put(cx, callee, cls, o, true);
-	if (factory_only && cls != TG_CALL_FACTORY)
-		return TG_CALL_NONE;
-	*owner = o;
-	return cls;
-}
-
-static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
-				   bool factory_only,
-				   const struct tg_owner **owner)
-{
-	TSNode fn;
-	unsigned kind;
-	size_t len;
-
-	*owner = NULL;
-	fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
-	if (ts_node_is_null(fn))
-		return TG_CALL_NONE;
-	kind = tg_node_kind(fn);
-	if (kind == TG_PK_ATTRIBUTE) {
-		TSNode attr = tg_node_child(fn, TG_F_ATTRIBUTE);
-		const char *a = "";
-
-		len = 0;
-		if (!ts_node_is_null(attr))
-			a = tg_node_text(cx->py, attr, &len);
-		if (tg_node_text_is(a, len, "begin"))
-			return TG_CALL_BEGIN;
-		if (tg_node_text_is(a, len, "begin_nested"))
-			return TG_CALL_BEGIN_NESTED;
-	} else if (kind == TG_PK_CALL) {
-		/* sessionmaker(bind=engine)(): a factory made and called at once */
-		return tg_node_callee_is(cx->py, fn, "sessionmaker") ||
-				       tg_node_callee_is(cx->py, fn,
-						      "async_sessionmaker") ?
-			       TG_CALL_FACTORY :
-			       TG_CALL_NONE;
-	} else if (kind != TG_PK_IDENTIFIER) {
-		return TG_CALL_NONE;
-	}
-	return classify_callee(cx, tg_analyze_norm(cx, fn), factory_only,
-			       owner);
-}
-
-enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
-				       const struct tg_owner **owner)
-{
-	return classify(cx, call, false, owner);
-}
-
-bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
-			const struct tg_owner **owner)
-{
-	return classify(cx, call, true, owner) == TG_CALL_FACTORY;
-}
-
-char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
-			      const struct tg_owner *owner)
-{
-	TSNode fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
-	char *callee, *desc;
-	const char *l;
-	size_t n;
-
-	if (owner && owner->origin == TG_OWNER_INFERRED)
-		return tg_xasprintf("%s, defined at %s (%s)", owner->name,
-				    owner->where ? owner->where : "?",
-				    owner->how ? owner->how : "sessionmaker");
-	if (owner)
-		return tg_xasprintf("%s (factory configured in %s)",
-				    owner->name,
-				    owner->where ? owner->where : ".txguard");
-	if (ts_node_is_null(fn) || tg_node_is(fn, TG_PK_CALL))
-		return tg_xstrdup("a sessionmaker called in place");
-	callee = tg_analyze_norm(cx, fn);
-	l = tg_node_last_part(callee, strlen(callee), &n);
-	desc = tg_xasprintf("SQLAlchemy's %s", l);
-	free(callee);
-	return desc;
-}
-
-/* "get_db, defined at app/db.py:12, commits after yield" */
-static char *owner_desc(const struct tg_owner *owner)
-{
-	if (owner->origin == TG_OWNER_INFERRED)
-		return tg_xasprintf("%s, defined at %s, %s", owner->name,
-				    owner->where ? owner->where : "?",
-				    owner->how ? owner->how : "commits on exit");
-	return tg_xasprintf("%s (owner configured in %s)", owner->name,
-			    owner->where ? owner->where : ".txguard");
-}
-
 static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 			TSNode name, TSNode call, enum tg_owned_kind kind,
 			const struct tg_owner *owner, bool is_async,
@@ -647,7 +339,7 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 	char *call_disp, *fd;
 	uint32_t line = ts_node_start_point(call).row + 1;
 
-	o = push(cx, with);
+	o = tg_analyze_push(cx, with);
 	o->name = tg_analyze_norm(cx, name);
 	o->header = tg_xasprintf("%s %s", is_async ? "async with" : "with",
 				 disp);
@@ -670,10 +362,10 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 			call_disp, line);
 		break;
 	case TG_OWNED_REGISTERED:
-		o->owner_desc = owner_desc(owner);
+		o->owner_desc = tg_callee_owner_desc(owner);
 		break;
 	default:
-		fd = tg_analyze_factory_desc(cx, call, owner);
+		fd = tg_callee_factory_desc(cx, call, owner);
 		o->owner_desc = tg_xasprintf(
 			"%s at line %u (%s: closes the session on exit)",
 			call_disp, line, fd);
@@ -738,7 +430,7 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 		expr = tg_node_unparen(expr);
 		if (!tg_node_is(expr, TG_PK_CALL))
 			continue;
-		cls = tg_analyze_classify(cx, expr, &o);
+		cls = tg_callee_classify(cx, expr, &o);
 		switch (cls) {
 		case TG_CALL_BEGIN:
 		case TG_CALL_BEGIN_NESTED: {
@@ -773,225 +465,6 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 			break;
 		}
 	}
-}
-
-/* The first Depends(...) call in an annotation (Annotated[T, Depends(P)]). */
-static TSNode find_depends(const struct tg_actx *cx, TSNode ann)
-{
-	TSTreeCursor c = ts_tree_cursor_new(ann);
-	TSNode found = { 0 };
-
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&c);
-
-		if (tg_node_callee_is(cx->py, n, "Depends")) {
-			found = n;
-			break;
-		}
-		if (!tg_cursor_next(&c, true))
-			break;
-	}
-	ts_tree_cursor_delete(&c);
-	return found;
-}
-
-/* P of Depends(P) or Depends(dependency=P); null for a bare Depends() */
-static TSNode depends_target(const struct tg_actx *cx, TSNode dep)
-{
-	TSNode args = tg_node_child(dep, TG_F_ARGUMENTS);
-	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
-
-	for (uint32_t i = 0; i < n; i++) {
-		TSNode a = ts_node_named_child(args, i);
-		unsigned t = tg_node_kind(a);
-
-		if (t == TG_PK_KEYWORD_ARG) {
-			TSNode k = tg_node_child(a, TG_F_NAME);
-			size_t len = 0;
-			const char *s = ts_node_is_null(k) ? "" :
-					tg_node_text(cx->py, k, &len);
-
-			if (!tg_node_text_is(s, len, "dependency"))
-				continue;
-			a = tg_node_child(a, TG_F_VALUE);
-			t = tg_node_kind(a);
-		}
-		if (t == TG_PK_IDENTIFIER || t == TG_PK_ATTRIBUTE)
-			return a;
-		return (TSNode){ 0 };
-	}
-	return (TSNode){ 0 };
-}
-
-/* Does an annotation name SQLAlchemy's Session or AsyncSession? */
-static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
-{
-	TSTreeCursor c = ts_tree_cursor_new(ann);
-	bool yes = false;
-
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&c);
-
-		if (tg_node_is(n, TG_PK_IDENTIFIER)) {
-			size_t len;
-			const char *s = tg_node_text(cx->py, n, &len);
-
-			if (tg_node_text_is(s, len, "Session") ||
-			    tg_node_text_is(s, len, "AsyncSession")) {
-				yes = true;
-				break;
-			}
-		}
-		if (!tg_cursor_next(&c, true))
-			break;
-	}
-	ts_tree_cursor_delete(&c);
-	return yes;
-}
-
-/* An alias name that says it carries a session: SessionDep, DbSession. */
-static bool sessionish_name(const char *s)
-{
-	const char *l = strrchr(s, '.');
-
-	l = l ? l + 1 : s;
-	return strcasestr(l, "session") || !strncasecmp(l, "db", 2);
-}
-
-/* One parameter of request_scope(). */
-static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
-			  TSNode body, bool is_async)
-{
-	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	unsigned t = tg_node_kind(p);
-	TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
-	const struct tg_owner *o = NULL;
-	bool closing = false;
-	char *via = NULL, *disp;
-	struct tg_owned *e;
-
-	if (t == TG_PK_TYPED_DEFAULT) {
-		name = tg_node_child(p, TG_F_NAME);
-		ann = tg_node_child(p, TG_F_TYPE);
-		value = tg_node_child(p, TG_F_VALUE);
-	} else if (t == TG_PK_DEFAULT_PARAM) {
-		name = tg_node_child(p, TG_F_NAME);
-		value = tg_node_child(p, TG_F_VALUE);
-	} else if (t == TG_PK_TYPED_PARAM) {
-		name = ts_node_named_child(p, 0);
-		ann = tg_node_child(p, TG_F_TYPE);
-	} else {
-		return;
-	}
-	if (ts_node_is_null(name) ||
-	    !tg_node_is(name, TG_PK_IDENTIFIER))
-		return;
-	value = tg_node_unparen(value);
-	if (!ts_node_is_null(value) &&
-	    tg_node_callee_is(cx->py, value, "Depends"))
-		dep = value;
-	else if (!ts_node_is_null(ann))
-		dep = find_depends(cx, ann);
-	if (!ts_node_is_null(dep)) {
-		TSNode target = depends_target(cx, dep);
-		char *tt;
-
-		if (ts_node_is_null(target))
-			return;
-		tt = tg_analyze_norm(cx, target);
-		o = tg_owner_table_match_owner(reg, tt, strlen(tt));
-		if (!o && res)
-			o = tg_resolver_dependency(res, cx->py->path,
-						   tt, strlen(tt));
-		if (!o && !ts_node_is_null(ann))
-			closing = annotation_is_session(cx, ann);
-		if (o && o->origin == TG_OWNER_INFERRED)
-			via = tg_xasprintf(
-				"Depends(%s): %s, defined at %s, %s",
-				tt, o->name, o->where ? o->where : "?",
-				o->how ? o->how : "commits after yield");
-		else if (o)
-			via = tg_xasprintf(
-				"Depends(%s): %s (owner configured in %s)",
-				tt, o->name,
-				o->where ? o->where : ".txguard");
-		else
-			via = tg_xasprintf(
-				"Depends(%s): a request-scoped session, closed when the request ends",
-				tt);
-		free(tt);
-	} else if (!ts_node_is_null(ann) && res) {
-		TSNode a = ts_node_named_child(ann, 0);
-		struct tg_resolution r;
-		char *at;
-
-		if (ts_node_is_null(a) ||
-		    (!tg_node_is(a, TG_PK_IDENTIFIER) &&
-		     !tg_node_is(a, TG_PK_ATTRIBUTE)))
-			return;
-		at = tg_analyze_norm(cx, a);
-		o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
-		if (!o && !tg_resolver_lookup(&r, res, cx->py->path, at,
-					      strlen(at)) &&
-		    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
-			closing = true;
-		if (o)
-			via = owner_desc(o);
-		else
-			via = tg_xasprintf(
-				"%s: a request-scoped session, closed when the request ends",
-				at);
-		dep = a;
-		free(at);
-	}
-	if (!o && !closing) {
-		free(via);
-		return;
-	}
-	e = push(cx, fn);
-	e->name = tg_analyze_norm(cx, name);
-	disp = tg_analyze_display(cx, p);
-	e->header = disp;
-	e->owner_text = tg_analyze_norm(cx, dep);
-	e->owner_desc = via;
-	e->kind = o ? TG_OWNED_REQUEST : TG_OWNED_CLOSING;
-	e->owner = o;
-	e->request = true;
-	e->is_async = is_async;
-	e->body_start = ts_node_start_byte(body);
-	e->line = ts_node_start_point(p).row + 1;
-}
-
-/*
- * §5 request scope: a parameter whose default is Depends(P), or whose
- * annotation is Annotated[..., Depends(P)] or an alias of one
- * (`session: SessionDep`), is a session owned for the whole function
- * when P is an owning generator dependency (or a configured owner).
- * When P only closes, a parameter annotated Session / AsyncSession (or
- * an alias named like a session) is still request-scoped: not owned,
- * but it must not escape into background work (TX004).
- */
-static void request_scope(struct tg_actx *cx, TSNode fn)
-{
-	TSNode params = tg_node_child(fn, TG_F_PARAMETERS);
-	TSNode body = tg_node_child(fn, TG_F_BODY);
-	bool is_async = tg_node_is_async(fn);
-	TSTreeCursor c;
-
-	if (ts_node_is_null(params) || ts_node_is_null(body))
-		return;
-	/* a cursor: ts_node_named_child() counts from the first child each time */
-	c = ts_tree_cursor_new(params);
-	if (ts_tree_cursor_goto_first_child(&c)) {
-		do {
-			TSNode p = ts_tree_cursor_current_node(&c);
-
-			if (ts_node_is_named(p))
-				request_param(cx, fn, p, body, is_async);
-		} while (ts_tree_cursor_goto_next_sibling(&c));
-	}
-	ts_tree_cursor_delete(&c);
 }
 
 /* Does the loop body call sleep() (a polling loop)? Inner loops aside. */
@@ -1078,7 +551,7 @@ static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 			return;
 	}
 	/* whether it sleeps is asked when a rule needs the loop */
-	o = push(cx, node);
+	o = tg_analyze_push(cx, node);
 	o->loop = true;
 	o->sleeps = -1;
 	o->body = body;
@@ -1091,7 +564,7 @@ static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
 			     TSNode name, TSNode call)
 {
-	struct tg_owned *o = push(cx, block);
+	struct tg_owned *o = tg_analyze_push(cx, block);
 
 	o->name = tg_analyze_norm(cx, name);
 	o->header = tg_analyze_display(cx, bind);
@@ -1129,7 +602,7 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 	    ts_node_is_null(stmt) ||
 	    !tg_node_is(stmt, TG_PK_EXPR_STMT))
 		return;
-	if (ts_node_is_null(block) || !tg_analyze_factory(cx, right, &o))
+	if (ts_node_is_null(block) || !tg_callee_is_factory(cx, right, &o))
 		return;
 	tg_analyze_push_created(cx, block, node, left, right);
 }
@@ -1296,7 +769,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 				descend = false;
 		}
 		if (descend)
-			request_scope(cx, node);
+			tg_reqscope_enter(cx, node);
 		break;
 	}
 	case TG_PK_CLASS:
@@ -1549,7 +1022,7 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	free(cx.stack);
 	free(w.units);
 	free(w.anc);
-	memo_release(&memo);
+	tg_callee_memo_release(&memo);
 	tg_fingerprint_assign(out, from);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/callee.h"
 #include "txguard/finding.h"
 #include "txguard/node.h"
 #include "txguard/owner_table.h"
@@ -383,9 +384,9 @@ static void report(struct tg_actx *cx, const struct tg_owned *e, TSNode call,
 
 	if (!f)
 		return;
-	(void)tg_analyze_classify(cx, call, &o);
+	(void)tg_callee_classify(cx, call, &o);
 	disp = tg_analyze_display(cx, call);
-	f->owner = tg_analyze_factory_desc(cx, call, o);
+	f->owner = tg_callee_factory_desc(cx, call, o);
 	f->owner_text = tg_xstrdup(e->owner_text);
 	f->message = tg_xasprintf(
 		"`%s = %s` creates a session (%s) that is never closed: no `%s` manages it, no `finally` covering its use closes it, and it is not returned or yielded",

@@ -1,6 +1,7 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/callee.h"
 #include "txguard/finding.h"
 #include "txguard/node.h"
 #include "txguard/owner_table.h"
@@ -81,7 +82,7 @@ static void with_items(struct tg_actx *cx, TSNode with)
 			continue;
 		if (!tg_analyze_in_loop(cx, ts_node_start_byte(v)))
 			return;
-		cls = tg_analyze_classify(cx, v, &o);
+		cls = tg_callee_classify(cx, v, &o);
 		if (cls != TG_CALL_BEGIN && cls != TG_CALL_OWNER)
 			continue;
 		loop = tg_analyze_loop(cx, ts_node_start_byte(v));
@@ -147,12 +148,12 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	    !tg_analyze_in_loop(cx, ts_node_start_byte(node)) ||
 	    !tg_analyze_wants(cx, "TX003"))
 		return;
-	if (tg_analyze_factory(cx, node, &o)) {
+	if (tg_callee_is_factory(cx, node, &o)) {
 		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
 			return;
 		disp = tg_analyze_display(cx, node);
 		report(cx, node, loop, "opens a new session",
-		       tg_analyze_factory_desc(cx, node, o),
+		       tg_callee_factory_desc(cx, node, o),
 		       tg_xasprintf(
 			       "create the session once, before the loop (`with %s as session:` around it), and commit once after it",
 			       disp));

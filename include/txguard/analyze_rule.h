@@ -105,7 +105,7 @@ struct tg_actx {
 	size_t unit;         /* index of the unit the current node is in */
 	struct tg_owned *stack;
 	size_t nstack, alloc_stack;
-	struct tg_classify_memo *memo; /* tg_analyze_classify()'s answers */
+	struct tg_classify_memo *memo; /* tg_callee_classify()'s answers */
 };
 
 /**
@@ -132,42 +132,11 @@ extern const struct tg_rule_ops tg_rule_tx002_ops;
 extern const struct tg_rule_ops tg_rule_tx003_ops;
 extern const struct tg_rule_ops tg_rule_tx004_ops;
 
-/** What a call creates or opens (SPEC §5). */
-enum tg_call_class {
-	TG_CALL_NONE,
-	TG_CALL_BEGIN,        /* X.begin() */
-	TG_CALL_BEGIN_NESTED, /* X.begin_nested() */
-	TG_CALL_OWNER,        /* a configured or inferred owner */
-	TG_CALL_FACTORY,      /* a new session: Session(...), a factory */
-};
-
 /**
- * Classify `call` (a call node): SQLAlchemy's begin()/begin_nested(),
- * an owner (configured, or resolved through the file's imports by
- * opts->resolver) or a session factory (Session/AsyncSession imported
- * from SQLAlchemy or unbound, configured names, names bound to
- * sessionmaker(...) / async_sessionmaker(...); scoped_session registries
- * hand out the thread's one session and are not factories). *owner gets
- * the registry entry for TG_CALL_OWNER and, when there is one, for
- * TG_CALL_FACTORY (NULL for SQLAlchemy's own classes).
+ * Push an entry for `node` (popped when the walk leaves it), zeroed but
+ * for node_id; the caller fills it in.
  */
-enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
-				       const struct tg_owner **owner);
-
-/**
- * tg_analyze_classify(cx, call, owner) == TG_CALL_FACTORY, answered
- * with fewer resolver queries (the owner question only for a factory).
- */
-bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
-			const struct tg_owner **owner);
-
-/**
- * The description of a factory for messages: "async_session_factory,
- * defined at app/db.py:9 (async_sessionmaker)", "SessionLocal (factory
- * configured in .txguard)", "SQLAlchemy's AsyncSession". Caller frees.
- */
-char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
-			      const struct tg_owner *owner);
+struct tg_owned *tg_analyze_push(struct tg_actx *cx, TSNode node);
 
 /**
  * The innermost loop entry above the innermost barrier whose body holds
