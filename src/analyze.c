@@ -561,8 +561,13 @@ static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 	o->line = ts_node_start_point(node).row + 1;
 }
 
-void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
-			     TSNode name, TSNode call)
+/*
+ * Push a TG_OWNED_CREATED entry for `name` (a normalised identifier)
+ * bound at `bind` by a factory call, live from `bind`'s end until the
+ * enclosing block `block` ends.
+ */
+static void push_created(struct tg_actx *cx, TSNode block, TSNode bind,
+			 TSNode name, TSNode call)
 {
 	struct tg_owned *o = tg_analyze_push(cx, block);
 
@@ -604,7 +609,7 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 		return;
 	if (ts_node_is_null(block) || !tg_callee_is_factory(cx, right, &o))
 		return;
-	tg_analyze_push_created(cx, block, node, left, right);
+	push_created(cx, block, node, left, right);
 }
 
 static bool rule_on(const struct tg_actx *cx, const struct tg_rule *rule)

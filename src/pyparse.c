@@ -246,15 +246,6 @@ unsigned tg_pyparse_field(enum tg_pyfield field)
 	return (unsigned)field < TG_F_COUNT ? field_ids[field] : 0;
 }
 
-int tg_pyparse_selftest(void)
-{
-	TSParser *parser = ts_parser_new();
-	int err = set_language(parser);
-
-	ts_parser_delete(parser);
-	return err;
-}
-
 static void index_lines(struct tg_pyfile *py)
 {
 	const char *p = py->src, *end = py->src + py->len;
@@ -404,22 +395,6 @@ void tg_pyfile_free(struct tg_pyfile *py)
 	free(py);
 	if (big)
 		malloc_trim(0);
-}
-
-uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset)
-{
-	size_t lo = 0, hi = py->nlines;
-
-	/* the last line whose start is <= offset */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (py->line_start[mid] <= offset)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo + 1;
 }
 
 const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,

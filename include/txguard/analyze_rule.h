@@ -160,14 +160,6 @@ const struct tg_owned *tg_analyze_scope_of(const struct tg_actx *cx,
 					   const char *name, uint32_t at);
 
 /**
- * Push a TG_OWNED_CREATED entry for `name` (a normalised identifier)
- * bound at `bind` by a factory call, live from `bind`'s end until the
- * enclosing block `block` ends.
- */
-void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
-			     TSNode name, TSNode call);
-
-/**
  * The live owner entry for `name` (normalised) at byte `at`: the nearest
  * entry above the innermost barrier whose body contains `at` and that no
  * rebinding before `at` ended, if it owns (TG_OWNED_OWNS). NULL if none.

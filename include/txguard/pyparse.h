@@ -40,8 +40,6 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		    const char *src, size_t len);
 void tg_pyfile_free(struct tg_pyfile *py);
 
-/** The 1-based line containing byte `offset`. */
-uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset);
 /** Line `line` (1-based) without its end of line; *len receives the length. */
 const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,
 			   size_t *len);
@@ -145,8 +143,5 @@ enum tg_pyfield {
  * every call.
  */
 unsigned tg_pyparse_field(enum tg_pyfield field);
-
-/** Check once that the compiled-in grammar loads. Errors: TG_ERROR. */
-int tg_pyparse_selftest(void);
 
 #endif
