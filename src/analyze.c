@@ -15,7 +15,7 @@
 #include <strings.h>
 
 /*
- * The rules, one file each (§5). The walk keeps the scopes they share:
+ * The rules, one file each. The walk keeps the scopes they share:
  * owner blocks, request-scoped parameters (Depends, pushed on entering
  * their function), sessions from factories, and loop bodies.
  */
@@ -177,7 +177,7 @@ bool tg_analyze_in_loop(const struct tg_actx *cx, uint32_t at)
 }
 
 /*
- * §5: rebinding `name` at byte `pos` (by a statement starting at `stmt`)
+ * Rebinding `name` at byte `pos` (by a statement starting at `stmt`)
  * ends ownership of it, and of dotted names under it, for the rest of
  * every enclosing owner block. The block's own `as` target binds before
  * its body starts and so never ends it.
@@ -377,7 +377,7 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 }
 
 /*
- * §5: which items of a with statement own the transaction, and which
+ * Which items of a with statement own the transaction, and which
  * names they own: X.begin() / X.begin_nested() own X and the `as`
  * target; a registered owner's call owns its `as` target. A factory's
  * `as` target is a session the block closes: not owned, but a scope
@@ -723,7 +723,7 @@ static bool live_at(const struct tg_actx *cx, uint32_t at)
 }
 
 /*
- * §12: whether the walk can pass `node` by without entering it. With no
+ * Whether the walk can pass `node` by without entering it. With no
  * entry visible, only statements open scopes (owner and factory blocks,
  * loops, request-scoped parameters, `s = factory()` statements, nested
  * defs): nothing under an expression can report or change the stack for
@@ -754,7 +754,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 
 	/*
 	 * With no owner block open, nothing in a simple statement can matter
-	 * to the rules that do not ask for it: skip it (§12).
+	 * to the rules that do not ask for it: skip it.
 	 */
 	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
 		return false;
@@ -779,7 +779,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 	}
 	case TG_PK_CLASS:
 	case TG_PK_LAMBDA:
-		/* §5: code in a nested class or lambda is not inside the block */
+		/* Code in a nested class or lambda is not inside the block */
 		push_barrier(cx, node);
 		break;
 	case TG_PK_WITH:
@@ -848,7 +848,7 @@ static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 
 /*
  * Walk the children of `parent` (entered, the top of w->anc) with a
- * cursor, or with `after` only those after that child. §11: iterative,
+ * cursor, or with `after` only those after that child. Iterative,
  * enter/leave events, any nesting depth.
  */
 static void walk_children(struct tg_actx *cx, struct walk *w, TSNode parent,

@@ -24,7 +24,7 @@ static bool sqlalchemy_module(const char *fqn)
 }
 
 /*
- * §5 precision: `Session(...)` / `AsyncSession(...)` create a session
+ * Precision: `Session(...)` / `AsyncSession(...)` create a session
  * when the name is SQLAlchemy's. The same name imported from elsewhere
  * (requests.Session, an ORM model called Session) or defined in the
  * file is something else; an unbound dotted name (`client.Session`) is

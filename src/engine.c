@@ -1,5 +1,5 @@
 /*
- * The per-file pipeline (SPEC §4), wired once for every mode:
+ * The per-file pipeline, wired once for every mode:
  *
  *   new blob → parse → units, mark changed → rules → fingerprints
  *   old blob (same or rename-source path) → the same units → rules
@@ -69,7 +69,7 @@ static void attach_snippets(struct tg_findings *list, size_t from,
 /*
  * The pre-image: analyse the old blob's units that carry the qualified
  * name of a changed new unit, under the new path so that fingerprints
- * (which include the path) line up across renames (SPEC §3).
+ * (which include the path) line up across renames.
  */
 static int preimage_findings(struct tg_findings *out, const char *path,
 			     const char *old, size_t old_len,
@@ -118,7 +118,7 @@ static bool has_name(const char *src, size_t len, const char *name)
 }
 
 /*
- * SPEC §12: a literal pre-filter at memory speed. Every rule needs one of
+ * A literal pre-filter at memory speed. Every rule needs one of
  * these words in the file (`.begin` as written in `X.begin()`; a space
  * before the dot would hide it, which no formatter produces): TX001 a
  * .commit()/.rollback(); TX002 a session
@@ -160,7 +160,7 @@ static bool can_matter(const char *src, size_t len,
 }
 
 /*
- * The pre-filter, function by function (§12): a finding sits at a call or
+ * The pre-filter, function by function: a finding sits at a call or
  * statement holding one of can_matter()'s words, in the unit that holds
  * it, so a function whose text (decorators to last line) has none of
  * them, no name imported under another name (`get_db as db`) whose own
@@ -210,7 +210,7 @@ static void skip_silent_units(struct tg_units *units,
 	free(renamed);
 }
 
-/* §8 [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
+/* [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
 static void apply_rule_config(struct tg_findings *list,
 			      const struct tg_config *cfg)
 {
@@ -261,7 +261,7 @@ static int run_file(struct tg_report *r, const char *path,
 		goto out;
 	}
 	if (err == TG_ETOODEEP) {
-		/* §11: bounded, and said: never a crash, never a silent skip */
+		/* Bounded, and said: never a crash, never a silent skip */
 		r->skipped.too_complex++;
 		tg_report_notice(r, "%s: skipped: %s", path, tg_error_last());
 		err = 0;
@@ -298,14 +298,14 @@ static int run_file(struct tg_report *r, const char *path,
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
 	apply_rule_config(&cur, opts->cfg);
-	/* §8: inline directives; one that suppresses nothing is a notice */
+	/* Inline directives; one that suppresses nothing is a notice */
 	tg_suppress_apply(&cur, 0, py, &units, &unused);
 	for (size_t i = 0; i < unused.nr; i++)
 		tg_report_notice(r, "%s:%u: '# %s' suppresses nothing",
 				 path, unused.v[i].line, unused.v[i].text);
 	attach_snippets(&cur, 0, py);
 	if (old && cur.nr) {
-		/* §4: the pre-image as it was, owners and factories included */
+		/* The pre-image as it was, owners and factories included */
 		if (opts->infer && tg_ownerscope_before(opts->infer))
 			aopts.resolver = tg_ownerscope_before(opts->infer);
 		if (old_len == len && !memcmp(old, src, len)) {
@@ -335,7 +335,7 @@ out:
 
 /*
  * Read a blob unless it is over the configured size limit, which skips
- * the file with a notice (SPEC §8 maxFileSize). *out stays NULL then.
+ * the file with a notice (maxFileSize). *out stays NULL then.
  */
 static int read_limited(char **out, size_t *len, bool *too_large,
 			struct tg_repo *repo, const struct tg_oid *id,

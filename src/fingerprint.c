@@ -49,7 +49,7 @@ char *tg_fingerprint_normalize(const char *text, size_t len)
 	bool pending_space = false;
 	size_t i = 0;
 
-	/* §6: comments and whitespace folded, string literals kept as written */
+	/* Comments and whitespace folded, string literals kept as written */
 	while (i < len) {
 		unsigned char c = (unsigned char)text[i];
 
@@ -129,7 +129,7 @@ void tg_fingerprint_assign(struct tg_findings *list, size_t from)
 		ids[i].idx = from + i;
 	}
 	/*
-	 * §6: the occurrence index counts otherwise identical findings in
+	 * The occurrence index counts otherwise identical findings in
 	 * source order; sorting by identity keeps that O(n log n).
 	 */
 	if (n > 1)

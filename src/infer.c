@@ -58,7 +58,7 @@ bool tg_infer_wanted(const char *path, const char *src, size_t len)
 {
 	size_t plen = path ? strlen(path) : 0;
 
-	/* re-exports live in __init__.py: keep their imports (SPEC §5) */
+	/* re-exports live in __init__.py: keep their imports */
 	if (plen >= 11 && !strcmp(path + plen - 11, "__init__.py"))
 		return true;
 	return has_token(src, len, "yield") ||
@@ -715,7 +715,7 @@ static void finish_func(struct func *fn)
 {
 	if (fn->owns)
 		return;
-	/* §5: a commit after the yield, outside an except clause */
+	/* A commit after the yield, outside an except clause */
 	for (size_t i = 0; i < fn->ncommits && !fn->owns; i++) {
 		for (size_t k = 0; k < fn->nyields; k++) {
 			if (strcmp(fn->yields[k].name, fn->commits[i].name) ||
@@ -883,7 +883,7 @@ void tg_infer_pyfile(struct tg_buf *out, const struct tg_pyfile *py)
 	memset(&c, 0, sizeof(c));
 	c.py = py;
 	cur = ts_tree_cursor_new(ts_tree_root_node(py->tree));
-	/* iterative pre-order walk with leave events: any depth (§11) */
+	/* iterative pre-order walk with leave events: any depth */
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&cur);
 

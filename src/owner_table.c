@@ -50,7 +50,7 @@ void tg_owner_table_release(struct tg_owner_table *o)
 }
 
 /*
- * §8: a dotted entry matches only that exact spelling; an undotted one
+ * A dotted entry matches only that exact spelling; an undotted one
  * matches any callee whose last dotted part is that name.
  */
 static bool name_matches(const char *name, const char *callee, size_t len)

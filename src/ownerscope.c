@@ -1,6 +1,6 @@
 /*
  * The two states of the repository's own definitions that one run needs
- * (SPEC §4, §5): the new side from the owner index, the pre-image beside
+ * the new side from the owner index, the pre-image beside
  * it, and the files a changed definition drags into the check.
  */
 #include "txguard/common.h"
@@ -156,7 +156,7 @@ static long find_change(const struct tg_changeset *cs, const size_t *order,
 }
 
 /*
- * §4: the files that use a definition this change altered are checked
+ * The files that use a definition this change altered are checked
  * whole, against themselves, under both states: what the change turned
  * into a violation is new, what was one already is not.
  */
@@ -210,7 +210,7 @@ static int add_dependents(struct tg_ownerscope *st, struct tg_changeset *cs)
 
 /*
  * The pre-image state, made on first use: only a change with findings
- * needs it, and most commits have none (§12). The records are all read
+ * needs it, and most commits have none. The records are all read
  * already (two_states), so this cannot fail.
  */
 struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)

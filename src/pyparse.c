@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <tree_sitter/api.h>
 
-/* Compiled in from the pinned tree-sitter-python sources (SPEC §1). */
+/* Compiled in from the pinned tree-sitter-python sources. */
 const TSLanguage *tree_sitter_python(void);
 
 static int set_language(TSParser *parser)
@@ -15,7 +15,7 @@ static int set_language(TSParser *parser)
 
 	if (ts_parser_set_language(parser, lang))
 		return 0;
-	/* §1: a grammar of the wrong ABI must say so, not parse nothing */
+	/* A grammar of the wrong ABI must say so, not parse nothing */
 	return tg_error_set(TG_ERROR,
 			    "cannot load the python grammar: its ABI is %u, "
 			    "this tree-sitter loads %d to %d",
@@ -27,7 +27,7 @@ static int set_language(TSParser *parser)
 /*
  * One parser per thread, reused for every file: a parser keeps its stack
  * and a pool of freed subtrees between parses, and making one per file
- * cost a tenth of a scan in malloc and free (SPEC §12: scan within 1.2x
+ * cost a tenth of a scan in malloc and free (scan within 1.2x
  * a parse-only pass). Freed when its thread ends; the main thread's at
  * exit.
  */
@@ -263,7 +263,7 @@ static void index_lines(struct tg_pyfile *py)
 }
 
 /*
- * §11 bounds. Debian's tree-sitter 0.20.7 double-frees when it deletes a
+ * Bounds. Debian's tree-sitter 0.20.7 double-frees when it deletes a
  * tree of definitions nested ~14,000 deep (fuzz-analyze found it; the
  * crash is in the library), so a file indented deeper than any real code
  * is skipped before parsing. Error recovery is superlinear on some
@@ -346,7 +346,7 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		goto out;
 	if (len >= 3 && !memcmp(src, "\xef\xbb\xbf", 3)) {
 		/*
-		 * §11: skip a UTF-8 BOM with an included range rather than
+		 * Skip a UTF-8 BOM with an included range rather than
 		 * a shifted copy, so byte offsets and columns stay those of
 		 * the file.
 		 */
@@ -378,7 +378,7 @@ out:
  * frees for later: every thread would then hold the most its biggest
  * parse ever took (two threads 11 MiB each on the standard library).
  * Handing it back after a big file keeps the peak at what is parsed at
- * once (§11: memory bounded by the largest file, not the repository).
+ * once (memory bounded by the largest file, not the repository).
  */
 void tg_pyfile_free(struct tg_pyfile *py)
 {

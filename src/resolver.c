@@ -669,7 +669,7 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 		out->def = d;
 		return FOUND;
 	}
-	/* a local binding shadows imports and the repository (§5) */
+	/* a local binding shadows imports and the repository */
 	for (size_t i = 0; i < inf->nlocals; i++)
 		if (strlen(inf->locals[i]) == first &&
 		    !memcmp(inf->locals[i], c, first))
@@ -730,8 +730,7 @@ static bool lookup(struct hit *out, struct tg_resolver *r, const char *path,
 	/*
 	 * rule 4: a bare name the file does not bind (star imports), when
 	 * unique repository-wide. `x.name` with x unbound is an attribute of
-	 * some runtime object (a parameter, a local): never guessed (§5
-	 * precision).
+	 * some runtime object (a parameter, a local): never guessed.
 	 */
 	if (memchr(callee, '.', len))
 		return false;

@@ -7,7 +7,7 @@
 #include "txguard/pyparse.h"
 
 /*
- * TX001 double-transaction (§5): commit() or rollback() on a name an
+ * TX001 double-transaction: commit() or rollback() on a name an
  * enclosing owner block provides. The owner-scope stack (analyze.c) has
  * already applied barriers and rebindings; this file decides what a
  * violating call is and how to explain it.
@@ -101,7 +101,7 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		return;
 	f->owner_text = tg_xstrdup(o->owner_text);
 	f->owner = tg_xstrdup(o->owner_desc);
-	/* §5: name an inferred owner and where it is defined */
+	/* Name an inferred owner and where it is defined */
 	inferred = o->kind == TG_OWNED_REGISTERED && o->owner &&
 		   o->owner->origin == TG_OWNER_INFERRED;
 	if (o->kind == TG_OWNED_REQUEST)

@@ -8,7 +8,7 @@
 #include "txguard/pyparse.h"
 
 /*
- * TX002 unmanaged-session (§5): `s = factory()` whose session is neither
+ * TX002 unmanaged-session: `s = factory()` whose session is neither
  * managed by `with` / `async with`, nor closed in a `finally` that covers
  * its use, nor handed to the caller. The walk (analyze.c) has already
  * recognised the binding (a TG_OWNED_CREATED entry); this file scans the
@@ -339,7 +339,7 @@ static TSNode scope_of(const struct tg_actx *cx, TSNode bind, const char *name,
 	*is_async = false;
 	/*
 	 * ts_node_parent() costs the depth: statements nest only as deep as
-	 * the parser allows indentation (§11), so the climb stays short.
+	 * the parser allows indentation, so the climb stays short.
 	 */
 	for (int up = 0;; up++) {
 		TSNode p = ts_node_parent(n);

@@ -8,7 +8,7 @@
 #include "txguard/pyparse.h"
 
 /*
- * TX003 transaction-per-iteration (§5): inside a loop body, opening an
+ * TX003 transaction-per-iteration: inside a loop body, opening an
  * owner block (X.begin(), a configured or inferred owner), opening a new
  * session (a factory call), or calling commit(). The walk keeps the loop
  * entries (analyze.c: barriers end them, and loops where a transaction

@@ -6,7 +6,7 @@
 #include "txguard/pyparse.h"
 
 /*
- * TX004 session-escape (§5): a session that a block or the request
+ * TX004 session-escape: a session that a block or the request
  * scope closes, passed into work that outlives that scope: background
  * tasks (BackgroundTasks.add_task, Starlette's BackgroundTask), tasks
  * (asyncio.create_task / ensure_future, loop.create_task) and threads
@@ -68,7 +68,7 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 	if (!tg_node_is(obj, TG_PK_IDENTIFIER))
 		return false;
 	os = tg_node_text(cx->py, obj, &olen);
-	/* ts_node_parent() costs the depth: give up on absurd nesting (§11) */
+	/* ts_node_parent() costs the depth: give up on absurd nesting */
 	for (int up = 0; up < 256; up++) {
 		TSNode p = ts_node_parent(n);
 		unsigned t;

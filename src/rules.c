@@ -3,7 +3,7 @@
 
 #include <strings.h>
 
-/* §5: the rule table; ids are data, looked up with tg_rule_lookup() */
+/* The rule table; ids are data, looked up with tg_rule_lookup() */
 static const struct tg_rule rules[] = {
 	{
 		"TX001", "double-transaction", TG_SEV_CRITICAL,

@@ -163,7 +163,7 @@ static void scan_for(struct directives *ds, const struct tg_pyfile *py,
 
 	/*
 	 * Most files have no directive: find the words at memory speed and
-	 * ask the tree only about those places. §8: only a real comment node
+	 * ask the tree only about those places. Only a real comment node
 	 * counts, never a string or docstring. A comment runs from a `#` to
 	 * the end of its line, so only the rest of a line after a `#` is
 	 * searched.
@@ -243,7 +243,7 @@ static uint32_t byte_at(const struct tg_pyfile *py, uint32_t line,
 }
 
 /*
- * §8: the lines of the statement holding the finding's node. In the
+ * The lines of the statement holding the finding's node. In the
  * header of a compound statement (`if s.commit():`) only the node's own
  * lines count, not the whole block.
  */

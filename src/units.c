@@ -106,7 +106,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 	if (kind & TG_PK_SIMPLE)
 		return false;
 	/*
-	 * Nor does any node that cannot hold a statement (§12: the walk
+	 * Nor does any node that cannot hold a statement (the walk
 	 * keeps to blocks and compound statements), unless the tree has
 	 * errors: an ERROR node can hold a def anywhere.
 	 */
@@ -137,7 +137,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 		struct tg_unit *unit;
 		long parent = 0;
 
-		/* §4: the parent is the innermost enclosing function */
+		/* The parent is the innermost enclosing function */
 		for (size_t i = w->nframes; i-- > 0;)
 			if (w->frames[i].is_function) {
 				parent = w->frames[i].unit;
@@ -204,7 +204,7 @@ int tg_units_load(struct tg_units *out, const struct tg_pyfile *py)
 		w.skel = tg_xcalloc(1, sizeof(*w.skel));
 		w.skel->tree = py->tree;
 	}
-	/* §11: iterative, enter/leave events, constant C stack at any depth */
+	/* Iterative, enter/leave events, constant C stack at any depth */
 	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
 	for (;;) {
 		if (enter(out, &w, py, &c) &&
@@ -243,7 +243,7 @@ void tg_units_release(struct tg_units *u)
 }
 
 /*
- * §4: a hunk marks the units whose own lines it touches, and the owner of
+ * A hunk marks the units whose own lines it touches, and the owner of
  * a line is the innermost unit containing it: one lookup per line keeps
  * this O(lines log units) however many units and hunks there are.
  */
@@ -305,7 +305,7 @@ void tg_units_mark_changed(struct tg_units *u, const struct tg_hunk *hunks,
 			continue;
 		}
 		/*
-		 * §4: a pure deletion happened between new_start and
+		 * A pure deletion happened between new_start and
 		 * new_start + 1 (new_start 0: before the first line); both
 		 * neighbours count as changed.
 		 */

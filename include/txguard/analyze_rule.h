@@ -5,7 +5,7 @@
  *
  * analyze.c walks the tree once, iteratively, with enter/leave events. It
  * keeps the owner-scope stack: one entry per name owned by an enclosing
- * `with` / `async with` whose manager owns the transaction (SPEC §5), and
+ * `with` / `async with` whose manager owns the transaction, and
  * a barrier for every nested def, lambda and class (code there is not
  * inside the block). Rebinding a name ends its entry's ownership from
  * the binding on. Rules see every node through their enter/leave hooks,

@@ -1,5 +1,5 @@
 /**
- * fingerprint.h: line-independent identity of a finding (SPEC §6).
+ * fingerprint.h: line-independent identity of a finding.
  *
  * rule id, path, unit qualified name, the normalised call text, the owner
  * expression and the occurrence index among otherwise identical findings

@@ -1,7 +1,7 @@
 /**
  * owner_table.h: which calls create a context manager that owns the
  * transaction (commits or rolls back on exit), and which are session
- * factories (SPEC §5, §8).
+ * factories.
  *
  * Names match the called expression as written, dotted or not:
  * "db.get_session" matches only that spelling; "get_session" matches any

@@ -1,6 +1,6 @@
 /**
  * ownerscope.h: the repository's own owners and factories for one run
- * (SPEC §4, §5), ready for the engine.
+ * ready for the engine.
  *
  * - `now`: every definition as of the side being checked (the index, the
  *   branch tip, the scanned tree), from the owner index (ownerdb.h);
@@ -9,7 +9,7 @@
  *   is a new finding, and one whose owner was already one is not;
  * - the changeset grows by the files that use a definition the change
  *   made or unmade (owner, dependency, alias, factory): each is checked
- *   whole against itself under both states (SPEC §4 owner-definition
+ *   whole against itself under both states (owner-definition
  *   changes);
  * - `words`: the names of every definition, for the scan's pre-filter.
  */

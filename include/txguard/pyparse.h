@@ -14,7 +14,7 @@ struct TSTree;
 /*
  * Source this big takes megabytes to parse: tg_pyfile_free() hands the
  * memory back to the system after one, and the owner index's threads
- * parse one at a time (§11: memory bounded by the largest file).
+ * parse one at a time (memory bounded by the largest file).
  */
 #define TG_BIG_PARSE ((size_t)128 << 10)
 

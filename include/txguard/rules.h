@@ -1,5 +1,5 @@
 /**
- * rules.h: the rule table (SPEC §5). Rule ids are data: look a rule up by
+ * rules.h: the rule table. Rule ids are data: look a rule up by
  * id, never through a per-rule global.
  */
 #ifndef TXGUARD_RULES_H
