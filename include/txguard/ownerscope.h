@@ -1,6 +1,6 @@
 /**
- * ownerscope.h: the repository's own owners and factories for one run
- * ready for the engine.
+ * ownerscope.h: the repository's own owners and factories for one run,
+ * and the owner-index pipeline around them, ready for the engine.
  *
  * - `now`: every definition as of the side being checked (the index, the
  *   branch tip, the scanned tree), from the owner index (ownerdb.h);
