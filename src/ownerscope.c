@@ -1,5 +1,5 @@
 /*
- * The two states of the repository's own definitions that one run needs
+ * The two states of the repository's own definitions that one run needs:
  * the new side from the owner index, the pre-image beside
  * it, and the files a changed definition drags into the check.
  */
