@@ -5,6 +5,7 @@
 #include "txguard/owner_table.h"
 #include "txguard/node.h"
 #include "txguard/pyparse.h"
+#include "txguard/strmap.h"
 
 #include <pthread.h>
 #include <tree_sitter/api.h>
@@ -149,14 +150,6 @@ static void sv_push(struct strvec *sv, char *s)
 	sv->v[sv->nr++] = s;
 }
 
-static bool sv_has(const struct strvec *sv, const char *s)
-{
-	for (size_t i = 0; i < sv->nr; i++)
-		if (!strcmp(sv->v[i], s))
-			return true;
-	return false;
-}
-
 static void sv_release(struct strvec *sv)
 {
 	for (size_t i = 0; i < sv->nr; i++)
@@ -210,6 +203,7 @@ struct collect {
 	struct assign *assigns;
 	size_t nassigns, alloc_assigns;
 	struct strvec uses, locals;
+	struct tg_strmap seen_uses, seen_locals; /* for a linear walk */
 	struct frame *frames;
 	size_t nframes, alloc_frames;
 };
@@ -269,11 +263,20 @@ static char *qual_join(struct collect *c, const char *name)
 	return tg_xasprintf("%s.%s", s->qual, name);
 }
 
+/* Whether `s` joins `seen` now (it was not there). */
+static bool first_time(struct tg_strmap *seen, const char *s)
+{
+	bool fresh;
+
+	tg_strmap_insert(seen, s, strlen(s), &fresh);
+	return fresh;
+}
+
 static void add_use(struct collect *c, char *text)
 {
 	if (!text)
 		return;
-	if (sv_has(&c->uses, text)) {
+	if (!first_time(&c->seen_uses, text)) {
 		free(text);
 		return;
 	}
@@ -282,7 +285,7 @@ static void add_use(struct collect *c, char *text)
 
 static void add_local(struct collect *c, const char *name)
 {
-	if (!sv_has(&c->locals, name))
+	if (first_time(&c->seen_locals, name))
 		sv_push(&c->locals, tg_xstrdup(name));
 }
 
@@ -873,6 +876,8 @@ static void collect_release(struct collect *c)
 	sv_release(&c->imp_fqn);
 	sv_release(&c->uses);
 	sv_release(&c->locals);
+	tg_strmap_release(&c->seen_uses);
+	tg_strmap_release(&c->seen_locals);
 }
 
 void tg_infer_pyfile(struct tg_buf *out, const struct tg_pyfile *py)

@@ -1181,6 +1181,37 @@ static void test_answers_per_file(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A file of many one-line functions: every name is a local once, and
+ * the walk is linear in them (it was quadratic in the number of names).
+ */
+static void test_many_functions(void **state)
+{
+	struct tg_buf src = TG_BUF_INIT;
+	struct tg_inferred *inf;
+	const size_t n = 80000;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		tg_buf_addf(&src, "def f%zu(): pass\n", i);
+	/* the same names again: still one local each */
+	for (size_t i = 0; i < n; i += 1000)
+		tg_buf_addf(&src, "def f%zu(): pass\n", i);
+	tg_buf_addstr(&src, "def get_db():\n"
+			    "    db = SessionLocal()\n"
+			    "    yield db\n"
+			    "    db.commit()\n");
+	inf = infer("app/many.py", src.ptr);
+	assert_int_equal(inf->nlocals, n + 1);
+	assert_string_equal(inf->locals[0], "f0");
+	assert_string_equal(inf->locals[n - 1], "f79999");
+	assert_int_equal(inf->ndefs, 1);
+	assert_string_equal(inf->defs[0].name, "get_db");
+	assert_true(inf->defs[0].owns);
+	tg_inferred_free(inf);
+	tg_buf_release(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1209,6 +1240,7 @@ int main(void)
 		cmocka_unit_test(test_reaches),
 		cmocka_unit_test(test_fill_package_that_reaches_nothing),
 		cmocka_unit_test(test_answers_per_file),
+		cmocka_unit_test(test_many_functions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
