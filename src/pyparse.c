@@ -69,7 +69,7 @@ static int thread_parser(TSParser **out)
 		}
 		pthread_setspecific(parser_key, parser);
 	}
-	/* no leftover of a parse that timed out, no BOM range */
+	/* no leftover of an earlier parse, no BOM range */
 	ts_parser_reset(parser);
 	ts_parser_set_included_ranges(parser, NULL, 0);
 	*out = parser;
@@ -263,17 +263,15 @@ static void index_lines(struct tg_pyfile *py)
 }
 
 /*
- * Bounds. Debian's tree-sitter 0.20.7 double-frees when it deletes a
- * tree of definitions nested ~14,000 deep (fuzz-analyze found it; the
- * crash is in the library), so a file indented deeper than any real code
- * is skipped before parsing. Error recovery is superlinear on some
- * inputs (a file whose only line ending is a lone CR), so parsing also
- * has a time budget that grows with the file (10 s plus 5 ms per KiB,
- * far above the ~0.25 ms per KiB tree-sitter needs on ordinary code).
+ * Bounds, all of them on the input: the configured maximum file size
+ * (the engine's maxFileSize) bounds the bytes, tree-sitter's parse is
+ * close to linear in them, and Debian's tree-sitter 0.20.7 double-frees
+ * when it deletes a tree of definitions nested ~14,000 deep (fuzz-analyze
+ * found it; the crash is in the library), so a file indented deeper than
+ * any real code is skipped before parsing. There is no time budget:
+ * whether a file is analysed never depends on how busy the machine is.
  */
 #define TG_MAX_INDENT 4096
-#define TG_PARSE_MICROS_BASE 10000000ULL
-#define TG_PARSE_MICROS_PER_KB 5000ULL
 
 static bool too_deep(const char *src, size_t len)
 {
@@ -355,13 +353,10 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 
 		ts_parser_set_included_ranges(parser, &r, 1);
 	}
-	ts_parser_set_timeout_micros(parser, TG_PARSE_MICROS_BASE +
-						     TG_PARSE_MICROS_PER_KB * (len / 1024));
 	py->tree = ts_parser_parse_string(parser, NULL, py->src,
 					  (uint32_t)len);
 	if (!py->tree) {
-		err = tg_error_set(TG_ETOODEEP,
-				   "'%s' took too long to parse (tree-sitter's error recovery)",
+		err = tg_error_set(TG_ERROR, "tree-sitter could not parse '%s'",
 				   py->path);
 		goto out;
 	}
