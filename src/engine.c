@@ -292,6 +292,12 @@ static int run_file(struct tg_report *r, const char *path,
 			if (units.v[i].changed)
 				tg_report_add_unit(r, path, units.v[i].qualname);
 	fill_resolver(opts->resolver, opts->infer, id, py);
+	if (opts->resolver && tg_resolver_incomplete(opts->resolver, path)) {
+		r->incomplete_files++;
+		tg_report_notice(r,
+				 "%s: too costly to analyse fully: its imports, definitions and uses were read in part",
+				 path);
+	}
 	if (whole && opts->prefilter && !old && opts->resolver)
 		skip_silent_units(&units, py, opts,
 				  tg_resolver_file(opts->resolver, path));
@@ -473,6 +479,7 @@ static void report_merge(struct tg_report *to, struct tg_report *from)
 	to->files_checked += from->files_checked;
 	to->units_checked += from->units_checked;
 	to->partial_files += from->partial_files;
+	to->incomplete_files += from->incomplete_files;
 	to->prefiltered += from->prefiltered;
 	to->skipped.binary += from->skipped.binary;
 	to->skipped.too_large += from->skipped.too_large;

@@ -62,6 +62,7 @@ bool tg_infer_wanted(const char *path, const char *src, size_t len)
 	/* re-exports live in __init__.py: keep their imports */
 	if (plen >= 11 && !strcmp(path + plen - 11, "__init__.py"))
 		return true;
+
 	return has_token(src, len, "yield") ||
 	       has_token(src, len, "sessionmaker") ||
 	       has_token(src, len, "scoped_session") ||
@@ -204,8 +205,11 @@ struct collect {
 	size_t nassigns, alloc_assigns;
 	struct strvec uses, locals;
 	struct tg_strmap seen_uses, seen_locals; /* for a linear walk */
+	struct tg_strmap imported; /* local name -> its last import */
 	struct frame *frames;
 	size_t nframes, alloc_frames;
+	/* the walk's work so far, and its bound (tg_infer_max_ops) */
+	size_t ops, max_ops;
 };
 
 static struct frame *push(struct collect *c, TSNode n, enum fkind kind)
@@ -234,6 +238,7 @@ static void frame_release(struct frame *f)
 static struct frame *scope(struct collect *c, size_t *at)
 {
 	for (size_t i = c->nframes; i-- > 0;) {
+		c->ops++;
 		if (c->frames[i].kind == F_FUNC || c->frames[i].kind == F_CLASS ||
 		    c->frames[i].kind == F_LAMBDA) {
 			if (at)
@@ -247,10 +252,12 @@ static struct frame *scope(struct collect *c, size_t *at)
 /* Module level or a class body nested only in classes. */
 static bool at_definition_level(struct collect *c)
 {
-	for (size_t i = 0; i < c->nframes; i++)
+	for (size_t i = 0; i < c->nframes; i++) {
+		c->ops++;
 		if (c->frames[i].kind == F_FUNC ||
 		    c->frames[i].kind == F_LAMBDA)
 			return false;
+	}
 	return true;
 }
 
@@ -291,6 +298,11 @@ static void add_local(struct collect *c, const char *name)
 
 static void add_import(struct collect *c, char *local, char *fqn)
 {
+	bool fresh;
+
+	/* a later import of the same name wins */
+	*tg_strmap_insert(&c->imported, local, strlen(local), &fresh) =
+		c->imp_local.nr;
 	sv_push(&c->imp_local, local);
 	sv_push(&c->imp_fqn, fqn);
 }
@@ -537,6 +549,7 @@ static void on_yield(struct collect *c, TSNode n)
 	for (size_t i = c->nframes; i-- > at + 1;) {
 		struct frame *f = &c->frames[i];
 
+		c->ops += 1 + f->own.nr + f->alias.nr;
 		if (f->kind != F_WITH)
 			continue;
 		for (size_t k = 0; k < f->own.nr && !fn->owns; k++) {
@@ -581,9 +594,11 @@ static void on_call(struct collect *c, TSNode n)
 	fn = cur_func(c, &at);
 	if (!fn || !tg_node_is(fnode, TG_PK_ATTRIBUTE))
 		return;
-	for (size_t i = at + 1; i < c->nframes; i++)
+	for (size_t i = at + 1; i < c->nframes; i++) {
+		c->ops++;
 		if (c->frames[i].kind == F_EXCEPT)
 			return; /* a commit only on error does not own */
+	}
 	{
 		TSNode attr = ts_node_child_by_field_name(fnode, "attribute", 9);
 		TSNode obj = ts_node_child_by_field_name(fnode, "object", 6);
@@ -747,14 +762,10 @@ static char *qualify(const struct collect *c, const char *text)
 {
 	const char *dot = strchr(text, '.');
 	size_t first = dot ? (size_t)(dot - text) : strlen(text);
+	size_t i;
 
-	for (size_t i = c->imp_local.nr; i-- > 0;) {
-		const char *l = c->imp_local.v[i];
-
-		if (strlen(l) == first && !memcmp(l, text, first))
-			return tg_xasprintf("%s%s", c->imp_fqn.v[i],
-					    dot ? dot : "");
-	}
+	if (tg_strmap_get(&c->imported, text, first, &i))
+		return tg_xasprintf("%s%s", c->imp_fqn.v[i], dot ? dot : "");
 	return tg_xstrdup(text);
 }
 
@@ -784,7 +795,7 @@ static bool is_factory_call(const struct collect *c, const char *callee)
 
 /* ---- the record ------------------------------------------------------ */
 
-static void serialize(struct tg_buf *out, struct collect *c)
+static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 {
 	struct tg_inferred inf;
 	struct tg_def *d;
@@ -839,7 +850,7 @@ static void serialize(struct tg_buf *out, struct collect *c)
 	inf.nuses = c->uses.nr;
 	inf.locals = (const char **)c->locals.v;
 	inf.nlocals = c->locals.nr;
-	tg_inferred_encode(out, &inf, 0);
+	tg_inferred_encode(out, &inf, flags);
 	free(inf.imports);
 	free(inf.defs);
 }
@@ -878,20 +889,39 @@ static void collect_release(struct collect *c)
 	sv_release(&c->locals);
 	tg_strmap_release(&c->seen_uses);
 	tg_strmap_release(&c->seen_locals);
+	tg_strmap_release(&c->imported);
+}
+
+size_t tg_infer_max_ops(size_t len)
+{
+	return TG_INFER_OPS_BASE + TG_INFER_OPS_PER_BYTE * len;
 }
 
 void tg_infer_pyfile(struct tg_buf *out, const struct tg_pyfile *py)
 {
+	tg_infer_pyfile_bounded(out, py, tg_infer_max_ops(py->len));
+}
+
+void tg_infer_pyfile_bounded(struct tg_buf *out, const struct tg_pyfile *py,
+			     size_t max_ops)
+{
 	struct collect c;
 	TSTreeCursor cur;
+	bool incomplete = false;
 
 	memset(&c, 0, sizeof(c));
 	c.py = py;
+	c.max_ops = max_ops;
 	cur = ts_tree_cursor_new(ts_tree_root_node(py->tree));
 	/* iterative pre-order walk with leave events: any depth */
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&cur);
 
+		if (++c.ops > c.max_ops) {
+			/* what was read so far stands, marked as partial */
+			incomplete = true;
+			break;
+		}
 		if (ts_node_is_named(n))
 			enter(&c, n);
 		if (ts_tree_cursor_goto_first_child(&cur))
@@ -906,7 +936,7 @@ void tg_infer_pyfile(struct tg_buf *out, const struct tg_pyfile *py)
 	}
 done:
 	ts_tree_cursor_delete(&cur);
-	serialize(out, &c);
+	serialize(out, &c, incomplete ? TG_INFER_INCOMPLETE : 0);
 	collect_release(&c);
 }
 

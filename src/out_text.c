@@ -254,6 +254,9 @@ int tg_out_text(FILE *fp, const struct tg_report *r,
 		tg_buf_addf(&b, " (%s)", r->describe);
 	if (r->partial_files)
 		tg_buf_addf(&b, "; %zu partially parsed", r->partial_files);
+	if (r->incomplete_files)
+		tg_buf_addf(&b, "; %zu not fully analysed",
+			    r->incomplete_files);
 	add_skips(&b, &r->skipped);
 	if (r->blocked)
 		tg_buf_addf(&b, " - %s%s%s (fail-on: %s)\n", c(&st, C_RED),

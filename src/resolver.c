@@ -318,6 +318,19 @@ bool tg_resolver_needs(struct tg_resolver *r, const char *path)
 	return needs;
 }
 
+bool tg_resolver_incomplete(struct tg_resolver *r, const char *path)
+{
+	size_t idx;
+	bool partial = false;
+
+	pthread_mutex_lock(&r->mu);
+	if (tg_strmap_get(&r->paths, path, strlen(path), &idx))
+		partial = r->files[idx].len &&
+			  (r->files[idx].head0 & TG_INFER_INCOMPLETE);
+	pthread_mutex_unlock(&r->mu);
+	return partial;
+}
+
 void tg_resolver_done(struct tg_resolver *r, const char *path)
 {
 	size_t idx;

@@ -45,7 +45,7 @@ struct tg_buf;
  * pre-filter or the record format can change a record made from the same
  * bytes at the same path.
  */
-#define TG_INFER_VERSION 1
+#define TG_INFER_VERSION 2
 
 /** Whether `path` is a package's `__init__.py` (re-exports live there). */
 bool tg_infer_is_package(const char *path);
@@ -61,11 +61,27 @@ bool tg_infer_wanted(const char *path, const char *src, size_t len);
 /** The module name of `path`: "app/db.py" -> "app.db"; caller frees. */
 char *tg_infer_module(const char *path);
 
+/*
+ * The work the walk may do on `len` bytes, in steps (a node visited, a
+ * frame of the scope stack looked at): far above what any real code
+ * needs (a few per byte), and reached only by inputs made to be slow.
+ * Counted, never timed, so the record depends only on the bytes.
+ */
+#define TG_INFER_OPS_BASE ((size_t)1 << 20)
+#define TG_INFER_OPS_PER_BYTE ((size_t)32)
+size_t tg_infer_max_ops(size_t len);
+
 /**
  * Append to `out` the serialized inference of `py` (never fails: odd
- * input gives fewer records).
+ * input gives fewer records). A walk that reaches tg_infer_max_ops()
+ * stops there: the record holds what was found before, with
+ * TG_INFER_INCOMPLETE in its flags.
  */
 void tg_infer_pyfile(struct tg_buf *out, const struct tg_pyfile *py);
+
+/** tg_infer_pyfile() with the bound `max_ops` instead. */
+void tg_infer_pyfile_bounded(struct tg_buf *out, const struct tg_pyfile *py,
+			     size_t max_ops);
 
 /**
  * Pre-filter, parse and infer `len` bytes into `out` (left empty when the

@@ -90,6 +90,13 @@ void tg_resolver_add_lazy(struct tg_resolver *r, const char *path,
 bool tg_resolver_needs(struct tg_resolver *r, const char *path);
 
 /**
+ * Whether the record the resolver holds for `path` is TG_INFER_INCOMPLETE:
+ * the inference stopped at its bound, so the file's imports, definitions
+ * and uses were read in part.
+ */
+bool tg_resolver_incomplete(struct tg_resolver *r, const char *path);
+
+/**
  * Add the record of `path` (copied; from the owner index or the caller's
  * own parse), when tg_resolver_needs() says so; otherwise nothing.
  * Unlike tg_resolver_add() it never invalidates earlier answers, so

@@ -1212,6 +1212,77 @@ static void test_many_functions(void **state)
 	tg_buf_release(&src);
 }
 
+static unsigned record_flags(const struct tg_buf *b)
+{
+	return b->len ? (unsigned char)b->ptr[0] : 0;
+}
+
+/*
+ * The walk is bounded by a count of its steps, never by time: past the
+ * bound the record keeps what was found and says it is incomplete.
+ */
+static void test_bounded_walk(void **state)
+{
+	static const char src[] =
+		"from app.db import get_db\n"
+		"def f(session):\n"
+		"    with get_db() as s:\n"
+		"        s.commit()\n";
+	struct tg_pyfile *py = NULL;
+	struct tg_buf b = TG_BUF_INIT;
+	struct tg_inferred *inf = NULL;
+
+	(void)state;
+	assert_int_equal(tg_pyfile_parse(&py, "a.py", src, strlen(src)), 0);
+	tg_infer_pyfile(&b, py);
+	assert_false(record_flags(&b) & TG_INFER_INCOMPLETE);
+	tg_buf_reset(&b);
+	tg_infer_pyfile_bounded(&b, py, 12);
+	assert_true(record_flags(&b) & TG_INFER_INCOMPLETE);
+	/* still a record: the import read before the bound is there */
+	assert_int_equal(tg_inferred_decode(&inf, "a.py", b.ptr, b.len), 0);
+	assert_string_equal(import_of(inf, "get_db"), "app.db.get_db");
+	assert_false(uses(inf, "get_db"));
+	tg_inferred_free(inf);
+	tg_pyfile_free(py);
+	tg_buf_release(&b);
+}
+
+/*
+ * A file made to be slow: every call deep in nested blocks makes the
+ * walk look at every enclosing block. The default bound stops it; the
+ * resolver says so.
+ */
+static void test_costly_file_incomplete(void **state)
+{
+	struct tg_buf src = TG_BUF_INIT, b = TG_BUF_INIT;
+	struct tg_pyfile *py = NULL;
+	struct tg_resolver *r = tg_resolver_new();
+	const int depth = 200;
+
+	(void)state;
+	tg_buf_addstr(&src, "def f(session):\n");
+	for (int d = 1; d <= depth; d++)
+		tg_buf_addf(&src, "%*swith session.begin():\n", d, "");
+	tg_buf_addf(&src, "%*s", depth + 1, "");
+	for (int i = 0; i < 30000; i++)
+		tg_buf_addstr(&src, "g();");
+	tg_buf_addstr(&src, "session.commit()\n");
+	assert_int_equal(tg_pyfile_parse(&py, "deep.py", src.ptr, src.len), 0);
+	assert_false(py->has_errors);
+	tg_infer_pyfile(&b, py);
+	assert_true(record_flags(&b) & TG_INFER_INCOMPLETE);
+	tg_resolver_add(r, "deep.py", b.ptr, b.len, true);
+	assert_true(tg_resolver_incomplete(r, "deep.py"));
+	add(r, "plain.py", "def g():\n    with x() as s:\n        yield s\n");
+	assert_false(tg_resolver_incomplete(r, "plain.py"));
+	assert_false(tg_resolver_incomplete(r, "absent.py"));
+	tg_resolver_free(r);
+	tg_pyfile_free(py);
+	tg_buf_release(&b);
+	tg_buf_release(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1241,6 +1312,8 @@ int main(void)
 		cmocka_unit_test(test_fill_package_that_reaches_nothing),
 		cmocka_unit_test(test_answers_per_file),
 		cmocka_unit_test(test_many_functions),
+		cmocka_unit_test(test_bounded_walk),
+		cmocka_unit_test(test_costly_file_incomplete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
