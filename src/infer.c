@@ -57,16 +57,29 @@ bool tg_infer_is_package(const char *path)
 
 bool tg_infer_wanted(const char *path, const char *src, size_t len)
 {
+	static const char *const words[] = {
+		/* what defines an owner, a factory or an alias */
+		"yield", "sessionmaker", "scoped_session", "Depends",
+		/*
+		 * What a rule needs in a function whose parameter is
+		 * annotated with an alias imported from elsewhere (`db:
+		 * SessionDep`): its use of the alias must be recorded, or a
+		 * change to the alias's dependency would not re-check it.
+		 */
+		"commit", "rollback", "add_task", "BackgroundTask",
+		"create_task", "ensure_future", "run_in_executor", "submit",
+		"to_thread", "Thread", "Timer", "Process",
+	};
 	size_t plen = path ? strlen(path) : 0;
 
 	/* re-exports live in __init__.py: keep their imports */
 	if (plen >= 11 && !strcmp(path + plen - 11, "__init__.py"))
 		return true;
 
-	return has_token(src, len, "yield") ||
-	       has_token(src, len, "sessionmaker") ||
-	       has_token(src, len, "scoped_session") ||
-	       has_token(src, len, "Depends") || has_with_statement(src, len);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(words); i++)
+		if (has_token(src, len, words[i]))
+			return true;
+	return has_with_statement(src, len);
 }
 
 char *tg_infer_module(const char *path)
@@ -845,6 +858,22 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		d->line = a->line;
 		d->name = a->name;
 		d->qualname = a->qualname;
+	}
+	/*
+	 * A use through a renamed import (`from app.deps import SessionDep
+	 * as Db`) is recorded by its own name too: the users of a changed
+	 * definition are found by the definition's name.
+	 */
+	for (size_t i = 0, n = c->uses.nr; i < n; i++) {
+		char *q = qualify(c, c->uses.v[i]);
+		const char *ql = tg_node_last_part(q, strlen(q), NULL);
+		const char *ul = tg_node_last_part(c->uses.v[i],
+						   strlen(c->uses.v[i]), NULL);
+
+		if (strcmp(ql, ul))
+			add_use(c, q);
+		else
+			free(q);
 	}
 	inf.uses = (const char **)c->uses.v;
 	inf.nuses = c->uses.nr;

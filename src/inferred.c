@@ -321,6 +321,49 @@ static void diff_defs(char ***names, size_t *nr, size_t *alloc,
 	}
 }
 
+/* The fully qualified name `local` is imported as in `inf`, or NULL. */
+static const char *import_of(const struct tg_inferred *inf, const char *local)
+{
+	const char *fqn = NULL;
+
+	/* the last import of a name is the one that binds it */
+	for (size_t i = 0; inf && i < inf->nimports; i++)
+		if (!strcmp(inf->imports[i].local, local))
+			fqn = inf->imports[i].fqn;
+	return fqn;
+}
+
+static void diff_imports(char ***names, size_t *nr, size_t *alloc,
+			 const struct tg_inferred *a,
+			 const struct tg_inferred *b)
+{
+	for (size_t i = 0; a && i < a->nimports; i++) {
+		const char *local = a->imports[i].local;
+		const char *fa = import_of(a, local), *fb = import_of(b, local);
+
+		if (!fb || strcmp(fa, fb))
+			push_name(names, nr, alloc, local);
+	}
+}
+
+void tg_inferred_changed_imports(char ***names, size_t *nr, size_t *alloc,
+				 const char *path, const void *old_data,
+				 size_t old_len, const void *new_data,
+				 size_t new_len)
+{
+	struct tg_inferred *a = NULL, *b = NULL;
+
+	if (tg_inferred_decode(&a, path, old_data, old_len) < 0)
+		a = NULL;
+	if (tg_inferred_decode(&b, path, new_data, new_len) < 0)
+		b = NULL;
+	diff_imports(names, nr, alloc, a, b);
+	diff_imports(names, nr, alloc, b, a);
+	tg_inferred_free(a);
+	tg_inferred_free(b);
+	tg_error_clear();
+}
+
 void tg_inferred_changed_names(char ***names, size_t *nr, size_t *alloc,
 			       const void *old_data, size_t old_len,
 			       const void *new_data, size_t new_len)

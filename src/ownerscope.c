@@ -242,6 +242,75 @@ struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)
 	return st->before;
 }
 
+/* Whether two answers name the same thing: kind, ownership, definition. */
+static bool same_meaning(const struct tg_resolution *a,
+			 const struct tg_resolution *b)
+{
+	if (a->kind != b->kind || a->owns != b->owns)
+		return false;
+	if (a->kind == TG_RESOLVED_NONE)
+		return true;
+	return !strcmp(a->path, b->path) &&
+	       !strcmp(a->def->qualname, b->def->qualname);
+}
+
+static void add_changed(struct tg_ownerscope *st, const char *name)
+{
+	for (size_t i = 0; i < st->nchanged; i++)
+		if (!strcmp(st->changed[i], name))
+			return;
+	TG_ALLOC_GROW(st->changed, st->nchanged + 1, st->alloc_changed);
+	st->changed[st->nchanged++] = tg_xstrdup(name);
+}
+
+/*
+ * A changed import changes what a name means in every file that reaches
+ * a definition through it: a package's re-export, a wrapper's target, a
+ * module another imports from. Each name whose import the change
+ * touched, and that now resolves, from the changed file, to something
+ * else than before (another definition, or one that owns where the old
+ * one did not), is a changed name like a changed definition's. Both
+ * states' records are all in place (two_states).
+ */
+static int changed_imports(struct tg_ownerscope *st,
+			   const struct tg_changeset *cs)
+{
+	struct tg_resolver *before = NULL;
+
+	for (size_t i = 0; i < cs->nr; i++) {
+		const struct tg_change *ch = &cs->files[i];
+		const unsigned char *a = NULL, *b = NULL;
+		size_t alen = 0, blen = 0, nnames = 0, alloc = 0;
+		char **names = NULL;
+		int err;
+
+		if ((err = tg_ownerdb_record(&a, &alen, st->db, ch->path,
+					     ch->old_path ? &ch->old_id :
+							    &zero_oid)) < 0 ||
+		    (err = tg_ownerdb_record(&b, &blen, st->db, ch->path,
+					     &ch->new_id)) < 0)
+			return err;
+		tg_inferred_changed_imports(&names, &nnames, &alloc, ch->path,
+					    a, alen, b, blen);
+		if (nnames && !before)
+			before = tg_ownerscope_before(st);
+		for (size_t k = 0; k < nnames; k++) {
+			struct tg_resolution was, is;
+			size_t len = strlen(names[k]);
+
+			tg_resolver_lookup(&is, st->now, ch->path, names[k],
+					   len);
+			tg_resolver_lookup(&was, before, ch->path, names[k],
+					   len);
+			if (!same_meaning(&was, &is))
+				add_changed(st, names[k]);
+			free(names[k]);
+		}
+		free(names);
+	}
+	return 0;
+}
+
 /* Both states for a changeset with a pre-image side. */
 static int two_states(struct tg_ownerscope *st, struct tg_changeset *cs)
 {
@@ -267,6 +336,8 @@ static int two_states(struct tg_ownerscope *st, struct tg_changeset *cs)
 			     &ch->new_id)) < 0)
 			return err;
 	}
+	if ((err = changed_imports(st, cs)) < 0)
+		return err;
 	if (st->nchanged && (err = add_dependents(st, cs)) < 0)
 		return err;
 	return tg_ownerdb_save(st->db);

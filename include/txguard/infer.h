@@ -45,16 +45,19 @@ struct tg_buf;
  * pre-filter or the record format can change a record made from the same
  * bytes at the same path.
  */
-#define TG_INFER_VERSION 2
+#define TG_INFER_VERSION 3
 
 /** Whether `path` is a package's `__init__.py` (re-exports live there). */
 bool tg_infer_is_package(const char *path);
 
 /**
  * The cheap pre-filter: false when `len` bytes cannot contain any
- * definition or use (no "yield", "sessionmaker", "scoped_session",
- * "Depends" nor "with"), so the blob need not be parsed. __init__.py
- * files always pass, for their re-exports.
+ * definition, nor a use that can matter to a rule (no "yield",
+ * "sessionmaker", "scoped_session", "Depends", `with` statement, nor
+ * any word a finding on an aliased parameter needs: "commit",
+ * "rollback", the calls that hand work to a task or thread), so the
+ * blob need not be parsed. __init__.py files always pass, for their
+ * re-exports.
  */
 bool tg_infer_wanted(const char *path, const char *src, size_t len);
 

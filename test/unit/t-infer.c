@@ -1283,6 +1283,75 @@ static void test_costly_file_incomplete(void **state)
 	tg_buf_release(&src);
 }
 
+/*
+ * A route that only names an alias imported from elsewhere records its
+ * use of it, by the alias's own name too when the import renames it.
+ */
+static void test_alias_users_recorded(void **state)
+{
+	static const char plain[] =
+		"from app.deps import SessionDep\n"
+		"def create(db: SessionDep):\n"
+		"    db.commit()\n";
+	static const char renamed[] =
+		"from app.deps import SessionDep as Db\n"
+		"def create(db: Db):\n"
+		"    db.rollback()\n";
+	struct tg_buf b = TG_BUF_INIT;
+	struct tg_inferred *inf;
+	bool parsed;
+
+	(void)state;
+	assert_true(tg_infer_wanted("app/routes.py", plain, strlen(plain)));
+	assert_int_equal(tg_infer_blob(&b, &parsed, "app/routes.py", plain,
+				       strlen(plain)), 0);
+	assert_true(parsed);
+	tg_buf_release(&b);
+	inf = infer("app/routes.py", plain);
+	assert_true(uses(inf, "SessionDep"));
+	tg_inferred_free(inf);
+	inf = infer("app/renamed.py", renamed);
+	assert_true(uses(inf, "Db"));
+	assert_true(uses(inf, "app.deps.SessionDep"));
+	tg_inferred_free(inf);
+}
+
+static bool has_name(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+/* The names whose import a change re-pointed, added or removed. */
+static void test_changed_imports(void **state)
+{
+	struct tg_buf a = TG_BUF_INIT, b = TG_BUF_INIT;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+
+	(void)state;
+	record(&a, "app/__init__.py",
+	       "import os\nfrom .db_ro import get_session\n"
+	       "from .deps import SessionDep\n");
+	record(&b, "app/__init__.py",
+	       "import os\nfrom .db import get_session\n"
+	       "from .models import Job\n");
+	tg_inferred_changed_imports(&names, &n, &alloc, "app/__init__.py",
+				    a.ptr, a.len, b.ptr, b.len);
+	assert_int_equal(n, 3);
+	assert_true(has_name(names, n, "get_session"));
+	assert_true(has_name(names, n, "SessionDep"));
+	assert_true(has_name(names, n, "Job"));
+	assert_false(has_name(names, n, "os"));
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	tg_buf_release(&a);
+	tg_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1314,6 +1383,8 @@ int main(void)
 		cmocka_unit_test(test_many_functions),
 		cmocka_unit_test(test_bounded_walk),
 		cmocka_unit_test(test_costly_file_incomplete),
+		cmocka_unit_test(test_alias_users_recorded),
+		cmocka_unit_test(test_changed_imports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
