@@ -635,13 +635,13 @@ static bool unit_on(const struct tg_actx *cx)
 
 bool tg_analyze_wants(const struct tg_actx *cx, const char *id)
 {
-	return unit_on(cx) && rule_on(cx, tg_rule_lookup(id));
+	return unit_on(cx) && rule_on(cx, tg_rules_lookup(id));
 }
 
 struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 				   TSNode node)
 {
-	const struct tg_rule *rule = tg_rule_lookup(id);
+	const struct tg_rule *rule = tg_rules_lookup(id);
 	struct tg_finding *f;
 	TSPoint s = ts_node_start_point(node), e = ts_node_end_point(node);
 

@@ -38,7 +38,7 @@ int cmd_explain(int argc, const char **argv)
 		goto out;
 	}
 	for (int i = 0; i < nargs; i++) {
-		const struct tg_rule *r = tg_rule_lookup(args[i]);
+		const struct tg_rule *r = tg_rules_lookup(args[i]);
 
 		if (!r) {
 			char msg[256];

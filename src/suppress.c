@@ -64,7 +64,7 @@ static const char *read_ids(struct directive *d, const char *p,
 		for (size_t i = 0; i < n; i++)
 			id[i] = (char)toupper((unsigned char)s[i]);
 		id[n] = '\0';
-		if (only_rules && !tg_rule_lookup(id))
+		if (only_rules && !tg_rules_lookup(id))
 			continue;
 		if (d->nids < TG_ARRAY_SIZE(d->ids))
 			memcpy(d->ids[d->nids++], id, n + 1);
@@ -216,7 +216,7 @@ static bool can_be_used(const struct directive *d)
 		return true;
 	for (size_t i = 0; i < d->nids; i++)
 		if (tg_analyze_implements(d->ids[i]) ||
-		    !tg_rule_lookup(d->ids[i]))
+		    !tg_rules_lookup(d->ids[i]))
 			return true;
 	return false;
 }

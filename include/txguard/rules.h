@@ -24,7 +24,7 @@ struct tg_rule {
 };
 
 /** The rule with this id (case-insensitive), or NULL. */
-const struct tg_rule *tg_rule_lookup(const char *id);
+const struct tg_rule *tg_rules_lookup(const char *id);
 /** All rules, in id order; *n receives the count. */
 const struct tg_rule *tg_rules_all(size_t *n);
 
