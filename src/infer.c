@@ -324,7 +324,7 @@ static void on_import(struct collect *c, TSNode n)
 {
 	const struct tg_pyfile *py = c->py;
 	char *base = NULL;
-	TSNode mod = ts_node_child_by_field_name(n, "module_name", 11);
+	TSNode mod = tg_node_child(n, TG_F_MODULE_NAME);
 
 	if (!ts_node_is_null(mod)) {
 		if (tg_node_is(mod, TG_PK_RELATIVE_IMPORT)) {
@@ -355,8 +355,8 @@ static void on_import(struct collect *c, TSNode n)
 		if (ts_node_eq(k, mod))
 			continue;
 		if (tg_node_is(k, TG_PK_ALIASED_IMPORT)) {
-			name = ts_node_child_by_field_name(k, "name", 4);
-			alias = ts_node_child_by_field_name(k, "alias", 5);
+			name = tg_node_child(k, TG_F_NAME);
+			alias = tg_node_child(k, TG_F_ALIAS);
 		} else if (tg_node_is(k, TG_PK_DOTTED_NAME)) {
 			name = k;
 			alias = (TSNode){ 0 };
@@ -392,7 +392,7 @@ static void on_import(struct collect *c, TSNode n)
 
 static void on_func(struct collect *c, TSNode n)
 {
-	TSNode name = ts_node_child_by_field_name(n, "name", 4);
+	TSNode name = tg_node_child(n, TG_F_NAME);
 	TSNode parent = ts_node_parent(n);
 	bool record = at_definition_level(c);
 	bool module_level = scope(c, NULL) == NULL;
@@ -436,7 +436,7 @@ static void on_func(struct collect *c, TSNode n)
 
 static void on_class(struct collect *c, TSNode n)
 {
-	TSNode name = ts_node_child_by_field_name(n, "name", 4);
+	TSNode name = tg_node_child(n, TG_F_NAME);
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
 					   tg_node_strdup(c->py, name);
 	struct frame *f;
@@ -456,14 +456,14 @@ static void on_class(struct collect *c, TSNode n)
 /* `X.begin()` / `X.begin_nested()`: the object text X, or NULL. */
 static char *begin_object(const struct tg_pyfile *py, TSNode call)
 {
-	TSNode fn = ts_node_child_by_field_name(call, "function", 8);
+	TSNode fn = tg_node_child(call, TG_F_FUNCTION);
 	TSNode obj, attr;
 	char *a, *o;
 
 	if (!tg_node_is(fn, TG_PK_ATTRIBUTE))
 		return NULL;
-	attr = ts_node_child_by_field_name(fn, "attribute", 9);
-	obj = ts_node_child_by_field_name(fn, "object", 6);
+	attr = tg_node_child(fn, TG_F_ATTRIBUTE);
+	obj = tg_node_child(fn, TG_F_OBJECT);
 	a = tg_node_strdup(py, attr);
 	if (strcmp(a, "begin") && strcmp(a, "begin_nested")) {
 		free(a);
@@ -490,9 +490,9 @@ static void on_with(struct collect *c, TSNode n)
 
 		if (!tg_node_is(item, TG_PK_WITH_ITEM))
 			continue;
-		v = ts_node_child_by_field_name(item, "value", 5);
+		v = tg_node_child(item, TG_F_VALUE);
 		if (tg_node_is(v, TG_PK_AS_PATTERN)) {
-			TSNode t = ts_node_child_by_field_name(v, "alias", 5);
+			TSNode t = tg_node_child(v, TG_F_ALIAS);
 
 			call = ts_node_named_child(v, 0);
 			if (!ts_node_is_null(t))
@@ -506,8 +506,7 @@ static void on_with(struct collect *c, TSNode n)
 			free(alias);
 			continue;
 		}
-		callee = dotted_text(c->py, ts_node_child_by_field_name(
-						    call, "function", 8));
+		callee = dotted_text(c->py, tg_node_child(call, TG_F_FUNCTION));
 		obj = begin_object(c->py, call);
 		if (obj) {
 			char *txt = tg_xasprintf("%s.begin()", obj);
@@ -584,7 +583,7 @@ static void on_yield(struct collect *c, TSNode n)
 
 static void on_call(struct collect *c, TSNode n)
 {
-	TSNode fnode = ts_node_child_by_field_name(n, "function", 8);
+	TSNode fnode = tg_node_child(n, TG_F_FUNCTION);
 	size_t at;
 	struct func *fn;
 
@@ -595,12 +594,11 @@ static void on_call(struct collect *c, TSNode n)
 
 		/* Depends(X) / x.Depends(X) / Depends(dependency=X) */
 		if (e - s >= 7 && !memcmp(c->py->src + e - 7, "Depends", 7)) {
-			TSNode args = ts_node_child_by_field_name(
-				n, "arguments", 9);
+			TSNode args = tg_node_child(n, TG_F_ARGUMENTS);
 			TSNode a = ts_node_named_child(args, 0);
 
 			if (tg_node_is(a, TG_PK_KEYWORD_ARG))
-				a = ts_node_child_by_field_name(a, "value", 5);
+				a = tg_node_child(a, TG_F_VALUE);
 			add_use(c, dotted_text(c->py, a));
 		}
 	}
@@ -613,8 +611,8 @@ static void on_call(struct collect *c, TSNode n)
 			return; /* a commit only on error does not own */
 	}
 	{
-		TSNode attr = ts_node_child_by_field_name(fnode, "attribute", 9);
-		TSNode obj = ts_node_child_by_field_name(fnode, "object", 6);
+		TSNode attr = tg_node_child(fnode, TG_F_ATTRIBUTE);
+		TSNode obj = tg_node_child(fnode, TG_F_OBJECT);
 		uint32_t s = ts_node_start_byte(attr);
 
 		if (ts_node_end_byte(attr) - s != 6 ||
@@ -630,7 +628,7 @@ static void on_call(struct collect *c, TSNode n)
 /* Annotated[T, Depends(X)] -> X */
 static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 {
-	TSNode v = ts_node_child_by_field_name(sub, "value", 5);
+	TSNode v = tg_node_child(sub, TG_F_VALUE);
 	char *vt = dotted_text(py, v);
 	bool ok = vt && !strcmp(tg_node_last_part(vt, strlen(vt), NULL),
 				"Annotated");
@@ -646,7 +644,7 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 
 		if (!tg_node_is(k, TG_PK_CALL))
 			continue;
-		f = ts_node_child_by_field_name(k, "function", 8);
+		f = tg_node_child(k, TG_F_FUNCTION);
 		ft = dotted_text(py, f);
 		ok = ft && !strcmp(tg_node_last_part(ft, strlen(ft), NULL),
 				    "Depends");
@@ -654,9 +652,9 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 		if (!ok)
 			continue;
 		a = ts_node_named_child(
-			ts_node_child_by_field_name(k, "arguments", 9), 0);
+			tg_node_child(k, TG_F_ARGUMENTS), 0);
 		if (tg_node_is(a, TG_PK_KEYWORD_ARG))
-			a = ts_node_child_by_field_name(a, "value", 5);
+			a = tg_node_child(a, TG_F_VALUE);
 		return dotted_text(py, a);
 	}
 	return NULL;
@@ -664,8 +662,8 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 
 static void on_assign(struct collect *c, TSNode n)
 {
-	TSNode left = ts_node_child_by_field_name(n, "left", 4);
-	TSNode right = ts_node_child_by_field_name(n, "right", 5);
+	TSNode left = tg_node_child(n, TG_F_LEFT);
+	TSNode right = tg_node_child(n, TG_F_RIGHT);
 	struct assign *a;
 	char *name;
 
@@ -685,8 +683,7 @@ static void on_assign(struct collect *c, TSNode n)
 		if (tg_node_is(right, TG_PK_CALL))
 			a->callee = dotted_text(
 				c->py,
-				ts_node_child_by_field_name(right, "function",
-							    8));
+				tg_node_child(right, TG_F_FUNCTION));
 		else
 			a->depends = annotated_depends(c->py, right);
 	}
@@ -695,7 +692,7 @@ static void on_assign(struct collect *c, TSNode n)
 
 static void on_param(struct collect *c, TSNode n)
 {
-	TSNode t = ts_node_child_by_field_name(n, "type", 4);
+	TSNode t = tg_node_child(n, TG_F_TYPE);
 	char *txt;
 	static const char *const skip[] = { "int", "str", "bool", "float",
 					     "bytes", "dict", "list", "set",

@@ -232,6 +232,7 @@ static void init_fields(void)
 		[TG_F_TYPE] = "type",
 		[TG_F_VALUE] = "value",
 		[TG_F_DEFINITION] = "definition",
+		[TG_F_MODULE_NAME] = "module_name",
 	};
 	const TSLanguage *lang = tree_sitter_python();
 

@@ -287,7 +287,7 @@ static void header_lines(uint32_t *a, uint32_t *b, const struct tg_pyfile *py,
 		n = ts_node_parent(n);
 	if (ts_node_is_null(n))
 		return;
-	body = ts_node_child_by_field_name(n, "body", 4);
+	body = tg_node_child(n, TG_F_BODY);
 	if (!ts_node_is_null(body) && ts_node_start_point(body).row + 1 > *a)
 		*b = ts_node_start_point(body).row;
 }

@@ -3,6 +3,7 @@
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/diff.h"
+#include "txguard/node.h"
 #include "txguard/pyparse.h"
 #include "txguard/units.h"
 
@@ -73,7 +74,7 @@ static uint32_t end_line_of(TSNode node)
 static char *qualname_for(const struct walk *w, const struct tg_pyfile *py,
 			  TSNode node)
 {
-	TSNode name = ts_node_child_by_field_name(node, "name", 4);
+	TSNode name = tg_node_child(node, TG_F_NAME);
 	struct tg_buf b = TG_BUF_INIT;
 
 	if (w->nframes) {

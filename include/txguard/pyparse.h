@@ -134,6 +134,7 @@ enum tg_pyfield {
 	TG_F_TYPE,
 	TG_F_VALUE,
 	TG_F_DEFINITION,
+	TG_F_MODULE_NAME,
 	TG_F_COUNT,
 };
 
