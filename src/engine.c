@@ -327,6 +327,11 @@ static int run_file(struct tg_report *r, const char *path,
 			goto out;
 		tg_findings_match_preimage(&cur, &prev);
 	}
+	/* an owner's record that could not be read: never a silent miss */
+	if ((opts->resolver && (err = tg_resolver_error(opts->resolver)) < 0) ||
+	    (aopts.resolver != opts->resolver &&
+	     (err = tg_resolver_error(aopts.resolver)) < 0))
+		goto out;
 	tg_findings_move(&r->findings, &cur);
 out:
 	if (opts->resolver)

@@ -72,6 +72,7 @@ static size_t slot_take(struct slots *s, size_t *n)
 struct tg_resolver {
 	pthread_mutex_t mu; /* the engine's scan threads share one */
 	tg_resolver_load_fn load; /* of the files added lazily */
+	char *load_error; /* the first failed load's message, or NULL */
 	struct rfile *files;
 	size_t nfiles, alloc_files;
 	struct slots free_files; /* of done own-only files */
@@ -199,6 +200,7 @@ void tg_resolver_free(struct tg_resolver *r)
 	tg_strmap_release(&r->modules);
 	tg_strmap_release(&r->suffixes);
 	tg_strmap_release(&r->prefixes);
+	free(r->load_error);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -446,16 +448,32 @@ static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
 		unsigned char *owned = NULL;
 		const unsigned char *data = f->data;
 
-		if (!data && f->len)
+		if (!data && f->len) {
 			data = r->load(f->key, &owned);
+			if (!data && !r->load_error)
+				r->load_error = tg_xstrdup(tg_error_last());
+			tg_error_clear();
+		}
 		f->decoded = true;
-		if (tg_inferred_decode(&f->inf, f->path, data, f->len) < 0) {
+		if (!data || tg_inferred_decode(&f->inf, f->path, data,
+						f->len) < 0) {
 			tg_error_clear();
 			tg_inferred_decode(&f->inf, f->path, NULL, 0);
 		}
 		free(owned);
 	}
 	return f->inf;
+}
+
+int tg_resolver_error(struct tg_resolver *r)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&r->mu);
+	if (r->load_error)
+		err = tg_error_set(TG_EIO, "%s", r->load_error);
+	pthread_mutex_unlock(&r->mu);
+	return err;
 }
 
 const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,

@@ -67,8 +67,9 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 /**
  * Gives the record of a file added with tg_resolver_add_lazy(): borrowed,
  * or a fresh buffer left in *owned for the resolver to free. It may run
- * on any thread that queries, under the resolver's lock, and must not
- * fail (tg_ownerdb_load() exits instead).
+ * on any thread that queries, under the resolver's lock. On failure it
+ * returns NULL with an error set (error.h): the file then resolves as
+ * empty, and tg_resolver_error() says so, for the caller to fail the run.
  */
 typedef const unsigned char *(*tg_resolver_load_fn)(const void *key,
 						    unsigned char **owned);
@@ -164,6 +165,13 @@ const struct tg_owner *tg_resolver_alias(struct tg_resolver *r,
 const struct tg_owner *tg_resolver_factory(struct tg_resolver *r,
 					   const char *path,
 					   const char *callee, size_t len);
+
+/**
+ * 0, or the error of the first record the loader failed to give
+ * (set again with tg_error_set): answers given since may lack that
+ * file's definitions, so the run must not be trusted. Errors: TG_EIO.
+ */
+int tg_resolver_error(struct tg_resolver *r);
 
 /** The decoded file `path`, or NULL if the resolver has none. */
 const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,

@@ -1352,6 +1352,47 @@ static void test_changed_imports(void **state)
 	tg_buf_release(&b);
 }
 
+static const unsigned char *failing_load(const void *key,
+					 unsigned char **owned)
+{
+	*owned = NULL;
+	tg_error_set(TG_EIO, "cannot read the record of %s",
+		     (const char *)key);
+	return NULL;
+}
+
+/*
+ * A record the loader cannot give makes its file resolve as empty, and
+ * the resolver says so: the caller fails the run rather than miss an
+ * owner (the loader no longer has to exit).
+ */
+static void test_failed_load_is_an_error(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+	unsigned char head[2];
+
+	(void)state;
+	record(&b, "app/db.py",
+	       "from contextlib import contextmanager\n"
+	       "@contextmanager\n"
+	       "def get_session():\n"
+	       "    s = make()\n"
+	       "    yield s\n"
+	       "    s.commit()\n");
+	memcpy(head, b.ptr, 2);
+	tg_resolver_add_lazy(r, "app/db.py", b.len, head, failing_load,
+			     "app/db.py");
+	add(r, "app/jobs.py", "from app.db import get_session\n");
+	assert_int_equal(tg_resolver_error(r), 0);
+	assert_null(owner(r, "app/jobs.py", "get_session"));
+	assert_int_equal(tg_resolver_error(r), TG_EIO);
+	assert_non_null(strstr(tg_error_last(), "app/db.py"));
+	tg_error_clear();
+	tg_resolver_free(r);
+	tg_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1385,6 +1426,7 @@ int main(void)
 		cmocka_unit_test(test_costly_file_incomplete),
 		cmocka_unit_test(test_alias_users_recorded),
 		cmocka_unit_test(test_changed_imports),
+		cmocka_unit_test(test_failed_load_is_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
