@@ -1,4 +1,4 @@
-/* The analysis walk, TX001 finding fields and suppressions (SPEC §5, §8). */
+/* The analysis walk, TX001 finding fields and suppressions. */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/buf.h"
@@ -151,7 +151,7 @@ static void test_deep(void **state)
 	struct run r;
 
 	(void)state;
-	/* §11: deep expressions inside an owner block, constant C stack */
+	/* Deep expressions inside an owner block, constant C stack */
 	tg_buf_addstr(&b, "def f(s):\n    with s.begin():\n        x = ");
 	for (int i = 0; i < DEPTH; i++)
 		tg_buf_addch(&b, '(');
@@ -236,7 +236,7 @@ static void test_owner_match(void **state)
 	tg_owner_table_add_owner(&o, "atomic", TG_OWNER_INFERRED, "app/uow.py:12",
 			    "commits after yield");
 	tg_owner_table_add_factory(&o, "SessionLocal", TG_OWNER_CONFIGURED, NULL);
-	/* §8: a dotted entry matches only that spelling */
+	/* A dotted entry matches only that spelling */
 	assert_non_null(tg_owner_table_match_owner(&o, "db.get_session", 14));
 	assert_null(tg_owner_table_match_owner(&o, "get_session", 11));
 	assert_null(tg_owner_table_match_owner(&o, "app.db.get_session", 18));
@@ -259,7 +259,7 @@ static void test_owner_match(void **state)
 
 /*
  * Several files analysed the engine's way: every file's inference in one
- * resolver first, then each file analysed with it (SPEC §4, §5).
+ * resolver first, then each file analysed with it.
  */
 struct multi {
 	struct tg_pyfile *py[4];
@@ -358,7 +358,7 @@ static void test_resolved_rules(void **state)
 	multi_run(&m, paths, srcs, 2);
 	assert_int_equal(m.f.nr, 5);
 
-	/* request scope: owned for the whole function (§5) */
+	/* request scope: owned for the whole function */
 	f = find(&m, "TX001", 6);
 	assert_string_equal(f->path, "app/routes.py");
 	assert_string_equal(f->unit, "create");

@@ -1,4 +1,4 @@
-/* Fingerprints and pre-image matching (SPEC §4, §6). */
+/* Fingerprints and pre-image matching. */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/finding.h"

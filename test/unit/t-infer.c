@@ -1,5 +1,5 @@
 /* Inference of owners, dependencies, factories, aliases and uses, and the
- * resolver over many files (SPEC §4, §5). */
+ * resolver over many files. */
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
@@ -985,7 +985,7 @@ static bool reaches(struct tg_resolver *r, const char *path, const char *src)
 }
 
 /*
- * §11: a package re-exports for the resolver only when a lookup through
+ * A package re-exports for the resolver only when a lookup through
  * its imports can reach a target: a dotted start of an import is a
  * target's module or a suffix of one (src/ layouts), or the import is a
  * dotted start of one (`from . import db`, then `db.session.x`).
@@ -1094,7 +1094,7 @@ static void test_fill_package_that_reaches_nothing(void **state)
  * A scan asks the same questions from thousands of files: the answers
  * of a file go when its analysis is over, and every file that reaches
  * one definition gets the same owner, so memory follows the files being
- * analysed, not the files analysed so far (§11).
+ * analysed, not the files analysed so far.
  */
 static void test_answers_per_file(void **state)
 {

@@ -1,4 +1,4 @@
-/* Units: qualified names, spans, hunk marking, depth (SPEC §4, §11). */
+/* Units: qualified names, spans, hunk marking, depth. */
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/diff.h"
@@ -208,7 +208,7 @@ static void test_deep_nesting(void **state)
 	struct tg_hunk h;
 
 	(void)state;
-	/* §11: 10000 nested brackets and 200 nested defs, no recursion */
+	/* 10000 nested brackets and 200 nested defs, no recursion */
 	tg_buf_addstr(&b, "x = ");
 	for (int i = 0; i < DEPTH; i++)
 		tg_buf_addch(&b, '[');
