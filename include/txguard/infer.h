@@ -24,7 +24,8 @@
  *   - TG_DEF_ALIAS: NAME = Annotated[T, Depends(P)] (`target` = P).
  * - uses: callee texts used as context managers (`with X(...)`),
  *   Depends(X) targets and parameter annotation names, so the users of
- *   a definition can be found without parsing.
+ *   a definition can be found without parsing; a use through a renamed
+ *   import (`SessionDep as Db`) also by the imported name.
  * - locals: other module-level names (defs, classes, assignments): a
  *   local name shadows any import or repository-wide definition.
  *
