@@ -250,16 +250,14 @@ struct scan {
 static bool is_use(const struct tg_actx *cx, TSTreeCursor *c, TSNode n,
 		   const char *name)
 {
-	const char *field;
+	unsigned field;
 
 	if (!name_is(cx, n, name))
 		return false;
-	field = ts_tree_cursor_current_field_name(c);
-	if (!field)
-		return true;
-	if (!strcmp(field, "attribute"))
+	field = ts_tree_cursor_current_field_id(c);
+	if (tg_node_field_is(field, TG_F_ATTRIBUTE))
 		return false;
-	if (!strcmp(field, "name"))
+	if (tg_node_field_is(field, TG_F_NAME))
 		return !tg_node_is(ts_node_parent(n), TG_PK_KEYWORD_ARG);
 	return true;
 }

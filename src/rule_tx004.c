@@ -157,7 +157,7 @@ static bool session_method(const struct tg_actx *cx, TSNode attr)
  * (`id(session)`) does not.
  */
 static bool hands_session(const struct tg_actx *cx, TSNode n,
-			  const char *field)
+			  unsigned field)
 {
 	static const char *const values[] = {
 		"id", "str", "repr", "hash", "len", "type", "bool", "isinstance",
@@ -185,7 +185,7 @@ static bool hands_session(const struct tg_actx *cx, TSNode n,
 				return false;
 		return true;
 	}
-	if (strcmp(field, "object"))
+	if (!tg_node_field_is(field, TG_F_OBJECT))
 		return true;
 	attr = ts_node_parent(n);
 	if (!tg_node_is(attr, TG_PK_ATTRIBUTE))
@@ -215,12 +215,12 @@ static const struct tg_owned *mentioned(const struct tg_actx *cx, TSNode args,
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
 		unsigned t = tg_node_kind(n);
-		const char *field = ts_tree_cursor_current_field_name(&c);
+		unsigned field = ts_tree_cursor_current_field_id(&c);
 		bool descend = true;
 
-		if (field && (!strcmp(field, "attribute") ||
-			      (!strcmp(field, "name") &&
-			       tg_node_is(ts_node_parent(n), TG_PK_KEYWORD_ARG)))) {
+		if (tg_node_field_is(field, TG_F_ATTRIBUTE) ||
+		    (tg_node_field_is(field, TG_F_NAME) &&
+		     tg_node_is(ts_node_parent(n), TG_PK_KEYWORD_ARG))) {
 			descend = false;
 		} else if (t == TG_PK_IDENTIFIER || t == TG_PK_ATTRIBUTE) {
 			char *name = tg_analyze_norm(cx, n);

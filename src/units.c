@@ -97,7 +97,6 @@ static bool enter(struct tg_units *u, struct walk *w,
 {
 	TSNode node = ts_tree_cursor_current_node(c);
 	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
-	const char *field;
 	bool decorated;
 	struct frame *f;
 
@@ -126,8 +125,9 @@ static bool enter(struct tg_units *u, struct walk *w,
 	}
 	if (kind != TG_PK_FUNCTION && kind != TG_PK_CLASS)
 		return true;
-	field = ts_tree_cursor_current_field_name(c);
-	decorated = field && !strcmp(field, "definition") && w->ndecorated;
+	decorated = tg_node_field_is(ts_tree_cursor_current_field_id(c),
+				     TG_F_DEFINITION) &&
+		    w->ndecorated;
 
 	TG_ALLOC_GROW(w->frames, w->nframes + 1, w->alloc_frames);
 	f = &w->frames[w->nframes];

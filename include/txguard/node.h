@@ -30,6 +30,15 @@ static inline bool tg_node_is(TSNode n, unsigned kind)
 /** The child in `field` (enum tg_pyfield), or a null node. */
 TSNode tg_node_child(TSNode node, unsigned field);
 
+/**
+ * Whether the field id `id` (ts_tree_cursor_current_field_id(); 0 for
+ * none) is `field` (enum tg_pyfield).
+ */
+static inline bool tg_node_field_is(unsigned id, unsigned field)
+{
+	return id && id == tg_pyparse_field(field);
+}
+
 /** `n` without the parentheses around it: ((x)) -> x. */
 TSNode tg_node_unparen(TSNode n);
 
