@@ -263,14 +263,77 @@ static void add_changed(struct tg_ownerscope *st, const char *name)
 	st->changed[st->nchanged++] = tg_xstrdup(name);
 }
 
+/* Whether `name` means something else, from `path`, in the two states. */
+static bool meaning_changed(struct tg_resolver *now,
+			    struct tg_resolver *before, const char *path,
+			    const char *name)
+{
+	struct tg_resolution was, is;
+	size_t len = strlen(name);
+
+	tg_resolver_lookup(&is, now, path, name, len);
+	tg_resolver_lookup(&was, before, path, name, len);
+	return !same_meaning(&was, &is);
+}
+
+/* Whether dotted `s` starts with the name `first`: "db", "db.x". */
+static bool starts_with(const char *s, const char *first)
+{
+	size_t n = strlen(first);
+
+	return !strncmp(s, first, n) && (!s[n] || s[n] == '.');
+}
+
+static const char *last_part(const char *s)
+{
+	const char *dot = strrchr(s, '.');
+
+	return dot ? dot + 1 : s;
+}
+
 /*
- * A changed import changes what a name means in every file that reaches
+ * The names of `inf` (uses, definitions' targets) that go through the
+ * import `local`: each that now means something else is changed, by its
+ * last part (users are found by it).
+ */
+static void changed_through(struct tg_ownerscope *st,
+			    struct tg_resolver *before, const char *path,
+			    const struct tg_inferred *inf, const char *local)
+{
+	for (size_t i = 0; inf && i < inf->nuses + inf->ndefs; i++) {
+		const char *n = i < inf->nuses ? inf->uses[i] :
+						 inf->defs[i - inf->nuses].target;
+
+		if (n && strcmp(n, local) && starts_with(n, local) &&
+		    meaning_changed(st->now, before, path, n))
+			add_changed(st, last_part(n));
+	}
+}
+
+static struct tg_inferred *decoded(const char *path, const void *data,
+				   size_t len)
+{
+	struct tg_inferred *inf = NULL;
+
+	if (tg_inferred_decode(&inf, path, data, len) < 0) {
+		tg_error_clear();
+		return NULL;
+	}
+	return inf;
+}
+
+/*
+ * A changed import changes what names mean in every file that reaches
  * a definition through it: a package's re-export, a wrapper's target, a
- * module another imports from. Each name whose import the change
- * touched, and that now resolves, from the changed file, to something
- * else than before (another definition, or one that owns where the old
- * one did not), is a changed name like a changed definition's. Both
- * states' records are all in place (two_states).
+ * module another imports from. For each file whose imports the change
+ * touched, a name is changed, like a changed definition's, when it now
+ * resolves from that file to something else than before (another
+ * definition, or one that owns where the old one did not): each
+ * imported name whose import changed, each dotted name the file uses
+ * or wraps through such an import (`db.get_session` after `from app
+ * import db`), and each definition of the file whose meaning changed
+ * with them (a wrapper that now owns). Both states' records are all in
+ * place (two_states).
  */
 static int changed_imports(struct tg_ownerscope *st,
 			   const struct tg_changeset *cs)
@@ -281,6 +344,7 @@ static int changed_imports(struct tg_ownerscope *st,
 		const struct tg_change *ch = &cs->files[i];
 		const unsigned char *a = NULL, *b = NULL;
 		size_t alen = 0, blen = 0, nnames = 0, alloc = 0;
+		struct tg_inferred *was, *is;
 		char **names = NULL;
 		int err;
 
@@ -292,20 +356,26 @@ static int changed_imports(struct tg_ownerscope *st,
 			return err;
 		tg_inferred_changed_imports(&names, &nnames, &alloc, ch->path,
 					    a, alen, b, blen);
-		if (nnames && !before)
+		if (!nnames)
+			continue;
+		if (!before)
 			before = tg_ownerscope_before(st);
+		was = decoded(ch->path, a, alen);
+		is = decoded(ch->path, b, blen);
 		for (size_t k = 0; k < nnames; k++) {
-			struct tg_resolution was, is;
-			size_t len = strlen(names[k]);
-
-			tg_resolver_lookup(&is, st->now, ch->path, names[k],
-					   len);
-			tg_resolver_lookup(&was, before, ch->path, names[k],
-					   len);
-			if (!same_meaning(&was, &is))
+			if (meaning_changed(st->now, before, ch->path,
+					    names[k]))
 				add_changed(st, names[k]);
+			changed_through(st, before, ch->path, was, names[k]);
+			changed_through(st, before, ch->path, is, names[k]);
 			free(names[k]);
 		}
+		for (size_t k = 0; is && k < is->ndefs; k++)
+			if (meaning_changed(st->now, before, ch->path,
+					    is->defs[k].qualname))
+				add_changed(st, is->defs[k].name);
+		tg_inferred_free(was);
+		tg_inferred_free(is);
 		free(names);
 	}
 	return 0;

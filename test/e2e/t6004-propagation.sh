@@ -233,6 +233,81 @@ test_expect_success 'an import change that changes no meaning lets the commit in
 	test_must_fail grep "TX00" out
 '
 
+# ---- a wrapper that reaches its helper through a module import --------------
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo module-import && cd module-import || exit 1
+
+test_expect_success 'setup: a wrapper calls db_ro.get_session through a module alias' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_file app/db_ro.py <<-\EOF &&
+	from contextlib import contextmanager
+
+	from sqlalchemy.orm import sessionmaker
+
+	SessionLocal = sessionmaker()
+
+
+	@contextmanager
+	def get_session():
+	    with SessionLocal() as session:
+	        yield session
+	EOF
+	write_file app/db.py <<-\EOF &&
+	from contextlib import contextmanager
+
+	from sqlalchemy.orm import sessionmaker
+
+	SessionLocal = sessionmaker()
+
+
+	@contextmanager
+	def get_session():
+	    session = SessionLocal()
+	    try:
+	        yield session
+	        session.commit()
+	    finally:
+	        session.close()
+	EOF
+	write_file app/wrap.py <<-\EOF &&
+	from contextlib import contextmanager
+
+	from app import db_ro as db
+
+
+	@contextmanager
+	def unit_of_work():
+	    with db.get_session() as s:
+	        yield s
+	EOF
+	write_file app/svc.py <<-\EOF &&
+	from app.wrap import unit_of_work
+
+
+	def save(item):
+	    with unit_of_work() as s:
+	        s.add(item)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -m base >out 2>&1 &&
+	test_must_fail grep "TX00" out &&
+	git tag base
+'
+
+test_expect_success 're-pointing the module alias to the committing module blocks' '
+	test_when_finished "git reset -q --hard base" &&
+	sed "s/from app import db_ro as db/from app import db/" app/wrap.py >tmp &&
+	mv tmp app/wrap.py &&
+	git add app/wrap.py &&
+	test_must_fail git commit -m "re-point the module" >out 2>&1 &&
+	head_is base &&
+	S=$(line_of app/svc.py "s.commit()") &&
+	grep "^app/svc.py:$S:9: critical TX001 " out
+'
+
 # ---- a file too costly to infer in full -------------------------------------
 
 cd "$TRASH_DIRECTORY" || exit 1
