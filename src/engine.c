@@ -17,6 +17,7 @@
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/infer.h"
+#include "txguard/node.h"
 #include "txguard/resolver.h"
 #include "txguard/ownerscope.h"
 #include "txguard/finding.h"
@@ -111,9 +112,8 @@ static bool has_word(const char *src, size_t len, const char *w, size_t wlen)
 
 static bool has_name(const char *src, size_t len, const char *name)
 {
-	const char *last = strrchr(name, '.');
+	const char *last = tg_node_last_part(name, strlen(name), NULL);
 
-	last = last ? last + 1 : name;
 	return has_word(src, len, last, strlen(last));
 }
 
@@ -183,9 +183,9 @@ static void skip_silent_units(struct tg_units *units,
 	renamed = tg_xcalloc(inf->nimports + 1, sizeof(*renamed));
 	for (size_t i = 0; i < inf->nimports; i++) {
 		const char *local = inf->imports[i].local;
-		const char *last = strrchr(inf->imports[i].fqn, '.');
+		const char *fqn = inf->imports[i].fqn;
+		const char *last = tg_node_last_part(fqn, strlen(fqn), NULL);
 
-		last = last ? last + 1 : inf->imports[i].fqn;
 		if (strcmp(local, last) && can_matter(last, strlen(last), opts))
 			renamed[nrenamed++] = local;
 	}

@@ -7,6 +7,7 @@
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
+#include "txguard/node.h"
 #include "txguard/resolver.h"
 #include "txguard/ownerscope.h"
 #include "txguard/ownerdb.h"
@@ -284,13 +285,6 @@ static bool starts_with(const char *s, const char *first)
 	return !strncmp(s, first, n) && (!s[n] || s[n] == '.');
 }
 
-static const char *last_part(const char *s)
-{
-	const char *dot = strrchr(s, '.');
-
-	return dot ? dot + 1 : s;
-}
-
 /*
  * The names of `inf` (uses, definitions' targets) that go through the
  * import `local`: each that now means something else is changed, by its
@@ -306,7 +300,7 @@ static void changed_through(struct tg_ownerscope *st,
 
 		if (n && strcmp(n, local) && starts_with(n, local) &&
 		    meaning_changed(st->now, before, path, n))
-			add_changed(st, last_part(n));
+			add_changed(st, tg_node_last_part(n, strlen(n), NULL));
 	}
 }
 

@@ -88,9 +88,8 @@ static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
 /* An alias name that says it carries a session: SessionDep, DbSession. */
 static bool sessionish_name(const char *s)
 {
-	const char *l = strrchr(s, '.');
+	const char *l = tg_node_last_part(s, strlen(s), NULL);
 
-	l = l ? l + 1 : s;
 	return strcasestr(l, "session") || !strncasecmp(l, "db", 2);
 }
 
