@@ -274,6 +274,41 @@ static void index_lines(struct tg_pyfile *py)
  */
 #define TG_MAX_INDENT 4096
 
+/*
+ * Lines ended by a lone CR (old Mac files) are one line to the grammar,
+ * which recovers from errors over a whole line in time quadratic in its
+ * length: 100 KiB take a second, 2 MiB several minutes. Such a file
+ * whose longest line (by LF) is longer than this is skipped.
+ */
+#define TG_MAX_CR_LINE ((size_t)64 << 10)
+
+/* A lone CR ends a line and the longest LF-ended run passes the bound. */
+static bool long_cr_line(const char *src, size_t len)
+{
+	const char *p = src, *end = src + len, *cr;
+	size_t longest = 0;
+	bool lone = false;
+
+	if (len <= TG_MAX_CR_LINE || !(cr = memchr(src, '\r', len)))
+		return false;
+	for (; cr; cr = memchr(cr + 1, '\r', (size_t)(end - cr - 1)))
+		if (cr + 1 == end || cr[1] != '\n') {
+			lone = true;
+			break;
+		}
+	if (!lone)
+		return false;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		if (n > longest)
+			longest = n;
+		p = nl ? nl + 1 : end;
+	}
+	return longest > TG_MAX_CR_LINE;
+}
+
 static bool too_deep(const char *src, size_t len)
 {
 	size_t indent = 0;
@@ -332,6 +367,10 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		return tg_error_set(TG_ETOODEEP,
 				    "'%s' is indented more than %d columns deep",
 				    path ? path : "", TG_MAX_INDENT);
+	if (long_cr_line(src, len))
+		return tg_error_set(TG_ETOODEEP,
+				    "'%s' ends its lines with a lone CR, which the parser reads as one line longer than %zu KiB",
+				    path ? path : "", TG_MAX_CR_LINE >> 10);
 
 	py = tg_xcalloc(1, sizeof(*py));
 	py->path = tg_xstrdup(path ? path : "");

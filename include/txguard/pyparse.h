@@ -32,8 +32,9 @@ struct tg_pyfile {
  * Parse `len` bytes as Python. A NUL byte makes the blob binary:
  * TG_EBINARY, nothing allocated. Syntax errors are not an error: the tree
  * is recovered and has_errors is set. *out is freed with tg_pyfile_free().
- * Errors: TG_EBINARY, TG_ETOODEEP (indented deeper than any real code:
- * skip the file with a notice), TG_ERROR (the
+ * Errors: TG_EBINARY, TG_ETOODEEP (indented deeper than any real code,
+ * or lines ended by a lone CR in one line too long to parse: skip the
+ * file with a notice), TG_ERROR (the
  * grammar failed to load: the message names the ABI versions).
  */
 int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
