@@ -2,19 +2,20 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/buf.h"
+#include "txguard/callee.h"
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
-#include "txguard/infer.h"
-#include "txguard/owners.h"
+#include "txguard/node.h"
 #include "txguard/pyparse.h"
+#include "txguard/reqscope.h"
 #include "txguard/rules.h"
 #include "txguard/units.h"
 
 #include <strings.h>
 
 /*
- * The rules, one file each (§5). The walk keeps the scopes they share:
+ * The rules, one file each. The walk keeps the scopes they share:
  * owner blocks, request-scoped parameters (Depends, pushed on entering
  * their function), sessions from factories, and loop bodies.
  */
@@ -33,34 +34,10 @@ bool tg_analyze_implements(const char *id)
 	return false;
 }
 
-static bool is(const char *type, const char *name)
-{
-	return !strcmp(type, name);
-}
-
-TSNode tg_child(TSNode node, unsigned field)
-{
-	return ts_node_child_by_field_id(node,
-					 (TSFieldId)tg_pyparse_field(field));
-}
-
-const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,
-			    size_t *len)
-{
-	uint32_t s = ts_node_start_byte(node), e = ts_node_end_byte(node);
-
-	if (e > cx->py->len)
-		e = (uint32_t)cx->py->len;
-	if (s > e)
-		s = e;
-	*len = e - s;
-	return cx->py->src + s;
-}
-
 char *tg_analyze_norm(const struct tg_actx *cx, TSNode node)
 {
 	size_t len;
-	const char *s = tg_analyze_text(cx, node, &len);
+	const char *s = tg_node_text(cx->py, node, &len);
 
 	return tg_fingerprint_normalize(s, len);
 }
@@ -69,7 +46,7 @@ char *tg_analyze_display(const struct tg_actx *cx, TSNode node)
 {
 	struct tg_buf b = TG_BUF_INIT;
 	size_t len;
-	const char *s = tg_analyze_text(cx, node, &len);
+	const char *s = tg_node_text(cx->py, node, &len);
 	bool space = false;
 
 	/* one line for messages: whitespace runs folded, none after ( or before ) */
@@ -99,7 +76,7 @@ static void owned_release(struct tg_owned *o)
 	free(o->owner_desc);
 }
 
-static struct tg_owned *push(struct tg_actx *cx, TSNode node)
+struct tg_owned *tg_analyze_push(struct tg_actx *cx, TSNode node)
 {
 	struct tg_owned *o;
 
@@ -113,8 +90,8 @@ static struct tg_owned *push(struct tg_actx *cx, TSNode node)
 
 static void push_barrier(struct tg_actx *cx, TSNode node)
 {
-	TSNode body = tg_child(node, TG_F_BODY);
-	struct tg_owned *o = push(cx, node);
+	TSNode body = tg_node_child(node, TG_F_BODY);
+	struct tg_owned *o = tg_analyze_push(cx, node);
 
 	o->barrier = true;
 	o->body_start = ts_node_is_null(body) ? ts_node_start_byte(node) :
@@ -200,7 +177,7 @@ bool tg_analyze_in_loop(const struct tg_actx *cx, uint32_t at)
 }
 
 /*
- * §5: rebinding `name` at byte `pos` (by a statement starting at `stmt`)
+ * Rebinding `name` at byte `pos` (by a statement starting at `stmt`)
  * ends ownership of it, and of dotted names under it, for the rest of
  * every enclosing owner block. The block's own `as` target binds before
  * its body starts and so never ends it.
@@ -243,13 +220,13 @@ static void kill_targets(struct tg_actx *cx, TSNode target, uint32_t stmt,
 	c = ts_tree_cursor_new(target);
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
-		const char *type = ts_node_type(n);
+		unsigned kind = tg_node_kind(n);
 		bool descend = true;
 
-		if (is(type, "identifier") || is(type, "attribute")) {
+		if (kind == TG_PK_IDENTIFIER || kind == TG_PK_ATTRIBUTE) {
 			kill_node(cx, n, stmt, pos);
 			descend = false;
-		} else if (is(type, "subscript")) {
+		} else if (kind == TG_PK_SUBSCRIPT) {
 			descend = false;
 		}
 		if (!tg_cursor_next(&c, descend))
@@ -265,7 +242,7 @@ static void kill_targets(struct tg_actx *cx, TSNode target, uint32_t stmt,
  */
 static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
 {
-	TSNode left = tg_child(clause, TG_F_LEFT);
+	TSNode left = tg_node_child(clause, TG_F_LEFT);
 	TSTreeCursor c;
 
 	if (!cx->nstack || ts_node_is_null(left))
@@ -273,10 +250,10 @@ static void shadow_targets(struct tg_actx *cx, TSNode comp, TSNode clause)
 	c = ts_tree_cursor_new(left);
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
-		const char *type = ts_node_type(n);
+		unsigned kind = tg_node_kind(n);
 
-		if (is(type, "identifier")) {
-			struct tg_owned *o = push(cx, comp);
+		if (kind == TG_PK_IDENTIFIER) {
+			struct tg_owned *o = tg_analyze_push(cx, comp);
 
 			o->name = tg_analyze_norm(cx, n);
 			o->shadow = true;
@@ -311,22 +288,22 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 		return;
 	if (kind == TG_PK_ASSIGNMENT) {
 		/* an annotation alone (`s: Session`) binds nothing */
-		if (ts_node_is_null(tg_child(node, TG_F_RIGHT)))
+		if (ts_node_is_null(tg_node_child(node, TG_F_RIGHT)))
 			return;
-		kill_targets(cx, tg_child(node, TG_F_LEFT), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_LEFT), start, end);
 	} else if (kind == TG_PK_AUGASSIGN) {
-		kill_targets(cx, tg_child(node, TG_F_LEFT), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_LEFT), start, end);
 	} else if (kind == TG_PK_FOR) {
-		TSNode right = tg_child(node, TG_F_RIGHT);
+		TSNode right = tg_node_child(node, TG_F_RIGHT);
 
-		kill_targets(cx, tg_child(node, TG_F_LEFT),
+		kill_targets(cx, tg_node_child(node, TG_F_LEFT),
 			     start,
 			     ts_node_is_null(right) ? start :
 						      ts_node_end_byte(right));
 	} else if (kind == TG_PK_AS_PATTERN) {
-		kill_targets(cx, tg_child(node, TG_F_ALIAS), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_ALIAS), start, end);
 	} else if (kind == TG_PK_NAMED_EXPR) {
-		kill_targets(cx, tg_child(node, TG_F_NAME), start, end);
+		kill_targets(cx, tg_node_child(node, TG_F_NAME), start, end);
 	} else if (kind == TG_PK_DELETE) {
 		kill_targets(cx, ts_node_named_child(node, 0), start, end);
 	} else if (kind == TG_PK_GLOBAL) {
@@ -336,12 +313,12 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 
 		for (uint32_t i = 0; i < n; i++) {
 			TSNode ch = ts_node_named_child(node, i);
-			const char *t = ts_node_type(ch);
+			unsigned t = tg_node_kind(ch);
 
-			if (is(t, "aliased_import")) {
-				kill_targets(cx, tg_child(ch, TG_F_ALIAS),
+			if (t == TG_PK_ALIASED_IMPORT) {
+				kill_targets(cx, tg_node_child(ch, TG_F_ALIAS),
 					     start, end);
-			} else if (is(t, "dotted_name")) {
+			} else if (t == TG_PK_DOTTED_NAME) {
 				/* `import a.b` binds a; module_name binds nothing */
 				if (kind == TG_PK_IMPORT_FROM && i == 0)
 					continue;
@@ -350,367 +327,6 @@ static void bindings(struct tg_actx *cx, TSNode node, unsigned kind)
 			}
 		}
 	}
-}
-
-static TSNode unparen(TSNode n)
-{
-	while (!ts_node_is_null(n) &&
-	       is(ts_node_type(n), "parenthesized_expression") &&
-	       ts_node_named_child_count(n) == 1)
-		n = ts_node_named_child(n, 0);
-	return n;
-}
-
-/* The last dotted part of `s` (`len` bytes); *n gets its length. */
-static const char *last_part(const char *s, size_t len, size_t *n)
-{
-	const char *l = s + len;
-
-	while (l > s && l[-1] != '.')
-		l--;
-	*n = (size_t)(s + len - l);
-	return l;
-}
-
-static bool text_is(const char *s, size_t len, const char *lit)
-{
-	return len == strlen(lit) && !memcmp(s, lit, len);
-}
-
-/* Whether the callee of `call` (a name, dotted or not) ends in `name`. */
-static bool callee_last_is(const struct tg_actx *cx, TSNode call,
-			   const char *name)
-{
-	TSNode fn;
-	const char *s, *l;
-	size_t len, n;
-
-	if (ts_node_is_null(call) || !is(ts_node_type(call), "call"))
-		return false;
-	fn = unparen(tg_child(call, TG_F_FUNCTION));
-	if (ts_node_is_null(fn))
-		return false;
-	if (is(ts_node_type(fn), "attribute"))
-		fn = tg_child(fn, TG_F_ATTRIBUTE);
-	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
-		return false;
-	s = tg_analyze_text(cx, fn, &len);
-	l = last_part(s, len, &n);
-	return text_is(l, n, name);
-}
-
-/* Is the module `fqn` SQLAlchemy (or SQLModel, whose Session is one)? */
-static bool sqlalchemy_module(const char *fqn)
-{
-	static const char *const mods[] = { "sqlalchemy", "sqlmodel" };
-
-	for (size_t i = 0; i < TG_ARRAY_SIZE(mods); i++) {
-		size_t n = strlen(mods[i]);
-
-		if (!strncmp(fqn, mods[i], n) && (fqn[n] == '.' || !fqn[n]))
-			return true;
-	}
-	return false;
-}
-
-/*
- * §5 precision: `Session(...)` / `AsyncSession(...)` create a session
- * when the name is SQLAlchemy's. The same name imported from elsewhere
- * (requests.Session, an ORM model called Session) or defined in the
- * file is something else; an unbound dotted name (`client.Session`) is
- * an attribute of some object. A bare name bound nowhere (a star
- * import), or any name when there is no import information, is taken
- * as SQLAlchemy's.
- */
-static bool sqlalchemy_session_class(const struct tg_actx *cx,
-				     const char *callee, size_t len)
-{
-	size_t n, first = 0;
-	const char *l = last_part(callee, len, &n);
-	const struct tg_inferred *inf = NULL;
-
-	if (!text_is(l, n, "Session") && !text_is(l, n, "AsyncSession"))
-		return false;
-	while (first < len && callee[first] != '.')
-		first++;
-	if (cx->opts && cx->opts->resolver)
-		inf = tg_resolver_file(cx->opts->resolver, cx->py->path);
-	if (!inf)
-		return true;
-	for (size_t i = 0; i < inf->nimports; i++) {
-		const char *loc = inf->imports[i].local;
-
-		if (strlen(loc) == first && !memcmp(loc, callee, first))
-			return sqlalchemy_module(inf->imports[i].fqn);
-	}
-	for (size_t i = 0; i < inf->nlocals; i++) {
-		const char *loc = inf->locals[i];
-
-		if (strlen(loc) == first && !memcmp(loc, callee, first))
-			return false;
-	}
-	return first == len;
-}
-
-/* scoped_session(...) registries return the thread's one session */
-static bool scoped_factory(const struct tg_owner *o)
-{
-	return o->how && strstr(o->how, "scoped_session");
-}
-
-/*
- * A name's class as a callee cannot change while one file is analysed
- * (the resolver's answers stay valid until a file is added, infer.h),
- * and loops ask about the same few callees again and again: remember
- * them, in an open-addressing table keyed by the normalised callee.
- */
-struct tg_classified {
-	char *callee; /* owned; NULL for an empty slot */
-	enum tg_call_class cls;
-	const struct tg_owner *owner;
-	bool known;   /* cls is the class; else only: not a factory */
-};
-
-struct tg_classify_memo {
-	struct tg_classified *v;
-	size_t nr, alloc; /* alloc: 0 or a power of two */
-};
-
-static size_t memo_hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
-static struct tg_classified *memo_slot(struct tg_classify_memo *m,
-				       const char *callee)
-{
-	size_t i = memo_hash(callee) & (m->alloc - 1);
-
-	while (m->v[i].callee && strcmp(m->v[i].callee, callee))
-		i = (i + 1) & (m->alloc - 1);
-	return &m->v[i];
-}
-
-/* Takes `callee` over; replaces an entry for it. */
-static void memo_add(struct tg_classify_memo *m, char *callee,
-		     enum tg_call_class cls, const struct tg_owner *owner,
-		     bool known)
-{
-	struct tg_classified *e = m->alloc ? memo_slot(m, callee) : NULL;
-
-	if (e && e->callee) {
-		free(e->callee);
-	} else {
-		if (2 * (m->nr + 1) > m->alloc) {
-			struct tg_classify_memo big = { 0 };
-
-			big.alloc = m->alloc ? 2 * m->alloc : 64;
-			big.v = tg_xcalloc(big.alloc, sizeof(*big.v));
-			for (size_t i = 0; i < m->alloc; i++)
-				if (m->v[i].callee)
-					*memo_slot(&big, m->v[i].callee) =
-						m->v[i];
-			big.nr = m->nr;
-			free(m->v);
-			*m = big;
-		}
-		e = memo_slot(m, callee);
-		m->nr++;
-	}
-	e->callee = callee;
-	e->cls = cls;
-	e->owner = owner;
-	e->known = known;
-}
-
-static void memo_put(const struct tg_actx *cx, char *callee,
-		     enum tg_call_class cls, const struct tg_owner *owner,
-		     bool known)
-{
-	if (cx->memo)
-		memo_add(cx->memo, callee, cls, owner, known);
-	else
-		free(callee);
-}
-
-static void memo_release(struct tg_classify_memo *m)
-{
-	for (size_t i = 0; i < m->alloc; i++)
-		free(m->v[i].callee);
-	free(m->v);
-	memset(m, 0, sizeof(*m));
-}
-
-/* An owner's call: configured, or resolved through the file's imports. */
-static const struct tg_owner *callee_owner(const struct tg_actx *cx,
-					   const char *callee, size_t len)
-{
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const struct tg_owner *o = tg_owners_match_owner(reg, callee, len);
-
-	if (!o && res)
-		o = tg_resolver_owner(res, cx->py->path, callee, len);
-	return o;
-}
-
-/*
- * Would `callee` create a session, were it not an owner (an owner wins)?
- * *owner gets the factory's entry, NULL for SQLAlchemy's own classes.
- */
-static bool callee_factory(const struct tg_actx *cx, const char *callee,
-			   size_t len, const struct tg_owner **owner)
-{
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const struct tg_owner *o;
-
-	*owner = NULL;
-	if ((o = tg_owners_match_factory(reg, callee, len))) {
-		*owner = o;
-		return true;
-	}
-	if (res && (o = tg_resolver_factory(res, cx->py->path, callee, len))) {
-		if (scoped_factory(o))
-			return false;
-		*owner = o;
-		return true;
-	}
-	return sqlalchemy_session_class(cx, callee, len);
-}
-
-/*
- * The class of a name or dotted name called, remembered per file. With
- * `factory_only` only whether it is TG_CALL_FACTORY matters (anything
- * else may come back as TG_CALL_NONE): the factory question is asked
- * first, so most callees cost one resolver query instead of two.
- */
-static enum tg_call_class classify_callee(const struct tg_actx *cx,
-					  char *callee, bool factory_only,
-					  const struct tg_owner **owner)
-{
-	struct tg_classified *e = NULL;
-	enum tg_call_class cls = TG_CALL_NONE;
-	const struct tg_owner *o, *fo = NULL;
-	size_t len = strlen(callee);
-
-	*owner = NULL;
-	if (cx->memo && cx->memo->alloc) {
-		e = memo_slot(cx->memo, callee);
-		if (e->callee && (e->known || factory_only)) {
-			free(callee);
-			if (factory_only && e->cls != TG_CALL_FACTORY)
-				return TG_CALL_NONE;
-			*owner = e->owner;
-			return e->cls;
-		}
-	}
-	if (factory_only && !callee_factory(cx, callee, len, &fo)) {
-		/* an owner or nothing: not known which */
-		memo_put(cx, callee, TG_CALL_NONE, NULL, false);
-		return TG_CALL_NONE;
-	}
-	if ((o = callee_owner(cx, callee, len))) {
-		cls = TG_CALL_OWNER;
-	} else if (factory_only || callee_factory(cx, callee, len, &fo)) {
-		cls = TG_CALL_FACTORY;
-		o = fo;
-	}
-	memo_put(cx, callee, cls, o, true);
-	if (factory_only && cls != TG_CALL_FACTORY)
-		return TG_CALL_NONE;
-	*owner = o;
-	return cls;
-}
-
-static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
-				   bool factory_only,
-				   const struct tg_owner **owner)
-{
-	TSNode fn;
-	const char *type;
-	size_t len;
-
-	*owner = NULL;
-	fn = unparen(tg_child(call, TG_F_FUNCTION));
-	if (ts_node_is_null(fn))
-		return TG_CALL_NONE;
-	type = ts_node_type(fn);
-	if (is(type, "attribute")) {
-		TSNode attr = tg_child(fn, TG_F_ATTRIBUTE);
-		const char *a = "";
-
-		len = 0;
-		if (!ts_node_is_null(attr))
-			a = tg_analyze_text(cx, attr, &len);
-		if (text_is(a, len, "begin"))
-			return TG_CALL_BEGIN;
-		if (text_is(a, len, "begin_nested"))
-			return TG_CALL_BEGIN_NESTED;
-	} else if (is(type, "call")) {
-		/* sessionmaker(bind=engine)(): a factory made and called at once */
-		return callee_last_is(cx, fn, "sessionmaker") ||
-				       callee_last_is(cx, fn,
-						      "async_sessionmaker") ?
-			       TG_CALL_FACTORY :
-			       TG_CALL_NONE;
-	} else if (!is(type, "identifier")) {
-		return TG_CALL_NONE;
-	}
-	return classify_callee(cx, tg_analyze_norm(cx, fn), factory_only,
-			       owner);
-}
-
-enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
-				       const struct tg_owner **owner)
-{
-	return classify(cx, call, false, owner);
-}
-
-bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
-			const struct tg_owner **owner)
-{
-	return classify(cx, call, true, owner) == TG_CALL_FACTORY;
-}
-
-char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
-			      const struct tg_owner *owner)
-{
-	TSNode fn = unparen(tg_child(call, TG_F_FUNCTION));
-	char *callee, *desc;
-	const char *l;
-	size_t n;
-
-	if (owner && owner->origin == TG_OWNER_INFERRED)
-		return tg_xasprintf("%s, defined at %s (%s)", owner->name,
-				    owner->where ? owner->where : "?",
-				    owner->how ? owner->how : "sessionmaker");
-	if (owner)
-		return tg_xasprintf("%s (factory configured in %s)",
-				    owner->name,
-				    owner->where ? owner->where : ".txguard");
-	if (ts_node_is_null(fn) || is(ts_node_type(fn), "call"))
-		return tg_xstrdup("a sessionmaker called in place");
-	callee = tg_analyze_norm(cx, fn);
-	l = last_part(callee, strlen(callee), &n);
-	desc = tg_xasprintf("SQLAlchemy's %s", l);
-	free(callee);
-	return desc;
-}
-
-/* "get_db, defined at app/db.py:12, commits after yield" */
-static char *owner_desc(const struct tg_owner *owner)
-{
-	if (owner->origin == TG_OWNER_INFERRED)
-		return tg_xasprintf("%s, defined at %s, %s", owner->name,
-				    owner->where ? owner->where : "?",
-				    owner->how ? owner->how : "commits on exit");
-	return tg_xasprintf("%s (owner configured in %s)", owner->name,
-			    owner->where ? owner->where : ".txguard");
 }
 
 static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
@@ -723,7 +339,7 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 	char *call_disp, *fd;
 	uint32_t line = ts_node_start_point(call).row + 1;
 
-	o = push(cx, with);
+	o = tg_analyze_push(cx, with);
 	o->name = tg_analyze_norm(cx, name);
 	o->header = tg_xasprintf("%s %s", is_async ? "async with" : "with",
 				 disp);
@@ -746,10 +362,10 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 			call_disp, line);
 		break;
 	case TG_OWNED_REGISTERED:
-		o->owner_desc = owner_desc(owner);
+		o->owner_desc = tg_callee_owner_desc(owner);
 		break;
 	default:
-		fd = tg_analyze_factory_desc(cx, call, owner);
+		fd = tg_callee_factory_desc(cx, call, owner);
 		o->owner_desc = tg_xasprintf(
 			"%s at line %u (%s: closes the session on exit)",
 			call_disp, line, fd);
@@ -761,7 +377,7 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
 }
 
 /*
- * §5: which items of a with statement own the transaction, and which
+ * Which items of a with statement own the transaction, and which
  * names they own: X.begin() / X.begin_nested() own X and the `as`
  * target; a registered owner's call owns its `as` target. A factory's
  * `as` target is a session the block closes: not owned, but a scope
@@ -769,18 +385,17 @@ static void owner_entry(struct tg_actx *cx, TSNode with, TSNode item,
  */
 static void with_owners(struct tg_actx *cx, TSNode with)
 {
-	TSNode body = tg_child(with, TG_F_BODY);
+	TSNode body = tg_node_child(with, TG_F_BODY);
 	uint32_t body_start = ts_node_is_null(body) ? ts_node_end_byte(with) :
 						      ts_node_start_byte(body);
-	bool is_async = ts_node_child_count(with) &&
-			is(ts_node_type(ts_node_child(with, 0)), "async");
+	bool is_async = tg_node_is_async(with);
 	TSNode clause = { 0 };
 	uint32_t n = ts_node_named_child_count(with);
 
 	for (uint32_t i = 0; i < n; i++) {
 		TSNode ch = ts_node_named_child(with, i);
 
-		if (is(ts_node_type(ch), "with_clause")) {
+		if (tg_node_is(ch, TG_PK_WITH_CLAUSE)) {
 			clause = ch;
 			break;
 		}
@@ -794,28 +409,28 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 		const struct tg_owner *o;
 		enum tg_call_class cls;
 
-		if (!is(ts_node_type(item), "with_item"))
+		if (!tg_node_is(item, TG_PK_WITH_ITEM))
 			continue;
-		value = tg_child(item, TG_F_VALUE);
+		value = tg_node_child(item, TG_F_VALUE);
 		if (ts_node_is_null(value))
 			continue;
 		expr = value;
-		if (is(ts_node_type(value), "as_pattern")) {
-			TSNode t = tg_child(value, TG_F_ALIAS);
+		if (tg_node_is(value, TG_PK_AS_PATTERN)) {
+			TSNode t = tg_node_child(value, TG_F_ALIAS);
 
 			expr = ts_node_named_child(value, 0);
 			if (!ts_node_is_null(t) &&
 			    ts_node_named_child_count(t) == 1)
 				alias = ts_node_named_child(t, 0);
 			if (!ts_node_is_null(alias) &&
-			    !is(ts_node_type(alias), "identifier") &&
-			    !is(ts_node_type(alias), "attribute"))
+			    !tg_node_is(alias, TG_PK_IDENTIFIER) &&
+			    !tg_node_is(alias, TG_PK_ATTRIBUTE))
 				alias = (TSNode){ 0 };
 		}
-		expr = unparen(expr);
-		if (ts_node_is_null(expr) || !is(ts_node_type(expr), "call"))
+		expr = tg_node_unparen(expr);
+		if (!tg_node_is(expr, TG_PK_CALL))
 			continue;
-		cls = tg_analyze_classify(cx, expr, &o);
+		cls = tg_callee_classify(cx, expr, &o);
 		switch (cls) {
 		case TG_CALL_BEGIN:
 		case TG_CALL_BEGIN_NESTED: {
@@ -823,8 +438,9 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 							  TG_OWNED_BEGIN :
 							  TG_OWNED_BEGIN_NESTED;
 
-			fn = unparen(tg_child(expr, TG_F_FUNCTION));
-			obj = tg_child(fn, TG_F_OBJECT);
+			fn = tg_node_unparen(
+				tg_node_child(expr, TG_F_FUNCTION));
+			obj = tg_node_child(fn, TG_F_OBJECT);
 			if (!ts_node_is_null(obj))
 				owner_entry(cx, with, value, obj, expr, kind,
 					    NULL, is_async, body_start);
@@ -851,226 +467,6 @@ static void with_owners(struct tg_actx *cx, TSNode with)
 	}
 }
 
-/* The first Depends(...) call in an annotation (Annotated[T, Depends(P)]). */
-static TSNode find_depends(const struct tg_actx *cx, TSNode ann)
-{
-	TSTreeCursor c = ts_tree_cursor_new(ann);
-	TSNode found = { 0 };
-
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&c);
-
-		if (callee_last_is(cx, n, "Depends")) {
-			found = n;
-			break;
-		}
-		if (!tg_cursor_next(&c, true))
-			break;
-	}
-	ts_tree_cursor_delete(&c);
-	return found;
-}
-
-/* P of Depends(P) or Depends(dependency=P); null for a bare Depends() */
-static TSNode depends_target(const struct tg_actx *cx, TSNode dep)
-{
-	TSNode args = tg_child(dep, TG_F_ARGUMENTS);
-	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
-
-	for (uint32_t i = 0; i < n; i++) {
-		TSNode a = ts_node_named_child(args, i);
-		const char *t = ts_node_type(a);
-
-		if (is(t, "keyword_argument")) {
-			TSNode k = tg_child(a, TG_F_NAME);
-			size_t len = 0;
-			const char *s = ts_node_is_null(k) ? "" :
-					tg_analyze_text(cx, k, &len);
-
-			if (!text_is(s, len, "dependency"))
-				continue;
-			a = tg_child(a, TG_F_VALUE);
-			t = ts_node_is_null(a) ? "" : ts_node_type(a);
-		}
-		if (is(t, "identifier") || is(t, "attribute"))
-			return a;
-		return (TSNode){ 0 };
-	}
-	return (TSNode){ 0 };
-}
-
-/* Does an annotation name SQLAlchemy's Session or AsyncSession? */
-static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
-{
-	TSTreeCursor c = ts_tree_cursor_new(ann);
-	bool yes = false;
-
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&c);
-
-		if (is(ts_node_type(n), "identifier")) {
-			size_t len;
-			const char *s = tg_analyze_text(cx, n, &len);
-
-			if (text_is(s, len, "Session") ||
-			    text_is(s, len, "AsyncSession")) {
-				yes = true;
-				break;
-			}
-		}
-		if (!tg_cursor_next(&c, true))
-			break;
-	}
-	ts_tree_cursor_delete(&c);
-	return yes;
-}
-
-/* An alias name that says it carries a session: SessionDep, DbSession. */
-static bool sessionish_name(const char *s)
-{
-	const char *l = strrchr(s, '.');
-
-	l = l ? l + 1 : s;
-	return strcasestr(l, "session") || !strncasecmp(l, "db", 2);
-}
-
-/* One parameter of request_scope(). */
-static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
-			  TSNode body, bool is_async)
-{
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
-	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
-	const char *t = ts_node_type(p);
-	TSNode name = { 0 }, ann = { 0 }, value = { 0 }, dep = { 0 };
-	const struct tg_owner *o = NULL;
-	bool closing = false;
-	char *via = NULL, *disp;
-	struct tg_owned *e;
-
-	if (is(t, "typed_default_parameter")) {
-		name = tg_child(p, TG_F_NAME);
-		ann = tg_child(p, TG_F_TYPE);
-		value = tg_child(p, TG_F_VALUE);
-	} else if (is(t, "default_parameter")) {
-		name = tg_child(p, TG_F_NAME);
-		value = tg_child(p, TG_F_VALUE);
-	} else if (is(t, "typed_parameter")) {
-		name = ts_node_named_child(p, 0);
-		ann = tg_child(p, TG_F_TYPE);
-	} else {
-		return;
-	}
-	if (ts_node_is_null(name) ||
-	    !is(ts_node_type(name), "identifier"))
-		return;
-	value = unparen(value);
-	if (!ts_node_is_null(value) &&
-	    callee_last_is(cx, value, "Depends"))
-		dep = value;
-	else if (!ts_node_is_null(ann))
-		dep = find_depends(cx, ann);
-	if (!ts_node_is_null(dep)) {
-		TSNode target = depends_target(cx, dep);
-		char *tt;
-
-		if (ts_node_is_null(target))
-			return;
-		tt = tg_analyze_norm(cx, target);
-		o = tg_owners_match_owner(reg, tt, strlen(tt));
-		if (!o && res)
-			o = tg_resolver_dependency(res, cx->py->path,
-						   tt, strlen(tt));
-		if (!o && !ts_node_is_null(ann))
-			closing = annotation_is_session(cx, ann);
-		if (o && o->origin == TG_OWNER_INFERRED)
-			via = tg_xasprintf(
-				"Depends(%s): %s, defined at %s, %s",
-				tt, o->name, o->where ? o->where : "?",
-				o->how ? o->how : "commits after yield");
-		else if (o)
-			via = tg_xasprintf(
-				"Depends(%s): %s (owner configured in %s)",
-				tt, o->name,
-				o->where ? o->where : ".txguard");
-		else
-			via = tg_xasprintf(
-				"Depends(%s): a request-scoped session, closed when the request ends",
-				tt);
-		free(tt);
-	} else if (!ts_node_is_null(ann) && res) {
-		TSNode a = ts_node_named_child(ann, 0);
-		struct tg_resolution r;
-		char *at;
-
-		if (ts_node_is_null(a) ||
-		    (!is(ts_node_type(a), "identifier") &&
-		     !is(ts_node_type(a), "attribute")))
-			return;
-		at = tg_analyze_norm(cx, a);
-		o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
-		if (!o && !tg_resolver_lookup(&r, res, cx->py->path, at,
-					      strlen(at)) &&
-		    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
-			closing = true;
-		if (o)
-			via = owner_desc(o);
-		else
-			via = tg_xasprintf(
-				"%s: a request-scoped session, closed when the request ends",
-				at);
-		dep = a;
-		free(at);
-	}
-	if (!o && !closing) {
-		free(via);
-		return;
-	}
-	e = push(cx, fn);
-	e->name = tg_analyze_norm(cx, name);
-	disp = tg_analyze_display(cx, p);
-	e->header = disp;
-	e->owner_text = tg_analyze_norm(cx, dep);
-	e->owner_desc = via;
-	e->kind = o ? TG_OWNED_REQUEST : TG_OWNED_CLOSING;
-	e->owner = o;
-	e->request = true;
-	e->is_async = is_async;
-	e->body_start = ts_node_start_byte(body);
-	e->line = ts_node_start_point(p).row + 1;
-}
-
-/*
- * §5 request scope: a parameter whose default is Depends(P), or whose
- * annotation is Annotated[..., Depends(P)] or an alias of one
- * (`session: SessionDep`), is a session owned for the whole function
- * when P is an owning generator dependency (or a configured owner).
- * When P only closes, a parameter annotated Session / AsyncSession (or
- * an alias named like a session) is still request-scoped: not owned,
- * but it must not escape into background work (TX004).
- */
-static void request_scope(struct tg_actx *cx, TSNode fn)
-{
-	TSNode params = tg_child(fn, TG_F_PARAMETERS);
-	TSNode body = tg_child(fn, TG_F_BODY);
-	bool is_async = ts_node_child_count(fn) &&
-			is(ts_node_type(ts_node_child(fn, 0)), "async");
-	TSTreeCursor c;
-
-	if (ts_node_is_null(params) || ts_node_is_null(body))
-		return;
-	/* a cursor: ts_node_named_child() counts from the first child each time */
-	c = ts_tree_cursor_new(params);
-	if (ts_tree_cursor_goto_first_child(&c)) {
-		do {
-			TSNode p = ts_tree_cursor_current_node(&c);
-
-			if (ts_node_is_named(p))
-				request_param(cx, fn, p, body, is_async);
-		} while (ts_tree_cursor_goto_next_sibling(&c));
-	}
-	ts_tree_cursor_delete(&c);
-}
-
 /* Does the loop body call sleep() (a polling loop)? Inner loops aside. */
 static bool body_sleeps(const struct tg_actx *cx, TSNode body)
 {
@@ -1086,7 +482,8 @@ static bool body_sleeps(const struct tg_actx *cx, TSNode body)
 		    kind == TG_PK_LAMBDA || kind == TG_PK_FOR ||
 		    kind == TG_PK_WHILE) {
 			descend = false;
-		} else if (kind == TG_PK_CALL && callee_last_is(cx, n, "sleep")) {
+		} else if (kind == TG_PK_CALL &&
+			   tg_node_callee_is(cx->py, n, "sleep")) {
 			yes = true;
 			break;
 		}
@@ -1117,43 +514,44 @@ static bool has_word(const char *s, size_t len, const char *w)
  */
 static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 {
-	TSNode body = tg_child(node, TG_F_BODY);
+	TSNode body = tg_node_child(node, TG_F_BODY);
 	struct tg_owned *o;
 
 	if (ts_node_is_null(body))
 		return;
 	if (is_for) {
-		TSNode left = tg_child(node, TG_F_LEFT);
-		TSNode right = unparen(tg_child(node, TG_F_RIGHT));
+		TSNode left = tg_node_child(node, TG_F_LEFT);
+		TSNode right = tg_node_unparen(tg_node_child(node, TG_F_RIGHT));
 
-		if (ts_node_child_count(node) &&
-		    is(ts_node_type(ts_node_child(node, 0)), "async"))
+		if (tg_node_is_async(node))
 			return;
 		if (!ts_node_is_null(left) &&
-		    is(ts_node_type(left), "identifier")) {
+		    tg_node_is(left, TG_PK_IDENTIFIER)) {
 			size_t len;
-			const char *s = tg_analyze_text(cx, left, &len);
+			const char *s = tg_node_text(cx->py, left, &len);
 
 			if (has_word(s, len, "attempt") ||
 			    has_word(s, len, "retr") || has_word(s, len, "tries"))
 				return;
 		}
-		if (callee_last_is(cx, right, "Retrying") ||
-		    callee_last_is(cx, right, "AsyncRetrying") ||
-		    callee_last_is(cx, right, "retry_context"))
+		if (tg_node_callee_is(cx->py, right, "Retrying") ||
+		    tg_node_callee_is(cx->py, right, "AsyncRetrying") ||
+		    tg_node_callee_is(cx->py, right, "retry_context"))
 			return;
 	} else {
-		TSNode cond = unparen(tg_child(node, TG_F_CONDITION));
+		TSNode cond =
+			tg_node_unparen(tg_node_child(node, TG_F_CONDITION));
 		size_t len = 0;
 		const char *s = "";
 
 		if (!ts_node_is_null(cond))
-			s = tg_analyze_text(cx, cond, &len);
-		if (text_is(s, len, "True") || text_is(s, len, "1"))
+			s = tg_node_text(cx->py, cond, &len);
+		if (tg_node_text_is(s, len, "True") ||
+		    tg_node_text_is(s, len, "1"))
 			return;
 	}
 	/* whether it sleeps is asked when a rule needs the loop */
-	o = push(cx, node);
+	o = tg_analyze_push(cx, node);
 	o->loop = true;
 	o->sleeps = -1;
 	o->body = body;
@@ -1163,10 +561,15 @@ static void push_loop(struct tg_actx *cx, TSNode node, bool is_for)
 	o->line = ts_node_start_point(node).row + 1;
 }
 
-void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
-			     TSNode name, TSNode call)
+/*
+ * Push a TG_OWNED_CREATED entry for `name` (a normalised identifier)
+ * bound at `bind` by a factory call, live from `bind`'s end until the
+ * enclosing block `block` ends.
+ */
+static void push_created(struct tg_actx *cx, TSNode block, TSNode bind,
+			 TSNode name, TSNode call)
 {
-	struct tg_owned *o = push(cx, block);
+	struct tg_owned *o = tg_analyze_push(cx, block);
 
 	o->name = tg_analyze_norm(cx, name);
 	o->header = tg_analyze_display(cx, bind);
@@ -1189,7 +592,7 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 	TSNode left, right;
 	const struct tg_owner *o;
 	size_t len;
-	const char *text = tg_analyze_text(cx, node, &len);
+	const char *text = tg_node_text(cx->py, node, &len);
 
 	/*
 	 * Most assignments bind no call: the right side of `s = f()`
@@ -1197,16 +600,16 @@ static void created(struct tg_actx *cx, TSNode node, TSNode stmt,
 	 */
 	if (!memchr(text, '(', len))
 		return;
-	left = tg_child(node, TG_F_LEFT);
-	right = unparen(tg_child(node, TG_F_RIGHT));
-	if (ts_node_is_null(left) || !is(ts_node_type(left), "identifier") ||
-	    ts_node_is_null(right) || !is(ts_node_type(right), "call") ||
+	left = tg_node_child(node, TG_F_LEFT);
+	right = tg_node_unparen(tg_node_child(node, TG_F_RIGHT));
+	if (!tg_node_is(left, TG_PK_IDENTIFIER) ||
+	    !tg_node_is(right, TG_PK_CALL) ||
 	    ts_node_is_null(stmt) ||
-	    !is(ts_node_type(stmt), "expression_statement"))
+	    !tg_node_is(stmt, TG_PK_EXPR_STMT))
 		return;
-	if (ts_node_is_null(block) || !tg_analyze_factory(cx, right, &o))
+	if (ts_node_is_null(block) || !tg_callee_is_factory(cx, right, &o))
 		return;
-	tg_analyze_push_created(cx, block, node, left, right);
+	push_created(cx, block, node, left, right);
 }
 
 static bool rule_on(const struct tg_actx *cx, const struct tg_rule *rule)
@@ -1232,13 +635,13 @@ static bool unit_on(const struct tg_actx *cx)
 
 bool tg_analyze_wants(const struct tg_actx *cx, const char *id)
 {
-	return unit_on(cx) && rule_on(cx, tg_rule_lookup(id));
+	return unit_on(cx) && rule_on(cx, tg_rules_lookup(id));
 }
 
 struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 				   TSNode node)
 {
-	const struct tg_rule *rule = tg_rule_lookup(id);
+	const struct tg_rule *rule = tg_rules_lookup(id);
 	struct tg_finding *f;
 	TSPoint s = ts_node_start_point(node), e = ts_node_end_point(node);
 
@@ -1292,7 +695,7 @@ struct walk {
 	TSNode *anc;   /* the ancestors of the cursor's node, root first */
 	size_t nanc, alloc_anc;
 	bool simple_outside; /* some rule needs simple statements anywhere */
-	unsigned long hooked; /* the kinds some rule's hooks see */
+	unsigned long long hooked; /* the kinds some rule's hooks see */
 	bool every_node;     /* the tree has errors: no subtree is skipped */
 };
 
@@ -1320,7 +723,7 @@ static bool live_at(const struct tg_actx *cx, uint32_t at)
 }
 
 /*
- * §12: whether the walk can pass `node` by without entering it. With no
+ * Whether the walk can pass `node` by without entering it. With no
  * entry visible, only statements open scopes (owner and factory blocks,
  * loops, request-scoped parameters, `s = factory()` statements, nested
  * defs): nothing under an expression can report or change the stack for
@@ -1347,12 +750,11 @@ static bool passes_by(const struct tg_actx *cx, const struct walk *w,
 static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 		  unsigned kind)
 {
-	const char *type;
 	bool descend = true;
 
 	/*
 	 * With no owner block open, nothing in a simple statement can matter
-	 * to the rules that do not ask for it: skip it (§12).
+	 * to the rules that do not ask for it: skip it.
 	 */
 	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
 		return false;
@@ -1372,12 +774,12 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 				descend = false;
 		}
 		if (descend)
-			request_scope(cx, node);
+			tg_reqscope_enter(cx, node);
 		break;
 	}
 	case TG_PK_CLASS:
 	case TG_PK_LAMBDA:
-		/* §5: code in a nested class or lambda is not inside the block */
+		/* Code in a nested class or lambda is not inside the block */
 		push_barrier(cx, node);
 		break;
 	case TG_PK_WITH:
@@ -1389,7 +791,7 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 		for (uint32_t i = 0; cx->nstack && i < n; i++) {
 			TSNode ch = ts_node_named_child(node, i);
 
-			if (is(ts_node_type(ch), "for_in_clause"))
+			if (tg_node_is(ch, TG_PK_FOR_IN_CLAUSE))
 				shadow_targets(cx, node, ch);
 		}
 		break;
@@ -1401,45 +803,43 @@ static bool enter(struct tg_actx *cx, struct walk *w, TSNode node,
 	case TG_PK_WHILE:
 		push_loop(cx, node, false);
 		break;
-	case TG_PK_OTHER:
-		break;
-	case TG_PK_CALL:
-	case TG_PK_COMMENT:
-	case TG_PK_DECORATED:
-	case TG_PK_EXPR_STMT:
-		break;
 	case TG_PK_ASSIGNMENT:
 		bindings(cx, node, kind);
 		created(cx, node, ancestor(w, 0), ancestor(w, 1));
 		break;
-	default:
+	case TG_PK_AUGASSIGN:
+	case TG_PK_AS_PATTERN:
+	case TG_PK_NAMED_EXPR:
+	case TG_PK_DELETE:
+	case TG_PK_GLOBAL:
+	case TG_PK_IMPORT:
+	case TG_PK_IMPORT_FROM:
 		bindings(cx, node, kind);
+		break;
+	default:
 		break;
 	}
 	if (!(w->hooked & TG_RULE_KIND(kind)))
 		return descend;
-	type = ts_node_type(node);
 	for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
 		if (rule_ops[i]->enter &&
 		    (rule_ops[i]->kinds & TG_RULE_KIND(kind)))
-			rule_ops[i]->enter(cx, node, type);
+			rule_ops[i]->enter(cx, node, kind);
 	return descend;
 }
 
 static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 {
 	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
-	const char *type;
 
 	if ((kind & TG_PK_SIMPLE) && !cx->nstack && !w->simple_outside)
 		return;
 	kind &= TG_PK_MASK;
 	if (w->hooked & TG_RULE_KIND(kind)) {
-		type = ts_node_type(node);
 		for (size_t i = 0; i < TG_ARRAY_SIZE(rule_ops); i++)
 			if (rule_ops[i]->leave &&
 			    (rule_ops[i]->kinds & TG_RULE_KIND(kind)))
-				rule_ops[i]->leave(cx, node, type);
+				rule_ops[i]->leave(cx, node, kind);
 	}
 	pop_for(cx, node);
 	if (kind == TG_PK_FUNCTION && w->nunits)
@@ -1448,7 +848,7 @@ static void leave(struct tg_actx *cx, struct walk *w, TSNode node)
 
 /*
  * Walk the children of `parent` (entered, the top of w->anc) with a
- * cursor, or with `after` only those after that child. §11: iterative,
+ * cursor, or with `after` only those after that child. Iterative,
  * enter/leave events, any nesting depth.
  */
 static void walk_children(struct tg_actx *cx, struct walk *w, TSNode parent,
@@ -1627,7 +1027,7 @@ int tg_analyze(struct tg_findings *out, const struct tg_pyfile *py,
 	free(cx.stack);
 	free(w.units);
 	free(w.anc);
-	memo_release(&memo);
+	tg_callee_memo_release(&memo);
 	tg_fingerprint_assign(out, from);
 	return 0;
 }

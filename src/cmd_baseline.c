@@ -9,7 +9,7 @@
 #include "txguard/cmd.h"
 #include "txguard/config.h"
 #include "txguard/error.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
@@ -84,7 +84,7 @@ int cmd_baseline(int argc, const char **argv)
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	struct tg_buf comments = TG_BUF_INIT;
 	char *path = NULL;
@@ -133,7 +133,7 @@ out:
 	free(path);
 	tg_buf_release(&comments);
 	tg_report_release(&report);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 	tg_config_release(&cfg);
 	tg_repo_free(repo);
 	return ret;

@@ -11,8 +11,8 @@
 #include "txguard/engine.h"
 #include "txguard/glob.h"
 #include "txguard/error.h"
-#include "txguard/inferstate.h"
-#include "txguard/owners.h"
+#include "txguard/ownerscope.h"
+#include "txguard/owner_table.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
@@ -59,7 +59,7 @@ static int all_staged(bool *out, struct tg_repo *repo, char *const *paths,
  */
 static int scan_files(struct tg_report *r, struct tg_repo *repo,
 		      const struct tg_config *cfg,
-		      const struct tg_owners *owners,
+		      const struct tg_owner_table *owners,
 		      const struct tg_common_opts *copts,
 		      struct tg_out_opts *oopts, int fail_on,
 		      char *const *paths, size_t n)
@@ -76,7 +76,7 @@ static int scan_files(struct tg_report *r, struct tg_repo *repo,
 }
 
 /* say which files the change did not touch were checked, and why */
-static void note_dependents(struct tg_report *r, const struct tg_inferstate *st,
+static void note_dependents(struct tg_report *r, const struct tg_ownerscope *st,
 			    const struct tg_changeset *cs)
 {
 	struct tg_buf names = TG_BUF_INIT, files = TG_BUF_INIT;
@@ -176,17 +176,17 @@ int cmd_check(int argc, const char **argv)
 	struct tg_out_opts oopts;
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	struct tg_engine_opts eopts = { 0 };
-	struct tg_inferstate st;
+	struct tg_ownerscope st;
 	const char **args = NULL;
 	char **paths = NULL;
 	int nargs = 0, fail_on, err, ret = TG_EXIT_ERROR;
 
 	tg_config_init(&cfg);
-	tg_inferstate_init(&st);
+	tg_ownerscope_init(&st);
 	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
 				TG_ARRAY_SIZE(opts), &usage)) == TG_OPT_HELP) {
 		ret = TG_EXIT_OK;
@@ -242,11 +242,11 @@ int cmd_check(int argc, const char **argv)
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
 					&cfg.files) < 0 ||
-		    tg_inferstate_branch(&st, repo, &cs,
+		    tg_ownerscope_branch(&st, repo, &cs,
 					 head ? head : "HEAD") < 0)
 			goto fail;
 	} else if (tg_changeset_staged(&cs, repo, &cfg.files) < 0 ||
-		   tg_inferstate_staged(&st, repo, &cs) < 0) {
+		   tg_ownerscope_staged(&st, repo, &cs) < 0) {
 		goto fail;
 	}
 	eopts.resolver = st.now;
@@ -276,9 +276,9 @@ out:
 	free(paths);
 	free(args);
 	tg_report_release(&report);
-	tg_inferstate_release(&st);
+	tg_ownerscope_release(&st);
 	tg_changeset_release(&cs);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 	tg_config_release(&cfg);
 	tg_repo_free(repo);
 	return ret;

@@ -4,7 +4,7 @@
 #include "txguard/buf.h"
 #include "txguard/config.h"
 #include "txguard/error.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
@@ -188,13 +188,14 @@ static int close_output(FILE *fp, const struct tg_common_opts *c)
 	return 0;
 }
 
-void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg)
+void tg_owners_from_config(struct tg_owner_table *o,
+			   const struct tg_config *cfg)
 {
 	for (size_t i = 0; i < cfg->nowners; i++)
-		tg_owners_add_owner(o, cfg->owners[i], TG_OWNER_CONFIGURED,
+		tg_owner_table_add_owner(o, cfg->owners[i], TG_OWNER_CONFIGURED,
 				    cfg->file, "configured owner: commits on exit");
 	for (size_t i = 0; i < cfg->nfactories; i++)
-		tg_owners_add_factory(o, cfg->factories[i],
+		tg_owner_table_add_factory(o, cfg->factories[i],
 				      TG_OWNER_CONFIGURED, cfg->file);
 }
 

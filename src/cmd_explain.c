@@ -22,7 +22,7 @@ static const struct tg_rule *lookup(const char *arg)
 {
 	size_t n;
 	const struct tg_rule *rules = tg_rules_all(&n);
-	const struct tg_rule *r = tg_rule_lookup(arg);
+	const struct tg_rule *r = tg_rules_lookup(arg);
 
 	for (size_t i = 0; !r && i < n; i++)
 		if (!strcasecmp(rules[i].name, arg))

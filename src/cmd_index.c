@@ -7,7 +7,7 @@
 #include "txguard/cmd.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
-#include "txguard/inferstate.h"
+#include "txguard/ownerscope.h"
 #include "txguard/ownerdb.h"
 #include "txguard/repo.h"
 
@@ -61,7 +61,7 @@ int cmd_index(int argc, const char **argv)
 				   " name a tree with 'txguard index --rev REV'");
 		goto out;
 	}
-	if (tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
+	if (tg_ownerscope_ownerdb(&db, repo, rev, 0) < 0) {
 		ret = tg_cmd_error(tg_error_last());
 		goto out;
 	}

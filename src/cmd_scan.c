@@ -9,8 +9,8 @@
 #include "txguard/diff.h"
 #include "txguard/engine.h"
 #include "txguard/error.h"
-#include "txguard/inferstate.h"
-#include "txguard/owners.h"
+#include "txguard/ownerscope.h"
+#include "txguard/owner_table.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 
@@ -45,21 +45,21 @@ static int iter_next(void *ctx, struct tg_change *ch)
 }
 
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
-		 const struct tg_config *cfg, const struct tg_owners *owners,
+		 const struct tg_config *cfg, const struct tg_owner_table *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
 		 unsigned threads, bool require_match)
 {
 	struct tg_tree_iter *it = NULL;
 	struct tg_engine_opts eopts = { 0 };
-	struct tg_inferstate st;
+	struct tg_ownerscope st;
 	struct scan_source src = { NULL, paths, npaths, NULL };
 	int err;
 
 	src.hit = tg_xcalloc(npaths ? npaths : 1, sizeof(*src.hit));
-	tg_inferstate_init(&st);
+	tg_ownerscope_init(&st);
 	if ((err = tg_tree_iter_new(&it, repo, rev ? rev : "HEAD", paths,
 				    npaths, &cfg->files)) < 0 ||
-	    (err = tg_inferstate_scan(&st, repo, rev ? rev : "HEAD")) < 0)
+	    (err = tg_ownerscope_scan(&st, repo, rev ? rev : "HEAD")) < 0)
 		goto out;
 	eopts.resolver = st.now;
 	eopts.infer = &st;
@@ -82,7 +82,7 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 out:
 	free(src.hit);
 	tg_tree_iter_free(it);
-	tg_inferstate_release(&st);
+	tg_ownerscope_release(&st);
 	return err;
 }
 
@@ -107,7 +107,7 @@ int cmd_scan(int argc, const char **argv)
 	struct tg_out_opts oopts;
 	struct tg_repo *repo = NULL;
 	struct tg_config cfg;
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_report report = TG_REPORT_INIT;
 	const char **args = NULL;
 	char **paths = NULL, *prefix = NULL;
@@ -171,7 +171,7 @@ out:
 	free(prefix);
 	free(args);
 	tg_report_release(&report);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 	tg_config_release(&cfg);
 	tg_repo_free(repo);
 	return ret;

@@ -501,7 +501,7 @@ static int subsection_entry(struct layer *ly, int line, const char *name,
 			return fail(ly, line, "unknown rule in '%s'%s", name, "");
 		memcpy(id, key + 5, len);
 		id[len] = '\0';
-		if (!(r = tg_rule_lookup(id)) || (size_t)(r - all) >= TG_RULE_SLOTS)
+		if (!(r = tg_rules_lookup(id)) || (size_t)(r - all) >= TG_RULE_SLOTS)
 			return fail(ly, line,
 				    "unknown rule '%s' in '%s' (see 'txguard explain')",
 				    id, name);

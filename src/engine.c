@@ -1,5 +1,5 @@
 /*
- * The per-file pipeline (SPEC §4), wired once for every mode:
+ * The per-file pipeline, wired once for every mode:
  *
  *   new blob → parse → units, mark changed → rules → fingerprints
  *   old blob (same or rename-source path) → the same units → rules
@@ -17,13 +17,15 @@
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/infer.h"
-#include "txguard/inferstate.h"
+#include "txguard/node.h"
+#include "txguard/resolver.h"
+#include "txguard/ownerscope.h"
 #include "txguard/finding.h"
 #include "txguard/pyparse.h"
 #include "txguard/repo.h"
 #include "txguard/report.h"
 #include "txguard/suppress.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/units.h"
 
 #include <pthread.h>
@@ -39,14 +41,14 @@ static const struct tg_oid zero_oid;
  * blob (none of its pre-filter words) or there is no index, make one from
  * this parse.
  */
-static void fill_resolver(struct tg_resolver *r, struct tg_inferstate *st,
+static void fill_resolver(struct tg_resolver *r, struct tg_ownerscope *st,
 			  const struct tg_oid *id, const struct tg_pyfile *py)
 {
 	struct tg_buf rec = TG_BUF_INIT;
 
 	if (!r || !tg_resolver_needs(r, py->path))
 		return;
-	if (st && id && tg_inferstate_fill(st, r, py->path, id))
+	if (st && id && tg_ownerscope_fill(st, r, py->path, id))
 		return;
 	tg_infer_pyfile(&rec, py);
 	tg_resolver_fill(r, py->path, rec.ptr, rec.len);
@@ -69,7 +71,7 @@ static void attach_snippets(struct tg_findings *list, size_t from,
 /*
  * The pre-image: analyse the old blob's units that carry the qualified
  * name of a changed new unit, under the new path so that fingerprints
- * (which include the path) line up across renames (SPEC §3).
+ * (which include the path) line up across renames.
  */
 static int preimage_findings(struct tg_findings *out, const char *path,
 			     const char *old, size_t old_len,
@@ -155,14 +157,13 @@ static bool has_word(const char *src, size_t len, const char *w, size_t wlen)
 
 static bool has_name(const char *src, size_t len, const char *name)
 {
-	const char *last = strrchr(name, '.');
+	const char *last = tg_node_last_part(name, strlen(name), NULL);
 
-	last = last ? last + 1 : name;
 	return has_word(src, len, last, strlen(last));
 }
 
 /*
- * SPEC §12: a literal pre-filter at memory speed. Every rule needs one of
+ * A literal pre-filter at memory speed. Every rule needs one of
  * these words in the file (`.begin` as written in `X.begin()`; a space
  * before the dot would hide it, which no formatter produces): TX001 a
  * .commit()/.rollback(); TX002 a session
@@ -178,7 +179,7 @@ static bool has_name(const char *src, size_t len, const char *name)
 static bool can_matter(const char *src, size_t len,
 		       const struct tg_engine_opts *opts)
 {
-	const struct tg_owners *owners = opts->owners;
+	const struct tg_owner_table *owners = opts->owners;
 
 	static const char *const words[] = {
 		"commit", "rollback", ".begin", "Session", "Depends", "txguard:",
@@ -204,7 +205,7 @@ static bool can_matter(const char *src, size_t len,
 }
 
 /*
- * The pre-filter, function by function (§12): a finding sits at a call or
+ * The pre-filter, function by function: a finding sits at a call or
  * statement holding one of can_matter()'s words, in the unit that holds
  * it, so a function whose text (decorators to last line) has none of
  * them, no name imported under another name (`get_db as db`) whose own
@@ -227,9 +228,9 @@ static void skip_silent_units(struct tg_units *units,
 	renamed = tg_xcalloc(inf->nimports + 1, sizeof(*renamed));
 	for (size_t i = 0; i < inf->nimports; i++) {
 		const char *local = inf->imports[i].local;
-		const char *last = strrchr(inf->imports[i].fqn, '.');
+		const char *fqn = inf->imports[i].fqn;
+		const char *last = tg_node_last_part(fqn, strlen(fqn), NULL);
 
-		last = last ? last + 1 : inf->imports[i].fqn;
 		if (strcmp(local, last) && can_matter(last, strlen(last), opts))
 			renamed[nrenamed++] = local;
 	}
@@ -254,7 +255,7 @@ static void skip_silent_units(struct tg_units *units,
 	free(renamed);
 }
 
-/* §8 [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
+/* [txguard "rule.ID"] severity: a configured severity, or off (dropped) */
 static void apply_rule_config(struct tg_findings *list,
 			      const struct tg_config *cfg)
 {
@@ -305,7 +306,7 @@ static int run_file(struct tg_report *r, const char *path,
 		goto out;
 	}
 	if (err == TG_ETOODEEP) {
-		/* §11: bounded, and said: never a crash, never a silent skip */
+		/* Bounded, and said: never a crash, never a silent skip */
 		r->skipped.too_complex++;
 		tg_report_notice(r, "%s: skipped: %s", path, tg_error_last());
 		err = 0;
@@ -339,22 +340,28 @@ static int run_file(struct tg_report *r, const char *path,
 			if (units.v[i].changed)
 				tg_report_add_unit(r, path, units.v[i].qualname);
 	fill_resolver(opts->resolver, opts->infer, id, py);
+	if (opts->resolver && tg_resolver_incomplete(opts->resolver, path)) {
+		r->incomplete_files++;
+		tg_report_notice(r,
+				 "%s: too costly to analyse fully: its imports, definitions and uses were read in part",
+				 path);
+	}
 	if (whole && opts->prefilter && !old && opts->resolver)
 		skip_silent_units(&units, py, opts,
 				  tg_resolver_file(opts->resolver, path));
 	if ((err = tg_analyze(&cur, py, &units, &aopts)) < 0)
 		goto out;
 	apply_rule_config(&cur, opts->cfg);
-	/* §8: inline directives; one that suppresses nothing is a notice */
+	/* Inline directives; one that suppresses nothing is a notice */
 	tg_suppress_apply(&cur, 0, py, &units, &unused);
 	for (size_t i = 0; i < unused.nr; i++)
 		tg_report_notice(r, "%s:%u: '# %s' suppresses nothing",
 				 path, unused.v[i].line, unused.v[i].text);
 	attach_snippets(&cur, 0, py);
 	if (old && cur.nr) {
-		/* §4: the pre-image as it was, owners and factories included */
-		if (opts->infer && tg_inferstate_before(opts->infer))
-			aopts.resolver = tg_inferstate_before(opts->infer);
+		/* The pre-image as it was, owners and factories included */
+		if (opts->infer && tg_ownerscope_before(opts->infer))
+			aopts.resolver = tg_ownerscope_before(opts->infer);
 		if (old_len == len && !memcmp(old, src, len)) {
 			/* a file re-checked for a definition it uses: its
 			 * own parse, under the pre-image's definitions */
@@ -368,6 +375,11 @@ static int run_file(struct tg_report *r, const char *path,
 			goto out;
 		tg_findings_match_preimage(&cur, &prev);
 	}
+	/* an owner's record that could not be read: never a silent miss */
+	if ((opts->resolver && (err = tg_resolver_error(opts->resolver)) < 0) ||
+	    (aopts.resolver != opts->resolver &&
+	     (err = tg_resolver_error(aopts.resolver)) < 0))
+		goto out;
 	tg_findings_move(&r->findings, &cur);
 out:
 	if (opts->resolver)
@@ -382,7 +394,7 @@ out:
 
 /*
  * Read a blob unless it is over the configured size limit, which skips
- * the file with a notice (SPEC §8 maxFileSize). *out stays NULL then.
+ * the file with a notice (maxFileSize). *out stays NULL then.
  */
 static int read_limited(char **out, size_t *len, bool *too_large,
 			struct tg_repo *repo, const struct tg_oid *id,
@@ -520,6 +532,7 @@ static void report_merge(struct tg_report *to, struct tg_report *from)
 	to->files_checked += from->files_checked;
 	to->units_checked += from->units_checked;
 	to->partial_files += from->partial_files;
+	to->incomplete_files += from->incomplete_files;
 	to->prefiltered += from->prefiltered;
 	to->skipped.binary += from->skipped.binary;
 	to->skipped.too_large += from->skipped.too_large;

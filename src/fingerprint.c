@@ -2,6 +2,7 @@
 #include "txguard/buf.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
+#include "txguard/hash.h"
 
 static bool is_word(unsigned char c)
 {
@@ -48,7 +49,7 @@ char *tg_fingerprint_normalize(const char *text, size_t len)
 	bool pending_space = false;
 	size_t i = 0;
 
-	/* §6: comments and whitespace folded, string literals kept as written */
+	/* Comments and whitespace folded, string literals kept as written */
 	while (i < len) {
 		unsigned char c = (unsigned char)text[i];
 
@@ -81,21 +82,10 @@ char *tg_fingerprint_normalize(const char *text, size_t len)
 	return tg_buf_detach(&b, NULL);
 }
 
-uint64_t tg_fingerprint_hash(uint64_t h, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
 	/* the terminating NUL separates fields: ("ab","c") != ("a","bc") */
-	return tg_fingerprint_hash(h, s ? s : "", strlen(s ? s : "") + 1);
+	return tg_hash_fnv1a(h, s ? s : "", strlen(s ? s : "") + 1);
 }
 
 struct ident {
@@ -122,7 +112,7 @@ void tg_fingerprint_assign(struct tg_findings *list, size_t from)
 	ids = tg_xmalloc(n * sizeof(*ids));
 	for (size_t i = 0; i < n; i++) {
 		struct tg_finding *f = &list->v[from + i];
-		uint64_t h = TG_FNV_OFFSET;
+		uint64_t h = TG_HASH_FNV_OFFSET;
 
 		if (!f->path)
 			f->path = tg_xstrdup("");
@@ -139,7 +129,7 @@ void tg_fingerprint_assign(struct tg_findings *list, size_t from)
 		ids[i].idx = from + i;
 	}
 	/*
-	 * §6: the occurrence index counts otherwise identical findings in
+	 * The occurrence index counts otherwise identical findings in
 	 * source order; sorting by identity keeps that O(n log n).
 	 */
 	if (n > 1)

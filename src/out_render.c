@@ -345,6 +345,8 @@ void tg_out_add_summary(struct tg_buf *b, const struct tg_report *r,
 	}
 	if (r->partial_files)
 		tg_buf_addf(b, "; %zu partially parsed", r->partial_files);
+	if (r->incomplete_files)
+		tg_buf_addf(b, "; %zu not fully analysed", r->incomplete_files);
 	add_skips(b, r);
 	if (r->blocked)
 		tg_buf_addf(b, " - %s%s%s (fail-on: %s)\n", on,

@@ -3,6 +3,7 @@
 #include "txguard/error.h"
 #include "txguard/glob.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/ownerdb.h"
 #include "txguard/pyparse.h"
 #include "txguard/watch.h"
@@ -1152,7 +1153,7 @@ out:
 /* ---- building --------------------------------------------------------- */
 
 /*
- * tg_infer_is_target() from a table row's hint, without the record: the
+ * tg_inferred_is_target() from a table row's hint, without the record: the
  * hint's bit 2 says the import count is not 0.
  */
 static bool is_target_hint(const char *path, unsigned hint)
@@ -1268,7 +1269,7 @@ static void keep_targets(struct tg_ownerdb *db, size_t from)
 	for (size_t i = from; i < db->nfiles; i++) {
 		struct tg_ownerdb_file *f = &db->files[i];
 
-		if (tg_infer_is_target(f->path, f->data ? f->data : f->head,
+		if (tg_inferred_is_target(f->path, f->data ? f->data : f->head,
 				       f->len)) {
 			db->files[kept++] = *f;
 			continue;
@@ -2085,7 +2086,7 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db)
 	for (size_t i = 0; i < db->nfiles; i++) {
 		const struct tg_ownerdb_file *f = &db->files[i];
 
-		if (tg_infer_is_target(f->path, f->head, f->len))
+		if (tg_inferred_is_target(f->path, f->head, f->len))
 			add_to(r, f);
 	}
 	return r;
@@ -2161,7 +2162,7 @@ int tg_ownerdb_changed_names(char ***names, size_t *nr, size_t *alloc,
 	if ((err = tg_ownerdb_record(&a, &alen, db, path, old_id)) < 0 ||
 	    (err = tg_ownerdb_record(&b, &blen, db, path, new_id)) < 0)
 		return err;
-	tg_infer_changed_names(names, nr, alloc, a, alen, b, blen);
+	tg_inferred_changed_names(names, nr, alloc, a, alen, b, blen);
 	return 0;
 }
 

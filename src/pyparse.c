@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <tree_sitter/api.h>
 
-/* Compiled in from the pinned tree-sitter-python sources (SPEC §1). */
+/* Compiled in from the pinned tree-sitter-python sources. */
 const TSLanguage *tree_sitter_python(void);
 
 static int set_language(TSParser *parser)
@@ -15,7 +15,7 @@ static int set_language(TSParser *parser)
 
 	if (ts_parser_set_language(parser, lang))
 		return 0;
-	/* §1: a grammar of the wrong ABI must say so, not parse nothing */
+	/* A grammar of the wrong ABI must say so, not parse nothing */
 	return tg_error_set(TG_ERROR,
 			    "cannot load the python grammar: its ABI is %u, "
 			    "this tree-sitter loads %d to %d",
@@ -27,7 +27,7 @@ static int set_language(TSParser *parser)
 /*
  * One parser per thread, reused for every file: a parser keeps its stack
  * and a pool of freed subtrees between parses, and making one per file
- * cost a tenth of a scan in malloc and free (SPEC §12: scan within 1.2x
+ * cost a tenth of a scan in malloc and free (scan within 1.2x
  * a parse-only pass). Freed when its thread ends; the main thread's at
  * exit.
  */
@@ -69,7 +69,7 @@ static int thread_parser(TSParser **out)
 		}
 		pthread_setspecific(parser_key, parser);
 	}
-	/* no leftover of a parse that timed out, no BOM range */
+	/* no leftover of an earlier parse, no BOM range */
 	ts_parser_reset(parser);
 	ts_parser_set_included_ranges(parser, NULL, 0);
 	*out = parser;
@@ -101,14 +101,52 @@ static void init_kinds(void)
 		{ "while_statement", TG_PK_WHILE },
 		{ "as_pattern", TG_PK_AS_PATTERN },
 		{ "named_expression", TG_PK_NAMED_EXPR },
-		{ "delete_statement", TG_PK_DELETE | TG_PK_SIMPLE },
-		{ "global_statement", TG_PK_GLOBAL | TG_PK_SIMPLE },
-		{ "nonlocal_statement", TG_PK_GLOBAL | TG_PK_SIMPLE },
-		{ "import_statement", TG_PK_IMPORT | TG_PK_SIMPLE },
-		{ "import_from_statement", TG_PK_IMPORT_FROM | TG_PK_SIMPLE },
+		{ "delete_statement", TG_PK_DELETE },
+		{ "global_statement", TG_PK_GLOBAL },
+		{ "nonlocal_statement", TG_PK_GLOBAL },
+		{ "import_statement", TG_PK_IMPORT },
+		{ "import_from_statement", TG_PK_IMPORT_FROM },
 		{ "call", TG_PK_CALL },
 		{ "comment", TG_PK_COMMENT },
-		{ "expression_statement", TG_PK_EXPR_STMT | TG_PK_SIMPLE },
+		{ "expression_statement", TG_PK_EXPR_STMT },
+		{ "identifier", TG_PK_IDENTIFIER },
+		{ "attribute", TG_PK_ATTRIBUTE },
+		{ "subscript", TG_PK_SUBSCRIPT },
+		{ "parenthesized_expression", TG_PK_PARENTHESIZED },
+		{ "with_clause", TG_PK_WITH_CLAUSE },
+		{ "with_item", TG_PK_WITH_ITEM },
+		{ "keyword_argument", TG_PK_KEYWORD_ARG },
+		{ "argument_list", TG_PK_ARGUMENT_LIST },
+		{ "typed_parameter", TG_PK_TYPED_PARAM },
+		{ "typed_default_parameter", TG_PK_TYPED_DEFAULT },
+		{ "default_parameter", TG_PK_DEFAULT_PARAM },
+		{ "try_statement", TG_PK_TRY },
+		{ "except_clause", TG_PK_EXCEPT },
+		{ "except_group_clause", TG_PK_EXCEPT_GROUP },
+		{ "finally_clause", TG_PK_FINALLY },
+		{ "if_statement", TG_PK_IF },
+		{ "return_statement", TG_PK_RETURN },
+		{ "for_in_clause", TG_PK_FOR_IN_CLAUSE },
+		{ "yield", TG_PK_YIELD },
+		{ "await", TG_PK_AWAIT },
+		{ "tuple", TG_PK_TUPLE },
+		{ "list", TG_PK_LIST },
+		{ "dictionary", TG_PK_DICTIONARY },
+		{ "pair", TG_PK_PAIR },
+		{ "expression_list", TG_PK_EXPRESSION_LIST },
+		{ "dotted_name", TG_PK_DOTTED_NAME },
+		{ "relative_import", TG_PK_RELATIVE_IMPORT },
+		{ "aliased_import", TG_PK_ALIASED_IMPORT },
+		{ "decorator", TG_PK_DECORATOR },
+		{ "type", TG_PK_TYPE },
+	};
+	/* keywords: they share names with nodes ("lambda"), so apart */
+	static const struct {
+		const char *name;
+		unsigned kind;
+	} keywords[] = {
+		{ "async", TG_PK_ASYNC },
+		{ "from", TG_PK_FROM },
 	};
 	/* everything that can hold a statement (node-types.json, closed) */
 	static const char *const holds[] = {
@@ -136,13 +174,16 @@ static void init_kinds(void)
 	}
 	for (uint32_t sym = 0; sym < nkinds; sym++) {
 		const char *name = ts_language_symbol_name(lang, (TSSymbol)sym);
+		TSSymbolType type =
+			ts_language_symbol_type(lang, (TSSymbol)sym);
 		size_t n = name ? strlen(name) : 0;
 		bool simple = n > 10 && !strcmp(name + n - 10, "_statement");
 
-		/* keywords share names with nodes ("lambda"): named nodes only */
-		if (!name ||
-		    ts_language_symbol_type(lang, (TSSymbol)sym) !=
-			    TSSymbolTypeRegular)
+		if (name && type == TSSymbolTypeAnonymous)
+			for (size_t i = 0; i < TG_ARRAY_SIZE(keywords); i++)
+				if (!strcmp(name, keywords[i].name))
+					kinds[sym] = (uint16_t)keywords[i].kind;
+		if (!name || type != TSSymbolTypeRegular)
 			continue;
 		for (size_t i = 0; simple && i < TG_ARRAY_SIZE(compound); i++)
 			if (!strcmp(name, compound[i]))
@@ -151,10 +192,17 @@ static void init_kinds(void)
 			kinds[sym] = TG_PK_SIMPLE;
 		for (size_t i = 0; i < TG_ARRAY_SIZE(table); i++)
 			if (!strcmp(name, table[i].name))
-				kinds[sym] = (uint16_t)table[i].kind;
+				kinds[sym] |= (uint16_t)table[i].kind;
 		for (size_t i = 0; i < TG_ARRAY_SIZE(holds); i++)
 			if (!strcmp(name, holds[i]))
 				kinds[sym] |= TG_PK_HOLDS;
+		for (size_t i = 0; i < TG_ARRAY_SIZE(compound); i++)
+			if (!strcmp(name, compound[i]))
+				kinds[sym] |= TG_PK_COMPOUND;
+		if (!strcmp(name, "function_definition") ||
+		    !strcmp(name, "class_definition") ||
+		    !strcmp(name, "decorated_definition"))
+			kinds[sym] |= TG_PK_COMPOUND;
 	}
 }
 
@@ -184,6 +232,7 @@ static void init_fields(void)
 		[TG_F_TYPE] = "type",
 		[TG_F_VALUE] = "value",
 		[TG_F_DEFINITION] = "definition",
+		[TG_F_MODULE_NAME] = "module_name",
 	};
 	const TSLanguage *lang = tree_sitter_python();
 
@@ -196,15 +245,6 @@ unsigned tg_pyparse_field(enum tg_pyfield field)
 {
 	pthread_once(&fields_once, init_fields);
 	return (unsigned)field < TG_F_COUNT ? field_ids[field] : 0;
-}
-
-int tg_pyparse_selftest(void)
-{
-	TSParser *parser = ts_parser_new();
-	int err = set_language(parser);
-
-	ts_parser_delete(parser);
-	return err;
 }
 
 static void index_lines(struct tg_pyfile *py)
@@ -224,30 +264,50 @@ static void index_lines(struct tg_pyfile *py)
 }
 
 /*
- * §11 bounds. Debian's tree-sitter 0.20.7 double-frees when it deletes a
- * tree of definitions nested ~14,000 deep (fuzz-analyze found it; the
- * crash is in the library), so a file indented deeper than any real code
- * is skipped before parsing. Error recovery is superlinear on some
- * inputs (a file whose only line ending is a lone CR), so parsing also
- * has a time budget that grows with the file (10 s plus 5 ms per KiB,
- * far above the ~0.25 ms per KiB tree-sitter needs on ordinary code).
+ * Bounds, all of them on the input: the configured maximum file size
+ * (the engine's maxFileSize) bounds the bytes, tree-sitter's parse is
+ * close to linear in them, and Debian's tree-sitter 0.20.7 double-frees
+ * when it deletes a tree of definitions nested ~14,000 deep (fuzz-analyze
+ * found it; the crash is in the library), so a file indented deeper than
+ * any real code is skipped before parsing. There is no time budget:
+ * whether a file is analysed never depends on how busy the machine is.
  */
 #define TG_MAX_INDENT 4096
-#if defined(__SANITIZE_ADDRESS__) /* gcc */
-#define TG_SANITIZED 1
-#elif defined(__has_feature) /* clang */
-#if __has_feature(address_sanitizer)
-#define TG_SANITIZED 1
-#endif
-#endif
-#ifdef TG_SANITIZED
-/* sanitizer builds parse several times slower: same bound in real terms */
-#define TG_PARSE_SLOWDOWN 8ULL
-#else
-#define TG_PARSE_SLOWDOWN 1ULL
-#endif
-#define TG_PARSE_MICROS_BASE (10000000ULL * TG_PARSE_SLOWDOWN)
-#define TG_PARSE_MICROS_PER_KB (5000ULL * TG_PARSE_SLOWDOWN)
+
+/*
+ * Lines ended by a lone CR (old Mac files) are one line to the grammar,
+ * which recovers from errors over a whole line in time quadratic in its
+ * length: 100 KiB take a second, 2 MiB several minutes. Such a file
+ * whose longest line (by LF) is longer than this is skipped.
+ */
+#define TG_MAX_CR_LINE ((size_t)64 << 10)
+
+/* A lone CR ends a line and the longest LF-ended run passes the bound. */
+static bool long_cr_line(const char *src, size_t len)
+{
+	const char *p = src, *end = src + len, *cr;
+	size_t longest = 0;
+	bool lone = false;
+
+	if (len <= TG_MAX_CR_LINE || !(cr = memchr(src, '\r', len)))
+		return false;
+	for (; cr; cr = memchr(cr + 1, '\r', (size_t)(end - cr - 1)))
+		if (cr + 1 == end || cr[1] != '\n') {
+			lone = true;
+			break;
+		}
+	if (!lone)
+		return false;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
+
+		if (n > longest)
+			longest = n;
+		p = nl ? nl + 1 : end;
+	}
+	return longest > TG_MAX_CR_LINE;
+}
 
 static bool too_deep(const char *src, size_t len)
 {
@@ -307,6 +367,10 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		return tg_error_set(TG_ETOODEEP,
 				    "'%s' is indented more than %d columns deep",
 				    path ? path : "", TG_MAX_INDENT);
+	if (long_cr_line(src, len))
+		return tg_error_set(TG_ETOODEEP,
+				    "'%s' ends its lines with a lone CR, which the parser reads as one line longer than %zu KiB",
+				    path ? path : "", TG_MAX_CR_LINE >> 10);
 
 	py = tg_xcalloc(1, sizeof(*py));
 	py->path = tg_xstrdup(path ? path : "");
@@ -320,7 +384,7 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		goto out;
 	if (len >= 3 && !memcmp(src, "\xef\xbb\xbf", 3)) {
 		/*
-		 * §11: skip a UTF-8 BOM with an included range rather than
+		 * Skip a UTF-8 BOM with an included range rather than
 		 * a shifted copy, so byte offsets and columns stay those of
 		 * the file.
 		 */
@@ -329,13 +393,10 @@ int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 
 		ts_parser_set_included_ranges(parser, &r, 1);
 	}
-	ts_parser_set_timeout_micros(parser, TG_PARSE_MICROS_BASE +
-						     TG_PARSE_MICROS_PER_KB * (len / 1024));
 	py->tree = ts_parser_parse_string(parser, NULL, py->src,
 					  (uint32_t)len);
 	if (!py->tree) {
-		err = tg_error_set(TG_ETOODEEP,
-				   "'%s' took too long to parse (tree-sitter's error recovery)",
+		err = tg_error_set(TG_ERROR, "tree-sitter could not parse '%s'",
 				   py->path);
 		goto out;
 	}
@@ -352,7 +413,7 @@ out:
  * frees for later: every thread would then hold the most its biggest
  * parse ever took (two threads 11 MiB each on the standard library).
  * Handing it back after a big file keeps the peak at what is parsed at
- * once (§11: memory bounded by the largest file, not the repository).
+ * once (memory bounded by the largest file, not the repository).
  */
 void tg_pyfile_free(struct tg_pyfile *py)
 {
@@ -369,22 +430,6 @@ void tg_pyfile_free(struct tg_pyfile *py)
 	free(py);
 	if (big)
 		malloc_trim(0);
-}
-
-uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset)
-{
-	size_t lo = 0, hi = py->nlines;
-
-	/* the last line whose start is <= offset */
-	while (hi - lo > 1) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (py->line_start[mid] <= offset)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return (uint32_t)lo + 1;
 }
 
 const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,

@@ -2,11 +2,12 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
-#include "txguard/owners.h"
+#include "txguard/node.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 /*
- * TX001 double-transaction (§5): commit() or rollback() on a name an
+ * TX001 double-transaction: commit() or rollback() on a name an
  * enclosing owner block provides. The owner-scope stack (analyze.c) has
  * already applied barriers and rebindings; this file decides what a
  * violating call is and how to explain it.
@@ -19,7 +20,7 @@
 static char *close_only_example(const struct tg_actx *cx,
 				const struct tg_owned *o)
 {
-	const struct tg_owners *reg = cx->opts ? cx->opts->owners : NULL;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 
 	for (size_t i = 0; reg && i < reg->nfactories; i++) {
 		const char *name = reg->factories[i].name;
@@ -66,7 +67,7 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 	return help;
 }
 
-static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
+static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	TSNode fn, attr, obj;
 	const char *a;
@@ -77,16 +78,16 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 	struct tg_finding *f;
 	bool inferred;
 
-	if (strcmp(type, "call") || !cx->nstack)
+	if (kind != TG_PK_CALL || !cx->nstack)
 		return;
-	fn = tg_child(node, TG_F_FUNCTION);
-	if (ts_node_is_null(fn) || strcmp(ts_node_type(fn), "attribute"))
+	fn = tg_node_child(node, TG_F_FUNCTION);
+	if (!tg_node_is(fn, TG_PK_ATTRIBUTE))
 		return;
-	attr = tg_child(fn, TG_F_ATTRIBUTE);
-	obj = tg_child(fn, TG_F_OBJECT);
+	attr = tg_node_child(fn, TG_F_ATTRIBUTE);
+	obj = tg_node_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(attr) || ts_node_is_null(obj))
 		return;
-	a = tg_analyze_text(cx, attr, &len);
+	a = tg_node_text(cx->py, attr, &len);
 	if (len == 6 && !memcmp(a, "commit", 6))
 		commit = true;
 	else if (len == 8 && !memcmp(a, "rollback", 8))
@@ -100,7 +101,7 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, const char *type)
 		return;
 	f->owner_text = tg_xstrdup(o->owner_text);
 	f->owner = tg_xstrdup(o->owner_desc);
-	/* §5: name an inferred owner and where it is defined */
+	/* Name an inferred owner and where it is defined */
 	inferred = o->kind == TG_OWNED_REGISTERED && o->owner &&
 		   o->owner->origin == TG_OWNER_INFERRED;
 	if (o->kind == TG_OWNED_REQUEST)

@@ -1,22 +1,19 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/callee.h"
 #include "txguard/finding.h"
-#include "txguard/owners.h"
+#include "txguard/node.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 /*
- * TX002 unmanaged-session (§5): `s = factory()` whose session is neither
+ * TX002 unmanaged-session: `s = factory()` whose session is neither
  * managed by `with` / `async with`, nor closed in a `finally` that covers
  * its use, nor handed to the caller. The walk (analyze.c) has already
  * recognised the binding (a TG_OWNED_CREATED entry); this file scans the
  * rest of the binding's scope once to see what becomes of the name.
  */
-
-static bool is(const char *type, const char *name)
-{
-	return !strcmp(type, name);
-}
 
 /* Is `n` the identifier `name`? */
 static bool name_is(const struct tg_actx *cx, TSNode n, const char *name)
@@ -24,19 +21,10 @@ static bool name_is(const struct tg_actx *cx, TSNode n, const char *name)
 	size_t len;
 	const char *s;
 
-	if (ts_node_is_null(n) || !is(ts_node_type(n), "identifier"))
+	if (!tg_node_is(n, TG_PK_IDENTIFIER))
 		return false;
-	s = tg_analyze_text(cx, n, &len);
+	s = tg_node_text(cx->py, n, &len);
 	return len == strlen(name) && !memcmp(s, name, len);
-}
-
-static TSNode unparen(TSNode n)
-{
-	while (!ts_node_is_null(n) &&
-	       is(ts_node_type(n), "parenthesized_expression") &&
-	       ts_node_named_child_count(n) == 1)
-		n = ts_node_named_child(n, 0);
-	return n;
 }
 
 /* `name.ATTR` */
@@ -47,19 +35,19 @@ static bool is_attr_of(const struct tg_actx *cx, TSNode n, const char *name,
 	size_t len;
 	const char *s;
 
-	if (ts_node_is_null(n) || !is(ts_node_type(n), "attribute") ||
-	    !name_is(cx, tg_child(n, TG_F_OBJECT), name))
+	if (!tg_node_is(n, TG_PK_ATTRIBUTE) ||
+	    !name_is(cx, tg_node_child(n, TG_F_OBJECT), name))
 		return false;
-	a = tg_child(n, TG_F_ATTRIBUTE);
+	a = tg_node_child(n, TG_F_ATTRIBUTE);
 	if (ts_node_is_null(a))
 		return false;
-	s = tg_analyze_text(cx, a, &len);
+	s = tg_node_text(cx->py, a, &len);
 	return len == strlen(attr) && !memcmp(s, attr, len);
 }
 
 static bool is_scope(TSNode n)
 {
-	unsigned kind = tg_pyparse_kind(ts_node_symbol(n)) & TG_PK_MASK;
+	unsigned kind = tg_node_kind(n);
 
 	return kind == TG_PK_FUNCTION || kind == TG_PK_CLASS ||
 	       kind == TG_PK_LAMBDA;
@@ -75,8 +63,8 @@ static bool closes(const struct tg_actx *cx, TSNode root, const char *name)
 		TSNode n = ts_tree_cursor_current_node(&c);
 		bool descend = !is_scope(n);
 
-		if (is(ts_node_type(n), "call") &&
-		    is_attr_of(cx, tg_child(n, TG_F_FUNCTION),
+		if (tg_node_is(n, TG_PK_CALL) &&
+		    is_attr_of(cx, tg_node_child(n, TG_F_FUNCTION),
 			       name, "close")) {
 			yes = true;
 			break;
@@ -95,7 +83,7 @@ static TSNode finally_of(TSNode try_stmt)
 	for (uint32_t i = 0; i < n; i++) {
 		TSNode ch = ts_node_named_child(try_stmt, i);
 
-		if (is(ts_node_type(ch), "finally_clause"))
+		if (tg_node_is(ch, TG_PK_FINALLY))
 			return ch;
 	}
 	return (TSNode){ 0 };
@@ -112,17 +100,17 @@ static bool finally_closes(const struct tg_actx *cx, TSNode try_stmt,
 /* Is a constructor-looking callee (`Repository(...)`) called? */
 static bool constructor_call(const struct tg_actx *cx, TSNode call)
 {
-	TSNode fn = unparen(tg_child(call, TG_F_FUNCTION));
+	TSNode fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
 	size_t len;
 	const char *s;
 
 	if (ts_node_is_null(fn))
 		return false;
-	if (is(ts_node_type(fn), "attribute"))
-		fn = tg_child(fn, TG_F_ATTRIBUTE);
-	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
+	if (tg_node_is(fn, TG_PK_ATTRIBUTE))
+		fn = tg_node_child(fn, TG_F_ATTRIBUTE);
+	if (!tg_node_is(fn, TG_PK_IDENTIFIER))
 		return false;
-	s = tg_analyze_text(cx, fn, &len);
+	s = tg_node_text(cx->py, fn, &len);
 	return len && s[0] >= 'A' && s[0] <= 'Z';
 }
 
@@ -136,35 +124,35 @@ static bool constructor_call(const struct tg_actx *cx, TSNode call)
 static bool hands_over(const struct tg_actx *cx, TSNode v, const char *name,
 		       int depth)
 {
-	const char *t;
+	unsigned t;
 	uint32_t n;
 
-	v = unparen(v);
+	v = tg_node_unparen(v);
 	if (ts_node_is_null(v) || depth > 4)
 		return false;
 	if (name_is(cx, v, name))
 		return true;
-	t = ts_node_type(v);
+	t = tg_node_kind(v);
 	n = ts_node_named_child_count(v);
-	if (is(t, "expression_list") || is(t, "tuple") || is(t, "list") ||
-	    is(t, "dictionary")) {
+	if (t == TG_PK_EXPRESSION_LIST || t == TG_PK_TUPLE || t == TG_PK_LIST ||
+	    t == TG_PK_DICTIONARY) {
 		for (uint32_t i = 0; i < n; i++)
 			if (hands_over(cx, ts_node_named_child(v, i), name,
 				       depth + 1))
 				return true;
-	} else if (is(t, "pair")) {
-		return hands_over(cx, tg_child(v, TG_F_VALUE),
+	} else if (t == TG_PK_PAIR) {
+		return hands_over(cx, tg_node_child(v, TG_F_VALUE),
 				  name, depth + 1);
-	} else if (is(t, "call") && constructor_call(cx, v)) {
-		TSNode args = tg_child(v, TG_F_ARGUMENTS);
+	} else if (t == TG_PK_CALL && constructor_call(cx, v)) {
+		TSNode args = tg_node_child(v, TG_F_ARGUMENTS);
 
 		n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 		for (uint32_t i = 0; i < n; i++) {
 			TSNode a = ts_node_named_child(args, i);
 
-			if (is(ts_node_type(a), "keyword_argument"))
-				a = tg_child(a, TG_F_VALUE);
-			if (name_is(cx, unparen(a), name))
+			if (tg_node_is(a, TG_PK_KEYWORD_ARG))
+				a = tg_node_child(a, TG_F_VALUE);
+			if (name_is(cx, tg_node_unparen(a), name))
 				return true;
 		}
 	}
@@ -179,30 +167,30 @@ static bool with_manages(const struct tg_actx *cx, TSNode with,
 	uint32_t n = ts_node_named_child_count(with);
 
 	for (uint32_t i = 0; i < n && ts_node_is_null(clause); i++)
-		if (is(ts_node_type(ts_node_named_child(with, i)),
-		       "with_clause"))
+		if (tg_node_is(ts_node_named_child(with, i), TG_PK_WITH_CLAUSE))
 			clause = ts_node_named_child(with, i);
 	if (ts_node_is_null(clause))
 		return false;
 	n = ts_node_named_child_count(clause);
 	for (uint32_t i = 0; i < n; i++) {
-		TSNode v = tg_child(ts_node_named_child(clause, i), TG_F_VALUE);
+		TSNode v = tg_node_child(ts_node_named_child(clause, i),
+					 TG_F_VALUE);
 		TSNode args;
 		uint32_t na;
 
-		if (!ts_node_is_null(v) && is(ts_node_type(v), "as_pattern"))
+		if (!ts_node_is_null(v) && tg_node_is(v, TG_PK_AS_PATTERN))
 			v = ts_node_named_child(v, 0);
-		v = unparen(v);
+		v = tg_node_unparen(v);
 		if (ts_node_is_null(v))
 			continue;
 		if (name_is(cx, v, name))
 			return true;
-		if (!is(ts_node_type(v), "call"))
+		if (!tg_node_is(v, TG_PK_CALL))
 			continue;
-		if (is_attr_of(cx, tg_child(v, TG_F_FUNCTION),
+		if (is_attr_of(cx, tg_node_child(v, TG_F_FUNCTION),
 			       name, "begin"))
 			return true;
-		args = tg_child(v, TG_F_ARGUMENTS);
+		args = tg_node_child(v, TG_F_ARGUMENTS);
 		na = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 		for (uint32_t k = 0; k < na; k++)
 			if (name_is(cx, ts_node_named_child(args, k), name))
@@ -222,16 +210,16 @@ static bool registers_cleanup(const struct tg_actx *cx, TSNode call,
 	static const char *const takers[] = {
 		"enter_context", "enter_async_context", "push_async_exit",
 	};
-	TSNode fn = tg_child(call, TG_F_FUNCTION);
-	TSNode args = tg_child(call, TG_F_ARGUMENTS);
+	TSNode fn = tg_node_child(call, TG_F_FUNCTION);
+	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
 	uint32_t n = ts_node_is_null(args) ? 0 : ts_node_named_child_count(args);
 	bool taker = false;
 
-	if (!ts_node_is_null(fn) && is(ts_node_type(fn), "attribute")) {
-		TSNode a = tg_child(fn, TG_F_ATTRIBUTE);
+	if (!ts_node_is_null(fn) && tg_node_is(fn, TG_PK_ATTRIBUTE)) {
+		TSNode a = tg_node_child(fn, TG_F_ATTRIBUTE);
 		size_t len = 0;
 		const char *s = ts_node_is_null(a) ? "" :
-			tg_analyze_text(cx, a, &len);
+			tg_node_text(cx->py, a, &len);
 
 		for (size_t i = 0; i < TG_ARRAY_SIZE(takers); i++)
 			if (len == strlen(takers[i]) &&
@@ -239,7 +227,7 @@ static bool registers_cleanup(const struct tg_actx *cx, TSNode call,
 				taker = true;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		TSNode a = unparen(ts_node_named_child(args, i));
+		TSNode a = tg_node_unparen(ts_node_named_child(args, i));
 
 		if (taker && name_is(cx, a, name))
 			return true;
@@ -262,17 +250,15 @@ struct scan {
 static bool is_use(const struct tg_actx *cx, TSTreeCursor *c, TSNode n,
 		   const char *name)
 {
-	const char *field;
+	unsigned field;
 
 	if (!name_is(cx, n, name))
 		return false;
-	field = ts_tree_cursor_current_field_name(c);
-	if (!field)
-		return true;
-	if (!strcmp(field, "attribute"))
+	field = ts_tree_cursor_current_field_id(c);
+	if (tg_node_field_is(field, TG_F_ATTRIBUTE))
 		return false;
-	if (!strcmp(field, "name"))
-		return !is(ts_node_type(ts_node_parent(n)), "keyword_argument");
+	if (tg_node_field_is(field, TG_F_NAME))
+		return !tg_node_is(ts_node_parent(n), TG_PK_KEYWORD_ARG);
 	return true;
 }
 
@@ -283,7 +269,7 @@ static void scan_scope(const struct tg_actx *cx, struct scan *sc, TSNode root)
 
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
-		const char *type = ts_node_type(n);
+		unsigned kind = tg_node_kind(n);
 		uint32_t start = ts_node_start_byte(n);
 		bool descend = true;
 
@@ -293,34 +279,35 @@ static void scan_scope(const struct tg_actx *cx, struct scan *sc, TSNode root)
 			/* an ancestor of the binding, or the binding itself */
 		} else if (is_scope(n)) {
 			descend = false;
-		} else if (is(type, "assignment")) {
-			TSNode left = tg_child(n, TG_F_LEFT);
-			TSNode right = unparen(tg_child(n, TG_F_RIGHT));
+		} else if (kind == TG_PK_ASSIGNMENT) {
+			TSNode left = tg_node_child(n, TG_F_LEFT);
+			TSNode right =
+				tg_node_unparen(tg_node_child(n, TG_F_RIGHT));
 
 			/* a rebinding: a later session is another case */
 			if (name_is(cx, left, sc->name))
 				break;
 			/* stored in an object or a container: handed over */
 			if (!ts_node_is_null(left) &&
-			    (is(ts_node_type(left), "attribute") ||
-			     is(ts_node_type(left), "subscript")) &&
+			    (tg_node_is(left, TG_PK_ATTRIBUTE) ||
+			     tg_node_is(left, TG_PK_SUBSCRIPT)) &&
 			    name_is(cx, right, sc->name))
 				sc->ok = true;
-		} else if (is(type, "return_statement") || is(type, "yield")) {
+		} else if (kind == TG_PK_RETURN || kind == TG_PK_YIELD) {
 			if (ts_node_named_child_count(n) &&
 			    hands_over(cx, ts_node_named_child(n, 0), sc->name,
 				       0))
 				sc->ok = true;
-		} else if (is(type, "with_statement")) {
+		} else if (kind == TG_PK_WITH) {
 			if (with_manages(cx, n, sc->name))
 				sc->ok = true;
-		} else if (is(type, "try_statement")) {
+		} else if (kind == TG_PK_TRY) {
 			if (finally_closes(cx, n, sc->name)) {
 				TG_ALLOC_GROW(sc->tries, sc->ntries + 1,
 					      sc->alloc_tries);
 				sc->tries[sc->ntries++] = start;
 			}
-		} else if (is(type, "call")) {
+		} else if (kind == TG_PK_CALL) {
 			if (registers_cleanup(cx, n, sc->name))
 				sc->ok = true;
 		} else if (start < sc->first_use && is_use(cx, &c, n, sc->name)) {
@@ -350,39 +337,37 @@ static TSNode scope_of(const struct tg_actx *cx, TSNode bind, const char *name,
 	*is_async = false;
 	/*
 	 * ts_node_parent() costs the depth: statements nest only as deep as
-	 * the parser allows indentation (§11), so the climb stays short.
+	 * the parser allows indentation, so the climb stays short.
 	 */
 	for (int up = 0;; up++) {
 		TSNode p = ts_node_parent(n);
-		const char *t;
+		unsigned t;
 
 		if (up > 256)
 			return (TSNode){ 0 };
 		if (ts_node_is_null(p))
 			return n;
-		t = ts_node_type(p);
+		t = tg_node_kind(p);
 		prev = n;
 		n = p;
-		if (is(t, "function_definition")) {
-			*is_async = ts_node_child_count(n) &&
-				    is(ts_node_type(ts_node_child(n, 0)),
-				       "async");
-			return tg_child(n, TG_F_BODY);
+		if (t == TG_PK_FUNCTION) {
+			*is_async = tg_node_is_async(n);
+			return tg_node_child(n, TG_F_BODY);
 		}
-		if (is(t, "class_definition"))
+		if (t == TG_PK_CLASS)
 			return (TSNode){ 0 };
-		if (is(t, "if_statement")) {
-			TSNode cond = tg_child(n, TG_F_CONDITION);
+		if (t == TG_PK_IF) {
+			TSNode cond = tg_node_child(n, TG_F_CONDITION);
 			size_t len = 0;
 			const char *s = ts_node_is_null(cond) ? "" :
-				tg_analyze_text(cx, cond, &len);
+				tg_node_text(cx->py, cond, &len);
 
 			if (memmem(s, len, "__name__", 8) &&
 			    memmem(s, len, "__main__", 8))
 				return (TSNode){ 0 };
 		}
-		if (is(t, "try_statement") &&
-		    !is(ts_node_type(prev), "finally_clause") &&
+		if (t == TG_PK_TRY &&
+		    !tg_node_is(prev, TG_PK_FINALLY) &&
 		    finally_closes(cx, n, name))
 			*in_try = true;
 	}
@@ -397,9 +382,9 @@ static void report(struct tg_actx *cx, const struct tg_owned *e, TSNode call,
 
 	if (!f)
 		return;
-	(void)tg_analyze_classify(cx, call, &o);
+	(void)tg_callee_classify(cx, call, &o);
 	disp = tg_analyze_display(cx, call);
-	f->owner = tg_analyze_factory_desc(cx, call, o);
+	f->owner = tg_callee_factory_desc(cx, call, o);
 	f->owner_text = tg_xstrdup(e->owner_text);
 	f->message = tg_xasprintf(
 		"`%s = %s` creates a session (%s) that is never closed: no `%s` manages it, no `finally` covering its use closes it, and it is not returned or yielded",
@@ -411,21 +396,21 @@ static void report(struct tg_actx *cx, const struct tg_owned *e, TSNode call,
 	free(disp);
 }
 
-static void tx002_enter(struct tg_actx *cx, TSNode node, const char *type)
+static void tx002_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	const struct tg_owned *e;
 	struct scan sc = { 0 };
 	TSNode root, call;
 	bool in_try, is_async;
 
-	if (!cx->nstack || strcmp(type, "assignment"))
+	if (!cx->nstack || kind != TG_PK_ASSIGNMENT)
 		return;
 	e = &cx->stack[cx->nstack - 1];
 	if (e->kind != TG_OWNED_CREATED || e->bind_id != node.id ||
 	    !tg_analyze_wants(cx, "TX002"))
 		return;
-	call = tg_child(node, TG_F_RIGHT);
-	while (!ts_node_is_null(call) && !is(ts_node_type(call), "call"))
+	call = tg_node_child(node, TG_F_RIGHT);
+	while (!ts_node_is_null(call) && !tg_node_is(call, TG_PK_CALL))
 		call = ts_node_named_child(call, 0);
 	if (ts_node_is_null(call))
 		return;

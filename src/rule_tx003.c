@@ -1,12 +1,14 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/callee.h"
 #include "txguard/finding.h"
-#include "txguard/owners.h"
+#include "txguard/node.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 /*
- * TX003 transaction-per-iteration (§5): inside a loop body, opening an
+ * TX003 transaction-per-iteration: inside a loop body, opening an
  * owner block (X.begin(), a configured or inferred owner), opening a new
  * session (a factory call), or calling commit(). The walk keeps the loop
  * entries (analyze.c: barriers end them, and loops where a transaction
@@ -15,20 +17,6 @@
  * begin_nested() is left alone: a savepoint per row is how a batch
  * skips the rows that fail, and it commits nothing.
  */
-
-static bool is(const char *type, const char *name)
-{
-	return !strcmp(type, name);
-}
-
-static TSNode unparen(TSNode n)
-{
-	while (!ts_node_is_null(n) &&
-	       is(ts_node_type(n), "parenthesized_expression") &&
-	       ts_node_named_child_count(n) == 1)
-		n = ts_node_named_child(n, 0);
-	return n;
-}
 
 static void report(struct tg_actx *cx, TSNode call, const struct tg_owned *loop,
 		   const char *what, char *owner, char *help)
@@ -69,41 +57,41 @@ static bool opened_here(const struct tg_actx *cx, const char *name,
 /* An owner block opened in a loop: `with session.begin():`, `with owner() as s:` */
 static void with_items(struct tg_actx *cx, TSNode with)
 {
-	bool is_async = ts_node_child_count(with) &&
-			is(ts_node_type(ts_node_child(with, 0)), "async");
+	bool is_async = tg_node_is_async(with);
 	TSNode clause = { 0 };
 	uint32_t n = ts_node_named_child_count(with);
 
 	for (uint32_t i = 0; i < n && ts_node_is_null(clause); i++)
-		if (is(ts_node_type(ts_node_named_child(with, i)),
-		       "with_clause"))
+		if (tg_node_is(ts_node_named_child(with, i), TG_PK_WITH_CLAUSE))
 			clause = ts_node_named_child(with, i);
 	if (ts_node_is_null(clause))
 		return;
 	n = ts_node_named_child_count(clause);
 	for (uint32_t i = 0; i < n; i++) {
-		TSNode v = tg_child(ts_node_named_child(clause, i), TG_F_VALUE);
+		TSNode v = tg_node_child(ts_node_named_child(clause, i),
+					 TG_F_VALUE);
 		const struct tg_owned *loop;
 		const struct tg_owner *o;
 		enum tg_call_class cls;
 		char *owner, *disp;
 
-		if (!ts_node_is_null(v) && is(ts_node_type(v), "as_pattern"))
+		if (!ts_node_is_null(v) && tg_node_is(v, TG_PK_AS_PATTERN))
 			v = ts_node_named_child(v, 0);
-		v = unparen(v);
-		if (ts_node_is_null(v) || !is(ts_node_type(v), "call"))
+		v = tg_node_unparen(v);
+		if (!tg_node_is(v, TG_PK_CALL))
 			continue;
 		if (!tg_analyze_in_loop(cx, ts_node_start_byte(v)))
 			return;
-		cls = tg_analyze_classify(cx, v, &o);
+		cls = tg_callee_classify(cx, v, &o);
 		if (cls != TG_CALL_BEGIN && cls != TG_CALL_OWNER)
 			continue;
 		loop = tg_analyze_loop(cx, ts_node_start_byte(v));
 		if (!loop)
 			return;
 		if (cls == TG_CALL_BEGIN) {
-			TSNode fn = unparen(tg_child(v, TG_F_FUNCTION));
-			TSNode obj = tg_child(fn, TG_F_OBJECT);
+			TSNode fn =
+				tg_node_unparen(tg_node_child(v, TG_F_FUNCTION));
+			TSNode obj = tg_node_child(fn, TG_F_OBJECT);
 			char *name = ts_node_is_null(obj) ?
 				tg_xstrdup("") : tg_analyze_norm(cx, obj);
 			const struct tg_owned *e = tg_analyze_scope_of(
@@ -139,7 +127,7 @@ static void with_items(struct tg_actx *cx, TSNode with)
 	}
 }
 
-static void tx003_enter(struct tg_actx *cx, TSNode node, const char *type)
+static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	const struct tg_owned *loop, *e;
 	const struct tg_owner *o;
@@ -150,22 +138,22 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, const char *type)
 
 	if (!cx->nstack)
 		return;
-	if (is(type, "with_statement")) {
+	if (kind == TG_PK_WITH) {
 		if (tg_analyze_wants(cx, "TX003"))
 			with_items(cx, node);
 		return;
 	}
 	/* the loop itself (does it sleep?) is asked for only for a candidate */
-	if (!is(type, "call") ||
+	if (kind != TG_PK_CALL ||
 	    !tg_analyze_in_loop(cx, ts_node_start_byte(node)) ||
 	    !tg_analyze_wants(cx, "TX003"))
 		return;
-	if (tg_analyze_factory(cx, node, &o)) {
+	if (tg_callee_is_factory(cx, node, &o)) {
 		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
 			return;
 		disp = tg_analyze_display(cx, node);
 		report(cx, node, loop, "opens a new session",
-		       tg_analyze_factory_desc(cx, node, o),
+		       tg_callee_factory_desc(cx, node, o),
 		       tg_xasprintf(
 			       "create the session once, before the loop (`with %s as session:` around it), and commit once after it",
 			       disp));
@@ -173,16 +161,16 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, const char *type)
 		return;
 	}
 	/* commit(): SQLAlchemy's takes no arguments (git's commit("msg") does) */
-	fn = tg_child(node, TG_F_FUNCTION);
-	args = tg_child(node, TG_F_ARGUMENTS);
-	if (ts_node_is_null(fn) || !is(ts_node_type(fn), "attribute") ||
+	fn = tg_node_child(node, TG_F_FUNCTION);
+	args = tg_node_child(node, TG_F_ARGUMENTS);
+	if (!tg_node_is(fn, TG_PK_ATTRIBUTE) ||
 	    ts_node_is_null(args) || ts_node_named_child_count(args))
 		return;
-	attr = tg_child(fn, TG_F_ATTRIBUTE);
-	obj = tg_child(fn, TG_F_OBJECT);
+	attr = tg_node_child(fn, TG_F_ATTRIBUTE);
+	obj = tg_node_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(attr) || ts_node_is_null(obj))
 		return;
-	a = tg_analyze_text(cx, attr, &len);
+	a = tg_node_text(cx->py, attr, &len);
 	if (len != 6 || memcmp(a, "commit", 6) ||
 	    !(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
 		return;

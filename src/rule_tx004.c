@@ -2,10 +2,11 @@
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/finding.h"
+#include "txguard/node.h"
 #include "txguard/pyparse.h"
 
 /*
- * TX004 session-escape (§5): a session that a block or the request
+ * TX004 session-escape: a session that a block or the request
  * scope closes, passed into work that outlives that scope: background
  * tasks (BackgroundTasks.add_task, Starlette's BackgroundTask), tasks
  * (asyncio.create_task / ensure_future, loop.create_task) and threads
@@ -22,45 +23,29 @@ enum escape {
 	ESC_THREAD,     /* another thread */
 };
 
-static bool is(const char *type, const char *name)
-{
-	return !strcmp(type, name);
-}
-
-static TSNode unparen(TSNode n)
-{
-	while (!ts_node_is_null(n) &&
-	       is(ts_node_type(n), "parenthesized_expression") &&
-	       ts_node_named_child_count(n) == 1)
-		n = ts_node_named_child(n, 0);
-	return n;
-}
-
-static bool text_is(const char *s, size_t len, const char *lit)
-{
-	return len == strlen(lit) && !memcmp(s, lit, len);
-}
-
 static enum escape escape_of(const struct tg_actx *cx, TSNode fn)
 {
-	bool attr = is(ts_node_type(fn), "attribute");
-	TSNode last = attr ? tg_child(fn, TG_F_ATTRIBUTE) :
+	bool attr = tg_node_is(fn, TG_PK_ATTRIBUTE);
+	TSNode last = attr ? tg_node_child(fn, TG_F_ATTRIBUTE) :
 			     fn;
 	const char *s;
 	size_t len;
 
-	if (ts_node_is_null(last) || !is(ts_node_type(last), "identifier"))
+	if (!tg_node_is(last, TG_PK_IDENTIFIER))
 		return ESC_NONE;
-	s = tg_analyze_text(cx, last, &len);
-	if ((attr && text_is(s, len, "add_task")) ||
-	    text_is(s, len, "BackgroundTask"))
+	s = tg_node_text(cx->py, last, &len);
+	if ((attr && tg_node_text_is(s, len, "add_task")) ||
+	    tg_node_text_is(s, len, "BackgroundTask"))
 		return ESC_BACKGROUND;
-	if (text_is(s, len, "create_task") || text_is(s, len, "ensure_future"))
+	if (tg_node_text_is(s, len, "create_task") ||
+	    tg_node_text_is(s, len, "ensure_future"))
 		return ESC_TASK;
-	if ((attr && (text_is(s, len, "run_in_executor") ||
-		      text_is(s, len, "submit"))) ||
-	    text_is(s, len, "to_thread") || text_is(s, len, "Thread") ||
-	    text_is(s, len, "Timer") || text_is(s, len, "Process"))
+	if ((attr && (tg_node_text_is(s, len, "run_in_executor") ||
+		      tg_node_text_is(s, len, "submit"))) ||
+	    tg_node_text_is(s, len, "to_thread") ||
+	    tg_node_text_is(s, len, "Thread") ||
+	    tg_node_text_is(s, len, "Timer") ||
+	    tg_node_text_is(s, len, "Process"))
 		return ESC_THREAD;
 	return ESC_NONE;
 }
@@ -77,26 +62,26 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 	size_t olen;
 	const char *os;
 
-	if (!is(ts_node_type(fn), "attribute"))
+	if (!tg_node_is(fn, TG_PK_ATTRIBUTE))
 		return false;
-	obj = tg_child(fn, TG_F_OBJECT);
-	if (ts_node_is_null(obj) || !is(ts_node_type(obj), "identifier"))
+	obj = tg_node_child(fn, TG_F_OBJECT);
+	if (!tg_node_is(obj, TG_PK_IDENTIFIER))
 		return false;
-	os = tg_analyze_text(cx, obj, &olen);
-	/* ts_node_parent() costs the depth: give up on absurd nesting (§11) */
+	os = tg_node_text(cx->py, obj, &olen);
+	/* ts_node_parent() costs the depth: give up on absurd nesting */
 	for (int up = 0; up < 256; up++) {
 		TSNode p = ts_node_parent(n);
-		const char *t;
+		unsigned t;
 
 		if (ts_node_is_null(p))
 			return false;
 		n = p;
-		t = ts_node_type(n);
-		if (is(t, "function_definition") || is(t, "lambda") ||
-		    is(t, "class_definition") ||
+		t = tg_node_kind(n);
+		if (t == TG_PK_FUNCTION || t == TG_PK_LAMBDA ||
+		    t == TG_PK_CLASS ||
 		    ts_node_start_byte(n) < e->body_start)
 			return false;
-		if (is(t, "with_statement")) {
+		if (t == TG_PK_WITH) {
 			TSTreeCursor c = ts_tree_cursor_new(n);
 			bool found = false;
 
@@ -106,11 +91,11 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 					TSNode ch = ts_tree_cursor_current_node(&c);
 					uint32_t k, m;
 
-					if (!is(ts_node_type(ch), "with_clause"))
+					if (!tg_node_is(ch, TG_PK_WITH_CLAUSE))
 						continue;
 					m = ts_node_named_child_count(ch);
 					for (k = 0; k < m; k++) {
-						TSNode v = tg_child(
+						TSNode v = tg_node_child(
 							ts_node_named_child(ch, k),
 							TG_F_VALUE);
 						TSNode al;
@@ -118,12 +103,12 @@ static bool structured(const struct tg_actx *cx, TSNode call, TSNode fn,
 						const char *s;
 
 						if (ts_node_is_null(v) ||
-						    !is(ts_node_type(v), "as_pattern"))
+						    !tg_node_is(v, TG_PK_AS_PATTERN))
 							continue;
-						al = tg_child(v, TG_F_ALIAS);
+						al = tg_node_child(v, TG_F_ALIAS);
 						if (ts_node_is_null(al))
 							continue;
-						s = tg_analyze_text(cx, al, &len);
+						s = tg_node_text(cx->py, al, &len);
 						if (len == olen &&
 						    !memcmp(s, os, len))
 							found = true;
@@ -151,15 +136,15 @@ static bool session_method(const struct tg_actx *cx, TSNode attr)
 		"merge",   "query",   "refresh", "rollback", "run_sync",
 		"scalar",  "scalars", "stream",
 	};
-	TSNode a = tg_child(attr, TG_F_ATTRIBUTE);
+	TSNode a = tg_node_child(attr, TG_F_ATTRIBUTE);
 	size_t len;
 	const char *s;
 
 	if (ts_node_is_null(a))
 		return false;
-	s = tg_analyze_text(cx, a, &len);
+	s = tg_node_text(cx->py, a, &len);
 	for (size_t i = 0; i < TG_ARRAY_SIZE(methods); i++)
-		if (text_is(s, len, methods[i]))
+		if (tg_node_text_is(s, len, methods[i]))
 			return true;
 	return false;
 }
@@ -172,13 +157,13 @@ static bool session_method(const struct tg_actx *cx, TSNode attr)
  * (`id(session)`) does not.
  */
 static bool hands_session(const struct tg_actx *cx, TSNode n,
-			  const char *field)
+			  unsigned field)
 {
 	static const char *const values[] = {
 		"id", "str", "repr", "hash", "len", "type", "bool", "isinstance",
 	};
 	TSNode attr, up;
-	const char *t;
+	unsigned t;
 
 	if (!field) {
 		/* `id(session)`, `repr(session)`: a value computed here */
@@ -187,35 +172,35 @@ static bool hands_session(const struct tg_actx *cx, TSNode n,
 		const char *s;
 
 		if (ts_node_is_null(args) ||
-		    !is(ts_node_type(args), "argument_list"))
+		    !tg_node_is(args, TG_PK_ARGUMENT_LIST))
 			return true;
 		call = ts_node_parent(args);
 		fn = ts_node_is_null(call) ? call :
-			tg_child(call, TG_F_FUNCTION);
-		if (ts_node_is_null(fn) || !is(ts_node_type(fn), "identifier"))
+			tg_node_child(call, TG_F_FUNCTION);
+		if (!tg_node_is(fn, TG_PK_IDENTIFIER))
 			return true;
-		s = tg_analyze_text(cx, fn, &len);
+		s = tg_node_text(cx->py, fn, &len);
 		for (size_t i = 0; i < TG_ARRAY_SIZE(values); i++)
-			if (text_is(s, len, values[i]))
+			if (tg_node_text_is(s, len, values[i]))
 				return false;
 		return true;
 	}
-	if (strcmp(field, "object"))
+	if (!tg_node_field_is(field, TG_F_OBJECT))
 		return true;
 	attr = ts_node_parent(n);
-	if (ts_node_is_null(attr) || !is(ts_node_type(attr), "attribute"))
+	if (!tg_node_is(attr, TG_PK_ATTRIBUTE))
 		return true;
 	up = ts_node_parent(attr);
 	if (ts_node_is_null(up))
 		return false;
-	t = ts_node_type(up);
-	if (is(t, "argument_list") || is(t, "keyword_argument"))
+	t = tg_node_kind(up);
+	if (t == TG_PK_ARGUMENT_LIST || t == TG_PK_KEYWORD_ARG)
 		return session_method(cx, attr);
-	if (is(t, "call"))
+	if (t == TG_PK_CALL)
 		return ts_node_start_byte(
-			       tg_child(up, TG_F_FUNCTION)) ==
+			       tg_node_child(up, TG_F_FUNCTION)) ==
 			       ts_node_start_byte(attr) &&
-		       ts_node_end_byte(tg_child(up, TG_F_FUNCTION)) ==
+		       ts_node_end_byte(tg_node_child(up, TG_F_FUNCTION)) ==
 			       ts_node_end_byte(attr);
 	return false;
 }
@@ -229,16 +214,15 @@ static const struct tg_owned *mentioned(const struct tg_actx *cx, TSNode args,
 
 	for (;;) {
 		TSNode n = ts_tree_cursor_current_node(&c);
-		const char *t = ts_node_type(n);
-		const char *field = ts_tree_cursor_current_field_name(&c);
+		unsigned t = tg_node_kind(n);
+		unsigned field = ts_tree_cursor_current_field_id(&c);
 		bool descend = true;
 
-		if (field && (!strcmp(field, "attribute") ||
-			      (!strcmp(field, "name") &&
-			       is(ts_node_type(ts_node_parent(n)),
-				  "keyword_argument")))) {
+		if (tg_node_field_is(field, TG_F_ATTRIBUTE) ||
+		    (tg_node_field_is(field, TG_F_NAME) &&
+		     tg_node_is(ts_node_parent(n), TG_PK_KEYWORD_ARG))) {
 			descend = false;
-		} else if (is(t, "identifier") || is(t, "attribute")) {
+		} else if (t == TG_PK_IDENTIFIER || t == TG_PK_ATTRIBUTE) {
 			char *name = tg_analyze_norm(cx, n);
 			const struct tg_owned *e =
 				tg_analyze_scope_of(cx, name, at);
@@ -257,7 +241,7 @@ static const struct tg_owned *mentioned(const struct tg_actx *cx, TSNode args,
 	return found;
 }
 
-static void tx004_enter(struct tg_actx *cx, TSNode node, const char *type)
+static void tx004_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	TSNode fn, args, parent;
 	const struct tg_owned *e;
@@ -266,10 +250,10 @@ static void tx004_enter(struct tg_actx *cx, TSNode node, const char *type)
 	char *what;
 	const char *outcome;
 
-	if (!cx->nstack || strcmp(type, "call"))
+	if (!cx->nstack || kind != TG_PK_CALL)
 		return;
-	fn = unparen(tg_child(node, TG_F_FUNCTION));
-	args = tg_child(node, TG_F_ARGUMENTS);
+	fn = tg_node_unparen(tg_node_child(node, TG_F_FUNCTION));
+	args = tg_node_child(node, TG_F_ARGUMENTS);
 	if (ts_node_is_null(fn) || ts_node_is_null(args) ||
 	    (esc = escape_of(cx, fn)) == ESC_NONE ||
 	    !tg_analyze_wants(cx, "TX004"))
@@ -277,7 +261,7 @@ static void tx004_enter(struct tg_actx *cx, TSNode node, const char *type)
 	/* `await asyncio.create_task(...)`: awaited in place, nothing escapes */
 	parent = ts_node_parent(node);
 	if (esc == ESC_TASK && !ts_node_is_null(parent) &&
-	    is(ts_node_type(parent), "await"))
+	    tg_node_is(parent, TG_PK_AWAIT))
 		return;
 	e = mentioned(cx, args, ts_node_start_byte(node));
 	if (!e || (esc == ESC_TASK && structured(cx, node, fn, e)))

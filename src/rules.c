@@ -3,7 +3,7 @@
 
 #include <strings.h>
 
-/* §5: the rule table; ids are data, looked up with tg_rule_lookup() */
+/* The rule table; ids are data, looked up with tg_rules_lookup() */
 static const struct tg_rule rules[] = {
 	{
 		"TX001", "double-transaction", TG_SEV_CRITICAL,
@@ -207,7 +207,7 @@ static const struct tg_rule rules[] = {
 	},
 };
 
-const struct tg_rule *tg_rule_lookup(const char *id)
+const struct tg_rule *tg_rules_lookup(const char *id)
 {
 	if (!id)
 		return NULL;

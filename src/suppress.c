@@ -1,6 +1,7 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/finding.h"
+#include "txguard/node.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
 #include "txguard/suppress.h"
@@ -63,7 +64,7 @@ static const char *read_ids(struct directive *d, const char *p,
 		for (size_t i = 0; i < n; i++)
 			id[i] = (char)toupper((unsigned char)s[i]);
 		id[n] = '\0';
-		if (only_rules && !tg_rule_lookup(id))
+		if (only_rules && !tg_rules_lookup(id))
 			continue;
 		if (d->nids < TG_ARRAY_SIZE(d->ids))
 			memcpy(d->ids[d->nids++], id, n + 1);
@@ -162,7 +163,7 @@ static void scan_for(struct directives *ds, const struct tg_pyfile *py,
 
 	/*
 	 * Most files have no directive: find the words at memory speed and
-	 * ask the tree only about those places. §8: only a real comment node
+	 * ask the tree only about those places. Only a real comment node
 	 * counts, never a string or docstring. A comment runs from a `#` to
 	 * the end of its line, so only the rest of a line after a `#` is
 	 * searched.
@@ -179,7 +180,7 @@ static void scan_for(struct directives *ds, const struct tg_pyfile *py,
 								     off);
 
 			p += wlen;
-			if (strcmp(ts_node_type(n), "comment") ||
+			if (!tg_node_is(n, TG_PK_COMMENT) ||
 			    ts_node_start_byte(n) == last_comment)
 				continue;
 			last_comment = ts_node_start_byte(n);
@@ -215,7 +216,7 @@ static bool can_be_used(const struct directive *d)
 		return true;
 	for (size_t i = 0; i < d->nids; i++)
 		if (tg_analyze_implements(d->ids[i]) ||
-		    !tg_rule_lookup(d->ids[i]))
+		    !tg_rules_lookup(d->ids[i]))
 			return true;
 	return false;
 }
@@ -241,31 +242,8 @@ static uint32_t byte_at(const struct tg_pyfile *py, uint32_t line,
 	return (uint32_t)(off > py->len ? py->len : off);
 }
 
-static bool is_compound(const char *type)
-{
-	static const char *const compound[] = {
-		"if_statement",	 "for_statement",	 "while_statement",
-		"try_statement", "with_statement",	 "match_statement",
-		"function_definition", "class_definition",
-		"decorated_definition",
-	};
-
-	for (size_t i = 0; i < TG_ARRAY_SIZE(compound); i++)
-		if (!strcmp(type, compound[i]))
-			return true;
-	return false;
-}
-
-static bool is_statement(const char *type)
-{
-	size_t n = strlen(type);
-
-	return (n > 10 && !strcmp(type + n - 10, "_statement")) ||
-	       is_compound(type);
-}
-
 /*
- * §8: the lines of the statement holding the finding's node. In the
+ * The lines of the statement holding the finding's node. In the
  * header of a compound statement (`if s.commit():`) only the node's own
  * lines count, not the whole block.
  */
@@ -281,12 +259,12 @@ static void statement_lines(uint32_t *a, uint32_t *b,
 	*a = f->line;
 	*b = f->end_line;
 	for (; !ts_node_is_null(n); n = ts_node_parent(n)) {
-		const char *type = ts_node_type(n);
+		unsigned kind = tg_pyparse_kind(ts_node_symbol(n));
 		TSPoint e;
 
-		if (!is_statement(type))
+		if (!(kind & (TG_PK_SIMPLE | TG_PK_COMPOUND)))
 			continue;
-		if (is_compound(type))
+		if (kind & TG_PK_COMPOUND)
 			return;
 		*a = ts_node_start_point(n).row + 1;
 		e = ts_node_end_point(n);
@@ -305,11 +283,11 @@ static void header_lines(uint32_t *a, uint32_t *b, const struct tg_pyfile *py,
 
 	*a = *b = u->def_line;
 	while (!ts_node_is_null(n) &&
-	       strcmp(ts_node_type(n), "function_definition"))
+	       !tg_node_is(n, TG_PK_FUNCTION))
 		n = ts_node_parent(n);
 	if (ts_node_is_null(n))
 		return;
-	body = ts_node_child_by_field_name(n, "body", 4);
+	body = tg_node_child(n, TG_F_BODY);
 	if (!ts_node_is_null(body) && ts_node_start_point(body).row + 1 > *a)
 		*b = ts_node_start_point(body).row;
 }

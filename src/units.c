@@ -3,6 +3,7 @@
 #include "txguard/error.h"
 #include "txguard/buf.h"
 #include "txguard/diff.h"
+#include "txguard/node.h"
 #include "txguard/pyparse.h"
 #include "txguard/units.h"
 
@@ -73,7 +74,7 @@ static uint32_t end_line_of(TSNode node)
 static char *qualname_for(const struct walk *w, const struct tg_pyfile *py,
 			  TSNode node)
 {
-	TSNode name = ts_node_child_by_field_name(node, "name", 4);
+	TSNode name = tg_node_child(node, TG_F_NAME);
 	struct tg_buf b = TG_BUF_INIT;
 
 	if (w->nframes) {
@@ -96,7 +97,6 @@ static bool enter(struct tg_units *u, struct walk *w,
 {
 	TSNode node = ts_tree_cursor_current_node(c);
 	unsigned kind = tg_pyparse_kind(ts_node_symbol(node));
-	const char *field;
 	bool decorated;
 	struct frame *f;
 
@@ -106,7 +106,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 	if (kind & TG_PK_SIMPLE)
 		return false;
 	/*
-	 * Nor does any node that cannot hold a statement (§12: the walk
+	 * Nor does any node that cannot hold a statement (the walk
 	 * keeps to blocks and compound statements), unless the tree has
 	 * errors: an ERROR node can hold a def anywhere.
 	 */
@@ -125,8 +125,9 @@ static bool enter(struct tg_units *u, struct walk *w,
 	}
 	if (kind != TG_PK_FUNCTION && kind != TG_PK_CLASS)
 		return true;
-	field = ts_tree_cursor_current_field_name(c);
-	decorated = field && !strcmp(field, "definition") && w->ndecorated;
+	decorated = tg_node_field_is(ts_tree_cursor_current_field_id(c),
+				     TG_F_DEFINITION) &&
+		    w->ndecorated;
 
 	TG_ALLOC_GROW(w->frames, w->nframes + 1, w->alloc_frames);
 	f = &w->frames[w->nframes];
@@ -137,7 +138,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 		struct tg_unit *unit;
 		long parent = 0;
 
-		/* §4: the parent is the innermost enclosing function */
+		/* The parent is the innermost enclosing function */
 		for (size_t i = w->nframes; i-- > 0;)
 			if (w->frames[i].is_function) {
 				parent = w->frames[i].unit;
@@ -204,7 +205,7 @@ int tg_units_load(struct tg_units *out, const struct tg_pyfile *py)
 		w.skel = tg_xcalloc(1, sizeof(*w.skel));
 		w.skel->tree = py->tree;
 	}
-	/* §11: iterative, enter/leave events, constant C stack at any depth */
+	/* Iterative, enter/leave events, constant C stack at any depth */
 	c = ts_tree_cursor_new(ts_tree_root_node(py->tree));
 	for (;;) {
 		if (enter(out, &w, py, &c) &&
@@ -243,7 +244,7 @@ void tg_units_release(struct tg_units *u)
 }
 
 /*
- * §4: a hunk marks the units whose own lines it touches, and the owner of
+ * A hunk marks the units whose own lines it touches, and the owner of
  * a line is the innermost unit containing it: one lookup per line keeps
  * this O(lines log units) however many units and hunks there are.
  */
@@ -305,7 +306,7 @@ void tg_units_mark_changed(struct tg_units *u, const struct tg_hunk *hunks,
 			continue;
 		}
 		/*
-		 * §4: a pure deletion happened between new_start and
+		 * A pure deletion happened between new_start and
 		 * new_start + 1 (new_start 0: before the first line); both
 		 * neighbours count as changed.
 		 */

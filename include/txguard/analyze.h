@@ -13,7 +13,7 @@
 
 struct tg_pyfile;
 struct tg_units;
-struct tg_owners;
+struct tg_owner_table;
 struct tg_findings;
 struct tg_resolver;
 
@@ -22,7 +22,7 @@ enum tg_analyze_flags {
 };
 
 struct tg_analyze_opts {
-	const struct tg_owners *owners; /* configured and inferred; may be NULL */
+	const struct tg_owner_table *owners; /* configured and inferred; may be NULL */
 	unsigned flags;
 	/* per-rule enable switches, indexed like tg_rules_all(); NULL = all on */
 	const bool *rule_enabled;

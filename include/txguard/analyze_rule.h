@@ -5,7 +5,7 @@
  *
  * analyze.c walks the tree once, iteratively, with enter/leave events. It
  * keeps the owner-scope stack: one entry per name owned by an enclosing
- * `with` / `async with` whose manager owns the transaction (SPEC §5), and
+ * `with` / `async with` whose manager owns the transaction, and
  * a barrier for every nested def, lambda and class (code there is not
  * inside the block). Rebinding a name ends its entry's ownership from
  * the binding on. Rules see every node through their enter/leave hooks,
@@ -15,6 +15,8 @@
 #define TXGUARD_ANALYZE_RULE_H
 
 #include "txguard/common.h"
+
+#include "txguard/pyparse.h"
 
 #include <tree_sitter/api.h>
 
@@ -103,11 +105,12 @@ struct tg_actx {
 	size_t unit;         /* index of the unit the current node is in */
 	struct tg_owned *stack;
 	size_t nstack, alloc_stack;
-	struct tg_classify_memo *memo; /* tg_analyze_classify()'s answers */
+	struct tg_classify_memo *memo; /* tg_callee_classify()'s answers */
 };
 
 /**
- * A rule's hooks; `type` is ts_node_type(node). Either may be NULL. The
+ * A rule's hooks; `kind` is the node's enum tg_pykind (pyparse.h),
+ * flags dropped. Either may be NULL. The
  * walk skips simple statements while no owner block is open unless a rule
  * sets simple_outside (TX002 will: it looks at every assignment). The
  * hooks see only nodes of the kinds in `kinds` (TG_RULE_KIND(TG_PK_CALL)
@@ -115,55 +118,25 @@ struct tg_actx {
  */
 struct tg_rule_ops {
 	const char *id;
-	void (*enter)(struct tg_actx *cx, TSNode node, const char *type);
-	void (*leave)(struct tg_actx *cx, TSNode node, const char *type);
+	void (*enter)(struct tg_actx *cx, TSNode node, unsigned kind);
+	void (*leave)(struct tg_actx *cx, TSNode node, unsigned kind);
 	bool simple_outside;
-	unsigned long kinds;
+	unsigned long long kinds;
 };
 
-#define TG_RULE_KIND(pk) (1UL << (pk))
+#define TG_RULE_KIND(pk) (1ULL << (pk))
+_Static_assert(TG_PK_COUNT <= 64, "a rule's kinds fit in 64 bits");
 
 extern const struct tg_rule_ops tg_rule_tx001_ops;
 extern const struct tg_rule_ops tg_rule_tx002_ops;
 extern const struct tg_rule_ops tg_rule_tx003_ops;
 extern const struct tg_rule_ops tg_rule_tx004_ops;
 
-/** What a call creates or opens (SPEC §5). */
-enum tg_call_class {
-	TG_CALL_NONE,
-	TG_CALL_BEGIN,        /* X.begin() */
-	TG_CALL_BEGIN_NESTED, /* X.begin_nested() */
-	TG_CALL_OWNER,        /* a configured or inferred owner */
-	TG_CALL_FACTORY,      /* a new session: Session(...), a factory */
-};
-
 /**
- * Classify `call` (a call node): SQLAlchemy's begin()/begin_nested(),
- * an owner (configured, or resolved through the file's imports by
- * opts->resolver) or a session factory (Session/AsyncSession imported
- * from SQLAlchemy or unbound, configured names, names bound to
- * sessionmaker(...) / async_sessionmaker(...); scoped_session registries
- * hand out the thread's one session and are not factories). *owner gets
- * the registry entry for TG_CALL_OWNER and, when there is one, for
- * TG_CALL_FACTORY (NULL for SQLAlchemy's own classes).
+ * Push an entry for `node` (popped when the walk leaves it), zeroed but
+ * for node_id; the caller fills it in.
  */
-enum tg_call_class tg_analyze_classify(const struct tg_actx *cx, TSNode call,
-				       const struct tg_owner **owner);
-
-/**
- * tg_analyze_classify(cx, call, owner) == TG_CALL_FACTORY, answered
- * with fewer resolver queries (the owner question only for a factory).
- */
-bool tg_analyze_factory(const struct tg_actx *cx, TSNode call,
-			const struct tg_owner **owner);
-
-/**
- * The description of a factory for messages: "async_session_factory,
- * defined at app/db.py:9 (async_sessionmaker)", "SessionLocal (factory
- * configured in .txguard)", "SQLAlchemy's AsyncSession". Caller frees.
- */
-char *tg_analyze_factory_desc(const struct tg_actx *cx, TSNode call,
-			      const struct tg_owner *owner);
+struct tg_owned *tg_analyze_push(struct tg_actx *cx, TSNode node);
 
 /**
  * The innermost loop entry above the innermost barrier whose body holds
@@ -187,14 +160,6 @@ const struct tg_owned *tg_analyze_scope_of(const struct tg_actx *cx,
 					   const char *name, uint32_t at);
 
 /**
- * Push a TG_OWNED_CREATED entry for `name` (a normalised identifier)
- * bound at `bind` by a factory call, live from `bind`'s end until the
- * enclosing block `block` ends.
- */
-void tg_analyze_push_created(struct tg_actx *cx, TSNode block, TSNode bind,
-			     TSNode name, TSNode call);
-
-/**
  * The live owner entry for `name` (normalised) at byte `at`: the nearest
  * entry above the innermost barrier whose body contains `at` and that no
  * rebinding before `at` ended, if it owns (TG_OWNED_OWNS). NULL if none.
@@ -214,12 +179,6 @@ struct tg_finding *tg_analyze_emit(struct tg_actx *cx, const char *id,
 /** Whether findings of rule `id` in the current unit would be kept. */
 bool tg_analyze_wants(const struct tg_actx *cx, const char *id);
 
-/** The child in `field` (enum tg_pyfield), or a null node. */
-TSNode tg_child(TSNode node, unsigned field);
-
-/** The node's source text (borrowed, not NUL-terminated), *len its size. */
-const char *tg_analyze_text(const struct tg_actx *cx, TSNode node,
-			    size_t *len);
 /** The node's text normalised (tg_fingerprint_normalize); caller frees. */
 char *tg_analyze_norm(const struct tg_actx *cx, TSNode node);
 /** The node's text with whitespace runs folded to one space; caller frees. */

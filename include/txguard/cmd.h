@@ -36,11 +36,11 @@ int tg_cmd_error(const char *msg);
  */
 int tg_cmd_usage_error(const char *cmd, const char *msg);
 
-struct tg_owners;
+struct tg_owner_table;
 struct tg_config;
 
 /** Register the owners and factories named in the configuration. */
-void tg_owners_from_config(struct tg_owners *o, const struct tg_config *cfg);
+void tg_owners_from_config(struct tg_owner_table *o, const struct tg_config *cfg);
 
 /** Options every reporting command takes. */
 struct tg_common_opts {
@@ -100,7 +100,7 @@ int tg_cmd_repo_path(char **out, const char *prefix, const char *arg);
 /** Is `path` the repository-relative `prefix` or under it ("" is all)? */
 bool tg_cmd_path_under(const char *path, const char *prefix);
 
-struct tg_owners;
+struct tg_owner_table;
 /**
  * Scan every selected Python file of the tree of `rev` (NULL: HEAD),
  * optionally only under the repository-relative `paths`, into `report`
@@ -109,7 +109,7 @@ struct tg_owners;
  * baseline and check --files. Errors: TG_ENOTFOUND, TG_EGIT, TG_ERROR.
  */
 int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
-		 const struct tg_config *cfg, const struct tg_owners *owners,
+		 const struct tg_config *cfg, const struct tg_owner_table *owners,
 		 const char *rev, const char *const *paths, size_t npaths,
 		 unsigned threads, bool require_match);
 /** One analysis thread per core (at most 64). */

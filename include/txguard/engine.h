@@ -1,5 +1,5 @@
 /**
- * engine.h: the per-file pipeline, wired once for every mode (SPEC §4):
+ * engine.h: the per-file pipeline, wired once for every mode:
  *
  *   blob → parse → units (changed) → rules → fingerprints
  *        → pre-image match (old or rename-source blob) → report
@@ -14,19 +14,19 @@
 struct tg_repo;
 struct tg_changeset;
 struct tg_config;
-struct tg_owners;
+struct tg_owner_table;
 struct tg_report;
 struct tg_resolver;
-struct tg_inferstate;
+struct tg_ownerscope;
 
 struct tg_engine_opts {
 	const struct tg_config *cfg;
-	const struct tg_owners *owners;
+	const struct tg_owner_table *owners;
 	unsigned threads; /* 0 or 1: run in the calling thread */
 	bool record_units; /* list analysed units in the report (baseline scope) */
 	/*
 	 * Whole-file mode (scan): skip parsing files whose bytes cannot
-	 * produce a finding (SPEC §12 literal pre-filter).
+	 * produce a finding (literal pre-filter).
 	 */
 	bool prefilter;
 	/*
@@ -34,11 +34,11 @@ struct tg_engine_opts {
 	 * (infer.h) as of the new side, and the state they come from,
 	 * which gives the pre-image's (the changed files' old records
 	 * swapped in: a call site only becomes a finding when its owner
-	 * became one, SPEC §4). Both may be NULL; without `infer` the
+	 * became one). Both may be NULL; without `infer` the
 	 * pre-image uses `resolver` too.
 	 */
 	struct tg_resolver *resolver;
-	struct tg_inferstate *infer;
+	struct tg_ownerscope *infer;
 	/* extra pre-filter words: the names of those definitions */
 	char *const *words;
 	size_t nwords;

@@ -1,5 +1,5 @@
 /**
- * fingerprint.h: line-independent identity of a finding (SPEC §6).
+ * fingerprint.h: line-independent identity of a finding.
  *
  * rule id, path, unit qualified name, the normalised call text, the owner
  * expression and the occurrence index among otherwise identical findings
@@ -27,9 +27,5 @@ char *tg_fingerprint_normalize(const char *text, size_t len);
  * Occurrences are counted in source order within each unit.
  */
 void tg_fingerprint_assign(struct tg_findings *list, size_t from);
-
-/** 64-bit FNV-1a over `len` bytes, continuing from `h`. */
-uint64_t tg_fingerprint_hash(uint64_t h, const void *data, size_t len);
-#define TG_FNV_OFFSET 0xcbf29ce484222325ULL
 
 #endif

@@ -66,7 +66,7 @@ struct tg_resolver;
  * the cache file there: tg_ownerdb_load() reads it then, so a run does
  * not hold the records of every resolution target (§11). `head` is the
  * record's first two bytes (0 past len), valid either way: enough for
- * TG_INFER_HAS_DEFS and tg_infer_is_target(path, head, len).
+ * TG_INFER_HAS_DEFS and tg_inferred_is_target(path, head, len).
  */
 struct tg_ownerdb_file {
 	char *path;

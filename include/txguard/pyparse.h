@@ -14,7 +14,7 @@ struct TSTree;
 /*
  * Source this big takes megabytes to parse: tg_pyfile_free() hands the
  * memory back to the system after one, and the owner index's threads
- * parse one at a time (§11: memory bounded by the largest file).
+ * parse one at a time (memory bounded by the largest file).
  */
 #define TG_BIG_PARSE ((size_t)128 << 10)
 
@@ -32,26 +32,28 @@ struct tg_pyfile {
  * Parse `len` bytes as Python. A NUL byte makes the blob binary:
  * TG_EBINARY, nothing allocated. Syntax errors are not an error: the tree
  * is recovered and has_errors is set. *out is freed with tg_pyfile_free().
- * Errors: TG_EBINARY, TG_ETOODEEP (indented deeper than any real code, or
- * over the parse time budget: skip the file with a notice), TG_ERROR (the
+ * Errors: TG_EBINARY, TG_ETOODEEP (indented deeper than any real code,
+ * or lines ended by a lone CR in one line too long to parse: skip the
+ * file with a notice), TG_ERROR (the
  * grammar failed to load: the message names the ABI versions).
  */
 int tg_pyfile_parse(struct tg_pyfile **out, const char *path,
 		    const char *src, size_t len);
 void tg_pyfile_free(struct tg_pyfile *py);
 
-/** The 1-based line containing byte `offset`. */
-uint32_t tg_pyfile_line_of(const struct tg_pyfile *py, uint32_t offset);
 /** Line `line` (1-based) without its end of line; *len receives the length. */
 const char *tg_pyfile_line(const struct tg_pyfile *py, uint32_t line,
 			   size_t *len);
 
 /**
  * Node kinds the analysis cares about, by grammar symbol (ts_node_symbol),
- * so walks compare small integers instead of type names. TG_PK_SIMPLE is
- * or-ed in for simple statements (nothing in them can hold a def or a
- * with block), TG_PK_HOLDS for the nodes that can hold statements: in a
- * tree without errors, no other node has a statement below it.
+ * so walks compare small integers instead of type names: the one way any
+ * part of txguard asks what a node is (pynode.h). Named nodes only, but
+ * for the two keywords TG_PK_ASYNC and TG_PK_FROM. TG_PK_SIMPLE is or-ed
+ * in for simple statements (nothing in them can hold a def or a with
+ * block), TG_PK_HOLDS for the nodes that can hold statements: in a tree
+ * without errors, no other node has a statement below it; TG_PK_COMPOUND
+ * for compound statements and definitions.
  */
 enum tg_pykind {
 	TG_PK_OTHER = 0,
@@ -74,10 +76,44 @@ enum tg_pykind {
 	TG_PK_CALL,
 	TG_PK_COMMENT,
 	TG_PK_EXPR_STMT,     /* expression_statement (an assignment's parent) */
+	TG_PK_IDENTIFIER,
+	TG_PK_ATTRIBUTE,
+	TG_PK_SUBSCRIPT,
+	TG_PK_PARENTHESIZED, /* parenthesized_expression */
+	TG_PK_WITH_CLAUSE,
+	TG_PK_WITH_ITEM,
+	TG_PK_KEYWORD_ARG,   /* keyword_argument */
+	TG_PK_ARGUMENT_LIST,
+	TG_PK_TYPED_PARAM,   /* typed_parameter */
+	TG_PK_TYPED_DEFAULT, /* typed_default_parameter */
+	TG_PK_DEFAULT_PARAM, /* default_parameter */
+	TG_PK_TRY,           /* try_statement */
+	TG_PK_EXCEPT,        /* except_clause */
+	TG_PK_EXCEPT_GROUP,  /* except_group_clause */
+	TG_PK_FINALLY,       /* finally_clause */
+	TG_PK_IF,            /* if_statement */
+	TG_PK_RETURN,        /* return_statement */
+	TG_PK_FOR_IN_CLAUSE, /* of a comprehension */
+	TG_PK_YIELD,
+	TG_PK_AWAIT,
+	TG_PK_TUPLE,
+	TG_PK_LIST,
+	TG_PK_DICTIONARY,
+	TG_PK_PAIR,          /* key: value in a dictionary */
+	TG_PK_EXPRESSION_LIST,
+	TG_PK_DOTTED_NAME,
+	TG_PK_RELATIVE_IMPORT,
+	TG_PK_ALIASED_IMPORT,
+	TG_PK_DECORATOR,
+	TG_PK_TYPE,          /* a parameter's annotation */
+	TG_PK_ASYNC,         /* the keyword */
+	TG_PK_FROM,          /* the keyword (`yield from`) */
+	TG_PK_COUNT,
 	TG_PK_MASK = 0xff,
 	TG_PK_SIMPLE = 0x100,
 	TG_PK_HOLDS = 0x200, /* can hold statements: module, block, compound
 				statements and their clauses, definitions */
+	TG_PK_COMPOUND = 0x400, /* if/for/while/try/with/match, definitions */
 };
 
 /** The kind of grammar symbol `symbol` (a TSSymbol). */
@@ -99,6 +135,7 @@ enum tg_pyfield {
 	TG_F_TYPE,
 	TG_F_VALUE,
 	TG_F_DEFINITION,
+	TG_F_MODULE_NAME,
 	TG_F_COUNT,
 };
 
@@ -108,8 +145,5 @@ enum tg_pyfield {
  * every call.
  */
 unsigned tg_pyparse_field(enum tg_pyfield field);
-
-/** Check once that the compiled-in grammar loads. Errors: TG_ERROR. */
-int tg_pyparse_selftest(void);
 
 #endif

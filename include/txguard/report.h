@@ -28,6 +28,7 @@ struct tg_report {
 	size_t files_checked;
 	size_t units_checked;
 	size_t partial_files; /* files with syntax errors, analysed in part */
+	size_t incomplete_files; /* inference stopped at its bound */
 	size_t prefiltered;   /* of files_checked: no word a rule needs, not parsed */
 	struct tg_skips skipped;
 	/* of the changed *.py files, those include/exclude did not select

@@ -1,5 +1,5 @@
 /**
- * rules.h: the rule table (SPEC §5). Rule ids are data: look a rule up by
+ * rules.h: the rule table. Rule ids are data: look a rule up by
  * id, never through a per-rule global.
  */
 #ifndef TXGUARD_RULES_H
@@ -24,7 +24,7 @@ struct tg_rule {
 };
 
 /** The rule with this id (case-insensitive), or NULL. */
-const struct tg_rule *tg_rule_lookup(const char *id);
+const struct tg_rule *tg_rules_lookup(const char *id);
 /** All rules, in id order; *n receives the count. */
 const struct tg_rule *tg_rules_all(size_t *n);
 

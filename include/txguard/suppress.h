@@ -1,5 +1,5 @@
 /**
- * suppress.h: inline suppressions (SPEC §8).
+ * suppress.h: inline suppressions.
  *
  * Directives are read from tree-sitter `comment` nodes only, never from
  * text inside strings or docstrings:

@@ -1,5 +1,5 @@
 /**
- * units.h: analysis units (SPEC §4).
+ * units.h: analysis units.
  *
  * A unit is one function (def / async def, methods and nested functions
  * each their own unit) or the module's top-level code (index 0, qualified

@@ -21,8 +21,9 @@
 #include "txguard/fingerprint.h"
 #include "txguard/buf.h"
 #include "txguard/infer.h"
+#include "txguard/resolver.h"
 #include "txguard/out.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/report.h"
 #include "txguard/rules.h"
@@ -103,7 +104,7 @@ static void infer_into(struct tg_resolver *r, const char *path,
 }
 
 static void analyze_blob(const char *src, size_t len, unsigned flags,
-			 const bool *rules, const struct tg_owners *owners,
+			 const bool *rules, const struct tg_owner_table *owners,
 			 struct tg_resolver *resolver)
 {
 	struct tg_pyfile *py = NULL;
@@ -157,7 +158,7 @@ static void analyze_blob(const char *src, size_t len, unsigned flags,
 
 static void run_engine(const char *path, const char *src, size_t len,
 		       const char *old, size_t old_len, unsigned flags,
-		       const uint8_t *hdr, const struct tg_owners *owners,
+		       const uint8_t *hdr, const struct tg_owner_table *owners,
 		       struct tg_resolver *resolver)
 {
 	static FILE *devnull;
@@ -197,7 +198,7 @@ static void run_engine(const char *path, const char *src, size_t len,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t no_header[HEADER];
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	const uint8_t *hdr = no_header;
 	bool rules[8];
 	size_t nrules;
@@ -221,14 +222,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags & FZ_ODD_PATH)
 		path = odd_paths[hdr[1] % TG_ARRAY_SIZE(odd_paths)];
 	if (flags & FZ_OWNERS) {
-		tg_owners_add_owner(&owners, "get_background_session",
+		tg_owner_table_add_owner(&owners, "get_background_session",
 				    TG_OWNER_CONFIGURED, ".txguard",
 				    "commits on exit");
-		tg_owners_add_owner(&owners, "db.get_session",
+		tg_owner_table_add_owner(&owners, "db.get_session",
 				    TG_OWNER_CONFIGURED, ".txguard", NULL);
-		tg_owners_add_factory(&owners, "SessionLocal",
+		tg_owner_table_add_factory(&owners, "SessionLocal",
 				      TG_OWNER_CONFIGURED, ".txguard");
-		tg_owners_add_factory(&owners, "async_session_factory",
+		tg_owner_table_add_factory(&owners, "async_session_factory",
 				      TG_OWNER_CONFIGURED, NULL);
 	}
 
@@ -252,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run_engine(path, src, len, old, old_len, flags, hdr,
 		   flags & FZ_OWNERS ? &owners : NULL, resolver);
 	tg_resolver_free(resolver);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 	tg_error_clear();
 	return 0;
 }

@@ -66,7 +66,7 @@ static void check_entry(const struct tg_baseline_entry *e)
 static void findings_from(struct tg_findings *list,
 			  const struct tg_baseline *b)
 {
-	const struct tg_rule *rule = tg_rule_lookup("TX001");
+	const struct tg_rule *rule = tg_rules_lookup("TX001");
 
 	for (size_t i = 0; i < b->nr; i += 2) {
 		struct tg_finding *f = tg_findings_add(list);

@@ -74,7 +74,7 @@ static void fuzz_values(const uint8_t *data, size_t size)
 	line = tg_xstrndup((const char *)data, n);
 	(void)tg_config_parse_size(&sz, line);
 	(void)tg_severity_parse(line);
-	(void)tg_rule_lookup(line);
+	(void)tg_rules_lookup(line);
 	free(line);
 }
 

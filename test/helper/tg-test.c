@@ -22,7 +22,8 @@
 #include "txguard/error.h"
 #include "txguard/finding.h"
 #include "txguard/infer.h"
-#include "txguard/owners.h"
+#include "txguard/resolver.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/suppress.h"
 #include "txguard/units.h"
@@ -87,7 +88,7 @@ static int load(struct tg_pyfile **py, struct tg_units *units,
 
 static int cmd_analyze(int argc, char **argv)
 {
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_findings all = TG_FINDINGS_INIT;
 	struct tg_analyze_opts opts = { 0 };
 	struct tg_resolver *resolver = NULL;
@@ -101,10 +102,10 @@ static int cmd_analyze(int argc, char **argv)
 		if (!strcmp(argv[i], "--long")) {
 			is_long = true;
 		} else if (!strcmp(argv[i], "--owner") && i + 1 < argc) {
-			tg_owners_add_owner(&owners, argv[++i],
+			tg_owner_table_add_owner(&owners, argv[++i],
 					    TG_OWNER_CONFIGURED, NULL, NULL);
 		} else if (!strcmp(argv[i], "--factory") && i + 1 < argc) {
-			tg_owners_add_factory(&owners, argv[++i],
+			tg_owner_table_add_factory(&owners, argv[++i],
 					      TG_OWNER_CONFIGURED, NULL);
 		} else if (!strcmp(argv[i], "--config") && i + 1 < argc) {
 			struct tg_config cfg;
@@ -113,11 +114,11 @@ static int cmd_analyze(int argc, char **argv)
 			tg_config_init(&cfg);
 			err = tg_config_load_file(&cfg, argv[++i]);
 			for (size_t k = 0; !err && k < cfg.nowners; k++)
-				tg_owners_add_owner(&owners, cfg.owners[k],
+				tg_owner_table_add_owner(&owners, cfg.owners[k],
 						    TG_OWNER_CONFIGURED, NULL,
 						    NULL);
 			for (size_t k = 0; !err && k < cfg.nfactories; k++)
-				tg_owners_add_factory(&owners, cfg.factories[k],
+				tg_owner_table_add_factory(&owners, cfg.factories[k],
 						      TG_OWNER_CONFIGURED,
 						      NULL);
 			tg_config_release(&cfg);
@@ -195,7 +196,7 @@ out:
 	free(units);
 	tg_resolver_free(resolver);
 	tg_findings_release(&all);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 	return ret;
 }
 

@@ -1,11 +1,12 @@
-/* The analysis walk, TX001 finding fields and suppressions (SPEC §5, §8). */
+/* The analysis walk, TX001 finding fields and suppressions. */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/buf.h"
 #include "txguard/diff.h"
 #include "txguard/finding.h"
 #include "txguard/infer.h"
-#include "txguard/owners.h"
+#include "txguard/resolver.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/rules.h"
 #include "txguard/suppress.h"
@@ -18,7 +19,7 @@
 struct run {
 	struct tg_pyfile *py;
 	struct tg_units units;
-	struct tg_owners owners;
+	struct tg_owner_table owners;
 	struct tg_analyze_opts opts;
 	struct tg_findings f;
 };
@@ -26,7 +27,7 @@ struct run {
 static void setup(struct run *r, const char *src, size_t len)
 {
 	memset(r, 0, sizeof(*r));
-	tg_owners_add_owner(&r->owners, "get_background_session",
+	tg_owner_table_add_owner(&r->owners, "get_background_session",
 			    TG_OWNER_CONFIGURED, NULL, NULL);
 	r->opts.owners = &r->owners;
 	assert_int_equal(tg_pyfile_parse(&r->py, "app/jobs.py", src, len), 0);
@@ -38,7 +39,7 @@ static void teardown(struct run *r)
 	tg_findings_release(&r->f);
 	tg_units_release(&r->units);
 	tg_pyfile_free(r->py);
-	tg_owners_release(&r->owners);
+	tg_owner_table_release(&r->owners);
 }
 
 static const char jobs[] =
@@ -150,7 +151,7 @@ static void test_deep(void **state)
 	struct run r;
 
 	(void)state;
-	/* §11: deep expressions inside an owner block, constant C stack */
+	/* Deep expressions inside an owner block, constant C stack */
 	tg_buf_addstr(&b, "def f(s):\n    with s.begin():\n        x = ");
 	for (int i = 0; i < DEPTH; i++)
 		tg_buf_addch(&b, '(');
@@ -226,39 +227,39 @@ static void test_suppress(void **state)
 
 static void test_owner_match(void **state)
 {
-	struct tg_owners o = TG_OWNERS_INIT;
+	struct tg_owner_table o = TG_OWNER_TABLE_INIT;
 	const struct tg_owner *m;
 
 	(void)state;
-	tg_owners_add_owner(&o, "db.get_session", TG_OWNER_CONFIGURED,
+	tg_owner_table_add_owner(&o, "db.get_session", TG_OWNER_CONFIGURED,
 			    ".txguard", NULL);
-	tg_owners_add_owner(&o, "atomic", TG_OWNER_INFERRED, "app/uow.py:12",
+	tg_owner_table_add_owner(&o, "atomic", TG_OWNER_INFERRED, "app/uow.py:12",
 			    "commits after yield");
-	tg_owners_add_factory(&o, "SessionLocal", TG_OWNER_CONFIGURED, NULL);
-	/* §8: a dotted entry matches only that spelling */
-	assert_non_null(tg_owners_match_owner(&o, "db.get_session", 14));
-	assert_null(tg_owners_match_owner(&o, "get_session", 11));
-	assert_null(tg_owners_match_owner(&o, "app.db.get_session", 18));
-	assert_null(tg_owners_match_owner(&o, "xdb.get_session", 15));
+	tg_owner_table_add_factory(&o, "SessionLocal", TG_OWNER_CONFIGURED, NULL);
+	/* A dotted entry matches only that spelling */
+	assert_non_null(tg_owner_table_match_owner(&o, "db.get_session", 14));
+	assert_null(tg_owner_table_match_owner(&o, "get_session", 11));
+	assert_null(tg_owner_table_match_owner(&o, "app.db.get_session", 18));
+	assert_null(tg_owner_table_match_owner(&o, "xdb.get_session", 15));
 	/* an undotted one matches the last name part */
-	m = tg_owners_match_owner(&o, "app.uow.atomic", 14);
+	m = tg_owner_table_match_owner(&o, "app.uow.atomic", 14);
 	assert_non_null(m);
 	assert_string_equal(m->where, "app/uow.py:12");
-	assert_non_null(tg_owners_match_owner(&o, "atomic", 6));
-	assert_null(tg_owners_match_owner(&o, "nonatomic", 9));
-	assert_null(tg_owners_match_owner(&o, "atomic_x", 8));
+	assert_non_null(tg_owner_table_match_owner(&o, "atomic", 6));
+	assert_null(tg_owner_table_match_owner(&o, "nonatomic", 9));
+	assert_null(tg_owner_table_match_owner(&o, "atomic_x", 8));
 	/* the length bounds the callee: no reading past it */
-	assert_non_null(tg_owners_match_owner(&o, "atomic()", 6));
-	assert_non_null(tg_owners_match_factory(&o, "orm.SessionLocal", 16));
-	assert_null(tg_owners_match_factory(&o, "SessionLocal", 5));
-	assert_null(tg_owners_match_owner(NULL, "atomic", 6));
-	tg_owners_release(&o);
-	tg_owners_release(&o);
+	assert_non_null(tg_owner_table_match_owner(&o, "atomic()", 6));
+	assert_non_null(tg_owner_table_match_factory(&o, "orm.SessionLocal", 16));
+	assert_null(tg_owner_table_match_factory(&o, "SessionLocal", 5));
+	assert_null(tg_owner_table_match_owner(NULL, "atomic", 6));
+	tg_owner_table_release(&o);
+	tg_owner_table_release(&o);
 }
 
 /*
  * Several files analysed the engine's way: every file's inference in one
- * resolver first, then each file analysed with it (SPEC §4, §5).
+ * resolver first, then each file analysed with it.
  */
 struct multi {
 	struct tg_pyfile *py[4];
@@ -357,7 +358,7 @@ static void test_resolved_rules(void **state)
 	multi_run(&m, paths, srcs, 2);
 	assert_int_equal(m.f.nr, 5);
 
-	/* request scope: owned for the whole function (§5) */
+	/* request scope: owned for the whole function */
 	f = find(&m, "TX001", 6);
 	assert_string_equal(f->path, "app/routes.py");
 	assert_string_equal(f->unit, "create");

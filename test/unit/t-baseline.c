@@ -25,7 +25,7 @@ static void add(struct tg_findings *l, const char *fp, const char *path,
 {
 	struct tg_finding *f = tg_findings_add(l);
 
-	f->rule = tg_rule_lookup("TX001");
+	f->rule = tg_rules_lookup("TX001");
 	assert_non_null(f->rule);
 	f->severity = f->rule->severity;
 	f->path = tg_xstrdup(path);

@@ -319,7 +319,7 @@ static void test_pyproject(void **state)
 					 "[tool]\ntxguard.rule = { TX001 = { severity = \"high\" } }\n"),
 			 0);
 	assert_int_equal(cfg.fail_on, TG_SEV_LOW);
-	assert_int_equal(tg_config_rule_severity(&cfg, tg_rule_lookup("TX001")),
+	assert_int_equal(tg_config_rule_severity(&cfg, tg_rules_lookup("TX001")),
 			 TG_SEV_HIGH);
 	tg_config_release(&cfg);
 

@@ -1,9 +1,10 @@
-/* Fingerprints and pre-image matching (SPEC §4, §6). */
+/* Fingerprints and pre-image matching. */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/finding.h"
 #include "txguard/fingerprint.h"
-#include "txguard/owners.h"
+#include "txguard/hash.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/units.h"
 
@@ -41,14 +42,14 @@ static void test_normalize(void **state)
 static void analyse(struct tg_findings *out, const char *path,
 		    const char *src)
 {
-	struct tg_owners owners = TG_OWNERS_INIT;
+	struct tg_owner_table owners = TG_OWNER_TABLE_INIT;
 	struct tg_analyze_opts opts = { 0 };
 	struct tg_pyfile *py;
 	struct tg_units units = TG_UNITS_INIT;
 
-	tg_owners_add_owner(&owners, "get_background_session",
+	tg_owner_table_add_owner(&owners, "get_background_session",
 			    TG_OWNER_CONFIGURED, NULL, NULL);
-	tg_owners_add_owner(&owners, "other_owner", TG_OWNER_CONFIGURED, NULL,
+	tg_owner_table_add_owner(&owners, "other_owner", TG_OWNER_CONFIGURED, NULL,
 			    NULL);
 	opts.owners = &owners;
 	opts.flags = TG_ANALYZE_ALL_UNITS;
@@ -57,7 +58,7 @@ static void analyse(struct tg_findings *out, const char *path,
 	assert_int_equal(tg_analyze(out, py, &units, &opts), 0);
 	tg_units_release(&units);
 	tg_pyfile_free(py);
-	tg_owners_release(&owners);
+	tg_owner_table_release(&owners);
 }
 
 static const char base[] =
@@ -161,9 +162,9 @@ static void test_hash(void **state)
 {
 	(void)state;
 	/* FNV-1a 64 of "a" */
-	assert_true(tg_fingerprint_hash(TG_FNV_OFFSET, "a", 1) ==
+	assert_true(tg_hash_fnv1a(TG_HASH_FNV_OFFSET, "a", 1) ==
 		    0xaf63dc4c8601ec8cULL);
-	assert_true(tg_fingerprint_hash(TG_FNV_OFFSET, "", 0) == TG_FNV_OFFSET);
+	assert_true(tg_hash_fnv1a(TG_HASH_FNV_OFFSET, "", 0) == TG_HASH_FNV_OFFSET);
 }
 
 int main(void)

@@ -1,10 +1,11 @@
 /* Inference of owners, dependencies, factories, aliases and uses, and the
- * resolver over many files (SPEC §4, §5). */
+ * resolver over many files. */
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
-#include "txguard/owners.h"
+#include "txguard/resolver.h"
+#include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
 #include <pthread.h>
@@ -770,7 +771,7 @@ static void test_changed_names(void **state)
 	(void)state;
 	record(&a, "m.py", before);
 	record(&b, "m.py", after);
-	tg_infer_changed_names(&names, &nr, &alloc, a.ptr, a.len, b.ptr,
+	tg_inferred_changed_names(&names, &nr, &alloc, a.ptr, a.len, b.ptr,
 			       b.len);
 	/* the owner appeared, the factory went; `same` moved only */
 	assert_int_equal(nr, 2);
@@ -984,7 +985,7 @@ static bool reaches(struct tg_resolver *r, const char *path, const char *src)
 }
 
 /*
- * §11: a package re-exports for the resolver only when a lookup through
+ * A package re-exports for the resolver only when a lookup through
  * its imports can reach a target: a dotted start of an import is a
  * target's module or a suffix of one (src/ layouts), or the import is a
  * dotted start of one (`from . import db`, then `db.session.x`).
@@ -1093,7 +1094,7 @@ static void test_fill_package_that_reaches_nothing(void **state)
  * A scan asks the same questions from thousands of files: the answers
  * of a file go when its analysis is over, and every file that reaches
  * one definition gets the same owner, so memory follows the files being
- * analysed, not the files analysed so far (§11).
+ * analysed, not the files analysed so far.
  */
 static void test_answers_per_file(void **state)
 {
@@ -1180,6 +1181,218 @@ static void test_answers_per_file(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A file of many one-line functions: every name is a local once, and
+ * the walk is linear in them (it was quadratic in the number of names).
+ */
+static void test_many_functions(void **state)
+{
+	struct tg_buf src = TG_BUF_INIT;
+	struct tg_inferred *inf;
+	const size_t n = 80000;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		tg_buf_addf(&src, "def f%zu(): pass\n", i);
+	/* the same names again: still one local each */
+	for (size_t i = 0; i < n; i += 1000)
+		tg_buf_addf(&src, "def f%zu(): pass\n", i);
+	tg_buf_addstr(&src, "def get_db():\n"
+			    "    db = SessionLocal()\n"
+			    "    yield db\n"
+			    "    db.commit()\n");
+	inf = infer("app/many.py", src.ptr);
+	assert_int_equal(inf->nlocals, n + 1);
+	assert_string_equal(inf->locals[0], "f0");
+	assert_string_equal(inf->locals[n - 1], "f79999");
+	assert_int_equal(inf->ndefs, 1);
+	assert_string_equal(inf->defs[0].name, "get_db");
+	assert_true(inf->defs[0].owns);
+	tg_inferred_free(inf);
+	tg_buf_release(&src);
+}
+
+static unsigned record_flags(const struct tg_buf *b)
+{
+	return b->len ? (unsigned char)b->ptr[0] : 0;
+}
+
+/*
+ * The walk is bounded by a count of its steps, never by time: past the
+ * bound the record keeps what was found and says it is incomplete.
+ */
+static void test_bounded_walk(void **state)
+{
+	static const char src[] =
+		"from app.db import get_db\n"
+		"def f(session):\n"
+		"    with get_db() as s:\n"
+		"        s.commit()\n";
+	struct tg_pyfile *py = NULL;
+	struct tg_buf b = TG_BUF_INIT;
+	struct tg_inferred *inf = NULL;
+
+	(void)state;
+	assert_int_equal(tg_pyfile_parse(&py, "a.py", src, strlen(src)), 0);
+	tg_infer_pyfile(&b, py);
+	assert_false(record_flags(&b) & TG_INFER_INCOMPLETE);
+	tg_buf_reset(&b);
+	tg_infer_pyfile_bounded(&b, py, 12);
+	assert_true(record_flags(&b) & TG_INFER_INCOMPLETE);
+	/* still a record: the import read before the bound is there */
+	assert_int_equal(tg_inferred_decode(&inf, "a.py", b.ptr, b.len), 0);
+	assert_string_equal(import_of(inf, "get_db"), "app.db.get_db");
+	assert_false(uses(inf, "get_db"));
+	tg_inferred_free(inf);
+	tg_pyfile_free(py);
+	tg_buf_release(&b);
+}
+
+/*
+ * A file made to be slow: every call deep in nested blocks makes the
+ * walk look at every enclosing block. The default bound stops it; the
+ * resolver says so.
+ */
+static void test_costly_file_incomplete(void **state)
+{
+	struct tg_buf src = TG_BUF_INIT, b = TG_BUF_INIT;
+	struct tg_pyfile *py = NULL;
+	struct tg_resolver *r = tg_resolver_new();
+	const int depth = 200;
+
+	(void)state;
+	tg_buf_addstr(&src, "def f(session):\n");
+	for (int d = 1; d <= depth; d++)
+		tg_buf_addf(&src, "%*swith session.begin():\n", d, "");
+	tg_buf_addf(&src, "%*s", depth + 1, "");
+	for (int i = 0; i < 30000; i++)
+		tg_buf_addstr(&src, "g();");
+	tg_buf_addstr(&src, "session.commit()\n");
+	assert_int_equal(tg_pyfile_parse(&py, "deep.py", src.ptr, src.len), 0);
+	assert_false(py->has_errors);
+	tg_infer_pyfile(&b, py);
+	assert_true(record_flags(&b) & TG_INFER_INCOMPLETE);
+	tg_resolver_add(r, "deep.py", b.ptr, b.len, true);
+	assert_true(tg_resolver_incomplete(r, "deep.py"));
+	add(r, "plain.py", "def g():\n    with x() as s:\n        yield s\n");
+	assert_false(tg_resolver_incomplete(r, "plain.py"));
+	assert_false(tg_resolver_incomplete(r, "absent.py"));
+	tg_resolver_free(r);
+	tg_pyfile_free(py);
+	tg_buf_release(&b);
+	tg_buf_release(&src);
+}
+
+/*
+ * A route that only names an alias imported from elsewhere records its
+ * use of it, by the alias's own name too when the import renames it.
+ */
+static void test_alias_users_recorded(void **state)
+{
+	static const char plain[] =
+		"from app.deps import SessionDep\n"
+		"def create(db: SessionDep):\n"
+		"    db.commit()\n";
+	static const char renamed[] =
+		"from app.deps import SessionDep as Db\n"
+		"def create(db: Db):\n"
+		"    db.rollback()\n";
+	struct tg_buf b = TG_BUF_INIT;
+	struct tg_inferred *inf;
+	bool parsed;
+
+	(void)state;
+	assert_true(tg_infer_wanted("app/routes.py", plain, strlen(plain)));
+	assert_int_equal(tg_infer_blob(&b, &parsed, "app/routes.py", plain,
+				       strlen(plain)), 0);
+	assert_true(parsed);
+	tg_buf_release(&b);
+	inf = infer("app/routes.py", plain);
+	assert_true(uses(inf, "SessionDep"));
+	tg_inferred_free(inf);
+	inf = infer("app/renamed.py", renamed);
+	assert_true(uses(inf, "Db"));
+	assert_true(uses(inf, "app.deps.SessionDep"));
+	tg_inferred_free(inf);
+}
+
+static bool has_name(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+/* The names whose import a change re-pointed, added or removed. */
+static void test_changed_imports(void **state)
+{
+	struct tg_buf a = TG_BUF_INIT, b = TG_BUF_INIT;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+
+	(void)state;
+	record(&a, "app/__init__.py",
+	       "import os\nfrom .db_ro import get_session\n"
+	       "from .deps import SessionDep\n");
+	record(&b, "app/__init__.py",
+	       "import os\nfrom .db import get_session\n"
+	       "from .models import Job\n");
+	tg_inferred_changed_imports(&names, &n, &alloc, "app/__init__.py",
+				    a.ptr, a.len, b.ptr, b.len);
+	assert_int_equal(n, 3);
+	assert_true(has_name(names, n, "get_session"));
+	assert_true(has_name(names, n, "SessionDep"));
+	assert_true(has_name(names, n, "Job"));
+	assert_false(has_name(names, n, "os"));
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	tg_buf_release(&a);
+	tg_buf_release(&b);
+}
+
+static const unsigned char *failing_load(const void *key,
+					 unsigned char **owned)
+{
+	*owned = NULL;
+	tg_error_set(TG_EIO, "cannot read the record of %s",
+		     (const char *)key);
+	return NULL;
+}
+
+/*
+ * A record the loader cannot give makes its file resolve as empty, and
+ * the resolver says so: the caller fails the run rather than miss an
+ * owner (the loader no longer has to exit).
+ */
+static void test_failed_load_is_an_error(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+	unsigned char head[2];
+
+	(void)state;
+	record(&b, "app/db.py",
+	       "from contextlib import contextmanager\n"
+	       "@contextmanager\n"
+	       "def get_session():\n"
+	       "    s = make()\n"
+	       "    yield s\n"
+	       "    s.commit()\n");
+	memcpy(head, b.ptr, 2);
+	tg_resolver_add_lazy(r, "app/db.py", b.len, head, failing_load,
+			     "app/db.py");
+	add(r, "app/jobs.py", "from app.db import get_session\n");
+	assert_int_equal(tg_resolver_error(r), 0);
+	assert_null(owner(r, "app/jobs.py", "get_session"));
+	assert_int_equal(tg_resolver_error(r), TG_EIO);
+	assert_non_null(strstr(tg_error_last(), "app/db.py"));
+	tg_error_clear();
+	tg_resolver_free(r);
+	tg_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1208,6 +1421,12 @@ int main(void)
 		cmocka_unit_test(test_reaches),
 		cmocka_unit_test(test_fill_package_that_reaches_nothing),
 		cmocka_unit_test(test_answers_per_file),
+		cmocka_unit_test(test_many_functions),
+		cmocka_unit_test(test_bounded_walk),
+		cmocka_unit_test(test_costly_file_incomplete),
+		cmocka_unit_test(test_alias_users_recorded),
+		cmocka_unit_test(test_changed_imports),
+		cmocka_unit_test(test_failed_load_is_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

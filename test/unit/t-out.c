@@ -21,7 +21,7 @@ static void add(struct tg_report *r, const char *path, enum tg_status st,
 {
 	struct tg_finding *f = tg_findings_add(&r->findings);
 
-	f->rule = tg_rule_lookup("TX001");
+	f->rule = tg_rules_lookup("TX001");
 	f->severity = f->rule->severity;
 	f->path = tg_xstrdup(path);
 	f->unit = tg_xstrdup("Jobs.run");

@@ -4,7 +4,8 @@
 #include "txguard/error.h"
 #include "txguard/glob.h"
 #include "txguard/infer.h"
-#include "txguard/owners.h"
+#include "txguard/resolver.h"
+#include "txguard/owner_table.h"
 #include "txguard/ownerdb.h"
 #include "txguard/pyparse.h"
 

@@ -1,13 +1,15 @@
 /*
- * The two states of the repository's own definitions that one run needs
- * (SPEC §4, §5): the new side from the owner index, the pre-image beside
+ * The two states of the repository's own definitions that one run needs:
+ * the new side from the owner index, the pre-image beside
  * it, and the files a changed definition drags into the check.
  */
 #include "txguard/common.h"
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
-#include "txguard/inferstate.h"
+#include "txguard/node.h"
+#include "txguard/resolver.h"
+#include "txguard/ownerscope.h"
 #include "txguard/ownerdb.h"
 #include "txguard/repo.h"
 
@@ -106,7 +108,7 @@ static int read_blob(void *ctx, char **buf, size_t *len,
 	return tg_repo_read_blob(buf, len, ctx, id);
 }
 
-int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
+int tg_ownerscope_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
 			  const char *rev, unsigned flags)
 {
 	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY | flags,
@@ -155,11 +157,11 @@ static long find_change(const struct tg_changeset *cs, const size_t *order,
 }
 
 /*
- * §4: the files that use a definition this change altered are checked
+ * The files that use a definition this change altered are checked
  * whole, against themselves, under both states: what the change turned
  * into a violation is new, what was one already is not.
  */
-static int add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
+static int add_dependents(struct tg_ownerscope *st, struct tg_changeset *cs)
 {
 	struct tg_ownerdb_file *users = NULL;
 	size_t nusers = 0, *order, n0 = cs->nr;
@@ -209,10 +211,10 @@ static int add_dependents(struct tg_inferstate *st, struct tg_changeset *cs)
 
 /*
  * The pre-image state, made on first use: only a change with findings
- * needs it, and most commits have none (§12). The records are all read
+ * needs it, and most commits have none. The records are all read
  * already (two_states), so this cannot fail.
  */
-struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st)
+struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)
 {
 	pthread_mutex_lock(&st->mu);
 	if (!st->before && st->db) {
@@ -241,8 +243,140 @@ struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st)
 	return st->before;
 }
 
+/* Whether two answers name the same thing: kind, ownership, definition. */
+static bool same_meaning(const struct tg_resolution *a,
+			 const struct tg_resolution *b)
+{
+	if (a->kind != b->kind || a->owns != b->owns)
+		return false;
+	if (a->kind == TG_RESOLVED_NONE)
+		return true;
+	return !strcmp(a->path, b->path) &&
+	       !strcmp(a->def->qualname, b->def->qualname);
+}
+
+static void add_changed(struct tg_ownerscope *st, const char *name)
+{
+	for (size_t i = 0; i < st->nchanged; i++)
+		if (!strcmp(st->changed[i], name))
+			return;
+	TG_ALLOC_GROW(st->changed, st->nchanged + 1, st->alloc_changed);
+	st->changed[st->nchanged++] = tg_xstrdup(name);
+}
+
+/* Whether `name` means something else, from `path`, in the two states. */
+static bool meaning_changed(struct tg_resolver *now,
+			    struct tg_resolver *before, const char *path,
+			    const char *name)
+{
+	struct tg_resolution was, is;
+	size_t len = strlen(name);
+
+	tg_resolver_lookup(&is, now, path, name, len);
+	tg_resolver_lookup(&was, before, path, name, len);
+	return !same_meaning(&was, &is);
+}
+
+/* Whether dotted `s` starts with the name `first`: "db", "db.x". */
+static bool starts_with(const char *s, const char *first)
+{
+	size_t n = strlen(first);
+
+	return !strncmp(s, first, n) && (!s[n] || s[n] == '.');
+}
+
+/*
+ * The names of `inf` (uses, definitions' targets) that go through the
+ * import `local`: each that now means something else is changed, by its
+ * last part (users are found by it).
+ */
+static void changed_through(struct tg_ownerscope *st,
+			    struct tg_resolver *before, const char *path,
+			    const struct tg_inferred *inf, const char *local)
+{
+	for (size_t i = 0; inf && i < inf->nuses + inf->ndefs; i++) {
+		const char *n = i < inf->nuses ? inf->uses[i] :
+						 inf->defs[i - inf->nuses].target;
+
+		if (n && strcmp(n, local) && starts_with(n, local) &&
+		    meaning_changed(st->now, before, path, n))
+			add_changed(st, tg_node_last_part(n, strlen(n), NULL));
+	}
+}
+
+static struct tg_inferred *decoded(const char *path, const void *data,
+				   size_t len)
+{
+	struct tg_inferred *inf = NULL;
+
+	if (tg_inferred_decode(&inf, path, data, len) < 0) {
+		tg_error_clear();
+		return NULL;
+	}
+	return inf;
+}
+
+/*
+ * A changed import changes what names mean in every file that reaches
+ * a definition through it: a package's re-export, a wrapper's target, a
+ * module another imports from. For each file whose imports the change
+ * touched, a name is changed, like a changed definition's, when it now
+ * resolves from that file to something else than before (another
+ * definition, or one that owns where the old one did not): each
+ * imported name whose import changed, each dotted name the file uses
+ * or wraps through such an import (`db.get_session` after `from app
+ * import db`), and each definition of the file whose meaning changed
+ * with them (a wrapper that now owns). Both states' records are all in
+ * place (two_states).
+ */
+static int changed_imports(struct tg_ownerscope *st,
+			   const struct tg_changeset *cs)
+{
+	struct tg_resolver *before = NULL;
+
+	for (size_t i = 0; i < cs->nr; i++) {
+		const struct tg_change *ch = &cs->files[i];
+		const unsigned char *a = NULL, *b = NULL;
+		size_t alen = 0, blen = 0, nnames = 0, alloc = 0;
+		struct tg_inferred *was, *is;
+		char **names = NULL;
+		int err;
+
+		if ((err = tg_ownerdb_record(&a, &alen, st->db, ch->path,
+					     ch->old_path ? &ch->old_id :
+							    &zero_oid)) < 0 ||
+		    (err = tg_ownerdb_record(&b, &blen, st->db, ch->path,
+					     &ch->new_id)) < 0)
+			return err;
+		tg_inferred_changed_imports(&names, &nnames, &alloc, ch->path,
+					    a, alen, b, blen);
+		if (!nnames)
+			continue;
+		if (!before)
+			before = tg_ownerscope_before(st);
+		was = decoded(ch->path, a, alen);
+		is = decoded(ch->path, b, blen);
+		for (size_t k = 0; k < nnames; k++) {
+			if (meaning_changed(st->now, before, ch->path,
+					    names[k]))
+				add_changed(st, names[k]);
+			changed_through(st, before, ch->path, was, names[k]);
+			changed_through(st, before, ch->path, is, names[k]);
+			free(names[k]);
+		}
+		for (size_t k = 0; is && k < is->ndefs; k++)
+			if (meaning_changed(st->now, before, ch->path,
+					    is->defs[k].qualname))
+				add_changed(st, is->defs[k].name);
+		tg_inferred_free(was);
+		tg_inferred_free(is);
+		free(names);
+	}
+	return 0;
+}
+
 /* Both states for a changeset with a pre-image side. */
-static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
+static int two_states(struct tg_ownerscope *st, struct tg_changeset *cs)
 {
 	int err;
 
@@ -266,12 +400,14 @@ static int two_states(struct tg_inferstate *st, struct tg_changeset *cs)
 			     &ch->new_id)) < 0)
 			return err;
 	}
+	if ((err = changed_imports(st, cs)) < 0)
+		return err;
 	if (st->nchanged && (err = add_dependents(st, cs)) < 0)
 		return err;
 	return tg_ownerdb_save(st->db);
 }
 
-int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_staged(struct tg_ownerscope *st, struct tg_repo *repo,
 			 struct tg_changeset *cs)
 {
 	int err;
@@ -280,12 +416,12 @@ int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0; /* nothing to check: never build the index */
 	st->repo = repo;
 	st->rev = NULL;
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL, 0)) < 0)
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, NULL, 0)) < 0)
 		return err;
 	return two_states(st, cs);
 }
 
-int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_branch(struct tg_ownerscope *st, struct tg_repo *repo,
 			 struct tg_changeset *cs, const char *head)
 {
 	int err;
@@ -294,29 +430,29 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0;
 	st->repo = repo;
 	st->rev = head ? head : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev, 0)) < 0)
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev, 0)) < 0)
 		return err;
 	return two_states(st, cs);
 }
 
-int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_scan(struct tg_ownerscope *st, struct tg_repo *repo,
 		       const char *rev)
 {
 	int err;
 
 	st->repo = repo;
 	st->rev = rev ? rev : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev,
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev,
 					 TG_OWNERDB_LIVE_ONLY)) < 0)
 		return err;
-	/* each file analysed joins it then (tg_inferstate_fill) */
+	/* each file analysed joins it then (tg_ownerscope_fill) */
 	st->now = tg_ownerdb_resolver(st->db);
 	tg_ownerdb_def_names(&st->words, &st->nwords, &st->alloc_words,
 			     st->db);
 	return 0;
 }
 
-bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
+bool tg_ownerscope_fill(struct tg_ownerscope *st, struct tg_resolver *r,
 			const char *path, const struct tg_oid *id)
 {
 	const unsigned char *d = NULL;
@@ -338,13 +474,13 @@ bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
 	return len > 0;
 }
 
-void tg_inferstate_init(struct tg_inferstate *st)
+void tg_ownerscope_init(struct tg_ownerscope *st)
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_init(&st->mu, NULL);
 }
 
-void tg_inferstate_release(struct tg_inferstate *st)
+void tg_ownerscope_release(struct tg_ownerscope *st)
 {
 	pthread_mutex_destroy(&st->mu);
 	tg_resolver_free(st->before);

@@ -1,6 +1,6 @@
 /**
- * inferstate.h: the repository's own owners and factories for one run
- * (SPEC §4, §5), ready for the engine.
+ * ownerscope.h: the repository's own owners and factories for one run,
+ * and the owner-index pipeline around them, ready for the engine.
  *
  * - `now`: every definition as of the side being checked (the index, the
  *   branch tip, the scanned tree), from the owner index (ownerdb.h);
@@ -9,12 +9,12 @@
  *   is a new finding, and one whose owner was already one is not;
  * - the changeset grows by the files that use a definition the change
  *   made or unmade (owner, dependency, alias, factory): each is checked
- *   whole against itself under both states (SPEC §4 owner-definition
+ *   whole against itself under both states (owner-definition
  *   changes);
  * - `words`: the names of every definition, for the scan's pre-filter.
  */
-#ifndef TXGUARD_INFERSTATE_H
-#define TXGUARD_INFERSTATE_H
+#ifndef TXGUARD_OWNERSCOPE_H
+#define TXGUARD_OWNERSCOPE_H
 
 #include "txguard/common.h"
 
@@ -26,10 +26,10 @@ struct tg_changeset;
 struct tg_ownerdb;
 struct tg_resolver;
 
-struct tg_inferstate {
+struct tg_ownerscope {
 	struct tg_ownerdb *db;
 	struct tg_resolver *now;    /* owned by db */
-	struct tg_resolver *before; /* tg_inferstate_before() */
+	struct tg_resolver *before; /* tg_ownerscope_before() */
 	const struct tg_changeset *cs;
 	struct tg_repo *repo;
 	const char *rev; /* the new side's tree; NULL: the index */
@@ -41,25 +41,25 @@ struct tg_inferstate {
 	size_t dependents; /* files added to the changeset for them */
 };
 
-void tg_inferstate_init(struct tg_inferstate *st);
+void tg_ownerscope_init(struct tg_ownerscope *st);
 
 /**
  * Staged mode: the index git will commit is the new side, `cs` the
  * change (TG_CHANGE_* entries from tg_changeset_staged); appends the
  * dependent files to `cs`. Errors: TG_EGIT.
  */
-int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_staged(struct tg_ownerscope *st, struct tg_repo *repo,
 			 struct tg_changeset *cs);
 
 /** Branch mode: the tree of `head` is the new side. Errors: TG_EGIT. */
-int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_branch(struct tg_ownerscope *st, struct tg_repo *repo,
 			 struct tg_changeset *cs, const char *head);
 
 /**
  * Scan mode: the whole tree of `rev` is the new side (owners outside the
  * scanned paths count); no pre-image. Errors: TG_EGIT.
  */
-int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
+int tg_ownerscope_scan(struct tg_ownerscope *st, struct tg_repo *repo,
 		       const char *rev);
 
 /**
@@ -69,14 +69,14 @@ int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
  * pre-filter skipped the blob): the caller makes one from its parse.
  * Thread-safe.
  */
-bool tg_inferstate_fill(struct tg_inferstate *st, struct tg_resolver *r,
+bool tg_ownerscope_fill(struct tg_ownerscope *st, struct tg_resolver *r,
 			const char *path, const struct tg_oid *id);
 
 /**
  * The pre-image state, made on first call (most changes have no finding
  * and never need it); NULL in scan mode. Thread-safe.
  */
-struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st);
+struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st);
 
 /**
  * Just the owner index (refreshed and saved): of the index git will
@@ -84,9 +84,9 @@ struct tg_resolver *tg_inferstate_before(struct tg_inferstate *st);
  * and `flags` (ownerdb.h). For `txguard index`, and the states above.
  * Errors: TG_EGIT.
  */
-int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
+int tg_ownerscope_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
 			  const char *rev, unsigned flags);
 
-void tg_inferstate_release(struct tg_inferstate *st);
+void tg_ownerscope_release(struct tg_ownerscope *st);
 
 #endif

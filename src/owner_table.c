@@ -1,5 +1,5 @@
 #include "txguard/common.h"
-#include "txguard/owners.h"
+#include "txguard/owner_table.h"
 
 static void add(struct tg_owner **v, size_t *nr, size_t *alloc,
 		const char *name, enum tg_owner_origin origin,
@@ -15,7 +15,7 @@ static void add(struct tg_owner **v, size_t *nr, size_t *alloc,
 	o->how = how ? tg_xstrdup(how) : NULL;
 }
 
-void tg_owners_add_owner(struct tg_owners *o, const char *name,
+void tg_owner_table_add_owner(struct tg_owner_table *o, const char *name,
 			 enum tg_owner_origin origin, const char *where,
 			 const char *how)
 {
@@ -23,7 +23,7 @@ void tg_owners_add_owner(struct tg_owners *o, const char *name,
 	    how);
 }
 
-void tg_owners_add_factory(struct tg_owners *o, const char *name,
+void tg_owner_table_add_factory(struct tg_owner_table *o, const char *name,
 			   enum tg_owner_origin origin, const char *where)
 {
 	add(&o->factories, &o->nfactories, &o->alloc_factories, name, origin,
@@ -40,7 +40,7 @@ static void release_list(struct tg_owner *v, size_t nr)
 	free(v);
 }
 
-void tg_owners_release(struct tg_owners *o)
+void tg_owner_table_release(struct tg_owner_table *o)
 {
 	if (!o)
 		return;
@@ -50,7 +50,7 @@ void tg_owners_release(struct tg_owners *o)
 }
 
 /*
- * §8: a dotted entry matches only that exact spelling; an undotted one
+ * A dotted entry matches only that exact spelling; an undotted one
  * matches any callee whose last dotted part is that name.
  */
 static bool name_matches(const char *name, const char *callee, size_t len)
@@ -77,13 +77,13 @@ static const struct tg_owner *match(const struct tg_owner *v, size_t nr,
 	return NULL;
 }
 
-const struct tg_owner *tg_owners_match_owner(const struct tg_owners *o,
+const struct tg_owner *tg_owner_table_match_owner(const struct tg_owner_table *o,
 					     const char *callee, size_t len)
 {
 	return o ? match(o->owners, o->nowners, callee, len) : NULL;
 }
 
-const struct tg_owner *tg_owners_match_factory(const struct tg_owners *o,
+const struct tg_owner *tg_owner_table_match_factory(const struct tg_owner_table *o,
 					       const char *callee, size_t len)
 {
 	return o ? match(o->factories, o->nfactories, callee, len) : NULL;

@@ -1,15 +1,15 @@
 /**
- * owners.h: which calls create a context manager that owns the
+ * owner_table.h: which calls create a context manager that owns the
  * transaction (commits or rolls back on exit), and which are session
- * factories (SPEC §5, §8).
+ * factories.
  *
  * Names match the called expression as written, dotted or not:
  * "db.get_session" matches only that spelling; "get_session" matches any
  * call whose last name part is get_session. SQLAlchemy's own `X.begin()`
  * and `X.begin_nested()` are built in and need no entry.
  */
-#ifndef TXGUARD_OWNERS_H
-#define TXGUARD_OWNERS_H
+#ifndef TXGUARD_OWNER_TABLE_H
+#define TXGUARD_OWNER_TABLE_H
 
 #include "txguard/common.h"
 
@@ -26,29 +26,29 @@ struct tg_owner {
 	char *how;    /* "commits on exit", owned, may be NULL */
 };
 
-struct tg_owners {
+struct tg_owner_table {
 	struct tg_owner *owners;
 	size_t nowners, alloc_owners;
 	struct tg_owner *factories;
 	size_t nfactories, alloc_factories;
 };
 
-#define TG_OWNERS_INIT { 0 }
+#define TG_OWNER_TABLE_INIT { 0 }
 
-void tg_owners_add_owner(struct tg_owners *o, const char *name,
+void tg_owner_table_add_owner(struct tg_owner_table *o, const char *name,
 			 enum tg_owner_origin origin, const char *where,
 			 const char *how);
-void tg_owners_add_factory(struct tg_owners *o, const char *name,
+void tg_owner_table_add_factory(struct tg_owner_table *o, const char *name,
 			   enum tg_owner_origin origin, const char *where);
-void tg_owners_release(struct tg_owners *o);
+void tg_owner_table_release(struct tg_owner_table *o);
 
 /**
  * The owner (or factory) matching the callee text `callee` (e.g.
  * "get_background_session", "db.get_session"; no arguments), or NULL.
  */
-const struct tg_owner *tg_owners_match_owner(const struct tg_owners *o,
+const struct tg_owner *tg_owner_table_match_owner(const struct tg_owner_table *o,
 					     const char *callee, size_t len);
-const struct tg_owner *tg_owners_match_factory(const struct tg_owners *o,
+const struct tg_owner *tg_owner_table_match_factory(const struct tg_owner_table *o,
 					       const char *callee, size_t len);
 
 #endif

@@ -1,0 +1,68 @@
+#include "txguard/common.h"
+#include "txguard/node.h"
+#include "txguard/pyparse.h"
+
+TSNode tg_node_child(TSNode node, unsigned field)
+{
+	return ts_node_child_by_field_id(node,
+					 (TSFieldId)tg_pyparse_field(field));
+}
+
+TSNode tg_node_unparen(TSNode n)
+{
+	while (tg_node_is(n, TG_PK_PARENTHESIZED) &&
+	       ts_node_named_child_count(n) == 1)
+		n = ts_node_named_child(n, 0);
+	return n;
+}
+
+const char *tg_node_text(const struct tg_pyfile *py, TSNode node,
+			 size_t *len)
+{
+	uint32_t s = ts_node_start_byte(node), e = ts_node_end_byte(node);
+
+	if (e > py->len)
+		e = (uint32_t)py->len;
+	if (s > e)
+		s = e;
+	*len = e - s;
+	return py->src + s;
+}
+
+char *tg_node_strdup(const struct tg_pyfile *py, TSNode node)
+{
+	size_t len;
+	const char *s = tg_node_text(py, node, &len);
+
+	return tg_xstrndup(s, len);
+}
+
+const char *tg_node_last_part(const char *s, size_t len, size_t *n)
+{
+	const char *l = s + len;
+
+	while (l > s && l[-1] != '.')
+		l--;
+	if (n)
+		*n = (size_t)(s + len - l);
+	return l;
+}
+
+bool tg_node_callee_is(const struct tg_pyfile *py, TSNode call,
+		       const char *name)
+{
+	TSNode fn;
+	const char *s, *l;
+	size_t len, n;
+
+	if (!tg_node_is(call, TG_PK_CALL))
+		return false;
+	fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
+	if (tg_node_is(fn, TG_PK_ATTRIBUTE))
+		fn = tg_node_child(fn, TG_F_ATTRIBUTE);
+	if (!tg_node_is(fn, TG_PK_IDENTIFIER))
+		return false;
+	s = tg_node_text(py, fn, &len);
+	l = tg_node_last_part(s, len, &n);
+	return tg_node_text_is(l, n, name);
+}
