@@ -8,16 +8,9 @@ void tg_report_notice(struct tg_report *r, const char *fmt, ...)
 {
 	va_list ap;
 	char *msg;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		BUG("bad format string '%s'", fmt);
-	msg = tg_xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(msg, (size_t)n + 1, fmt, ap);
+	msg = tg_xvasprintf(fmt, ap);
 	va_end(ap);
 	TG_ALLOC_GROW(r->notices, r->nnotices + 1, r->alloc_notices);
 	r->notices[r->nnotices++] = msg;

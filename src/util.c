@@ -50,20 +50,29 @@ char *tg_xstrndup(const char *s, size_t n)
 	return p;
 }
 
-char *tg_xasprintf(const char *fmt, ...)
+char *tg_xvasprintf(const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 	char *p;
 
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		BUG("bad format string '%s'", fmt);
 	p = tg_xmalloc((size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, again);
+	va_end(again);
+	return p;
+}
+
+char *tg_xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
 	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	p = tg_xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #endif
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +42,8 @@ char *tg_xstrdup(const char *s);
 char *tg_xstrndup(const char *s, size_t n);
 /** printf into a fresh allocation the caller frees. */
 char *tg_xasprintf(const char *fmt, ...) TG_PRINTF(1, 2);
+/** The same with a va_list (left for the caller to va_end). */
+char *tg_xvasprintf(const char *fmt, va_list ap) TG_PRINTF(1, 0);
 
 /** Abort with file:line on a broken invariant. */
 TG_NORETURN void tg_bug(const char *file, int line, const char *fmt, ...)

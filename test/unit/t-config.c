@@ -3,6 +3,7 @@
 #include "txguard/config.h"
 #include "txguard/error.h"
 #include "txguard/repo.h"
+#include "../helper/testrepo.h"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -10,49 +11,28 @@
 #include <cmocka.h>
 #include <git2.h>
 
-static char dir[256];
-
-static void sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *full;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	full = tg_xasprintf("cd '%s' && %s", dir, cmd);
-	rc = system(full);
-	if (rc != 0)
-		fail_msg("command failed (%d): %s", rc, cmd);
-	free(full);
-	free(cmd);
-}
-
+/* Write `text` to `name` in the scratch directory; returns its path. */
 static char *write_file(const char *name, const char *text)
 {
-	char *path = tg_xasprintf("%s/%s", dir, name);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
+	testrepo_write(name, text);
+	return tg_xasprintf("%s/%s", testrepo_dir(), name);
 }
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	char *global;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/t-config.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
+	if (testrepo_create("t-config") < 0)
 		return -1;
-	sh("mkdir home");
-	/* the global layer is this test's own, never the user's */
-	global = tg_xasprintf("%s/home", dir);
+	testrepo_sh("mkdir home");
+	/*
+	 * The global layer is this test's own, never the user's: libgit2
+	 * looks for it in home/, and GIT_CONFIG_GLOBAL (which the scratch
+	 * repository sets to /dev/null for git) is left to the tests of it.
+	 */
+	unsetenv("GIT_CONFIG_GLOBAL");
+	global = tg_xasprintf("%s/home", testrepo_dir());
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_GLOBAL, global);
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_XDG, global);
 	git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, GIT_CONFIG_LEVEL_SYSTEM, global);
@@ -63,8 +43,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	sh("cd / && rm -rf '%s'", dir);
-	return 0;
+	return testrepo_remove();
 }
 
 /* Load `text` as a file; returns the error code, the message in tg_error_last. */
@@ -86,7 +65,7 @@ static void expect_error(const char *text, int line, const char *what)
 
 	if (load(&cfg, text) != TG_EPARSE)
 		fail_msg("accepted: %s", text);
-	want = tg_xasprintf("%s/cfg:%d: ", dir, line);
+	want = tg_xasprintf("%s/cfg:%d: ", testrepo_dir(), line);
 	if (line > 0 && strncmp(tg_error_last(), want, strlen(want)))
 		fail_msg("'%s' does not start with '%s'", tg_error_last(), want);
 	if (!strstr(tg_error_last(), what))
@@ -98,7 +77,7 @@ static void expect_error(const char *text, int line, const char *what)
 static void test_defaults(void **state)
 {
 	struct tg_config cfg;
-	char *missing = tg_xasprintf("%s/nope", dir);
+	char *missing = tg_xasprintf("%s/nope", testrepo_dir());
 
 	(void)state;
 	tg_config_init(&cfg);
@@ -414,16 +393,16 @@ static void test_layers(void **state)
 	char *path;
 
 	(void)state;
-	sh("mkdir r && cd r && git init -q");
+	testrepo_sh("mkdir r && cd r && git init -q");
 	path = write_file("r/.txguard", "[txguard]\n\tfailOn = low\n\tbaseline = tx\n"
 					"\towner = from_file\n\tmaxFileSize = 1m\n");
 	free(path);
 	path = write_file("home/.gitconfig", "[user]\n\tname = x\n[txguard]\n"
 					     "\tfailOn = medium\n\towner = from_global\n");
 	free(path);
-	sh("cd r && git config txguard.failOn critical && "
+	testrepo_sh("cd r && git config txguard.failOn critical && "
 	   "git config --add txguard.owner from_local && git config core.x y");
-	path = tg_xasprintf("%s/r", dir);
+	path = tg_xasprintf("%s/r", testrepo_dir());
 	assert_int_equal(tg_repo_open(&repo, path), 0);
 	tg_config_init(&cfg);
 	if (tg_config_load(&cfg, repo) < 0)
@@ -438,18 +417,18 @@ static void test_layers(void **state)
 	tg_config_release(&cfg);
 
 	/* a bad value in the repository's config names that file */
-	sh("cd r && git config txguard.maxFileSize lots");
+	testrepo_sh("cd r && git config txguard.maxFileSize lots");
 	tg_config_init(&cfg);
 	assert_int_equal(tg_config_load(&cfg, repo), TG_EPARSE);
 	assert_non_null(strstr(tg_error_last(), "config:"));
 	assert_non_null(strstr(tg_error_last(), "lots"));
 	tg_config_release(&cfg);
-	sh("cd r && git config --unset txguard.maxFileSize");
+	testrepo_sh("cd r && git config --unset txguard.maxFileSize");
 
 	/* GIT_CONFIG_GLOBAL replaces ~/.gitconfig, as in git */
 	free(write_file("envglobal", "[txguard]\n\towner = from_env\n"));
 	{
-		char *g = tg_xasprintf("%s/envglobal", dir);
+		char *g = tg_xasprintf("%s/envglobal", testrepo_dir());
 
 		setenv("GIT_CONFIG_GLOBAL", g, 1);
 		tg_config_init(&cfg);
@@ -462,7 +441,7 @@ static void test_layers(void **state)
 	}
 
 	/* no .txguard in the work tree: the staged one counts */
-	sh("cd r && git add .txguard && rm .txguard");
+	testrepo_sh("cd r && git add .txguard && rm .txguard");
 	tg_config_init(&cfg);
 	assert_int_equal(tg_config_load(&cfg, repo), 0);
 	assert_string_equal(cfg.baseline, "tx");
@@ -478,8 +457,8 @@ static void test_bare(void **state)
 	char *path;
 
 	(void)state;
-	sh("rm -f home/.gitconfig && git init -q --bare b.git");
-	path = tg_xasprintf("%s/b.git", dir);
+	testrepo_sh("rm -f home/.gitconfig && git init -q --bare b.git");
+	path = tg_xasprintf("%s/b.git", testrepo_dir());
 	assert_int_equal(tg_repo_open(&repo, path), 0);
 	assert_null(tg_repo_workdir(repo));
 	tg_config_init(&cfg);
