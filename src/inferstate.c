@@ -4,6 +4,7 @@
  * it, and the files a changed definition drags into the check.
  */
 #include "txguard/common.h"
+#include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
@@ -113,9 +114,17 @@ int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
 				     .read = read_blob,
 				     .read_ctx = repo };
 	struct source s;
+	struct tg_config cfg;
 	int err;
 
 	*db = NULL;
+	/* maxFileSize bounds the owner index's reads too (a bad config is
+	 * the command's to report: the default then) */
+	tg_config_init(&cfg);
+	if (tg_config_load(&cfg, repo) < 0)
+		tg_error_clear();
+	o.max_file_size = cfg.max_file_size;
+	tg_config_release(&cfg);
 	if ((err = source_open(&s, repo, rev)) < 0)
 		return err;
 	/* the index's paths live as long as the repository; a tree's not */

@@ -1201,7 +1201,7 @@ static void test_build_in_batches(void **state)
 		unsetenv("TMPDIR");
 	free(tmpdir);
 	free(want);
-	sh("git rm -rq --cached plain && rm -r plain");
+	sh("git rm -rq --cached plain many && rm -r plain many");
 }
 
 /*
@@ -1248,6 +1248,287 @@ static void test_big_blobs(void **state)
 	sh("git rm -rq --cached big && rm -r big");
 }
 
+/* The record of `path` in a db that holds every file's, or NULL. */
+static const struct tg_ownerdb_file *file_of(struct tg_ownerdb *db,
+					     const char *path)
+{
+	for (size_t i = 0; i < tg_ownerdb_count(db); i++)
+		if (!strcmp(tg_ownerdb_file(db, i)->path, path))
+			return tg_ownerdb_file(db, i);
+	return NULL;
+}
+
+/*
+ * What inference extracts depends on the path: a package's __init__.py
+ * is always parsed, another module only when it has a pre-filter word.
+ * The same bytes first seen at another path, in an earlier run or
+ * earlier in the same run, must not lend the package their empty
+ * record: its re-export would be lost.
+ */
+static void test_record_keyed_by_role(void **state)
+{
+	static const char reexport[] =
+		"from app.session_helpers import get_background_session\n";
+	struct tg_ownerdb_opts nocache = { .flags = TG_OWNERDB_NO_CACHE };
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_file *f;
+
+	(void)state;
+	/* the bytes as a plain module: filtered out, an empty record */
+	write_file("pkg/compat.py", reexport);
+	sh("rm -rf " CACHE " && git add -A");
+	db = build(NULL);
+	f = file_of(db, "pkg/compat.py");
+	assert_non_null(f);
+	assert_int_equal(f->len, 0);
+	free_db(db);
+	/* the same bytes become the package: parsed, whatever the cache */
+	sh("git mv pkg/compat.py pkg/__init__.py");
+	db = build(NULL);
+	f = file_of(db, "pkg/__init__.py");
+	assert_non_null(f);
+	assert_true(f->len > 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(db),
+					  "pkg/__init__.py",
+					  "get_background_session", 22));
+	free_db(db);
+	/* and warm, each role keeps its own record */
+	write_file("pkg/compat.py", reexport);
+	sh("git add -A");
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+	assert_true(file_of(db, "pkg/__init__.py")->len > 0);
+	assert_int_equal(file_of(db, "pkg/compat.py")->len, 0);
+	free_db(db);
+	/* in one run without a cache, a copy that sorts first */
+	sh("git mv pkg/compat.py pkg/Compat.py");
+	db = build(&nocache);
+	assert_true(file_of(db, "pkg/__init__.py")->len > 0);
+	assert_int_equal(file_of(db, "pkg/Compat.py")->len, 0);
+	free_db(db);
+	sh("git rm -rq --cached pkg && rm -r pkg");
+}
+
+/* The checksum of the cache's format (src/ownerdb-format.md). */
+static uint64_t fmt_words(uint64_t h, const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static uint64_t fmt_sum(const unsigned char *p, size_t len)
+{
+	size_t words = len & ~(size_t)7;
+	uint64_t h = fmt_words(0x243f6a8885a308d3ULL ^ len, p, words);
+
+	for (size_t i = words; i < len; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/*
+ * Rewrite the cache's one layer as another inference version would
+ * have written it, every checksum and name right: only the version
+ * tells it apart.
+ */
+static void relabel_layer(uint32_t infer_version)
+{
+	char *chain = tg_xasprintf("%s/" CHAIN, dir), *layer = NULL, *name;
+	FILE *f = fopen(chain, "r");
+	char line[256];
+	struct tg_buf b = TG_BUF_INIT, text = TG_BUF_INIT;
+	uint32_t nrows;
+	uint64_t data_len, sum;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, ".layer\n")) {
+			line[strlen(line) - 1] = '\0';
+			layer = tg_xasprintf("%s/" CACHE "/%s", dir, line);
+		}
+	fclose(f);
+	assert_non_null(layer);
+	f = fopen(layer, "r");
+	assert_non_null(f);
+	for (;;) {
+		char chunk[4096];
+		size_t n = fread(chunk, 1, sizeof(chunk), f);
+
+		if (!n)
+			break;
+		tg_buf_add(&b, chunk, n);
+	}
+	fclose(f);
+	memcpy(b.ptr + 16, &infer_version, 4);
+	memcpy(&nrows, b.ptr + 20, 4);
+	memcpy(&data_len, b.ptr + 24, 8);
+	memset(b.ptr + 32, 0, 8);
+	sum = fmt_words(0x243f6a8885a308d3ULL ^ (40 + (uint64_t)nrows * 32),
+			(const unsigned char *)b.ptr, 40);
+	sum = fmt_words(sum, (const unsigned char *)b.ptr + 40 + data_len,
+			(size_t)nrows * 32);
+	memcpy(b.ptr + 32, &sum, 8);
+	unlink(layer);
+	name = tg_xasprintf("ownerdb-v3.%016llx.layer", (unsigned long long)sum);
+	free(layer);
+	layer = tg_xasprintf("%s/" CACHE "/%s", dir, name);
+	f = fopen(layer, "w");
+	assert_non_null(f);
+	fwrite(b.ptr, 1, b.len, f);
+	fclose(f);
+	tg_buf_addf(&text, "txguard-ownerdb-chain 3\n%s\n", name);
+	sum = fmt_sum((const unsigned char *)text.ptr, text.len);
+	tg_buf_addf(&text, "sum %016llx\n", (unsigned long long)sum);
+	f = fopen(chain, "w");
+	assert_non_null(f);
+	fwrite(text.ptr, 1, text.len, f);
+	fclose(f);
+	tg_buf_release(&b);
+	tg_buf_release(&text);
+	free(name);
+	free(layer);
+	free(chain);
+}
+
+/* A layer made by another inference version is never used. */
+static void test_other_inference_version(void **state)
+{
+	struct tg_ownerdb *db;
+
+	(void)state;
+	sh("rm -rf " CACHE);
+	free_db(build(NULL));
+	/* the same version, relabelled: still trusted (the test is sound) */
+	relabel_layer(TG_INFER_VERSION);
+	db = build(NULL);
+	assert_true(tg_ownerdb_stats(db)->cache_valid);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	free_db(db);
+	relabel_layer(TG_INFER_VERSION + 1);
+	db = build(NULL);
+	assert_false(tg_ownerdb_stats(db)->cache_valid);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 5);
+	assert_true(tg_ownerdb_stats(db)->written);
+	free_db(db);
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	free_db(db);
+}
+
+/*
+ * A record inference left incomplete serves the run that made it but is
+ * never saved, and the run counts it.
+ */
+static void test_incomplete_never_saved(void **state)
+{
+	static const char src[] = "with cut_short():\n    pass\n";
+	struct tg_ownerdb_file seed = { 0 };
+	struct tg_ownerdb_opts opts = { 0 };
+	struct tg_buf rec = TG_BUF_INIT;
+	const struct tg_ownerdb_file *f;
+	struct tg_ownerdb *db;
+	git_index *index;
+	bool parsed;
+
+	(void)state;
+	write_file("app/cut.py", src);
+	sh("rm -rf " CACHE);
+	free_db(build(NULL)); /* the other files' records */
+	sh("git add app/cut.py");
+	tg_infer_blob(&rec, &parsed, "app/cut.py", src, strlen(src));
+	assert_true(rec.len > 0);
+	rec.ptr[0] |= TG_INFER_INCOMPLETE;
+	/* the seed: the only record of app/cut.py this run has */
+	{
+		git_repository *repo;
+
+		assert_int_equal(git_repository_open(&repo, dir), 0);
+		assert_int_equal(git_repository_index(&index, repo), 0);
+		memcpy(seed.id.id,
+		       git_index_get_bypath(index, "app/cut.py", 0)->id.id,
+		       TG_OID_RAWSZ);
+		seed.path = (char *)"app/cut.py";
+		seed.data = (const unsigned char *)rec.ptr;
+		seed.len = rec.len;
+		opts.seed = &seed;
+		opts.nseed = 1;
+		assert_int_equal(tg_ownerdb_from_index(&db, repo, index, NULL,
+						       &opts), 0);
+		assert_int_equal(tg_ownerdb_stats(db)->seeded, 1);
+		assert_int_equal(tg_ownerdb_stats(db)->incomplete, 1);
+		assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+		f = file_of(db, "app/cut.py");
+		assert_non_null(f);
+		assert_int_equal(f->len, rec.len);
+		assert_true(f->data[0] & TG_INFER_INCOMPLETE);
+		tg_ownerdb_free(db);
+		git_index_free(index);
+		git_repository_free(repo);
+	}
+	/* not in the cache: the next run reads and infers the blob */
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->incomplete, 0);
+	f = file_of(db, "app/cut.py");
+	assert_false(f->data[0] & TG_INFER_INCOMPLETE);
+	free_db(db);
+	tg_buf_release(&rec);
+	sh("git rm -q --cached app/cut.py && rm app/cut.py");
+}
+
+/*
+ * A blob over max_file_size is never read, by the build or by a record
+ * asked for later: it has no record, is counted, and nothing is cached
+ * for it, so a larger limit later reads it.
+ */
+static void test_max_file_size(void **state)
+{
+	struct tg_ownerdb_opts small = { .max_file_size = 200 };
+	struct tg_ownerdb_opts small_targets = {
+		.max_file_size = 200, .flags = TG_OWNERDB_TARGETS_ONLY
+	};
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_file *f;
+	const unsigned char *d;
+	size_t len;
+
+	(void)state;
+	sh("rm -rf " CACHE);
+	/* session_helpers.py is the one file over 200 bytes */
+	db = build(&small);
+	assert_int_equal(tg_ownerdb_stats(db)->too_big, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 4);
+	f = file_of(db, "app/session_helpers.py");
+	assert_int_equal(f->len, 0);
+	assert_null(tg_resolver_owner(tg_ownerdb_resolver(db), "app/jobs.py",
+				      "get_background_session", 22));
+	assert_int_equal(tg_ownerdb_record(&d, &len, db,
+					   "app/session_helpers.py", &f->id),
+			 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 4);
+	free_db(db);
+	db = build(&small_targets);
+	assert_int_equal(tg_ownerdb_stats(db)->too_big, 1);
+	assert_int_equal(tg_ownerdb_count(db), 0);
+	free_db(db);
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->too_big, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 4);
+	free_db(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1267,6 +1548,10 @@ int main(void)
 		cmocka_unit_test(test_many_records_warm),
 		cmocka_unit_test(test_build_in_batches),
 		cmocka_unit_test(test_big_blobs),
+		cmocka_unit_test(test_record_keyed_by_role),
+		cmocka_unit_test(test_other_inference_version),
+		cmocka_unit_test(test_incomplete_never_saved),
+		cmocka_unit_test(test_max_file_size),
 	};
 	int rc;
 
