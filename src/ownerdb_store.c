@@ -88,6 +88,7 @@ struct tg_ownerdb_layer {
 	uint64_t rows_off; /* where the table starts */
 	uint64_t sum;      /* the header's table_sum */
 	bool batch;        /* written by this run's build */
+	bool synced;       /* on disk: fsync'ed before the chain lists it */
 };
 
 /* ---- checksums and keys --------------------------------------------------- */
@@ -164,12 +165,19 @@ static struct tg_ownerdb_key row_key(const struct layer_row *r)
 	return k;
 }
 
+/* A row against a key, read in place: lookups make many of these. */
 static int row_cmp(const unsigned char *row, const struct tg_ownerdb_key *k)
 {
-	struct layer_row r = row_at(row);
-	struct tg_ownerdb_key rk = row_key(&r);
+	int c = memcmp(row, k->id.id, TG_OID_RAWSZ);
+	uint32_t bits;
+	unsigned role;
 
-	return tg_ownerdb_key_cmp(&rk, k);
+	if (c)
+		return c;
+	memcpy(&bits, row + offsetof(struct layer_row, bits), sizeof(bits));
+	role = bits & ROW_PACKAGE ? TG_OWNERDB_ROLE_PACKAGE :
+				    TG_OWNERDB_ROLE_MODULE;
+	return (role > k->role) - (role < k->role);
 }
 
 /* ---- files ---------------------------------------------------------------- */
@@ -351,15 +359,15 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 			return NULL;
 		sum = sum_words(sum, buf, (size_t)(hi - lo) * ROW_SIZE);
 		for (uint64_t i = lo; i < hi; i++) {
-			struct layer_row r = row_at(buf + (i - lo) * ROW_SIZE);
-			struct tg_ownerdb_key k = row_key(&r);
+			const unsigned char *p = buf + (i - lo) * ROW_SIZE;
+			struct layer_row r = row_at(p);
 			uint32_t len = r.bits & ROW_LEN_MASK;
 
 			if ((uint64_t)r.off + len > h.data_len ||
 			    len > MAX_RECORD || (r.bits & ROW_RESERVED) ||
-			    (i && tg_ownerdb_key_cmp(&last, &k) >= 0))
+			    (i && row_cmp(p, &last) <= 0))
 				return NULL;
-			last = k;
+			last = row_key(&r);
 		}
 	}
 	if (sum != want)
@@ -625,12 +633,20 @@ static bool layer_find(unsigned char *out, const struct tg_ownerdb_layer *l,
 
 	if (!n)
 		return false;
-	if (wc && wc->hi > wc->lo && row_cmp(wc->buf, k) <= 0 &&
-	    row_cmp(wc->buf + (wc->hi - wc->lo - 1) * ROW_SIZE, k) >= 0) {
-		lo = wc->lo;
-		hi = wc->hi;
-		w = wc->buf;
-		goto search;
+	if (wc && wc->hi > wc->lo) {
+		bool before = row_cmp(wc->buf, k) > 0;
+		bool after = row_cmp(wc->buf + (wc->hi - wc->lo - 1) * ROW_SIZE,
+				     k) < 0;
+
+		if (!before && !after) {
+			lo = wc->lo;
+			hi = wc->hi;
+			w = wc->buf;
+			goto search;
+		}
+		/* past either end of the table: no read needed */
+		if ((before && !wc->lo) || (after && wc->hi == n))
+			return false;
 	}
 	lo = guess_row(n, &k->id);
 	lo = lo > win / 2 ? lo - win / 2 : 0;
@@ -638,14 +654,22 @@ static bool layer_find(unsigned char *out, const struct tg_ownerdb_layer *l,
 	lo = hi > win ? hi - win : 0;
 	if (!(w = rows_at(l, lo, hi, buf)))
 		return false;
+	if (wc) {
+		wc->lo = lo;
+		wc->hi = hi;
+	}
 	if (row_cmp(w, k) > 0) {
+		if (!lo)
+			return false;
 		hi = lo;
 		lo = 0;
 	} else if (row_cmp(w + (hi - lo - 1) * ROW_SIZE, k) < 0) {
+		if (hi == n)
+			return false;
 		lo = hi;
 		hi = n;
 	} else {
-		goto found_window;
+		goto search;
 	}
 	while (hi - lo > win) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -666,7 +690,6 @@ static bool layer_find(unsigned char *out, const struct tg_ownerdb_layer *l,
 	}
 	if (lo >= hi || !(w = rows_at(l, lo, hi, buf)))
 		return false;
-found_window:
 	if (wc) {
 		wc->lo = lo;
 		wc->hi = hi;
@@ -944,7 +967,7 @@ static int emit_row(void *ctx, const struct out_rec *r)
 /*
  * Write a layer merging `n` records in memory (the newest) with the
  * layers `from` (oldest first) to fd: the header, the records, the
- * table, synced. NULL on failure.
+ * table (synced only before a chain lists it). NULL on failure.
  */
 static struct tg_ownerdb_layer *
 write_layer(int fd, const struct tg_ownerdb_rec *recs, size_t n,
@@ -989,8 +1012,7 @@ write_layer(int fd, const struct tg_ownerdb_rec *recs, size_t n,
 	    write_all(fd, o.w.ptr, o.w.len) < 0 || o.data_len != data_len)
 		goto out;
 	h.table_sum = o.sum;
-	if (pwrite(fd, &h, HEADER_SIZE, 0) != (ssize_t)HEADER_SIZE ||
-	    fsync(fd) < 0)
+	if (pwrite(fd, &h, HEADER_SIZE, 0) != (ssize_t)HEADER_SIZE)
 		goto out;
 	l = tg_xcalloc(1, sizeof(*l));
 	l->fd = fd;
@@ -1123,7 +1145,8 @@ static bool write_chain(struct tg_ownerdb_store *s, int dirfd)
 		if (!l->name && l->tmp) {
 			char *name = layer_name(s, l->sum);
 
-			if (renameat(dirfd, l->tmp, dirfd, name) < 0) {
+			if ((!l->synced && fsync(l->fd) < 0) ||
+			    renameat(dirfd, l->tmp, dirfd, name) < 0) {
 				free(name);
 				continue; /* gone: a later run makes it again */
 			}
@@ -1236,12 +1259,17 @@ int tg_ownerdb_store_save(struct tg_ownerdb_store *s,
 		return 0;
 	if ((dirfd = open_store_dir(s->dir, true)) < 0)
 		return 0; /* a read-only repository, or not a directory */
-	if (n) {
-		/* the new layer takes in the layers the rule would merge
-		 * into it: one write, not one per layer */
+	if (n || s->nlayers > s->nchain + 1) {
+		/*
+		 * Everything this run made (its records, its build's batches)
+		 * becomes one layer, which takes in the layers the rule would
+		 * merge into it: one write, not one per layer.
+		 */
 		uint64_t size = n;
-		size_t at = s->nlayers;
+		size_t at = s->nchain;
 
+		for (size_t i = at; i < s->nlayers; i++)
+			size += s->layers[i]->nrows;
 		while (at > 0 && s->layers[at - 1]->nrows < 2 * size) {
 			size += s->layers[at - 1]->nrows;
 			at--;
