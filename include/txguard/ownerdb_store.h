@@ -108,7 +108,7 @@ void tg_ownerdb_store_close(struct tg_ownerdb_store *s);
  * Look `key` up in the searchable layers, top first: *loc filled and
  * true, or false. `hint` (may be NULL) is a per-caller cache of one
  * window per layer that a caller looking up ids in order passes again
- * (tg_ownerdb_store_hint_new()).
+ * (tg_ownerdb_store_wcache_new()).
  */
 struct tg_ownerdb_wcache;
 struct tg_ownerdb_wcache *tg_ownerdb_store_wcache_new(void);
