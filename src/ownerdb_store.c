@@ -492,6 +492,10 @@ void tg_ownerdb_store_open(struct tg_ownerdb_store *s, const char *dir,
 
 			if (!nl || !layer_name_ok(s, p, (size_t)(nl - p)) ||
 			    s->nlayers >= 4 * MAX_LAYERS) {
+				/* not a chain of ours: none of it is used */
+				for (size_t i = 0; i < s->nlayers; i++)
+					layer_free(s->layers[i]);
+				s->nlayers = 0;
 				all = false;
 				break;
 			}
@@ -1057,6 +1061,10 @@ static bool replace_top(struct tg_ownerdb_store *s,
 
 		if (old->tmp && dirfd >= 0)
 			unlinkat(dirfd, old->tmp, 0);
+		/* a listed layer merged away stays a while for chains
+		 * written by runs that read it (sweep() goes by age) */
+		if (old->name)
+			futimens(old->fd, NULL);
 		free(old->tmp);
 		old->tmp = NULL;
 		TG_ALLOC_GROW(s->retired, s->nretired + 1, s->alloc_retired);
