@@ -58,7 +58,7 @@ const unsigned char *tg_ownerdb_load(const struct tg_ownerdb_file *f,
 
 static int cmp_rec(const void *a, const void *b)
 {
-	return tg_ownerdb_key_cmp(&((const struct tg_ownerdb_rec *)a)->key,
+	return tg_ownerdb_store_key_cmp(&((const struct tg_ownerdb_rec *)a)->key,
 				  &((const struct tg_ownerdb_rec *)b)->key);
 }
 
@@ -84,7 +84,7 @@ int tg_ownerdb_save(struct tg_ownerdb *db)
 
 		qsort(recs, n, sizeof(*recs), cmp_rec);
 		for (size_t i = 1; i < n; i++)
-			if (tg_ownerdb_key_cmp(&recs[out - 1].key,
+			if (tg_ownerdb_store_key_cmp(&recs[out - 1].key,
 					       &recs[i].key))
 				recs[out++] = recs[i];
 		n = out;
@@ -454,7 +454,7 @@ int tg_ownerdb_record(const unsigned char **data, size_t *len,
 		      const struct tg_oid *id)
 {
 	static const unsigned char zero[TG_OID_RAWSZ];
-	struct tg_ownerdb_key key = tg_ownerdb_key_of(path, id);
+	struct tg_ownerdb_key key = tg_ownerdb_store_key(path, id);
 	struct tg_ownerdb_loc loc;
 	const struct tg_ownerdb_fresh *f;
 	int err;

@@ -49,12 +49,12 @@ static struct tg_ownerdb_fresh *add_fresh(struct tg_ownerdb *db,
 	return f;
 }
 
-static void add_seeds(struct tg_ownerdb *db,
-		      const struct tg_ownerdb_opts *opts)
+static void add_seeds(struct tg_ownerdb *db, const struct tg_ownerdb_opts *opts)
 {
 	for (size_t i = 0; opts && i < opts->nseed; i++) {
 		const struct tg_ownerdb_file *s = &opts->seed[i];
-		struct tg_ownerdb_key key = tg_ownerdb_key_of(s->path, &s->id);
+		struct tg_ownerdb_key key =
+			tg_ownerdb_store_key(s->path, &s->id);
 		unsigned char *data = NULL;
 
 		if (s->len) {
@@ -82,17 +82,17 @@ struct tg_ownerdb *tg_ownerdb_build_new(struct git_repository *repo,
 		db->read_ctx = opts->read_ctx;
 		db->max_file_size = opts->max_file_size;
 	}
-	dir = opts && opts->cache_path ? tg_xstrdup(opts->cache_path) :
-					 tg_ownerdb_default_path(repo);
+	dir = opts && opts->cache_path ? tg_xstrdup(opts->cache_path)
+				       : tg_ownerdb_default_path(repo);
 	if (!dir || (db->flags & TG_OWNERDB_NO_CACHE)) {
 		db->flags |= TG_OWNERDB_NO_CACHE;
 		free(dir);
 		dir = NULL;
 	}
-	tg_ownerdb_store_open(&db->store, dir,
-			      !(db->flags & (TG_OWNERDB_NO_WRITE |
-					     TG_OWNERDB_NO_CACHE)),
-			      opts ? opts->window : 0);
+	tg_ownerdb_store_open(
+		&db->store, dir,
+		!(db->flags & (TG_OWNERDB_NO_WRITE | TG_OWNERDB_NO_CACHE)),
+		opts ? opts->window : 0);
 	db->stats.cache_valid = db->store.loaded;
 	free(dir);
 	add_seeds(db, opts);
@@ -104,7 +104,7 @@ tg_ownerdb_build_fresh(const struct tg_ownerdb *db,
 		       const struct tg_ownerdb_key *key)
 {
 	for (size_t i = 0; i < db->nfresh; i++)
-		if (!tg_ownerdb_key_cmp(&db->fresh[i].key, key))
+		if (!tg_ownerdb_store_key_cmp(&db->fresh[i].key, key))
 			return &db->fresh[i];
 	return NULL;
 }
@@ -190,7 +190,7 @@ static void drop_known(struct tg_ownerdb *db)
 	drop = tg_xcalloc(n, sizeof(*drop));
 	wc = tg_ownerdb_store_wcache_new();
 	{
-		size_t at[257] = { 0 };
+		size_t at[257] = {0};
 
 		for (size_t i = from; i < db->nfiles; i++)
 			at[db->files[i].id.id[0] + 1]++;
@@ -201,7 +201,8 @@ static void drop_known(struct tg_ownerdb *db)
 	}
 	for (size_t k = 0; k < n; k++) {
 		struct tg_ownerdb_file *f = &db->files[order[k]];
-		struct tg_ownerdb_key key = tg_ownerdb_key_of(f->path, &f->id);
+		struct tg_ownerdb_key key =
+			tg_ownerdb_store_key(f->path, &f->id);
 		struct tg_ownerdb_loc loc;
 
 		if (!tg_ownerdb_store_find(&loc, &db->store, &key, wc))
@@ -292,8 +293,8 @@ static void infer_job(struct pool *p, struct job *j, size_t *parsed)
 	if (did)
 		(*parsed)++;
 	p->out[j->slot].len = b.len;
-	p->out[j->slot].data = b.len ? (unsigned char *)tg_buf_detach(&b, NULL) :
-				       NULL;
+	p->out[j->slot].data =
+		b.len ? (unsigned char *)tg_buf_detach(&b, NULL) : NULL;
 	tg_buf_release(&b);
 	free(j->buf);
 }
@@ -390,8 +391,8 @@ static int ncpus(void)
 
 static int cmp_made(const void *a, const void *b)
 {
-	return tg_ownerdb_key_cmp(&((const struct made *)a)->key,
-				  &((const struct made *)b)->key);
+	return tg_ownerdb_store_key_cmp(&((const struct made *)a)->key,
+					&((const struct made *)b)->key);
 }
 
 /* The record of `key` among a batch's, sorted by key; -1 if none. */
@@ -402,7 +403,7 @@ static long find_made(const struct made *recs, size_t n,
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = tg_ownerdb_key_cmp(&recs[mid].key, key);
+		int c = tg_ownerdb_store_key_cmp(&recs[mid].key, key);
 
 		if (!c)
 			return (long)mid;
@@ -448,7 +449,7 @@ static int infer_all(struct tg_ownerdb *db, struct made *recs,
 		if (!pthread_create(&th[i], NULL, worker, &p))
 			started++;
 	for (size_t k = 0; k < n; k++) {
-		struct job j = { k, NULL, 0, paths[k] };
+		struct job j = {k, NULL, 0, paths[k]};
 
 		if ((err = read_blob(&j.buf, &j.len, &recs[k].too_big, db,
 				     &recs[k].key.id)) < 0)
@@ -482,8 +483,7 @@ static int infer_all(struct tg_ownerdb *db, struct made *recs,
 }
 
 /* A batch's records as a layer; the incomplete and too big stay out. */
-static bool to_layer(struct tg_ownerdb *db, const struct made *recs,
-		     size_t n)
+static bool to_layer(struct tg_ownerdb *db, const struct made *recs, size_t n)
 {
 	struct tg_ownerdb_rec *out = tg_xmalloc((n ? n : 1) * sizeof(*out));
 	size_t nout = 0;
@@ -524,7 +524,7 @@ static int fill_missing(struct tg_ownerdb *db)
 
 		if (f->len)
 			continue; /* drop_known() found it */
-		key = tg_ownerdb_key_of(f->path, &f->id);
+		key = tg_ownerdb_store_key(f->path, &f->id);
 		if (tg_ownerdb_store_find(&loc, &db->store, &key, NULL) &&
 		    tg_ownerdb_build_copy(&f->data, &f->len, db, &loc)) {
 			db->stats.cached++;
@@ -547,16 +547,16 @@ static int fill_missing(struct tg_ownerdb *db)
 	recs = tg_xcalloc(nmissing, sizeof(*recs));
 	paths = tg_xcalloc(nmissing, sizeof(*paths));
 	for (size_t k = 0; k < nmissing; k++)
-		recs[k].key = tg_ownerdb_key_of(db->files[missing[k]].path,
-						&db->files[missing[k]].id);
+		recs[k].key = tg_ownerdb_store_key(db->files[missing[k]].path,
+						   &db->files[missing[k]].id);
 	/* one blob at many paths of one role is read once */
 	qsort(recs, nmissing, sizeof(*recs), cmp_made);
 	{
 		size_t out = 0;
 
 		for (size_t k = 0; k < nmissing; k++)
-			if (!out || tg_ownerdb_key_cmp(&recs[out - 1].key,
-						       &recs[k].key))
+			if (!out || tg_ownerdb_store_key_cmp(&recs[out - 1].key,
+							     &recs[k].key))
 				recs[out++] = recs[k];
 		nmissing = out;
 	}
@@ -568,7 +568,7 @@ static int fill_missing(struct tg_ownerdb *db)
 
 		if (f->len || f->data)
 			continue;
-		key = tg_ownerdb_key_of(f->path, &f->id);
+		key = tg_ownerdb_store_key(f->path, &f->id);
 		if ((at = find_made(recs, nmissing, &key)) >= 0 &&
 		    !paths[(k = (size_t)at)])
 			paths[k] = f->path;
@@ -599,7 +599,7 @@ static int fill_missing(struct tg_ownerdb *db)
 
 		if (f->data || f->len)
 			continue;
-		key = tg_ownerdb_key_of(f->path, &f->id);
+		key = tg_ownerdb_store_key(f->path, &f->id);
 		if ((k = find_made(recs, nmissing, &key)) >= 0) {
 			f->data = recs[k].data;
 			f->len = recs[k].len;
@@ -631,7 +631,7 @@ static int fill_missing(struct tg_ownerdb *db)
 
 		if (!f->len || !f->data)
 			continue;
-		key = tg_ownerdb_key_of(f->path, &f->id);
+		key = tg_ownerdb_store_key(f->path, &f->id);
 		k = find_made(recs, nmissing, &key);
 		if (k >= 0 && f->data == recs[k].data)
 			f->data = keep_copy(db, f->data, f->len);
@@ -653,8 +653,8 @@ int tg_ownerdb_build_add(struct tg_ownerdb *db, const char *path,
 	f = &db->files[db->nfiles++];
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
-	f->path = db->flags & TG_OWNERDB_BORROW_PATHS ? (char *)path :
-							 tg_xstrdup(path);
+	f->path = db->flags & TG_OWNERDB_BORROW_PATHS ? (char *)path
+						      : tg_xstrdup(path);
 	f->id = *id;
 	if ((db->flags & TG_OWNERDB_TARGETS_ONLY) &&
 	    db->nfiles - db->pending >= db->batch) {
@@ -680,7 +680,7 @@ int tg_ownerdb_build_one(const struct tg_ownerdb_fresh **out,
 			 struct tg_ownerdb *db, const char *path,
 			 const struct tg_oid *id)
 {
-	struct tg_ownerdb_key key = tg_ownerdb_key_of(path, id);
+	struct tg_ownerdb_key key = tg_ownerdb_store_key(path, id);
 	struct tg_buf b = TG_BUF_INIT;
 	char *buf = NULL;
 	size_t blen = 0;
@@ -696,7 +696,8 @@ int tg_ownerdb_build_one(const struct tg_ownerdb_fresh **out,
 		free(buf);
 	}
 	*out = add_fresh(db, &key,
-			 b.len ? (unsigned char *)tg_buf_detach(&b, NULL) : NULL,
+			 b.len ? (unsigned char *)tg_buf_detach(&b, NULL)
+			       : NULL,
 			 b.len, too_big);
 	tg_buf_release(&b);
 	return 0;

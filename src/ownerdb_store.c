@@ -25,13 +25,13 @@
 
 /* A layer starts with this header; all fields in the writer's byte order. */
 struct layer_header {
-	char magic[8];          /* LAYER_MAGIC */
-	uint32_t endian;        /* ENDIAN_MARK: another byte order fails */
-	uint32_t format;        /* FORMAT_VERSION */
+	char magic[8];		/* LAYER_MAGIC */
+	uint32_t endian;	/* ENDIAN_MARK: another byte order fails */
+	uint32_t format;	/* FORMAT_VERSION */
 	uint32_t infer_version; /* TG_INFER_VERSION of every record */
-	uint32_t nrows;         /* rows in the table */
-	uint64_t data_len;      /* bytes of records after the header */
-	uint64_t table_sum;     /* checksum of this header (this field 0)
+	uint32_t nrows;		/* rows in the table */
+	uint64_t data_len;	/* bytes of records after the header */
+	uint64_t table_sum;	/* checksum of this header (this field 0)
 				 * followed by the table */
 };
 _Static_assert(sizeof(struct layer_header) == 40, "a layer header is 40 bytes");
@@ -39,9 +39,9 @@ _Static_assert(sizeof(struct layer_header) == 40, "a layer header is 40 bytes");
 /* A row of the table, which follows the records; rows are sorted by key. */
 struct layer_row {
 	unsigned char id[TG_OID_RAWSZ]; /* the blob id */
-	uint32_t off;                   /* the record, from the records' start */
-	uint32_t bits;                  /* ROW_LEN_MASK | ROW_PACKAGE | hint */
-	uint32_t sum;                   /* low half of the record's checksum */
+	uint32_t off;  /* the record, from the records' start */
+	uint32_t bits; /* ROW_LEN_MASK | ROW_PACKAGE | hint */
+	uint32_t sum;  /* low half of the record's checksum */
 };
 _Static_assert(sizeof(struct layer_row) == 32, "a layer row is 32 bytes");
 
@@ -49,10 +49,10 @@ _Static_assert(sizeof(struct layer_row) == 32, "a layer row is 32 bytes");
 #define ROW_SIZE sizeof(struct layer_row)
 /* bits of a row's `bits` */
 #define ROW_LEN_MASK 0x07ffffffu /* the record's length */
-#define ROW_PACKAGE (1u << 27)   /* key: made for a package's __init__.py */
-#define ROW_HINT_SHIFT 28        /* enum tg_ownerdb_hint, three bits */
+#define ROW_PACKAGE (1u << 27)	 /* key: made for a package's __init__.py */
+#define ROW_HINT_SHIFT 28	 /* enum tg_ownerdb_hint, three bits */
 #define ROW_HINT_MASK 0x7u
-#define ROW_RESERVED (1u << 31)  /* 0: a set bit fails the layer */
+#define ROW_RESERVED (1u << 31) /* 0: a set bit fails the layer */
 
 /* records are small; a bigger one means a damaged or hostile file */
 #define MAX_RECORD (64u << 20)
@@ -78,20 +78,21 @@ _Static_assert(sizeof(struct layer_row) == 32, "a layer row is 32 bytes");
 #define STALE_SECONDS (10 * 60)
 
 /* Files the earlier cache formats left next to the store. */
-static const char *const old_prefixes[] = { "ownerdb-v1", "ownerdb-v2" };
+static const char *const old_prefixes[] = {"ownerdb-v1", "ownerdb-v2"};
 
 struct tg_ownerdb_layer {
 	int fd;
-	char *name;   /* its name in the directory once listed, else NULL */
-	char *tmp;    /* its temporary name in the directory, else NULL */
+	char *name; /* its name in the directory once listed, else NULL */
+	char *tmp;  /* its temporary name in the directory, else NULL */
 	uint32_t nrows;
 	uint64_t rows_off; /* where the table starts */
-	uint64_t sum;      /* the header's table_sum */
-	bool batch;        /* written by this run's build */
-	bool synced;       /* on disk: fsync'ed before the chain lists it */
+	uint64_t sum;	   /* the header's table_sum */
+	bool batch;	   /* written by this run's build */
+	bool synced;	   /* on disk: fsync'ed before the chain lists it */
 };
 
-/* ---- checksums and keys --------------------------------------------------- */
+/* ---- checksums and keys ---------------------------------------------------
+ */
 
 #define SUM_SEED 0x243f6a8885a308d3ULL
 
@@ -120,26 +121,26 @@ static uint64_t checksum(const unsigned char *p, size_t len)
 	return h;
 }
 
-struct tg_ownerdb_key tg_ownerdb_key_of(const char *path,
-					const struct tg_oid *id)
+struct tg_ownerdb_key tg_ownerdb_store_key(const char *path,
+					   const struct tg_oid *id)
 {
 	struct tg_ownerdb_key k;
 
 	k.id = *id;
-	k.role = path && tg_infer_is_package(path) ? TG_OWNERDB_ROLE_PACKAGE :
-						     TG_OWNERDB_ROLE_MODULE;
+	k.role = path && tg_infer_is_package(path) ? TG_OWNERDB_ROLE_PACKAGE
+						   : TG_OWNERDB_ROLE_MODULE;
 	return k;
 }
 
-int tg_ownerdb_key_cmp(const struct tg_ownerdb_key *a,
-		       const struct tg_ownerdb_key *b)
+int tg_ownerdb_store_key_cmp(const struct tg_ownerdb_key *a,
+			     const struct tg_ownerdb_key *b)
 {
 	int c = memcmp(a->id.id, b->id.id, TG_OID_RAWSZ);
 
 	return c ? c : (a->role > b->role) - (a->role < b->role);
 }
 
-unsigned tg_ownerdb_hint_of(const unsigned char *head, size_t len)
+unsigned tg_ownerdb_store_hint(const unsigned char *head, size_t len)
 {
 	if (!len)
 		return 0;
@@ -160,8 +161,8 @@ static struct tg_ownerdb_key row_key(const struct layer_row *r)
 	struct tg_ownerdb_key k;
 
 	memcpy(k.id.id, r->id, TG_OID_RAWSZ);
-	k.role = r->bits & ROW_PACKAGE ? TG_OWNERDB_ROLE_PACKAGE :
-					 TG_OWNERDB_ROLE_MODULE;
+	k.role = r->bits & ROW_PACKAGE ? TG_OWNERDB_ROLE_PACKAGE
+				       : TG_OWNERDB_ROLE_MODULE;
 	return k;
 }
 
@@ -175,12 +176,13 @@ static int row_cmp(const unsigned char *row, const struct tg_ownerdb_key *k)
 	if (c)
 		return c;
 	memcpy(&bits, row + offsetof(struct layer_row, bits), sizeof(bits));
-	role = bits & ROW_PACKAGE ? TG_OWNERDB_ROLE_PACKAGE :
-				    TG_OWNERDB_ROLE_MODULE;
+	role = bits & ROW_PACKAGE ? TG_OWNERDB_ROLE_PACKAGE
+				  : TG_OWNERDB_ROLE_MODULE;
 	return (role > k->role) - (role < k->role);
 }
 
-/* ---- files ---------------------------------------------------------------- */
+/* ---- files ----------------------------------------------------------------
+ */
 
 static bool read_at(int fd, void *buf, size_t len, uint64_t off)
 {
@@ -283,9 +285,9 @@ static int create_tmp(const struct tg_ownerdb_store *s, int dirfd,
 	for (int tries = 0; tries < 16; tries++) {
 		unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
 		char *t = tg_xasprintf("%s" TMP_INFIX "%s-%ld-%u-%lx",
-				       s->prefix, what,
-				       (long)getpid(), n,
-				       (unsigned long)time(NULL) ^ (unsigned long)rand());
+				       s->prefix, what, (long)getpid(), n,
+				       (unsigned long)time(NULL) ^
+					       (unsigned long)rand());
 		int fd = openat(dirfd, t,
 				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 					O_CLOEXEC,
@@ -316,7 +318,8 @@ static int create_spill(void)
 	return fd;
 }
 
-/* ---- reading layers ------------------------------------------------------- */
+/* ---- reading layers -------------------------------------------------------
+ */
 
 static void layer_free(struct tg_ownerdb_layer *l)
 {
@@ -337,14 +340,13 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 {
 	struct layer_header h;
 	unsigned char buf[WIN * ROW_SIZE];
-	struct tg_ownerdb_key last = { { { 0 } }, 0 };
+	struct tg_ownerdb_key last = {{{0}}, 0};
 	struct tg_ownerdb_layer *l;
 	uint64_t sum, want;
 
 	if (size < HEADER_SIZE || !read_at(fd, &h, HEADER_SIZE, 0) ||
 	    memcmp(h.magic, LAYER_MAGIC, 8) || h.endian != ENDIAN_MARK ||
-	    h.format != FORMAT_VERSION ||
-	    h.infer_version != TG_INFER_VERSION ||
+	    h.format != FORMAT_VERSION || h.infer_version != TG_INFER_VERSION ||
 	    HEADER_SIZE + h.data_len + (uint64_t)h.nrows * ROW_SIZE != size)
 		return NULL;
 	want = h.table_sum;
@@ -380,15 +382,14 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 	return l;
 }
 
-static bool layer_name_ok(const struct tg_ownerdb_store *s,
-			  const char *name, size_t len)
+static bool layer_name_ok(const struct tg_ownerdb_store *s, const char *name,
+			  size_t len)
 {
 	size_t p = strlen(s->prefix);
 
 	if (len != p + 1 + 16 + sizeof(LAYER_SUFFIX) - 1 ||
 	    strncmp(name, s->prefix, p) || name[p] != '.' ||
-	    strncmp(name + p + 1 + 16, LAYER_SUFFIX,
-		    sizeof(LAYER_SUFFIX) - 1))
+	    strncmp(name + p + 1 + 16, LAYER_SUFFIX, sizeof(LAYER_SUFFIX) - 1))
 		return false;
 	for (size_t i = p + 1; i < p + 1 + 16; i++)
 		if (!name[i] || !strchr("0123456789abcdef", name[i]))
@@ -439,11 +440,12 @@ static bool read_chain(struct tg_buf *out, const struct tg_ownerdb_store *s,
 	    !strncmp(sumline = text + st.st_size - 21, "sum ", 4) &&
 	    (sumline == text || sumline[-1] == '\n') &&
 	    sscanf(sumline + 4, "%16" SCNx64, &want) == 1 &&
-	    checksum((const unsigned char *)text,
-		     (size_t)(sumline - text)) == want &&
+	    checksum((const unsigned char *)text, (size_t)(sumline - text)) ==
+		    want &&
 	    !strncmp(text, CHAIN_FIRST, sizeof(CHAIN_FIRST) - 1)) {
 		tg_buf_add(out, text + sizeof(CHAIN_FIRST) - 1,
-			   (size_t)(sumline - text) - (sizeof(CHAIN_FIRST) - 1));
+			   (size_t)(sumline - text) -
+				   (sizeof(CHAIN_FIRST) - 1));
 		ok = true;
 	}
 	free(text);
@@ -470,8 +472,8 @@ void tg_ownerdb_store_open(struct tg_ownerdb_store *s, const char *dir,
 	{
 		const char *slash = strrchr(dir, '/');
 
-		s->dir = slash ? tg_xstrndup(dir, (size_t)(slash - dir)) :
-				 tg_xstrdup(".");
+		s->dir = slash ? tg_xstrndup(dir, (size_t)(slash - dir))
+			       : tg_xstrdup(".");
 		if (!*s->dir) {
 			free(s->dir);
 			s->dir = tg_xstrdup("/");
@@ -502,7 +504,8 @@ void tg_ownerdb_store_open(struct tg_ownerdb_store *s, const char *dir,
 			name = tg_xstrndup(p, (size_t)(nl - p));
 			p = nl + 1;
 			fd = open_regular(dirfd, name, &st);
-			if (fd >= 0 && !(l = layer_open(fd, (uint64_t)st.st_size)))
+			if (fd >= 0 &&
+			    !(l = layer_open(fd, (uint64_t)st.st_size)))
 				close(fd);
 			if (l) {
 				/* the name is the table's checksum */
@@ -515,7 +518,8 @@ void tg_ownerdb_store_open(struct tg_ownerdb_store *s, const char *dir,
 				free(want);
 			}
 			if (!l) {
-				all = false; /* left out; the next save drops it */
+				all = false; /* left out; the next save drops it
+					      */
 				free(name);
 				continue;
 			}
@@ -582,8 +586,8 @@ void tg_ownerdb_store_wcache_free(struct tg_ownerdb_wcache *wc)
 	free(wc);
 }
 
-static const unsigned char *rows_at(const struct tg_ownerdb_layer *l,
-				    size_t lo, size_t hi, unsigned char *buf)
+static const unsigned char *rows_at(const struct tg_ownerdb_layer *l, size_t lo,
+				    size_t hi, unsigned char *buf)
 {
 	if (!read_at(l->fd, buf, (hi - lo) * ROW_SIZE,
 		     l->rows_off + (uint64_t)lo * ROW_SIZE))
@@ -594,8 +598,9 @@ static const unsigned char *rows_at(const struct tg_ownerdb_layer *l,
 /* Where in a table of n rows `id` should be: ids are uniform. */
 static size_t guess_row(size_t n, const struct tg_oid *id)
 {
-	uint32_t prefix = (uint32_t)id->id[0] << 24 | (uint32_t)id->id[1] << 16 |
-			  (uint32_t)id->id[2] << 8 | id->id[3];
+	uint32_t prefix = (uint32_t)id->id[0] << 24 |
+			  (uint32_t)id->id[1] << 16 | (uint32_t)id->id[2] << 8 |
+			  id->id[3];
 
 	return (size_t)(((uint64_t)prefix * n) >> 32);
 }
@@ -705,8 +710,8 @@ search:
 	return true;
 }
 
-static void loc_of(struct tg_ownerdb_loc *loc,
-		   const struct tg_ownerdb_layer *l, const unsigned char *row)
+static void loc_of(struct tg_ownerdb_loc *loc, const struct tg_ownerdb_layer *l,
+		   const unsigned char *row)
 {
 	struct layer_row r = row_at(row);
 
@@ -731,7 +736,8 @@ bool tg_ownerdb_store_find(struct tg_ownerdb_loc *loc,
 		if (wc && i < TG_ARRAY_SIZE(wc->w)) {
 			if (wc->layer[i] != l) {
 				if (!wc->w[i])
-					wc->w[i] = tg_xmalloc(sizeof(*wc->w[i]));
+					wc->w[i] =
+						tg_xmalloc(sizeof(*wc->w[i]));
 				wc->w[i]->lo = wc->w[i]->hi = 0;
 				wc->layer[i] = l;
 			}
@@ -772,7 +778,8 @@ size_t tg_ownerdb_store_rows(const struct tg_ownerdb_store *s)
 	return n;
 }
 
-/* ---- writing layers ------------------------------------------------------- */
+/* ---- writing layers -------------------------------------------------------
+ */
 
 /* A record going into a new layer: in memory, or in a layer's file. */
 struct out_rec {
@@ -818,7 +825,8 @@ static bool src_next(struct merge *m, struct src *s)
 			s->cur.pos = 0;
 			s->cur.len = (uint32_t)rec->len;
 			s->cur.sum = (uint32_t)checksum(rec->data, rec->len);
-			s->cur.hint = tg_ownerdb_hint_of(rec->data, rec->len);
+			s->cur.hint =
+				tg_ownerdb_store_hint(rec->data, rec->len);
 			return true;
 		}
 		if (i < s->lo || i >= s->hi) {
@@ -846,7 +854,8 @@ static bool src_next(struct merge *m, struct src *s)
 
 static bool heap_less(const struct merge *m, size_t a, size_t b)
 {
-	int c = tg_ownerdb_key_cmp(&m->src[a].cur.key, &m->src[b].cur.key);
+	int c = tg_ownerdb_store_key_cmp(&m->src[a].cur.key,
+					 &m->src[b].cur.key);
 
 	return c ? c < 0 : m->src[a].age < m->src[b].age;
 }
@@ -892,7 +901,8 @@ static int merge_pass(struct merge *m,
 	while (m->nheap && !m->failed) {
 		struct src *s = &m->src[m->heap[0]];
 
-		if (!have_last || tg_ownerdb_key_cmp(&last, &s->cur.key)) {
+		if (!have_last ||
+		    tg_ownerdb_store_key_cmp(&last, &s->cur.key)) {
 			if (emit(ctx, &s->cur) < 0)
 				return -1;
 			last = s->cur.key;
@@ -957,9 +967,8 @@ static int emit_row(void *ctx, const struct out_rec *r)
 
 	memcpy(row.id, r->key.id.id, TG_OID_RAWSZ);
 	row.off = (uint32_t)o->data_len;
-	row.bits = r->len | (r->key.role == TG_OWNERDB_ROLE_PACKAGE ?
-				     ROW_PACKAGE :
-				     0) |
+	row.bits = r->len |
+		   (r->key.role == TG_OWNERDB_ROLE_PACKAGE ? ROW_PACKAGE : 0) |
 		   (r->hint & ROW_HINT_MASK) << ROW_HINT_SHIFT;
 	row.sum = r->sum;
 	o->data_len += r->len;
@@ -977,8 +986,8 @@ static struct tg_ownerdb_layer *
 write_layer(int fd, const struct tg_ownerdb_rec *recs, size_t n,
 	    struct tg_ownerdb_layer *const *from, size_t nfrom)
 {
-	struct merge m = { recs, NULL, 0, NULL, 0, false };
-	struct writer o = { fd, TG_BUF_INIT, 0, 0, 0 };
+	struct merge m = {recs, NULL, 0, NULL, 0, false};
+	struct writer o = {fd, TG_BUF_INIT, 0, 0, 0};
 	struct layer_header h;
 	struct tg_ownerdb_layer *l = NULL;
 	uint64_t data_len;
@@ -1009,7 +1018,8 @@ write_layer(int fd, const struct tg_ownerdb_rec *recs, size_t n,
 	h.nrows = o.nrows;
 	h.data_len = data_len = o.data_len;
 	h.table_sum = 0;
-	o.sum = sum_words(SUM_SEED ^ (HEADER_SIZE + (uint64_t)h.nrows * ROW_SIZE),
+	o.sum = sum_words(SUM_SEED ^
+				  (HEADER_SIZE + (uint64_t)h.nrows * ROW_SIZE),
 			  (const unsigned char *)&h, HEADER_SIZE);
 	o.data_len = 0;
 	if (merge_pass(&m, emit_row, &o) < 0 ||
@@ -1051,8 +1061,8 @@ static bool replace_top(struct tg_ownerdb_store *s,
 			goto fail; /* a save that cannot write: no cache */
 		fd = create_spill();
 	}
-	if (fd < 0 || !(l = write_layer(fd, recs, n, s->layers + at,
-					  s->nlayers - at)))
+	if (fd < 0 ||
+	    !(l = write_layer(fd, recs, n, s->layers + at, s->nlayers - at)))
 		goto fail;
 	l->tmp = tmp;
 	l->batch = batch;
@@ -1177,8 +1187,7 @@ static bool write_chain(struct tg_ownerdb_store *s, int dirfd)
 	}
 	if ((fd = create_tmp(s, dirfd, "chain", &tmp)) < 0)
 		goto out;
-	if (write_all(fd, b.ptr, b.len) < 0 || fsync(fd) < 0 ||
-	    close(fd) < 0) {
+	if (write_all(fd, b.ptr, b.len) < 0 || fsync(fd) < 0 || close(fd) < 0) {
 		fd = -1;
 		unlinkat(dirfd, tmp, 0);
 		goto out;

@@ -51,8 +51,8 @@ static void draw(struct tg_progress *p, uint64_t n, const char *end)
 			(unsigned long long)n, (unsigned long long)total, end);
 		p->last_percent = percent;
 	} else {
-		fprintf(stderr, "\r%s: %llu%s", p->title,
-			(unsigned long long)n, end);
+		fprintf(stderr, "\r%s: %llu%s", p->title, (unsigned long long)n,
+			end);
 	}
 	fflush(stderr);
 	p->shown = true;

@@ -36,25 +36,25 @@ struct tg_ownerdb_key {
 };
 
 /** The key of a blob at `path`. */
-struct tg_ownerdb_key tg_ownerdb_key_of(const char *path,
-					const struct tg_oid *id);
+struct tg_ownerdb_key tg_ownerdb_store_key(const char *path,
+					   const struct tg_oid *id);
 
 /** Order of keys: by id, then role. */
-int tg_ownerdb_key_cmp(const struct tg_ownerdb_key *a,
-		       const struct tg_ownerdb_key *b);
+int tg_ownerdb_store_key_cmp(const struct tg_ownerdb_key *a,
+			     const struct tg_ownerdb_key *b);
 
 /*
  * What a record's first two bytes say (infer.h), kept in its row so that
  * a warm run learns which files matter without reading their records.
  */
 enum tg_ownerdb_hint {
-	TG_OWNERDB_HINT_DEFS = 1 << 0,    /* TG_INFER_HAS_DEFS */
-	TG_OWNERDB_HINT_USES = 1 << 1,    /* TG_INFER_HAS_USES */
+	TG_OWNERDB_HINT_DEFS = 1 << 0,	  /* TG_INFER_HAS_DEFS */
+	TG_OWNERDB_HINT_USES = 1 << 1,	  /* TG_INFER_HAS_USES */
 	TG_OWNERDB_HINT_IMPORTS = 1 << 2, /* it imports something */
 };
 
 /** The hint of a record (`head` its first two bytes, `len` its size). */
-unsigned tg_ownerdb_hint_of(const unsigned char *head, size_t len);
+unsigned tg_ownerdb_store_hint(const unsigned char *head, size_t len);
 
 /** A record as the store writes it: borrowed bytes, sorted by key. */
 struct tg_ownerdb_rec {
@@ -77,8 +77,8 @@ struct tg_ownerdb_layer;
 struct tg_ownerdb_store {
 	char *dir;    /* the cache's directory, or NULL: no cache */
 	char *prefix; /* its files' names start with this */
-	bool write; /* may the directory be written */
-	size_t win; /* rows a lookup reads at once */
+	bool write;   /* may the directory be written */
+	size_t win;   /* rows a lookup reads at once */
 	/* the stack, bottom first: [0, nchain) from the chain file, then
 	 * layers written by this run (tmp names until the chain lists them) */
 	struct tg_ownerdb_layer **layers;
