@@ -347,6 +347,7 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 	if (size < HEADER_SIZE || !read_at(fd, &h, HEADER_SIZE, 0) ||
 	    memcmp(h.magic, LAYER_MAGIC, 8) || h.endian != ENDIAN_MARK ||
 	    h.format != FORMAT_VERSION || h.infer_version != TG_INFER_VERSION ||
+	    h.data_len > size ||
 	    HEADER_SIZE + h.data_len + (uint64_t)h.nrows * ROW_SIZE != size)
 		return NULL;
 	want = h.table_sum;
