@@ -1097,6 +1097,10 @@ fail:
 		if (tmp)
 			unlinkat(dirfd, tmp, 0);
 	}
+	/* the directory took a file but not its bytes (a full disk): no
+	 * more tries there in this run */
+	if (tmp)
+		s->failed = true;
 	free(tmp);
 	if (dirfd >= 0)
 		close(dirfd);
