@@ -14,16 +14,18 @@
  *
  * The cache lives in `<git common dir>/txguard/` (shared by linked
  * worktrees): a chain file `ownerdb-v3.chain` listing layers of records
- * (`ownerdb-v3.<checksum>.layer`), each a
- * header, the records and a table of rows sorted by key
- * (ownerdb_store.h; src/ownerdb-format.md is the byte-level layout).
+ * (`ownerdb-v3.<checksum>.layer`), each a header, the records and a
+ * table of rows sorted by key (ownerdb_store.h; src/ownerdb-format.md
+ * is the byte-level layout).
  * A warm run reads each layer's table a window at a time where an id
  * should be, and only the records it uses: its memory does not follow
  * the repository. A run that makes records writes them as a new top
  * layer, merged with the small layers below; a cold build writes a
  * layer per batch. Anything wrong in a file is ignored and rebuilt,
  * never trusted, never an error. Nothing here writes the index, the
- * working tree, HEAD or refs, nor anything outside the cache directory.
+ * working tree, HEAD or refs, nor anything outside the cache directory
+ * but, when the cache cannot be written, a cold build's unlinked
+ * temporary files in TMPDIR.
  */
 #ifndef TXGUARD_OWNERDB_H
 #define TXGUARD_OWNERDB_H
@@ -103,7 +105,8 @@ struct tg_ownerdb_opts {
 	 */
 	size_t max_file_size;
 	/*
-	 * Records the caller already has (path, id, data, len): the
+	 * Records the caller already has (path, id, data, len; the path
+	 * gives the record's role, NULL: a module): the
 	 * files of the change, which the engine parses anyway, are then
 	 * not read and parsed a second time. Copied; may be NULL.
 	 */
