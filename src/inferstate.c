@@ -107,11 +107,17 @@ static int read_blob(void *ctx, char **buf, size_t *len,
 	return tg_repo_read_blob(buf, len, ctx, id);
 }
 
+static int blob_size(void *ctx, size_t *size, const struct tg_oid *id)
+{
+	return tg_repo_blob_size(size, ctx, id);
+}
+
 int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
 			  const char *rev, unsigned flags)
 {
 	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY | flags,
 				     .read = read_blob,
+				     .size = blob_size,
 				     .read_ctx = repo };
 	struct source s;
 	struct tg_config cfg;

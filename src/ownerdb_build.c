@@ -79,6 +79,7 @@ struct tg_ownerdb *tg_ownerdb_build_new(struct git_repository *repo,
 		if (opts->batch)
 			db->batch = opts->batch;
 		db->read = opts->read;
+		db->size = opts->size;
 		db->read_ctx = opts->read_ctx;
 		db->max_file_size = opts->max_file_size;
 	}
@@ -339,17 +340,26 @@ static int read_blob(char **buf, size_t *len, bool *too_big,
 	*len = 0;
 	*too_big = false;
 	memcpy(oid.id, id->id, TG_OID_RAWSZ);
-	if (!db->odb && git_repository_odb(&db->odb, db->repo) < 0)
-		return tg_error_git("cannot open the object database");
 	if (db->max_file_size) {
-		size_t size;
-		git_object_t type;
+		size_t size = 0;
+		git_object_t type = GIT_OBJECT_BLOB;
 
-		tg_watch_begin("reading blob", oid.id);
-		err = git_odb_read_header(&size, &type, db->odb, &oid);
-		tg_watch_end();
-		if (err < 0)
-			return tg_error_git("cannot read a blob header");
+		if (db->read && db->size) {
+			/* the caller's reader bounds libgit2's caches: so
+			 * must its size query (ownerdb.h) */
+			if ((err = db->size(db->read_ctx, &size, id)) < 0)
+				return err;
+		} else {
+			if (!db->odb &&
+			    git_repository_odb(&db->odb, db->repo) < 0)
+				return tg_error_git(
+					"cannot open the object database");
+			tg_watch_begin("reading blob", oid.id);
+			err = git_odb_read_header(&size, &type, db->odb, &oid);
+			tg_watch_end();
+			if (err < 0)
+				return tg_error_git("cannot read a blob header");
+		}
 		if (type != GIT_OBJECT_BLOB)
 			return 0;
 		if (size > db->max_file_size) {
@@ -364,6 +374,8 @@ static int read_blob(char **buf, size_t *len, bool *too_big,
 		db->stats.read++;
 		return 0;
 	}
+	if (!db->odb && git_repository_odb(&db->odb, db->repo) < 0)
+		return tg_error_git("cannot open the object database");
 	tg_watch_begin("reading blob", oid.id);
 	err = git_odb_read(&obj, db->odb, &oid);
 	tg_watch_end();

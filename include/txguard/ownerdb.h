@@ -133,6 +133,12 @@ struct tg_ownerdb_opts {
 	 */
 	int (*read)(void *ctx, char **buf, size_t *len,
 		    const struct tg_oid *id);
+	/*
+	 * With `read` and max_file_size: how the build learns a blob's
+	 * size before reading it (0 and *size, or an error), through the
+	 * same means as `read`. NULL: the object database's header.
+	 */
+	int (*size)(void *ctx, size_t *size, const struct tg_oid *id);
 	void *read_ctx;
 };
 

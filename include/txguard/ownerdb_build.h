@@ -47,6 +47,7 @@ struct tg_ownerdb {
 	/* the build's blob reader (opts.read), NULL after it */
 	int (*read)(void *ctx, char **buf, size_t *len,
 		    const struct tg_oid *id);
+	int (*size)(void *ctx, size_t *size, const struct tg_oid *id);
 	void *read_ctx;
 	/* fresh records are never moved: only the array grows */
 	struct tg_ownerdb_fresh *fresh;
