@@ -89,6 +89,7 @@ int cmd_check(int argc, const char **argv)
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
 	tg_owners_from_config(&owners, &cfg);
+	st.max_file_size = cfg.max_file_size;
 	if (base) {
 		if (tg_changeset_branch(&cs, repo, base, head ? head : "HEAD",
 					&cfg.files) < 0 ||

@@ -5,6 +5,7 @@
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
+#include "txguard/config.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
 #include "txguard/inferstate.h"
@@ -41,9 +42,12 @@ int cmd_index(int argc, const char **argv)
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_ownerdb *db = NULL;
+	struct tg_config cfg;
 	const char **args = NULL;
 	int nargs, ret = TG_EXIT_ERROR;
 	double start = now_ms();
+
+	tg_config_init(&cfg);
 
 	if (tg_opt_parse(&args, &nargs, argc, argv, opts,
 			 TG_ARRAY_SIZE(opts)) < 0) {
@@ -60,8 +64,8 @@ int cmd_index(int argc, const char **argv)
 		ret = tg_die_unexpected("index --help", args[0]);
 		goto out;
 	}
-	if (tg_repo_open(&repo, NULL) < 0 ||
-	    tg_inferstate_ownerdb(&db, repo, rev, 0) < 0) {
+	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0 ||
+	    tg_inferstate_ownerdb(&db, repo, rev, 0, cfg.max_file_size) < 0) {
 		ret = tg_die_with_hint(tg_error_last());
 		goto out;
 	}
@@ -89,6 +93,7 @@ int cmd_index(int argc, const char **argv)
 	ret = TG_EXIT_OK;
 out:
 	tg_ownerdb_free(db);
+	tg_config_release(&cfg);
 	tg_repo_free(repo);
 	free(args);
 	return ret;

@@ -40,6 +40,7 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 	int err;
 
 	tg_inferstate_init(&st);
+	st.max_file_size = cfg->max_file_size;
 	if ((err = tg_tree_iter_new(&it, repo, rev ? rev : "HEAD", paths,
 				    npaths, &cfg->files)) < 0 ||
 	    (err = tg_inferstate_scan(&st, repo, rev ? rev : "HEAD")) < 0)

@@ -4,7 +4,6 @@
  * it, and the files a changed definition drags into the check.
  */
 #include "txguard/common.h"
-#include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
@@ -113,24 +112,18 @@ static int blob_size(void *ctx, size_t *size, const struct tg_oid *id)
 }
 
 int tg_inferstate_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
-			  const char *rev, unsigned flags)
+			  const char *rev, unsigned flags,
+			  size_t max_file_size)
 {
 	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY | flags,
 				     .read = read_blob,
 				     .size = blob_size,
 				     .read_ctx = repo };
 	struct source s;
-	struct tg_config cfg;
 	int err;
 
 	*db = NULL;
-	/* maxFileSize bounds the owner index's reads too (a bad config is
-	 * the command's to report: the default then) */
-	tg_config_init(&cfg);
-	if (tg_config_load(&cfg, repo) < 0)
-		tg_error_clear();
-	o.max_file_size = cfg.max_file_size;
-	tg_config_release(&cfg);
+	o.max_file_size = max_file_size;
 	if ((err = source_open(&s, repo, rev)) < 0)
 		return err;
 	/* the index's paths live as long as the repository; a tree's not */
@@ -295,7 +288,8 @@ int tg_inferstate_staged(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0; /* nothing to check: never build the index */
 	st->repo = repo;
 	st->rev = NULL;
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL, 0)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, NULL, 0,
+					 st->max_file_size)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -309,7 +303,8 @@ int tg_inferstate_branch(struct tg_inferstate *st, struct tg_repo *repo,
 		return 0;
 	st->repo = repo;
 	st->rev = head ? head : "HEAD";
-	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev, 0)) < 0)
+	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev, 0,
+					 st->max_file_size)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -322,7 +317,8 @@ int tg_inferstate_scan(struct tg_inferstate *st, struct tg_repo *repo,
 	st->repo = repo;
 	st->rev = rev ? rev : "HEAD";
 	if ((err = tg_inferstate_ownerdb(&st->db, repo, st->rev,
-					 TG_OWNERDB_LIVE_ONLY)) < 0)
+					 TG_OWNERDB_LIVE_ONLY,
+					 st->max_file_size)) < 0)
 		return err;
 	/* each file analysed joins it then (tg_inferstate_fill) */
 	st->now = tg_ownerdb_resolver(st->db);

@@ -89,7 +89,33 @@ struct tg_ownerdb_layer {
 	uint64_t sum;	   /* the header's table_sum */
 	bool batch;	   /* written by this run's build */
 	bool synced;	   /* on disk: fsync'ed before the chain lists it */
+	/* its first and last keys: a key outside needs no look; their
+	 * ids' first eight bytes as numbers, for a quick test */
+	struct tg_ownerdb_key first, last;
+	uint64_t first8, last8;
 };
+
+/* The first eight bytes of an id as a number that sorts like them. */
+static uint64_t prefix8(const unsigned char *id)
+{
+	uint64_t v;
+
+	memcpy(&v, id, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	return v;
+}
+
+static void set_bounds(struct tg_ownerdb_layer *l,
+		       const struct tg_ownerdb_key *first,
+		       const struct tg_ownerdb_key *last)
+{
+	l->first = *first;
+	l->last = *last;
+	l->first8 = prefix8(first->id.id);
+	l->last8 = prefix8(last->id.id);
+}
 
 /* ---- checksums and keys ---------------------------------------------------
  */
@@ -340,7 +366,7 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 {
 	struct layer_header h;
 	unsigned char buf[WIN * ROW_SIZE];
-	struct tg_ownerdb_key last = {{{0}}, 0};
+	struct tg_ownerdb_key first = {{{0}}, 0}, last = {{{0}}, 0};
 	struct tg_ownerdb_layer *l;
 	uint64_t sum, want;
 
@@ -371,6 +397,8 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 			    (i && row_cmp(p, &last) <= 0))
 				return NULL;
 			last = row_key(&r);
+			if (!i)
+				first = last;
 		}
 	}
 	if (sum != want)
@@ -380,6 +408,7 @@ static struct tg_ownerdb_layer *layer_open(int fd, uint64_t size)
 	l->nrows = h.nrows;
 	l->rows_off = HEADER_SIZE + h.data_len;
 	l->sum = want;
+	set_bounds(l, &first, &last);
 	return l;
 }
 
@@ -729,11 +758,20 @@ bool tg_ownerdb_store_find(struct tg_ownerdb_loc *loc,
 			   struct tg_ownerdb_wcache *wc)
 {
 	unsigned char row[ROW_SIZE];
+	uint64_t k8 = prefix8(key->id.id);
 
 	for (size_t i = s->nsearch; i-- > 0;) {
 		const struct tg_ownerdb_layer *l = s->layers[i];
 		struct wcache *w = NULL;
 
+		/* a small layer (a run's few new records) is passed over
+		 * without a look at its rows for nearly every key */
+		if (!l->nrows ||
+		    (l->nrows <= WIN &&
+		     (k8 < l->first8 || k8 > l->last8 ||
+		      tg_ownerdb_store_key_cmp(key, &l->first) < 0 ||
+		      tg_ownerdb_store_key_cmp(key, &l->last) > 0)))
+			continue;
 		if (wc && i < TG_ARRAY_SIZE(wc->w)) {
 			if (wc->layer[i] != l) {
 				if (!wc->w[i])
@@ -922,6 +960,8 @@ struct writer {
 	uint32_t nrows;
 	uint64_t data_len;
 	uint64_t sum;
+	struct tg_ownerdb_key first, last; /* of the rows written */
+	bool have_first;
 };
 
 static int flush_some(struct writer *o)
@@ -972,6 +1012,10 @@ static int emit_row(void *ctx, const struct out_rec *r)
 		   (r->key.role == TG_OWNERDB_ROLE_PACKAGE ? ROW_PACKAGE : 0) |
 		   (r->hint & ROW_HINT_MASK) << ROW_HINT_SHIFT;
 	row.sum = r->sum;
+	if (!o->have_first)
+		o->first = r->key;
+	o->have_first = true;
+	o->last = r->key;
 	o->data_len += r->len;
 	o->sum = sum_words(o->sum, (const unsigned char *)&row, ROW_SIZE);
 	tg_buf_add(&o->w, &row, ROW_SIZE);
@@ -988,11 +1032,14 @@ write_layer(int fd, const struct tg_ownerdb_rec *recs, size_t n,
 	    struct tg_ownerdb_layer *const *from, size_t nfrom)
 {
 	struct merge m = {recs, NULL, 0, NULL, 0, false};
-	struct writer o = {fd, TG_BUF_INIT, 0, 0, 0};
+	struct writer o;
 	struct layer_header h;
 	struct tg_ownerdb_layer *l = NULL;
 	uint64_t data_len;
 
+	memset(&o, 0, sizeof(o));
+	o.fd = fd;
+	tg_buf_init(&o.w);
 	m.src = tg_xcalloc(nfrom + 1, sizeof(*m.src));
 	m.heap = tg_xcalloc(nfrom + 1, sizeof(*m.heap));
 	if (n) {
@@ -1034,6 +1081,7 @@ write_layer(int fd, const struct tg_ownerdb_rec *recs, size_t n,
 	l->nrows = h.nrows;
 	l->rows_off = HEADER_SIZE + data_len;
 	l->sum = h.table_sum;
+	set_bounds(l, &o.first, &o.last);
 out:
 	free(m.src);
 	free(m.heap);
