@@ -218,6 +218,7 @@ int cmd_check(int argc, const char **argv)
 	if (tg_repo_open(&repo, NULL) < 0 || tg_config_load(&cfg, repo) < 0)
 		goto fail;
 	tg_owners_from_config(&owners, &cfg);
+	st.max_file_size = cfg.max_file_size;
 	if (nargs) {
 		char *prefix = tg_cmd_cwd_prefix(repo);
 		bool staged;

@@ -5,6 +5,7 @@
  */
 #include "txguard/common.h"
 #include "txguard/cmd.h"
+#include "txguard/config.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
 #include "txguard/ownerscope.h"
@@ -42,10 +43,12 @@ int cmd_index(int argc, const char **argv)
 	};
 	struct tg_repo *repo = NULL;
 	struct tg_ownerdb *db = NULL;
+	struct tg_config cfg;
 	const char **args = NULL;
 	int nargs, err, ret = TG_EXIT_ERROR;
 	double start = now_ms();
 
+	tg_config_init(&cfg);
 	if ((err = tg_opt_parse(&args, &nargs, argc, argv, opts,
 				TG_ARRAY_SIZE(opts), &usage)) != 0) {
 		ret = err == TG_OPT_HELP ? TG_EXIT_OK :
@@ -61,7 +64,8 @@ int cmd_index(int argc, const char **argv)
 				   " name a tree with 'txguard index --rev REV'");
 		goto out;
 	}
-	if (tg_ownerscope_ownerdb(&db, repo, rev, 0) < 0) {
+	if (tg_config_load(&cfg, repo) < 0 ||
+	    tg_ownerscope_ownerdb(&db, repo, rev, 0, cfg.max_file_size) < 0) {
 		ret = tg_cmd_error(tg_error_last());
 		goto out;
 	}
@@ -82,16 +86,17 @@ int cmd_index(int argc, const char **argv)
 		       rev ? rev : "the index", st->files,
 		       st->files == 1 ? "" : "s", defs, st->cached,
 		       st->read, st->parsed, now_ms() - start,
-		       kept && path ? "cache " :
 		       !st->files ? "no Python file, so nothing to cache" :
+		       kept && path ? "cache " :
 		       !path ? "no cache: the git directory has no place for one" :
 			       "the cache could not be written (is the git directory read-only?)",
-		       kept && path ? path : "");
+		       st->files && kept && path ? path : "");
 		free(path);
 	}
 	ret = TG_EXIT_OK;
 out:
 	tg_ownerdb_free(db);
+	tg_config_release(&cfg);
 	tg_repo_free(repo);
 	free(args);
 	return ret;

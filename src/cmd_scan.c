@@ -57,6 +57,7 @@ int tg_scan_tree(struct tg_report *report, struct tg_repo *repo,
 
 	src.hit = tg_xcalloc(npaths ? npaths : 1, sizeof(*src.hit));
 	tg_ownerscope_init(&st);
+	st.max_file_size = cfg->max_file_size;
 	if ((err = tg_tree_iter_new(&it, repo, rev ? rev : "HEAD", paths,
 				    npaths, &cfg->files)) < 0 ||
 	    (err = tg_ownerscope_scan(&st, repo, rev ? rev : "HEAD")) < 0)

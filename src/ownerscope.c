@@ -108,16 +108,24 @@ static int read_blob(void *ctx, char **buf, size_t *len,
 	return tg_repo_read_blob(buf, len, ctx, id);
 }
 
+static int blob_size(void *ctx, size_t *size, const struct tg_oid *id)
+{
+	return tg_repo_blob_size(size, ctx, id);
+}
+
 int tg_ownerscope_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
-			  const char *rev, unsigned flags)
+			  const char *rev, unsigned flags,
+			  size_t max_file_size)
 {
 	struct tg_ownerdb_opts o = { .flags = TG_OWNERDB_TARGETS_ONLY | flags,
 				     .read = read_blob,
+				     .size = blob_size,
 				     .read_ctx = repo };
 	struct source s;
 	int err;
 
 	*db = NULL;
+	o.max_file_size = max_file_size;
 	if ((err = source_open(&s, repo, rev)) < 0)
 		return err;
 	/* the index's paths live as long as the repository; a tree's not */
@@ -416,7 +424,8 @@ int tg_ownerscope_staged(struct tg_ownerscope *st, struct tg_repo *repo,
 		return 0; /* nothing to check: never build the index */
 	st->repo = repo;
 	st->rev = NULL;
-	if ((err = tg_ownerscope_ownerdb(&st->db, repo, NULL, 0)) < 0)
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, NULL, 0,
+					 st->max_file_size)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -430,7 +439,8 @@ int tg_ownerscope_branch(struct tg_ownerscope *st, struct tg_repo *repo,
 		return 0;
 	st->repo = repo;
 	st->rev = head ? head : "HEAD";
-	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev, 0)) < 0)
+	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev, 0,
+					 st->max_file_size)) < 0)
 		return err;
 	return two_states(st, cs);
 }
@@ -443,7 +453,8 @@ int tg_ownerscope_scan(struct tg_ownerscope *st, struct tg_repo *repo,
 	st->repo = repo;
 	st->rev = rev ? rev : "HEAD";
 	if ((err = tg_ownerscope_ownerdb(&st->db, repo, st->rev,
-					 TG_OWNERDB_LIVE_ONLY)) < 0)
+					 TG_OWNERDB_LIVE_ONLY,
+					 st->max_file_size)) < 0)
 		return err;
 	/* each file analysed joins it then (tg_ownerscope_fill) */
 	st->now = tg_ownerdb_resolver(st->db);

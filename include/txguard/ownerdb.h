@@ -1,54 +1,31 @@
 /**
  * ownerdb.h: the repository-wide index of what every Python file defines
- * and uses (infer.h), reused between runs (SPEC §4, §5, §12).
+ * and uses (infer.h), reused between runs.
  *
  * A run goes over the (path, blob id) of every selected Python file of
  * the index or of a tree, takes each blob's record from the cache and reads,
  * filters and infers only the blobs the cache lacks (the cold build uses
- * a reader thread for libgit2 and parser threads). Records are keyed by
- * blob id alone, so a blob is inferred once whatever its path, branch or
- * commit.
+ * a reader thread for libgit2 and parser threads: ownerdb_build.h).
+ * Records are keyed by what they depend on: the blob id and whether the
+ * path is a package's `__init__.py` (which is always parsed, for its
+ * re-exports), made by one inference version; so a blob is inferred once
+ * per role whatever its path, branch or commit. A blob bigger than the
+ * caller's maxFileSize is never read: it has no record.
  *
- * The cache lives in `<git common dir>/txguard/ownerdb-v2` (shared by
- * linked worktrees). Layout, native byte order:
- *
- *   header  "TXGODB\0\2", u32 0x01020304, u32 nrec, u64 data_len,
- *           u64 checksum of the table                         (32 bytes)
- *   table   nrec x { oid[20], u32 offset, u32 len | hint << 28,
- *                    u32 checksum of the record }, sorted by oid
- *   data    data_len bytes of serialized records (infer.h)
- *
- * The hint says whether a record defines, uses or imports anything, so a
- * warm run picks the few files that matter from the table alone and
- * reads only their records: its memory does not follow the repository.
- * It is read, not mapped: a lookup reads the window of rows around
- * where the id's first bytes put it, so a run holds no table. A file that is
- * short, foreign, of another byte order, out of order, out of bounds or
- * fails its checksum is ignored and rebuilt: never trusted, never an
- * error; a record that fails its own checksum is made again when used.
- *
- * New records go first to a journal, `ownerdb-v2.log` next to it:
- * entries { u32 "TGJ1", oid[20], u32 len, u64 checksum, data } appended
- * with one O_APPEND write, so an ordinary commit adds a few hundred bytes
- * instead of rewriting the file. Reading stops at the first damaged
- * entry. When the journal outgrows a quarter of the file (at least
- * 256 KiB, at most 1 MiB: a run reads it whole, and ignores a longer
- * one), or the file is missing or damaged, the whole cache is
- * rewritten to a temporary file in the same directory, renamed over the
- * old one, and the journal removed: concurrent runs each leave complete
- * files (the last one wins), readers keep their open file, and a journal
- * entry lost to a race only costs a parse. Nothing here writes the
- * index, the working tree, HEAD or refs.
- *
- * A cold build (TG_OWNERDB_TARGETS_ONLY) infers the files the cache
- * lacks a batch at a time. Once a whole batch is pending, each batch's
- * records, then its rows sorted (a run), go to a spill file (unlinked at
- * once; next to the cache, else in TMPDIR); only the few targets'
- * records stay in memory. A full rewrite merges the records in memory,
- * the runs and the old cache's table, each read a window at a time, so
- * it holds no row a blob either; the db then reads the new cache as a
- * warm run would, and without a cache the runs serve the lookups. When
- * no spill file can be made, the records stay in memory.
+ * The cache lives in `<git common dir>/txguard/` (shared by linked
+ * worktrees): a chain file `ownerdb-v3.chain` listing layers of records
+ * (`ownerdb-v3.<checksum>.layer`), each a header, the records and a
+ * table of rows sorted by key (ownerdb_store.h; src/ownerdb-format.md
+ * is the byte-level layout).
+ * A warm run reads each layer's table a window at a time where an id
+ * should be, and only the records it uses: its memory does not follow
+ * the repository. A run that makes records writes them as a new top
+ * layer, merged with the small layers below; a cold build writes a
+ * layer per batch. Anything wrong in a file is ignored and rebuilt,
+ * never trusted, never an error. Nothing here writes the index, the
+ * working tree, HEAD or refs, nor anything outside the cache directory
+ * but, when the cache cannot be written, a cold build's unlinked
+ * temporary files in TMPDIR.
  */
 #ifndef TXGUARD_OWNERDB_H
 #define TXGUARD_OWNERDB_H
@@ -64,7 +41,7 @@ struct tg_resolver;
  * One selected file and its record, `len` bytes. `data` is the record
  * (borrowed from the db), or NULL when the db leaves a record that is in
  * the cache file there: tg_ownerdb_load() reads it then, so a run does
- * not hold the records of every resolution target (§11). `head` is the
+ * not hold the records of every resolution target. `head` is the
  * record's first two bytes (0 past len), valid either way: enough for
  * TG_INFER_HAS_DEFS and tg_inferred_is_target(path, head, len).
  */
@@ -86,8 +63,10 @@ struct tg_ownerdb_stats {
 	size_t seeded;   /* records taken from opts->seed */
 	size_t read;     /* blobs read from the object database */
 	size_t parsed;   /* blobs that passed the pre-filter and were parsed */
-	bool cache_valid; /* a valid cache file was loaded */
-	bool written;    /* records were saved (journal or full rewrite) */
+	size_t incomplete; /* records inference left incomplete: never saved */
+	size_t too_big;  /* blobs over max_file_size: not read, no record */
+	bool cache_valid; /* the cache's chain and every layer it lists loaded */
+	bool written;    /* the cache was written (a layer, the chain) */
 };
 
 enum tg_ownerdb_flags {
@@ -98,7 +77,7 @@ enum tg_ownerdb_flags {
 	/*
 	 * Keep in the file list only the files a resolver holds (records
 	 * with definitions, packages that import): a warm run then holds
-	 * a few files, not the repository (§11). tg_ownerdb_count/file give
+	 * a few files, not the repository. tg_ownerdb_count/file give
 	 * only those, and tg_ownerdb_users() needs the source again.
 	 */
 	TG_OWNERDB_TARGETS_ONLY = 1 << 3,
@@ -107,19 +86,27 @@ enum tg_ownerdb_flags {
 	 * whose imports reach a definition, directly or through packages
 	 * kept (tg_resolver_reaches(), to a fixpoint): most re-export
 	 * nothing a query looks for. For a scan, whose memory then follows
-	 * the modules that define owners, not the packages (§11); it reads
+	 * the modules that define owners, not the packages; it reads
 	 * every package's record once or more, which a commit's check
-	 * cannot afford (§12).
+	 * cannot afford.
 	 */
 	TG_OWNERDB_LIVE_ONLY = 1 << 4,
 };
 
 struct tg_ownerdb_opts {
-	const char *cache_path; /* NULL: <commondir>/txguard/ownerdb-v2 */
+	/* the cache's directory and file name prefix; NULL:
+	 * <commondir>/txguard/ownerdb-v3 (ownerdb-v3.chain, ...) */
+	const char *cache_path;
 	int threads;            /* parser threads; 0: one per core, max 4 */
 	unsigned flags;
 	/*
-	 * Records the caller already has (id, data, len; path unused): the
+	 * Blobs bigger than this are not read: no record, counted in
+	 * stats.too_big (the maxFileSize setting). 0: any size.
+	 */
+	size_t max_file_size;
+	/*
+	 * Records the caller already has (path, id, data, len; the path
+	 * gives the record's role, NULL: a module): the
 	 * files of the change, which the engine parses anyway, are then
 	 * not read and parsed a second time. Copied; may be NULL.
 	 */
@@ -128,11 +115,12 @@ struct tg_ownerdb_opts {
 	/*
 	 * With TG_OWNERDB_TARGETS_ONLY, files whose records the cache
 	 * lacks are inferred this many at a time (0: 1024); a build with
-	 * more spills the records to a file (see above). Tests make it small.
+	 * more writes each batch's records to a layer of the cache (see
+	 * ownerdb_build.h). Tests make it small.
 	 */
 	size_t batch;
 	/*
-	 * Rows of the cache's table a lookup reads at once around where an
+	 * Rows of a layer's table a lookup reads at once around where an
 	 * id should be (0: 256); tests make it small to reach the rest.
 	 */
 	size_t window;
@@ -145,6 +133,12 @@ struct tg_ownerdb_opts {
 	 */
 	int (*read)(void *ctx, char **buf, size_t *len,
 		    const struct tg_oid *id);
+	/*
+	 * With `read` and max_file_size: how the build learns a blob's
+	 * size before reading it (0 and *size, or an error), through the
+	 * same means as `read`. NULL: the object database's header.
+	 */
+	int (*size)(void *ctx, size_t *size, const struct tg_oid *id);
 	void *read_ctx;
 };
 
@@ -231,7 +225,7 @@ void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
  * thread: it only reads the file, which stays open as long as the db.
  * The db checked the record when it listed the file and the file is
  * never written in place, so a read that fails or differs means someone
- * else damaged it during this run: txguard says so and exits with 2
+ * else damaged it during this run: the resolver reports it and the run fails (exit 2)
  * rather than resolve without it.
  */
 const unsigned char *tg_ownerdb_load(const struct tg_ownerdb_file *f,
@@ -250,7 +244,7 @@ int tg_ownerdb_record(const unsigned char **data, size_t *len,
  * The caller is done with a record tg_ownerdb_record() gave: one read
  * from a file for it is freed now, not with the db (a scan then holds
  * the records of the files it analyses, not of all it analysed). Records
- * the db holds anyway (made in this run, the journal's) stay.
+ * the db holds anyway (made in this run) stay.
  */
 void tg_ownerdb_release(struct tg_ownerdb *db, const unsigned char *data);
 
@@ -278,10 +272,16 @@ int tg_ownerdb_users(struct tg_ownerdb_file **out, size_t *nr,
 		     tg_ownerdb_next_fn next, void *ctx);
 void tg_ownerdb_files_free(struct tg_ownerdb_file *files, size_t n);
 
-/** Write the cache now if it lacks records made since the build. */
+/**
+ * Write the cache now if it lacks records made since the build (never
+ * the incomplete ones). Returns 0: failing to write is never an error.
+ */
 int tg_ownerdb_save(struct tg_ownerdb *db);
 
-/** The default cache path for `repo`; caller frees. */
+/**
+ * The default cache path for `repo` (its directory and the prefix of its
+ * files' names); caller frees.
+ */
 char *tg_ownerdb_default_path(struct git_repository *repo);
 
 #endif

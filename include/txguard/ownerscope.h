@@ -39,6 +39,8 @@ struct tg_ownerscope {
 	char **changed; /* definitions the change altered (last names) */
 	size_t nchanged, alloc_changed;
 	size_t dependents; /* files added to the changeset for them */
+	/* maxFileSize: the owner index reads no bigger blob (0: any) */
+	size_t max_file_size;
 };
 
 void tg_ownerscope_init(struct tg_ownerscope *st);
@@ -81,11 +83,12 @@ struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st);
 /**
  * Just the owner index (refreshed and saved): of the index git will
  * commit, or of the tree of `rev`, built with TG_OWNERDB_TARGETS_ONLY
- * and `flags` (ownerdb.h). For `txguard index`, and the states above.
- * Errors: TG_EGIT.
+ * and `flags` (ownerdb.h), reading no blob over `max_file_size` (0:
+ * any). For `txguard index`, and the states above. Errors: TG_EGIT.
  */
 int tg_ownerscope_ownerdb(struct tg_ownerdb **db, struct tg_repo *repo,
-			  const char *rev, unsigned flags);
+			  const char *rev, unsigned flags,
+			  size_t max_file_size);
 
 void tg_ownerscope_release(struct tg_ownerscope *st);
 

@@ -17,12 +17,12 @@ test_expect_success 'setup: findings in backend/app and in tools' '
 test_expect_success 'scan PATH from a subdirectory finds what is under it' '
 	(cd backend && test_expect_code 1 txguard scan app >../out 2>err) &&
 	grep "^app/jobs.py:4:15: critical TX001" out &&
-	test_must_fail grep cron out &&
+	! grep cron out &&
 	(cd backend/app && test_expect_code 1 txguard scan . >../../out) &&
 	grep "^jobs.py:4:15" out &&
 	(cd backend && test_expect_code 1 txguard scan ../tools >../out) &&
 	grep "^\.\./tools/cron.py:4:15" out &&
-	test_must_fail grep jobs.py out
+	! grep jobs.py out
 '
 
 test_expect_success 'an absolute path inside the work tree works too' '
@@ -45,7 +45,7 @@ test_expect_success 'a partial scan reports no other file as prunable' '
 	git rm -q --cached tools/cron.py && rm tools/cron.py &&
 	git commit -q --no-verify -m "cron gone" &&
 	txguard scan backend >out &&
-	test_must_fail grep prunable out &&
+	! grep prunable out &&
 	txguard scan >out &&
 	grep "tools/cron.py .*prunable" out
 '

@@ -11,7 +11,7 @@ test_expect_success 'index with an empty index says there is nothing to cache' '
 	txguard index >out 2>err &&
 	grep "0 Python files" out &&
 	grep "no Python file, so nothing to cache" out &&
-	test_must_fail grep -i "read-only" out
+	! grep -i "read-only" out
 '
 
 test_expect_success 'index in a bare repository names --rev, not a work tree' '
@@ -22,7 +22,7 @@ test_expect_success 'index in a bare repository names --rev, not a work tree' '
 	(cd ../bare.git && test_expect_code 2 txguard index >out 2>err) &&
 	grep "bare repository has no index" ../bare.git/err &&
 	grep -e "--rev REV" ../bare.git/err &&
-	test_must_fail grep "check needs" ../bare.git/err &&
+	! grep "check needs" ../bare.git/err &&
 	(cd ../bare.git && txguard index --rev HEAD >out 2>err) &&
 	grep "owner index of HEAD: 1 Python file" ../bare.git/out
 '
@@ -30,7 +30,7 @@ test_expect_success 'index in a bare repository names --rev, not a work tree' '
 test_expect_success 'baseline -o into a missing directory names the directory' '
 	test_expect_code 2 txguard baseline -o nodir/debt >out 2>err &&
 	grep "cannot write .nodir/debt.: directory .nodir. does not exist" err &&
-	test_must_fail grep "tmp\." err &&
+	! grep "tmp\." err &&
 	! test -e nodir
 '
 

@@ -64,7 +64,7 @@ test_expect_success 'scan: the same set once committed' '
 '
 
 test_expect_success 'scan: twice gives the same answer (warm owner index)' '
-	test -s "$(git rev-parse --git-common-dir)/txguard/ownerdb-v2" &&
+	test -s "$(git rev-parse --git-common-dir)/txguard/ownerdb-v3.chain" &&
 	test_expect_code 1 txguard scan --format json >scan2.json &&
 	found scan2.json new >actual2 &&
 	test_cmp actual actual2
@@ -76,7 +76,7 @@ test_expect_success 'index: builds the owner index; a second run reads nothing' 
 	txguard index >out &&
 	grep "owner index of the index: 5 Python files, 2 defining" out &&
 	grep "0 already indexed" out &&
-	test -s "$cache/ownerdb-v2" &&
+	test -s "$cache/ownerdb-v3.chain" &&
 	txguard index >out &&
 	grep "5 already indexed, 0 read, 0 parsed" out &&
 	txguard index --rev HEAD~1 -q >out &&

@@ -83,7 +83,7 @@ test_expect_success 'setup: routes use an alias of a dependency that only closes
 	EOF
 	git add -A &&
 	git commit -m base >out 2>&1 &&
-	test_must_fail grep "TX00" out &&
+	! grep "TX00" out &&
 	git tag base &&
 	test_expect_code 0 txguard scan >out 2>err
 '
@@ -194,7 +194,7 @@ test_expect_success 'setup: a package re-exports the read-only get_session' '
 	EOF
 	git add -A &&
 	git commit -m base >out 2>&1 &&
-	test_must_fail grep "TX00" out &&
+	! grep "TX00" out &&
 	git tag base &&
 	test_expect_code 0 txguard scan >out 2>err
 '
@@ -207,7 +207,7 @@ test_expect_success 're-pointing the package re-export to the committing one blo
 	head_is base &&
 	J=$(line_of app/jobs.py "s.commit()") &&
 	grep "^app/jobs.py:$J:9: critical TX001 " out &&
-	test_must_fail grep "^app/svc.py" out &&
+	! grep "^app/svc.py" out &&
 	git commit --no-verify -q -m "re-point" &&
 	test_expect_code 1 txguard scan >scan 2>err &&
 	grep "^app/jobs.py:$J:9: critical TX001 " scan
@@ -222,7 +222,7 @@ test_expect_success 're-pointing a wrapper'"'"'s import to the committing one bl
 	head_is base &&
 	S=$(line_of app/svc.py "s.commit()") &&
 	grep "^app/svc.py:$S:9: critical TX001 " out &&
-	test_must_fail grep "^app/jobs.py" out
+	! grep "^app/jobs.py" out
 '
 
 test_expect_success 'an import change that changes no meaning lets the commit in' '
@@ -230,7 +230,7 @@ test_expect_success 'an import change that changes no meaning lets the commit in
 	printf "import os\nfrom .db_ro import get_session\n" >app/__init__.py &&
 	git add app/__init__.py &&
 	git commit -m "harmless" >out 2>&1 &&
-	test_must_fail grep "TX00" out
+	! grep "TX00" out
 '
 
 # ---- a wrapper that reaches its helper through a module import --------------
@@ -293,7 +293,7 @@ test_expect_success 'setup: a wrapper calls db_ro.get_session through a module a
 	EOF
 	git add -A &&
 	git commit -m base >out 2>&1 &&
-	test_must_fail grep "TX00" out &&
+	! grep "TX00" out &&
 	git tag base
 '
 

@@ -1,4 +1,4 @@
-/* The repository-wide owner index and its cache (SPEC §4, §5, §11, §12). */
+/* The repository-wide owner index and its cache. */
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
@@ -96,9 +96,19 @@ static void write_file(const char *path, const char *content)
 	free(full);
 }
 
+/* The cache's directory, its chain file, its top layer, its layers. */
+#define CACHE ".git/txguard"
+#define CHAIN CACHE "/ownerdb-v3.chain"
+#define TOP CACHE "/$(tail -n 2 " CHAIN " | head -n 1)"
+#define NLAYERS "$(grep -c '[.]layer$' " CHAIN ")"
+#define EACH_LAYER_EXISTS                                                  \
+	"for l in $(grep '[.]layer$' " CHAIN "); do "                      \
+	"test -f " CACHE "/$l || exit 1; done"
+#define NO_TMP "test -z \"$(ls " CACHE " | grep '[.]tmp-')\""
+
 static char *cache_path(void)
 {
-	return tg_xasprintf("%s/.git/txguard/ownerdb-v2", dir);
+	return tg_xasprintf("%s/" CHAIN, dir);
 }
 
 static int setup(void **state)
@@ -164,7 +174,7 @@ static void test_cold_then_warm(void **state)
 	struct stat sb;
 
 	(void)state;
-	unlink(cp);
+	sh("rm -rf " CACHE);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->files, 5);
@@ -187,7 +197,8 @@ static void test_cold_then_warm(void **state)
 	assert_false(st->written);
 	free_db(db);
 
-	/* one changed file: one read, one parse, a rewrite */
+	sh("test " NLAYERS " = 1");
+	/* one changed file: one read, one parse, a new layer */
 	write_file("app/jobs.py", "from .session_helpers import get_db\n"
 				  "with x():\n    pass\n");
 	sh("git add app/jobs.py");
@@ -198,31 +209,42 @@ static void test_cold_then_warm(void **state)
 	assert_int_equal(st->parsed, 1);
 	assert_true(st->written);
 	free_db(db);
-	/* it went to the journal, and is reused from there */
-	sh("test -s .git/txguard/ownerdb-v2.log");
+	/* it went to a small layer on top, and is reused from there */
+	sh("test " NLAYERS " = 2");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, 5);
 	assert_int_equal(st->read, 0);
 	assert_false(st->written);
 	free_db(db);
-	/* a torn journal entry is skipped, the rest rebuilt */
+	/*
+	 * Another change: the two small layers on top merge (the one
+	 * below holds fewer than twice the new one's rows).
+	 */
 	write_file("app/jobs.py", "with y():\n    pass\n");
 	sh("git add app/jobs.py");
 	db = build(NULL);
 	free_db(db);
-	sh("size=$(stat -c %%s .git/txguard/ownerdb-v2.log) && "
-	   "truncate -s $((size - 2)) .git/txguard/ownerdb-v2.log");
+	sh("test " NLAYERS " = 2");
+	/* a torn top layer is left out, the rest used, it is made again */
+	sh("size=$(stat -c %%s " TOP ") && truncate -s $((size - 2)) " TOP);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
-	assert_true(st->cache_valid);
+	assert_false(st->cache_valid);
 	assert_int_equal(st->cached, 4);
 	assert_int_equal(st->read, 1);
 	assert_true(st->written);
 	free_db(db);
-	/* garbage appended to the journal is ignored */
-	sh("printf 'garbage garbage garbage garbage garbage!!' >> "
-	   ".git/txguard/ownerdb-v2.log");
+	db = build(NULL);
+	assert_true(tg_ownerdb_stats(db)->cache_valid);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	free_db(db);
+	/* garbage appended to a layer: the same */
+	sh("printf 'garbage garbage garbage garbage garbage!!' >> " TOP);
+	db = build(NULL);
+	assert_false(tg_ownerdb_stats(db)->cache_valid);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	free_db(db);
 	db = build(NULL);
 	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
 	free_db(db);
@@ -335,8 +357,10 @@ static void corrupt_and_check(const char *how)
 	struct tg_ownerdb *db;
 	const struct tg_ownerdb_stats *st;
 
-	db = build(NULL); /* make sure a good cache exists */
+	sh("rm -rf " CACHE);
+	db = build(NULL); /* a good cache of one layer */
 	free_db(db);
+	sh("test " NLAYERS " = 1");
 	sh("%s", how);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
@@ -358,21 +382,29 @@ static void corrupt_and_check(const char *how)
 static void test_corrupt_cache_ignored(void **state)
 {
 	(void)state;
-	corrupt_and_check("truncate -s 40 .git/txguard/ownerdb-v2");
-	corrupt_and_check(": > .git/txguard/ownerdb-v2");
-	corrupt_and_check("printf 'not a cache at all, just text' > "
-			  ".git/txguard/ownerdb-v2");
-	/* one flipped byte in the table */
-	corrupt_and_check("printf '\\377' | dd of=.git/txguard/ownerdb-v2 "
-			  "bs=1 seek=45 conv=notrunc 2>/dev/null");
+	corrupt_and_check("truncate -s 40 " TOP);
+	corrupt_and_check(": > " TOP);
+	corrupt_and_check(": > " CHAIN);
+	corrupt_and_check("printf 'not a cache at all, just text' > " TOP);
+	corrupt_and_check("printf 'not a chain at all, just text\\n' > " CHAIN);
+	/* one flipped byte in the table, in the header, in the chain */
+	corrupt_and_check("size=$(stat -c %s " TOP ") && "
+			  "printf '\\377' | dd of=" TOP " "
+			  "bs=1 seek=$((size - 20)) conv=notrunc 2>/dev/null");
+	corrupt_and_check("printf '\\377' | dd of=" TOP " "
+			  "bs=1 seek=17 conv=notrunc 2>/dev/null");
+	corrupt_and_check("printf 'x' | dd of=" CHAIN " "
+			  "bs=1 seek=30 conv=notrunc 2>/dev/null");
 	/* appended garbage */
-	corrupt_and_check("printf 'xx' >> .git/txguard/ownerdb-v2");
+	corrupt_and_check("printf 'xx' >> " TOP);
+	/* a layer the chain lists is missing */
+	corrupt_and_check("rm " TOP);
 }
 
 /*
  * The header's checksum covers the table only: a flipped byte inside a
  * record is found by that record's own checksum when it is used, and
- * only that record is made again.
+ * only that record is made again. The earlier formats' files go.
  */
 static void test_damaged_record_made_again(void **state)
 {
@@ -382,17 +414,16 @@ static void test_damaged_record_made_again(void **state)
 	(void)state;
 	db = build(NULL);
 	free_db(db);
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
-	/* the first format's files go with a rewrite */
-	sh("echo old >.git/txguard/ownerdb-v1 && "
-	   "echo old >.git/txguard/ownerdb-v1.log");
-	db = build(NULL); /* a full rewrite: no journal */
+	sh("rm -rf " CACHE " && mkdir " CACHE);
+	/* the earlier formats' files go */
+	sh("for f in ownerdb-v1 ownerdb-v1.log ownerdb-v2 ownerdb-v2.log "
+	   "ownerdb-v2.tmp.1.0; do echo old >.git/txguard/$f; done");
+	db = build(NULL); /* one layer */
 	free_db(db);
-	sh("test ! -e .git/txguard/ownerdb-v1 && "
-	   "test ! -e .git/txguard/ownerdb-v1.log");
-	sh("size=$(stat -c %%s .git/txguard/ownerdb-v2) && "
-	   "printf '\\377' | dd of=.git/txguard/ownerdb-v2 "
-	   "bs=1 seek=$((size - 3)) conv=notrunc 2>/dev/null");
+	sh("test -z \"$(ls .git/txguard | grep -v '^ownerdb-v3[.]')\"");
+	/* the first record starts right after the 40-byte header */
+	sh("printf '\\377' | dd of=" TOP " bs=1 seek=42 conv=notrunc "
+	   "2>/dev/null");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_true(st->cache_valid);
@@ -421,7 +452,7 @@ static void test_targets_only(void **state)
 	const struct tg_ownerdb_stats *st;
 
 	(void)state;
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("rm -rf " CACHE);
 	db = build(NULL);
 	free_db(db);
 	db = build(&opts);
@@ -454,16 +485,15 @@ static void test_targets_only(void **state)
 						  22));
 	}
 	free_db(db);
-	/* a new file and a damaged journal force a rewrite from here */
+	/* a new file: a layer of its own, the rest stays */
 	write_file("app/extra.py", "with open('x') as f:\n    pass\n");
-	sh("git add app/extra.py && printf 'junk' > .git/txguard/ownerdb-v2.log");
+	sh("git add app/extra.py");
 	db = build(&opts);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->files, 6);
 	assert_int_equal(st->read, 1);
 	assert_true(st->written);
 	free_db(db);
-	sh("test ! -e .git/txguard/ownerdb-v2.log");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, 6);
@@ -473,8 +503,8 @@ static void test_targets_only(void **state)
 }
 
 /*
- * §11: a warm TG_OWNERDB_TARGETS_ONLY build leaves the targets' records
- * in the cache file: it holds where each is and its first bytes. They
+ * A warm TG_OWNERDB_TARGETS_ONLY build leaves the targets' records
+ * in the cache's layers: it holds where each is and its first bytes. They
  * read back equal to a build that holds them, the resolver decodes them
  * on demand, they survive a rewrite of the cache under the open db, and
  * one damaged in place during the run is an error (exit 2), never an
@@ -491,11 +521,9 @@ static void test_records_left_in_file(void **state)
 	const unsigned char *d;
 	git_repository *held_repo;
 	char path[64];
-	pid_t pid;
-	int status;
 
 	(void)state;
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("rm -rf " CACHE);
 	held = build(NULL); /* cold: every record in memory */
 	held_repo = cur_repo;
 	for (size_t i = 0; i < tg_ownerdb_count(held); i++)
@@ -546,8 +574,8 @@ static void test_records_left_in_file(void **state)
 	free_db(db);
 
 	/*
-	 * Found in the cache, then the cache rewritten and reloaded under
-	 * the db (a spilled build): the old file stays open for it.
+	 * Found in the cache, then layers merged under the db (a build in
+	 * batches) and the whole cache removed: the files stay open for it.
 	 */
 	for (int i = 0; i < 12; i++) {
 		char src[32];
@@ -559,7 +587,7 @@ static void test_records_left_in_file(void **state)
 	sh("git add -A");
 	db = build(&small);
 	assert_true(tg_ownerdb_stats(db)->written);
-	sh("rm -f .git/txguard/ownerdb-v2"); /* gone from the tree too */
+	sh("rm -rf " CACHE); /* gone from the tree too */
 	f = tg_ownerdb_file(db, 0);
 	assert_string_equal(f->path, "app/session_helpers.py");
 	assert_null(f->data);
@@ -571,28 +599,29 @@ static void test_records_left_in_file(void **state)
 					  "get_background_session", 22));
 	free_db(db);
 
-	/* damaged in place while the db reads it: exit 2, said why */
+	/* damaged in place while the db reads it: an error that says why */
 	db = build(&opts); /* the cache was removed: made again */
 	assert_non_null(tg_ownerdb_file(db, 0)->data);
 	free_db(db);
 	db = build(&opts);
 	f = tg_ownerdb_file(db, 0);
 	assert_null(f->data);
-	sh("printf 'XXXX' | dd of=.git/txguard/ownerdb-v2 bs=1 seek=%llu "
-	   "conv=notrunc 2>/dev/null",
-	   (unsigned long long)f->pos);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (!pid) {
-		if (!freopen("/dev/null", "w", stderr))
-			_exit(3);
-		tg_ownerdb_load(f, &owned);
-		_exit(0);
+	{
+		char fdpath[64], layer[4096];
+		ssize_t n;
+
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", f->fd);
+		n = readlink(fdpath, layer, sizeof(layer) - 1);
+		assert_true(n > 0);
+		layer[n] = '\0';
+		sh("printf 'XXXX' | dd of='%s' bs=1 seek=%llu "
+		   "conv=notrunc 2>/dev/null",
+		   layer, (unsigned long long)f->pos);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_null(tg_ownerdb_load(f, &owned));
+	assert_null(owned);
+	assert_non_null(strstr(tg_error_last(), "changed in place"));
+	tg_error_clear();
 	free_db(db);
 	/* the next run finds the damage and makes the record again */
 	db = build(&opts);
@@ -608,10 +637,10 @@ static void test_records_left_in_file(void **state)
 }
 
 /*
- * §11: a TG_OWNERDB_TARGETS_ONLY build keeps the packages whose imports
+ * A TG_OWNERDB_TARGETS_ONLY build keeps the packages whose imports
  * reach a definition, through other packages too, and leaves out those
- * that re-export nothing a query can find; a rewrite of the cache still
- * keeps the records of those it left out.
+ * that re-export nothing a query can find; a new layer merged with the
+ * cache's still keeps the records of those it left out.
  */
 static void test_live_packages(void **state)
 {
@@ -636,7 +665,7 @@ static void test_live_packages(void **state)
 	write_file("app/models/user.py", "class User:\n    pass\n");
 	write_file("app/misc/__init__.py",
 		   "import os\nfrom typing import Any\nfrom app.util import add\n");
-	sh("git add -A && rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("git add -A && rm -rf " CACHE);
 	for (int warm = 0; warm < 2; warm++) {
 		db = build(&opts);
 		tg_buf_reset(&got);
@@ -674,14 +703,19 @@ static void test_live_packages(void **state)
 	db = build(&all);
 	assert_int_equal(tg_ownerdb_count(db), 7);
 	free_db(db);
-	/* a rewrite (damaged journal) keeps what the list left out */
-	write_file("app/extra.py", "x = 2\n");
-	sh("git add -A && printf junk >.git/txguard/ownerdb-v2.log");
-	db = build(&opts);
-	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
-	assert_true(tg_ownerdb_stats(db)->written);
-	free_db(db);
-	sh("test ! -e .git/txguard/ownerdb-v2.log");
+	/* merged layers keep what the list left out */
+	for (int i = 0; i < 3; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "x = %d\n", i + 2);
+		write_file("app/extra.py", src);
+		sh("git add -A");
+		db = build(&opts);
+		assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+		assert_true(tg_ownerdb_stats(db)->written);
+		free_db(db);
+	}
+	sh("test " NLAYERS " = 3");
 	db = build(NULL);
 	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
 	assert_int_equal(tg_ownerdb_stats(db)->cached,
@@ -696,35 +730,40 @@ static void test_live_packages(void **state)
 }
 
 /*
- * §11: a run reads the journal whole, so it never holds more than 1 MiB
- * of it: a longer one is ignored (its records are made again) and the
- * file is rewritten without it.
+ * Runs that each add a record stack small layers that merge by the
+ * chain's rule: each layer holds at least twice the rows of the one
+ * above, so there are never more than log2(rows) + 1 of them, and every
+ * record stays reachable.
  */
-static void test_journal_bounded(void **state)
+static void test_layers_stay_few(void **state)
 {
 	struct tg_ownerdb *db;
 	const struct tg_ownerdb_stats *st;
 
 	(void)state;
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("rm -rf " CACHE);
 	free_db(build(NULL));
-	write_file("app/extra.py", "with open('x') as f:\n    pass\n");
-	sh("git add app/extra.py");
-	free_db(build(NULL)); /* one record: journaled */
-	sh("test -s .git/txguard/ownerdb-v2.log");
-	/* the same entry, then padding past 1 MiB (still well formed up
-	 * to where reading stops) */
-	sh("head -c 1100000 /dev/zero >>.git/txguard/ownerdb-v2.log");
+	for (int i = 0; i < 20; i++) {
+		char src[32];
+
+		snprintf(src, sizeof(src), "x = %d\n", i);
+		write_file("app/extra.py", src);
+		sh("git add app/extra.py");
+		db = build(NULL);
+		st = tg_ownerdb_stats(db);
+		assert_int_equal(st->read, 1);
+		assert_true(st->written);
+		free_db(db);
+		/* 5 + i + 1 rows: log2 of at most 26, plus one */
+		sh("n=" NLAYERS " && test $n -ge 1 && test $n -le 5");
+		sh(EACH_LAYER_EXISTS);
+	}
+	sh(NO_TMP);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
-	assert_true(st->cache_valid);
-	assert_int_equal(st->read, 1); /* the journal's record, made again */
-	assert_true(st->written);
-	free_db(db);
-	sh("test ! -e .git/txguard/ownerdb-v2.log");
-	db = build(NULL);
-	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
-	assert_int_equal(tg_ownerdb_stats(db)->cached, 6);
+	assert_int_equal(st->read, 0);
+	assert_int_equal(st->cached, 6);
+	assert_false(st->written);
 	free_db(db);
 	sh("git rm -q --cached app/extra.py && rm app/extra.py");
 }
@@ -739,7 +778,7 @@ static void test_concurrent_writers(void **state)
 	for (int round = 0; round < 3; round++) {
 		int go[2];
 
-		unlink(cp);
+		sh("rm -rf " CACHE);
 		/* the children start together when the pipe closes */
 		assert_int_equal(pipe(go), 0);
 		for (int i = 0; i < 8; i++) {
@@ -778,8 +817,10 @@ static void test_concurrent_writers(void **state)
 		assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
 		free_db(db);
 	}
-	/* no temporary file is left behind, the journal was folded in */
-	sh("test \"$(ls .git/txguard)\" = ownerdb-v2");
+	/* no temporary file is left behind; the chain is complete */
+	sh("test -z \"$(ls .git/txguard | grep -v '^ownerdb-v3[.]')\"");
+	sh(NO_TMP);
+	sh(EACH_LAYER_EXISTS);
 	free(cp);
 }
 
@@ -803,6 +844,7 @@ static void test_seeded_records(void **state)
 	e = git_index_get_bypath(index, "app/jobs.py", 0);
 	assert_non_null(e);
 	memcpy(seed.id.id, e->id.id, TG_OID_RAWSZ);
+	seed.path = (char *)"app/jobs.py";
 	tg_infer_blob(&rec, &parsed, "app/jobs.py", src, strlen(src));
 	seed.data = (const unsigned char *)rec.ptr;
 	seed.len = rec.len;
@@ -853,10 +895,10 @@ static void test_tree_duplicates_and_no_write(void **state)
 	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(db), "copy/b.py",
 					  "get_background_session", 22));
 	tg_ownerdb_free(db);
-	assert_int_equal(access(cp, F_OK), -1);
+	sh("test -z \"$(ls '%s'* 2>/dev/null)\"", cp);
 
 	/* an unwritable cache location is not an error */
-	opts.cache_path = "/proc/txguard-cannot-write/ownerdb-v2";
+	opts.cache_path = "/proc/txguard-cannot-write/ownerdb-v3";
 	opts.flags = 0;
 	opts.threads = 1;
 	assert_int_equal(tg_ownerdb_from_tree(&db, repo, &t, NULL, &opts), 0);
@@ -970,11 +1012,11 @@ static void test_many_records_warm(void **state)
 	/*
 	 * Windows of 1 to 8 rows: nearly every id is outside the rows
 	 * read first, and the lookup bisects either side down to a window.
-	 * The records must be in the table, not the journal: rewrite it.
+	 * One layer holds them all.
 	 */
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("rm -rf " CACHE);
 	free_db(build(NULL));
-	sh("test ! -e .git/txguard/ownerdb-v2.log");
+	sh("test " NLAYERS " = 1");
 	for (size_t win = 1; win <= 8; win *= 2) {
 		struct tg_ownerdb_opts o = { .window = win };
 
@@ -1030,13 +1072,13 @@ static bool record_read(struct tg_ownerdb *db, const char *path)
 }
 
 /*
- * §11: a cold build of more files than a batch spills their records and
- * keeps only the targets; it finds what a build in one piece finds, the
- * cache it writes is complete, and records are found afterwards from the
- * new cache, from the spill file without a cache, or (no spill file can
- * be made) from memory.
+ * A cold build of more files than a batch writes their records to a
+ * layer a batch and keeps only the targets; it finds what a build in one
+ * piece finds, the cache it writes is complete and of few layers, and
+ * records are found afterwards from the new cache, from layers in TMPDIR
+ * when the cache cannot be written, or (no file can be made) from memory.
  */
-static void test_spilled_build(void **state)
+static void test_build_in_batches(void **state)
 {
 	struct tg_ownerdb_opts whole = { .flags = TG_OWNERDB_TARGETS_ONLY |
 						  TG_OWNERDB_NO_CACHE,
@@ -1064,7 +1106,7 @@ static void test_spilled_build(void **state)
 	free_db(db);
 
 	/* cold, in batches of 16: the same targets, and a complete cache */
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("rm -rf " CACHE);
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->files, files);
@@ -1074,24 +1116,8 @@ static void test_spilled_build(void **state)
 	/* a left-out file's record comes from the new cache, not a read */
 	assert_false(record_read(db, "plain/p042.py"));
 	assert_false(record_read(db, "app/jobs.py"));
-	/*
-	 * The cache written by merging the spilled runs (none held in
-	 * memory) is the very file a build that spilled nothing writes.
-	 */
-	sh("cp .git/txguard/ownerdb-v2 spilled.db");
-	{
-		struct tg_ownerdb_opts one = { .flags = TG_OWNERDB_TARGETS_ONLY,
-					       .batch = 100000 };
-		struct tg_ownerdb *db2;
-		git_repository *keep = cur_repo;
-
-		sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
-		db2 = build(&one);
-		assert_true(tg_ownerdb_stats(db2)->written);
-		free_db(db2);
-		cur_repo = keep;
-	}
-	sh("cmp spilled.db .git/txguard/ownerdb-v2 && rm spilled.db");
+	/* some 27 batches merged as they came: log2(27) + 1 layers at most */
+	sh("n=" NLAYERS " && test $n -ge 1 && test $n -le 5");
 	{
 		/* a record released is read again, equal; a target's stays */
 		const unsigned char *d, *again;
@@ -1121,14 +1147,14 @@ static void test_spilled_build(void **state)
 		free(keep);
 	}
 	free_db(db);
-	sh("test -z \"$(ls .git/txguard | grep spill)\"");
+	sh(NO_TMP);
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, files);
 	assert_int_equal(st->read, 0);
 	assert_false(st->written);
 	free_db(db);
-	/* one new blob among many batches: no spill, it goes to the journal */
+	/* one new blob among many batches: a small layer of its own */
 	write_file("plain/p000.py", "x = 'changed'\n");
 	sh("git add plain/p000.py");
 	db = build(&small);
@@ -1137,13 +1163,13 @@ static void test_spilled_build(void **state)
 	assert_int_equal(st->cached, files - 1);
 	assert_true(st->written);
 	free_db(db);
-	sh("test -s .git/txguard/ownerdb-v2.log");
+	sh("test " NLAYERS " -ge 2");
 	write_file("plain/p000.py", "x = 0\n");
 	sh("git add plain/p000.py");
 
-	/* no cache to write: the spill file (in TMPDIR) serves lookups */
+	/* no cache to write: layers in TMPDIR serve lookups */
 	small.flags |= TG_OWNERDB_NO_WRITE;
-	sh("rm -f .git/txguard/ownerdb-v2");
+	sh("rm -rf " CACHE);
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->read, files);
@@ -1151,9 +1177,9 @@ static void test_spilled_build(void **state)
 	assert_targets(db, want);
 	assert_false(record_read(db, "plain/p007.py"));
 	free_db(db);
-	sh("test ! -e .git/txguard/ownerdb-v2");
+	sh("test ! -e " CHAIN);
 
-	/* nowhere to spill: the records stay in memory */
+	/* no file can be made: the records stay in memory */
 	tmpdir = getenv("TMPDIR") ? tg_xstrdup(getenv("TMPDIR")) : NULL;
 	setenv("TMPDIR", "/nonexistent/txguard-test", 1);
 	db = build(&small);
@@ -1166,12 +1192,12 @@ static void test_spilled_build(void **state)
 		unsetenv("TMPDIR");
 	free(tmpdir);
 	free(want);
-	sh("git rm -rq --cached plain && rm -r plain");
+	sh("git rm -rq --cached plain many && rm -r plain many");
 }
 
 /*
  * Blobs over TG_BIG_PARSE are inferred one at a time by the build's
- * threads (§11): several of them among many small ones all get their
+ * threads: several of them among many small ones all get their
  * records, and nothing waits forever.
  */
 static void test_big_blobs(void **state)
@@ -1198,7 +1224,7 @@ static void test_big_blobs(void **state)
 				 "        yield fh\n");
 	}
 	sh("git add -A");
-	sh("rm -f .git/txguard/ownerdb-v2 .git/txguard/ownerdb-v2.log");
+	sh("rm -rf " CACHE);
 	db = build(&o);
 	st = tg_ownerdb_stats(db);
 	assert_true(st->parsed >= 4 + 1);
@@ -1213,6 +1239,287 @@ static void test_big_blobs(void **state)
 	sh("git rm -rq --cached big && rm -r big");
 }
 
+/* The record of `path` in a db that holds every file's, or NULL. */
+static const struct tg_ownerdb_file *file_of(struct tg_ownerdb *db,
+					     const char *path)
+{
+	for (size_t i = 0; i < tg_ownerdb_count(db); i++)
+		if (!strcmp(tg_ownerdb_file(db, i)->path, path))
+			return tg_ownerdb_file(db, i);
+	return NULL;
+}
+
+/*
+ * What inference extracts depends on the path: a package's __init__.py
+ * is always parsed, another module only when it has a pre-filter word.
+ * The same bytes first seen at another path, in an earlier run or
+ * earlier in the same run, must not lend the package their empty
+ * record: its re-export would be lost.
+ */
+static void test_record_keyed_by_role(void **state)
+{
+	static const char reexport[] =
+		"from app.session_helpers import get_background_session\n";
+	struct tg_ownerdb_opts nocache = { .flags = TG_OWNERDB_NO_CACHE };
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_file *f;
+
+	(void)state;
+	/* the bytes as a plain module: filtered out, an empty record */
+	write_file("pkg/compat.py", reexport);
+	sh("rm -rf " CACHE " && git add -A");
+	db = build(NULL);
+	f = file_of(db, "pkg/compat.py");
+	assert_non_null(f);
+	assert_int_equal(f->len, 0);
+	free_db(db);
+	/* the same bytes become the package: parsed, whatever the cache */
+	sh("git mv pkg/compat.py pkg/__init__.py");
+	db = build(NULL);
+	f = file_of(db, "pkg/__init__.py");
+	assert_non_null(f);
+	assert_true(f->len > 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(db),
+					  "pkg/__init__.py",
+					  "get_background_session", 22));
+	free_db(db);
+	/* and warm, each role keeps its own record */
+	write_file("pkg/compat.py", reexport);
+	sh("git add -A");
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+	assert_true(file_of(db, "pkg/__init__.py")->len > 0);
+	assert_int_equal(file_of(db, "pkg/compat.py")->len, 0);
+	free_db(db);
+	/* in one run without a cache, a copy that sorts first */
+	sh("git mv pkg/compat.py pkg/Compat.py");
+	db = build(&nocache);
+	assert_true(file_of(db, "pkg/__init__.py")->len > 0);
+	assert_int_equal(file_of(db, "pkg/Compat.py")->len, 0);
+	free_db(db);
+	sh("git rm -rq --cached pkg && rm -r pkg");
+}
+
+/* The checksum of the cache's format (src/ownerdb-format.md). */
+static uint64_t fmt_words(uint64_t h, const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+static uint64_t fmt_sum(const unsigned char *p, size_t len)
+{
+	size_t words = len & ~(size_t)7;
+	uint64_t h = fmt_words(0x243f6a8885a308d3ULL ^ len, p, words);
+
+	for (size_t i = words; i < len; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/*
+ * Rewrite the cache's one layer as another inference version would
+ * have written it, every checksum and name right: only the version
+ * tells it apart.
+ */
+static void relabel_layer(uint32_t infer_version)
+{
+	char *chain = tg_xasprintf("%s/" CHAIN, dir), *layer = NULL, *name;
+	FILE *f = fopen(chain, "r");
+	char line[256];
+	struct tg_buf b = TG_BUF_INIT, text = TG_BUF_INIT;
+	uint32_t nrows;
+	uint64_t data_len, sum;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, ".layer\n")) {
+			line[strlen(line) - 1] = '\0';
+			layer = tg_xasprintf("%s/" CACHE "/%s", dir, line);
+		}
+	fclose(f);
+	assert_non_null(layer);
+	f = fopen(layer, "r");
+	assert_non_null(f);
+	for (;;) {
+		char chunk[4096];
+		size_t n = fread(chunk, 1, sizeof(chunk), f);
+
+		if (!n)
+			break;
+		tg_buf_add(&b, chunk, n);
+	}
+	fclose(f);
+	memcpy(b.ptr + 16, &infer_version, 4);
+	memcpy(&nrows, b.ptr + 20, 4);
+	memcpy(&data_len, b.ptr + 24, 8);
+	memset(b.ptr + 32, 0, 8);
+	sum = fmt_words(0x243f6a8885a308d3ULL ^ (40 + (uint64_t)nrows * 32),
+			(const unsigned char *)b.ptr, 40);
+	sum = fmt_words(sum, (const unsigned char *)b.ptr + 40 + data_len,
+			(size_t)nrows * 32);
+	memcpy(b.ptr + 32, &sum, 8);
+	unlink(layer);
+	name = tg_xasprintf("ownerdb-v3.%016llx.layer", (unsigned long long)sum);
+	free(layer);
+	layer = tg_xasprintf("%s/" CACHE "/%s", dir, name);
+	f = fopen(layer, "w");
+	assert_non_null(f);
+	fwrite(b.ptr, 1, b.len, f);
+	fclose(f);
+	tg_buf_addf(&text, "txguard-ownerdb-chain 3\n%s\n", name);
+	sum = fmt_sum((const unsigned char *)text.ptr, text.len);
+	tg_buf_addf(&text, "sum %016llx\n", (unsigned long long)sum);
+	f = fopen(chain, "w");
+	assert_non_null(f);
+	fwrite(text.ptr, 1, text.len, f);
+	fclose(f);
+	tg_buf_release(&b);
+	tg_buf_release(&text);
+	free(name);
+	free(layer);
+	free(chain);
+}
+
+/* A layer made by another inference version is never used. */
+static void test_other_inference_version(void **state)
+{
+	struct tg_ownerdb *db;
+
+	(void)state;
+	sh("rm -rf " CACHE);
+	free_db(build(NULL));
+	/* the same version, relabelled: still trusted (the test is sound) */
+	relabel_layer(TG_INFER_VERSION);
+	db = build(NULL);
+	assert_true(tg_ownerdb_stats(db)->cache_valid);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	free_db(db);
+	relabel_layer(TG_INFER_VERSION + 1);
+	db = build(NULL);
+	assert_false(tg_ownerdb_stats(db)->cache_valid);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 5);
+	assert_true(tg_ownerdb_stats(db)->written);
+	free_db(db);
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
+	free_db(db);
+}
+
+/*
+ * A record inference left incomplete serves the run that made it but is
+ * never saved, and the run counts it.
+ */
+static void test_incomplete_never_saved(void **state)
+{
+	static const char src[] = "with cut_short():\n    pass\n";
+	struct tg_ownerdb_file seed = { 0 };
+	struct tg_ownerdb_opts opts = { 0 };
+	struct tg_buf rec = TG_BUF_INIT;
+	const struct tg_ownerdb_file *f;
+	struct tg_ownerdb *db;
+	git_index *index;
+	bool parsed;
+
+	(void)state;
+	write_file("app/cut.py", src);
+	sh("rm -rf " CACHE);
+	free_db(build(NULL)); /* the other files' records */
+	sh("git add app/cut.py");
+	tg_infer_blob(&rec, &parsed, "app/cut.py", src, strlen(src));
+	assert_true(rec.len > 0);
+	rec.ptr[0] |= TG_INFER_INCOMPLETE;
+	/* the seed: the only record of app/cut.py this run has */
+	{
+		git_repository *repo;
+
+		assert_int_equal(git_repository_open(&repo, dir), 0);
+		assert_int_equal(git_repository_index(&index, repo), 0);
+		memcpy(seed.id.id,
+		       git_index_get_bypath(index, "app/cut.py", 0)->id.id,
+		       TG_OID_RAWSZ);
+		seed.path = (char *)"app/cut.py";
+		seed.data = (const unsigned char *)rec.ptr;
+		seed.len = rec.len;
+		opts.seed = &seed;
+		opts.nseed = 1;
+		assert_int_equal(tg_ownerdb_from_index(&db, repo, index, NULL,
+						       &opts), 0);
+		assert_int_equal(tg_ownerdb_stats(db)->seeded, 1);
+		assert_int_equal(tg_ownerdb_stats(db)->incomplete, 1);
+		assert_int_equal(tg_ownerdb_stats(db)->read, 0);
+		f = file_of(db, "app/cut.py");
+		assert_non_null(f);
+		assert_int_equal(f->len, rec.len);
+		assert_true(f->data[0] & TG_INFER_INCOMPLETE);
+		tg_ownerdb_free(db);
+		git_index_free(index);
+		git_repository_free(repo);
+	}
+	/* not in the cache: the next run reads and infers the blob */
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->incomplete, 0);
+	f = file_of(db, "app/cut.py");
+	assert_false(f->data[0] & TG_INFER_INCOMPLETE);
+	free_db(db);
+	tg_buf_release(&rec);
+	sh("git rm -q --cached app/cut.py && rm app/cut.py");
+}
+
+/*
+ * A blob over max_file_size is never read, by the build or by a record
+ * asked for later: it has no record, is counted, and nothing is cached
+ * for it, so a larger limit later reads it.
+ */
+static void test_max_file_size(void **state)
+{
+	struct tg_ownerdb_opts small = { .max_file_size = 200 };
+	struct tg_ownerdb_opts small_targets = {
+		.max_file_size = 200, .flags = TG_OWNERDB_TARGETS_ONLY
+	};
+	struct tg_ownerdb *db;
+	const struct tg_ownerdb_file *f;
+	const unsigned char *d;
+	size_t len;
+
+	(void)state;
+	sh("rm -rf " CACHE);
+	/* session_helpers.py is the one file over 200 bytes */
+	db = build(&small);
+	assert_int_equal(tg_ownerdb_stats(db)->too_big, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 4);
+	f = file_of(db, "app/session_helpers.py");
+	assert_int_equal(f->len, 0);
+	assert_null(tg_resolver_owner(tg_ownerdb_resolver(db), "app/jobs.py",
+				      "get_background_session", 22));
+	assert_int_equal(tg_ownerdb_record(&d, &len, db,
+					   "app/session_helpers.py", &f->id),
+			 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 4);
+	free_db(db);
+	db = build(&small_targets);
+	assert_int_equal(tg_ownerdb_stats(db)->too_big, 1);
+	assert_int_equal(tg_ownerdb_count(db), 0);
+	free_db(db);
+	db = build(NULL);
+	assert_int_equal(tg_ownerdb_stats(db)->too_big, 0);
+	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
+	assert_int_equal(tg_ownerdb_stats(db)->cached, 4);
+	free_db(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1224,14 +1531,18 @@ int main(void)
 		cmocka_unit_test(test_targets_only),
 		cmocka_unit_test(test_records_left_in_file),
 		cmocka_unit_test(test_live_packages),
-		cmocka_unit_test(test_journal_bounded),
+		cmocka_unit_test(test_layers_stay_few),
 		cmocka_unit_test(test_concurrent_writers),
 		cmocka_unit_test(test_seeded_records),
 		cmocka_unit_test(test_tree_duplicates_and_no_write),
 		cmocka_unit_test(test_list_second_resolver_and_names),
 		cmocka_unit_test(test_many_records_warm),
-		cmocka_unit_test(test_spilled_build),
+		cmocka_unit_test(test_build_in_batches),
 		cmocka_unit_test(test_big_blobs),
+		cmocka_unit_test(test_record_keyed_by_role),
+		cmocka_unit_test(test_other_inference_version),
+		cmocka_unit_test(test_incomplete_never_saved),
+		cmocka_unit_test(test_max_file_size),
 	};
 	int rc;
 
