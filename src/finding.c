@@ -74,7 +74,7 @@ void tg_findings_match_preimage(struct tg_findings *cur,
 	if (!old->nr)
 		return;
 	used = tg_xcalloc(old->nr, sizeof(*used));
-	/* §4: matching is by count, each old finding pairs at most once */
+	/* matching is by count, each old finding pairs at most once */
 	for (size_t i = 0; i < cur->nr; i++) {
 		struct tg_finding *f = &cur->v[i];
 

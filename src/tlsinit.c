@@ -1,5 +1,5 @@
 /*
- * Start-up cost (SPEC §12): Debian's libgit2 is built against mbedTLS, and
+ * Start-up cost, which a hook pays on every commit: Debian's libgit2 is built against mbedTLS, and
  * git_libgit2_init() parses every certificate in the system CA bundle
  * (~7 ms, half the budget of a whole check) so that HTTPS remotes work.
  * txguard never opens a network connection, so it supplies this symbol

@@ -1,5 +1,5 @@
 /**
- * watch.h: never wait forever on a damaged object (SPEC §11).
+ * watch.h: never wait forever on a damaged object.
  *
  * libgit2 1.5 never returns from inflating a truncated loose object (it
  * retries the same input; fixed upstream in 5254f5dc4), whether the

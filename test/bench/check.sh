@@ -1,5 +1,5 @@
 #!/bin/sh
-# Benchmark `txguard check` against `git diff --cached` (SPEC §12): a
+# Benchmark `txguard check` against `git diff --cached`: a
 # one-file staged change in a repository of 3,000+ files (Debian's
 # python3-django sources) and in a 30,000+ file copy, with the owner
 # index warm. Prints the medians, their ratio (target <= 4x) and
@@ -23,7 +23,7 @@ git_quiet() { git -c init.defaultBranch=main -c user.name=bench \
 # make_repo DIR COPIES: COPIES copies of the Python sources (each copy's
 # files made distinct blobs), committed, then a one-line change staged in
 # one Python file. Django has 859 .py files: 4 copies give the 3,000+ of
-# SPEC §12's first row, 36 copies the 30,000+ of its second.
+# the small repository, 36 copies the 30,000+ of the large one.
 make_repo() {
 	dir=$1 copies=$2
 	mkdir -p "$dir"
@@ -77,7 +77,7 @@ measure() { # NAME DIR
 
 # Cold: the first run in a repository, without the owner index (it reads
 # and infers every Python blob once), against a full `txguard scan` of
-# the same tree, as issue 4 asks; few runs, these take seconds.
+# the same tree; few runs, these take seconds.
 cold() { # NAME DIR
 	name=$1 dir=$2
 	idx=$(cd "$dir" && git rev-parse --absolute-git-dir)/txguard

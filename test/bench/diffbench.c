@@ -1,6 +1,6 @@
 /*
  * diffbench: the staged changeset alone (repo open + diff, no analysis),
- * to measure diff.c against `git diff --cached` (SPEC §12).
+ * to measure diff.c against `git diff --cached`.
  * build: cc -Iinclude test/bench/diffbench.c BUILD/src/tlsinit.o
  *        BUILD/libtxguard.a -lgit2 ...
  * usage: diffbench [-v]   (TXGUARD_DIFF_SLOW=1: plain libgit2 diff)

@@ -1,5 +1,5 @@
 /*
- * The floors of the scan benchmarks (SPEC §12), measured in the same run:
+ * The floors of the scan benchmarks, measured in the same run:
  *
  *   floor read  [REV]   read every *.py blob of REV's tree (default HEAD)
  *   floor parse [REV]   the same, and parse each one with tree-sitter

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Scan benchmarks (SPEC §12), each a ratio against a floor measured in the
+# Scan benchmarks, each a ratio against a floor measured in the
 # same run, on trees anyone can rebuild from Debian's packages (nothing of
 # them is committed):
 #

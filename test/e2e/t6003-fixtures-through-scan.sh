@@ -2,7 +2,7 @@
 # Every analyzer fixture through the real `txguard scan`, not the fixture
 # helper: the scan's literal pre-filter, the owner index and the engine
 # must find exactly the `# expect:` marks the helper finds, case by case
-# (SPEC §12: the pre-filter skips only what cannot produce a finding).
+# (the pre-filter skips only what cannot produce a finding).
 . "$(dirname "$0")/lib.sh"
 
 # cases: one line per case, "GROUP/FILE.py" or "GROUP/DIR"

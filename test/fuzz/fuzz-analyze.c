@@ -1,6 +1,6 @@
 /*
  * fuzz-analyze: arbitrary bytes as Python through the analysis of one
- * blob (SPEC §11): parse, units, rules, fingerprints, then the whole
+ * blob: parse, units, rules, fingerprints, then the whole
  * per-file pipeline with a pre-image and both output writers; with
  * FZ_INFER the inference of both blobs too (records that must decode,
  * a resolver the analysis asks: the pre-image plays app/db.py).
@@ -81,7 +81,7 @@ static void check_finding(const struct tg_finding *f,
 		      "fingerprint is lowercase hex");
 	check(tg_units_find(units, f->unit) >= 0, "unit of a finding exists");
 	check(tg_pyfile_line(py, f->line, &len) != NULL, "line is readable");
-	/* normalising twice changes nothing (SPEC §6: stable identity) */
+	/* normalising twice changes nothing (a stable identity) */
 	norm = tg_fingerprint_normalize(f->call_text, strlen(f->call_text));
 	check(norm != NULL, "normalize returns a string");
 	free(norm);

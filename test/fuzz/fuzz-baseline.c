@@ -1,5 +1,5 @@
 /*
- * fuzz-baseline: arbitrary bytes as `.txguard-baseline` (SPEC §7, §11).
+ * fuzz-baseline: arbitrary bytes as `.txguard-baseline`.
  * Parsing either succeeds with well-formed entries or fails with
  * TG_EPARSE and a "NAME:LINE: ..." message; never a crash. What parses
  * is then written back (tg_baseline_format) and must parse again to the
@@ -41,7 +41,7 @@ static void check_entry(const struct tg_baseline_entry *e)
 			      (*p >= '0' && *p <= '9') || *p == '_' ||
 			      *p == '-',
 		      "rule is letters, digits, '_' and '-'");
-	/* §7: every byte string round-trips through the quoting */
+	/* every byte string round-trips through the quoting */
 	tg_buf_addf(&line, "%s %s ", e->fingerprint, e->rule);
 	tg_baseline_quote(&line, e->path);
 	tg_buf_addch(&line, ' ');

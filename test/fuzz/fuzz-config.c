@@ -1,5 +1,5 @@
 /*
- * fuzz-config: arbitrary bytes as a `.txguard` file (SPEC §8, §11):
+ * fuzz-config: arbitrary bytes as a `.txguard` file:
  * loading either succeeds with sane values or fails with TG_EPARSE /
  * TG_EGIT and a message that names the file; never a crash. The globs it
  * loads are then matched against a few paths, which fuzzes the `**`

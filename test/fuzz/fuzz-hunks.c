@@ -1,5 +1,5 @@
 /*
- * fuzz-hunks: the hunk-to-unit mapping (SPEC §4) on arbitrary Python and
+ * fuzz-hunks: the hunk-to-unit mapping on arbitrary Python and
  * arbitrary hunks, checked against a brute-force model.
  *
  * Input layout:
@@ -115,7 +115,7 @@ static bool touches(const struct tg_unit *v, const bool *own, uint64_t a,
 	return false;
 }
 
-/* The model of SPEC §4: does a hunk touch the own lines of v? */
+/* The model: does a hunk touch the own lines of v? */
 static bool model_changed(const struct tg_unit *v, const bool *own,
 			  const struct tg_hunk *hunks, size_t nh)
 {

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Deep nesting and huge files through the fuzz-analyze replayer (SPEC §11:
-# no recursion that can overflow the stack, files of tens of MB, lines of
+# Deep nesting and huge files through the fuzz-analyze replayer (no
+# recursion that can overflow the stack, files of tens of MB, lines of
 # megabytes, thousands of functions). The inputs are generated here, into
 # FUZZDIR/hostile/, never committed.
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The bounded fuzz run behind `make fuzz` (SPEC §11):
+# The bounded fuzz run behind `make fuzz`:
 #
 #   sh test/fuzz/run.sh FUZZDIR SECONDS TARGET...
 #

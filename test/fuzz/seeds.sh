@@ -1,5 +1,5 @@
 #!/bin/sh
-# Make the seed corpus of one fuzz target in OUTDIR (SPEC §11):
+# Make the seed corpus of one fuzz target in OUTDIR:
 #
 #   sh test/fuzz/seeds.sh TARGET OUTDIR [DIR...]
 #

@@ -1,7 +1,7 @@
 /*
  * Replay fuzz inputs without libFuzzer, so `make test` checks the corpus
  * and every regression input under the normal and the sanitizer build
- * (SPEC §11). Learned from libgit2's fuzzers/standalone_driver.c.
+ * Learned from libgit2's fuzzers/standalone_driver.c.
  *
  *   replay [-n] [-t SECONDS] PATH...
  *
