@@ -12,6 +12,7 @@
 #include "txguard/ownerscope.h"
 #include "txguard/owner_table.h"
 #include "txguard/repo.h"
+#include "txguard/tree_iter.h"
 #include "txguard/report.h"
 
 #include <unistd.h>

@@ -476,7 +476,7 @@ int tg_ownerdb_record(const unsigned char **data, size_t *len,
 	return 0;
 }
 
-void tg_ownerdb_release(struct tg_ownerdb *db, const unsigned char *data)
+void tg_ownerdb_record_done(struct tg_ownerdb *db, const unsigned char *data)
 {
 	/* a record just read is the last copy: look at the few last */
 	for (size_t i = db->ncopies, n = 0; data && i-- > 0 && n < 8; n++) {
@@ -653,7 +653,7 @@ int tg_ownerdb_users(struct tg_ownerdb_file **out, size_t *nr,
 			if (uses_any(&f, names, nnames))
 				add_user(out, nr, &alloc_out, &f);
 			else
-				tg_ownerdb_release(db, d);
+				tg_ownerdb_record_done(db, d);
 		}
 		if (got < 0)
 			err = got;

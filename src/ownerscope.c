@@ -9,6 +9,7 @@
 #include "txguard/infer.h"
 #include "txguard/node.h"
 #include "txguard/resolver.h"
+#include "txguard/tree_iter.h"
 #include "txguard/ownerscope.h"
 #include "txguard/ownerdb.h"
 #include "txguard/repo.h"
@@ -476,7 +477,7 @@ bool tg_ownerscope_fill(struct tg_ownerscope *st, struct tg_resolver *r,
 	err = tg_ownerdb_record(&d, &len, st->db, path, id);
 	if (err >= 0 && len)
 		tg_resolver_fill(r, path, d, len); /* copies it */
-	tg_ownerdb_release(st->db, d);
+	tg_ownerdb_record_done(st->db, d);
 	pthread_mutex_unlock(&st->mu);
 	if (err < 0) {
 		tg_error_clear(); /* the caller parses the file itself */

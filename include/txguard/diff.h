@@ -61,6 +61,20 @@ struct tg_changeset {
 
 #define TG_CHANGESET_INIT { 0 }
 
+/* Count a file of `mode` that is not checked; true when it is skipped. */
+static inline bool tg_skips_count_mode(struct tg_skips *s, uint32_t mode)
+{
+	if (mode == 0160000) { /* a submodule (gitlink) */
+		s->submodule++;
+		return true;
+	}
+	if (mode == 0120000) { /* a symbolic link */
+		s->symlink++;
+		return true;
+	}
+	return false;
+}
+
 /**
  * Staged mode: the index git will commit against HEAD's tree (the empty
  * tree when HEAD is unborn), renames detected, zero context lines.
@@ -89,25 +103,6 @@ int tg_changeset_tree(struct tg_changeset *out, struct tg_repo *repo,
 		      const char *rev, const char *const *paths, size_t npaths,
 		      const struct tg_glob_set *python);
 
-/**
- * The same files one at a time, in tree order, without a list: scan mode
- * streams them so that memory does not follow the number of files.
- * tg_tree_iter_next() gives 1 and fills *ch (ch->path is borrowed until
- * the next call), 0 at the end, or an error (TG_EGIT).
- * Errors of tg_tree_iter_new: as tg_changeset_tree().
- */
-struct tg_tree_iter;
-int tg_tree_iter_new(struct tg_tree_iter **out, struct tg_repo *repo,
-		     const char *rev, const char *const *paths, size_t npaths,
-		     const struct tg_glob_set *python);
-int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch);
-/**
- * At the end: add the counts of skipped files (submodules, symlinks, not
- * Python) to *skipped and set *describe (freed first) to "tree of REV".
- */
-void tg_tree_iter_report(const struct tg_tree_iter *it,
-			 struct tg_skips *skipped, char **describe);
-void tg_tree_iter_free(struct tg_tree_iter *it);
 
 void tg_changeset_release(struct tg_changeset *cs);
 

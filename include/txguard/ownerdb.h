@@ -246,7 +246,7 @@ int tg_ownerdb_record(const unsigned char **data, size_t *len,
  * the records of the files it analyses, not of all it analysed). Records
  * the db holds anyway (made in this run) stay.
  */
-void tg_ownerdb_release(struct tg_ownerdb *db, const unsigned char *data);
+void tg_ownerdb_record_done(struct tg_ownerdb *db, const unsigned char *data);
 
 /**
  * Append to *names the last name parts of the definitions that differ

@@ -86,7 +86,7 @@ tg_ownerdb_build_fresh(const struct tg_ownerdb *db,
 
 /**
  * A record of the cache at `loc`, read and checked, kept by the db until
- * freed (or tg_ownerdb_release()): false when it fails its checksum.
+ * freed (or tg_ownerdb_record_done()): false when it fails its checksum.
  */
 bool tg_ownerdb_build_copy(const unsigned char **data, size_t *len,
 			   struct tg_ownerdb *db,

@@ -1129,8 +1129,8 @@ static void test_build_in_batches(void **state)
 						   &t->id), 0);
 		keep = tg_xmalloc(len);
 		memcpy(keep, d, len);
-		tg_ownerdb_release(db, d);
-		tg_ownerdb_release(db, t->data); /* not a copy it made now */
+		tg_ownerdb_record_done(db, d);
+		tg_ownerdb_record_done(db, t->data); /* not a copy it made now */
 		{
 			unsigned char *owned;
 
@@ -1142,8 +1142,8 @@ static void test_build_in_batches(void **state)
 						   &t->id), 0);
 		assert_int_equal(len2, len);
 		assert_memory_equal(again, keep, len);
-		tg_ownerdb_release(db, again);
-		tg_ownerdb_release(db, NULL);
+		tg_ownerdb_record_done(db, again);
+		tg_ownerdb_record_done(db, NULL);
 		free(keep);
 	}
 	free_db(db);
