@@ -57,7 +57,7 @@ static json_t *summary_json(const struct tg_report *r)
 	json_object_set_new(skip, "too_large", json_integer((json_int_t)r->skipped.too_large));
 	json_object_set_new(skip, "not_python", json_integer((json_int_t)r->skipped.not_python));
 	json_object_set_new(skip, "too_complex", json_integer((json_int_t)r->skipped.too_complex));
-	json_object_set_new(skip, "not_selected", json_integer((json_int_t)r->not_selected));
+	json_object_set_new(skip, "not_selected", json_integer((json_int_t)(r->not_selected + r->skipped.not_selected)));
 	for (size_t i = 0; i < r->nnotices; i++)
 		json_array_append_new(notices, tg_out_json_string(r->notices[i]));
 

@@ -274,8 +274,9 @@ static void add_skips(struct tg_buf *b, const struct tg_report *r)
 		{ s->deleted, "deleted" },     { s->submodule, "submodule" },
 		{ s->symlink, "symlink" },     { s->binary, "binary" },
 		{ s->too_large, "too large" }, { s->not_python, "not Python" },
-		{ s->too_complex, "too deeply nested or slow to parse" },
-		{ r->not_selected, "Python, not selected by include/exclude" },
+		{ s->too_complex, "too deeply nested or with an overlong line" },
+		{ r->not_selected + s->not_selected,
+		  "Python, not selected by include/exclude" },
 	};
 	size_t total = 0;
 	bool first = true;

@@ -166,7 +166,10 @@ int tg_tree_iter_next(struct tg_tree_iter *it, struct tg_change *ch)
 		    tg_skips_count_mode(&it->skipped, mode))
 			continue;
 		if (!tg_glob_set_match(it->python, it->path.ptr)) {
-			it->skipped.not_python++;
+			if (it->python && tg_glob_set_match(NULL, it->path.ptr))
+				it->skipped.not_selected++;
+			else
+				it->skipped.not_python++;
 			continue;
 		}
 		memset(ch, 0, sizeof(*ch));
@@ -184,6 +187,7 @@ void tg_tree_iter_report(const struct tg_tree_iter *it,
 	skipped->submodule += it->skipped.submodule;
 	skipped->symlink += it->skipped.symlink;
 	skipped->not_python += it->skipped.not_python;
+	skipped->not_selected += it->skipped.not_selected;
 	free(*describe);
 	*describe = tg_xstrdup(it->describe);
 }

@@ -49,7 +49,9 @@ struct tg_change {
 
 struct tg_skips {
 	size_t deleted, submodule, symlink, binary, too_large, not_python;
-	size_t too_complex; /* nesting or parse time past the safety bounds */
+	size_t too_complex; /* nesting or a lone-CR line past the bounds */
+	/* *.py files that include/exclude leave out (a scan's count) */
+	size_t not_selected;
 };
 
 struct tg_changeset {

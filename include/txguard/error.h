@@ -19,7 +19,7 @@ enum tg_err {
 	TG_EBINARY = -6,   /* blob is not text (NUL byte) */
 	TG_EGIT = -7,      /* libgit2 reported an error */
 	TG_EIO = -8,       /* reading or writing a file failed */
-	TG_ETOODEEP = -9,  /* input past a safety bound (nesting, parse time) */
+	TG_ETOODEEP = -9,  /* input past a safety bound (nesting, a lone-CR line) */
 };
 
 /** Record a message (printf-style) and return `code`. */

@@ -50,4 +50,14 @@ test_expect_success 'a partial scan reports no other file as prunable' '
 	grep "tools/cron.py .*prunable" out
 '
 
+test_expect_success 'Python files include leaves out are counted apart' '
+	printf "[txguard]\n\tinclude = backend/**\n" >.txguard &&
+	echo "x = 1" >tools/other.py &&
+	git add .txguard tools/other.py && git commit -q --no-verify -m include &&
+	txguard scan --format json >out.json &&
+	python3 -c "import json, sys; s = json.load(open(sys.argv[1]))[\"summary\"][\"skipped\"]; sys.exit(0 if s[\"not_selected\"] >= 1 else 1)" out.json &&
+	txguard scan >out &&
+	grep "Python, not selected by include/exclude" out
+'
+
 test_done
