@@ -114,6 +114,11 @@ build_and_install() {
 	echo "install.sh: installing $prefix/bin/txguard"
 	make -C "$here" install PREFIX="$prefix"
 	TXGUARD_INSTALLED=$prefix/bin/txguard
+	# the hook records the binary, but `txguard check` by hand needs PATH
+	case ":$PATH:" in
+	*":$prefix/bin:"*) ;;
+	*) echo "install.sh: note: $prefix/bin is not on PATH; add it to run txguard by hand" ;;
+	esac
 }
 
 # The hooks directory git uses for REPO (core.hooksPath, worktrees).

@@ -13,7 +13,12 @@ git config --global init.defaultBranch main
 git config --global user.name "Demo"
 git config --global user.email demo@example.com
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# headings in bold on a terminal only: a log or a pipe gets plain text
+if [ -t 1 ] && [ "${TERM:-dumb}" != dumb ] && [ -z "${NO_COLOR:-}" ]; then
+	say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	say() { printf '\n== %s\n' "$*"; }
+fi
 
 say "a throwaway repository with txguard's pre-commit hook"
 git init -q app

@@ -27,7 +27,11 @@ command -v npm >/dev/null 2>&1 || {
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent "$GRAMMAR_NAME@$GRAMMAR_VERSION" >/dev/null)
+# npm's own error (network, proxy, TLS) goes to stderr; its notices do not
+if ! (cd "$tmp" && npm pack --loglevel=error "$GRAMMAR_NAME@$GRAMMAR_VERSION" >/dev/null); then
+	echo "fetch-grammar: 'npm pack $GRAMMAR_NAME@$GRAMMAR_VERSION' failed; npm must reach its registry" >&2
+	exit 1
+fi
 # a scoped package (@scope/name) packs as scope-name-VERSION.tgz
 set -- "$tmp"/*.tgz
 tgz=$1

@@ -49,7 +49,11 @@ command -v npm >/dev/null 2>&1 || {
 }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent "$SCHEMA_PKG@$SCHEMA_PKG_VERSION" >/dev/null)
+# npm's own error (network, proxy, TLS) goes to stderr; its notices do not
+if ! (cd "$tmp" && npm pack --loglevel=error "$SCHEMA_PKG@$SCHEMA_PKG_VERSION" >/dev/null); then
+	echo "fetch-schema: 'npm pack $SCHEMA_PKG@$SCHEMA_PKG_VERSION' failed; npm must reach its registry" >&2
+	exit 1
+fi
 set -- "$tmp"/*.tgz
 [ -f "$1" ] || { echo "fetch-schema: npm pack produced no tarball" >&2; exit 1; }
 got=$(sha256sum "$1" | cut -d' ' -f1)
