@@ -21,9 +21,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 marker='# txguard-hook: pre-commit hook installed by txguard'
 # Building needs the first line; `make test` the second (cmocka for the
 # unit tests, the pre-commit framework and a JSON-schema validator for
-# the end-to-end tests).
+# the end-to-end tests) and `make check` clang-format (the style of the
+# change).
 packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev git
-libcmocka-dev pre-commit python3 python3-jsonschema'
+libcmocka-dev pre-commit python3 python3-jsonschema clang-format'
 
 do_deps=1
 do_build=1
@@ -78,7 +79,7 @@ if [ -z "$prefix" ]; then
 fi
 
 deps_missing() {
-	for c in cc make git pkg-config npm pre-commit python3; do
+	for c in cc make git pkg-config npm pre-commit python3 git-clang-format; do
 		command -v "$c" >/dev/null 2>&1 || return 0
 	done
 	pkg-config --exists libgit2 tree-sitter jansson cmocka 2>/dev/null || return 0
