@@ -232,8 +232,30 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy)
 {
 	pthread_mutex_lock(&r->mu);
-	add_locked(r, path, data, len, copy, false);
+	add_locked(r, path, data, len, copy,
+		   !tg_inferred_is_target(path, data, len));
 	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * File i stopped being a resolution target (its record replaced by one
+ * that is none): lookups from other files no longer go into it, as if
+ * the resolver lacked it. The module maps are made again without it.
+ */
+static void module_left(struct tg_resolver *r, size_t i)
+{
+	r->files[i].own_only = true;
+	tg_strmap_release(&r->modules);
+	tg_strmap_release(&r->suffixes);
+	tg_strmap_release(&r->prefixes);
+	r->suffixes_built = r->prefixes_built = false;
+	for (size_t k = 0; k < r->nfiles; k++) {
+		struct rfile *f = &r->files[k];
+
+		if (!f->own_only && f->module && f->module[0])
+			map_put(&r->modules, f->module, strlen(f->module), k,
+				false);
+	}
 }
 
 /* The file's index in r->files. */
@@ -258,6 +280,8 @@ static size_t add_locked(struct tg_resolver *r, const char *path,
 			map_put(&r->modules, f->module, strlen(f->module),
 				 idx, false);
 			module_joined(r, idx);
+		} else if (!f->own_only && own_only) {
+			module_left(r, idx);
 		}
 		drop_results(r);
 	} else {
@@ -549,7 +573,11 @@ static bool target_of(struct tg_resolver *r, const char *fqn, size_t len,
 	return false;
 }
 
-/* Does the target bind `c` (one name part): a definition or an import? */
+/*
+ * Does the target bind `c` (one name part) for other files: a
+ * definition, or an import of a package (a plain module's imports are
+ * its own, lookup_in())?
+ */
 static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
 {
 	struct tg_inferred *inf = file_inf(r, fi);
@@ -560,6 +588,8 @@ static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
 		if (!strncmp(q, c, len) && (!q[len] || q[len] == '.'))
 			return true;
 	}
+	if (!tg_infer_is_package(r->files[fi].path))
+		return false;
 	for (size_t i = 0; i < inf->nimports; i++)
 		if (strlen(inf->imports[i].local) == len &&
 		    !memcmp(inf->imports[i].local, c, len))
@@ -669,6 +699,14 @@ static const struct tg_def *def_named(const struct tg_inferred *inf,
 	return NULL;
 }
 
+/*
+ * Look `c` up in file fi: its definitions, then, unless a local binding
+ * shadows it, its imports. A lookup from another file (hops > 0: through
+ * an import) follows the imports of a package only: a package re-exports
+ * what its __init__.py imports, a plain module's imports serve its own
+ * code. Following them too would make a name's meaning through any
+ * module depend on every module's record, which a check cannot read.
+ */
 static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 			    size_t fi, const char *c, size_t len, int hops)
 {
@@ -705,6 +743,8 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 		if (strlen(inf->locals[i]) == first &&
 		    !memcmp(inf->locals[i], c, first))
 			return NOT_FOUND;
+	if (hops && !tg_infer_is_package(r->files[fi].path))
+		return NOT_FOUND;
 	for (size_t i = inf->nimports; i-- > 0;) {
 		const struct tg_import *im = &inf->imports[i];
 		char *fqn;

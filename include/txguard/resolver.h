@@ -19,8 +19,11 @@ struct tg_owner;
  * 3. C's first part imported by F: the fully qualified name is split at
  *    the longest known module (a module can also match by suffix, for
  *    src/ layouts, when exactly one file ends so) and the rest looked up
- *    there; a name the module only imports (a re-export) is followed, at
- *    most 8 hops. A module outside the repository: not found.
+ *    there; a name a package's __init__.py only imports (a re-export)
+ *    is followed, at most 8 hops. A plain module's imports serve its own
+ *    code: looked up from another file, it binds only what it defines
+ *    (so what a name means through it never depends on a record a check
+ *    does not read). A module outside the repository: not found.
  * 4. otherwise, for an undotted name F does not bind (star imports),
  *    the one definition in the whole repository with that name, if there
  *    is exactly one; `fallback` is set. A dotted callee whose first part
@@ -59,7 +62,11 @@ void tg_resolver_free(struct tg_resolver *r);
 /**
  * Add (or replace) the file `path` with a serialized record. With `copy`
  * false the bytes are borrowed and must outlive the resolver. Decoding is
- * lazy: a malformed record makes that file empty when first needed.
+ * lazy: a malformed record makes that file empty when first needed. A
+ * record that is no resolution target (tg_inferred_is_target(): empty,
+ * or no definitions and not a package that imports) serves only queries
+ * from `path` itself, and replacing a target with one makes the file
+ * absent for every other file's lookups.
  */
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy);

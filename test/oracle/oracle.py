@@ -773,7 +773,8 @@ def script_init_reexport_added():
 def script_module_reexport_added():
     """A new module app/Compat.py imports the committing session_scope
     (and wraps it); an unchanged module calls it as
-    Compat.session_scope()."""
+    Compat.session_scope(), which a plain module's import does not
+    bind for other modules: no finding, in check as in scan."""
     user = ("from app import Compat\n\n\ndef save(x):\n"
             "    with Compat.session_scope() as s:\n"
             "        s.add(x)\n        s.rollback()\n")

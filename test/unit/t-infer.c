@@ -579,6 +579,46 @@ static void test_reexport_and_src_layout(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A package re-exports what its __init__.py imports; a plain module's
+ * imports serve its own code only, whether or not it defines something,
+ * and a module replaced by a record that is no resolution target is
+ * looked up as if absent.
+ */
+static void test_plain_module_imports_are_its_own(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	static const char owner_src[] =
+		"import contextlib\n@contextlib.contextmanager\n"
+		"def get_session():\n    s = S()\n    yield s\n    s.commit()\n";
+
+	(void)state;
+	add(r, "app/session.py", owner_src);
+	add(r, "app/routes.py", "from app.session import get_session\n");
+	add(r, "app/db.py",
+	    "from app.session import get_session\n"
+	    "from sqlalchemy.orm import sessionmaker\n"
+	    "SessionLocal = sessionmaker()\n");
+	add(r, "app/users.py",
+	    "from app.routes import get_session\nfrom app import db\n");
+	/* the modules' own queries follow their imports */
+	assert_non_null(owner(r, "app/routes.py", "get_session"));
+	assert_non_null(owner(r, "app/db.py", "get_session"));
+	/* others' do not go through them */
+	assert_null(owner(r, "app/users.py", "get_session"));
+	assert_null(owner(r, "app/users.py", "db.get_session"));
+	assert_non_null(tg_resolver_factory(r, "app/users.py",
+					    "db.SessionLocal", 15));
+	/* a package's do */
+	add(r, "app/__init__.py", "from .session import get_session\n");
+	add(r, "app/api.py", "from app import get_session\n");
+	assert_non_null(owner(r, "app/api.py", "get_session"));
+	/* the package's record replaced by an empty one: gone for others */
+	tg_resolver_add(r, "app/__init__.py", NULL, 0, false);
+	assert_null(owner(r, "app/api.py", "get_session"));
+	tg_resolver_free(r);
+}
+
 static void test_wrappers_and_cycles(void **state)
 {
 	struct tg_resolver *r = tg_resolver_new();
@@ -1408,6 +1448,7 @@ int main(void)
 		cmocka_unit_test(test_same_name_two_modules),
 		cmocka_unit_test(test_fallback_unique_name),
 		cmocka_unit_test(test_reexport_and_src_layout),
+		cmocka_unit_test(test_plain_module_imports_are_its_own),
 		cmocka_unit_test(test_wrappers_and_cycles),
 		cmocka_unit_test(test_alias_across_modules),
 		cmocka_unit_test(test_methods),
