@@ -346,10 +346,27 @@ static void diff_imports(char ***names, size_t *nr, size_t *alloc,
 	}
 }
 
-void tg_inferred_changed_imports(char ***names, size_t *nr, size_t *alloc,
-				 const char *path, const void *old_data,
-				 size_t old_len, const void *new_data,
-				 size_t new_len)
+static bool has_local(const struct tg_inferred *inf, const char *name)
+{
+	for (size_t i = 0; inf && i < inf->nlocals; i++)
+		if (!strcmp(inf->locals[i], name))
+			return true;
+	return false;
+}
+
+/* The locals of `a` that `b` lacks: a name that shadowed on one side. */
+static void diff_locals(char ***names, size_t *nr, size_t *alloc,
+			const struct tg_inferred *a, const struct tg_inferred *b)
+{
+	for (size_t i = 0; a && i < a->nlocals; i++)
+		if (!has_local(b, a->locals[i]))
+			push_name(names, nr, alloc, a->locals[i]);
+}
+
+void tg_inferred_changed_bindings(char ***names, size_t *nr, size_t *alloc,
+				  const char *path, const void *old_data,
+				  size_t old_len, const void *new_data,
+				  size_t new_len)
 {
 	struct tg_inferred *a = NULL, *b = NULL;
 
@@ -359,6 +376,8 @@ void tg_inferred_changed_imports(char ***names, size_t *nr, size_t *alloc,
 		b = NULL;
 	diff_imports(names, nr, alloc, a, b);
 	diff_imports(names, nr, alloc, b, a);
+	diff_locals(names, nr, alloc, a, b);
+	diff_locals(names, nr, alloc, b, a);
 	tg_inferred_free(a);
 	tg_inferred_free(b);
 	tg_error_clear();

@@ -277,6 +277,33 @@ static bool meaning_changed(struct tg_resolver *now,
 	return !same_meaning(&was, &is);
 }
 
+/*
+ * Whether `name` of the module of `path` means something else, looked
+ * up from another file (`from module import name`), in the two states:
+ * a package's re-export that appeared, went or points elsewhere. Seen
+ * from the file itself, an unbound name may still find the one
+ * definition of that name in the repository; from outside it finds
+ * nothing.
+ */
+static bool outside_meaning_changed(struct tg_resolver *now,
+				    struct tg_resolver *before,
+				    const char *path, const char *name)
+{
+	struct tg_resolution was, is;
+	char *module = tg_infer_module(path);
+	char *fqn = *module ? tg_xasprintf("%s.%s", module, name) : NULL;
+	bool changed = false;
+
+	if (fqn) {
+		tg_resolver_lookup_fqn(&is, now, fqn, strlen(fqn));
+		tg_resolver_lookup_fqn(&was, before, fqn, strlen(fqn));
+		changed = !same_meaning(&was, &is);
+	}
+	free(fqn);
+	free(module);
+	return changed;
+}
+
 /* Whether dotted `s` starts with the name `first`: "db", "db.x". */
 static bool starts_with(const char *s, const char *first)
 {
@@ -348,8 +375,8 @@ static int changed_imports(struct tg_ownerscope *st,
 		    (err = tg_ownerdb_record(&b, &blen, st->db, ch->path,
 					     &ch->new_id)) < 0)
 			return err;
-		tg_inferred_changed_imports(&names, &nnames, &alloc, ch->path,
-					    a, alen, b, blen);
+		tg_inferred_changed_bindings(&names, &nnames, &alloc,
+					     ch->path, a, alen, b, blen);
 		if (!nnames)
 			continue;
 		if (!before)
@@ -358,7 +385,9 @@ static int changed_imports(struct tg_ownerscope *st,
 		is = decoded(ch->path, b, blen);
 		for (size_t k = 0; k < nnames; k++) {
 			if (meaning_changed(st->now, before, ch->path,
-					    names[k]))
+					    names[k]) ||
+			    outside_meaning_changed(st->now, before, ch->path,
+						    names[k]))
 				add_changed(st, names[k]);
 			changed_through(st, before, ch->path, was, names[k]);
 			changed_through(st, before, ch->path, is, names[k]);

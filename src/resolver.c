@@ -841,17 +841,12 @@ static const struct tg_def *owning_end(struct tg_resolver *r, struct hit h,
 	return NULL;
 }
 
-int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
-		       const char *path, const char *callee, size_t len)
+/* The resolution of a hit (under the lock). */
+static void resolution_of(struct tg_resolution *out, struct tg_resolver *r,
+			  struct hit h)
 {
-	struct hit h, end;
+	struct hit end;
 
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&r->mu);
-	if (!lookup(&h, r, path, callee, len)) {
-		pthread_mutex_unlock(&r->mu);
-		return 0;
-	}
 	out->def = h.def;
 	out->path = r->files[h.file].path;
 	out->fallback = h.fallback;
@@ -876,7 +871,35 @@ int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		break;
 	}
 	}
+}
+
+int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
+		       const char *path, const char *callee, size_t len)
+{
+	struct hit h;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&r->mu);
+	if (lookup(&h, r, path, callee, len))
+		resolution_of(out, r, h);
 	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+int tg_resolver_lookup_fqn(struct tg_resolution *out, struct tg_resolver *r,
+			   const char *fqn, size_t len)
+{
+	struct hit h;
+	char *s = tg_xstrndup(fqn, len);
+
+	memset(out, 0, sizeof(*out));
+	memset(&h, 0, sizeof(h));
+	pthread_mutex_lock(&r->mu);
+	/* as reached through an import: one hop already */
+	if (lookup_fqn(&h, r, s, 1) == FOUND)
+		resolution_of(out, r, h);
+	pthread_mutex_unlock(&r->mu);
+	free(s);
 	return 0;
 }
 

@@ -150,6 +150,13 @@ size_t tg_resolver_remembered(struct tg_resolver *r);
 int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		       const char *path, const char *callee, size_t len);
 
+/**
+ * Resolve the fully qualified `fqn` ("app.db.get_session") as another
+ * file importing it would (rule 3, never rule 4).
+ */
+int tg_resolver_lookup_fqn(struct tg_resolution *out, struct tg_resolver *r,
+			   const char *fqn, size_t len);
+
 /*
  * Shortcuts for analyze.c: a tg_owner (origin TG_OWNER_INFERRED, name =
  * qualname, where = "app/db.py:41", how = "commits after yield",

@@ -793,6 +793,23 @@ def script_module_reexport_added():
             ("app/Compat.py imports session_scope", b)]
 
 
+def script_package_reexport_added():
+    """A new package app/compat/__init__.py re-exports the committing
+    session_scope; an unchanged module that imported the package before
+    it existed calls compat.session_scope() and rolls back inside it."""
+    user = ("from app import compat\n\n\ndef save(x):\n"
+            "    with compat.session_scope() as s:\n"
+            "        s.add(x)\n        s.rollback()\n")
+    owner = CM_COMMIT.replace("get_session", "session_scope")
+    a = _raw("app/__init__.py", "", "app/users.py", owner,
+             "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/users.py", owner,
+             "app/jobs.py", user,
+             "app/compat/__init__.py", "from app.users import session_scope\n")
+    return [("app/jobs.py calls compat.session_scope(); no app.compat", a),
+            ("app/compat/__init__.py re-exports session_scope", b)]
+
+
 def script_copy_before_init():
     """A user of core.get_session, re-exported by src/core/__init__.py
     from svc, re-exported there from app.jobs; the bytes of the
@@ -834,6 +851,7 @@ SCRIPTS = {
     "unshadow-import": script_unshadow_import,
     "init-reexport-added": script_init_reexport_added,
     "module-reexport-added": script_module_reexport_added,
+    "package-reexport-added": script_package_reexport_added,
     "copy-before-init": script_copy_before_init,
 }
 

@@ -588,6 +588,7 @@ static void test_reexport_and_src_layout(void **state)
 static void test_plain_module_imports_are_its_own(void **state)
 {
 	struct tg_resolver *r = tg_resolver_new();
+	struct tg_resolution res;
 	static const char owner_src[] =
 		"import contextlib\n@contextlib.contextmanager\n"
 		"def get_session():\n    s = S()\n    yield s\n    s.commit()\n";
@@ -613,9 +614,21 @@ static void test_plain_module_imports_are_its_own(void **state)
 	add(r, "app/__init__.py", "from .session import get_session\n");
 	add(r, "app/api.py", "from app import get_session\n");
 	assert_non_null(owner(r, "app/api.py", "get_session"));
+	/* the same, asked by the fully qualified name */
+	tg_resolver_lookup_fqn(&res, r, "app.get_session", 15);
+	assert_int_equal(res.kind, TG_RESOLVED_CM);
+	assert_true(res.owns);
+	assert_string_equal(res.path, "app/session.py");
+	tg_resolver_lookup_fqn(&res, r, "app.routes.get_session", 22);
+	assert_int_equal(res.kind, TG_RESOLVED_NONE);
+	/* never the one definition of the name in the repository */
+	tg_resolver_lookup_fqn(&res, r, "get_session", 11);
+	assert_int_equal(res.kind, TG_RESOLVED_NONE);
 	/* the package's record replaced by an empty one: gone for others */
 	tg_resolver_add(r, "app/__init__.py", NULL, 0, false);
 	assert_null(owner(r, "app/api.py", "get_session"));
+	tg_resolver_lookup_fqn(&res, r, "app.get_session", 15);
+	assert_int_equal(res.kind, TG_RESOLVED_NONE);
 	tg_resolver_free(r);
 }
 
@@ -1364,8 +1377,11 @@ static bool has_name(char **v, size_t n, const char *s)
 	return false;
 }
 
-/* The names whose import a change re-pointed, added or removed. */
-static void test_changed_imports(void **state)
+/*
+ * The names whose import a change re-pointed, added or removed, and
+ * those a module-level local binds on one side only.
+ */
+static void test_changed_bindings(void **state)
 {
 	struct tg_buf a = TG_BUF_INIT, b = TG_BUF_INIT;
 	char **names = NULL;
@@ -1374,17 +1390,23 @@ static void test_changed_imports(void **state)
 	(void)state;
 	record(&a, "app/__init__.py",
 	       "import os\nfrom .db_ro import get_session\n"
-	       "from .deps import SessionDep\n");
+	       "from .deps import SessionDep\n"
+	       "from .jobs import get_db\n\ndef get_db():\n    return 1\n"
+	       "def keep():\n    return 2\n");
 	record(&b, "app/__init__.py",
 	       "import os\nfrom .db import get_session\n"
-	       "from .models import Job\n");
-	tg_inferred_changed_imports(&names, &n, &alloc, "app/__init__.py",
-				    a.ptr, a.len, b.ptr, b.len);
-	assert_int_equal(n, 3);
+	       "from .models import Job\nfrom .jobs import get_db\n"
+	       "def keep():\n    return 3\n");
+	tg_inferred_changed_bindings(&names, &n, &alloc, "app/__init__.py",
+				     a.ptr, a.len, b.ptr, b.len);
+	assert_int_equal(n, 4);
 	assert_true(has_name(names, n, "get_session"));
 	assert_true(has_name(names, n, "SessionDep"));
 	assert_true(has_name(names, n, "Job"));
+	/* the local that shadowed the import went */
+	assert_true(has_name(names, n, "get_db"));
 	assert_false(has_name(names, n, "os"));
+	assert_false(has_name(names, n, "keep"));
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1466,7 +1488,7 @@ int main(void)
 		cmocka_unit_test(test_bounded_walk),
 		cmocka_unit_test(test_costly_file_incomplete),
 		cmocka_unit_test(test_alias_users_recorded),
-		cmocka_unit_test(test_changed_imports),
+		cmocka_unit_test(test_changed_bindings),
 		cmocka_unit_test(test_failed_load_is_an_error),
 	};
 
