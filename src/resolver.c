@@ -403,20 +403,15 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 	pthread_mutex_lock(&r->mu);
 	if (!tg_strmap_get(&r->paths, path, strlen(path), &idx)) {
 		/*
-		 * A record that defines nothing and re-exports nothing (a
-		 * package that imports) only binds the file's own imports:
-		 * it joins for the file's queries alone, so no other file's
-		 * answer depends on when it was analysed (the same findings
-		 * on any number of threads), and nothing is forgotten.
+		 * The file joins for its own queries alone, whatever it
+		 * defines or re-exports: every resolution target is in the
+		 * resolver from the start (the owner index's), so one that
+		 * is not serves no other file, and no other file's answer
+		 * depends on when it was analysed (the same findings on any
+		 * number of threads). Nothing is forgotten.
 		 */
-		if (!tg_inferred_is_target(path, d, len) ||
-		    (!(d[0] & TG_INFER_HAS_DEFS) &&
-		     !reaches(r, path, data, len))) {
-			add_locked(r, path, data, len, true, true);
-			d = NULL;
-		} else {
-			add_locked(r, path, data, len, true, false);
-		}
+		add_locked(r, path, data, len, true, true);
+		d = NULL;
 	} else if (!r->files[idx].len) {
 		struct rfile *f = &r->files[idx];
 
@@ -658,8 +653,8 @@ static void build_names(struct tg_resolver *r)
 		struct tg_inferred *inf;
 		bool decoded = r->files[i].decoded;
 
-		/* only records with definitions need decoding */
-		if (!r->files[i].len ||
+		/* only targets' records with definitions need decoding */
+		if (r->files[i].own_only || !r->files[i].len ||
 		    !(r->files[i].head0 & TG_INFER_HAS_DEFS))
 			continue;
 		inf = file_inf(r, i);

@@ -110,10 +110,10 @@ bool tg_resolver_incomplete(struct tg_resolver *r, const char *path);
  * Unlike tg_resolver_add() it never invalidates earlier answers, so
  * threads that share the resolver may call it while others query: the
  * engine fills in each file it analyses right before analysing it. A
- * record that is no resolution target (no definitions; not a package
- * whose imports tg_resolver_reaches() a target) serves only queries
- * from `path` itself, so no other file's answers depend on the order
- * files are analysed in.
+ * file the resolver lacks joins for queries from `path` itself only,
+ * even when its record would make it a resolution target (the owner
+ * index holds every target it knows from the start), so no other
+ * file's answers depend on the order files are analysed in.
  */
 void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len);

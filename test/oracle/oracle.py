@@ -685,7 +685,8 @@ def script_compat_upper_init():
     """app/Compat.py, which sorts before app/__init__.py, has the same
     bytes, a re-export of session_scope; session_scope starts
     committing, which turns the unchanged user of app.session_scope into
-    a finding."""
+    a finding (while the owner index makes one record per blob, at
+    app/Compat.py, the package re-exports nothing in every mode)."""
     a = _raw("svc/tasks.py", SCOPE_CLOSE, "app/Compat.py", REEXPORT_SCOPE,
              "app/__init__.py", REEXPORT_SCOPE, "app/users.py", USER_OF_SCOPE)
     b = _raw("svc/tasks.py", SCOPE_COMMIT, "app/Compat.py", REEXPORT_SCOPE,

@@ -969,10 +969,10 @@ static void test_fill_keeps_answers(void **state)
 }
 
 /*
- * A filled record that defines nothing serves its own file's queries
- * only: another file importing through it resolves the same before and
- * after the fill, so a scan's findings do not depend on the order its
- * threads analyse files in. A filled package that re-exports does count.
+ * A filled record serves its own file's queries only: another file
+ * importing through it resolves the same before and after the fill, so
+ * a scan's findings do not depend on the order its threads analyse
+ * files in.
  */
 static void test_fill_own_only(void **state)
 {
@@ -1007,20 +1007,31 @@ static void test_fill_own_only(void **state)
 	tg_resolver_done(r, "app/relay.py");
 	tg_buf_release(&b);
 
-	/* a package that imports re-exports: it joins for everyone */
-	add(r, "app/other.py", "from app.db import get_background_session\n");
+	/*
+	 * Nor does a package that re-exports, nor a module that defines:
+	 * the targets are all added first, and one that was not is none
+	 * for the others, whenever it is analysed.
+	 */
+	add(r, "app/other.py", "from app.db import get_background_session\n"
+			       "from app.more import get_thing\n");
 	assert_null(tg_resolver_owner(r, "app/other.py",
 				      "get_background_session", 22));
 	record(&b, "app/db/__init__.py",
 	       "from app.session_helpers import get_background_session\n");
 	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
-	assert_non_null(tg_resolver_owner(r, "app/other.py",
+	assert_non_null(tg_resolver_owner(r, "app/db/__init__.py",
 					  "get_background_session", 22));
-	/* a target stays when its own analysis is over */
+	assert_null(tg_resolver_owner(r, "app/other.py",
+				      "get_background_session", 22));
 	tg_resolver_done(r, "app/db/__init__.py");
-	assert_false(tg_resolver_needs(r, "app/db/__init__.py"));
-	assert_non_null(tg_resolver_owner(r, "app/other.py",
-					  "get_background_session", 22));
+	assert_true(tg_resolver_needs(r, "app/db/__init__.py"));
+	tg_buf_release(&b);
+	record(&b, "app/more.py",
+	       "import contextlib\n@contextlib.contextmanager\n"
+	       "def get_thing():\n    s = S()\n    yield s\n    s.commit()\n");
+	tg_resolver_fill(r, "app/more.py", b.ptr, b.len);
+	assert_non_null(tg_resolver_owner(r, "app/more.py", "get_thing", 9));
+	assert_null(tg_resolver_owner(r, "app/other.py", "get_thing", 9));
 	tg_buf_release(&b);
 	tg_resolver_free(r);
 }
@@ -1111,10 +1122,9 @@ static void test_reaches(void **state)
 }
 
 /*
- * A package filled in during a scan joins for everyone only when it
- * reaches a target; otherwise it serves its own queries, like a module,
- * and goes when its analysis is over: no other file's answers depend on
- * when it was analysed.
+ * A package filled in during a scan serves its own queries, like a
+ * module, and goes when its analysis is over: no other file's answers
+ * depend on when it was analysed.
  */
 static void test_fill_package_that_reaches_nothing(void **state)
 {
@@ -1129,16 +1139,6 @@ static void test_fill_package_that_reaches_nothing(void **state)
 	assert_false(tg_resolver_needs(r, "app/models/__init__.py"));
 	tg_resolver_done(r, "app/models/__init__.py");
 	assert_true(tg_resolver_needs(r, "app/models/__init__.py"));
-	tg_buf_release(&b);
-
-	record(&b, "app/db/__init__.py",
-	       "from app.session_helpers import get_background_session\n");
-	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
-	tg_resolver_done(r, "app/db/__init__.py");
-	assert_false(tg_resolver_needs(r, "app/db/__init__.py"));
-	add(r, "app/jobs.py", "from app.db import get_background_session\n");
-	assert_non_null(tg_resolver_owner(r, "app/jobs.py",
-					  "get_background_session", 22));
 	tg_buf_release(&b);
 	tg_resolver_free(r);
 }
@@ -1201,7 +1201,11 @@ static void test_answers_per_file(void **state)
 					   22),
 			 first);
 	assert_int_equal(tg_resolver_remembered(r), 1);
-	/* new definitions forget every answer; handed-out owners stay */
+	/*
+	 * A file filled in with definitions serves its own queries: no
+	 * other file's answer changes, not even the one definition of a
+	 * name in the repository, and nothing is forgotten.
+	 */
 	tg_buf_reset(&b);
 	record(&b, "app/other.py", "from contextlib import contextmanager\n"
 				   "@contextmanager\n"
@@ -1210,11 +1214,13 @@ static void test_answers_per_file(void **state)
 				   "    yield s\n"
 				   "    s.commit()\n");
 	tg_resolver_fill(r, "app/other.py", b.ptr, b.len);
-	assert_int_equal(tg_resolver_remembered(r), 0);
+	assert_int_equal(tg_resolver_remembered(r), 1);
+	assert_non_null(tg_resolver_owner(r, "app/other.py", "other_cm", 8));
 	o = tg_resolver_owner(r, path, "get_background_session", 22);
-	assert_non_null(o);
-	assert_string_equal(o->where, first->where);
-	assert_non_null(tg_resolver_owner(r, path, "other_cm", 8));
+	assert_ptr_equal(o, first);
+	assert_null(tg_resolver_owner(r, path, "other_cm", 8));
+	tg_resolver_done(r, "app/other.py");
+	assert_null(tg_resolver_owner(r, path, "other_cm", 8));
 	assert_string_equal(first->name, "get_background_session");
 	tg_resolver_done(r, path);
 	/* a target's analysis over, its decoding goes and comes back */
