@@ -1398,14 +1398,22 @@ static void test_changed_bindings(void **state)
 	       "import os\nfrom .db_ro import get_session\n"
 	       "from .deps import SessionDep\n"
 	       "from .jobs import get_db\n\ndef get_db():\n    return 1\n"
-	       "def keep():\n    return 2\n");
+	       "def keep():\n    return 2\n"
+	       "def worker():\n    return 5\n"
+	       "def run():\n    with worker() as w:\n        w.go()\n");
 	record(&b, "app/__init__.py",
 	       "import os\nfrom .db import get_session\n"
 	       "from .models import Job\nfrom .jobs import get_db\n"
-	       "def keep():\n    return 3\n");
+	       "def keep():\n    return 3\n"
+	       "def added():\n    return 4\n"
+	       "def run():\n    with worker() as w:\n        w.go()\n");
 	tg_inferred_changed_bindings(&names, &n, &alloc, "app/__init__.py",
 				     a.ptr, a.len, b.ptr, b.len);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
+	/* a used name whose local went: the repository may bind it now */
+	assert_true(has_name(names, n, "worker"));
+	/* a function that comes, neither imported nor used: nothing */
+	assert_false(has_name(names, n, "added"));
 	assert_true(has_name(names, n, "get_session"));
 	assert_true(has_name(names, n, "SessionDep"));
 	assert_true(has_name(names, n, "Job"));
