@@ -811,6 +811,25 @@ def script_package_reexport_added():
             ("app/compat/__init__.py re-exports session_scope", b)]
 
 
+def script_plain_module_import():
+    """A plain module app/routes.py starts importing the committing
+    get_session (it used a factory under that name); an unchanged
+    module imports get_session from app.routes and commits inside it.
+    A plain module's imports are its own: no finding, in check as in
+    scan."""
+    routes = ("from app.db import %s\n\n\ndef touch(x):\n"
+              "    with get_session() as s:\n        s.add(x)\n")
+    reader = _user("from app.routes import get_session", "get_session")
+    a = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/routes.py", routes % "SessionLocal as get_session",
+             "app/reader.py", reader)
+    b = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/routes.py", routes % "get_session",
+             "app/reader.py", reader)
+    return [("app/routes.py imports a factory as get_session", a),
+            ("app/routes.py imports the committing get_session", b)]
+
+
 def script_copy_before_init():
     """A user of core.get_session, re-exported by src/core/__init__.py
     from svc, re-exported there from app.jobs; the bytes of the
@@ -853,6 +872,7 @@ SCRIPTS = {
     "init-reexport-added": script_init_reexport_added,
     "module-reexport-added": script_module_reexport_added,
     "package-reexport-added": script_package_reexport_added,
+    "plain-module-import": script_plain_module_import,
     "copy-before-init": script_copy_before_init,
 }
 
