@@ -231,12 +231,22 @@ struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)
 				tg_error_clear(); /* read in two_states */
 				continue;
 			}
-			/* even empty: the pre-image lacks what the new
-			 * side defines */
-			tg_resolver_add(st->before, ch->path, d, len, false);
-			if (strcmp(from, ch->path))
+			/*
+			 * Even empty: the pre-image lacks what the new side
+			 * defines. A renamed file was at `from`; its
+			 * pre-image, analysed under the new path, resolves
+			 * as it did there, and the new path holds nothing
+			 * for the other files.
+			 */
+			if (strcmp(from, ch->path)) {
 				tg_resolver_add(st->before, from, d, len,
 						false);
+				tg_resolver_add_moved(st->before, ch->path,
+						      from, d, len);
+			} else {
+				tg_resolver_add(st->before, ch->path, d, len,
+						false);
+			}
 		}
 	}
 	pthread_mutex_unlock(&st->mu);

@@ -27,6 +27,9 @@ static void map_put(struct tg_strmap *m, const char *k, size_t len,
 struct rfile {
 	char *path;
 	char *module;
+	/* where the blob was (tg_resolver_add_moved()), or NULL: the
+	 * path its relative imports resolve against */
+	char *base;
 	const unsigned char *data; /* NULL with len: the loader's (key) */
 	size_t len;
 	const void *key;
@@ -191,6 +194,7 @@ void tg_resolver_free(struct tg_resolver *r)
 	for (size_t i = 0; i < r->nfiles; i++) {
 		free(r->files[i].path);
 		free(r->files[i].module);
+		free(r->files[i].base);
 		free(r->files[i].copy);
 		tg_inferred_free(r->files[i].inf);
 	}
@@ -237,6 +241,17 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 	pthread_mutex_unlock(&r->mu);
 }
 
+void tg_resolver_add_moved(struct tg_resolver *r, const char *path,
+			   const char *from, const void *data, size_t len)
+{
+	size_t idx;
+
+	pthread_mutex_lock(&r->mu);
+	idx = add_locked(r, path, data, len, false, true);
+	r->files[idx].base = tg_xstrdup(from);
+	pthread_mutex_unlock(&r->mu);
+}
+
 /*
  * File i stopped being a resolution target (its record replaced by one
  * that is none): lookups from other files no longer go into it, as if
@@ -270,8 +285,10 @@ static size_t add_locked(struct tg_resolver *r, const char *path,
 		/* a replaced file invalidates earlier answers */
 		f = &r->files[idx];
 		free(f->copy);
+		free(f->base);
 		tg_inferred_free(f->inf);
 		f->copy = NULL;
+		f->base = NULL;
 		f->inf = NULL;
 		f->key = NULL;
 		f->decoded = false;
@@ -377,6 +394,7 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 		free(f->copy);
 		free(f->path);
 		free(f->module);
+		free(f->base);
 		memset(f, 0, sizeof(*f));
 		f->own_only = true;
 		slot_give_back(&r->free_files, idx);
@@ -474,8 +492,9 @@ static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
 			tg_error_clear();
 		}
 		f->decoded = true;
-		if (!data || tg_inferred_decode(&f->inf, f->path, data,
-						f->len) < 0) {
+		if (!data || tg_inferred_decode(&f->inf,
+						f->base ? f->base : f->path,
+						data, f->len) < 0) {
 			tg_error_clear();
 			tg_inferred_decode(&f->inf, f->path, NULL, 0);
 		}

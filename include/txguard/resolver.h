@@ -72,6 +72,17 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy);
 
 /**
+ * tg_resolver_add() (borrowed bytes) of the record of a blob that was at
+ * `from`, for the queries from `path` alone: its relative imports
+ * resolve as at `from`, and no other file's lookups go into it. A
+ * renamed file's pre-image is analysed under its new path (its
+ * findings' fingerprints carry the path) but meant what it meant where
+ * it was.
+ */
+void tg_resolver_add_moved(struct tg_resolver *r, const char *path,
+			   const char *from, const void *data, size_t len);
+
+/**
  * Gives the record of a file added with tg_resolver_add_lazy(): borrowed,
  * or a fresh buffer left in *owned for the resolver to free. It may run
  * on any thread that queries, under the resolver's lock. On failure it

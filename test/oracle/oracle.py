@@ -830,6 +830,23 @@ def script_plain_module_import():
             ("app/routes.py imports the committing get_session", b)]
 
 
+def script_rename_relative_import():
+    """A module that commits inside the package's owner, imported
+    relatively (`from . import job_session`), is renamed into a
+    subpackage, its import written out (`from app import
+    job_session`): the finding moves with it and is not new."""
+    owner = CM_COMMIT.replace("get_session", "job_session")
+    body = ("\n\ndef handler(x):\n    with job_session() as s:\n"
+            "        s.add(x)\n        s.commit()\n\n\n"
+            "def pad_a():\n    return 1\n\n\ndef pad_b():\n    return 2\n")
+    a = _raw("app/__init__.py", owner, "app/db.py",
+             "from . import job_session\n" + body)
+    b = _raw("app/__init__.py", owner, "app/sub/__init__.py",
+             "from app import job_session\n" + body)
+    return [("app/db.py commits inside the package's job_session", a),
+            ("app/db.py renamed to app/sub/__init__.py", b)]
+
+
 def script_copy_before_init():
     """A user of core.get_session, re-exported by src/core/__init__.py
     from svc, re-exported there from app.jobs; the bytes of the
@@ -873,6 +890,7 @@ SCRIPTS = {
     "module-reexport-added": script_module_reexport_added,
     "package-reexport-added": script_package_reexport_added,
     "plain-module-import": script_plain_module_import,
+    "rename-relative-import": script_rename_relative_import,
     "copy-before-init": script_copy_before_init,
 }
 

@@ -632,6 +632,34 @@ static void test_plain_module_imports_are_its_own(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A renamed file's pre-image, under its new path: its relative imports
+ * resolve where the blob was, and no other file finds anything in it.
+ */
+static void test_moved_record(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+
+	(void)state;
+	add(r, "app/db.py",
+	    "import contextlib\n@contextlib.contextmanager\n"
+	    "def get_session():\n    s = S()\n    yield s\n    s.commit()\n");
+	add(r, "app/other.py", "from app.sub import get_session\n");
+	record(&b, "app/jobs.py",
+	       "from .db import get_session\n"
+	       "import contextlib\n@contextlib.contextmanager\n"
+	       "def wrap():\n    with get_session() as s:\n        yield s\n");
+	tg_resolver_add_moved(r, "app/sub/__init__.py", "app/jobs.py", b.ptr,
+			      b.len);
+	assert_string_equal(owner(r, "app/sub/__init__.py", "get_session")->where,
+			    "app/db.py:3");
+	assert_non_null(owner(r, "app/sub/__init__.py", "wrap"));
+	assert_null(owner(r, "app/other.py", "get_session"));
+	tg_resolver_free(r);
+	tg_buf_release(&b);
+}
+
 static void test_wrappers_and_cycles(void **state)
 {
 	struct tg_resolver *r = tg_resolver_new();
@@ -1485,6 +1513,7 @@ int main(void)
 		cmocka_unit_test(test_fallback_unique_name),
 		cmocka_unit_test(test_reexport_and_src_layout),
 		cmocka_unit_test(test_plain_module_imports_are_its_own),
+		cmocka_unit_test(test_moved_record),
 		cmocka_unit_test(test_wrappers_and_cycles),
 		cmocka_unit_test(test_alias_across_modules),
 		cmocka_unit_test(test_methods),
