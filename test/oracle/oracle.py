@@ -847,6 +847,34 @@ def script_rename_relative_import():
             ("app/db.py renamed to app/sub/__init__.py", b)]
 
 
+def script_copy_unshared():
+    """app/jobs.py and app/sub/__init__.py hold the same bytes, a
+    re-export of the committing session_scope; a wrapper in
+    app/Compat.py wraps app.sub's, and an unchanged module rolls back
+    inside the wrapper. Then app/jobs.py gains an import, and the
+    package's bytes are its alone."""
+    reexport = "from svc.tasks import session_scope\n"
+    compat = ("from contextlib import contextmanager\n"
+              "from app.sub import session_scope\n\n\n"
+              "@contextmanager\ndef get_db():\n"
+              "    with session_scope() as s:\n        yield s\n")
+    user = ("from .Compat import get_db\n\n\ndef save(x):\n"
+            "    with get_db() as s:\n        s.add(x)\n"
+            "        s.rollback()\n")
+    a = _raw("svc/tasks.py", CM_COMMIT.replace("get_session",
+                                               "session_scope"),
+             "app/Compat.py", compat, "app/db_ro.py", user,
+             "app/jobs.py", reexport, "app/sub/__init__.py", reexport)
+    b = _raw("svc/tasks.py", CM_COMMIT.replace("get_session",
+                                               "session_scope"),
+             "app/Compat.py", compat, "app/db_ro.py", user,
+             "app/jobs.py", "import os\n" + reexport,
+             "app/sub/__init__.py", reexport)
+    return [("app/jobs.py and app/sub/__init__.py re-export session_scope",
+             a),
+            ("app/jobs.py imports os too", b)]
+
+
 def script_copy_before_init():
     """A user of core.get_session, re-exported by src/core/__init__.py
     from svc, re-exported there from app.jobs; the bytes of the
@@ -892,6 +920,7 @@ SCRIPTS = {
     "plain-module-import": script_plain_module_import,
     "rename-relative-import": script_rename_relative_import,
     "copy-before-init": script_copy_before_init,
+    "copy-unshared": script_copy_unshared,
 }
 
 
