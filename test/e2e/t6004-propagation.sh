@@ -4,7 +4,8 @@
 # commits: a dependency behind an Annotated alias whose users carry none
 # of the words the owner index looks for; a re-export re-pointed in a
 # package's __init__.py; a wrapper whose import is re-pointed; a
-# re-export that appears; a local that shadowed an import and goes. And a
+# re-export that appears; a local that shadowed an import and goes; a
+# renamed module whose relative import now reads otherwise. And a
 # file too costly to infer in full is said to be so, never silently
 # taken as fully read.
 . "$(dirname "$0")/lib.sh"
@@ -377,6 +378,49 @@ test_expect_success 'an owner imported by a plain module is not re-exported by i
 	test_must_fail grep "^app/reader.py" out &&
 	test_expect_code 0 txguard scan >scan 2>err &&
 	test_must_fail grep "^app/reader.py" scan
+'
+
+# ---- a rename keeps its debt, relative imports included ---------------------
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo moved && cd moved || exit 1
+
+test_expect_success 'setup: a module commits inside its package'"'"'s owner' '
+	install_hook . &&
+	write_owner app/__init__.py &&
+	write_file app/db.py <<-\EOF &&
+	from . import get_session
+
+
+	def handler(job):
+	    with get_session() as s:
+	        s.add(job)
+	        s.commit()
+
+
+	def pad_a():
+	    return 1
+
+
+	def pad_b():
+	    return 2
+	EOF
+	git add -A &&
+	git commit --no-verify -q -m base &&
+	git tag base &&
+	test_expect_code 1 txguard scan >out 2>err &&
+	grep "^app/db.py:7:9: critical TX001 " out
+'
+
+test_expect_success 'moving it into a subpackage, its import written out, is no new finding' '
+	test_when_finished "git reset -q --hard base" &&
+	mkdir app/sub &&
+	git mv app/db.py app/sub/__init__.py &&
+	sed "s/^from \. import/from app import/" app/sub/__init__.py >tmp &&
+	mv tmp app/sub/__init__.py &&
+	git add -A &&
+	git commit -m "move" >out 2>&1 &&
+	test_must_fail grep "TX00" out
 '
 
 # ---- a wrapper that reaches its helper through a module import --------------
