@@ -253,6 +253,18 @@ struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)
 	return st->before;
 }
 
+/*
+ * The blob the change's path held before: none for a file added, or
+ * renamed there (what it defines and binds is new at that path, as a
+ * module others may already import from).
+ */
+static const struct tg_oid *old_here(const struct tg_change *ch)
+{
+	if (!ch->old_path || strcmp(ch->old_path, ch->path))
+		return &zero_oid;
+	return &ch->old_id;
+}
+
 /* Whether two answers name the same thing: kind, ownership, definition. */
 static bool same_meaning(const struct tg_resolution *a,
 			 const struct tg_resolution *b)
@@ -380,8 +392,7 @@ static int changed_imports(struct tg_ownerscope *st,
 		int err;
 
 		if ((err = tg_ownerdb_record(&a, &alen, st->db, ch->path,
-					     ch->old_path ? &ch->old_id :
-							    &zero_oid)) < 0 ||
+					     old_here(ch))) < 0 ||
 		    (err = tg_ownerdb_record(&b, &blen, st->db, ch->path,
 					     &ch->new_id)) < 0)
 			return err;
@@ -434,9 +445,13 @@ static int two_states(struct tg_ownerscope *st, struct tg_changeset *cs)
 		/* added: everything it defines is a change */
 		if ((err = tg_ownerdb_changed_names(
 			     &st->changed, &st->nchanged, &st->alloc_changed,
-			     st->db, ch->path,
-			     ch->old_path ? &ch->old_id : &zero_oid,
-			     &ch->new_id)) < 0)
+			     st->db, ch->path, old_here(ch), &ch->new_id)) < 0)
+			return err;
+		/* renamed: and everything it defined where it was */
+		if (old_here(ch) != &ch->old_id && ch->old_path &&
+		    (err = tg_ownerdb_changed_names(
+			     &st->changed, &st->nchanged, &st->alloc_changed,
+			     st->db, ch->old_path, &ch->old_id, &zero_oid)) < 0)
 			return err;
 	}
 	if ((err = changed_imports(st, cs)) < 0)

@@ -875,6 +875,20 @@ def script_copy_unshared():
             ("app/jobs.py imports os too", b)]
 
 
+def script_rename_to_imported():
+    """An unchanged module imports get_session from app.db, which does
+    not exist, and commits inside it; the module defining the
+    committing get_session is renamed to app/db.py."""
+    a = _raw("app/__init__.py", "", "app/db_old.py", CM_COMMIT,
+             "app/users.py", _user("from app.db import get_session",
+                                   "get_session"))
+    b = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/users.py", _user("from app.db import get_session",
+                                   "get_session"))
+    return [("app/users.py imports get_session from a missing app.db", a),
+            ("app/db_old.py renamed to app/db.py", b)]
+
+
 def script_copy_before_init():
     """A user of core.get_session, re-exported by src/core/__init__.py
     from svc, re-exported there from app.jobs; the bytes of the
@@ -919,6 +933,7 @@ SCRIPTS = {
     "package-reexport-added": script_package_reexport_added,
     "plain-module-import": script_plain_module_import,
     "rename-relative-import": script_rename_relative_import,
+    "rename-to-imported": script_rename_to_imported,
     "copy-before-init": script_copy_before_init,
     "copy-unshared": script_copy_unshared,
 }
