@@ -423,6 +423,30 @@ test_expect_success 'moving it into a subpackage, its import written out, is no 
 	test_must_fail grep "TX00" out
 '
 
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo renamed && cd renamed || exit 1
+
+test_expect_success 'renaming an owner'"'"'s module to the path a module imports blocks' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_owner app/db_old.py &&
+	write_file app/users.py <<-\EOF &&
+	from app.db import get_session
+
+
+	def save(user):
+	    with get_session() as s:
+	        s.add(user)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -q -m "an owner, and a user of a module that is not there" &&
+	git mv app/db_old.py app/db.py &&
+	test_must_fail git commit -m "rename" >out 2>&1 &&
+	U=$(line_of app/users.py "s.commit()") &&
+	grep "^app/users.py:$U:9: critical TX001 " out
+'
+
 # ---- a wrapper that reaches its helper through a module import --------------
 
 cd "$TRASH_DIRECTORY" || exit 1
