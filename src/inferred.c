@@ -346,10 +346,61 @@ static void diff_imports(char ***names, size_t *nr, size_t *alloc,
 	}
 }
 
-void tg_inferred_changed_imports(char ***names, size_t *nr, size_t *alloc,
-				 const char *path, const void *old_data,
-				 size_t old_len, const void *new_data,
-				 size_t new_len)
+static bool has_local(const struct tg_inferred *inf, const char *name)
+{
+	for (size_t i = 0; inf && i < inf->nlocals; i++)
+		if (!strcmp(inf->locals[i], name))
+			return true;
+	return false;
+}
+
+/* Whether dotted `s` is `name` or starts with it: "db", "db.x". */
+static bool starts_with_name(const char *s, const char *name, size_t n)
+{
+	return s && !strncmp(s, name, n) && (!s[n] || s[n] == '.');
+}
+
+/*
+ * Whether `inf` imports `name`, or uses it (alone or as first part; a
+ * definition's target too).
+ */
+static bool binds_or_uses(const struct tg_inferred *inf, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (import_of(inf, name))
+		return true;
+	for (size_t i = 0; inf && i < inf->nuses; i++)
+		if (starts_with_name(inf->uses[i], name, n))
+			return true;
+	for (size_t i = 0; inf && i < inf->ndefs; i++)
+		if (starts_with_name(inf->defs[i].target, name, n))
+			return true;
+	return false;
+}
+
+/*
+ * The locals of `a` that `b` lacks and that matter: one that shadowed
+ * an import, or a name the file uses (without the local it may resolve
+ * through the repository). Any other function or class that comes or
+ * goes changes no name's meaning.
+ */
+static void diff_locals(char ***names, size_t *nr, size_t *alloc,
+			const struct tg_inferred *a, const struct tg_inferred *b)
+{
+	for (size_t i = 0; a && i < a->nlocals; i++) {
+		const char *l = a->locals[i];
+
+		if (!has_local(b, l) &&
+		    (binds_or_uses(a, l) || binds_or_uses(b, l)))
+			push_name(names, nr, alloc, l);
+	}
+}
+
+void tg_inferred_changed_bindings(char ***names, size_t *nr, size_t *alloc,
+				  const char *path, const void *old_data,
+				  size_t old_len, const void *new_data,
+				  size_t new_len)
 {
 	struct tg_inferred *a = NULL, *b = NULL;
 
@@ -359,6 +410,8 @@ void tg_inferred_changed_imports(char ***names, size_t *nr, size_t *alloc,
 		b = NULL;
 	diff_imports(names, nr, alloc, a, b);
 	diff_imports(names, nr, alloc, b, a);
+	diff_locals(names, nr, alloc, a, b);
+	diff_locals(names, nr, alloc, b, a);
 	tg_inferred_free(a);
 	tg_inferred_free(b);
 	tg_error_clear();

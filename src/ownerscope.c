@@ -240,16 +240,38 @@ struct tg_resolver *tg_ownerscope_before(struct tg_ownerscope *st)
 				tg_error_clear(); /* read in two_states */
 				continue;
 			}
-			/* even empty: the pre-image lacks what the new
-			 * side defines */
-			tg_resolver_add(st->before, ch->path, d, len, false);
-			if (strcmp(from, ch->path))
+			/*
+			 * Even empty: the pre-image lacks what the new side
+			 * defines. A renamed file was at `from`; its
+			 * pre-image, analysed under the new path, resolves
+			 * as it did there, and the new path holds nothing
+			 * for the other files.
+			 */
+			if (strcmp(from, ch->path)) {
 				tg_resolver_add(st->before, from, d, len,
 						false);
+				tg_resolver_add_moved(st->before, ch->path,
+						      from, d, len);
+			} else {
+				tg_resolver_add(st->before, ch->path, d, len,
+						false);
+			}
 		}
 	}
 	pthread_mutex_unlock(&st->mu);
 	return st->before;
+}
+
+/*
+ * The blob the change's path held before: none for a file added, or
+ * renamed there (what it defines and binds is new at that path, as a
+ * module others may already import from).
+ */
+static const struct tg_oid *old_here(const struct tg_change *ch)
+{
+	if (!ch->old_path || strcmp(ch->old_path, ch->path))
+		return &zero_oid;
+	return &ch->old_id;
 }
 
 /* Whether two answers name the same thing: kind, ownership, definition. */
@@ -284,6 +306,33 @@ static bool meaning_changed(struct tg_resolver *now,
 	tg_resolver_lookup(&is, now, path, name, len);
 	tg_resolver_lookup(&was, before, path, name, len);
 	return !same_meaning(&was, &is);
+}
+
+/*
+ * Whether `name` of the module of `path` means something else, looked
+ * up from another file (`from module import name`), in the two states:
+ * a package's re-export that appeared, went or points elsewhere. Seen
+ * from the file itself, an unbound name may still find the one
+ * definition of that name in the repository; from outside it finds
+ * nothing.
+ */
+static bool outside_meaning_changed(struct tg_resolver *now,
+				    struct tg_resolver *before,
+				    const char *path, const char *name)
+{
+	struct tg_resolution was, is;
+	char *module = tg_infer_module(path);
+	char *fqn = *module ? tg_xasprintf("%s.%s", module, name) : NULL;
+	bool changed = false;
+
+	if (fqn) {
+		tg_resolver_lookup_fqn(&is, now, fqn, strlen(fqn));
+		tg_resolver_lookup_fqn(&was, before, fqn, strlen(fqn));
+		changed = !same_meaning(&was, &is);
+	}
+	free(fqn);
+	free(module);
+	return changed;
 }
 
 /* Whether dotted `s` starts with the name `first`: "db", "db.x". */
@@ -352,13 +401,12 @@ static int changed_imports(struct tg_ownerscope *st,
 		int err;
 
 		if ((err = tg_ownerdb_record(&a, &alen, st->db, ch->path,
-					     ch->old_path ? &ch->old_id :
-							    &zero_oid)) < 0 ||
+					     old_here(ch))) < 0 ||
 		    (err = tg_ownerdb_record(&b, &blen, st->db, ch->path,
 					     &ch->new_id)) < 0)
 			return err;
-		tg_inferred_changed_imports(&names, &nnames, &alloc, ch->path,
-					    a, alen, b, blen);
+		tg_inferred_changed_bindings(&names, &nnames, &alloc,
+					     ch->path, a, alen, b, blen);
 		if (!nnames)
 			continue;
 		if (!before)
@@ -367,7 +415,9 @@ static int changed_imports(struct tg_ownerscope *st,
 		is = decoded(ch->path, b, blen);
 		for (size_t k = 0; k < nnames; k++) {
 			if (meaning_changed(st->now, before, ch->path,
-					    names[k]))
+					    names[k]) ||
+			    outside_meaning_changed(st->now, before, ch->path,
+						    names[k]))
 				add_changed(st, names[k]);
 			changed_through(st, before, ch->path, was, names[k]);
 			changed_through(st, before, ch->path, is, names[k]);
@@ -404,9 +454,13 @@ static int two_states(struct tg_ownerscope *st, struct tg_changeset *cs)
 		/* added: everything it defines is a change */
 		if ((err = tg_ownerdb_changed_names(
 			     &st->changed, &st->nchanged, &st->alloc_changed,
-			     st->db, ch->path,
-			     ch->old_path ? &ch->old_id : &zero_oid,
-			     &ch->new_id)) < 0)
+			     st->db, ch->path, old_here(ch), &ch->new_id)) < 0)
+			return err;
+		/* renamed: and everything it defined where it was */
+		if (old_here(ch) != &ch->old_id && ch->old_path &&
+		    (err = tg_ownerdb_changed_names(
+			     &st->changed, &st->nchanged, &st->alloc_changed,
+			     st->db, ch->old_path, &ch->old_id, &zero_oid)) < 0)
 			return err;
 	}
 	if ((err = changed_imports(st, cs)) < 0)

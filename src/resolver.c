@@ -27,6 +27,9 @@ static void map_put(struct tg_strmap *m, const char *k, size_t len,
 struct rfile {
 	char *path;
 	char *module;
+	/* where the blob was (tg_resolver_add_moved()), or NULL: the
+	 * path its relative imports resolve against */
+	char *base;
 	const unsigned char *data; /* NULL with len: the loader's (key) */
 	size_t len;
 	const void *key;
@@ -191,6 +194,7 @@ void tg_resolver_free(struct tg_resolver *r)
 	for (size_t i = 0; i < r->nfiles; i++) {
 		free(r->files[i].path);
 		free(r->files[i].module);
+		free(r->files[i].base);
 		free(r->files[i].copy);
 		tg_inferred_free(r->files[i].inf);
 	}
@@ -232,8 +236,41 @@ void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy)
 {
 	pthread_mutex_lock(&r->mu);
-	add_locked(r, path, data, len, copy, false);
+	add_locked(r, path, data, len, copy,
+		   !tg_inferred_is_target(path, data, len));
 	pthread_mutex_unlock(&r->mu);
+}
+
+void tg_resolver_add_moved(struct tg_resolver *r, const char *path,
+			   const char *from, const void *data, size_t len)
+{
+	size_t idx;
+
+	pthread_mutex_lock(&r->mu);
+	idx = add_locked(r, path, data, len, false, true);
+	r->files[idx].base = tg_xstrdup(from);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/*
+ * File i stopped being a resolution target (its record replaced by one
+ * that is none): lookups from other files no longer go into it, as if
+ * the resolver lacked it. The module maps are made again without it.
+ */
+static void module_left(struct tg_resolver *r, size_t i)
+{
+	r->files[i].own_only = true;
+	tg_strmap_release(&r->modules);
+	tg_strmap_release(&r->suffixes);
+	tg_strmap_release(&r->prefixes);
+	r->suffixes_built = r->prefixes_built = false;
+	for (size_t k = 0; k < r->nfiles; k++) {
+		struct rfile *f = &r->files[k];
+
+		if (!f->own_only && f->module && f->module[0])
+			map_put(&r->modules, f->module, strlen(f->module), k,
+				false);
+	}
 }
 
 /* The file's index in r->files. */
@@ -248,8 +285,10 @@ static size_t add_locked(struct tg_resolver *r, const char *path,
 		/* a replaced file invalidates earlier answers */
 		f = &r->files[idx];
 		free(f->copy);
+		free(f->base);
 		tg_inferred_free(f->inf);
 		f->copy = NULL;
+		f->base = NULL;
 		f->inf = NULL;
 		f->key = NULL;
 		f->decoded = false;
@@ -258,6 +297,8 @@ static size_t add_locked(struct tg_resolver *r, const char *path,
 			map_put(&r->modules, f->module, strlen(f->module),
 				 idx, false);
 			module_joined(r, idx);
+		} else if (!f->own_only && own_only) {
+			module_left(r, idx);
 		}
 		drop_results(r);
 	} else {
@@ -353,6 +394,7 @@ void tg_resolver_done(struct tg_resolver *r, const char *path)
 		free(f->copy);
 		free(f->path);
 		free(f->module);
+		free(f->base);
 		memset(f, 0, sizeof(*f));
 		f->own_only = true;
 		slot_give_back(&r->free_files, idx);
@@ -379,20 +421,15 @@ void tg_resolver_fill(struct tg_resolver *r, const char *path,
 	pthread_mutex_lock(&r->mu);
 	if (!tg_strmap_get(&r->paths, path, strlen(path), &idx)) {
 		/*
-		 * A record that defines nothing and re-exports nothing (a
-		 * package that imports) only binds the file's own imports:
-		 * it joins for the file's queries alone, so no other file's
-		 * answer depends on when it was analysed (the same findings
-		 * on any number of threads), and nothing is forgotten.
+		 * The file joins for its own queries alone, whatever it
+		 * defines or re-exports: every resolution target is in the
+		 * resolver from the start (the owner index's), so one that
+		 * is not serves no other file, and no other file's answer
+		 * depends on when it was analysed (the same findings on any
+		 * number of threads). Nothing is forgotten.
 		 */
-		if (!tg_inferred_is_target(path, d, len) ||
-		    (!(d[0] & TG_INFER_HAS_DEFS) &&
-		     !reaches(r, path, data, len))) {
-			add_locked(r, path, data, len, true, true);
-			d = NULL;
-		} else {
-			add_locked(r, path, data, len, true, false);
-		}
+		add_locked(r, path, data, len, true, true);
+		d = NULL;
 	} else if (!r->files[idx].len) {
 		struct rfile *f = &r->files[idx];
 
@@ -455,8 +492,9 @@ static struct tg_inferred *file_inf(struct tg_resolver *r, size_t idx)
 			tg_error_clear();
 		}
 		f->decoded = true;
-		if (!data || tg_inferred_decode(&f->inf, f->path, data,
-						f->len) < 0) {
+		if (!data || tg_inferred_decode(&f->inf,
+						f->base ? f->base : f->path,
+						data, f->len) < 0) {
 			tg_error_clear();
 			tg_inferred_decode(&f->inf, f->path, NULL, 0);
 		}
@@ -549,7 +587,11 @@ static bool target_of(struct tg_resolver *r, const char *fqn, size_t len,
 	return false;
 }
 
-/* Does the target bind `c` (one name part): a definition or an import? */
+/*
+ * Does the target bind `c` (one name part) for other files: a
+ * definition, or an import of a package (a plain module's imports are
+ * its own, lookup_in())?
+ */
 static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
 {
 	struct tg_inferred *inf = file_inf(r, fi);
@@ -560,6 +602,8 @@ static bool binds(struct tg_resolver *r, size_t fi, const char *c, size_t len)
 		if (!strncmp(q, c, len) && (!q[len] || q[len] == '.'))
 			return true;
 	}
+	if (!tg_infer_is_package(r->files[fi].path))
+		return false;
 	for (size_t i = 0; i < inf->nimports; i++)
 		if (strlen(inf->imports[i].local) == len &&
 		    !memcmp(inf->imports[i].local, c, len))
@@ -628,8 +672,8 @@ static void build_names(struct tg_resolver *r)
 		struct tg_inferred *inf;
 		bool decoded = r->files[i].decoded;
 
-		/* only records with definitions need decoding */
-		if (!r->files[i].len ||
+		/* only targets' records with definitions need decoding */
+		if (r->files[i].own_only || !r->files[i].len ||
 		    !(r->files[i].head0 & TG_INFER_HAS_DEFS))
 			continue;
 		inf = file_inf(r, i);
@@ -669,6 +713,14 @@ static const struct tg_def *def_named(const struct tg_inferred *inf,
 	return NULL;
 }
 
+/*
+ * Look `c` up in file fi: its definitions, then, unless a local binding
+ * shadows it, its imports. A lookup from another file (hops > 0: through
+ * an import) follows the imports of a package only: a package re-exports
+ * what its __init__.py imports, a plain module's imports serve its own
+ * code. Following them too would make a name's meaning through any
+ * module depend on every module's record, which a check cannot read.
+ */
 static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 			    size_t fi, const char *c, size_t len, int hops)
 {
@@ -705,6 +757,8 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 		if (strlen(inf->locals[i]) == first &&
 		    !memcmp(inf->locals[i], c, first))
 			return NOT_FOUND;
+	if (hops && !tg_infer_is_package(r->files[fi].path))
+		return NOT_FOUND;
 	for (size_t i = inf->nimports; i-- > 0;) {
 		const struct tg_import *im = &inf->imports[i];
 		char *fqn;
@@ -801,17 +855,12 @@ static const struct tg_def *owning_end(struct tg_resolver *r, struct hit h,
 	return NULL;
 }
 
-int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
-		       const char *path, const char *callee, size_t len)
+/* The resolution of a hit (under the lock). */
+static void resolution_of(struct tg_resolution *out, struct tg_resolver *r,
+			  struct hit h)
 {
-	struct hit h, end;
+	struct hit end;
 
-	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&r->mu);
-	if (!lookup(&h, r, path, callee, len)) {
-		pthread_mutex_unlock(&r->mu);
-		return 0;
-	}
 	out->def = h.def;
 	out->path = r->files[h.file].path;
 	out->fallback = h.fallback;
@@ -836,7 +885,35 @@ int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		break;
 	}
 	}
+}
+
+int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
+		       const char *path, const char *callee, size_t len)
+{
+	struct hit h;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&r->mu);
+	if (lookup(&h, r, path, callee, len))
+		resolution_of(out, r, h);
 	pthread_mutex_unlock(&r->mu);
+	return 0;
+}
+
+int tg_resolver_lookup_fqn(struct tg_resolution *out, struct tg_resolver *r,
+			   const char *fqn, size_t len)
+{
+	struct hit h;
+	char *s = tg_xstrndup(fqn, len);
+
+	memset(out, 0, sizeof(*out));
+	memset(&h, 0, sizeof(h));
+	pthread_mutex_lock(&r->mu);
+	/* as reached through an import: one hop already */
+	if (lookup_fqn(&h, r, s, 1) == FOUND)
+		resolution_of(out, r, h);
+	pthread_mutex_unlock(&r->mu);
+	free(s);
 	return 0;
 }
 

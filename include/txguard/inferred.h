@@ -92,16 +92,17 @@ void tg_inferred_changed_names(char ***names, size_t *nr, size_t *alloc,
 			       const void *new_data, size_t new_len);
 
 /**
- * The local names whose import differs between two serialized records of
- * the file `path` (imported on one side only, or from another place):
- * what such a name resolves to may have changed, for the file and for
+ * The names whose binding differs between two serialized records of the
+ * file `path`: imported on one side only or from another place, or bound
+ * by a module-level local (which shadows an import) on one side only.
+ * What such a name resolves to may have changed, for the file and for
  * every file that reaches a definition through it (a re-export, a
  * wrapper's target). Appends tg_xstrdup'ed strings to *names.
  */
-void tg_inferred_changed_imports(char ***names, size_t *nr, size_t *alloc,
-				 const char *path, const void *old_data,
-				 size_t old_len, const void *new_data,
-				 size_t new_len);
+void tg_inferred_changed_bindings(char ***names, size_t *nr, size_t *alloc,
+				  const char *path, const void *old_data,
+				  size_t old_len, const void *new_data,
+				  size_t new_len);
 
 /**
  * Whether a serialized record makes its file a resolution target: it

@@ -19,8 +19,11 @@ struct tg_owner;
  * 3. C's first part imported by F: the fully qualified name is split at
  *    the longest known module (a module can also match by suffix, for
  *    src/ layouts, when exactly one file ends so) and the rest looked up
- *    there; a name the module only imports (a re-export) is followed, at
- *    most 8 hops. A module outside the repository: not found.
+ *    there; a name a package's __init__.py only imports (a re-export)
+ *    is followed, at most 8 hops. A plain module's imports serve its own
+ *    code: looked up from another file, it binds only what it defines
+ *    (so what a name means through it never depends on a record a check
+ *    does not read). A module outside the repository: not found.
  * 4. otherwise, for an undotted name F does not bind (star imports),
  *    the one definition in the whole repository with that name, if there
  *    is exactly one; `fallback` is set. A dotted callee whose first part
@@ -59,10 +62,25 @@ void tg_resolver_free(struct tg_resolver *r);
 /**
  * Add (or replace) the file `path` with a serialized record. With `copy`
  * false the bytes are borrowed and must outlive the resolver. Decoding is
- * lazy: a malformed record makes that file empty when first needed.
+ * lazy: a malformed record makes that file empty when first needed. A
+ * record that is no resolution target (tg_inferred_is_target(): empty,
+ * or no definitions and not a package that imports) serves only queries
+ * from `path` itself, and replacing a target with one makes the file
+ * absent for every other file's lookups.
  */
 void tg_resolver_add(struct tg_resolver *r, const char *path,
 		     const void *data, size_t len, bool copy);
+
+/**
+ * tg_resolver_add() (borrowed bytes) of the record of a blob that was at
+ * `from`, for the queries from `path` alone: its relative imports
+ * resolve as at `from`, and no other file's lookups go into it. A
+ * renamed file's pre-image is analysed under its new path (its
+ * findings' fingerprints carry the path) but meant what it meant where
+ * it was.
+ */
+void tg_resolver_add_moved(struct tg_resolver *r, const char *path,
+			   const char *from, const void *data, size_t len);
 
 /**
  * Gives the record of a file added with tg_resolver_add_lazy(): borrowed,
@@ -103,10 +121,10 @@ bool tg_resolver_incomplete(struct tg_resolver *r, const char *path);
  * Unlike tg_resolver_add() it never invalidates earlier answers, so
  * threads that share the resolver may call it while others query: the
  * engine fills in each file it analyses right before analysing it. A
- * record that is no resolution target (no definitions; not a package
- * whose imports tg_resolver_reaches() a target) serves only queries
- * from `path` itself, so no other file's answers depend on the order
- * files are analysed in.
+ * file the resolver lacks joins for queries from `path` itself only,
+ * even when its record would make it a resolution target (the owner
+ * index holds every target it knows from the start), so no other
+ * file's answers depend on the order files are analysed in.
  */
 void tg_resolver_fill(struct tg_resolver *r, const char *path,
 		      const void *data, size_t len);
@@ -142,6 +160,13 @@ size_t tg_resolver_remembered(struct tg_resolver *r);
 /** Resolve `callee` (`len` bytes, dotted, no call) as used in `path`. */
 int tg_resolver_lookup(struct tg_resolution *out, struct tg_resolver *r,
 		       const char *path, const char *callee, size_t len);
+
+/**
+ * Resolve the fully qualified `fqn` ("app.db.get_session") as another
+ * file importing it would (rule 3, never rule 4).
+ */
+int tg_resolver_lookup_fqn(struct tg_resolution *out, struct tg_resolver *r,
+			   const char *fqn, size_t len);
 
 /*
  * Shortcuts for analyze.c: a tg_owner (origin TG_OWNER_INFERRED, name =

@@ -685,7 +685,8 @@ def script_compat_upper_init():
     """app/Compat.py, which sorts before app/__init__.py, has the same
     bytes, a re-export of session_scope; session_scope starts
     committing, which turns the unchanged user of app.session_scope into
-    a finding."""
+    a finding (while the owner index makes one record per blob, at
+    app/Compat.py, the package re-exports nothing in every mode)."""
     a = _raw("svc/tasks.py", SCOPE_CLOSE, "app/Compat.py", REEXPORT_SCOPE,
              "app/__init__.py", REEXPORT_SCOPE, "app/users.py", USER_OF_SCOPE)
     b = _raw("svc/tasks.py", SCOPE_COMMIT, "app/Compat.py", REEXPORT_SCOPE,
@@ -773,7 +774,8 @@ def script_init_reexport_added():
 def script_module_reexport_added():
     """A new module app/Compat.py imports the committing session_scope
     (and wraps it); an unchanged module calls it as
-    Compat.session_scope()."""
+    Compat.session_scope(), which a plain module's import does not
+    bind for other modules: no finding, in check as in scan."""
     user = ("from app import Compat\n\n\ndef save(x):\n"
             "    with Compat.session_scope() as s:\n"
             "        s.add(x)\n        s.rollback()\n")
@@ -790,6 +792,101 @@ def script_module_reexport_added():
     return [("app/compat.py calls Compat.session_scope(); no app/Compat.py",
              a),
             ("app/Compat.py imports session_scope", b)]
+
+
+def script_package_reexport_added():
+    """A new package app/compat/__init__.py re-exports the committing
+    session_scope; an unchanged module that imported the package before
+    it existed calls compat.session_scope() and rolls back inside it."""
+    user = ("from app import compat\n\n\ndef save(x):\n"
+            "    with compat.session_scope() as s:\n"
+            "        s.add(x)\n        s.rollback()\n")
+    owner = CM_COMMIT.replace("get_session", "session_scope")
+    a = _raw("app/__init__.py", "", "app/users.py", owner,
+             "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/users.py", owner,
+             "app/jobs.py", user,
+             "app/compat/__init__.py", "from app.users import session_scope\n")
+    return [("app/jobs.py calls compat.session_scope(); no app.compat", a),
+            ("app/compat/__init__.py re-exports session_scope", b)]
+
+
+def script_plain_module_import():
+    """A plain module app/routes.py starts importing the committing
+    get_session (it used a factory under that name); an unchanged
+    module imports get_session from app.routes and commits inside it.
+    A plain module's imports are its own: no finding, in check as in
+    scan."""
+    routes = ("from app.db import %s\n\n\ndef touch(x):\n"
+              "    with get_session() as s:\n        s.add(x)\n")
+    reader = _user("from app.routes import get_session", "get_session")
+    a = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/routes.py", routes % "SessionLocal as get_session",
+             "app/reader.py", reader)
+    b = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/routes.py", routes % "get_session",
+             "app/reader.py", reader)
+    return [("app/routes.py imports a factory as get_session", a),
+            ("app/routes.py imports the committing get_session", b)]
+
+
+def script_rename_relative_import():
+    """A module that commits inside the package's owner, imported
+    relatively (`from . import job_session`), is renamed into a
+    subpackage, its import written out (`from app import
+    job_session`): the finding moves with it and is not new."""
+    owner = CM_COMMIT.replace("get_session", "job_session")
+    body = ("\n\ndef handler(x):\n    with job_session() as s:\n"
+            "        s.add(x)\n        s.commit()\n\n\n"
+            "def pad_a():\n    return 1\n\n\ndef pad_b():\n    return 2\n")
+    a = _raw("app/__init__.py", owner, "app/db.py",
+             "from . import job_session\n" + body)
+    b = _raw("app/__init__.py", owner, "app/sub/__init__.py",
+             "from app import job_session\n" + body)
+    return [("app/db.py commits inside the package's job_session", a),
+            ("app/db.py renamed to app/sub/__init__.py", b)]
+
+
+def script_copy_unshared():
+    """app/jobs.py and app/sub/__init__.py hold the same bytes, a
+    re-export of the committing session_scope; a wrapper in
+    app/Compat.py wraps app.sub's, and an unchanged module rolls back
+    inside the wrapper. Then app/jobs.py gains an import, and the
+    package's bytes are its alone."""
+    reexport = "from svc.tasks import session_scope\n"
+    compat = ("from contextlib import contextmanager\n"
+              "from app.sub import session_scope\n\n\n"
+              "@contextmanager\ndef get_db():\n"
+              "    with session_scope() as s:\n        yield s\n")
+    user = ("from .Compat import get_db\n\n\ndef save(x):\n"
+            "    with get_db() as s:\n        s.add(x)\n"
+            "        s.rollback()\n")
+    a = _raw("svc/tasks.py", CM_COMMIT.replace("get_session",
+                                               "session_scope"),
+             "app/Compat.py", compat, "app/db_ro.py", user,
+             "app/jobs.py", reexport, "app/sub/__init__.py", reexport)
+    b = _raw("svc/tasks.py", CM_COMMIT.replace("get_session",
+                                               "session_scope"),
+             "app/Compat.py", compat, "app/db_ro.py", user,
+             "app/jobs.py", "import os\n" + reexport,
+             "app/sub/__init__.py", reexport)
+    return [("app/jobs.py and app/sub/__init__.py re-export session_scope",
+             a),
+            ("app/jobs.py imports os too", b)]
+
+
+def script_rename_to_imported():
+    """An unchanged module imports get_session from app.db, which does
+    not exist, and commits inside it; the module defining the
+    committing get_session is renamed to app/db.py."""
+    a = _raw("app/__init__.py", "", "app/db_old.py", CM_COMMIT,
+             "app/users.py", _user("from app.db import get_session",
+                                   "get_session"))
+    b = _raw("app/__init__.py", "", "app/db.py", CM_COMMIT,
+             "app/users.py", _user("from app.db import get_session",
+                                   "get_session"))
+    return [("app/users.py imports get_session from a missing app.db", a),
+            ("app/db_old.py renamed to app/db.py", b)]
 
 
 def script_copy_before_init():
@@ -833,7 +930,12 @@ SCRIPTS = {
     "unshadow-import": script_unshadow_import,
     "init-reexport-added": script_init_reexport_added,
     "module-reexport-added": script_module_reexport_added,
+    "package-reexport-added": script_package_reexport_added,
+    "plain-module-import": script_plain_module_import,
+    "rename-relative-import": script_rename_relative_import,
+    "rename-to-imported": script_rename_to_imported,
     "copy-before-init": script_copy_before_init,
+    "copy-unshared": script_copy_unshared,
 }
 
 

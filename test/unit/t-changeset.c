@@ -1,8 +1,8 @@
 /*
- * What "the change" is (SPEC §3): staged, branch and tree changesets on
+ * What "the change" is: staged, branch and tree changesets on
  * scratch repositories built with git itself. Every staged case is run
  * twice, on the fast path and with TXGUARD_DIFF_SLOW=1 (libgit2's full
- * diff), and the two changesets must be identical (SPEC §12).
+ * diff), and the two changesets must be identical.
  */
 #include "txguard/common.h"
 #include "txguard/diff.h"
@@ -727,7 +727,7 @@ static void test_git_env(void **state)
 	free(elsewhere);
 }
 
-/* SPEC §11: nothing in .git changes, and index.lock is never taken. */
+/* Read-only: nothing in .git changes, and index.lock is never taken. */
 static void test_read_only(void **state)
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;

@@ -579,6 +579,87 @@ static void test_reexport_and_src_layout(void **state)
 	tg_resolver_free(r);
 }
 
+/*
+ * A package re-exports what its __init__.py imports; a plain module's
+ * imports serve its own code only, whether or not it defines something,
+ * and a module replaced by a record that is no resolution target is
+ * looked up as if absent.
+ */
+static void test_plain_module_imports_are_its_own(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_resolution res;
+	static const char owner_src[] =
+		"import contextlib\n@contextlib.contextmanager\n"
+		"def get_session():\n    s = S()\n    yield s\n    s.commit()\n";
+
+	(void)state;
+	add(r, "app/session.py", owner_src);
+	add(r, "app/routes.py", "from app.session import get_session\n");
+	add(r, "app/db.py",
+	    "from app.session import get_session\n"
+	    "from sqlalchemy.orm import sessionmaker\n"
+	    "SessionLocal = sessionmaker()\n");
+	add(r, "app/users.py",
+	    "from app.routes import get_session\nfrom app import db\n");
+	/* the modules' own queries follow their imports */
+	assert_non_null(owner(r, "app/routes.py", "get_session"));
+	assert_non_null(owner(r, "app/db.py", "get_session"));
+	/* others' do not go through them */
+	assert_null(owner(r, "app/users.py", "get_session"));
+	assert_null(owner(r, "app/users.py", "db.get_session"));
+	assert_non_null(tg_resolver_factory(r, "app/users.py",
+					    "db.SessionLocal", 15));
+	/* a package's do */
+	add(r, "app/__init__.py", "from .session import get_session\n");
+	add(r, "app/api.py", "from app import get_session\n");
+	assert_non_null(owner(r, "app/api.py", "get_session"));
+	/* the same, asked by the fully qualified name */
+	tg_resolver_lookup_fqn(&res, r, "app.get_session", 15);
+	assert_int_equal(res.kind, TG_RESOLVED_CM);
+	assert_true(res.owns);
+	assert_string_equal(res.path, "app/session.py");
+	tg_resolver_lookup_fqn(&res, r, "app.routes.get_session", 22);
+	assert_int_equal(res.kind, TG_RESOLVED_NONE);
+	/* never the one definition of the name in the repository */
+	tg_resolver_lookup_fqn(&res, r, "get_session", 11);
+	assert_int_equal(res.kind, TG_RESOLVED_NONE);
+	/* the package's record replaced by an empty one: gone for others */
+	tg_resolver_add(r, "app/__init__.py", NULL, 0, false);
+	assert_null(owner(r, "app/api.py", "get_session"));
+	tg_resolver_lookup_fqn(&res, r, "app.get_session", 15);
+	assert_int_equal(res.kind, TG_RESOLVED_NONE);
+	tg_resolver_free(r);
+}
+
+/*
+ * A renamed file's pre-image, under its new path: its relative imports
+ * resolve where the blob was, and no other file finds anything in it.
+ */
+static void test_moved_record(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	struct tg_buf b = TG_BUF_INIT;
+
+	(void)state;
+	add(r, "app/db.py",
+	    "import contextlib\n@contextlib.contextmanager\n"
+	    "def get_session():\n    s = S()\n    yield s\n    s.commit()\n");
+	add(r, "app/other.py", "from app.sub import get_session\n");
+	record(&b, "app/jobs.py",
+	       "from .db import get_session\n"
+	       "import contextlib\n@contextlib.contextmanager\n"
+	       "def wrap():\n    with get_session() as s:\n        yield s\n");
+	tg_resolver_add_moved(r, "app/sub/__init__.py", "app/jobs.py", b.ptr,
+			      b.len);
+	assert_string_equal(owner(r, "app/sub/__init__.py", "get_session")->where,
+			    "app/db.py:3");
+	assert_non_null(owner(r, "app/sub/__init__.py", "wrap"));
+	assert_null(owner(r, "app/other.py", "get_session"));
+	tg_resolver_free(r);
+	tg_buf_release(&b);
+}
+
 static void test_wrappers_and_cycles(void **state)
 {
 	struct tg_resolver *r = tg_resolver_new();
@@ -916,10 +997,10 @@ static void test_fill_keeps_answers(void **state)
 }
 
 /*
- * A filled record that defines nothing serves its own file's queries
- * only: another file importing through it resolves the same before and
- * after the fill, so a scan's findings do not depend on the order its
- * threads analyse files in. A filled package that re-exports does count.
+ * A filled record serves its own file's queries only: another file
+ * importing through it resolves the same before and after the fill, so
+ * a scan's findings do not depend on the order its threads analyse
+ * files in.
  */
 static void test_fill_own_only(void **state)
 {
@@ -954,20 +1035,31 @@ static void test_fill_own_only(void **state)
 	tg_resolver_done(r, "app/relay.py");
 	tg_buf_release(&b);
 
-	/* a package that imports re-exports: it joins for everyone */
-	add(r, "app/other.py", "from app.db import get_background_session\n");
+	/*
+	 * Nor does a package that re-exports, nor a module that defines:
+	 * the targets are all added first, and one that was not is none
+	 * for the others, whenever it is analysed.
+	 */
+	add(r, "app/other.py", "from app.db import get_background_session\n"
+			       "from app.more import get_thing\n");
 	assert_null(tg_resolver_owner(r, "app/other.py",
 				      "get_background_session", 22));
 	record(&b, "app/db/__init__.py",
 	       "from app.session_helpers import get_background_session\n");
 	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
-	assert_non_null(tg_resolver_owner(r, "app/other.py",
+	assert_non_null(tg_resolver_owner(r, "app/db/__init__.py",
 					  "get_background_session", 22));
-	/* a target stays when its own analysis is over */
+	assert_null(tg_resolver_owner(r, "app/other.py",
+				      "get_background_session", 22));
 	tg_resolver_done(r, "app/db/__init__.py");
-	assert_false(tg_resolver_needs(r, "app/db/__init__.py"));
-	assert_non_null(tg_resolver_owner(r, "app/other.py",
-					  "get_background_session", 22));
+	assert_true(tg_resolver_needs(r, "app/db/__init__.py"));
+	tg_buf_release(&b);
+	record(&b, "app/more.py",
+	       "import contextlib\n@contextlib.contextmanager\n"
+	       "def get_thing():\n    s = S()\n    yield s\n    s.commit()\n");
+	tg_resolver_fill(r, "app/more.py", b.ptr, b.len);
+	assert_non_null(tg_resolver_owner(r, "app/more.py", "get_thing", 9));
+	assert_null(tg_resolver_owner(r, "app/other.py", "get_thing", 9));
 	tg_buf_release(&b);
 	tg_resolver_free(r);
 }
@@ -1058,10 +1150,9 @@ static void test_reaches(void **state)
 }
 
 /*
- * A package filled in during a scan joins for everyone only when it
- * reaches a target; otherwise it serves its own queries, like a module,
- * and goes when its analysis is over: no other file's answers depend on
- * when it was analysed.
+ * A package filled in during a scan serves its own queries, like a
+ * module, and goes when its analysis is over: no other file's answers
+ * depend on when it was analysed.
  */
 static void test_fill_package_that_reaches_nothing(void **state)
 {
@@ -1076,16 +1167,6 @@ static void test_fill_package_that_reaches_nothing(void **state)
 	assert_false(tg_resolver_needs(r, "app/models/__init__.py"));
 	tg_resolver_done(r, "app/models/__init__.py");
 	assert_true(tg_resolver_needs(r, "app/models/__init__.py"));
-	tg_buf_release(&b);
-
-	record(&b, "app/db/__init__.py",
-	       "from app.session_helpers import get_background_session\n");
-	tg_resolver_fill(r, "app/db/__init__.py", b.ptr, b.len);
-	tg_resolver_done(r, "app/db/__init__.py");
-	assert_false(tg_resolver_needs(r, "app/db/__init__.py"));
-	add(r, "app/jobs.py", "from app.db import get_background_session\n");
-	assert_non_null(tg_resolver_owner(r, "app/jobs.py",
-					  "get_background_session", 22));
 	tg_buf_release(&b);
 	tg_resolver_free(r);
 }
@@ -1148,7 +1229,11 @@ static void test_answers_per_file(void **state)
 					   22),
 			 first);
 	assert_int_equal(tg_resolver_remembered(r), 1);
-	/* new definitions forget every answer; handed-out owners stay */
+	/*
+	 * A file filled in with definitions serves its own queries: no
+	 * other file's answer changes, not even the one definition of a
+	 * name in the repository, and nothing is forgotten.
+	 */
 	tg_buf_reset(&b);
 	record(&b, "app/other.py", "from contextlib import contextmanager\n"
 				   "@contextmanager\n"
@@ -1157,11 +1242,13 @@ static void test_answers_per_file(void **state)
 				   "    yield s\n"
 				   "    s.commit()\n");
 	tg_resolver_fill(r, "app/other.py", b.ptr, b.len);
-	assert_int_equal(tg_resolver_remembered(r), 0);
+	assert_int_equal(tg_resolver_remembered(r), 1);
+	assert_non_null(tg_resolver_owner(r, "app/other.py", "other_cm", 8));
 	o = tg_resolver_owner(r, path, "get_background_session", 22);
-	assert_non_null(o);
-	assert_string_equal(o->where, first->where);
-	assert_non_null(tg_resolver_owner(r, path, "other_cm", 8));
+	assert_ptr_equal(o, first);
+	assert_null(tg_resolver_owner(r, path, "other_cm", 8));
+	tg_resolver_done(r, "app/other.py");
+	assert_null(tg_resolver_owner(r, path, "other_cm", 8));
 	assert_string_equal(first->name, "get_background_session");
 	tg_resolver_done(r, path);
 	/* a target's analysis over, its decoding goes and comes back */
@@ -1324,8 +1411,11 @@ static bool has_name(char **v, size_t n, const char *s)
 	return false;
 }
 
-/* The names whose import a change re-pointed, added or removed. */
-static void test_changed_imports(void **state)
+/*
+ * The names whose import a change re-pointed, added or removed, and
+ * those a module-level local binds on one side only.
+ */
+static void test_changed_bindings(void **state)
 {
 	struct tg_buf a = TG_BUF_INIT, b = TG_BUF_INIT;
 	char **names = NULL;
@@ -1334,17 +1424,31 @@ static void test_changed_imports(void **state)
 	(void)state;
 	record(&a, "app/__init__.py",
 	       "import os\nfrom .db_ro import get_session\n"
-	       "from .deps import SessionDep\n");
+	       "from .deps import SessionDep\n"
+	       "from .jobs import get_db\n\ndef get_db():\n    return 1\n"
+	       "def keep():\n    return 2\n"
+	       "def worker():\n    return 5\n"
+	       "def run():\n    with worker() as w:\n        w.go()\n");
 	record(&b, "app/__init__.py",
 	       "import os\nfrom .db import get_session\n"
-	       "from .models import Job\n");
-	tg_inferred_changed_imports(&names, &n, &alloc, "app/__init__.py",
-				    a.ptr, a.len, b.ptr, b.len);
-	assert_int_equal(n, 3);
+	       "from .models import Job\nfrom .jobs import get_db\n"
+	       "def keep():\n    return 3\n"
+	       "def added():\n    return 4\n"
+	       "def run():\n    with worker() as w:\n        w.go()\n");
+	tg_inferred_changed_bindings(&names, &n, &alloc, "app/__init__.py",
+				     a.ptr, a.len, b.ptr, b.len);
+	assert_int_equal(n, 5);
+	/* a used name whose local went: the repository may bind it now */
+	assert_true(has_name(names, n, "worker"));
+	/* a function that comes, neither imported nor used: nothing */
+	assert_false(has_name(names, n, "added"));
 	assert_true(has_name(names, n, "get_session"));
 	assert_true(has_name(names, n, "SessionDep"));
 	assert_true(has_name(names, n, "Job"));
+	/* the local that shadowed the import went */
+	assert_true(has_name(names, n, "get_db"));
 	assert_false(has_name(names, n, "os"));
+	assert_false(has_name(names, n, "keep"));
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1408,6 +1512,8 @@ int main(void)
 		cmocka_unit_test(test_same_name_two_modules),
 		cmocka_unit_test(test_fallback_unique_name),
 		cmocka_unit_test(test_reexport_and_src_layout),
+		cmocka_unit_test(test_plain_module_imports_are_its_own),
+		cmocka_unit_test(test_moved_record),
 		cmocka_unit_test(test_wrappers_and_cycles),
 		cmocka_unit_test(test_alias_across_modules),
 		cmocka_unit_test(test_methods),
@@ -1425,7 +1531,7 @@ int main(void)
 		cmocka_unit_test(test_bounded_walk),
 		cmocka_unit_test(test_costly_file_incomplete),
 		cmocka_unit_test(test_alias_users_recorded),
-		cmocka_unit_test(test_changed_imports),
+		cmocka_unit_test(test_changed_bindings),
 		cmocka_unit_test(test_failed_load_is_an_error),
 	};
 

@@ -3,7 +3,9 @@
 # re-checks that other file, through the installed hook and real
 # commits: a dependency behind an Annotated alias whose users carry none
 # of the words the owner index looks for; a re-export re-pointed in a
-# package's __init__.py; a wrapper whose import is re-pointed. And a
+# package's __init__.py; a wrapper whose import is re-pointed; a
+# re-export that appears; a local that shadowed an import and goes; a
+# renamed module whose relative import now reads otherwise. And a
 # file too costly to infer in full is said to be so, never silently
 # taken as fully read.
 . "$(dirname "$0")/lib.sh"
@@ -231,6 +233,218 @@ test_expect_success 'an import change that changes no meaning lets the commit in
 	git add app/__init__.py &&
 	git commit -m "harmless" >out 2>&1 &&
 	! grep "TX00" out
+'
+
+# ---- re-exports that appear, shadows that go ---------------------------------
+
+# write_owner FILE: a context manager get_session that commits on exit.
+write_owner() {
+	write_file "$1" <<-\EOF
+	from contextlib import contextmanager
+
+	from sqlalchemy.orm import sessionmaker
+
+	SessionLocal = sessionmaker()
+
+
+	@contextmanager
+	def get_session():
+	    with SessionLocal() as session:
+	        yield session
+	        session.commit()
+	EOF
+}
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo appear && cd appear || exit 1
+
+test_expect_success 'setup: a user of a name its package does not bind yet' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_owner app/db.py &&
+	write_file app/users.py <<-\EOF &&
+	from app import get_session
+
+
+	def save(user):
+	    with get_session() as s:
+	        s.add(user)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -m base >out 2>&1 &&
+	test_must_fail grep "TX00" out &&
+	git tag base &&
+	test_expect_code 0 txguard scan >out 2>err
+'
+
+test_expect_success 'a package that starts re-exporting an owner blocks its importer' '
+	test_when_finished "git reset -q --hard base" &&
+	echo "from .db import get_session" >app/__init__.py &&
+	git add app/__init__.py &&
+	test_must_fail git commit -m "re-export" >out 2>&1 &&
+	head_is base &&
+	U=$(line_of app/users.py "s.commit()") &&
+	grep "^app/users.py:$U:9: critical TX001 " out &&
+	git commit --no-verify -q -m "re-export" &&
+	test_expect_code 1 txguard scan >scan 2>err &&
+	grep "^app/users.py:$U:9: critical TX001 " scan
+'
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo shadow && cd shadow || exit 1
+
+test_expect_success 'setup: a local helper that only closes shadows the owner' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_owner app/db.py &&
+	write_file app/jobs.py <<-\EOF &&
+	from contextlib import contextmanager
+
+	from app.db import SessionLocal, get_session
+
+
+	@contextmanager
+	def get_session():
+	    session = SessionLocal()
+	    try:
+	        yield session
+	    finally:
+	        session.close()
+
+
+	def run(job):
+	    with get_session() as s:
+	        s.add(job)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -m base >out 2>&1 &&
+	test_must_fail grep "TX00" out &&
+	git tag base
+'
+
+test_expect_success 'removing the local helper blocks the function using the owner' '
+	test_when_finished "git reset -q --hard base" &&
+	sed "/^@contextmanager/,/session.close()/d" app/jobs.py >tmp &&
+	mv tmp app/jobs.py &&
+	test_must_fail grep "def get_session" app/jobs.py &&
+	git add app/jobs.py &&
+	test_must_fail git commit -m "drop the local helper" >out 2>&1 &&
+	head_is base &&
+	J=$(line_of app/jobs.py "s.commit()") &&
+	grep "^app/jobs.py:$J:9: critical TX001 " out
+'
+
+# A plain module's imports are its own: `from app.routes import
+# get_session` finds what app/routes.py defines, never what it imports,
+# in a commit as in a scan.
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo plain && cd plain || exit 1
+
+test_expect_success 'setup: a module imports a name from a plain module' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_owner app/db.py &&
+	write_file app/routes.py <<-\EOF &&
+	from app.db import SessionLocal as get_session
+
+
+	def touch(item):
+	    with get_session() as s:
+	        s.add(item)
+	EOF
+	write_file app/reader.py <<-\EOF &&
+	from app.routes import get_session
+
+
+	def read(item):
+	    with get_session() as s:
+	        s.add(item)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -m base >out 2>&1 &&
+	test_must_fail grep "TX00" out &&
+	git tag base
+'
+
+test_expect_success 'an owner imported by a plain module is not re-exported by it' '
+	test_when_finished "git reset -q --hard base" &&
+	sed "s/SessionLocal as get_session/get_session/" app/routes.py >tmp &&
+	mv tmp app/routes.py &&
+	git add app/routes.py &&
+	git commit -m "import the owner" >out 2>&1 &&
+	test_must_fail grep "^app/reader.py" out &&
+	test_expect_code 0 txguard scan >scan 2>err &&
+	test_must_fail grep "^app/reader.py" scan
+'
+
+# ---- a rename keeps its debt, relative imports included ---------------------
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo moved && cd moved || exit 1
+
+test_expect_success 'setup: a module commits inside its package'"'"'s owner' '
+	install_hook . &&
+	write_owner app/__init__.py &&
+	write_file app/db.py <<-\EOF &&
+	from . import get_session
+
+
+	def handler(job):
+	    with get_session() as s:
+	        s.add(job)
+	        s.commit()
+
+
+	def pad_a():
+	    return 1
+
+
+	def pad_b():
+	    return 2
+	EOF
+	git add -A &&
+	git commit --no-verify -q -m base &&
+	git tag base &&
+	test_expect_code 1 txguard scan >out 2>err &&
+	grep "^app/db.py:7:9: critical TX001 " out
+'
+
+test_expect_success 'moving it into a subpackage, its import written out, is no new finding' '
+	test_when_finished "git reset -q --hard base" &&
+	mkdir app/sub &&
+	git mv app/db.py app/sub/__init__.py &&
+	sed "s/^from \. import/from app import/" app/sub/__init__.py >tmp &&
+	mv tmp app/sub/__init__.py &&
+	git add -A &&
+	git commit -m "move" >out 2>&1 &&
+	test_must_fail grep "TX00" out
+'
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo renamed && cd renamed || exit 1
+
+test_expect_success 'renaming an owner'"'"'s module to the path a module imports blocks' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_owner app/db_old.py &&
+	write_file app/users.py <<-\EOF &&
+	from app.db import get_session
+
+
+	def save(user):
+	    with get_session() as s:
+	        s.add(user)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -q -m "an owner, and a user of a module that is not there" &&
+	git mv app/db_old.py app/db.py &&
+	test_must_fail git commit -m "rename" >out 2>&1 &&
+	U=$(line_of app/users.py "s.commit()") &&
+	grep "^app/users.py:$U:9: critical TX001 " out
 '
 
 # ---- a wrapper that reaches its helper through a module import --------------
