@@ -9,6 +9,7 @@
 #include "txguard/error.h"
 #include "txguard/glob.h"
 #include "txguard/repo.h"
+#include "../helper/testrepo.h"
 
 #include <stdarg.h>
 #include <setjmp.h>
@@ -16,54 +17,16 @@
 #include <cmocka.h>
 #include <git2.h>
 
-static char dir[256];
-
-static void sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *full;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	full = tg_xasprintf("cd '%s' && %s", dir, cmd);
-	rc = system(full);
-	if (rc != 0)
-		fail_msg("command failed (%d): %s", rc, cmd);
-	free(full);
-	free(cmd);
-}
-
 static void write_file(const char *path, const char *text)
 {
-	char *full = tg_xasprintf("%s/%s", dir, path);
-	char *slash = strrchr(full, '/');
-	FILE *f;
-
-	*slash = '\0';
-	sh("mkdir -p '%s'", full);
-	*slash = '/';
-	f = fopen(full, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-	free(full);
+	testrepo_write(path, text);
 }
 
 /* A fresh repository per test. */
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/t-diff.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(dir))
-		return -1;
-	sh("git init -q -b main . && git config user.name t && "
-	   "git config user.email t@example.invalid && git config commit.gpgsign false");
-	return 0;
+	return testrepo_create("t-changeset");
 }
 
 static int teardown(void **state)
@@ -71,8 +34,7 @@ static int teardown(void **state)
 	(void)state;
 	unsetenv("GIT_INDEX_FILE");
 	unsetenv("TXGUARD_DIFF_SLOW");
-	sh("chmod -R u+w . && cd / && rm -rf '%s'", dir);
-	return 0;
+	return testrepo_remove();
 }
 
 static void staged_with(struct tg_changeset *cs, bool slow,
@@ -84,7 +46,7 @@ static void staged_with(struct tg_changeset *cs, bool slow,
 		setenv("TXGUARD_DIFF_SLOW", "1", 1);
 	else
 		unsetenv("TXGUARD_DIFF_SLOW");
-	if (tg_repo_open(&repo, dir) < 0)
+	if (tg_repo_open(&repo, testrepo_dir()) < 0)
 		fail_msg("open: %s", tg_error_last());
 	if (tg_changeset_staged(cs, repo, python) < 0)
 		fail_msg("staged: %s", tg_error_last());
@@ -144,7 +106,7 @@ static const struct tg_change *find(const struct tg_changeset *cs,
 
 static void blob_id(struct tg_oid *out, const char *rev_path)
 {
-	char *cmd = tg_xasprintf("cd '%s' && git rev-parse '%s'", dir, rev_path);
+	char *cmd = tg_xasprintf("cd '%s' && git rev-parse '%s'", testrepo_dir(), rev_path);
 	FILE *p = popen(cmd, "r");
 	char hex[64] = "";
 	git_oid oid;
@@ -169,7 +131,7 @@ static void test_first_commit(void **state)
 	(void)state;
 	write_file("app/a.py", ten);
 	write_file("README", "hi\n");
-	sh("git add .");
+	testrepo_sh("git add .");
 	staged(&cs);
 	assert_string_equal(cs.describe, "index vs empty tree (first commit)");
 	assert_int_equal(cs.nr, 1);
@@ -193,12 +155,12 @@ static void test_modified_zero_context(void **state)
 	write_file("app/a.py", ten);
 	write_file("app/other.py", "x = 1\n");
 	write_file("lib/deep/er/z.py", "z = 1\n");
-	sh("git add . && git commit -q -m one");
+	testrepo_sh("git add . && git commit -q -m one");
 	blob_id(&old, "HEAD:app/a.py");
 	write_file("app/a.py", "a = 1\nb = 2\nC = 3\nd = 4\ne = 5\n"
 			       "f = 6\ng = 7\nh = 8\ni = 9\nj = 10\nk = 11\n");
 	write_file("app/other.py", "x = 2\n"); /* changed but not staged */
-	sh("git add app/a.py");
+	testrepo_sh("git add app/a.py");
 	staged(&cs);
 	assert_string_equal(cs.describe, "index vs HEAD");
 	assert_int_equal(cs.nr, 1);
@@ -223,7 +185,7 @@ static void test_nothing_staged(void **state)
 
 	(void)state;
 	write_file("a.py", ten);
-	sh("git add . && git commit -q -m one");
+	testrepo_sh("git add . && git commit -q -m one");
 	staged(&cs);
 	assert_int_equal(cs.nr, 0);
 	tg_changeset_release(&cs);
@@ -237,10 +199,10 @@ static void test_added_and_deleted(void **state)
 	write_file("app/a.py", ten);
 	write_file("old/gone.py", "completely = 'different'\n");
 	write_file("old/gone2.py", "nothing = 'alike'\n");
-	sh("git add . && git commit -q -m one");
-	sh("git rm -q -r old");
+	testrepo_sh("git add . && git commit -q -m one");
+	testrepo_sh("git rm -q -r old");
 	write_file("new/pkg/b.py", "brand = 'new'\n");
-	sh("git add new");
+	testrepo_sh("git add new");
 	staged(&cs);
 	assert_int_equal(cs.nr, 1);
 	assert_int_equal(find(&cs, "new/pkg/b.py")->status, TG_CHANGE_ADDED);
@@ -255,16 +217,16 @@ static void test_added_only_and_deleted_only(void **state)
 	(void)state;
 	write_file("app/a.py", ten);
 	write_file("app/b.py", "b = 1\n");
-	sh("git add . && git commit -q -m one");
-	sh("git rm -q app/b.py");
+	testrepo_sh("git add . && git commit -q -m one");
+	testrepo_sh("git rm -q app/b.py");
 	staged(&cs);
 	assert_int_equal(cs.nr, 0);
 	assert_int_equal(cs.skipped.deleted, 1);
 	tg_changeset_release(&cs);
-	sh("git reset -q --hard");
+	testrepo_sh("git reset -q --hard");
 	write_file("app/sub/c.py", "c = 1\n");
 	write_file("zz.py", "zz = 1\n");
-	sh("git add .");
+	testrepo_sh("git add .");
 	staged(&cs);
 	assert_int_equal(cs.nr, 2);
 	assert_string_equal(cs.files[0].path, "app/sub/c.py");
@@ -281,13 +243,13 @@ static void test_renamed(void **state)
 	(void)state;
 	write_file("app/a.py", ten);
 	write_file("app/keep.py", "k = 1\n");
-	sh("git add . && git commit -q -m one");
+	testrepo_sh("git add . && git commit -q -m one");
 	blob_id(&old, "HEAD:app/a.py");
-	sh("git mv app/a.py lib/moved.py 2>/dev/null || "
+	testrepo_sh("git mv app/a.py lib/moved.py 2>/dev/null || "
 	   "(mkdir -p lib && git mv app/a.py lib/moved.py)");
 	write_file("lib/moved.py", "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\n"
 				   "f = 6\ng = 7\nh = 8\ni = 9\nj = 11\n");
-	sh("git add lib/moved.py");
+	testrepo_sh("git add lib/moved.py");
 	staged(&cs);
 	assert_int_equal(cs.nr, 1);
 	c = find(&cs, "lib/moved.py");
@@ -306,8 +268,8 @@ static void test_copy_is_added(void **state)
 
 	(void)state;
 	write_file("a.py", ten);
-	sh("git add . && git commit -q -m one");
-	sh("cp a.py b.py && echo 'k = 11' >> a.py && git add .");
+	testrepo_sh("git add . && git commit -q -m one");
+	testrepo_sh("cp a.py b.py && echo 'k = 11' >> a.py && git add .");
 	staged(&cs);
 	assert_int_equal(cs.nr, 2);
 	assert_int_equal(find(&cs, "b.py")->status, TG_CHANGE_ADDED);
@@ -323,11 +285,11 @@ static void test_symlink_submodule_mode(void **state)
 	write_file("a.py", ten);
 	write_file("x.py", "x = 1\n");
 	write_file("bin/tool.py", "t = 1\n");
-	sh("git add . && git commit -q -m one");
-	sh("ln -s a.py link.py && git add link.py");
-	sh("git update-index --add --cacheinfo 160000,$(git rev-parse HEAD),vendor/sub.py");
-	sh("chmod +x bin/tool.py && git add bin/tool.py");
-	sh("rm x.py && ln -s a.py x.py && git add x.py"); /* file -> symlink */
+	testrepo_sh("git add . && git commit -q -m one");
+	testrepo_sh("ln -s a.py link.py && git add link.py");
+	testrepo_sh("git update-index --add --cacheinfo 160000,$(git rev-parse HEAD),vendor/sub.py");
+	testrepo_sh("chmod +x bin/tool.py && git add bin/tool.py");
+	testrepo_sh("rm x.py && ln -s a.py x.py && git add x.py"); /* file -> symlink */
 	staged(&cs);
 	assert_int_equal(cs.skipped.symlink, 2);
 	assert_int_equal(cs.skipped.submodule, 1);
@@ -347,10 +309,10 @@ static void test_file_becomes_directory(void **state)
 	write_file("pkg", "not a dir\n");
 	write_file("pkg.py", "p = 1\n");
 	write_file("pkga/x.py", "x = 1\n");
-	sh("git add . && git commit -q -m one");
-	sh("git rm -q pkg && mkdir pkg");
+	testrepo_sh("git add . && git commit -q -m one");
+	testrepo_sh("git rm -q pkg && mkdir pkg");
 	write_file("pkg/x.py", "x = 2\n");
-	sh("git add pkg");
+	testrepo_sh("git add pkg");
 	staged(&cs);
 	assert_int_equal(cs.nr, 1);
 	assert_string_equal(cs.files[0].path, "pkg/x.py");
@@ -363,11 +325,11 @@ static void test_many_directories(void **state)
 	struct tg_changeset cs = TG_CHANGESET_INIT;
 
 	(void)state;
-	sh("for d in a b c d e; do for e in 1 2 3; do mkdir -p $d/$e/in && "
+	testrepo_sh("for d in a b c d e; do for e in 1 2 3; do mkdir -p $d/$e/in && "
 	   "for f in 1 2 3 4; do echo \"v = $f\" > $d/$e/in/m$f.py; "
 	   "echo x > $d/$e/n$f.txt; done; done; done");
-	sh("git add . && git commit -q -m one");
-	sh("echo 'w = 1' >> c/2/in/m3.py && echo 'w = 2' >> e/3/in/m1.py && "
+	testrepo_sh("git add . && git commit -q -m one");
+	testrepo_sh("echo 'w = 1' >> c/2/in/m3.py && echo 'w = 2' >> e/3/in/m1.py && "
 	   "echo 'w' >> a/1/n1.txt && git add .");
 	staged(&cs);
 	assert_int_equal(cs.nr, 2);
@@ -376,7 +338,7 @@ static void test_many_directories(void **state)
 	assert_int_equal(cs.skipped.not_python, 1);
 	tg_changeset_release(&cs);
 	/* an index without cached trees: every tree is compared */
-	sh("git commit -q -m two && rm .git/index && git read-tree HEAD 2>/dev/null; "
+	testrepo_sh("git commit -q -m two && rm .git/index && git read-tree HEAD 2>/dev/null; "
 	   "echo 'q = 1' >> b/1/in/m2.py && git add b/1/in/m2.py");
 	staged(&cs);
 	assert_int_equal(cs.nr, 1);
@@ -390,11 +352,11 @@ static void test_python_globs(void **state)
 
 	(void)state;
 	write_file("app/a.py", ten);
-	sh("git add . && git commit -q -m one");
+	testrepo_sh("git add . && git commit -q -m one");
 	write_file("app/b.py", "b = 1\n");
 	write_file("app/migrations/0001.py", "m = 1\n");
 	write_file("stubs/s.pyi", "s: int\n");
-	sh("git add .");
+	testrepo_sh("git add .");
 	tg_glob_set_add(&set, false, "**/*.py");
 	tg_glob_set_add(&set, false, "*.pyi");
 	tg_glob_set_add(&set, true, "app/migrations/**");
@@ -415,13 +377,13 @@ static void test_alternate_index(void **state)
 	(void)state;
 	write_file("a.py", ten);
 	write_file("b.py", "b = 1\n");
-	sh("git add . && git commit -q -m one");
+	testrepo_sh("git add . && git commit -q -m one");
 	/* git commit PATH: a temporary index holding only b.py's change */
-	sh("echo 'a = 2' >> a.py && git add a.py && echo 'b = 2' >> b.py");
-	sh("cp .git/index .git/next-index-test.lock && git read-tree "
+	testrepo_sh("echo 'a = 2' >> a.py && git add a.py && echo 'b = 2' >> b.py");
+	testrepo_sh("cp .git/index .git/next-index-test.lock && git read-tree "
 	   "--index-output=.git/next-index-test.lock HEAD && "
 	   "GIT_INDEX_FILE=.git/next-index-test.lock git add b.py");
-	alt = tg_xasprintf("%s/.git/next-index-test.lock", dir);
+	alt = tg_xasprintf("%s/.git/next-index-test.lock", testrepo_dir());
 	setenv("GIT_INDEX_FILE", alt, 1);
 	staged(&cs);
 	assert_int_equal(cs.nr, 1);
@@ -441,10 +403,10 @@ static void test_conflict_falls_back(void **state)
 
 	(void)state;
 	write_file("a.py", ten);
-	sh("git add . && git commit -q -m one && git checkout -q -b side && "
+	testrepo_sh("git add . && git commit -q -m one && git checkout -q -b side && "
 	   "echo 'k = 1' >> a.py && git commit -q -am side && git checkout -q main && "
 	   "echo 'k = 2' >> a.py && git commit -q -am main");
-	sh("git merge -q side >/dev/null 2>&1 || true");
+	testrepo_sh("git merge -q side >/dev/null 2>&1 || true");
 	staged(&cs); /* unmerged entries: the plain diff, same result */
 	tg_changeset_release(&cs);
 }
@@ -456,12 +418,12 @@ static void test_branch(void **state)
 
 	(void)state;
 	write_file("a.py", ten);
-	sh("git add . && git commit -q -m one && git checkout -q -b feature");
+	testrepo_sh("git add . && git commit -q -m one && git checkout -q -b feature");
 	write_file("b.py", "b = 1\n");
-	sh("git add . && git commit -q -m two && git checkout -q main");
+	testrepo_sh("git add . && git commit -q -m two && git checkout -q main");
 	write_file("c.py", "c = 1\n");
-	sh("git add . && git commit -q -m three && git checkout -q feature");
-	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	testrepo_sh("git add . && git commit -q -m three && git checkout -q feature");
+	assert_int_equal(tg_repo_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(tg_changeset_branch(&cs, repo, "main", "HEAD", NULL), 0);
 	assert_int_equal(cs.nr, 1);
 	assert_string_equal(cs.files[0].path, "b.py");
@@ -471,7 +433,7 @@ static void test_branch(void **state)
 			 TG_ENOTFOUND);
 	assert_non_null(strstr(tg_error_last(), "origin/nope"));
 	tg_changeset_release(&cs);
-	sh("git checkout -q --orphan lonely && git rm -q -rf . && "
+	testrepo_sh("git checkout -q --orphan lonely && git rm -q -rf . && "
 	   "echo 'l = 1' > l.py && git add l.py && git commit -q -m lonely");
 	assert_int_equal(tg_changeset_branch(&cs, repo, "main", "lonely", NULL),
 			 TG_ENOTFOUND);
@@ -506,13 +468,13 @@ static void test_shallow(void **state)
 	char *clone;
 
 	(void)state;
-	sh("for i in 1 2 3; do echo \"x = $i\" > a.py && git add a.py && "
+	testrepo_sh("for i in 1 2 3; do echo \"x = $i\" > a.py && git add a.py && "
 	   "git commit -q -m $i; done && git checkout -q -b feat && "
 	   "echo 'y = 1' > b.py && git add b.py && git commit -q -m f && "
 	   "git checkout -q main && echo 'x = 9' > a.py && git commit -q -am m");
-	sh("git clone -q --depth=1 --no-single-branch \"file://$PWD\" shallow && "
+	testrepo_sh("git clone -q --depth=1 --no-single-branch \"file://$PWD\" shallow && "
 	   "cd shallow && git checkout -q feat");
-	clone = tg_xasprintf("%s/shallow", dir);
+	clone = tg_xasprintf("%s/shallow", testrepo_dir());
 	assert_int_equal(tg_repo_open(&repo, clone), 0);
 	assert_int_equal(tg_changeset_branch(&cs, repo, "origin/main", "HEAD", NULL),
 			 TG_ENOTFOUND);
@@ -529,10 +491,10 @@ static void test_index_v4_and_corrupt(void **state)
 	struct tg_repo *repo = NULL;
 
 	(void)state;
-	sh("for d in app app/models app/models/deep lib; do mkdir -p $d && "
+	testrepo_sh("for d in app app/models app/models/deep lib; do mkdir -p $d && "
 	   "for f in alpha alphabet beta; do echo \"v = 1\" > $d/$f.py; done; done");
-	sh("git add . && git commit -q -m one && git update-index --index-version 4");
-	sh("echo 'v = 2' >> app/models/alphabet.py && echo 'n = 1' > app/models/new.py && "
+	testrepo_sh("git add . && git commit -q -m one && git update-index --index-version 4");
+	testrepo_sh("echo 'v = 2' >> app/models/alphabet.py && echo 'n = 1' > app/models/new.py && "
 	   "git add . && git update-index --index-version 4");
 	staged(&cs);
 	assert_int_equal(cs.nr, 2);
@@ -540,8 +502,8 @@ static void test_index_v4_and_corrupt(void **state)
 	assert_string_equal(cs.files[1].path, "app/models/new.py");
 	tg_changeset_release(&cs);
 	/* a truncated index: an error, never a crash or a silent pass */
-	sh("head -c 100 .git/index > .git/index.tmp && mv .git/index.tmp .git/index");
-	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	testrepo_sh("head -c 100 .git/index > .git/index.tmp && mv .git/index.tmp .git/index");
+	assert_int_equal(tg_repo_open(&repo, testrepo_dir()), 0);
 	assert_true(tg_changeset_staged(&cs, repo, NULL) < 0);
 	tg_changeset_release(&cs);
 	tg_repo_free(repo);
@@ -553,7 +515,7 @@ static void test_deep_tree(void **state)
 
 	(void)state;
 	/* deeper than the fast path recurses: the plain diff takes over */
-	sh("p=.; i=0; while [ $i -lt 300 ]; do p=$p/d; i=$((i + 1)); done; "
+	testrepo_sh("p=.; i=0; while [ $i -lt 300 ]; do p=$p/d; i=$((i + 1)); done; "
 	   "mkdir -p $p && echo 'x = 1' > $p/x.py && echo 'y = 1' > y.py && "
 	   "git add . && git commit -q -m one && echo 'x = 2' >> $p/x.py && git add .");
 	staged(&cs);
@@ -575,8 +537,8 @@ static void test_tree(void **state)
 	write_file("lib/x.py", "x = 1\n");
 	write_file("lib/y.py", "y = 1\n");
 	write_file("top.py", "t = 1\n");
-	sh("ln -s top.py app/link.py && git add . && git commit -q -m one");
-	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	testrepo_sh("ln -s top.py app/link.py && git add . && git commit -q -m one");
+	assert_int_equal(tg_repo_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(tg_changeset_tree(&cs, repo, NULL, NULL, 0, NULL), 0);
 	assert_string_equal(cs.describe, "tree of HEAD");
 	assert_int_equal(cs.nr, 5);
@@ -604,15 +566,15 @@ static void test_repo_errors(void **state)
 {
 	struct tg_repo *repo = NULL;
 	struct tg_changeset cs = TG_CHANGESET_INIT;
-	char *plain = tg_xasprintf("%s/plain", dir), *bare;
+	char *plain = tg_xasprintf("%s/plain", testrepo_dir()), *bare;
 
 	(void)state;
-	sh("mkdir plain && git init -q --bare bare.git");
-	setenv("GIT_CEILING_DIRECTORIES", dir, 1);
+	testrepo_sh("mkdir plain && git init -q --bare bare.git");
+	setenv("GIT_CEILING_DIRECTORIES", testrepo_dir(), 1);
 	assert_int_equal(tg_repo_open(&repo, plain), TG_ENOTFOUND);
 	assert_non_null(strstr(tg_error_last(), "not a git repository"));
 	unsetenv("GIT_CEILING_DIRECTORIES");
-	bare = tg_xasprintf("%s/bare.git", dir);
+	bare = tg_xasprintf("%s/bare.git", testrepo_dir());
 	assert_int_equal(tg_repo_open(&repo, bare), 0);
 	assert_null(tg_repo_workdir(repo));
 	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), TG_EGIT);
@@ -632,13 +594,13 @@ static void test_repo_read(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	assert_int_equal(tg_repo_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(tg_repo_head_tree(&id, &unborn, repo), 0);
 	assert_true(unborn);
 	tg_repo_free(repo);
 	write_file("base.txt", "one\n");
-	sh("git add . && git commit -q -m one && echo two > base.txt && git add base.txt");
-	assert_int_equal(tg_repo_open(&repo, dir), 0);
+	testrepo_sh("git add . && git commit -q -m one && echo two > base.txt && git add base.txt");
+	assert_int_equal(tg_repo_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(tg_repo_head_tree(&id, &unborn, repo), 0);
 	assert_false(unborn);
 	assert_int_equal(tg_repo_read_path(&buf, &len, repo, "base.txt", true), 0);
@@ -666,10 +628,10 @@ static void test_linked_worktree(void **state)
 	(void)state;
 	write_file("a.py", ten);
 	write_file("b.py", "b = 1\n");
-	sh("git add . && git commit -q -m one && git worktree add -q -b side wt");
-	sh("echo 'a = 2' >> a.py && git add a.py");
-	sh("cd wt && echo 'b = 2' >> b.py && git add b.py");
-	wt = tg_xasprintf("%s/wt", dir);
+	testrepo_sh("git add . && git commit -q -m one && git worktree add -q -b side wt");
+	testrepo_sh("echo 'a = 2' >> a.py && git add a.py");
+	testrepo_sh("cd wt && echo 'b = 2' >> b.py && git add b.py");
+	wt = tg_xasprintf("%s/wt", testrepo_dir());
 	assert_int_equal(tg_repo_open(&repo, wt), 0);
 	assert_non_null(strstr(tg_repo_gitdir(repo), "/worktrees/wt/"));
 	assert_int_equal(tg_changeset_staged(&cs, repo, NULL), 0);
@@ -680,7 +642,7 @@ static void test_linked_worktree(void **state)
 	free(wt);
 }
 
-/* git --git-dir=... --work-tree=... from another directory; GIT_COMMON_DIR. */
+/* git --git-testrepo_dir()=... --work-tree=... from another directory; GIT_COMMON_DIR. */
 static void test_git_env(void **state)
 {
 	struct tg_changeset cs = TG_CHANGESET_INIT;
@@ -689,10 +651,10 @@ static void test_git_env(void **state)
 
 	(void)state;
 	write_file("a.py", ten);
-	sh("git add . && git commit -q -m one && echo 'a = 2' >> a.py && git add a.py && mkdir elsewhere");
-	gd = tg_xasprintf("%s/.git", dir);
-	wd = tg_xasprintf("%s", dir);
-	elsewhere = tg_xasprintf("%s/elsewhere", dir);
+	testrepo_sh("git add . && git commit -q -m one && echo 'a = 2' >> a.py && git add a.py && mkdir elsewhere");
+	gd = tg_xasprintf("%s/.git", testrepo_dir());
+	wd = tg_xasprintf("%s", testrepo_dir());
+	elsewhere = tg_xasprintf("%s/elsewhere", testrepo_dir());
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(elsewhere), 0);
 	setenv("GIT_DIR", gd, 1);
@@ -735,15 +697,15 @@ static void test_read_only(void **state)
 	(void)state;
 	write_file("a.py", ten);
 	write_file("old.py", "gone = 1\n");
-	sh("git add . && git commit -q -m one && echo 'a = 2' >> a.py && "
+	testrepo_sh("git add . && git commit -q -m one && echo 'a = 2' >> a.py && "
 	   "git rm -q old.py && echo 'n = 1' > new.py && git add .");
-	sh("chmod -R a-w .git && (find .git -type f | sort | xargs md5sum) > ../sums.%s",
-	   strrchr(dir, '/') + 1);
+	testrepo_sh("chmod -R a-w .git && (find .git -type f | sort | xargs md5sum) > ../sums.%s",
+	   strrchr(testrepo_dir(), '/') + 1);
 	staged(&cs);
 	tg_changeset_release(&cs);
-	sh("(find .git -type f | sort | xargs md5sum) | cmp -s - ../sums.%s && "
+	testrepo_sh("(find .git -type f | sort | xargs md5sum) | cmp -s - ../sums.%s && "
 	   "test ! -e .git/index.lock && chmod -R u+w .git && rm ../sums.%s",
-	   strrchr(dir, '/') + 1, strrchr(dir, '/') + 1);
+	   strrchr(testrepo_dir(), '/') + 1, strrchr(testrepo_dir(), '/') + 1);
 }
 
 int main(void)

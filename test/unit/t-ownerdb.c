@@ -9,6 +9,8 @@
 #include "txguard/ownerdb.h"
 #include "txguard/pyparse.h"
 
+#include "../helper/testrepo.h"
+
 #include <stdarg.h>
 #include <setjmp.h>
 #include <sys/stat.h>
@@ -30,7 +32,6 @@ __attribute__((weak)) bool tg_glob_set_match(const struct tg_glob_set *set,
 	return l >= 3 && !strcmp(path + l - 3, ".py");
 }
 
-static char dir[256];
 
 static const char helpers[] =
 	"from contextlib import asynccontextmanager\n"
@@ -62,38 +63,9 @@ static const char routes[] =
 
 static const char util[] = "def add(a, b):\n    return a + b\n";
 
-static void sh(const char *fmt, ...)
-{
-	va_list ap;
-	char *cmd, *full;
-	int rc;
-
-	va_start(ap, fmt);
-	if (vasprintf(&cmd, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	full = tg_xasprintf("cd '%s' && %s", dir, cmd);
-	rc = system(full);
-	if (rc != 0)
-		fail_msg("command failed (%d): %s", rc, cmd);
-	free(full);
-	free(cmd);
-}
-
 static void write_file(const char *path, const char *content)
 {
-	char *full = tg_xasprintf("%s/%s", dir, path);
-	char *slash = strrchr(full, '/');
-	FILE *f;
-
-	*slash = '\0';
-	sh("mkdir -p '%s'", full);
-	*slash = '/';
-	f = fopen(full, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	fclose(f);
-	free(full);
+	testrepo_write(path, content);
 }
 
 /* The cache's directory, its chain file, its top layer, its layers. */
@@ -108,37 +80,29 @@ static void write_file(const char *path, const char *content)
 
 static char *cache_path(void)
 {
-	return tg_xasprintf("%s/" CHAIN, dir);
+	return tg_xasprintf("%s/" CHAIN, testrepo_dir());
 }
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/tg-ownerdb-XXXXXX",
-		 tmp && *tmp && strlen(tmp) < 200 ? tmp : "/tmp");
 	(void)state;
-	if (!mkdtemp(dir))
+	if (testrepo_create("t-ownerdb") < 0)
 		return -1;
-	setenv("HOME", dir, 1);
-	setenv("GIT_CONFIG_NOSYSTEM", "1", 1);
-	sh("git init -q . && git config user.name t && "
-	   "git config user.email t@example.com");
+	setenv("HOME", testrepo_dir(), 1);
 	write_file("app/__init__.py", "");
 	write_file("app/session_helpers.py", helpers);
 	write_file("app/jobs.py", jobs);
 	write_file("app/routes.py", routes);
 	write_file("app/util.py", util);
 	write_file("README.md", "with yield sessionmaker\n");
-	sh("git add -A");
+	testrepo_sh("git add -A");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	sh("cd / && rm -rf '%s'", dir);
-	return 0;
+	return testrepo_remove();
 }
 
 /* The repository of the last build(): the db reads through it. */
@@ -150,7 +114,7 @@ static struct tg_ownerdb *build(const struct tg_ownerdb_opts *opts)
 	git_index *index = NULL;
 	struct tg_ownerdb *db = NULL;
 
-	assert_int_equal(git_repository_open(&repo, dir), 0);
+	assert_int_equal(git_repository_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(git_repository_index(&index, repo), 0);
 	assert_int_equal(tg_ownerdb_from_index(&db, repo, index, NULL, opts),
 			 0);
@@ -174,7 +138,7 @@ static void test_cold_then_warm(void **state)
 	struct stat sb;
 
 	(void)state;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->files, 5);
@@ -197,11 +161,11 @@ static void test_cold_then_warm(void **state)
 	assert_false(st->written);
 	free_db(db);
 
-	sh("test " NLAYERS " = 1");
+	testrepo_sh("test " NLAYERS " = 1");
 	/* one changed file: one read, one parse, a new layer */
 	write_file("app/jobs.py", "from .session_helpers import get_db\n"
 				  "with x():\n    pass\n");
-	sh("git add app/jobs.py");
+	testrepo_sh("git add app/jobs.py");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, 4);
@@ -210,7 +174,7 @@ static void test_cold_then_warm(void **state)
 	assert_true(st->written);
 	free_db(db);
 	/* it went to a small layer on top, and is reused from there */
-	sh("test " NLAYERS " = 2");
+	testrepo_sh("test " NLAYERS " = 2");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, 5);
@@ -222,12 +186,12 @@ static void test_cold_then_warm(void **state)
 	 * below holds fewer than twice the new one's rows).
 	 */
 	write_file("app/jobs.py", "with y():\n    pass\n");
-	sh("git add app/jobs.py");
+	testrepo_sh("git add app/jobs.py");
 	db = build(NULL);
 	free_db(db);
-	sh("test " NLAYERS " = 2");
+	testrepo_sh("test " NLAYERS " = 2");
 	/* a torn top layer is left out, the rest used, it is made again */
-	sh("size=$(stat -c %%s " TOP ") && truncate -s $((size - 2)) " TOP);
+	testrepo_sh("size=$(stat -c %%s " TOP ") && truncate -s $((size - 2)) " TOP);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_false(st->cache_valid);
@@ -240,7 +204,7 @@ static void test_cold_then_warm(void **state)
 	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
 	free_db(db);
 	/* garbage appended to a layer: the same */
-	sh("printf 'garbage garbage garbage garbage garbage!!' >> " TOP);
+	testrepo_sh("printf 'garbage garbage garbage garbage garbage!!' >> " TOP);
 	db = build(NULL);
 	assert_false(tg_ownerdb_stats(db)->cache_valid);
 	assert_int_equal(tg_ownerdb_stats(db)->read, 1);
@@ -249,7 +213,7 @@ static void test_cold_then_warm(void **state)
 	assert_int_equal(tg_ownerdb_stats(db)->cached, 5);
 	free_db(db);
 	write_file("app/jobs.py", jobs);
-	sh("git add app/jobs.py");
+	testrepo_sh("git add app/jobs.py");
 	free(cp);
 }
 
@@ -330,7 +294,7 @@ static void test_users_and_changed_names(void **state)
 	tg_ownerdb_files_free(users, nr);
 
 	/* blobs that are not in the index: read and inferred on demand */
-	assert_int_equal(git_repository_open(&repo, dir), 0);
+	assert_int_equal(git_repository_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(git_blob_create_from_buffer(&o, repo, before,
 						     strlen(before)),
 			 0);
@@ -357,11 +321,11 @@ static void corrupt_and_check(const char *how)
 	struct tg_ownerdb *db;
 	const struct tg_ownerdb_stats *st;
 
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	db = build(NULL); /* a good cache of one layer */
 	free_db(db);
-	sh("test " NLAYERS " = 1");
-	sh("%s", how);
+	testrepo_sh("test " NLAYERS " = 1");
+	testrepo_sh("%s", how);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_false(st->cache_valid);
@@ -414,15 +378,15 @@ static void test_damaged_record_made_again(void **state)
 	(void)state;
 	db = build(NULL);
 	free_db(db);
-	sh("rm -rf " CACHE " && mkdir " CACHE);
+	testrepo_sh("rm -rf " CACHE " && mkdir " CACHE);
 	/* the earlier formats' files go */
-	sh("for f in ownerdb-v1 ownerdb-v1.log ownerdb-v2 ownerdb-v2.log "
+	testrepo_sh("for f in ownerdb-v1 ownerdb-v1.log ownerdb-v2 ownerdb-v2.log "
 	   "ownerdb-v2.tmp.1.0; do echo old >.git/txguard/$f; done");
 	db = build(NULL); /* one layer */
 	free_db(db);
-	sh("test -z \"$(ls .git/txguard | grep -v '^ownerdb-v3[.]')\"");
+	testrepo_sh("test -z \"$(ls .git/txguard | grep -v '^ownerdb-v3[.]')\"");
 	/* the first record starts right after the 40-byte header */
-	sh("printf '\\377' | dd of=" TOP " bs=1 seek=42 conv=notrunc "
+	testrepo_sh("printf '\\377' | dd of=" TOP " bs=1 seek=42 conv=notrunc "
 	   "2>/dev/null");
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
@@ -452,7 +416,7 @@ static void test_targets_only(void **state)
 	const struct tg_ownerdb_stats *st;
 
 	(void)state;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	db = build(NULL);
 	free_db(db);
 	db = build(&opts);
@@ -487,7 +451,7 @@ static void test_targets_only(void **state)
 	free_db(db);
 	/* a new file: a layer of its own, the rest stays */
 	write_file("app/extra.py", "with open('x') as f:\n    pass\n");
-	sh("git add app/extra.py");
+	testrepo_sh("git add app/extra.py");
 	db = build(&opts);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->files, 6);
@@ -499,7 +463,7 @@ static void test_targets_only(void **state)
 	assert_int_equal(st->cached, 6);
 	assert_int_equal(st->read, 0);
 	free_db(db);
-	sh("git rm -q --cached app/extra.py && rm app/extra.py");
+	testrepo_sh("git rm -q --cached app/extra.py && rm app/extra.py");
 }
 
 /*
@@ -523,7 +487,7 @@ static void test_records_left_in_file(void **state)
 	char path[64];
 
 	(void)state;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	held = build(NULL); /* cold: every record in memory */
 	held_repo = cur_repo;
 	for (size_t i = 0; i < tg_ownerdb_count(held); i++)
@@ -584,10 +548,10 @@ static void test_records_left_in_file(void **state)
 		snprintf(src, sizeof(src), "x = %d\n", i);
 		write_file(path, src);
 	}
-	sh("git add -A");
+	testrepo_sh("git add -A");
 	db = build(&small);
 	assert_true(tg_ownerdb_stats(db)->written);
-	sh("rm -rf " CACHE); /* gone from the tree too */
+	testrepo_sh("rm -rf " CACHE); /* gone from the tree too */
 	f = tg_ownerdb_file(db, 0);
 	assert_string_equal(f->path, "app/session_helpers.py");
 	assert_null(f->data);
@@ -614,7 +578,7 @@ static void test_records_left_in_file(void **state)
 		n = readlink(fdpath, layer, sizeof(layer) - 1);
 		assert_true(n > 0);
 		layer[n] = '\0';
-		sh("printf 'XXXX' | dd of='%s' bs=1 seek=%llu "
+		testrepo_sh("printf 'XXXX' | dd of='%s' bs=1 seek=%llu "
 		   "conv=notrunc 2>/dev/null",
 		   layer, (unsigned long long)f->pos);
 	}
@@ -633,7 +597,7 @@ static void test_records_left_in_file(void **state)
 
 	tg_ownerdb_free(held);
 	git_repository_free(held_repo);
-	sh("git rm -rq --cached more && rm -r more");
+	testrepo_sh("git rm -rq --cached more && rm -r more");
 }
 
 /*
@@ -665,7 +629,7 @@ static void test_live_packages(void **state)
 	write_file("app/models/user.py", "class User:\n    pass\n");
 	write_file("app/misc/__init__.py",
 		   "import os\nfrom typing import Any\nfrom app.util import add\n");
-	sh("git add -A && rm -rf " CACHE);
+	testrepo_sh("git add -A && rm -rf " CACHE);
 	for (int warm = 0; warm < 2; warm++) {
 		db = build(&opts);
 		tg_buf_reset(&got);
@@ -709,13 +673,13 @@ static void test_live_packages(void **state)
 
 		snprintf(src, sizeof(src), "x = %d\n", i + 2);
 		write_file("app/extra.py", src);
-		sh("git add -A");
+		testrepo_sh("git add -A");
 		db = build(&opts);
 		assert_int_equal(tg_ownerdb_stats(db)->read, 1);
 		assert_true(tg_ownerdb_stats(db)->written);
 		free_db(db);
 	}
-	sh("test " NLAYERS " = 3");
+	testrepo_sh("test " NLAYERS " = 3");
 	db = build(NULL);
 	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
 	assert_int_equal(tg_ownerdb_stats(db)->cached,
@@ -723,7 +687,7 @@ static void test_live_packages(void **state)
 	free_db(db);
 	tg_buf_release(&got);
 	write_file("app/__init__.py", "");
-	sh("git rm -rq --cached app/aa app/zz app/api app/models app/misc "
+	testrepo_sh("git rm -rq --cached app/aa app/zz app/api app/models app/misc "
 	   "app/extra.py && "
 	   "rm -r app/aa app/zz app/api app/models app/misc app/extra.py && "
 	   "git add app/__init__.py");
@@ -741,31 +705,31 @@ static void test_layers_stay_few(void **state)
 	const struct tg_ownerdb_stats *st;
 
 	(void)state;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	free_db(build(NULL));
 	for (int i = 0; i < 20; i++) {
 		char src[32];
 
 		snprintf(src, sizeof(src), "x = %d\n", i);
 		write_file("app/extra.py", src);
-		sh("git add app/extra.py");
+		testrepo_sh("git add app/extra.py");
 		db = build(NULL);
 		st = tg_ownerdb_stats(db);
 		assert_int_equal(st->read, 1);
 		assert_true(st->written);
 		free_db(db);
 		/* 5 + i + 1 rows: log2 of at most 26, plus one */
-		sh("n=" NLAYERS " && test $n -ge 1 && test $n -le 5");
-		sh(EACH_LAYER_EXISTS);
+		testrepo_sh("n=" NLAYERS " && test $n -ge 1 && test $n -le 5");
+		testrepo_sh(EACH_LAYER_EXISTS);
 	}
-	sh(NO_TMP);
+	testrepo_sh(NO_TMP);
 	db = build(NULL);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->read, 0);
 	assert_int_equal(st->cached, 6);
 	assert_false(st->written);
 	free_db(db);
-	sh("git rm -q --cached app/extra.py && rm app/extra.py");
+	testrepo_sh("git rm -q --cached app/extra.py && rm app/extra.py");
 }
 
 static void test_concurrent_writers(void **state)
@@ -778,7 +742,7 @@ static void test_concurrent_writers(void **state)
 	for (int round = 0; round < 3; round++) {
 		int go[2];
 
-		sh("rm -rf " CACHE);
+		testrepo_sh("rm -rf " CACHE);
 		/* the children start together when the pipe closes */
 		assert_int_equal(pipe(go), 0);
 		for (int i = 0; i < 8; i++) {
@@ -795,7 +759,7 @@ static void test_concurrent_writers(void **state)
 				while (read(go[0], &c, 1) > 0)
 					;
 				git_libgit2_init();
-				if (git_repository_open(&repo, dir) < 0 ||
+				if (git_repository_open(&repo, testrepo_dir()) < 0 ||
 				    git_repository_index(&index, repo) < 0)
 					_exit(3);
 				rc = tg_ownerdb_from_index(&d, repo, index,
@@ -818,9 +782,9 @@ static void test_concurrent_writers(void **state)
 		free_db(db);
 	}
 	/* no temporary file is left behind; the chain is complete */
-	sh("test -z \"$(ls .git/txguard | grep -v '^ownerdb-v3[.]')\"");
-	sh(NO_TMP);
-	sh(EACH_LAYER_EXISTS);
+	testrepo_sh("test -z \"$(ls .git/txguard | grep -v '^ownerdb-v3[.]')\"");
+	testrepo_sh(NO_TMP);
+	testrepo_sh(EACH_LAYER_EXISTS);
 	free(cp);
 }
 
@@ -838,8 +802,8 @@ static void test_seeded_records(void **state)
 
 	(void)state;
 	write_file("app/jobs.py", src);
-	sh("git add app/jobs.py");
-	assert_int_equal(git_repository_open(&repo, dir), 0);
+	testrepo_sh("git add app/jobs.py");
+	assert_int_equal(git_repository_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(git_repository_index(&index, repo), 0);
 	e = git_index_get_bypath(index, "app/jobs.py", 0);
 	assert_non_null(e);
@@ -865,7 +829,7 @@ static void test_seeded_records(void **state)
 	git_index_free(index);
 	git_repository_free(repo);
 	write_file("app/jobs.py", jobs);
-	sh("git add app/jobs.py");
+	testrepo_sh("git add app/jobs.py");
 }
 
 static void test_tree_duplicates_and_no_write(void **state)
@@ -875,13 +839,13 @@ static void test_tree_duplicates_and_no_write(void **state)
 	struct tg_ownerdb *db;
 	git_object *obj;
 	struct tg_oid t;
-	char *cp = tg_xasprintf("%s/other-cache", dir);
+	char *cp = tg_xasprintf("%s/other-cache", testrepo_dir());
 
 	(void)state;
 	write_file("copy/a.py", helpers);
 	write_file("copy/b.py", helpers);
-	sh("git add -A && git commit -q -m one");
-	assert_int_equal(git_repository_open(&repo, dir), 0);
+	testrepo_sh("git add -A && git commit -q -m one");
+	assert_int_equal(git_repository_open(&repo, testrepo_dir()), 0);
 	assert_int_equal(git_revparse_single(&obj, repo, "HEAD^{tree}"), 0);
 	memcpy(t.id, git_object_id(obj)->id, TG_OID_RAWSZ);
 	git_object_free(obj);
@@ -895,7 +859,7 @@ static void test_tree_duplicates_and_no_write(void **state)
 	assert_non_null(tg_resolver_owner(tg_ownerdb_resolver(db), "copy/b.py",
 					  "get_background_session", 22));
 	tg_ownerdb_free(db);
-	sh("test -z \"$(ls '%s'* 2>/dev/null)\"", cp);
+	testrepo_sh("test -z \"$(ls '%s'* 2>/dev/null)\"", cp);
 
 	/* an unwritable cache location is not an error */
 	opts.cache_path = "/proc/txguard-cannot-write/ownerdb-v3";
@@ -906,7 +870,7 @@ static void test_tree_duplicates_and_no_write(void **state)
 	assert_int_equal(tg_ownerdb_stats(db)->files, 7);
 	tg_ownerdb_free(db);
 	git_repository_free(repo);
-	sh("git rm -q -r copy && git commit -q -m two");
+	testrepo_sh("git rm -q -r copy && git commit -q -m two");
 	free(cp);
 }
 
@@ -997,7 +961,7 @@ static void test_many_records_warm(void **state)
 		write_file(path, src);
 	}
 	write_file("many/__init__.py", "from .m001 import f1\n");
-	sh("git add -A");
+	testrepo_sh("git add -A");
 	db = build(NULL);
 	free_db(db);
 	db = build(NULL);
@@ -1014,9 +978,9 @@ static void test_many_records_warm(void **state)
 	 * read first, and the lookup bisects either side down to a window.
 	 * One layer holds them all.
 	 */
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	free_db(build(NULL));
-	sh("test " NLAYERS " = 1");
+	testrepo_sh("test " NLAYERS " = 1");
 	for (size_t win = 1; win <= 8; win *= 2) {
 		struct tg_ownerdb_opts o = { .window = win };
 
@@ -1096,7 +1060,7 @@ static void test_build_in_batches(void **state)
 		snprintf(src, sizeof(src), "x = %d\n", i);
 		write_file(path, src);
 	}
-	sh("git add -A");
+	testrepo_sh("git add -A");
 	db = build(&whole);
 	files = tg_ownerdb_stats(db)->files;
 	assert_true(files > 400);
@@ -1106,7 +1070,7 @@ static void test_build_in_batches(void **state)
 	free_db(db);
 
 	/* cold, in batches of 16: the same targets, and a complete cache */
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->files, files);
@@ -1117,7 +1081,7 @@ static void test_build_in_batches(void **state)
 	assert_false(record_read(db, "plain/p042.py"));
 	assert_false(record_read(db, "app/jobs.py"));
 	/* some 27 batches merged as they came: log2(27) + 1 layers at most */
-	sh("n=" NLAYERS " && test $n -ge 1 && test $n -le 5");
+	testrepo_sh("n=" NLAYERS " && test $n -ge 1 && test $n -le 5");
 	{
 		/* a record released is read again, equal; a target's stays */
 		const unsigned char *d, *again;
@@ -1147,7 +1111,7 @@ static void test_build_in_batches(void **state)
 		free(keep);
 	}
 	free_db(db);
-	sh(NO_TMP);
+	testrepo_sh(NO_TMP);
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->cached, files);
@@ -1156,20 +1120,20 @@ static void test_build_in_batches(void **state)
 	free_db(db);
 	/* one new blob among many batches: a small layer of its own */
 	write_file("plain/p000.py", "x = 'changed'\n");
-	sh("git add plain/p000.py");
+	testrepo_sh("git add plain/p000.py");
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->read, 1);
 	assert_int_equal(st->cached, files - 1);
 	assert_true(st->written);
 	free_db(db);
-	sh("test " NLAYERS " -ge 2");
+	testrepo_sh("test " NLAYERS " -ge 2");
 	write_file("plain/p000.py", "x = 0\n");
-	sh("git add plain/p000.py");
+	testrepo_sh("git add plain/p000.py");
 
 	/* no cache to write: layers in TMPDIR serve lookups */
 	small.flags |= TG_OWNERDB_NO_WRITE;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	db = build(&small);
 	st = tg_ownerdb_stats(db);
 	assert_int_equal(st->read, files);
@@ -1177,7 +1141,7 @@ static void test_build_in_batches(void **state)
 	assert_targets(db, want);
 	assert_false(record_read(db, "plain/p007.py"));
 	free_db(db);
-	sh("test ! -e " CHAIN);
+	testrepo_sh("test ! -e " CHAIN);
 
 	/* no file can be made: the records stay in memory */
 	tmpdir = getenv("TMPDIR") ? tg_xstrdup(getenv("TMPDIR")) : NULL;
@@ -1192,7 +1156,7 @@ static void test_build_in_batches(void **state)
 		unsetenv("TMPDIR");
 	free(tmpdir);
 	free(want);
-	sh("git rm -rq --cached plain many && rm -r plain many");
+	testrepo_sh("git rm -rq --cached plain many && rm -r plain many");
 }
 
 /*
@@ -1223,8 +1187,8 @@ static void test_big_blobs(void **state)
 		write_file(path, "def g():\n    with open('x') as fh:\n"
 				 "        yield fh\n");
 	}
-	sh("git add -A");
-	sh("rm -rf " CACHE);
+	testrepo_sh("git add -A");
+	testrepo_sh("rm -rf " CACHE);
 	db = build(&o);
 	st = tg_ownerdb_stats(db);
 	assert_true(st->parsed >= 4 + 1);
@@ -1236,7 +1200,7 @@ static void test_big_blobs(void **state)
 	}
 	free_db(db);
 	tg_buf_release(&big);
-	sh("git rm -rq --cached big && rm -r big");
+	testrepo_sh("git rm -rq --cached big && rm -r big");
 }
 
 /* The record of `path` in a db that holds every file's, or NULL. */
@@ -1267,14 +1231,14 @@ static void test_record_keyed_by_role(void **state)
 	(void)state;
 	/* the bytes as a plain module: filtered out, an empty record */
 	write_file("pkg/compat.py", reexport);
-	sh("rm -rf " CACHE " && git add -A");
+	testrepo_sh("rm -rf " CACHE " && git add -A");
 	db = build(NULL);
 	f = file_of(db, "pkg/compat.py");
 	assert_non_null(f);
 	assert_int_equal(f->len, 0);
 	free_db(db);
 	/* the same bytes become the package: parsed, whatever the cache */
-	sh("git mv pkg/compat.py pkg/__init__.py");
+	testrepo_sh("git mv pkg/compat.py pkg/__init__.py");
 	db = build(NULL);
 	f = file_of(db, "pkg/__init__.py");
 	assert_non_null(f);
@@ -1286,19 +1250,19 @@ static void test_record_keyed_by_role(void **state)
 	free_db(db);
 	/* and warm, each role keeps its own record */
 	write_file("pkg/compat.py", reexport);
-	sh("git add -A");
+	testrepo_sh("git add -A");
 	db = build(NULL);
 	assert_int_equal(tg_ownerdb_stats(db)->read, 0);
 	assert_true(file_of(db, "pkg/__init__.py")->len > 0);
 	assert_int_equal(file_of(db, "pkg/compat.py")->len, 0);
 	free_db(db);
 	/* in one run without a cache, a copy that sorts first */
-	sh("git mv pkg/compat.py pkg/Compat.py");
+	testrepo_sh("git mv pkg/compat.py pkg/Compat.py");
 	db = build(&nocache);
 	assert_true(file_of(db, "pkg/__init__.py")->len > 0);
 	assert_int_equal(file_of(db, "pkg/Compat.py")->len, 0);
 	free_db(db);
-	sh("git rm -rq --cached pkg && rm -r pkg");
+	testrepo_sh("git rm -rq --cached pkg && rm -r pkg");
 }
 
 /* The checksum of the cache's format (src/ownerdb-format.md). */
@@ -1333,7 +1297,7 @@ static uint64_t fmt_sum(const unsigned char *p, size_t len)
  */
 static void relabel_layer(uint32_t infer_version)
 {
-	char *chain = tg_xasprintf("%s/" CHAIN, dir), *layer = NULL, *name;
+	char *chain = tg_xasprintf("%s/" CHAIN, testrepo_dir()), *layer = NULL, *name;
 	FILE *f = fopen(chain, "r");
 	char line[256];
 	struct tg_buf b = TG_BUF_INIT, text = TG_BUF_INIT;
@@ -1344,7 +1308,7 @@ static void relabel_layer(uint32_t infer_version)
 	while (fgets(line, sizeof(line), f))
 		if (strstr(line, ".layer\n")) {
 			line[strlen(line) - 1] = '\0';
-			layer = tg_xasprintf("%s/" CACHE "/%s", dir, line);
+			layer = tg_xasprintf("%s/" CACHE "/%s", testrepo_dir(), line);
 		}
 	fclose(f);
 	assert_non_null(layer);
@@ -1371,7 +1335,7 @@ static void relabel_layer(uint32_t infer_version)
 	unlink(layer);
 	name = tg_xasprintf("ownerdb-v3.%016llx.layer", (unsigned long long)sum);
 	free(layer);
-	layer = tg_xasprintf("%s/" CACHE "/%s", dir, name);
+	layer = tg_xasprintf("%s/" CACHE "/%s", testrepo_dir(), name);
 	f = fopen(layer, "w");
 	assert_non_null(f);
 	fwrite(b.ptr, 1, b.len, f);
@@ -1396,7 +1360,7 @@ static void test_other_inference_version(void **state)
 	struct tg_ownerdb *db;
 
 	(void)state;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	free_db(build(NULL));
 	/* the same version, relabelled: still trusted (the test is sound) */
 	relabel_layer(TG_INFER_VERSION);
@@ -1433,9 +1397,9 @@ static void test_incomplete_never_saved(void **state)
 
 	(void)state;
 	write_file("app/cut.py", src);
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	free_db(build(NULL)); /* the other files' records */
-	sh("git add app/cut.py");
+	testrepo_sh("git add app/cut.py");
 	tg_infer_blob(&rec, &parsed, "app/cut.py", src, strlen(src));
 	assert_true(rec.len > 0);
 	rec.ptr[0] |= TG_INFER_INCOMPLETE;
@@ -1443,7 +1407,7 @@ static void test_incomplete_never_saved(void **state)
 	{
 		git_repository *repo;
 
-		assert_int_equal(git_repository_open(&repo, dir), 0);
+		assert_int_equal(git_repository_open(&repo, testrepo_dir()), 0);
 		assert_int_equal(git_repository_index(&index, repo), 0);
 		memcpy(seed.id.id,
 		       git_index_get_bypath(index, "app/cut.py", 0)->id.id,
@@ -1474,7 +1438,7 @@ static void test_incomplete_never_saved(void **state)
 	assert_false(f->data[0] & TG_INFER_INCOMPLETE);
 	free_db(db);
 	tg_buf_release(&rec);
-	sh("git rm -q --cached app/cut.py && rm app/cut.py");
+	testrepo_sh("git rm -q --cached app/cut.py && rm app/cut.py");
 }
 
 /*
@@ -1494,7 +1458,7 @@ static void test_max_file_size(void **state)
 	size_t len;
 
 	(void)state;
-	sh("rm -rf " CACHE);
+	testrepo_sh("rm -rf " CACHE);
 	/* session_helpers.py is the one file over 200 bytes */
 	db = build(&small);
 	assert_int_equal(tg_ownerdb_stats(db)->too_big, 1);
