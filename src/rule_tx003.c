@@ -7,6 +7,9 @@
 #include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
+#include <ctype.h>
+#include <strings.h>
+
 /*
  * TX003 transaction-per-iteration: inside a loop body, opening an
  * owner block (X.begin(), a configured or inferred owner), opening a new
@@ -127,6 +130,182 @@ static void with_items(struct tg_actx *cx, TSNode with)
 	}
 }
 
+/*
+ * Receivers of commit(): only a session or a connection commits a
+ * database transaction. A name is known to be one when a scope entry
+ * binds it (a factory's session, an owner or closing block, a
+ * request-scoped parameter), when it is a parameter of the enclosing
+ * function annotated with SQLAlchemy's Session, AsyncSession, Connection
+ * or AsyncConnection, or when its last part says so: `session`, `sess`,
+ * `db`, `conn`, `connection`, or a name ending in `session`, `_db`,
+ * `_conn` or `_connection` (`self.db_session`, `uow.session`). Anything
+ * else with a commit() (a logging batch, a Kafka consumer) is not one.
+ */
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && !strncasecmp(s + n - k, suffix, k);
+}
+
+static bool sessionish_receiver(const char *name)
+{
+	size_t n;
+	const char *l = tg_node_last_part(name, strlen(name), &n);
+
+	while (n && *l == '_') {
+		l++;
+		n--;
+	}
+	if (!n)
+		return false;
+	return tg_node_text_is(l, n, "sess") || tg_node_text_is(l, n, "db") ||
+	       tg_node_text_is(l, n, "conn") ||
+	       ends_with(l, n, "session") || ends_with(l, n, "connection") ||
+	       ends_with(l, n, "_db") || ends_with(l, n, "_conn");
+}
+
+static bool session_type_word(const char *w, size_t n)
+{
+	return tg_node_text_is(w, n, "Session") ||
+	       tg_node_text_is(w, n, "AsyncSession") ||
+	       tg_node_text_is(w, n, "Connection") ||
+	       tg_node_text_is(w, n, "AsyncConnection");
+}
+
+/* Does an annotation name one (`Session`, `orm.Session | None`, "AsyncSession")? */
+static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
+{
+	size_t len, i = 0;
+	const char *s = tg_node_text(cx->py, ann, &len);
+
+	while (i < len) {
+		size_t j = i;
+
+		while (j < len && (isalnum((unsigned char)s[j]) || s[j] == '_'))
+			j++;
+		if (j > i && session_type_word(s + i, j - i))
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+/* Is `name` a parameter of the function around `at`, annotated as a session? */
+static bool annotated_param(const struct tg_actx *cx, TSNode at,
+			    const char *name)
+{
+	TSNode fn = at, params;
+	uint32_t n;
+
+	while (!ts_node_is_null(fn) && !tg_node_is(fn, TG_PK_FUNCTION))
+		fn = ts_node_parent(fn);
+	if (ts_node_is_null(fn))
+		return false;
+	params = tg_node_child(fn, TG_F_PARAMETERS);
+	n = ts_node_named_child_count(params);
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode p = ts_node_named_child(params, i), id, type;
+		size_t len;
+		const char *s;
+
+		if (!tg_node_is(p, TG_PK_TYPED_PARAM) &&
+		    !tg_node_is(p, TG_PK_TYPED_DEFAULT))
+			continue;
+		type = tg_node_child(p, TG_F_TYPE);
+		id = tg_node_is(p, TG_PK_TYPED_DEFAULT) ?
+			     tg_node_child(p, TG_F_NAME) :
+			     ts_node_named_child(p, 0);
+		if (ts_node_is_null(id) || ts_node_is_null(type))
+			continue;
+		s = tg_node_text(cx->py, id, &len);
+		if (tg_node_text_is(s, len, name))
+			return annotation_is_session(cx, type);
+	}
+	return false;
+}
+
+/*
+ * A commit that runs once every N rows: a condition between the loop
+ * body and the call that takes a remainder (`if i % 500 == 0:`).
+ */
+static bool batched(const struct tg_actx *cx, TSNode call, uint32_t body_start)
+{
+	for (TSNode n = ts_node_parent(call);
+	     !ts_node_is_null(n) && ts_node_start_byte(n) >= body_start;
+	     n = ts_node_parent(n)) {
+		TSNode cond = tg_node_child(n, TG_F_CONDITION);
+		size_t len;
+		const char *s;
+
+		if (ts_node_is_null(cond) ||
+		    ts_node_end_byte(cond) > ts_node_start_byte(call))
+			continue;
+		s = tg_node_text(cx->py, cond, &len);
+		if (memchr(s, '%', len) && !memchr(s, '"', len) &&
+		    !memchr(s, '\'', len))
+			return true;
+	}
+	return false;
+}
+
+/* The next statement after `stmt`, comments aside; null at a block's end. */
+static TSNode next_statement(TSNode stmt)
+{
+	TSNode n = ts_node_next_named_sibling(stmt);
+
+	while (!ts_node_is_null(n) && tg_node_is(n, TG_PK_COMMENT))
+		n = ts_node_next_named_sibling(n);
+	return n;
+}
+
+/*
+ * A loop left right after the commit (`session.commit()` then `break` or
+ * `return`): it commits once, a retry loop. The statement run next is
+ * looked for after the call's statement and, at the end of a block of
+ * a try, with or if, after that compound statement, up to the loop body.
+ */
+static bool leaves_after(const struct tg_actx *cx, TSNode call,
+			 uint32_t body_start)
+{
+	TSNode stmt = ts_node_parent(call);
+
+	if (tg_node_is(stmt, TG_PK_AWAIT))
+		stmt = ts_node_parent(stmt);
+	if (!tg_node_is(stmt, TG_PK_EXPR_STMT))
+		return false;
+	while (ts_node_start_byte(stmt) >= body_start) {
+		TSNode next = next_statement(stmt), block, parent;
+		size_t len;
+		const char *s;
+
+		if (!ts_node_is_null(next)) {
+			if (tg_node_is(next, TG_PK_RETURN))
+				return true;
+			s = tg_node_text(cx->py, next, &len);
+			return tg_node_text_is(s, len, "break");
+		}
+		block = ts_node_parent(stmt);
+		if (ts_node_is_null(block) ||
+		    ts_node_start_byte(block) <= body_start)
+			return false;
+		parent = ts_node_parent(block);
+		if (ts_node_is_null(parent))
+			return false;
+		/* a try's clause or an if's else: climb to the statement */
+		if (!tg_node_is(parent, TG_PK_TRY) &&
+		    !tg_node_is(parent, TG_PK_IF) &&
+		    !tg_node_is(parent, TG_PK_WITH)) {
+			parent = ts_node_parent(parent);
+			if (!tg_node_is(parent, TG_PK_TRY) &&
+			    !tg_node_is(parent, TG_PK_IF))
+				return false;
+		}
+		stmt = parent;
+	}
+	return false;
+}
+
 static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	const struct tg_owned *loop, *e;
@@ -181,6 +360,13 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	 * was reported where it was opened.
 	 */
 	if (e && (TG_OWNED_OWNS(e->kind) || e->body_start > loop->body_start)) {
+		free(name);
+		return;
+	}
+	if ((!e && !sessionish_receiver(name) &&
+	     !annotated_param(cx, node, name)) ||
+	    batched(cx, node, loop->body_start) ||
+	    leaves_after(cx, node, loop->body_start)) {
 		free(name);
 		return;
 	}
