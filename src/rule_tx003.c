@@ -21,8 +21,13 @@
  * skips the rows that fail, and it commits nothing.
  */
 
+/*
+ * `owner` (an owner's description, or a factory's when `factory`: a
+ * factory owns nothing, so it is named in the message only) and `help`
+ * are taken over.
+ */
 static void report(struct tg_actx *cx, TSNode call, const struct tg_owned *loop,
-		   const char *what, char *owner, char *help)
+		   const char *what, char *owner, bool factory, char *help)
 {
 	struct tg_finding *f = tg_analyze_emit(cx, "TX003", call);
 
@@ -31,13 +36,136 @@ static void report(struct tg_actx *cx, TSNode call, const struct tg_owned *loop,
 		free(help);
 		return;
 	}
-	f->owner = owner;
 	f->owner_text = tg_xstrdup(f->call_text);
 	f->message = tg_xasprintf("%s %s on every iteration of the loop at line %u%s%s%s",
 				  f->call_text, what, loop->line,
 				  owner ? " (" : "", owner ? owner : "",
 				  owner ? ")" : "");
+	if (factory)
+		free(owner);
+	else
+		f->owner = owner;
 	f->help = help;
+}
+
+/*
+ * The with statement whose item `call` is (`with F() as s:`), or null;
+ * *alias gets the bound name when there is one.
+ */
+static TSNode with_of_item(TSNode call, TSNode *alias)
+{
+	TSNode p = ts_node_parent(call);
+
+	*alias = (TSNode){ 0 };
+	while (tg_node_is(p, TG_PK_PARENTHESIZED))
+		p = ts_node_parent(p);
+	if (tg_node_is(p, TG_PK_AS_PATTERN)) {
+		TSNode t = tg_node_child(p, TG_F_ALIAS);
+
+		if (!ts_node_is_null(t) && ts_node_named_child_count(t) == 1)
+			*alias = ts_node_named_child(t, 0);
+		p = ts_node_parent(p);
+	}
+	if (!tg_node_is(p, TG_PK_WITH_ITEM))
+		return (TSNode){ 0 };
+	p = ts_node_parent(ts_node_parent(p));
+	return tg_node_is(p, TG_PK_WITH) ? p : (TSNode){ 0 };
+}
+
+/* Does an item of `with` open `name.begin()` (the block commits on exit)? */
+static bool with_begins(const struct tg_actx *cx, TSNode with, TSNode name)
+{
+	TSNode clause = { 0 };
+	uint32_t n = ts_node_named_child_count(with);
+	size_t len, nlen;
+	const char *want = tg_node_text(cx->py, name, &nlen);
+
+	for (uint32_t i = 0; i < n && ts_node_is_null(clause); i++)
+		if (tg_node_is(ts_node_named_child(with, i), TG_PK_WITH_CLAUSE))
+			clause = ts_node_named_child(with, i);
+	n = ts_node_named_child_count(clause);
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode v = tg_node_child(ts_node_named_child(clause, i),
+					 TG_F_VALUE), fn, obj, attr;
+		const char *s;
+
+		if (tg_node_is(v, TG_PK_AS_PATTERN))
+			v = ts_node_named_child(v, 0);
+		v = tg_node_unparen(v);
+		fn = tg_node_unparen(tg_node_child(v, TG_F_FUNCTION));
+		if (!tg_node_is(v, TG_PK_CALL) || !tg_node_is(fn, TG_PK_ATTRIBUTE))
+			continue;
+		obj = tg_node_child(fn, TG_F_OBJECT);
+		attr = tg_node_child(fn, TG_F_ATTRIBUTE);
+		s = tg_node_text(cx->py, attr, &len);
+		if (!tg_node_text_is(s, len, "begin") || ts_node_is_null(obj))
+			continue;
+		s = tg_node_text(cx->py, obj, &len);
+		if (len == nlen && !memcmp(s, want, len))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Is the session a factory call makes an async one: the call is entered
+ * with `async with`, or the factory is AsyncSession or an
+ * async_sessionmaker?
+ */
+static bool factory_async(const struct tg_actx *cx, TSNode call, TSNode with,
+			  const struct tg_owner *o)
+{
+	TSNode fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
+	size_t len, n;
+	const char *s;
+
+	if (!ts_node_is_null(with))
+		return tg_node_is_async(with);
+	if (o && o->how && strstr(o->how, "async"))
+		return true;
+	if (tg_node_is(fn, TG_PK_CALL))
+		return tg_node_callee_is(cx->py, fn, "async_sessionmaker");
+	s = tg_node_text(cx->py, fn, &len);
+	s = tg_node_last_part(s, len, &n);
+	return tg_node_text_is(s, n, "AsyncSession");
+}
+
+/*
+ * The fix for a session opened in a loop. Where the block the factory's
+ * session is opened in commits on exit (`with F() as s, s.begin():`),
+ * that block moves around the loop as it is and an explicit commit
+ * would be a double transaction; otherwise the session moves out and
+ * commits once after the loop.
+ */
+static char *factory_help(const struct tg_actx *cx, TSNode call,
+			  const struct tg_owned *loop, const struct tg_owner *o)
+{
+	TSNode alias, with = with_of_item(call, &alias);
+	const char *loop_kw = loop->header ? loop->header : "loop";
+	bool is_async = factory_async(cx, call, with, o);
+	char *disp, *help;
+
+	if (!ts_node_is_null(with) && !ts_node_is_null(alias) &&
+	    with_begins(cx, with, alias)) {
+		TSNode clause = ts_node_named_child(with, 0);
+		uint32_t i = 0;
+
+		while (!tg_node_is(clause, TG_PK_WITH_CLAUSE) &&
+		       ++i < ts_node_named_child_count(with))
+			clause = ts_node_named_child(with, i);
+		disp = tg_analyze_display(cx, clause);
+		help = tg_xasprintf(
+			"open the block once, around the loop (`%s %s:` before the `%s`): it commits once when it exits, so add no commit inside",
+			is_async ? "async with" : "with", disp, loop_kw);
+		free(disp);
+		return help;
+	}
+	disp = tg_analyze_display(cx, call);
+	help = tg_xasprintf(
+		"create the session once, before the loop (`%s %s as session:` around the `%s`), and commit once after the loop, inside that block",
+		is_async ? "async with" : "with", disp, loop_kw);
+	free(disp);
+	return help;
 }
 
 /* Is `name` bound by an earlier item of the same with statement? */
@@ -122,7 +250,7 @@ static void with_items(struct tg_actx *cx, TSNode with)
 		}
 		disp = tg_analyze_display(cx, v);
 		report(cx, v, loop, "opens and commits a transaction", owner,
-		       tg_xasprintf(
+		       false, tg_xasprintf(
 			       "open one transaction around the loop (`%s %s` before the `%s`) so it commits once, or batch the statement; if every item must commit on its own on purpose, suppress with `# txguard: ignore[TX003]`",
 			       is_async ? "async with" : "with", disp,
 			       loop->header ? loop->header : "loop"));
@@ -313,7 +441,7 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	TSNode fn, attr, obj, args;
 	const char *a;
 	size_t len;
-	char *name, *disp;
+	char *name;
 
 	if (!cx->nstack)
 		return;
@@ -330,13 +458,9 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	if (tg_callee_is_factory(cx, node, &o)) {
 		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
 			return;
-		disp = tg_analyze_display(cx, node);
 		report(cx, node, loop, "opens a new session",
-		       tg_callee_factory_desc(cx, node, o),
-		       tg_xasprintf(
-			       "create the session once, before the loop (`with %s as session:` around it), and commit once after it",
-			       disp));
-		free(disp);
+		       tg_callee_factory_desc(cx, node, o), true,
+		       factory_help(cx, node, loop, o));
 		return;
 	}
 	/* commit(): SQLAlchemy's takes no arguments (git's commit("msg") does) */
@@ -370,7 +494,7 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		free(name);
 		return;
 	}
-	report(cx, node, loop, "commits", NULL,
+	report(cx, node, loop, "commits", NULL, false,
 	       tg_xasprintf(
 		       "commit once after the loop (or every few hundred rows): a commit per row multiplies round trips and leaves the batch half applied when it fails; `%s` can stay open across the loop",
 		       name));
