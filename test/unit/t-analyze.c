@@ -508,6 +508,40 @@ static void test_help_fits_the_site(void **state)
 	multi_free(&m);
 }
 
+/*
+ * A name configured both as a factory and as an owner is an owner: its
+ * `with` commits on exit, so no help tells the user to commit inside it.
+ */
+static void test_owning_factory(void **state)
+{
+	static const char src[] =
+		"def run(rows):\n"                                 /* 1 */
+		"    for row in rows:\n"                           /* 2 */
+		"        with get_background_session() as s:\n"    /* 3 */
+		"            s.add(row)\n"                         /* 4 */
+		"def leak():\n"                                    /* 5 */
+		"    s = get_background_session()\n"               /* 6 */
+		"    s.add(1)\n";                                  /* 7 */
+	struct run r;
+	const struct tg_finding *f;
+
+	(void)state;
+	setup(&r, src, sizeof(src) - 1);
+	tg_owner_table_add_factory(&r.owners, "get_background_session",
+				   TG_OWNER_CONFIGURED, NULL);
+	r.opts.flags = TG_ANALYZE_ALL_UNITS;
+	assert_int_equal(tg_analyze(&r.f, r.py, &r.units, &r.opts), 0);
+	assert_int_equal(r.f.nr, 1);
+	f = &r.f.v[0];
+	assert_string_equal(f->rule->id, "TX003");
+	assert_int_equal(f->line, 3);
+	assert_string_equal(f->owner,
+			    "get_background_session (owner configured in .txguard)");
+	assert_string_equal(f->help,
+			    "open one transaction around the loop (`with get_background_session()` before the `for`) so it commits once, or batch the statement; if every item must commit on its own on purpose, suppress with `# txguard: ignore[TX003]`");
+	teardown(&r);
+}
+
 static void test_implements(void **state)
 {
 	(void)state;
@@ -531,6 +565,7 @@ int main(void)
 		cmocka_unit_test(test_resolved_rules),
 		cmocka_unit_test(test_resolved_precision),
 		cmocka_unit_test(test_help_fits_the_site),
+		cmocka_unit_test(test_owning_factory),
 		cmocka_unit_test(test_implements),
 	};
 
