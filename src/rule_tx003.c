@@ -18,7 +18,9 @@
  * per iteration is the design are not pushed); one finding per call.
  *
  * begin_nested() is left alone: a savepoint per row is how a batch
- * skips the rows that fail, and it commits nothing.
+ * skips the rows that fail, and it commits nothing. So are commits on
+ * objects not known to be a session or a connection, commits every N
+ * rows and commits the loop leaves right after (below).
  */
 
 /*
@@ -263,8 +265,9 @@ static void with_items(struct tg_actx *cx, TSNode with)
  * database transaction. A name is known to be one when a scope entry
  * binds it (a factory's session, an owner or closing block, a
  * request-scoped parameter), when it is a parameter of the enclosing
- * function annotated with SQLAlchemy's Session, AsyncSession, Connection
- * or AsyncConnection, or when its last part says so: `session`, `sess`,
+ * function given by Depends() or annotated with SQLAlchemy's Session,
+ * AsyncSession, Connection or AsyncConnection, or when its last part
+ * says so: `session`, `sess`,
  * `db`, `conn`, `connection`, or a name ending in `session`, `_db`,
  * `_conn` or `_connection` (`self.db_session`, `uow.session`). Anything
  * else with a commit() (a logging batch, a Kafka consumer) is not one.
@@ -319,9 +322,13 @@ static bool annotation_is_session(const struct tg_actx *cx, TSNode ann)
 	return false;
 }
 
-/* Is `name` a parameter of the function around `at`, annotated as a session? */
-static bool annotated_param(const struct tg_actx *cx, TSNode at,
-			    const char *name)
+/*
+ * Is `name` a parameter of the function around `at` that is a session:
+ * annotated as one, or given by FastAPI (`= Depends(get_db)`,
+ * `Annotated[..., Depends(get_db)]`)?
+ */
+static bool session_param(const struct tg_actx *cx, TSNode at,
+			  const char *name)
 {
 	TSNode fn = at, params;
 	uint32_t n;
@@ -333,22 +340,31 @@ static bool annotated_param(const struct tg_actx *cx, TSNode at,
 	params = tg_node_child(fn, TG_F_PARAMETERS);
 	n = ts_node_named_child_count(params);
 	for (uint32_t i = 0; i < n; i++) {
-		TSNode p = ts_node_named_child(params, i), id, type;
+		TSNode p = ts_node_named_child(params, i), id, type, value;
 		size_t len;
 		const char *s;
 
-		if (!tg_node_is(p, TG_PK_TYPED_PARAM) &&
-		    !tg_node_is(p, TG_PK_TYPED_DEFAULT))
+		if (tg_node_is(p, TG_PK_TYPED_PARAM))
+			id = ts_node_named_child(p, 0);
+		else if (tg_node_is(p, TG_PK_TYPED_DEFAULT) ||
+			 tg_node_is(p, TG_PK_DEFAULT_PARAM))
+			id = tg_node_child(p, TG_F_NAME);
+		else
 			continue;
-		type = tg_node_child(p, TG_F_TYPE);
-		id = tg_node_is(p, TG_PK_TYPED_DEFAULT) ?
-			     tg_node_child(p, TG_F_NAME) :
-			     ts_node_named_child(p, 0);
-		if (ts_node_is_null(id) || ts_node_is_null(type))
+		if (ts_node_is_null(id))
 			continue;
 		s = tg_node_text(cx->py, id, &len);
-		if (tg_node_text_is(s, len, name))
-			return annotation_is_session(cx, type);
+		if (!tg_node_text_is(s, len, name))
+			continue;
+		type = tg_node_child(p, TG_F_TYPE);
+		value = tg_node_unparen(tg_node_child(p, TG_F_VALUE));
+		if (tg_node_callee_is(cx->py, value, "Depends"))
+			return true;
+		if (ts_node_is_null(type))
+			return false;
+		s = tg_node_text(cx->py, type, &len);
+		return annotation_is_session(cx, type) ||
+		       memmem(s, len, "Depends(", 8);
 	}
 	return false;
 }
@@ -488,7 +504,7 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		return;
 	}
 	if ((!e && !sessionish_receiver(name) &&
-	     !annotated_param(cx, node, name)) ||
+	     !session_param(cx, node, name)) ||
 	    batched(cx, node, loop->body_start) ||
 	    leaves_after(cx, node, loop->body_start)) {
 		free(name);
