@@ -267,10 +267,10 @@ static void with_items(struct tg_actx *cx, TSNode with)
  * request-scoped parameter), when it is a parameter of the enclosing
  * function given by Depends() or annotated with SQLAlchemy's Session,
  * AsyncSession, Connection or AsyncConnection, or when its last part
- * says so: `session`, `sess`,
- * `db`, `conn`, `connection`, or a name ending in `session`, `_db`,
- * `_conn` or `_connection` (`self.db_session`, `uow.session`). Anything
- * else with a commit() (a logging batch, a Kafka consumer) is not one.
+ * says so: `session`, `sess`, `db`, `conn`, `connection`, or a name
+ * ending in `session`, `connection`, `_db` or `_conn` (`self.db_session`,
+ * `uow.session`). Anything else with a commit() (a logging batch, a
+ * Kafka consumer) is not one.
  */
 static bool ends_with(const char *s, size_t n, const char *suffix)
 {

@@ -246,6 +246,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 		unit->start_byte = ts_node_start_byte(node);
 		unit->end_byte = ts_node_end_byte(node);
 		unit->parent = (int)parent;
+		unit->imports_from = u->nimports;
 		f->unit = (long)u->nr++;
 	}
 	w->nframes++;
@@ -458,7 +459,12 @@ const struct tg_local_import *tg_units_local_import(const struct tg_units *u,
 		return NULL;
 	for (long k = (long)unit; k > 0 && (size_t)k < u->nr;
 	     k = u->v[k].parent) {
-		for (size_t i = u->nimports; i-- > 0;) {
+		/* a function's imports and its nested functions' are in a row */
+		size_t next = u->v[k].next;
+		size_t end = next < u->nr ? u->v[next].imports_from :
+					    u->nimports;
+
+		for (size_t i = end; i-- > u->v[k].imports_from;) {
 			const struct tg_local_import *im = &u->imports[i];
 
 			if (im->unit == (size_t)k &&

@@ -26,6 +26,7 @@ struct tg_unit {
 	uint32_t def_line;       /* line of the `def` keyword; 0 for the module */
 	uint32_t start_byte, end_byte; /* the function_definition node (or whole file) */
 	int parent;              /* index of the enclosing unit, -1 for the module */
+	size_t imports_from;     /* its first local import (tg_units.imports) */
 	size_t next;             /* index just past this unit's nested units */
 	bool changed;
 };
