@@ -187,79 +187,6 @@ static bool opened_here(const struct tg_actx *cx, const char *name,
 	return false;
 }
 
-/* An owner block opened in a loop: `with session.begin():`, `with owner() as s:` */
-static void with_items(struct tg_actx *cx, TSNode with)
-{
-	bool is_async = tg_node_is_async(with);
-	TSNode clause = { 0 };
-	uint32_t n = ts_node_named_child_count(with);
-
-	for (uint32_t i = 0; i < n && ts_node_is_null(clause); i++)
-		if (tg_node_is(ts_node_named_child(with, i), TG_PK_WITH_CLAUSE))
-			clause = ts_node_named_child(with, i);
-	if (ts_node_is_null(clause))
-		return;
-	n = ts_node_named_child_count(clause);
-	for (uint32_t i = 0; i < n; i++) {
-		TSNode v = tg_node_child(ts_node_named_child(clause, i),
-					 TG_F_VALUE);
-		const struct tg_owned *loop;
-		const struct tg_owner *o;
-		enum tg_call_class cls;
-		char *owner, *disp;
-
-		if (!ts_node_is_null(v) && tg_node_is(v, TG_PK_AS_PATTERN))
-			v = ts_node_named_child(v, 0);
-		v = tg_node_unparen(v);
-		if (!tg_node_is(v, TG_PK_CALL))
-			continue;
-		if (!tg_analyze_in_loop(cx, ts_node_start_byte(v)))
-			return;
-		cls = tg_callee_classify(cx, v, &o);
-		if (cls != TG_CALL_BEGIN && cls != TG_CALL_OWNER)
-			continue;
-		loop = tg_analyze_loop(cx, ts_node_start_byte(v));
-		if (!loop)
-			return;
-		if (cls == TG_CALL_BEGIN) {
-			TSNode fn =
-				tg_node_unparen(tg_node_child(v, TG_F_FUNCTION));
-			TSNode obj = tg_node_child(fn, TG_F_OBJECT);
-			char *name = ts_node_is_null(obj) ?
-				tg_xstrdup("") : tg_analyze_norm(cx, obj);
-			const struct tg_owned *e = tg_analyze_scope_of(
-				cx, name, ts_node_start_byte(v));
-
-			/* the session this iteration opened: reported there */
-			if ((e && e->body_start > loop->body_start) ||
-			    opened_here(cx, name, with)) {
-				free(name);
-				continue;
-			}
-			free(name);
-			owner = tg_xstrdup("SQLAlchemy: begin() commits on exit");
-		} else {
-			if (o->origin == TG_OWNER_INFERRED)
-				owner = tg_xasprintf("%s, defined at %s, %s",
-						     o->name,
-						     o->where ? o->where : "?",
-						     o->how ? o->how :
-							      "commits on exit");
-			else
-				owner = tg_xasprintf(
-					"%s (owner configured in %s)", o->name,
-					o->where ? o->where : ".txguard");
-		}
-		disp = tg_analyze_display(cx, v);
-		report(cx, v, loop, "opens and commits a transaction", owner,
-		       false, tg_xasprintf(
-			       "open one transaction around the loop (`%s %s` before the `%s`) so it commits once, or batch the statement; if every item must commit on its own on purpose, suppress with `# txguard: ignore[TX003]`",
-			       is_async ? "async with" : "with", disp,
-			       loop->header ? loop->header : "loop"));
-		free(disp);
-	}
-}
-
 /*
  * Receivers of commit(): only a session or a connection commits a
  * database transaction. A name is known to be one when a scope entry
@@ -403,20 +330,27 @@ static TSNode next_statement(TSNode stmt)
 	return n;
 }
 
-/*
- * A loop left right after the commit (`session.commit()` then `break` or
- * `return`): it commits once, a retry loop. The statement run next is
- * looked for after the call's statement and, at the end of a block of
- * a try, with or if, after that compound statement, up to the loop body.
- */
-static bool leaves_after(const struct tg_actx *cx, TSNode call,
-			 uint32_t body_start)
+/* The statement of an expression statement's call (awaited or not), or null. */
+static TSNode call_statement(TSNode call)
 {
 	TSNode stmt = ts_node_parent(call);
 
 	if (tg_node_is(stmt, TG_PK_AWAIT))
 		stmt = ts_node_parent(stmt);
-	if (!tg_node_is(stmt, TG_PK_EXPR_STMT))
+	return tg_node_is(stmt, TG_PK_EXPR_STMT) ? stmt : (TSNode){ 0 };
+}
+
+/*
+ * A loop left right after the commit (`session.commit()`, or a block that
+ * commits on exit, then `break` or `return`): it commits once, a retry
+ * loop. The statement run next is looked for after `stmt` (the call's
+ * statement, or the with statement) and, at the end of a block of a
+ * try, with or if, after that compound statement, up to the loop body.
+ */
+static bool leaves_after(const struct tg_actx *cx, TSNode stmt,
+			 uint32_t body_start)
+{
+	if (ts_node_is_null(stmt))
 		return false;
 	while (ts_node_start_byte(stmt) >= body_start) {
 		TSNode next = next_statement(stmt), block, parent;
@@ -450,6 +384,79 @@ static bool leaves_after(const struct tg_actx *cx, TSNode call,
 	return false;
 }
 
+/* An owner block opened in a loop: `with session.begin():`, `with owner() as s:` */
+static void with_items(struct tg_actx *cx, TSNode with)
+{
+	bool is_async = tg_node_is_async(with);
+	TSNode clause = { 0 };
+	uint32_t n = ts_node_named_child_count(with);
+
+	for (uint32_t i = 0; i < n && ts_node_is_null(clause); i++)
+		if (tg_node_is(ts_node_named_child(with, i), TG_PK_WITH_CLAUSE))
+			clause = ts_node_named_child(with, i);
+	if (ts_node_is_null(clause))
+		return;
+	n = ts_node_named_child_count(clause);
+	for (uint32_t i = 0; i < n; i++) {
+		TSNode v = tg_node_child(ts_node_named_child(clause, i),
+					 TG_F_VALUE);
+		const struct tg_owned *loop;
+		const struct tg_owner *o;
+		enum tg_call_class cls;
+		char *owner, *disp;
+
+		if (!ts_node_is_null(v) && tg_node_is(v, TG_PK_AS_PATTERN))
+			v = ts_node_named_child(v, 0);
+		v = tg_node_unparen(v);
+		if (!tg_node_is(v, TG_PK_CALL))
+			continue;
+		if (!tg_analyze_in_loop(cx, ts_node_start_byte(v)))
+			return;
+		cls = tg_callee_classify(cx, v, &o);
+		if (cls != TG_CALL_BEGIN && cls != TG_CALL_OWNER)
+			continue;
+		loop = tg_analyze_loop(cx, ts_node_start_byte(v));
+		if (!loop || leaves_after(cx, with, loop->body_start))
+			return;
+		if (cls == TG_CALL_BEGIN) {
+			TSNode fn =
+				tg_node_unparen(tg_node_child(v, TG_F_FUNCTION));
+			TSNode obj = tg_node_child(fn, TG_F_OBJECT);
+			char *name = ts_node_is_null(obj) ?
+				tg_xstrdup("") : tg_analyze_norm(cx, obj);
+			const struct tg_owned *e = tg_analyze_scope_of(
+				cx, name, ts_node_start_byte(v));
+
+			/* the session this iteration opened: reported there */
+			if ((e && e->body_start > loop->body_start) ||
+			    opened_here(cx, name, with)) {
+				free(name);
+				continue;
+			}
+			free(name);
+			owner = tg_xstrdup("SQLAlchemy: begin() commits on exit");
+		} else {
+			if (o->origin == TG_OWNER_INFERRED)
+				owner = tg_xasprintf("%s, defined at %s, %s",
+						     o->name,
+						     o->where ? o->where : "?",
+						     o->how ? o->how :
+							      "commits on exit");
+			else
+				owner = tg_xasprintf(
+					"%s (owner configured in %s)", o->name,
+					o->where ? o->where : ".txguard");
+		}
+		disp = tg_analyze_display(cx, v);
+		report(cx, v, loop, "opens and commits a transaction", owner,
+		       false, tg_xasprintf(
+			       "open one transaction around the loop (`%s %s` before the `%s`) so it commits once, or batch the statement; if every item must commit on its own on purpose, suppress with `# txguard: ignore[TX003]`",
+			       is_async ? "async with" : "with", disp,
+			       loop->header ? loop->header : "loop"));
+		free(disp);
+	}
+}
+
 static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	const struct tg_owned *loop, *e;
@@ -472,7 +479,10 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	    !tg_analyze_wants(cx, "TX003"))
 		return;
 	if (tg_callee_is_factory(cx, node, &o)) {
-		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))))
+		TSNode alias, with = with_of_item(node, &alias);
+
+		if (!(loop = tg_analyze_loop(cx, ts_node_start_byte(node))) ||
+		    leaves_after(cx, with, loop->body_start))
 			return;
 		report(cx, node, loop, "opens a new session",
 		       tg_callee_factory_desc(cx, node, o), true,
@@ -506,7 +516,7 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	if ((!e && !sessionish_receiver(name) &&
 	     !session_param(cx, node, name)) ||
 	    batched(cx, node, loop->body_start) ||
-	    leaves_after(cx, node, loop->body_start)) {
+	    leaves_after(cx, call_statement(node), loop->body_start)) {
 		free(name);
 		return;
 	}
