@@ -229,6 +229,7 @@ static char *local_callee(const struct tg_actx *cx, char *callee)
 {
 	size_t len = strlen(callee), first = 0, dots = 0;
 	const struct tg_local_import *im;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
 	const struct tg_inferred *inf = NULL;
 	const char *t, *path = cx->py->path;
 	struct tg_buf b = TG_BUF_INIT;
@@ -236,7 +237,9 @@ static char *local_callee(const struct tg_actx *cx, char *callee)
 	while (first < len && callee[first] != '.')
 		first++;
 	im = tg_units_local_import(cx->units, cx->unit, callee, first);
-	if (!im)
+	/* configured names match the text called, wherever it comes from */
+	if (!im || tg_owner_table_match_owner(reg, callee, len) ||
+	    tg_owner_table_match_factory(reg, callee, len))
 		return callee;
 	t = im->target;
 	while (t[dots] == '.')
