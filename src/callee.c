@@ -1,6 +1,7 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/buf.h"
 #include "txguard/callee.h"
 #include "txguard/hash.h"
 #include "txguard/infer.h"
@@ -8,6 +9,7 @@
 #include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 #include "txguard/resolver.h"
+#include "txguard/units.h"
 
 /* Is the module `fqn` SQLAlchemy (or SQLModel, whose Session is one)? */
 static bool sqlalchemy_module(const char *fqn)
@@ -42,6 +44,9 @@ static bool sqlalchemy_session_class(const struct tg_actx *cx,
 	if (!tg_node_text_is(l, n, "Session") &&
 	    !tg_node_text_is(l, n, "AsyncSession"))
 		return false;
+	/* a function's own import, already qualified (local_callee) */
+	if (len > 2 && callee[0] == ':' && callee[1] == ':')
+		return sqlalchemy_module(callee + 2);
 	while (first < len && callee[first] != '.')
 		first++;
 	if (cx->opts && cx->opts->resolver)
@@ -211,6 +216,58 @@ static enum tg_call_class classify_callee(const struct tg_actx *cx,
 	return cls;
 }
 
+/*
+ * A callee whose first part a function's own import binds (`from aioboto3
+ * import Session` in the function calling `Session()`) means what that
+ * import names, not what the module's names would: it becomes "::" and
+ * the fully qualified name ("::aioboto3.Session",
+ * "::app.db.get_session"), which the resolver looks up as such and the
+ * per-file memo keeps apart from the module's meaning. A relative
+ * import is made absolute from the file's module. Takes `callee` over.
+ */
+static char *local_callee(const struct tg_actx *cx, char *callee)
+{
+	size_t len = strlen(callee), first = 0, dots = 0;
+	const struct tg_local_import *im;
+	const struct tg_owner_table *reg = cx->opts ? cx->opts->owners : NULL;
+	const struct tg_inferred *inf = NULL;
+	const char *t, *path = cx->py->path;
+	struct tg_buf b = TG_BUF_INIT;
+
+	while (first < len && callee[first] != '.')
+		first++;
+	im = tg_units_local_import(cx->units, cx->unit, callee, first);
+	/* configured names match the text called, wherever it comes from */
+	if (!im || tg_owner_table_match_owner(reg, callee, len) ||
+	    tg_owner_table_match_factory(reg, callee, len))
+		return callee;
+	t = im->target;
+	while (t[dots] == '.')
+		dots++;
+	if (dots && cx->opts && cx->opts->resolver)
+		inf = tg_resolver_file(cx->opts->resolver, path);
+	tg_buf_addstr(&b, "::");
+	if (dots && inf && inf->module) {
+		size_t plen = strlen(path), mlen = strlen(inf->module);
+		bool pkg = plen >= 11 &&
+			   !strcmp(path + plen - 11, "__init__.py");
+
+		/* the package the file is in, then one up per extra dot */
+		for (size_t up = pkg ? dots - 1 : dots; up && mlen; up--)
+			while (mlen && inf->module[--mlen] != '.')
+				;
+		tg_buf_add(&b, inf->module, mlen);
+		if (mlen && t[dots])
+			tg_buf_addch(&b, '.');
+		tg_buf_addstr(&b, t + dots);
+	} else {
+		tg_buf_addstr(&b, t);
+	}
+	tg_buf_addstr(&b, callee + first);
+	free(callee);
+	return tg_buf_detach(&b, NULL);
+}
+
 static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
 				   bool factory_only,
 				   const struct tg_owner **owner)
@@ -245,8 +302,8 @@ static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
 	} else if (kind != TG_PK_IDENTIFIER) {
 		return TG_CALL_NONE;
 	}
-	return classify_callee(cx, tg_analyze_norm(cx, fn), factory_only,
-			       owner);
+	return classify_callee(cx, local_callee(cx, tg_analyze_norm(cx, fn)),
+			       factory_only, owner);
 }
 
 enum tg_call_class tg_callee_classify(const struct tg_actx *cx, TSNode call,

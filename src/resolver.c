@@ -806,6 +806,14 @@ static bool lookup(struct hit *out, struct tg_resolver *r, const char *path,
 	}
 	if (!len)
 		return false;
+	/* "::a.b.f": a fully qualified name (a function's own import) */
+	if (len > 2 && callee[0] == ':' && callee[1] == ':') {
+		char *fqn = tg_xstrndup(callee + 2, len - 2);
+
+		res = lookup_fqn(out, r, fqn, 0);
+		free(fqn);
+		return res == FOUND;
+	}
 	if (tg_strmap_get(&r->paths, path, strlen(path), &fi))
 		res = lookup_in(out, r, fi, callee, len, 0);
 	if (res == FOUND)

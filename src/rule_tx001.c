@@ -6,6 +6,8 @@
 #include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
 
+#include <ctype.h>
+
 /*
  * TX001 double-transaction: commit() or rollback() on a name an
  * enclosing owner block provides. The owner-scope stack (analyze.c) has
@@ -67,6 +69,27 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 	return help;
 }
 
+/* Is the statement after the call's own a `raise` (comments aside)? */
+static bool raised_after(const struct tg_actx *cx, TSNode call)
+{
+	TSNode n = ts_node_parent(call);
+	size_t len;
+	const char *s;
+
+	if (tg_node_is(n, TG_PK_AWAIT))
+		n = ts_node_parent(n);
+	if (!tg_node_is(n, TG_PK_EXPR_STMT))
+		return false;
+	do
+		n = ts_node_next_named_sibling(n);
+	while (!ts_node_is_null(n) && tg_node_is(n, TG_PK_COMMENT));
+	if (ts_node_is_null(n))
+		return false;
+	s = tg_node_text(cx->py, n, &len);
+	return len >= 5 && !memcmp(s, "raise", 5) &&
+	       (len == 5 || (!isalnum((unsigned char)s[5]) && s[5] != '_'));
+}
+
 static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	TSNode fn, attr, obj;
@@ -126,6 +149,11 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 			f->call_text, o->header, inferred ? " (" : "",
 			inferred ? o->owner_desc : "", inferred ? ")" : "");
 	f->help = help_for(cx, o, commit);
+	if (!commit && raised_after(cx, node)) {
+		free(f->help);
+		f->help = tg_xstrdup(
+			"remove the rollback line only: the `raise` after it leaves the block, which rolls back");
+	}
 }
 
 const struct tg_rule_ops tg_rule_tx001_ops = {

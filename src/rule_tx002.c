@@ -378,17 +378,19 @@ static void report(struct tg_actx *cx, const struct tg_owned *e, TSNode call,
 {
 	struct tg_finding *f = tg_analyze_emit(cx, "TX002", call);
 	const struct tg_owner *o;
-	char *disp;
+	char *disp, *desc;
 
 	if (!f)
 		return;
 	(void)tg_callee_classify(cx, call, &o);
 	disp = tg_analyze_display(cx, call);
-	f->owner = tg_callee_factory_desc(cx, call, o);
+	/* a factory owns no transaction: it is named in the message only */
+	desc = tg_callee_factory_desc(cx, call, o);
 	f->owner_text = tg_xstrdup(e->owner_text);
 	f->message = tg_xasprintf(
 		"`%s = %s` creates a session (%s) that is never closed: no `%s` manages it, no `finally` covering its use closes it, and it is not returned or yielded",
-		e->name, disp, f->owner, is_async ? "async with" : "with");
+		e->name, disp, desc, is_async ? "async with" : "with");
+	free(desc);
 	f->help = tg_xasprintf(
 		"open it with `%s %s as %s:`, which closes it on exit (commit explicitly inside), or put every use in a `try:` whose `finally:` calls `%s%s.close()`",
 		is_async ? "async with" : "with", disp, e->name,

@@ -91,6 +91,90 @@ static char *qualname_for(const struct walk *w, const struct tg_pyfile *py,
 	return tg_buf_detach(&b, NULL);
 }
 
+static void add_import(struct tg_units *u, size_t unit, char *local,
+		       char *target)
+{
+	struct tg_local_import *im;
+
+	TG_ALLOC_GROW(u->imports, u->nimports + 1, u->alloc_imports);
+	im = &u->imports[u->nimports++];
+	im->unit = unit;
+	im->local = local;
+	im->target = target;
+}
+
+/* The node's text without blanks (`from . import  x`, `a . b`). */
+static char *squeezed(const struct tg_pyfile *py, TSNode n)
+{
+	size_t len;
+	const char *s = tg_node_text(py, n, &len);
+	char *out = tg_xmalloc(len + 1), *o = out;
+
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\\' &&
+		    s[i] != '\n' && s[i] != '\r')
+			*o++ = s[i];
+	*o = '\0';
+	return out;
+}
+
+/*
+ * `import a.b`, `import a.b as x`, `from m import n as x`, `from . import
+ * n` inside function unit `unit`: what each binds. A star import binds
+ * nothing we can name.
+ */
+static void local_imports(struct tg_units *u, size_t unit,
+			  const struct tg_pyfile *py, TSNode n)
+{
+	TSNode mod = tg_node_child(n, TG_F_MODULE_NAME);
+	char *base = ts_node_is_null(mod) ? NULL : squeezed(py, mod);
+	uint32_t cnt = ts_node_named_child_count(n);
+
+	for (uint32_t i = 0; i < cnt; i++) {
+		TSNode k = ts_node_named_child(n, i), name, alias = { 0 };
+		char *nm, *dot;
+
+		if (ts_node_eq(k, mod))
+			continue;
+		if (tg_node_is(k, TG_PK_ALIASED_IMPORT)) {
+			name = tg_node_child(k, TG_F_NAME);
+			alias = tg_node_child(k, TG_F_ALIAS);
+		} else if (tg_node_is(k, TG_PK_DOTTED_NAME)) {
+			name = k;
+		} else {
+			continue;
+		}
+		if (ts_node_is_null(name))
+			continue;
+		nm = squeezed(py, name);
+		if (base) {
+			size_t bl = strlen(base);
+
+			add_import(u, unit,
+				   ts_node_is_null(alias) ?
+					   tg_xstrdup(nm) :
+					   squeezed(py, alias),
+				   tg_xasprintf("%s%s%s", base,
+						bl && base[bl - 1] != '.' ?
+							"." : "",
+						nm));
+		} else if (!ts_node_is_null(alias)) {
+			add_import(u, unit, squeezed(py, alias),
+				   tg_xstrdup(nm));
+		} else {
+			/* `import a.b.c` binds `a` to the package a */
+			dot = strchr(nm, '.');
+			add_import(u, unit,
+				   dot ? tg_xstrndup(nm, (size_t)(dot - nm)) :
+					 tg_xstrdup(nm),
+				   dot ? tg_xstrndup(nm, (size_t)(dot - nm)) :
+					 tg_xstrdup(nm));
+		}
+		free(nm);
+	}
+	free(base);
+}
+
 /* Returns whether to walk the node's children. */
 static bool enter(struct tg_units *u, struct walk *w,
 		  const struct tg_pyfile *py, TSTreeCursor *c)
@@ -102,6 +186,12 @@ static bool enter(struct tg_units *u, struct walk *w,
 
 	if (w->skel && (kind & TG_PK_MASK) == TG_PK_EXPR_STMT)
 		skel_statement(w->skel, c, node);
+	/* an import in a function's own body (a class's binds in the class) */
+	if (((kind & TG_PK_MASK) == TG_PK_IMPORT ||
+	     (kind & TG_PK_MASK) == TG_PK_IMPORT_FROM) &&
+	    w->nframes && w->frames[w->nframes - 1].is_function)
+		local_imports(u, (size_t)w->frames[w->nframes - 1].unit, py,
+			      node);
 	/* a simple statement holds expressions only, never a def */
 	if (kind & TG_PK_SIMPLE)
 		return false;
@@ -156,6 +246,7 @@ static bool enter(struct tg_units *u, struct walk *w,
 		unit->start_byte = ts_node_start_byte(node);
 		unit->end_byte = ts_node_end_byte(node);
 		unit->parent = (int)parent;
+		unit->imports_from = u->nimports;
 		f->unit = (long)u->nr++;
 	}
 	w->nframes++;
@@ -237,6 +328,11 @@ void tg_units_release(struct tg_units *u)
 	for (size_t i = 0; i < u->nr; i++)
 		free(u->v[i].qualname);
 	free(u->v);
+	for (size_t i = 0; i < u->nimports; i++) {
+		free(u->imports[i].local);
+		free(u->imports[i].target);
+	}
+	free(u->imports);
 	if (u->skel)
 		free(u->skel->v);
 	free(u->skel);
@@ -352,4 +448,30 @@ long tg_units_find(const struct tg_units *u, const char *qualname)
 		if (!strcmp(u->v[i].qualname, qualname))
 			return (long)i;
 	return -1;
+}
+
+const struct tg_local_import *tg_units_local_import(const struct tg_units *u,
+						     size_t unit,
+						     const char *name,
+						     size_t len)
+{
+	if (!u || !u->nimports)
+		return NULL;
+	for (long k = (long)unit; k > 0 && (size_t)k < u->nr;
+	     k = u->v[k].parent) {
+		/* a function's imports and its nested functions' are in a row */
+		size_t next = u->v[k].next;
+		size_t end = next < u->nr ? u->v[next].imports_from :
+					    u->nimports;
+
+		for (size_t i = end; i-- > u->v[k].imports_from;) {
+			const struct tg_local_import *im = &u->imports[i];
+
+			if (im->unit == (size_t)k &&
+			    strlen(im->local) == len &&
+			    !memcmp(im->local, name, len))
+				return im;
+		}
+	}
+	return NULL;
 }

@@ -29,6 +29,8 @@ struct tg_owner;
  *    is exactly one; `fallback` is set. A dotted callee whose first part
  *    F does not bind (`client.session`, client a parameter) is an
  *    attribute of a runtime object: never guessed.
+ * A callee written "::a.b.f" is the fully qualified name a.b.f, looked
+ * up as in 3. (what a function's own import names; units.h).
  * Wrappers (`target`) and aliases are resolved the same way from the
  * file that defines them, at most 16 levels deep, a cycle never owns.
  *

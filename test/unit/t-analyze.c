@@ -377,9 +377,11 @@ static void test_resolved_rules(void **state)
 	assert_int_equal(f->severity, TG_SEV_HIGH);
 	assert_int_equal(f->column, 9);
 	assert_string_equal(f->call_text, "factory()");
-	assert_string_equal(f->owner,
-			    "factory, defined at app/db.py:3 (async_sessionmaker)");
-	assert_non_null(strstr(f->help, "async with factory() as s:"));
+	/* a factory owns nothing: it is named in the message, not as owner */
+	assert_null(f->owner);
+	assert_non_null(strstr(f->message, "(factory, defined at app/db.py:3 (async_sessionmaker))"));
+	assert_string_equal(f->help,
+			    "open it with `async with factory() as s:`, which closes it on exit (commit explicitly inside), or put every use in a `try:` whose `finally:` calls `await s.close()`");
 
 	f = find(&m, "TX003", 14);
 	assert_non_null(strstr(f->message, "every iteration of the loop at line 13"));
@@ -421,8 +423,123 @@ static void test_resolved_precision(void **state)
 	assert_int_equal(m.f.nr, 1);
 	assert_string_equal(m.f.v[0].rule->id, "TX002");
 	assert_int_equal(m.f.v[0].line, 7);
-	assert_string_equal(m.f.v[0].owner, "SQLAlchemy's Session");
+	assert_null(m.f.v[0].owner);
+	assert_non_null(strstr(m.f.v[0].message, "(SQLAlchemy's Session)"));
 	multi_free(&m);
+}
+
+static const char help_py[] =
+	"from sqlalchemy.orm import Session, sessionmaker\n"             /* 1 */
+	"from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker\n" /* 2 */
+	"SessionLocal = sessionmaker()\n"                                /* 3 */
+	"AsyncLocal = async_sessionmaker()\n"                            /* 4 */
+	"def begins(engine, rows):\n"                                    /* 5 */
+	"    for row in rows:\n"                                         /* 6 */
+	"        with Session(engine) as s, s.begin():\n"                /* 7 */
+	"            s.add(row)\n"                                       /* 8 */
+	"async def opens(rows):\n"                                       /* 9 */
+	"    for row in rows:\n"                                         /* 10 */
+	"        s = AsyncLocal()\n"                                     /* 11 */
+	"        await s.close()\n"                                      /* 12 */
+	"def closes(rows):\n"                                            /* 13 */
+	"    while rows:\n"                                              /* 14 */
+	"        with SessionLocal() as s:\n"                            /* 15 */
+	"            s.add(rows.pop())\n"                                /* 16 */
+	"async def async_closes(engine, rows):\n"                        /* 17 */
+	"    for row in rows:\n"                                         /* 18 */
+	"        async with AsyncSession(engine) as s:\n"                /* 19 */
+	"            s.add(row)\n"                                       /* 20 */
+	"def undo(engine):\n"                                            /* 21 */
+	"    with engine.begin() as conn:\n"                             /* 22 */
+	"        try:\n"                                                 /* 23 */
+	"            conn.execute(q)\n"                                  /* 24 */
+	"        except Exception:\n"                                    /* 25 */
+	"            conn.rollback()\n"                                  /* 26 */
+	"            # the caller logs it\n"                             /* 27 */
+	"            raise\n"                                            /* 28 */
+	"        except KeyError:\n"                                     /* 29 */
+	"            conn.rollback()\n"                                  /* 30 */
+	"            raised = True\n";                                   /* 31 */
+
+/* Each help line gives the fix that fits its site. */
+static void test_help_fits_the_site(void **state)
+{
+	static const char *const paths[] = { "app/help.py" };
+	static const char *const srcs[] = { help_py };
+	struct multi m;
+	const struct tg_finding *f;
+
+	(void)state;
+	multi_run(&m, paths, srcs, 1);
+	assert_int_equal(m.f.nr, 7);
+
+	/* the block commits on exit: it moves around the loop as it is */
+	f = find(&m, "TX003", 7);
+	assert_null(f->owner);
+	assert_string_equal(f->message,
+			    "Session(engine) opens a new session on every iteration of the loop at line 6 (SQLAlchemy's Session)");
+	assert_string_equal(f->help,
+			    "open the block once, around the loop (`with Session(engine) as s, s.begin():` before the `for`): it commits once when it exits, so add no commit inside");
+
+	/* an async factory is opened with async with */
+	f = find(&m, "TX003", 11);
+	assert_null(f->owner);
+	assert_string_equal(f->message,
+			    "AsyncLocal() opens a new session on every iteration of the loop at line 10 (AsyncLocal, defined at app/help.py:4 (async_sessionmaker))");
+	assert_string_equal(f->help,
+			    "create the session once, before the loop (`async with AsyncLocal() as session:` around the `for`), and commit once after the loop, inside that block");
+	f = find(&m, "TX002", 11);
+	assert_null(f->owner);
+
+	f = find(&m, "TX003", 15);
+	assert_string_equal(f->help,
+			    "create the session once, before the loop (`with SessionLocal() as session:` around the `while`), and commit once after the loop, inside that block");
+	f = find(&m, "TX003", 19);
+	assert_string_equal(f->help,
+			    "create the session once, before the loop (`async with AsyncSession(engine) as session:` around the `for`), and commit once after the loop, inside that block");
+
+	/* a rollback followed by raise: only the rollback line goes */
+	f = find(&m, "TX001", 26);
+	assert_string_equal(f->help,
+			    "remove the rollback line only: the `raise` after it leaves the block, which rolls back");
+	f = find(&m, "TX001", 30);
+	assert_string_equal(f->help,
+			    "raise instead of rolling back: an exception leaving the block rolls back");
+	multi_free(&m);
+}
+
+/*
+ * A name configured both as a factory and as an owner is an owner: its
+ * `with` commits on exit, so no help tells the user to commit inside it.
+ */
+static void test_owning_factory(void **state)
+{
+	static const char src[] =
+		"def run(rows):\n"                                 /* 1 */
+		"    for row in rows:\n"                           /* 2 */
+		"        with get_background_session() as s:\n"    /* 3 */
+		"            s.add(row)\n"                         /* 4 */
+		"def leak():\n"                                    /* 5 */
+		"    s = get_background_session()\n"               /* 6 */
+		"    s.add(1)\n";                                  /* 7 */
+	struct run r;
+	const struct tg_finding *f;
+
+	(void)state;
+	setup(&r, src, sizeof(src) - 1);
+	tg_owner_table_add_factory(&r.owners, "get_background_session",
+				   TG_OWNER_CONFIGURED, NULL);
+	r.opts.flags = TG_ANALYZE_ALL_UNITS;
+	assert_int_equal(tg_analyze(&r.f, r.py, &r.units, &r.opts), 0);
+	assert_int_equal(r.f.nr, 1);
+	f = &r.f.v[0];
+	assert_string_equal(f->rule->id, "TX003");
+	assert_int_equal(f->line, 3);
+	assert_string_equal(f->owner,
+			    "get_background_session (owner configured in .txguard)");
+	assert_string_equal(f->help,
+			    "open one transaction around the loop (`with get_background_session()` before the `for`) so it commits once, or batch the statement; if every item must commit on its own on purpose, suppress with `# txguard: ignore[TX003]`");
+	teardown(&r);
 }
 
 static void test_implements(void **state)
@@ -447,6 +564,8 @@ int main(void)
 		cmocka_unit_test(test_owner_match),
 		cmocka_unit_test(test_resolved_rules),
 		cmocka_unit_test(test_resolved_precision),
+		cmocka_unit_test(test_help_fits_the_site),
+		cmocka_unit_test(test_owning_factory),
 		cmocka_unit_test(test_implements),
 	};
 

@@ -275,6 +275,66 @@ static void test_lone_cr_lines(void **state)
 	tg_buf_release(&crlf);
 }
 
+static const char imports_src[] =
+	"from sqlalchemy.orm import Session\n"              /* 1 */
+	"def boto():\n"                                     /* 2 */
+	"    from aioboto3 import Session as S, Client\n"   /* 3 */
+	"    import app.db, json as j\n"                    /* 4 */
+	"    from ..db import (\n"                          /* 5 */
+	"        get_session)\n"                            /* 6 */
+	"    from . import deps\n"                          /* 7 */
+	"    def inner():\n"                                /* 8 */
+	"        from aioboto3 import Session\n"            /* 9 */
+	"    class K:\n"                                    /* 10 */
+	"        from os import path\n"                     /* 11 */
+	"def other():\n"                                   /* 12 */
+	"    pass\n";                                       /* 13 */
+
+static void expect_import(const struct tg_units *u, size_t unit,
+			  const char *name, const char *target)
+{
+	const struct tg_local_import *im =
+		tg_units_local_import(u, unit, name, strlen(name));
+
+	if (!target) {
+		assert_null(im);
+		return;
+	}
+	assert_non_null(im);
+	assert_string_equal(im->target, target);
+}
+
+/* Imports inside a function bind for that function and its nested ones. */
+static void test_local_imports(void **state)
+{
+	struct fixture f;
+	long boto, inner, other;
+
+	(void)state;
+	load(&f, imports_src, sizeof(imports_src) - 1);
+	boto = tg_units_find(&f.u, "boto");
+	inner = tg_units_find(&f.u, "boto.<locals>.inner");
+	other = tg_units_find(&f.u, "other");
+	assert_true(boto > 0 && inner > 0 && other > 0);
+	assert_int_equal(f.u.nimports, 7);
+
+	expect_import(&f.u, (size_t)boto, "S", "aioboto3.Session");
+	expect_import(&f.u, (size_t)boto, "Client", "aioboto3.Client");
+	expect_import(&f.u, (size_t)boto, "app", "app");
+	expect_import(&f.u, (size_t)boto, "j", "json");
+	expect_import(&f.u, (size_t)boto, "get_session", "..db.get_session");
+	expect_import(&f.u, (size_t)boto, "deps", ".deps");
+	/* the module's import is not a local one; nor is the class's */
+	expect_import(&f.u, (size_t)boto, "Session", NULL);
+	expect_import(&f.u, (size_t)boto, "path", NULL);
+	/* a nested function sees its own and its enclosing function's */
+	expect_import(&f.u, (size_t)inner, "Session", "aioboto3.Session");
+	expect_import(&f.u, (size_t)inner, "get_session", "..db.get_session");
+	expect_import(&f.u, (size_t)other, "get_session", NULL);
+	expect_import(&f.u, 0, "S", NULL);
+	unload(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -283,6 +343,7 @@ int main(void)
 		cmocka_unit_test(test_odd_bytes),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_lone_cr_lines),
+		cmocka_unit_test(test_local_imports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
