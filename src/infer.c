@@ -182,6 +182,9 @@ struct namepos {
 struct func {
 	char *name, *qualname;
 	uint32_t line;
+	/* a method: its class's qualname, last name part and line */
+	char *cls_qual, *cls_name;
+	uint32_t cls_line;
 	struct strvec decos;
 	bool has_yield, owns;
 	char *how;
@@ -194,6 +197,7 @@ struct assign {
 	char *name, *qualname;
 	uint32_t line;
 	char *callee; /* right side call, or NULL */
+	char *class_; /* its `class_=X` argument: X, or NULL */
 	char *depends; /* Annotated[..., Depends(X)]: X */
 };
 
@@ -203,6 +207,8 @@ struct frame {
 	const void *id;
 	enum fkind kind;
 	char *qual;      /* F_CLASS / F_FUNC: qualname */
+	char *name;      /* F_CLASS: its own name */
+	uint32_t line;   /* F_CLASS: 1-based line of the class */
 	long func;       /* F_FUNC: index in funcs, -1 when not recorded */
 	struct strvec own;   /* F_WITH: names the block owns */
 	struct strvec owner; /* F_WITH: owner text per own[] entry */
@@ -241,6 +247,7 @@ static struct frame *push(struct collect *c, TSNode n, enum fkind kind)
 static void frame_release(struct frame *f)
 {
 	free(f->qual);
+	free(f->name);
 	sv_release(&f->own);
 	sv_release(&f->owner);
 	sv_release(&f->alias);
@@ -395,7 +402,8 @@ static void on_func(struct collect *c, TSNode n)
 	TSNode name = tg_node_child(n, TG_F_NAME);
 	TSNode parent = ts_node_parent(n);
 	bool record = at_definition_level(c);
-	bool module_level = scope(c, NULL) == NULL;
+	struct frame *cls = scope(c, NULL);
+	bool module_level = cls == NULL;
 	struct frame *f;
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
 					   tg_node_strdup(c->py, name);
@@ -414,6 +422,11 @@ static void on_func(struct collect *c, TSNode n)
 		fn->name = tg_xstrdup(nm);
 		fn->qualname = tg_xstrdup(qual);
 		fn->line = ts_node_start_point(n).row + 1;
+		if (cls && cls->kind == F_CLASS && cls->qual) {
+			fn->cls_qual = tg_xstrdup(cls->qual);
+			fn->cls_name = tg_xstrdup(cls->name);
+			fn->cls_line = cls->line;
+		}
 		if (tg_node_is(parent, TG_PK_DECORATED)) {
 			for (uint32_t i = 0, cnt = ts_node_named_child_count(
 						     parent);
@@ -445,6 +458,8 @@ static void on_class(struct collect *c, TSNode n)
 		add_local(c, nm);
 	f = push(c, n, F_CLASS);
 	f->qual = qual_join(c, nm);
+	f->name = tg_xstrdup(nm);
+	f->line = ts_node_start_point(n).row + 1;
 	/* a class inside a function is not reachable: mark it so */
 	if (!at_definition_level(c)) {
 		free(f->qual);
@@ -617,7 +632,8 @@ static void on_call(struct collect *c, TSNode n)
 
 		if (ts_node_end_byte(attr) - s != 6 ||
 		    memcmp(c->py->src + s, "commit", 6) ||
-		    !tg_node_is(obj, TG_PK_IDENTIFIER))
+		    (!tg_node_is(obj, TG_PK_IDENTIFIER) &&
+		     !tg_node_is(obj, TG_PK_ATTRIBUTE)))
 			return;
 		TG_ALLOC_GROW(fn->commits, fn->ncommits + 1, fn->alloc_commits);
 		fn->commits[fn->ncommits].name = tg_node_strdup(c->py, obj);
@@ -660,6 +676,25 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 	return NULL;
 }
 
+/* The value of a call's `class_=X` keyword argument: X, or NULL. */
+static char *class_argument(const struct tg_pyfile *py, TSNode args)
+{
+	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
+	     i++) {
+		TSNode k = ts_node_named_child(args, i);
+		TSNode name = tg_node_child(k, TG_F_NAME);
+		size_t len;
+		const char *t;
+
+		if (!tg_node_is(k, TG_PK_KEYWORD_ARG) || ts_node_is_null(name))
+			continue;
+		t = tg_node_text(py, name, &len);
+		if (tg_node_text_is(t, len, "class_"))
+			return dotted_text(py, tg_node_child(k, TG_F_VALUE));
+	}
+	return NULL;
+}
+
 static void on_assign(struct collect *c, TSNode n)
 {
 	TSNode left = tg_node_child(n, TG_F_LEFT);
@@ -680,11 +715,13 @@ static void on_assign(struct collect *c, TSNode n)
 		a->name = tg_xstrdup(name);
 		a->qualname = qual_join(c, name);
 		a->line = ts_node_start_point(n).row + 1;
-		if (tg_node_is(right, TG_PK_CALL))
+		if (tg_node_is(right, TG_PK_CALL)) {
 			a->callee = dotted_text(
 				c->py,
 				tg_node_child(right, TG_F_FUNCTION));
-		else
+			a->class_ = class_argument(
+				c->py, tg_node_child(right, TG_F_ARGUMENTS));
+		} else
 			a->depends = annotated_depends(c->py, right);
 	}
 	free(name);
@@ -805,6 +842,38 @@ static bool is_factory_call(const struct collect *c, const char *callee)
 
 /* ---- the record ------------------------------------------------------ */
 
+/*
+ * A class owner: `fn` is the class's `__exit__` / `__aexit__` and commits
+ * `self` (a Session subclass) or an attribute of it (a unit of work
+ * holding a session) outside an except clause. Its "how", or NULL.
+ */
+static const char *exit_commits(const struct func *fn)
+{
+	bool aexit;
+
+	if (!fn->cls_qual)
+		return NULL;
+	aexit = !strcmp(fn->name, "__aexit__");
+	if (!aexit && strcmp(fn->name, "__exit__"))
+		return NULL;
+	for (size_t i = 0; i < fn->ncommits; i++) {
+		const char *o = fn->commits[i].name;
+
+		if (!strcmp(o, "self") || !strncmp(o, "self.", 5))
+			return aexit ? "commits in __aexit__" :
+				       "commits in __exit__";
+	}
+	return NULL;
+}
+
+static bool has_def(const struct tg_inferred *inf, const char *qualname)
+{
+	for (size_t i = 0; i < inf->ndefs; i++)
+		if (!strcmp(inf->defs[i].qualname, qualname))
+			return true;
+	return false;
+}
+
 static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 {
 	struct tg_inferred inf;
@@ -820,8 +889,19 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 	inf.defs = tg_xcalloc(c->nfuncs + c->nassigns + 1, sizeof(*inf.defs));
 	for (size_t i = 0; i < c->nfuncs; i++) {
 		struct func *fn = &c->funcs[i];
+		const char *exit_how = exit_commits(fn);
 		bool cm = false;
 
+		if (exit_how && !has_def(&inf, fn->cls_qual)) {
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_CM;
+			d->owns = true;
+			d->line = fn->cls_line;
+			d->name = fn->cls_name;
+			d->qualname = fn->cls_qual;
+			d->how = exit_how;
+			continue;
+		}
 		for (size_t k = 0; k < fn->decos.nr && !cm; k++)
 			cm = is_cm_decorator(c, fn->decos.v[k]);
 		if (!cm && !fn->has_yield)
@@ -845,6 +925,7 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 			d->kind = TG_DEF_FACTORY;
 			d->how = tg_node_last_part(a->callee, strlen(a->callee),
 						   NULL);
+			d->target = a->class_;
 		} else if (a->depends) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_ALIAS;
@@ -888,6 +969,8 @@ static void collect_release(struct collect *c)
 
 		free(fn->name);
 		free(fn->qualname);
+		free(fn->cls_qual);
+		free(fn->cls_name);
 		free(fn->how);
 		free(fn->wraps);
 		sv_release(&fn->decos);
@@ -903,6 +986,7 @@ static void collect_release(struct collect *c)
 		free(c->assigns[i].name);
 		free(c->assigns[i].qualname);
 		free(c->assigns[i].callee);
+		free(c->assigns[i].class_);
 		free(c->assigns[i].depends);
 	}
 	free(c->assigns);

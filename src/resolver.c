@@ -978,6 +978,24 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 		case Q_OWNER:
 			if (h.def->kind == TG_DEF_CM)
 				how = chain_how(r, h);
+			/*
+			 * sessionmaker(class_=X): its sessions are X's, and
+			 * X may end the transaction in __exit__ itself.
+			 */
+			if (h.def->kind == TG_DEF_FACTORY && h.def->target &&
+			    lookup(&dep, r, r->files[h.file].path,
+				   h.def->target, strlen(h.def->target)) &&
+			    dep.def->kind == TG_DEF_CM) {
+				char *ch = chain_how(r, dep);
+
+				if (ch)
+					how = tg_xasprintf(
+						"makes %s sessions (%s:%u, %s)",
+						dep.def->qualname,
+						r->files[dep.file].path,
+						(unsigned)dep.def->line, ch);
+				free(ch);
+			}
 			break;
 		case Q_DEPENDENCY:
 			if (h.def->kind == TG_DEF_GEN)
