@@ -921,6 +921,67 @@ def script_copy_before_init():
             ("get_session yields inside AsyncSessionLocal.begin()", c)]
 
 
+CLASS_COMMIT = """\
+from sqlalchemy.orm import Session
+
+
+class AppSession(Session):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        self.close()
+"""
+
+CLASS_CLOSE = """\
+from sqlalchemy.orm import Session
+
+
+class AppSession(Session):
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+"""
+
+FACTORY_OF_CLASS = """\
+from sqlalchemy.orm import sessionmaker
+
+from app.db import AppSession
+
+AppLocal = sessionmaker(class_=AppSession)
+"""
+
+
+def script_class_owner_flips():
+    """app/db.py's AppSession commits in __exit__; an unchanged user of
+    `with AppSession() as s:` in another module commits again. The class
+    then only closes, then commits again."""
+    user = _user("from app.db import AppSession", "AppSession")
+    a = _raw("app/__init__.py", "", "app/db.py", CLASS_COMMIT,
+             "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/db.py", CLASS_CLOSE,
+             "app/jobs.py", user)
+    c = _raw("app/__init__.py", "", "app/db.py", CLASS_COMMIT,
+             "app/jobs.py", user)
+    return [("AppSession commits in __exit__", a),
+            ("AppSession only closes", b),
+            ("AppSession commits in __exit__ again", c)]
+
+
+def script_class_owner_factory():
+    """sessionmaker(class_=AppSession) in app/factories.py, used in
+    app/jobs.py; AppSession, in a third module, starts committing in
+    __exit__, then only closes."""
+    user = _user("from app.factories import AppLocal", "AppLocal")
+    a = _raw("app/__init__.py", "", "app/db.py", CLASS_CLOSE,
+             "app/factories.py", FACTORY_OF_CLASS, "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/db.py", CLASS_COMMIT,
+             "app/factories.py", FACTORY_OF_CLASS, "app/jobs.py", user)
+    c = _raw("app/__init__.py", "", "app/db.py", CLASS_CLOSE,
+             "app/factories.py", FACTORY_OF_CLASS, "app/jobs.py", user)
+    return [("AppLocal makes AppSession sessions, which only close", a),
+            ("AppSession commits in __exit__", b),
+            ("AppSession only closes again", c)]
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -936,6 +997,8 @@ SCRIPTS = {
     "rename-to-imported": script_rename_to_imported,
     "copy-before-init": script_copy_before_init,
     "copy-unshared": script_copy_unshared,
+    "class-owner-flips": script_class_owner_flips,
+    "class-owner-factory": script_class_owner_factory,
 }
 
 
