@@ -424,6 +424,74 @@ static void test_factories_and_aliases(void **state)
 	tg_inferred_free(inf);
 }
 
+static void test_class_owners(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_inferred *inf;
+	static const char db[] =
+		"from sqlalchemy.orm import Session, sessionmaker\n" /* 1 */
+		"class Committing(Session):\n"                        /* 2 */
+		"    def __exit__(self, t, e, tb):\n"                 /* 3 */
+		"        if t is None:\n"                             /* 4 */
+		"            self.commit()\n"                         /* 5 */
+		"class Closing(Session):\n"                           /* 6 */
+		"    def __exit__(self, t, e, tb):\n"                 /* 7 */
+		"        self.close()\n"                              /* 8 */
+		"class OnErrorOnly(Session):\n"                       /* 9 */
+		"    async def __aexit__(self, t, e, tb):\n"          /* 10 */
+		"        try:\n"                                      /* 11 */
+		"            await self.flush()\n"                    /* 12 */
+		"        except Exception:\n"                         /* 13 */
+		"            await self.commit()\n"                   /* 14 */
+		"class Uow:\n"                                        /* 15 */
+		"    async def __aexit__(self, t, e, tb):\n"          /* 16 */
+		"        await self.session.commit()\n"               /* 17 */
+		"    def commit(self):\n"                             /* 18 */
+		"        other.commit()\n"                            /* 19 */
+		"class NotExit:\n"                                    /* 20 */
+		"    def close(self):\n"                              /* 21 */
+		"        self.commit()\n"                             /* 22 */
+		"Local = sessionmaker(class_=Committing)\n"           /* 23 */
+		"Plain = sessionmaker(bind=engine)\n"                 /* 24 */
+		"def f():\n"                                          /* 25 */
+		"    class Hidden(Session):\n"                        /* 26 */
+		"        def __exit__(self, t, e, tb):\n"             /* 27 */
+		"            self.commit()\n";                        /* 28 */
+
+	(void)state;
+	inf = infer("app/db.py", db);
+	assert_int_equal(def(inf, "Committing")->kind, TG_DEF_CM);
+	assert_true(def(inf, "Committing")->owns);
+	assert_int_equal(def(inf, "Committing")->line, 2);
+	assert_string_equal(def(inf, "Committing")->how,
+			    "commits in __exit__");
+	assert_null(def(inf, "Closing"));
+	assert_null(def(inf, "OnErrorOnly"));
+	assert_string_equal(def(inf, "Uow")->how, "commits in __aexit__");
+	assert_null(def(inf, "Uow.commit"));
+	assert_null(def(inf, "NotExit"));
+	assert_null(def(inf, "Hidden"));
+	assert_null(def(inf, "f.Hidden"));
+	assert_string_equal(def(inf, "Local")->target, "Committing");
+	assert_null(def(inf, "Plain")->target);
+	tg_inferred_free(inf);
+
+	add(r, "app/db.py", db);
+	add(r, "app/jobs.py", "from app.db import Committing, Local\n");
+	o = owner(r, "app/jobs.py", "Committing");
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/db.py:2");
+	assert_string_equal(o->how, "commits in __exit__");
+	o = owner(r, "app/jobs.py", "Local");
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/db.py:23");
+	assert_string_equal(o->how, "makes Committing sessions (app/db.py:2, "
+				    "commits in __exit__)");
+	assert_null(owner(r, "app/jobs.py", "Closing"));
+	tg_resolver_free(r);
+}
+
 static void test_uses(void **state)
 {
 	struct tg_inferred *inf = infer(
@@ -1507,6 +1575,7 @@ int main(void)
 		cmocka_unit_test(test_decorator_spellings),
 		cmocka_unit_test(test_dependencies),
 		cmocka_unit_test(test_factories_and_aliases),
+		cmocka_unit_test(test_class_owners),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_resolve_through_imports),
 		cmocka_unit_test(test_same_name_two_modules),
