@@ -198,6 +198,7 @@ struct assign {
 	uint32_t line;
 	char *callee; /* right side call, or NULL */
 	char *class_; /* its `class_=X` argument: X, or NULL */
+	bool self_attr; /* `self.name = ...` in a method */
 	char *depends; /* Annotated[..., Depends(X)]: X */
 };
 
@@ -267,6 +268,18 @@ static struct frame *scope(struct collect *c, size_t *at)
 		}
 	}
 	return NULL;
+}
+
+/* Whether the frames below index `at` are classes only. */
+static bool at_definition_level_below(struct collect *c, size_t at)
+{
+	for (size_t i = 0; i < at; i++) {
+		c->ops++;
+		if (c->frames[i].kind == F_FUNC ||
+		    c->frames[i].kind == F_LAMBDA)
+			return false;
+	}
+	return true;
 }
 
 /* Module level or a class body nested only in classes. */
@@ -695,6 +708,48 @@ static char *class_argument(const struct tg_pyfile *py, TSNode args)
 	return NULL;
 }
 
+/*
+ * `self.NAME = Cls(...)` in a method of a class at definition level: an
+ * instance held by the class, recorded as "Class.NAME".
+ */
+static void on_self_assign(struct collect *c, TSNode left, TSNode right,
+			   uint32_t line)
+{
+	TSNode obj = tg_node_child(left, TG_F_OBJECT);
+	TSNode attr = tg_node_child(left, TG_F_ATTRIBUTE);
+	struct frame *cls = NULL;
+	struct assign *a;
+	size_t at, len;
+	const char *t;
+
+	if (!tg_node_is(obj, TG_PK_IDENTIFIER) ||
+	    !tg_node_is(right, TG_PK_CALL) || ts_node_is_null(attr))
+		return;
+	t = tg_node_text(c->py, obj, &len);
+	if (!tg_node_text_is(t, len, "self") || !cur_func(c, &at))
+		return;
+	for (size_t i = at; i-- > 0;) {
+		c->ops++;
+		if (c->frames[i].kind == F_FUNC ||
+		    c->frames[i].kind == F_LAMBDA)
+			return;
+		if (c->frames[i].kind == F_CLASS) {
+			cls = &c->frames[i];
+			break;
+		}
+	}
+	if (!cls || !cls->qual || !at_definition_level_below(c, at))
+		return;
+	TG_ALLOC_GROW(c->assigns, c->nassigns + 1, c->alloc_assigns);
+	a = &c->assigns[c->nassigns++];
+	memset(a, 0, sizeof(*a));
+	a->name = tg_node_strdup(c->py, attr);
+	a->qualname = tg_xasprintf("%s.%s", cls->qual, a->name);
+	a->line = line;
+	a->callee = dotted_text(c->py, tg_node_child(right, TG_F_FUNCTION));
+	a->self_attr = true;
+}
+
 static void on_assign(struct collect *c, TSNode n)
 {
 	TSNode left = tg_node_child(n, TG_F_LEFT);
@@ -702,6 +757,11 @@ static void on_assign(struct collect *c, TSNode n)
 	struct assign *a;
 	char *name;
 
+	if (tg_node_is(left, TG_PK_ATTRIBUTE)) {
+		on_self_assign(c, left, right,
+			       ts_node_start_point(n).row + 1);
+		return;
+	}
 	if (!at_definition_level(c) || !tg_node_is(left, TG_PK_IDENTIFIER))
 		return;
 	name = tg_node_strdup(c->py, left);
@@ -866,6 +926,14 @@ static const char *exit_commits(const struct func *fn)
 	return NULL;
 }
 
+/* `Database`, `db.Database`: a name that reads as a class. */
+static bool is_class_name(const char *callee)
+{
+	const char *l = tg_node_last_part(callee, strlen(callee), NULL);
+
+	return *l >= 'A' && *l <= 'Z';
+}
+
 static bool has_def(const struct tg_inferred *inf, const char *qualname)
 {
 	for (size_t i = 0; i < inf->ndefs; i++)
@@ -920,16 +988,21 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 	for (size_t i = 0; i < c->nassigns; i++) {
 		struct assign *a = &c->assigns[i];
 
-		if (a->callee && is_factory_call(c, a->callee)) {
+		if (a->callee && !a->self_attr &&
+		    is_factory_call(c, a->callee)) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_FACTORY;
 			d->how = tg_node_last_part(a->callee, strlen(a->callee),
 						   NULL);
 			d->target = a->class_;
-		} else if (a->depends) {
+		} else if (a->depends && !a->self_attr) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_ALIAS;
 			d->target = a->depends;
+		} else if (a->callee && is_class_name(a->callee)) {
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_INSTANCE;
+			d->target = a->callee;
 		} else {
 			continue;
 		}
@@ -948,10 +1021,21 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		const char *ul = tg_node_last_part(c->uses.v[i],
 						   strlen(c->uses.v[i]), NULL);
 
+		const char *dot = strchr(c->uses.v[i], '.');
+		size_t at;
+
 		if (strcmp(ql, ul))
 			add_use(c, q);
 		else
 			free(q);
+		/*
+		 * `db.session` with db imported: a use of db too, for db may
+		 * come to be an instance of another class.
+		 */
+		if (dot && tg_strmap_get(&c->imported, c->uses.v[i],
+					 (size_t)(dot - c->uses.v[i]), &at))
+			add_use(c, tg_xstrndup(c->uses.v[i],
+					       (size_t)(dot - c->uses.v[i])));
 	}
 	inf.uses = (const char **)c->uses.v;
 	inf.nuses = c->uses.nr;

@@ -2,7 +2,9 @@
 # Owners other than decorated helpers, through the installed hook and real
 # commits across modules: a Session subclass or unit of work that commits
 # in __exit__ / __aexit__, and sessionmaker(class_=...) of one; a class
-# whose exit only closes is not an owner.
+# whose exit only closes is not an owner. And a context-manager method
+# called on a module-level instance imported from another module, or on
+# an instance a class holds on self.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/test/e2e/lib-owners.sh"
 
@@ -136,6 +138,139 @@ test_expect_success 'a new commit inside a committing class is blocked, a closin
 	        s.commit()
 	EOF
 	git add app/new_job.py &&
+	git commit -m "new job" >out 2>&1 &&
+	! grep "TX00" out
+'
+
+# ---- owner methods on instances ---------------------------------------------
+
+# write_database closes|commits: app/database.py's Database, whose
+#	session() and async_session() only close, or also commit after the
+#	yield; and its module-level instance db.
+write_database() {
+	case $1 in
+	commits)
+		write_database_sync_='            s.commit()'
+		write_database_async_='            await s.commit()'
+		;;
+	*)
+		write_database_sync_='            pass'
+		write_database_async_='            pass'
+		;;
+	esac
+	write_file app/database.py <<EOF
+from contextlib import asynccontextmanager, contextmanager
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import sessionmaker
+
+
+class Database:
+    def __init__(self):
+        self.factory = sessionmaker()
+        self.async_factory = async_sessionmaker()
+
+    @contextmanager
+    def session(self):
+        with self.factory() as s:
+            yield s
+$write_database_sync_
+
+    @asynccontextmanager
+    async def async_session(self):
+        async with self.async_factory() as s:
+            yield s
+$write_database_async_
+
+
+db = Database()
+EOF
+}
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo methods && cd methods || exit 1
+
+test_expect_success 'setup: users of owner methods that only close' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_database closes &&
+	write_file app/tasks.py <<-\EOF &&
+	from app.database import db
+
+
+	async def sync_all(items):
+	    async with db.async_session() as s:
+	        s.add_all(items)
+	        await s.commit()
+	EOF
+	write_file app/service.py <<-\EOF &&
+	from app.database import Database
+
+
+	class Service:
+	    def __init__(self):
+	        self.db = Database()
+
+	    def handle(self, x):
+	        with self.db.session() as s:
+	            s.add(x)
+	            s.commit()
+	EOF
+	git add -A &&
+	git commit -m base >out 2>&1 &&
+	! grep "TX00" out &&
+	git tag base &&
+	test_expect_code 0 txguard scan >out 2>err
+'
+
+test_expect_success 'owner methods that start to commit block their users' '
+	test_when_finished "git reset -q --hard base" &&
+	write_database commits &&
+	git add app/database.py &&
+	test_must_fail git commit -m "commit after yield" >out 2>&1 &&
+	head_is base &&
+	T=$(line_of app/tasks.py "await s.commit()") &&
+	S=$(line_of app/service.py "s.commit()") &&
+	M=$(line_of app/database.py "def session") &&
+	grep "^app/tasks.py:$T:15: critical TX001 " out &&
+	grep "^app/service.py:$S:13: critical TX001 " out &&
+	grep "Database.session, defined at app/database.py:$M, commits after yield" out &&
+	git commit --no-verify -q -m "commit after yield" &&
+	test_expect_code 1 txguard scan >scan 2>err &&
+	grep "^app/tasks.py:$T:15: critical TX001 " scan &&
+	grep "^app/service.py:$S:13: critical TX001 " scan
+'
+
+test_expect_success 'a new user of a committing method is blocked, of a closing one passes' '
+	test_when_finished "git reset -q --hard base" &&
+	write_database commits &&
+	git add app/database.py &&
+	git commit --no-verify -q -m "commit after yield" &&
+	git tag committing_methods &&
+	write_file app/jobs.py <<-\EOF &&
+	from app.database import db
+
+
+	def mark_done(x):
+	    with db.session() as s:
+	        s.add(x)
+	        s.commit()
+	EOF
+	git add app/jobs.py &&
+	test_must_fail git commit -m "new job" >out 2>&1 &&
+	head_is committing_methods &&
+	grep "^app/jobs.py:7:9: critical TX001 " out &&
+	git reset -q --hard base &&
+	write_file app/jobs.py <<-\EOF &&
+	from app.database import db
+
+
+	def mark_done(x):
+	    with db.session() as s:
+	        s.add(x)
+	        s.commit()
+	EOF
+	git add app/jobs.py &&
 	git commit -m "new job" >out 2>&1 &&
 	! grep "TX00" out
 '

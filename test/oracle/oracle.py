@@ -982,6 +982,57 @@ def script_class_owner_factory():
             ("AppSession only closes again", c)]
 
 
+DATABASE = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+
+class Database:
+    def __init__(self):
+        self.factory = sessionmaker()
+
+    @contextmanager
+    def session(self):
+        with self.factory() as s:
+            yield s
+            BODY
+
+
+class ReadOnly:
+    @contextmanager
+    def session(self):
+        yield None
+
+
+db = CLASS()
+"""
+
+
+def _database(body, cls):
+    return DATABASE.replace("BODY", body).replace("CLASS", cls)
+
+
+def script_owner_method_flips():
+    """app/db.py's module-level db = Database(); Database.session flips
+    between closing and committing after its yield, and db comes to be
+    an instance of another class; an unchanged user in another module
+    commits inside `with db.session() as s:`."""
+    user = _user("from app.db import db", "db.session")
+    a = _raw("app/__init__.py", "", "app/db.py",
+             _database("pass", "Database"), "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/db.py",
+             _database("s.commit()", "Database"), "app/jobs.py", user)
+    c = _raw("app/__init__.py", "", "app/db.py",
+             _database("s.commit()", "ReadOnly"), "app/jobs.py", user)
+    d = _raw("app/__init__.py", "", "app/db.py",
+             _database("s.commit()", "Database"), "app/jobs.py", user)
+    return [("Database.session only closes", a),
+            ("Database.session commits after its yield", b),
+            ("db is a ReadOnly", c),
+            ("db is a Database again", d)]
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -999,6 +1050,7 @@ SCRIPTS = {
     "copy-unshared": script_copy_unshared,
     "class-owner-flips": script_class_owner_flips,
     "class-owner-factory": script_class_owner_factory,
+    "owner-method-flips": script_owner_method_flips,
 }
 
 

@@ -492,6 +492,71 @@ static void test_class_owners(void **state)
 	tg_resolver_free(r);
 }
 
+static void test_owner_methods_on_instances(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_inferred *inf;
+	struct tg_buf b = TG_BUF_INIT;
+	static const char db[] =
+		"from contextlib import contextmanager\n"   /* 1 */
+		"class Database:\n"                         /* 2 */
+		"    @contextmanager\n"                     /* 3 */
+		"    def session(self):\n"                  /* 4 */
+		"        s = make()\n"                      /* 5 */
+		"        yield s\n"                         /* 6 */
+		"        s.commit()\n"                      /* 7 */
+		"    @contextmanager\n"                     /* 8 */
+		"    def reader(self):\n"                   /* 9 */
+		"        yield make()\n"                    /* 10 */
+		"db = Database()\n"                         /* 11 */
+		"loop = db\n"                               /* 12 */
+		"Self = Self()\n";                          /* 13 */
+	static const char svc[] =
+		"from app.db import Database, db\n"
+		"class Service:\n"
+		"    def __init__(self):\n"
+		"        self.db = Database()\n"
+		"        self.factory = sessionmaker()\n"
+		"    def run(self):\n"
+		"        with db.session() as s:\n"
+		"            pass\n";
+
+	(void)state;
+	inf = infer("app/db.py", db);
+	assert_int_equal(def(inf, "db")->kind, TG_DEF_INSTANCE);
+	assert_string_equal(def(inf, "db")->target, "Database");
+	assert_null(def(inf, "loop"));
+	tg_inferred_free(inf);
+	inf = infer("app/svc.py", svc);
+	assert_int_equal(def(inf, "Service.db")->kind, TG_DEF_INSTANCE);
+	assert_null(def(inf, "Service.factory"));
+	assert_true(uses(inf, "db.session"));
+	assert_true(uses(inf, "db"));
+	tg_inferred_free(inf);
+
+	/* instances alone make no file a resolution target */
+	record(&b, "app/only.py", "db = Database()\n");
+	assert_false(tg_inferred_is_target("app/only.py", b.ptr, b.len));
+	tg_buf_release(&b);
+
+	add(r, "app/db.py", db);
+	add(r, "app/svc.py", svc);
+	o = owner(r, "app/svc.py", "db.session");
+	assert_non_null(o);
+	assert_string_equal(o->name, "Database.session");
+	assert_string_equal(o->where, "app/db.py:4");
+	o = owner(r, "app/svc.py", "self.db.session");
+	assert_non_null(o);
+	assert_string_equal(o->name, "Database.session");
+	assert_null(owner(r, "app/svc.py", "db.reader"));
+	assert_null(owner(r, "app/svc.py", "self.db.reader"));
+	assert_null(owner(r, "app/svc.py", "self.factory.session"));
+	assert_null(owner(r, "app/db.py", "Self.session"));
+	assert_null(owner(r, "app/db.py", "db"));
+	tg_resolver_free(r);
+}
+
 static void test_uses(void **state)
 {
 	struct tg_inferred *inf = infer(
@@ -1576,6 +1641,7 @@ int main(void)
 		cmocka_unit_test(test_dependencies),
 		cmocka_unit_test(test_factories_and_aliases),
 		cmocka_unit_test(test_class_owners),
+		cmocka_unit_test(test_owner_methods_on_instances),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_resolve_through_imports),
 		cmocka_unit_test(test_same_name_two_modules),
