@@ -199,6 +199,7 @@ struct assign {
 	char *callee; /* right side call, or NULL */
 	char *class_; /* its `class_=X` argument: X, or NULL */
 	bool self_attr; /* `self.name = ...` in a method */
+	char *arg; /* the call's first positional argument, dotted, or NULL */
 	char *depends; /* Annotated[..., Depends(X)]: X */
 };
 
@@ -781,6 +782,11 @@ static void on_assign(struct collect *c, TSNode n)
 				tg_node_child(right, TG_F_FUNCTION));
 			a->class_ = class_argument(
 				c->py, tg_node_child(right, TG_F_ARGUMENTS));
+			a->arg = dotted_text(
+				c->py,
+				ts_node_named_child(
+					tg_node_child(right, TG_F_ARGUMENTS),
+					0));
 		} else
 			a->depends = annotated_depends(c->py, right);
 	}
@@ -995,6 +1001,12 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 			d->how = tg_node_last_part(a->callee, strlen(a->callee),
 						   NULL);
 			d->target = a->class_;
+		} else if (a->callee && a->arg && !a->self_attr &&
+			   is_cm_decorator(c, a->callee)) {
+			/* NAME = asynccontextmanager(gen): wraps gen */
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_CM;
+			d->target = a->arg;
 		} else if (a->depends && !a->self_attr) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_ALIAS;
@@ -1071,6 +1083,7 @@ static void collect_release(struct collect *c)
 		free(c->assigns[i].qualname);
 		free(c->assigns[i].callee);
 		free(c->assigns[i].class_);
+		free(c->assigns[i].arg);
 		free(c->assigns[i].depends);
 	}
 	free(c->assigns);

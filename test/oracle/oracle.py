@@ -1033,6 +1033,39 @@ def script_owner_method_flips():
             ("db is a Database again", d)]
 
 
+GEN_MADE_CM = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+SessionLocal = sessionmaker()
+
+
+def get_db():
+    with SessionLocal() as s:
+        yield s
+        BODY
+
+
+get_db_ctx = contextmanager(get_db)
+"""
+
+
+def script_call_made_owner():
+    """get_db_ctx = contextmanager(get_db) in app/deps.py; get_db starts
+    committing after its yield, then only closes; an unchanged user in
+    another module commits inside `with get_db_ctx() as s:`."""
+    user = _user("from app.deps import get_db_ctx", "get_db_ctx")
+    steps = []
+    for body, what in (("pass", "get_db only closes"),
+                       ("s.commit()", "get_db commits after its yield"),
+                       ("pass", "get_db only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/deps.py",
+                                 GEN_MADE_CM.replace("BODY", body),
+                                 "app/jobs.py", user)))
+    return steps
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1051,6 +1084,7 @@ SCRIPTS = {
     "class-owner-flips": script_class_owner_flips,
     "class-owner-factory": script_class_owner_factory,
     "owner-method-flips": script_owner_method_flips,
+    "call-made-owner": script_call_made_owner,
 }
 
 

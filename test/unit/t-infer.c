@@ -557,6 +557,43 @@ static void test_owner_methods_on_instances(void **state)
 	tg_resolver_free(r);
 }
 
+static void test_owners_made_by_a_call(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_inferred *inf;
+	static const char deps[] =
+		"import contextlib as cl\n"                   /* 1 */
+		"def get_db():\n"                             /* 2 */
+		"    db = make()\n"                           /* 3 */
+		"    yield db\n"                              /* 4 */
+		"    db.commit()\n"                           /* 5 */
+		"def reader():\n"                             /* 6 */
+		"    yield make()\n"                          /* 7 */
+		"get_db_ctx = cl.asynccontextmanager(get_db)\n" /* 8 */
+		"reader_ctx = cl.contextmanager(reader)\n"    /* 9 */
+		"other = functools.partial(get_db)\n";        /* 10 */
+
+	(void)state;
+	inf = infer("app/deps.py", deps);
+	assert_int_equal(def(inf, "get_db_ctx")->kind, TG_DEF_CM);
+	assert_false(def(inf, "get_db_ctx")->owns);
+	assert_string_equal(def(inf, "get_db_ctx")->target, "get_db");
+	assert_string_equal(def(inf, "reader_ctx")->target, "reader");
+	assert_null(def(inf, "other"));
+	tg_inferred_free(inf);
+
+	add(r, "app/deps.py", deps);
+	add(r, "app/jobs.py", "from app.deps import get_db_ctx, reader_ctx\n");
+	o = owner(r, "app/jobs.py", "get_db_ctx");
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/deps.py:8");
+	assert_string_equal(o->how, "wraps get_db (app/deps.py:2, commits "
+				    "after yield)");
+	assert_null(owner(r, "app/jobs.py", "reader_ctx"));
+	tg_resolver_free(r);
+}
+
 static void test_uses(void **state)
 {
 	struct tg_inferred *inf = infer(
@@ -1642,6 +1679,7 @@ int main(void)
 		cmocka_unit_test(test_factories_and_aliases),
 		cmocka_unit_test(test_class_owners),
 		cmocka_unit_test(test_owner_methods_on_instances),
+		cmocka_unit_test(test_owners_made_by_a_call),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_resolve_through_imports),
 		cmocka_unit_test(test_same_name_two_modules),
