@@ -185,6 +185,8 @@ struct func {
 	/* a method: its class's qualname, last name part and line */
 	char *cls_qual, *cls_name;
 	uint32_t cls_line;
+	/* defined in a function at definition level: "f.<locals>.name" */
+	bool nested;
 	struct strvec decos;
 	bool has_yield, owns;
 	char *how;
@@ -421,13 +423,17 @@ static void on_func(struct collect *c, TSNode n)
 	struct frame *f;
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
 					   tg_node_strdup(c->py, name);
-	char *qual = qual_join(c, nm);
+	/* a helper local to a function recorded at definition level */
+	bool nested = !record && cls && cls->kind == F_FUNC &&
+		      cls->func >= 0 && !c->funcs[cls->func].nested;
+	char *qual = nested ? tg_xasprintf("%s.<locals>.%s", cls->qual, nm) :
+			      qual_join(c, nm);
 
 	if (module_level)
 		add_local(c, nm);
 	f = push(c, n, F_FUNC);
 	f->qual = qual;
-	if (record) {
+	if (record || nested) {
 		struct func *fn;
 
 		TG_ALLOC_GROW(c->funcs, c->nfuncs + 1, c->alloc_funcs);
@@ -436,6 +442,7 @@ static void on_func(struct collect *c, TSNode n)
 		fn->name = tg_xstrdup(nm);
 		fn->qualname = tg_xstrdup(qual);
 		fn->line = ts_node_start_point(n).row + 1;
+		fn->nested = nested;
 		if (cls && cls->kind == F_CLASS && cls->qual) {
 			fn->cls_qual = tg_xstrdup(cls->qual);
 			fn->cls_name = tg_xstrdup(cls->name);
@@ -978,7 +985,22 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		}
 		for (size_t k = 0; k < fn->decos.nr && !cm; k++)
 			cm = is_cm_decorator(c, fn->decos.v[k]);
-		if (!cm && !fn->has_yield)
+		/*
+		 * A local helper is recorded owning or not: it shadows any
+		 * other definition of its name in the function using it.
+		 */
+		if (fn->nested && cm) {
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_CM;
+			d->owns = fn->owns;
+			d->line = fn->line;
+			d->name = fn->name;
+			d->qualname = fn->qualname;
+			d->target = fn->owns ? NULL : fn->wraps;
+			d->how = fn->owns ? fn->how : NULL;
+			continue;
+		}
+		if (fn->nested || (!cm && !fn->has_yield))
 			continue;
 		if (!fn->owns && !fn->wraps)
 			continue;

@@ -678,8 +678,9 @@ static void build_names(struct tg_resolver *r)
 			continue;
 		inf = file_inf(r, i);
 		for (size_t k = 0; k < inf->ndefs; k++) {
-			if (inf->defs[k].kind == TG_DEF_INSTANCE)
-				continue; /* a bare name is never a method */
+			if (inf->defs[k].kind == TG_DEF_INSTANCE ||
+			    strstr(inf->defs[k].qualname, ".<locals>."))
+				continue; /* nor an instance, nor a local */
 			TG_ALLOC_GROW(r->refs, r->nrefs + 1, r->alloc_refs);
 			r->refs[r->nrefs].file = i;
 			r->refs[r->nrefs].def = k;

@@ -1066,6 +1066,44 @@ def script_call_made_owner():
     return steps
 
 
+LOCAL_HELPER = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+from app.db import unit
+
+SessionLocal = sessionmaker()
+
+
+def save(x):
+    @contextmanager
+    def unit():
+        with SessionLocal() as s:
+            yield s
+            BODY
+
+    with unit() as s:
+        s.add(x)
+        s.commit()
+"""
+
+
+def script_local_owner():
+    """A function defines its own unit() helper, which shadows the
+    committing one it imports; the local helper starts committing, then
+    only closes again."""
+    db = CM_COMMIT.replace("get_session", "unit")
+    steps = []
+    for body, what in (("pass", "the local unit() only closes"),
+                       ("s.commit()", "the local unit() commits"),
+                       ("pass", "the local unit() only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py", db,
+                                 "app/jobs.py",
+                                 LOCAL_HELPER.replace("BODY", body))))
+    return steps
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1085,6 +1123,7 @@ SCRIPTS = {
     "class-owner-factory": script_class_owner_factory,
     "owner-method-flips": script_owner_method_flips,
     "call-made-owner": script_call_made_owner,
+    "local-owner": script_local_owner,
 }
 
 
