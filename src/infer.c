@@ -803,11 +803,15 @@ static void on_assign(struct collect *c, TSNode n)
 static void on_param(struct collect *c, TSNode n)
 {
 	TSNode t = tg_node_child(n, TG_F_TYPE);
+	TSNode v = tg_node_child(n, TG_F_VALUE);
 	char *txt;
 	static const char *const skip[] = { "int", "str", "bool", "float",
 					     "bytes", "dict", "list", "set",
 					     "tuple", "object", "Any" };
 
+	/* `session = SessionDep`: a default that may be a Depends alias */
+	if (tg_node_is(v, TG_PK_IDENTIFIER) || tg_node_is(v, TG_PK_ATTRIBUTE))
+		add_use(c, dotted_text(c->py, v));
 	if (ts_node_is_null(t))
 		return;
 	txt = dotted_text(c->py, ts_node_named_child(t, 0));
@@ -842,7 +846,8 @@ static void enter(struct collect *c, TSNode n)
 		on_yield(c, n);
 	else if (k == TG_PK_ASSIGNMENT)
 		on_assign(c, n);
-	else if (k == TG_PK_TYPED_PARAM || k == TG_PK_TYPED_DEFAULT)
+	else if (k == TG_PK_TYPED_PARAM || k == TG_PK_TYPED_DEFAULT ||
+		 k == TG_PK_DEFAULT_PARAM)
 		on_param(c, n);
 	else if ((k == TG_PK_IMPORT || k == TG_PK_IMPORT_FROM) &&
 		 at_definition_level(c))
@@ -1023,6 +1028,14 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 			d->how = tg_node_last_part(a->callee, strlen(a->callee),
 						   NULL);
 			d->target = a->class_;
+		} else if (a->callee && a->arg && !a->self_attr &&
+			   !strcmp(tg_node_last_part(a->callee,
+						     strlen(a->callee), NULL),
+				   "Depends")) {
+			/* NAME = Depends(P): an alias used as a default */
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_ALIAS;
+			d->target = a->arg;
 		} else if (a->callee && a->arg && !a->self_attr &&
 			   is_cm_decorator(c, a->callee)) {
 			/* NAME = asynccontextmanager(gen): wraps gen */

@@ -1104,6 +1104,38 @@ def script_local_owner():
     return steps
 
 
+DEPENDS_DEFAULT = """\
+from fastapi import Depends
+
+from app.db import get_db
+
+DbDefault = Depends(get_db)
+"""
+
+ROUTE_DEFAULT = """\
+from app.deps import DbDefault
+
+
+def create(item, db=DbDefault):
+    db.add(item)
+    db.commit()
+"""
+
+
+def script_depends_default():
+    """DbDefault = Depends(get_db) in app/deps.py, used as a default in
+    app/routes.py; get_db starts committing after its yield, then only
+    closes again."""
+    steps = []
+    for db, what in ((DEP_CLOSE, "get_db only closes"),
+                     (DEP_COMMIT, "get_db commits after its yield"),
+                     (DEP_CLOSE, "get_db only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py", db,
+                                 "app/deps.py", DEPENDS_DEFAULT,
+                                 "app/routes.py", ROUTE_DEFAULT)))
+    return steps
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1124,6 +1156,7 @@ SCRIPTS = {
     "owner-method-flips": script_owner_method_flips,
     "call-made-owner": script_call_made_owner,
     "local-owner": script_local_owner,
+    "depends-default": script_depends_default,
 }
 
 

@@ -594,6 +594,29 @@ static void test_owners_made_by_a_call(void **state)
 	tg_resolver_free(r);
 }
 
+static void test_depends_aliases_as_defaults(void **state)
+{
+	struct tg_inferred *inf = infer(
+		"app/deps.py",
+		"import fastapi\n"
+		"from fastapi import Depends\n"
+		"SessionDep = Depends(get_session)\n"
+		"DbDep = fastapi.Depends(db.get_db)\n"
+		"Bare = Depends()\n"
+		"def route(a, s=SessionDep, t: int = DbDep, u=None):\n"
+		"    pass\n");
+
+	(void)state;
+	assert_int_equal(def(inf, "SessionDep")->kind, TG_DEF_ALIAS);
+	assert_string_equal(def(inf, "SessionDep")->target, "get_session");
+	assert_string_equal(def(inf, "DbDep")->target, "db.get_db");
+	assert_true(!def(inf, "Bare") ||
+		    def(inf, "Bare")->kind != TG_DEF_ALIAS);
+	assert_true(uses(inf, "SessionDep"));
+	assert_true(uses(inf, "DbDep"));
+	tg_inferred_free(inf);
+}
+
 static void test_uses(void **state)
 {
 	struct tg_inferred *inf = infer(
@@ -1680,6 +1703,7 @@ int main(void)
 		cmocka_unit_test(test_class_owners),
 		cmocka_unit_test(test_owner_methods_on_instances),
 		cmocka_unit_test(test_owners_made_by_a_call),
+		cmocka_unit_test(test_depends_aliases_as_defaults),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_resolve_through_imports),
 		cmocka_unit_test(test_same_name_two_modules),
