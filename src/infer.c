@@ -211,8 +211,8 @@ struct frame {
 	const void *id;
 	enum fkind kind;
 	char *qual;      /* F_CLASS / F_FUNC: qualname */
-	char *name;      /* F_CLASS: its own name */
-	uint32_t line;   /* F_CLASS: 1-based line of the class */
+	char *name;	 /* F_CLASS: its own name */
+	uint32_t line;	 /* F_CLASS: 1-based line of the class */
 	long func;       /* F_FUNC: index in funcs, -1 when not recorded */
 	struct strvec own;   /* F_WITH: names the block owns */
 	struct strvec owner; /* F_WITH: owner text per own[] entry */
@@ -424,10 +424,10 @@ static void on_func(struct collect *c, TSNode n)
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
 					   tg_node_strdup(c->py, name);
 	/* a helper local to a function recorded at definition level */
-	bool nested = !record && cls && cls->kind == F_FUNC &&
-		      cls->func >= 0 && !c->funcs[cls->func].nested;
-	char *qual = nested ? tg_xasprintf("%s.<locals>.%s", cls->qual, nm) :
-			      qual_join(c, nm);
+	bool nested = !record && cls && cls->kind == F_FUNC && cls->func >= 0 &&
+		      !c->funcs[cls->func].nested;
+	char *qual = nested ? tg_xasprintf("%s.<locals>.%s", cls->qual, nm)
+			    : qual_join(c, nm);
 
 	if (module_level)
 		add_local(c, nm);
@@ -766,8 +766,7 @@ static void on_assign(struct collect *c, TSNode n)
 	char *name;
 
 	if (tg_node_is(left, TG_PK_ATTRIBUTE)) {
-		on_self_assign(c, left, right,
-			       ts_node_start_point(n).row + 1);
+		on_self_assign(c, left, right, ts_node_start_point(n).row + 1);
 		return;
 	}
 	if (!at_definition_level(c) || !tg_node_is(left, TG_PK_IDENTIFIER))
@@ -938,8 +937,8 @@ static const char *exit_commits(const struct func *fn)
 		const char *o = fn->commits[i].name;
 
 		if (!strcmp(o, "self") || !strncmp(o, "self.", 5))
-			return aexit ? "commits in __aexit__" :
-				       "commits in __exit__";
+			return aexit ? "commits in __aexit__"
+				     : "commits in __exit__";
 	}
 	return NULL;
 }

@@ -171,9 +171,9 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 		 */
 		TSNode cand[2];
 
-		cand[0] = ts_node_is_null(ann) ? ann :
-						 ts_node_named_child(ann, 0);
-		cand[1] = alias_default(value) ? value : (TSNode){ 0 };
+		cand[0] = ts_node_is_null(ann) ? ann
+					       : ts_node_named_child(ann, 0);
+		cand[1] = alias_default(value) ? value : (TSNode){0};
 		for (int i = 0; i < 2 && !o && !closing; i++) {
 			TSNode a = cand[i];
 			struct tg_resolution r;
@@ -196,7 +196,8 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 				via = tg_callee_owner_desc(o);
 			else
 				via = tg_xasprintf(
-					"%s: a request-scoped session, closed when the request ends",
+					"%s: a request-scoped session, closed "
+					"when the request ends",
 					at);
 			dep = a;
 			free(at);

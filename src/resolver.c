@@ -724,8 +724,8 @@ static const struct tg_def *def_named(const struct tg_inferred *inf,
  * code. Following them too would make a name's meaning through any
  * module depend on every module's record, which a check cannot read.
  */
-static enum found lookup_in(struct hit *out, struct tg_resolver *r,
-			    size_t fi, const char *c, size_t len, int hops);
+static enum found lookup_in(struct hit *out, struct tg_resolver *r, size_t fi,
+			    const char *c, size_t len, int hops);
 
 /*
  * `inst.rest` where inst names an instance recorded in file fi (qualname
@@ -750,8 +750,8 @@ static enum found through_instance(struct hit *out, struct tg_resolver *r,
 		if (d->kind != TG_DEF_INSTANCE || !d->target)
 			continue;
 		if (held ? !(ql > ilen + 1 && q[ql - ilen - 1] == '.' &&
-			     !memcmp(q + ql - ilen, inst, ilen)) :
-			   (ql != ilen || memcmp(q, inst, ilen)))
+			     !memcmp(q + ql - ilen, inst, ilen))
+			 : (ql != ilen || memcmp(q, inst, ilen)))
 			continue;
 		/* an instance of an instance is not followed: no cycles */
 		if (strchr(d->target, '.') == NULL &&
@@ -794,10 +794,10 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 		}
 		/* self.db.session: db held by the class, its method */
 		dot = memchr(rest, '.', rlen);
-		if (dot && through_instance(out, r, fi, rest,
-					    (size_t)(dot - rest), dot + 1,
-					    rlen - (size_t)(dot - rest) - 1,
-					    true, hops) == FOUND)
+		if (dot &&
+		    through_instance(out, r, fi, rest, (size_t)(dot - rest),
+				     dot + 1, rlen - (size_t)(dot - rest) - 1,
+				     true, hops) == FOUND)
 			return FOUND;
 		return NOT_FOUND;
 	}
@@ -809,9 +809,9 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 		return FOUND;
 	}
 	/* db.session: a module-level instance's method */
-	if (dot && (via = through_instance(out, r, fi, c, first, dot + 1,
-					   len - first - 1, false, hops)) !=
-			   UNBOUND)
+	if (dot &&
+	    (via = through_instance(out, r, fi, c, first, dot + 1,
+				    len - first - 1, false, hops)) != UNBOUND)
 		return via;
 	/* a local binding shadows imports and the repository */
 	for (size_t i = 0; i < inf->nlocals; i++)

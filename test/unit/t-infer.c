@@ -431,41 +431,40 @@ static void test_class_owners(void **state)
 	struct tg_inferred *inf;
 	static const char db[] =
 		"from sqlalchemy.orm import Session, sessionmaker\n" /* 1 */
-		"class Committing(Session):\n"                        /* 2 */
-		"    def __exit__(self, t, e, tb):\n"                 /* 3 */
-		"        if t is None:\n"                             /* 4 */
-		"            self.commit()\n"                         /* 5 */
-		"class Closing(Session):\n"                           /* 6 */
-		"    def __exit__(self, t, e, tb):\n"                 /* 7 */
-		"        self.close()\n"                              /* 8 */
-		"class OnErrorOnly(Session):\n"                       /* 9 */
-		"    async def __aexit__(self, t, e, tb):\n"          /* 10 */
-		"        try:\n"                                      /* 11 */
-		"            await self.flush()\n"                    /* 12 */
-		"        except Exception:\n"                         /* 13 */
-		"            await self.commit()\n"                   /* 14 */
-		"class Uow:\n"                                        /* 15 */
-		"    async def __aexit__(self, t, e, tb):\n"          /* 16 */
-		"        await self.session.commit()\n"               /* 17 */
-		"    def commit(self):\n"                             /* 18 */
-		"        other.commit()\n"                            /* 19 */
-		"class NotExit:\n"                                    /* 20 */
-		"    def close(self):\n"                              /* 21 */
-		"        self.commit()\n"                             /* 22 */
-		"Local = sessionmaker(class_=Committing)\n"           /* 23 */
-		"Plain = sessionmaker(bind=engine)\n"                 /* 24 */
-		"def f():\n"                                          /* 25 */
-		"    class Hidden(Session):\n"                        /* 26 */
-		"        def __exit__(self, t, e, tb):\n"             /* 27 */
-		"            self.commit()\n";                        /* 28 */
+		"class Committing(Session):\n"			     /* 2 */
+		"    def __exit__(self, t, e, tb):\n"		     /* 3 */
+		"        if t is None:\n"			     /* 4 */
+		"            self.commit()\n"			     /* 5 */
+		"class Closing(Session):\n"			     /* 6 */
+		"    def __exit__(self, t, e, tb):\n"		     /* 7 */
+		"        self.close()\n"			     /* 8 */
+		"class OnErrorOnly(Session):\n"			     /* 9 */
+		"    async def __aexit__(self, t, e, tb):\n"	     /* 10 */
+		"        try:\n"				     /* 11 */
+		"            await self.flush()\n"		     /* 12 */
+		"        except Exception:\n"			     /* 13 */
+		"            await self.commit()\n"		     /* 14 */
+		"class Uow:\n"					     /* 15 */
+		"    async def __aexit__(self, t, e, tb):\n"	     /* 16 */
+		"        await self.session.commit()\n"		     /* 17 */
+		"    def commit(self):\n"			     /* 18 */
+		"        other.commit()\n"			     /* 19 */
+		"class NotExit:\n"				     /* 20 */
+		"    def close(self):\n"			     /* 21 */
+		"        self.commit()\n"			     /* 22 */
+		"Local = sessionmaker(class_=Committing)\n"	     /* 23 */
+		"Plain = sessionmaker(bind=engine)\n"		     /* 24 */
+		"def f():\n"					     /* 25 */
+		"    class Hidden(Session):\n"			     /* 26 */
+		"        def __exit__(self, t, e, tb):\n"	     /* 27 */
+		"            self.commit()\n";			     /* 28 */
 
 	(void)state;
 	inf = infer("app/db.py", db);
 	assert_int_equal(def(inf, "Committing")->kind, TG_DEF_CM);
 	assert_true(def(inf, "Committing")->owns);
 	assert_int_equal(def(inf, "Committing")->line, 2);
-	assert_string_equal(def(inf, "Committing")->how,
-			    "commits in __exit__");
+	assert_string_equal(def(inf, "Committing")->how, "commits in __exit__");
 	assert_null(def(inf, "Closing"));
 	assert_null(def(inf, "OnErrorOnly"));
 	assert_string_equal(def(inf, "Uow")->how, "commits in __aexit__");
@@ -499,28 +498,27 @@ static void test_owner_methods_on_instances(void **state)
 	struct tg_inferred *inf;
 	struct tg_buf b = TG_BUF_INIT;
 	static const char db[] =
-		"from contextlib import contextmanager\n"   /* 1 */
-		"class Database:\n"                         /* 2 */
-		"    @contextmanager\n"                     /* 3 */
-		"    def session(self):\n"                  /* 4 */
-		"        s = make()\n"                      /* 5 */
-		"        yield s\n"                         /* 6 */
-		"        s.commit()\n"                      /* 7 */
-		"    @contextmanager\n"                     /* 8 */
-		"    def reader(self):\n"                   /* 9 */
-		"        yield make()\n"                    /* 10 */
-		"db = Database()\n"                         /* 11 */
-		"loop = db\n"                               /* 12 */
-		"Self = Self()\n";                          /* 13 */
-	static const char svc[] =
-		"from app.db import Database, db\n"
-		"class Service:\n"
-		"    def __init__(self):\n"
-		"        self.db = Database()\n"
-		"        self.factory = sessionmaker()\n"
-		"    def run(self):\n"
-		"        with db.session() as s:\n"
-		"            pass\n";
+		"from contextlib import contextmanager\n" /* 1 */
+		"class Database:\n"			  /* 2 */
+		"    @contextmanager\n"			  /* 3 */
+		"    def session(self):\n"		  /* 4 */
+		"        s = make()\n"			  /* 5 */
+		"        yield s\n"			  /* 6 */
+		"        s.commit()\n"			  /* 7 */
+		"    @contextmanager\n"			  /* 8 */
+		"    def reader(self):\n"		  /* 9 */
+		"        yield make()\n"		  /* 10 */
+		"db = Database()\n"			  /* 11 */
+		"loop = db\n"				  /* 12 */
+		"Self = Self()\n";			  /* 13 */
+	static const char svc[] = "from app.db import Database, db\n"
+				  "class Service:\n"
+				  "    def __init__(self):\n"
+				  "        self.db = Database()\n"
+				  "        self.factory = sessionmaker()\n"
+				  "    def run(self):\n"
+				  "        with db.session() as s:\n"
+				  "            pass\n";
 
 	(void)state;
 	inf = infer("app/db.py", db);
@@ -563,16 +561,16 @@ static void test_owners_made_by_a_call(void **state)
 	const struct tg_owner *o;
 	struct tg_inferred *inf;
 	static const char deps[] =
-		"import contextlib as cl\n"                   /* 1 */
-		"def get_db():\n"                             /* 2 */
-		"    db = make()\n"                           /* 3 */
-		"    yield db\n"                              /* 4 */
-		"    db.commit()\n"                           /* 5 */
-		"def reader():\n"                             /* 6 */
-		"    yield make()\n"                          /* 7 */
+		"import contextlib as cl\n"			/* 1 */
+		"def get_db():\n"				/* 2 */
+		"    db = make()\n"				/* 3 */
+		"    yield db\n"				/* 4 */
+		"    db.commit()\n"				/* 5 */
+		"def reader():\n"				/* 6 */
+		"    yield make()\n"				/* 7 */
 		"get_db_ctx = cl.asynccontextmanager(get_db)\n" /* 8 */
-		"reader_ctx = cl.contextmanager(reader)\n"    /* 9 */
-		"other = functools.partial(get_db)\n";        /* 10 */
+		"reader_ctx = cl.contextmanager(reader)\n"	/* 9 */
+		"other = functools.partial(get_db)\n";		/* 10 */
 
 	(void)state;
 	inf = infer("app/deps.py", deps);
@@ -596,15 +594,15 @@ static void test_owners_made_by_a_call(void **state)
 
 static void test_depends_aliases_as_defaults(void **state)
 {
-	struct tg_inferred *inf = infer(
-		"app/deps.py",
-		"import fastapi\n"
-		"from fastapi import Depends\n"
-		"SessionDep = Depends(get_session)\n"
-		"DbDep = fastapi.Depends(db.get_db)\n"
-		"Bare = Depends()\n"
-		"def route(a, s=SessionDep, t: int = DbDep, u=None):\n"
-		"    pass\n");
+	struct tg_inferred *inf =
+		infer("app/deps.py",
+		      "import fastapi\n"
+		      "from fastapi import Depends\n"
+		      "SessionDep = Depends(get_session)\n"
+		      "DbDep = fastapi.Depends(db.get_db)\n"
+		      "Bare = Depends()\n"
+		      "def route(a, s=SessionDep, t: int = DbDep, u=None):\n"
+		      "    pass\n");
 
 	(void)state;
 	assert_int_equal(def(inf, "SessionDep")->kind, TG_DEF_ALIAS);
