@@ -4,7 +4,8 @@
 # in __exit__ / __aexit__, and sessionmaker(class_=...) of one; a class
 # whose exit only closes is not an owner. And a context-manager method
 # called on a module-level instance imported from another module, or on
-# an instance a class holds on self.
+# an instance a class holds on self. And owners made by calling
+# contextmanager(), and Depends(P) aliases used as parameter defaults.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/test/e2e/lib-owners.sh"
 
@@ -273,6 +274,90 @@ test_expect_success 'a new user of a committing method is blocked, of a closing 
 	git add app/jobs.py &&
 	git commit -m "new job" >out 2>&1 &&
 	! grep "TX00" out
+'
+
+# ---- owners made by a call, Depends aliases as defaults ---------------------
+
+# write_get_db closes|commits: app/db.py's get_db, a generator dependency
+#	that only closes, or also commits after the yield, and get_db_ctx, a
+#	context manager made from it.
+write_get_db() {
+	case $1 in
+	commits) write_get_db_after_='        db.commit()' ;;
+	*) write_get_db_after_='        pass' ;;
+	esac
+	write_file app/db.py <<EOF
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+SessionLocal = sessionmaker()
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+$write_get_db_after_
+    finally:
+        db.close()
+
+
+get_db_ctx = contextmanager(get_db)
+EOF
+}
+
+cd "$TRASH_DIRECTORY" || exit 1
+test_create_repo made && cd made || exit 1
+
+test_expect_success 'setup: users of a closing dependency through a call and an alias' '
+	install_hook . &&
+	write_file app/__init__.py </dev/null &&
+	write_get_db closes &&
+	write_file app/deps.py <<-\EOF &&
+	from fastapi import Depends
+
+	from app.db import get_db
+
+	DbDep = Depends(get_db)
+	EOF
+	write_file app/routes.py <<-\EOF &&
+	from sqlalchemy.orm import Session
+
+	from app.deps import DbDep
+
+
+	def create(item: dict, db: Session = DbDep):
+	    db.add(item)
+	    db.commit()
+	EOF
+	write_file app/jobs.py <<-\EOF &&
+	from app.db import get_db_ctx
+
+
+	def nightly(x):
+	    with get_db_ctx() as s:
+	        s.add(x)
+	        s.commit()
+	EOF
+	git add -A &&
+	git commit -m base >out 2>&1 &&
+	! grep "TX00" out &&
+	git tag base
+'
+
+test_expect_success 'a dependency that starts to commit blocks both kinds of user' '
+	test_when_finished "git reset -q --hard base" &&
+	write_get_db commits &&
+	git add app/db.py &&
+	test_must_fail git commit -m "commit after yield" >out 2>&1 &&
+	head_is base &&
+	grep "^app/routes.py:8:5: critical TX001 " out &&
+	grep "^app/jobs.py:7:9: critical TX001 " out &&
+	C=$(line_of app/db.py "^get_db_ctx = ") &&
+	G=$(line_of app/db.py "^def get_db") &&
+	grep "get_db_ctx, defined at app/db.py:$C, wraps get_db (app/db.py:$G, commits after yield)" out &&
+	grep "DbDep, defined at app/deps.py:5, Depends(get_db) at app/db.py:$G" out
 '
 
 test_done
