@@ -134,6 +134,35 @@ void tg_callee_memo_release(struct tg_classify_memo *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * `callee`, or "f.<locals>.callee" when the function being analysed
+ * defines a context manager of that name itself: the local definition
+ * shadows any other. Takes `callee`; returns a string to free.
+ */
+static char *local_helper(const struct tg_actx *cx, char *callee)
+{
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
+	struct tg_resolution found;
+	const char *unit;
+	char *local;
+
+	if (!res || !cx->units || cx->unit >= cx->units->nr ||
+	    strchr(callee, '.'))
+		return callee;
+	unit = cx->units->v[cx->unit].qualname;
+	if (!unit || !strcmp(unit, "<module>"))
+		return callee;
+	local = tg_xasprintf("%s.<locals>.%s", unit, callee);
+	if (tg_resolver_lookup(&found, res, cx->py->path, local,
+			       strlen(local)) == 0 &&
+	    found.def) {
+		free(callee);
+		return local;
+	}
+	free(local);
+	return callee;
+}
+
 /* An owner's call: configured, or resolved through the file's imports. */
 static const struct tg_owner *callee_owner(const struct tg_actx *cx,
 					   const char *callee, size_t len)
@@ -302,8 +331,10 @@ static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
 	} else if (kind != TG_PK_IDENTIFIER) {
 		return TG_CALL_NONE;
 	}
-	return classify_callee(cx, local_callee(cx, tg_analyze_norm(cx, fn)),
-			       factory_only, owner);
+	/* a helper defined in the function, then a name it imports */
+	return classify_callee(
+		cx, local_callee(cx, local_helper(cx, tg_analyze_norm(cx, fn))),
+		factory_only, owner);
 }
 
 enum tg_call_class tg_callee_classify(const struct tg_actx *cx, TSNode call,

@@ -182,6 +182,11 @@ struct namepos {
 struct func {
 	char *name, *qualname;
 	uint32_t line;
+	/* a method: its class's qualname, last name part and line */
+	char *cls_qual, *cls_name;
+	uint32_t cls_line;
+	/* defined in a function at definition level: "f.<locals>.name" */
+	bool nested;
 	struct strvec decos;
 	bool has_yield, owns;
 	char *how;
@@ -194,6 +199,9 @@ struct assign {
 	char *name, *qualname;
 	uint32_t line;
 	char *callee; /* right side call, or NULL */
+	char *class_; /* its `class_=X` argument: X, or NULL */
+	bool self_attr; /* `self.name = ...` in a method */
+	char *arg; /* the call's first positional argument, dotted, or NULL */
 	char *depends; /* Annotated[..., Depends(X)]: X */
 };
 
@@ -203,6 +211,8 @@ struct frame {
 	const void *id;
 	enum fkind kind;
 	char *qual;      /* F_CLASS / F_FUNC: qualname */
+	char *name;	 /* F_CLASS: its own name */
+	uint32_t line;	 /* F_CLASS: 1-based line of the class */
 	long func;       /* F_FUNC: index in funcs, -1 when not recorded */
 	struct strvec own;   /* F_WITH: names the block owns */
 	struct strvec owner; /* F_WITH: owner text per own[] entry */
@@ -241,6 +251,7 @@ static struct frame *push(struct collect *c, TSNode n, enum fkind kind)
 static void frame_release(struct frame *f)
 {
 	free(f->qual);
+	free(f->name);
 	sv_release(&f->own);
 	sv_release(&f->owner);
 	sv_release(&f->alias);
@@ -260,6 +271,18 @@ static struct frame *scope(struct collect *c, size_t *at)
 		}
 	}
 	return NULL;
+}
+
+/* Whether the frames below index `at` are classes only. */
+static bool at_definition_level_below(struct collect *c, size_t at)
+{
+	for (size_t i = 0; i < at; i++) {
+		c->ops++;
+		if (c->frames[i].kind == F_FUNC ||
+		    c->frames[i].kind == F_LAMBDA)
+			return false;
+	}
+	return true;
 }
 
 /* Module level or a class body nested only in classes. */
@@ -395,17 +418,22 @@ static void on_func(struct collect *c, TSNode n)
 	TSNode name = tg_node_child(n, TG_F_NAME);
 	TSNode parent = ts_node_parent(n);
 	bool record = at_definition_level(c);
-	bool module_level = scope(c, NULL) == NULL;
+	struct frame *cls = scope(c, NULL);
+	bool module_level = cls == NULL;
 	struct frame *f;
 	char *nm = ts_node_is_null(name) ? tg_xstrdup("?") :
 					   tg_node_strdup(c->py, name);
-	char *qual = qual_join(c, nm);
+	/* a helper local to a function recorded at definition level */
+	bool nested = !record && cls && cls->kind == F_FUNC && cls->func >= 0 &&
+		      !c->funcs[cls->func].nested;
+	char *qual = nested ? tg_xasprintf("%s.<locals>.%s", cls->qual, nm)
+			    : qual_join(c, nm);
 
 	if (module_level)
 		add_local(c, nm);
 	f = push(c, n, F_FUNC);
 	f->qual = qual;
-	if (record) {
+	if (record || nested) {
 		struct func *fn;
 
 		TG_ALLOC_GROW(c->funcs, c->nfuncs + 1, c->alloc_funcs);
@@ -414,6 +442,12 @@ static void on_func(struct collect *c, TSNode n)
 		fn->name = tg_xstrdup(nm);
 		fn->qualname = tg_xstrdup(qual);
 		fn->line = ts_node_start_point(n).row + 1;
+		fn->nested = nested;
+		if (cls && cls->kind == F_CLASS && cls->qual) {
+			fn->cls_qual = tg_xstrdup(cls->qual);
+			fn->cls_name = tg_xstrdup(cls->name);
+			fn->cls_line = cls->line;
+		}
 		if (tg_node_is(parent, TG_PK_DECORATED)) {
 			for (uint32_t i = 0, cnt = ts_node_named_child_count(
 						     parent);
@@ -445,6 +479,8 @@ static void on_class(struct collect *c, TSNode n)
 		add_local(c, nm);
 	f = push(c, n, F_CLASS);
 	f->qual = qual_join(c, nm);
+	f->name = tg_xstrdup(nm);
+	f->line = ts_node_start_point(n).row + 1;
 	/* a class inside a function is not reachable: mark it so */
 	if (!at_definition_level(c)) {
 		free(f->qual);
@@ -617,7 +653,8 @@ static void on_call(struct collect *c, TSNode n)
 
 		if (ts_node_end_byte(attr) - s != 6 ||
 		    memcmp(c->py->src + s, "commit", 6) ||
-		    !tg_node_is(obj, TG_PK_IDENTIFIER))
+		    (!tg_node_is(obj, TG_PK_IDENTIFIER) &&
+		     !tg_node_is(obj, TG_PK_ATTRIBUTE)))
 			return;
 		TG_ALLOC_GROW(fn->commits, fn->ncommits + 1, fn->alloc_commits);
 		fn->commits[fn->ncommits].name = tg_node_strdup(c->py, obj);
@@ -660,6 +697,67 @@ static char *annotated_depends(const struct tg_pyfile *py, TSNode sub)
 	return NULL;
 }
 
+/* The value of a call's `class_=X` keyword argument: X, or NULL. */
+static char *class_argument(const struct tg_pyfile *py, TSNode args)
+{
+	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
+	     i++) {
+		TSNode k = ts_node_named_child(args, i);
+		TSNode name = tg_node_child(k, TG_F_NAME);
+		size_t len;
+		const char *t;
+
+		if (!tg_node_is(k, TG_PK_KEYWORD_ARG) || ts_node_is_null(name))
+			continue;
+		t = tg_node_text(py, name, &len);
+		if (tg_node_text_is(t, len, "class_"))
+			return dotted_text(py, tg_node_child(k, TG_F_VALUE));
+	}
+	return NULL;
+}
+
+/*
+ * `self.NAME = Cls(...)` in a method of a class at definition level: an
+ * instance held by the class, recorded as "Class.NAME".
+ */
+static void on_self_assign(struct collect *c, TSNode left, TSNode right,
+			   uint32_t line)
+{
+	TSNode obj = tg_node_child(left, TG_F_OBJECT);
+	TSNode attr = tg_node_child(left, TG_F_ATTRIBUTE);
+	struct frame *cls = NULL;
+	struct assign *a;
+	size_t at, len;
+	const char *t;
+
+	if (!tg_node_is(obj, TG_PK_IDENTIFIER) ||
+	    !tg_node_is(right, TG_PK_CALL) || ts_node_is_null(attr))
+		return;
+	t = tg_node_text(c->py, obj, &len);
+	if (!tg_node_text_is(t, len, "self") || !cur_func(c, &at))
+		return;
+	for (size_t i = at; i-- > 0;) {
+		c->ops++;
+		if (c->frames[i].kind == F_FUNC ||
+		    c->frames[i].kind == F_LAMBDA)
+			return;
+		if (c->frames[i].kind == F_CLASS) {
+			cls = &c->frames[i];
+			break;
+		}
+	}
+	if (!cls || !cls->qual || !at_definition_level_below(c, at))
+		return;
+	TG_ALLOC_GROW(c->assigns, c->nassigns + 1, c->alloc_assigns);
+	a = &c->assigns[c->nassigns++];
+	memset(a, 0, sizeof(*a));
+	a->name = tg_node_strdup(c->py, attr);
+	a->qualname = tg_xasprintf("%s.%s", cls->qual, a->name);
+	a->line = line;
+	a->callee = dotted_text(c->py, tg_node_child(right, TG_F_FUNCTION));
+	a->self_attr = true;
+}
+
 static void on_assign(struct collect *c, TSNode n)
 {
 	TSNode left = tg_node_child(n, TG_F_LEFT);
@@ -667,6 +765,10 @@ static void on_assign(struct collect *c, TSNode n)
 	struct assign *a;
 	char *name;
 
+	if (tg_node_is(left, TG_PK_ATTRIBUTE)) {
+		on_self_assign(c, left, right, ts_node_start_point(n).row + 1);
+		return;
+	}
 	if (!at_definition_level(c) || !tg_node_is(left, TG_PK_IDENTIFIER))
 		return;
 	name = tg_node_strdup(c->py, left);
@@ -680,11 +782,18 @@ static void on_assign(struct collect *c, TSNode n)
 		a->name = tg_xstrdup(name);
 		a->qualname = qual_join(c, name);
 		a->line = ts_node_start_point(n).row + 1;
-		if (tg_node_is(right, TG_PK_CALL))
+		if (tg_node_is(right, TG_PK_CALL)) {
 			a->callee = dotted_text(
 				c->py,
 				tg_node_child(right, TG_F_FUNCTION));
-		else
+			a->class_ = class_argument(
+				c->py, tg_node_child(right, TG_F_ARGUMENTS));
+			a->arg = dotted_text(
+				c->py,
+				ts_node_named_child(
+					tg_node_child(right, TG_F_ARGUMENTS),
+					0));
+		} else
 			a->depends = annotated_depends(c->py, right);
 	}
 	free(name);
@@ -693,11 +802,15 @@ static void on_assign(struct collect *c, TSNode n)
 static void on_param(struct collect *c, TSNode n)
 {
 	TSNode t = tg_node_child(n, TG_F_TYPE);
+	TSNode v = tg_node_child(n, TG_F_VALUE);
 	char *txt;
 	static const char *const skip[] = { "int", "str", "bool", "float",
 					     "bytes", "dict", "list", "set",
 					     "tuple", "object", "Any" };
 
+	/* `session = SessionDep`: a default that may be a Depends alias */
+	if (tg_node_is(v, TG_PK_IDENTIFIER) || tg_node_is(v, TG_PK_ATTRIBUTE))
+		add_use(c, dotted_text(c->py, v));
 	if (ts_node_is_null(t))
 		return;
 	txt = dotted_text(c->py, ts_node_named_child(t, 0));
@@ -732,7 +845,8 @@ static void enter(struct collect *c, TSNode n)
 		on_yield(c, n);
 	else if (k == TG_PK_ASSIGNMENT)
 		on_assign(c, n);
-	else if (k == TG_PK_TYPED_PARAM || k == TG_PK_TYPED_DEFAULT)
+	else if (k == TG_PK_TYPED_PARAM || k == TG_PK_TYPED_DEFAULT ||
+		 k == TG_PK_DEFAULT_PARAM)
 		on_param(c, n);
 	else if ((k == TG_PK_IMPORT || k == TG_PK_IMPORT_FROM) &&
 		 at_definition_level(c))
@@ -805,6 +919,46 @@ static bool is_factory_call(const struct collect *c, const char *callee)
 
 /* ---- the record ------------------------------------------------------ */
 
+/*
+ * A class owner: `fn` is the class's `__exit__` / `__aexit__` and commits
+ * `self` (a Session subclass) or an attribute of it (a unit of work
+ * holding a session) outside an except clause. Its "how", or NULL.
+ */
+static const char *exit_commits(const struct func *fn)
+{
+	bool aexit;
+
+	if (!fn->cls_qual)
+		return NULL;
+	aexit = !strcmp(fn->name, "__aexit__");
+	if (!aexit && strcmp(fn->name, "__exit__"))
+		return NULL;
+	for (size_t i = 0; i < fn->ncommits; i++) {
+		const char *o = fn->commits[i].name;
+
+		if (!strcmp(o, "self") || !strncmp(o, "self.", 5))
+			return aexit ? "commits in __aexit__"
+				     : "commits in __exit__";
+	}
+	return NULL;
+}
+
+/* `Database`, `db.Database`: a name that reads as a class. */
+static bool is_class_name(const char *callee)
+{
+	const char *l = tg_node_last_part(callee, strlen(callee), NULL);
+
+	return *l >= 'A' && *l <= 'Z';
+}
+
+static bool has_def(const struct tg_inferred *inf, const char *qualname)
+{
+	for (size_t i = 0; i < inf->ndefs; i++)
+		if (!strcmp(inf->defs[i].qualname, qualname))
+			return true;
+	return false;
+}
+
 static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 {
 	struct tg_inferred inf;
@@ -820,11 +974,37 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 	inf.defs = tg_xcalloc(c->nfuncs + c->nassigns + 1, sizeof(*inf.defs));
 	for (size_t i = 0; i < c->nfuncs; i++) {
 		struct func *fn = &c->funcs[i];
+		const char *exit_how = exit_commits(fn);
 		bool cm = false;
 
+		if (exit_how && !has_def(&inf, fn->cls_qual)) {
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_CM;
+			d->owns = true;
+			d->line = fn->cls_line;
+			d->name = fn->cls_name;
+			d->qualname = fn->cls_qual;
+			d->how = exit_how;
+			continue;
+		}
 		for (size_t k = 0; k < fn->decos.nr && !cm; k++)
 			cm = is_cm_decorator(c, fn->decos.v[k]);
-		if (!cm && !fn->has_yield)
+		/*
+		 * A local helper is recorded owning or not: it shadows any
+		 * other definition of its name in the function using it.
+		 */
+		if (fn->nested && cm) {
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_CM;
+			d->owns = fn->owns;
+			d->line = fn->line;
+			d->name = fn->name;
+			d->qualname = fn->qualname;
+			d->target = fn->owns ? NULL : fn->wraps;
+			d->how = fn->owns ? fn->how : NULL;
+			continue;
+		}
+		if (fn->nested || (!cm && !fn->has_yield))
 			continue;
 		if (!fn->owns && !fn->wraps)
 			continue;
@@ -840,15 +1020,35 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 	for (size_t i = 0; i < c->nassigns; i++) {
 		struct assign *a = &c->assigns[i];
 
-		if (a->callee && is_factory_call(c, a->callee)) {
+		if (a->callee && !a->self_attr &&
+		    is_factory_call(c, a->callee)) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_FACTORY;
 			d->how = tg_node_last_part(a->callee, strlen(a->callee),
 						   NULL);
-		} else if (a->depends) {
+			d->target = a->class_;
+		} else if (a->callee && a->arg && !a->self_attr &&
+			   !strcmp(tg_node_last_part(a->callee,
+						     strlen(a->callee), NULL),
+				   "Depends")) {
+			/* NAME = Depends(P): an alias used as a default */
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_ALIAS;
+			d->target = a->arg;
+		} else if (a->callee && a->arg && !a->self_attr &&
+			   is_cm_decorator(c, a->callee)) {
+			/* NAME = asynccontextmanager(gen): wraps gen */
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_CM;
+			d->target = a->arg;
+		} else if (a->depends && !a->self_attr) {
 			d = &inf.defs[inf.ndefs++];
 			d->kind = TG_DEF_ALIAS;
 			d->target = a->depends;
+		} else if (a->callee && is_class_name(a->callee)) {
+			d = &inf.defs[inf.ndefs++];
+			d->kind = TG_DEF_INSTANCE;
+			d->target = a->callee;
 		} else {
 			continue;
 		}
@@ -867,10 +1067,21 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		const char *ul = tg_node_last_part(c->uses.v[i],
 						   strlen(c->uses.v[i]), NULL);
 
+		const char *dot = strchr(c->uses.v[i], '.');
+		size_t at;
+
 		if (strcmp(ql, ul))
 			add_use(c, q);
 		else
 			free(q);
+		/*
+		 * `db.session` with db imported: a use of db too, for db may
+		 * come to be an instance of another class.
+		 */
+		if (dot && tg_strmap_get(&c->imported, c->uses.v[i],
+					 (size_t)(dot - c->uses.v[i]), &at))
+			add_use(c, tg_xstrndup(c->uses.v[i],
+					       (size_t)(dot - c->uses.v[i])));
 	}
 	inf.uses = (const char **)c->uses.v;
 	inf.nuses = c->uses.nr;
@@ -888,6 +1099,8 @@ static void collect_release(struct collect *c)
 
 		free(fn->name);
 		free(fn->qualname);
+		free(fn->cls_qual);
+		free(fn->cls_name);
 		free(fn->how);
 		free(fn->wraps);
 		sv_release(&fn->decos);
@@ -903,6 +1116,8 @@ static void collect_release(struct collect *c)
 		free(c->assigns[i].name);
 		free(c->assigns[i].qualname);
 		free(c->assigns[i].callee);
+		free(c->assigns[i].class_);
+		free(c->assigns[i].arg);
 		free(c->assigns[i].depends);
 	}
 	free(c->assigns);

@@ -26,8 +26,9 @@ void tg_inferred_encode(struct tg_buf *out, const struct tg_inferred *inf,
 			unsigned flags)
 {
 	flags &= TG_INFER_INCOMPLETE;
-	if (inf->ndefs)
-		flags |= TG_INFER_HAS_DEFS;
+	for (size_t i = 0; i < inf->ndefs; i++)
+		if (inf->defs[i].kind != TG_DEF_INSTANCE)
+			flags |= TG_INFER_HAS_DEFS;
 	if (inf->nuses)
 		flags |= TG_INFER_HAS_USES;
 	tg_buf_addch(out, (int)flags);
@@ -199,7 +200,7 @@ int tg_inferred_decode(struct tg_inferred **out, const char *path,
 		b2 = get_str(&r, base);
 		t = get_str(&r, base);
 		h = get_str(&r, base);
-		if (r.bad || d->kind < TG_DEF_CM || d->kind > TG_DEF_ALIAS)
+		if (r.bad || d->kind < TG_DEF_CM || d->kind > TG_DEF_INSTANCE)
 			goto bad;
 		d->name = (char *)base + a;
 		d->qualname = (char *)base + b2;

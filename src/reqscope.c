@@ -93,6 +93,14 @@ static bool sessionish_name(const char *s)
 	return strcasestr(l, "session") || !strncasecmp(l, "db", 2);
 }
 
+/* `= SessionDep`: a default that may name `SessionDep = Depends(P)`. */
+static bool alias_default(TSNode value)
+{
+	return !ts_node_is_null(value) &&
+	       (tg_node_is(value, TG_PK_IDENTIFIER) ||
+		tg_node_is(value, TG_PK_ATTRIBUTE));
+}
+
 /* One parameter of tg_reqscope_enter(). */
 static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 			  TSNode body, bool is_async)
@@ -156,29 +164,44 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 				"Depends(%s): a request-scoped session, closed when the request ends",
 				tt);
 		free(tt);
-	} else if (!ts_node_is_null(ann) && res) {
-		TSNode a = ts_node_named_child(ann, 0);
-		struct tg_resolution r;
-		char *at;
+	} else if (res) {
+		/*
+		 * The annotation's name (an Annotated alias), then a default
+		 * naming one (`= SessionDep` with SessionDep = Depends(P)).
+		 */
+		TSNode cand[2];
 
-		if (ts_node_is_null(a) ||
-		    (!tg_node_is(a, TG_PK_IDENTIFIER) &&
-		     !tg_node_is(a, TG_PK_ATTRIBUTE)))
-			return;
-		at = tg_analyze_norm(cx, a);
-		o = tg_resolver_alias(res, cx->py->path, at, strlen(at));
-		if (!o && !tg_resolver_lookup(&r, res, cx->py->path, at,
-					      strlen(at)) &&
-		    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
-			closing = true;
-		if (o)
-			via = tg_callee_owner_desc(o);
-		else
-			via = tg_xasprintf(
-				"%s: a request-scoped session, closed when the request ends",
-				at);
-		dep = a;
-		free(at);
+		cand[0] = ts_node_is_null(ann) ? ann
+					       : ts_node_named_child(ann, 0);
+		cand[1] = alias_default(value) ? value : (TSNode){0};
+		for (int i = 0; i < 2 && !o && !closing; i++) {
+			TSNode a = cand[i];
+			struct tg_resolution r;
+			char *at;
+
+			if (ts_node_is_null(a) ||
+			    (!tg_node_is(a, TG_PK_IDENTIFIER) &&
+			     !tg_node_is(a, TG_PK_ATTRIBUTE)))
+				continue;
+			at = tg_analyze_norm(cx, a);
+			o = tg_resolver_alias(res, cx->py->path, at,
+					      strlen(at));
+			if (!o &&
+			    !tg_resolver_lookup(&r, res, cx->py->path, at,
+						strlen(at)) &&
+			    r.kind == TG_RESOLVED_ALIAS && sessionish_name(at))
+				closing = true;
+			free(via);
+			if (o)
+				via = tg_callee_owner_desc(o);
+			else
+				via = tg_xasprintf(
+					"%s: a request-scoped session, closed "
+					"when the request ends",
+					at);
+			dep = a;
+			free(at);
+		}
 	}
 	if (!o && !closing) {
 		free(via);

@@ -678,6 +678,9 @@ static void build_names(struct tg_resolver *r)
 			continue;
 		inf = file_inf(r, i);
 		for (size_t k = 0; k < inf->ndefs; k++) {
+			if (inf->defs[k].kind == TG_DEF_INSTANCE ||
+			    strstr(inf->defs[k].qualname, ".<locals>."))
+				continue; /* nor an instance, nor a local */
 			TG_ALLOC_GROW(r->refs, r->nrefs + 1, r->alloc_refs);
 			r->refs[r->nrefs].file = i;
 			r->refs[r->nrefs].def = k;
@@ -721,10 +724,54 @@ static const struct tg_def *def_named(const struct tg_inferred *inf,
  * code. Following them too would make a name's meaning through any
  * module depend on every module's record, which a check cannot read.
  */
+static enum found lookup_in(struct hit *out, struct tg_resolver *r, size_t fi,
+			    const char *c, size_t len, int hops);
+
+/*
+ * `inst.rest` where inst names an instance recorded in file fi (qualname
+ * `inst`, or any `Cls.inst` when `held`, for self.inst): look up
+ * `Target.rest` in that file as it is written there. FOUND, or UNBOUND
+ * when no instance has that name.
+ */
+static enum found through_instance(struct hit *out, struct tg_resolver *r,
+				   size_t fi, const char *inst, size_t ilen,
+				   const char *rest, size_t rlen, bool held,
+				   int hops)
+{
+	struct tg_inferred *inf = file_inf(r, fi);
+
+	for (size_t i = 0; i < inf->ndefs; i++) {
+		const struct tg_def *d = &inf->defs[i];
+		const char *q = d->qualname;
+		size_t ql = strlen(q);
+		char *t;
+		enum found res;
+
+		if (d->kind != TG_DEF_INSTANCE || !d->target)
+			continue;
+		if (held ? !(ql > ilen + 1 && q[ql - ilen - 1] == '.' &&
+			     !memcmp(q + ql - ilen, inst, ilen))
+			 : (ql != ilen || memcmp(q, inst, ilen)))
+			continue;
+		/* an instance of an instance is not followed: no cycles */
+		if (strchr(d->target, '.') == NULL &&
+		    !memcmp(d->target, inst, ilen) && !d->target[ilen])
+			return NOT_FOUND;
+		t = tg_xasprintf("%s.%.*s", d->target, (int)rlen, rest);
+		res = lookup_in(out, r, fi, t, strlen(t), hops);
+		free(t);
+		if (res == FOUND && out->def->kind == TG_DEF_INSTANCE)
+			return NOT_FOUND;
+		return res == FOUND ? FOUND : NOT_FOUND;
+	}
+	return UNBOUND;
+}
+
 static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 			    size_t fi, const char *c, size_t len, int hops)
 {
 	struct tg_inferred *inf = file_inf(r, fi);
+	enum found via;
 	const char *dot = memchr(c, '.', len);
 	size_t first = dot ? (size_t)(dot - c) : len;
 	const struct tg_def *d;
@@ -745,13 +792,27 @@ static enum found lookup_in(struct hit *out, struct tg_resolver *r,
 				return FOUND;
 			}
 		}
+		/* self.db.session: db held by the class, its method */
+		dot = memchr(rest, '.', rlen);
+		if (dot &&
+		    through_instance(out, r, fi, rest, (size_t)(dot - rest),
+				     dot + 1, rlen - (size_t)(dot - rest) - 1,
+				     true, hops) == FOUND)
+			return FOUND;
 		return NOT_FOUND;
 	}
 	if ((d = def_named(inf, c, len))) {
+		if (d->kind == TG_DEF_INSTANCE)
+			return NOT_FOUND;
 		out->file = fi;
 		out->def = d;
 		return FOUND;
 	}
+	/* db.session: a module-level instance's method */
+	if (dot &&
+	    (via = through_instance(out, r, fi, c, first, dot + 1,
+				    len - first - 1, false, hops)) != UNBOUND)
+		return via;
 	/* a local binding shadows imports and the repository */
 	for (size_t i = 0; i < inf->nlocals; i++)
 		if (strlen(inf->locals[i]) == first &&
@@ -882,6 +943,8 @@ static void resolution_of(struct tg_resolution *out, struct tg_resolver *r,
 	case TG_DEF_FACTORY:
 		out->kind = TG_RESOLVED_FACTORY;
 		break;
+	case TG_DEF_INSTANCE:
+		break;
 	case TG_DEF_ALIAS: {
 		struct hit dep;
 
@@ -986,6 +1049,24 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 		case Q_OWNER:
 			if (h.def->kind == TG_DEF_CM)
 				how = chain_how(r, h);
+			/*
+			 * sessionmaker(class_=X): its sessions are X's, and
+			 * X may end the transaction in __exit__ itself.
+			 */
+			if (h.def->kind == TG_DEF_FACTORY && h.def->target &&
+			    lookup(&dep, r, r->files[h.file].path,
+				   h.def->target, strlen(h.def->target)) &&
+			    dep.def->kind == TG_DEF_CM) {
+				char *ch = chain_how(r, dep);
+
+				if (ch)
+					how = tg_xasprintf(
+						"makes %s sessions (%s:%u, %s)",
+						dep.def->qualname,
+						r->files[dep.file].path,
+						(unsigned)dep.def->line, ch);
+				free(ch);
+			}
 			break;
 		case Q_DEPENDENCY:
 			if (h.def->kind == TG_DEF_GEN)

@@ -19,11 +19,23 @@
  *   yield it inside `with X.begin()` / `with X.begin() as name`) or wrap
  *   a call (`target`: `async with target(...) as s: yield s`), which
  *   owns iff `target` resolves to an owner (transitively);
+ *   - TG_DEF_CM also for a class whose __exit__ / __aexit__ commits
+ *     `self` or `self.<attr>` outside an except clause (qualname the
+ *     class's, `how` "commits in __exit__"), for NAME =
+ *     contextmanager(F) / asynccontextmanager(F) (`target` = F), and for
+ *     a decorated helper defined in a function at definition level
+ *     (qualname "f.<locals>.name"), owning or not, so it shadows;
  *   - TG_DEF_FACTORY: NAME = sessionmaker(...) / async_sessionmaker(...)
- *     / scoped_session(...), any import spelling;
- *   - TG_DEF_ALIAS: NAME = Annotated[T, Depends(P)] (`target` = P).
+ *     / scoped_session(...), any import spelling (`target` = its
+ *     `class_=X` argument, or NULL);
+ *   - TG_DEF_ALIAS: NAME = Annotated[T, Depends(P)] or NAME =
+ *     Depends(P) (`target` = P);
+ *   - TG_DEF_INSTANCE: NAME = Cls(...) at module level, or self.NAME =
+ *     Cls(...) in a method (qualname "Class.NAME"), Cls a capitalised
+ *     name (`target` = Cls as written).
  * - uses: callee texts used as context managers (`with X(...)`),
- *   Depends(X) targets and parameter annotation names, so the users of
+ *   Depends(X) targets, parameter annotation names and default names,
+ *   and the imported object of `obj.method` (obj), so the users of
  *   a definition can be found without parsing; a use through a renamed
  *   import (`SessionDep as Db`) also by the imported name.
  * - locals: other module-level names (defs, classes, assignments): a
@@ -46,7 +58,7 @@ struct tg_buf;
  * pre-filter or the record format can change a record made from the same
  * bytes at the same path.
  */
-#define TG_INFER_VERSION 3
+#define TG_INFER_VERSION 4
 
 /** Whether `path` is a package's `__init__.py` (re-exports live there). */
 bool tg_infer_is_package(const char *path);

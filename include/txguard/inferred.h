@@ -17,10 +17,17 @@
 struct tg_buf;
 
 enum tg_def_kind {
-	TG_DEF_CM = 1,  /* decorated context manager */
-	TG_DEF_GEN,     /* undecorated generator: a dependency */
+	TG_DEF_CM = 1,	/* decorated context manager */
+	TG_DEF_GEN,	/* undecorated generator: a dependency */
 	TG_DEF_FACTORY, /* bound to sessionmaker(...) & co */
-	TG_DEF_ALIAS,   /* bound to Annotated[..., Depends(target)] */
+	TG_DEF_ALIAS,	/* bound to Annotated[..., Depends(target)] */
+	/*
+	 * NAME = Target(...) at module level, or self.NAME = Target(...)
+	 * in a method (qualname "Cls.NAME"): an object whose methods may
+	 * own. Alone it makes no file a resolution target: it serves the
+	 * file's own queries and those reaching a file that defines more.
+	 */
+	TG_DEF_INSTANCE,
 };
 
 /** One definition; strings borrow from the tg_inferred holding it. */

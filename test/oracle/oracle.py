@@ -920,6 +920,221 @@ def script_copy_before_init():
             ("get_session yields inside AsyncSessionLocal.begin()", c)]
 
 
+CLASS_COMMIT = """\
+from sqlalchemy.orm import Session
+
+
+class AppSession(Session):
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.commit()
+        self.close()
+"""
+
+CLASS_CLOSE = """\
+from sqlalchemy.orm import Session
+
+
+class AppSession(Session):
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+"""
+
+FACTORY_OF_CLASS = """\
+from sqlalchemy.orm import sessionmaker
+
+from app.db import AppSession
+
+AppLocal = sessionmaker(class_=AppSession)
+"""
+
+
+def script_class_owner_flips():
+    """app/db.py's AppSession commits in __exit__; an unchanged user of
+    `with AppSession() as s:` in another module commits again. The class
+    then only closes, then commits again."""
+    user = _user("from app.db import AppSession", "AppSession")
+    a = _raw("app/__init__.py", "", "app/db.py", CLASS_COMMIT,
+             "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/db.py", CLASS_CLOSE,
+             "app/jobs.py", user)
+    c = _raw("app/__init__.py", "", "app/db.py", CLASS_COMMIT,
+             "app/jobs.py", user)
+    return [("AppSession commits in __exit__", a),
+            ("AppSession only closes", b),
+            ("AppSession commits in __exit__ again", c)]
+
+
+def script_class_owner_factory():
+    """sessionmaker(class_=AppSession) in app/factories.py, used in
+    app/jobs.py; AppSession, in a third module, starts committing in
+    __exit__, then only closes."""
+    user = _user("from app.factories import AppLocal", "AppLocal")
+    a = _raw("app/__init__.py", "", "app/db.py", CLASS_CLOSE,
+             "app/factories.py", FACTORY_OF_CLASS, "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/db.py", CLASS_COMMIT,
+             "app/factories.py", FACTORY_OF_CLASS, "app/jobs.py", user)
+    c = _raw("app/__init__.py", "", "app/db.py", CLASS_CLOSE,
+             "app/factories.py", FACTORY_OF_CLASS, "app/jobs.py", user)
+    return [("AppLocal makes AppSession sessions, which only close", a),
+            ("AppSession commits in __exit__", b),
+            ("AppSession only closes again", c)]
+
+
+DATABASE = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+
+class Database:
+    def __init__(self):
+        self.factory = sessionmaker()
+
+    @contextmanager
+    def session(self):
+        with self.factory() as s:
+            yield s
+            BODY
+
+
+class ReadOnly:
+    @contextmanager
+    def session(self):
+        yield None
+
+
+db = CLASS()
+"""
+
+
+def _database(body, cls):
+    return DATABASE.replace("BODY", body).replace("CLASS", cls)
+
+
+def script_owner_method_flips():
+    """app/db.py's module-level db = Database(); Database.session flips
+    between closing and committing after its yield, and db comes to be
+    an instance of another class; an unchanged user in another module
+    commits inside `with db.session() as s:`."""
+    user = _user("from app.db import db", "db.session")
+    a = _raw("app/__init__.py", "", "app/db.py",
+             _database("pass", "Database"), "app/jobs.py", user)
+    b = _raw("app/__init__.py", "", "app/db.py",
+             _database("s.commit()", "Database"), "app/jobs.py", user)
+    c = _raw("app/__init__.py", "", "app/db.py",
+             _database("s.commit()", "ReadOnly"), "app/jobs.py", user)
+    d = _raw("app/__init__.py", "", "app/db.py",
+             _database("s.commit()", "Database"), "app/jobs.py", user)
+    return [("Database.session only closes", a),
+            ("Database.session commits after its yield", b),
+            ("db is a ReadOnly", c),
+            ("db is a Database again", d)]
+
+
+GEN_MADE_CM = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+SessionLocal = sessionmaker()
+
+
+def get_db():
+    with SessionLocal() as s:
+        yield s
+        BODY
+
+
+get_db_ctx = contextmanager(get_db)
+"""
+
+
+def script_call_made_owner():
+    """get_db_ctx = contextmanager(get_db) in app/deps.py; get_db starts
+    committing after its yield, then only closes; an unchanged user in
+    another module commits inside `with get_db_ctx() as s:`."""
+    user = _user("from app.deps import get_db_ctx", "get_db_ctx")
+    steps = []
+    for body, what in (("pass", "get_db only closes"),
+                       ("s.commit()", "get_db commits after its yield"),
+                       ("pass", "get_db only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/deps.py",
+                                 GEN_MADE_CM.replace("BODY", body),
+                                 "app/jobs.py", user)))
+    return steps
+
+
+LOCAL_HELPER = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+from app.db import unit
+
+SessionLocal = sessionmaker()
+
+
+def save(x):
+    @contextmanager
+    def unit():
+        with SessionLocal() as s:
+            yield s
+            BODY
+
+    with unit() as s:
+        s.add(x)
+        s.commit()
+"""
+
+
+def script_local_owner():
+    """A function defines its own unit() helper, which shadows the
+    committing one it imports; the local helper starts committing, then
+    only closes again."""
+    db = CM_COMMIT.replace("get_session", "unit")
+    steps = []
+    for body, what in (("pass", "the local unit() only closes"),
+                       ("s.commit()", "the local unit() commits"),
+                       ("pass", "the local unit() only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py", db,
+                                 "app/jobs.py",
+                                 LOCAL_HELPER.replace("BODY", body))))
+    return steps
+
+
+DEPENDS_DEFAULT = """\
+from fastapi import Depends
+
+from app.db import get_db
+
+DbDefault = Depends(get_db)
+"""
+
+ROUTE_DEFAULT = """\
+from app.deps import DbDefault
+
+
+def create(item, db=DbDefault):
+    db.add(item)
+    db.commit()
+"""
+
+
+def script_depends_default():
+    """DbDefault = Depends(get_db) in app/deps.py, used as a default in
+    app/routes.py; get_db starts committing after its yield, then only
+    closes again."""
+    steps = []
+    for db, what in ((DEP_CLOSE, "get_db only closes"),
+                     (DEP_COMMIT, "get_db commits after its yield"),
+                     (DEP_CLOSE, "get_db only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py", db,
+                                 "app/deps.py", DEPENDS_DEFAULT,
+                                 "app/routes.py", ROUTE_DEFAULT)))
+    return steps
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -935,6 +1150,12 @@ SCRIPTS = {
     "rename-to-imported": script_rename_to_imported,
     "copy-before-init": script_copy_before_init,
     "copy-unshared": script_copy_unshared,
+    "class-owner-flips": script_class_owner_flips,
+    "class-owner-factory": script_class_owner_factory,
+    "owner-method-flips": script_owner_method_flips,
+    "call-made-owner": script_call_made_owner,
+    "local-owner": script_local_owner,
+    "depends-default": script_depends_default,
 }
 
 

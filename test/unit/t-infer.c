@@ -424,6 +424,197 @@ static void test_factories_and_aliases(void **state)
 	tg_inferred_free(inf);
 }
 
+static void test_class_owners(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_inferred *inf;
+	static const char db[] =
+		"from sqlalchemy.orm import Session, sessionmaker\n" /* 1 */
+		"class Committing(Session):\n"			     /* 2 */
+		"    def __exit__(self, t, e, tb):\n"		     /* 3 */
+		"        if t is None:\n"			     /* 4 */
+		"            self.commit()\n"			     /* 5 */
+		"class Closing(Session):\n"			     /* 6 */
+		"    def __exit__(self, t, e, tb):\n"		     /* 7 */
+		"        self.close()\n"			     /* 8 */
+		"class OnErrorOnly(Session):\n"			     /* 9 */
+		"    async def __aexit__(self, t, e, tb):\n"	     /* 10 */
+		"        try:\n"				     /* 11 */
+		"            await self.flush()\n"		     /* 12 */
+		"        except Exception:\n"			     /* 13 */
+		"            await self.commit()\n"		     /* 14 */
+		"class Uow:\n"					     /* 15 */
+		"    async def __aexit__(self, t, e, tb):\n"	     /* 16 */
+		"        await self.session.commit()\n"		     /* 17 */
+		"    def commit(self):\n"			     /* 18 */
+		"        other.commit()\n"			     /* 19 */
+		"class NotExit:\n"				     /* 20 */
+		"    def close(self):\n"			     /* 21 */
+		"        self.commit()\n"			     /* 22 */
+		"Local = sessionmaker(class_=Committing)\n"	     /* 23 */
+		"Plain = sessionmaker(bind=engine)\n"		     /* 24 */
+		"def f():\n"					     /* 25 */
+		"    class Hidden(Session):\n"			     /* 26 */
+		"        def __exit__(self, t, e, tb):\n"	     /* 27 */
+		"            self.commit()\n";			     /* 28 */
+
+	(void)state;
+	inf = infer("app/db.py", db);
+	assert_int_equal(def(inf, "Committing")->kind, TG_DEF_CM);
+	assert_true(def(inf, "Committing")->owns);
+	assert_int_equal(def(inf, "Committing")->line, 2);
+	assert_string_equal(def(inf, "Committing")->how, "commits in __exit__");
+	assert_null(def(inf, "Closing"));
+	assert_null(def(inf, "OnErrorOnly"));
+	assert_string_equal(def(inf, "Uow")->how, "commits in __aexit__");
+	assert_null(def(inf, "Uow.commit"));
+	assert_null(def(inf, "NotExit"));
+	assert_null(def(inf, "Hidden"));
+	assert_null(def(inf, "f.Hidden"));
+	assert_string_equal(def(inf, "Local")->target, "Committing");
+	assert_null(def(inf, "Plain")->target);
+	tg_inferred_free(inf);
+
+	add(r, "app/db.py", db);
+	add(r, "app/jobs.py", "from app.db import Committing, Local\n");
+	o = owner(r, "app/jobs.py", "Committing");
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/db.py:2");
+	assert_string_equal(o->how, "commits in __exit__");
+	o = owner(r, "app/jobs.py", "Local");
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/db.py:23");
+	assert_string_equal(o->how, "makes Committing sessions (app/db.py:2, "
+				    "commits in __exit__)");
+	assert_null(owner(r, "app/jobs.py", "Closing"));
+	tg_resolver_free(r);
+}
+
+static void test_owner_methods_on_instances(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_inferred *inf;
+	struct tg_buf b = TG_BUF_INIT;
+	static const char db[] =
+		"from contextlib import contextmanager\n" /* 1 */
+		"class Database:\n"			  /* 2 */
+		"    @contextmanager\n"			  /* 3 */
+		"    def session(self):\n"		  /* 4 */
+		"        s = make()\n"			  /* 5 */
+		"        yield s\n"			  /* 6 */
+		"        s.commit()\n"			  /* 7 */
+		"    @contextmanager\n"			  /* 8 */
+		"    def reader(self):\n"		  /* 9 */
+		"        yield make()\n"		  /* 10 */
+		"db = Database()\n"			  /* 11 */
+		"loop = db\n"				  /* 12 */
+		"Self = Self()\n";			  /* 13 */
+	static const char svc[] = "from app.db import Database, db\n"
+				  "class Service:\n"
+				  "    def __init__(self):\n"
+				  "        self.db = Database()\n"
+				  "        self.factory = sessionmaker()\n"
+				  "    def run(self):\n"
+				  "        with db.session() as s:\n"
+				  "            pass\n";
+
+	(void)state;
+	inf = infer("app/db.py", db);
+	assert_int_equal(def(inf, "db")->kind, TG_DEF_INSTANCE);
+	assert_string_equal(def(inf, "db")->target, "Database");
+	assert_null(def(inf, "loop"));
+	tg_inferred_free(inf);
+	inf = infer("app/svc.py", svc);
+	assert_int_equal(def(inf, "Service.db")->kind, TG_DEF_INSTANCE);
+	assert_null(def(inf, "Service.factory"));
+	assert_true(uses(inf, "db.session"));
+	assert_true(uses(inf, "db"));
+	tg_inferred_free(inf);
+
+	/* instances alone make no file a resolution target */
+	record(&b, "app/only.py", "db = Database()\n");
+	assert_false(tg_inferred_is_target("app/only.py", b.ptr, b.len));
+	tg_buf_release(&b);
+
+	add(r, "app/db.py", db);
+	add(r, "app/svc.py", svc);
+	o = owner(r, "app/svc.py", "db.session");
+	assert_non_null(o);
+	assert_string_equal(o->name, "Database.session");
+	assert_string_equal(o->where, "app/db.py:4");
+	o = owner(r, "app/svc.py", "self.db.session");
+	assert_non_null(o);
+	assert_string_equal(o->name, "Database.session");
+	assert_null(owner(r, "app/svc.py", "db.reader"));
+	assert_null(owner(r, "app/svc.py", "self.db.reader"));
+	assert_null(owner(r, "app/svc.py", "self.factory.session"));
+	assert_null(owner(r, "app/db.py", "Self.session"));
+	assert_null(owner(r, "app/db.py", "db"));
+	tg_resolver_free(r);
+}
+
+static void test_owners_made_by_a_call(void **state)
+{
+	struct tg_resolver *r = tg_resolver_new();
+	const struct tg_owner *o;
+	struct tg_inferred *inf;
+	static const char deps[] =
+		"import contextlib as cl\n"			/* 1 */
+		"def get_db():\n"				/* 2 */
+		"    db = make()\n"				/* 3 */
+		"    yield db\n"				/* 4 */
+		"    db.commit()\n"				/* 5 */
+		"def reader():\n"				/* 6 */
+		"    yield make()\n"				/* 7 */
+		"get_db_ctx = cl.asynccontextmanager(get_db)\n" /* 8 */
+		"reader_ctx = cl.contextmanager(reader)\n"	/* 9 */
+		"other = functools.partial(get_db)\n";		/* 10 */
+
+	(void)state;
+	inf = infer("app/deps.py", deps);
+	assert_int_equal(def(inf, "get_db_ctx")->kind, TG_DEF_CM);
+	assert_false(def(inf, "get_db_ctx")->owns);
+	assert_string_equal(def(inf, "get_db_ctx")->target, "get_db");
+	assert_string_equal(def(inf, "reader_ctx")->target, "reader");
+	assert_null(def(inf, "other"));
+	tg_inferred_free(inf);
+
+	add(r, "app/deps.py", deps);
+	add(r, "app/jobs.py", "from app.deps import get_db_ctx, reader_ctx\n");
+	o = owner(r, "app/jobs.py", "get_db_ctx");
+	assert_non_null(o);
+	assert_string_equal(o->where, "app/deps.py:8");
+	assert_string_equal(o->how, "wraps get_db (app/deps.py:2, commits "
+				    "after yield)");
+	assert_null(owner(r, "app/jobs.py", "reader_ctx"));
+	tg_resolver_free(r);
+}
+
+static void test_depends_aliases_as_defaults(void **state)
+{
+	struct tg_inferred *inf =
+		infer("app/deps.py",
+		      "import fastapi\n"
+		      "from fastapi import Depends\n"
+		      "SessionDep = Depends(get_session)\n"
+		      "DbDep = fastapi.Depends(db.get_db)\n"
+		      "Bare = Depends()\n"
+		      "def route(a, s=SessionDep, t: int = DbDep, u=None):\n"
+		      "    pass\n");
+
+	(void)state;
+	assert_int_equal(def(inf, "SessionDep")->kind, TG_DEF_ALIAS);
+	assert_string_equal(def(inf, "SessionDep")->target, "get_session");
+	assert_string_equal(def(inf, "DbDep")->target, "db.get_db");
+	assert_true(!def(inf, "Bare") ||
+		    def(inf, "Bare")->kind != TG_DEF_ALIAS);
+	assert_true(uses(inf, "SessionDep"));
+	assert_true(uses(inf, "DbDep"));
+	tg_inferred_free(inf);
+}
+
 static void test_uses(void **state)
 {
 	struct tg_inferred *inf = infer(
@@ -1507,6 +1698,10 @@ int main(void)
 		cmocka_unit_test(test_decorator_spellings),
 		cmocka_unit_test(test_dependencies),
 		cmocka_unit_test(test_factories_and_aliases),
+		cmocka_unit_test(test_class_owners),
+		cmocka_unit_test(test_owner_methods_on_instances),
+		cmocka_unit_test(test_owners_made_by_a_call),
+		cmocka_unit_test(test_depends_aliases_as_defaults),
 		cmocka_unit_test(test_uses),
 		cmocka_unit_test(test_resolve_through_imports),
 		cmocka_unit_test(test_same_name_two_modules),
