@@ -114,38 +114,24 @@ out:
 static void first_error(const struct tg_pyfile *py, uint32_t *line,
 			uint32_t *col)
 {
-	TSTreeCursor cur = ts_tree_cursor_new(ts_tree_root_node(py->tree));
+	TSNode n;
 	TSPoint at = { 0, 0 };
 
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&cur);
-		bool inner = !strcmp(ts_node_type(n), "ERROR");
+	if (tg_node_find_error(ts_tree_root_node(py->tree), true, &n)) {
+		at = ts_node_start_point(n);
+		for (uint32_t i = 0; !ts_node_is_missing(n) &&
+				     i < ts_node_child_count(n); i++) {
+			TSNode c = ts_node_child(n, i);
+			const char *t = ts_node_type(c);
+			size_t l = strlen(t);
 
-		for (uint32_t i = 0; inner && i < ts_node_child_count(n); i++)
-			inner = !ts_node_has_error(ts_node_child(n, i));
-		if (ts_node_is_missing(n) || inner) {
-			at = ts_node_start_point(n);
-			for (uint32_t i = 0; inner && i < ts_node_child_count(n); i++) {
-				TSNode c = ts_node_child(n, i);
-				const char *t = ts_node_type(c);
-				size_t l = strlen(t);
-
-				if (!(l > 10 && !strcmp(t + l - 10, "_statement")) &&
-				    !(l > 11 && !strcmp(t + l - 11, "_definition"))) {
-					at = ts_node_start_point(c);
-					break;
-				}
+			if (!(l > 10 && !strcmp(t + l - 10, "_statement")) &&
+			    !(l > 11 && !strcmp(t + l - 11, "_definition"))) {
+				at = ts_node_start_point(c);
+				break;
 			}
-			break;
 		}
-		if (ts_node_has_error(n) && ts_tree_cursor_goto_first_child(&cur))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&cur))
-			if (!ts_tree_cursor_goto_parent(&cur))
-				goto out;
 	}
-out:
-	ts_tree_cursor_delete(&cur);
 	*line = at.row + 1;
 	*col = at.column + 1;
 }

@@ -66,3 +66,40 @@ bool tg_node_callee_is(const struct tg_pyfile *py, TSNode call,
 	l = tg_node_last_part(s, len, &n);
 	return tg_node_text_is(l, n, name);
 }
+
+/* ts_builtin_sym_error: an error node in every grammar */
+#define TG_SYM_ERROR ((TSSymbol)-1)
+
+static bool holds_error(TSNode n)
+{
+	for (uint32_t i = 0; i < ts_node_child_count(n); i++)
+		if (ts_node_has_error(ts_node_child(n, i)))
+			return true;
+	return false;
+}
+
+bool tg_node_find_error(TSNode root, bool innermost, TSNode *out)
+{
+	TSTreeCursor cur = ts_tree_cursor_new(root);
+	bool found = false;
+
+	for (;;) {
+		TSNode n = ts_tree_cursor_current_node(&cur);
+
+		if (ts_node_is_missing(n) ||
+		    (ts_node_symbol(n) == TG_SYM_ERROR &&
+		     !(innermost && holds_error(n)))) {
+			*out = n;
+			found = true;
+			break;
+		}
+		if (ts_node_has_error(n) && ts_tree_cursor_goto_first_child(&cur))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&cur))
+			if (!ts_tree_cursor_goto_parent(&cur))
+				goto out;
+	}
+out:
+	ts_tree_cursor_delete(&cur);
+	return found;
+}

@@ -369,3 +369,31 @@ void tg_out_add_summary(struct tg_buf *b, const struct tg_report *r,
 		tg_buf_addstr(b,
 			      "txguard: fix the findings above, or suppress one with '# txguard: ignore[RULE]'\n");
 }
+
+int tg_out_lines(FILE *fp, const struct tg_report *r,
+		 const struct tg_out_opts *opts,
+		 void (*add)(struct tg_buf *b, const struct tg_finding *f,
+			     const struct tg_out_opts *opts, void *ctx),
+		 void *ctx)
+{
+	struct tg_buf b = TG_BUF_INIT;
+	size_t shown = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < r->findings.nr; i++) {
+		const struct tg_finding *f = &r->findings.v[i];
+
+		if (f->status != TG_STATUS_NEW && !opts->all)
+			continue;
+		add(&b, f, opts, ctx);
+		shown++;
+		if (b.len >= 64 * 1024 && tg_out_flush(fp, &b) < 0)
+			ret = TG_EIO;
+	}
+	if (!(opts->quiet && !shown && !r->nnotices && !r->blocked))
+		tg_out_add_summary(&b, r, opts);
+	if (tg_out_flush(fp, &b) < 0)
+		ret = TG_EIO;
+	tg_buf_release(&b);
+	return ret;
+}

@@ -116,29 +116,16 @@ static void add_finding(struct tg_buf *b, const struct tg_finding *f,
 	tg_buf_addch(b, '\n');
 }
 
+static void add_one(struct tg_buf *b, const struct tg_finding *f,
+		    const struct tg_out_opts *opts, void *ctx)
+{
+	add_finding(b, f, ctx, opts);
+}
+
 int tg_out_text(FILE *fp, const struct tg_report *r,
 		const struct tg_out_opts *opts)
 {
-	struct tg_buf b = TG_BUF_INIT;
 	struct style st = { opts->color };
-	size_t shown = 0;
-	int ret = 0;
 
-	for (size_t i = 0; i < r->findings.nr; i++) {
-		const struct tg_finding *f = &r->findings.v[i];
-
-		if (f->status != TG_STATUS_NEW && !opts->all)
-			continue;
-		add_finding(&b, f, &st, opts);
-		shown++;
-		if (b.len >= 64 * 1024 && tg_out_flush(fp, &b) < 0)
-			ret = TG_EIO;
-	}
-	if (!(opts->quiet && !shown && !r->nnotices && !r->blocked))
-		tg_out_add_summary(&b, r, opts);
-	if (tg_out_flush(fp, &b) < 0)
-		ret = TG_EIO;
-	tg_buf_release(&b);
-	return ret;
+	return tg_out_lines(fp, r, opts, add_one, &st);
 }
-

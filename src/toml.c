@@ -6,6 +6,7 @@
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
+#include "txguard/node.h"
 #include "txguard/toml.h"
 
 #include <tree_sitter/api.h>
@@ -239,31 +240,6 @@ static void walk_pairs(struct walk *w, TSNode parent, char **prefix,
 	}
 }
 
-/* The first error or missing node, depth first, iteratively. */
-static bool find_error(TSNode root, TSNode *bad)
-{
-	TSTreeCursor cur = ts_tree_cursor_new(root);
-	bool found = false;
-
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&cur);
-
-		if (!strcmp(ts_node_type(n), "ERROR") || ts_node_is_missing(n)) {
-			*bad = n;
-			found = true;
-			break;
-		}
-		if (ts_node_has_error(n) && ts_tree_cursor_goto_first_child(&cur))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&cur))
-			if (!ts_tree_cursor_goto_parent(&cur))
-				goto out;
-	}
-out:
-	ts_tree_cursor_delete(&cur);
-	return found;
-}
-
 static int check_duplicates(const struct tg_toml *t, const char *name)
 {
 	for (size_t i = 0; i < t->nr; i++)
@@ -304,7 +280,7 @@ int tg_toml_parse(struct tg_toml *out, const char *name, const char *text,
 	if (err)
 		goto out;
 	root = ts_tree_root_node(tree);
-	if (find_error(root, &bad)) {
+	if (tg_node_find_error(root, false, &bad)) {
 		err = tg_error_set(TG_EPARSE, "%s:%d:%u: TOML syntax error", name,
 				   line_of(bad), ts_node_start_point(bad).column + 1);
 		goto out;

@@ -76,4 +76,11 @@ static inline bool tg_node_is_async(TSNode n)
 	       tg_node_kind(ts_node_child(n, 0)) == TG_PK_ASYNC;
 }
 
+/**
+ * The first node under `root`, depth first (iteratively), that is a
+ * missing token or an error node; with `innermost`, an error node that
+ * holds no other error. Works on a tree of any grammar. False if none.
+ */
+bool tg_node_find_error(TSNode root, bool innermost, TSNode *out);
+
 #endif

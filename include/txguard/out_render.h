@@ -73,4 +73,18 @@ void tg_out_add_summary(struct tg_buf *b, const struct tg_report *r,
 /** Write what `b` holds and empty it. 0, or TG_EIO (not set). */
 int tg_out_flush(FILE *fp, struct tg_buf *b);
 
+struct tg_finding;
+
+/**
+ * The text formats' one writer: each finding shown (new ones, or all
+ * with --all) through `add`, flushed every 64 KiB, then the notices and
+ * the summary (none when --quiet and there is nothing to say).
+ * 0, or TG_EIO.
+ */
+int tg_out_lines(FILE *fp, const struct tg_report *r,
+		 const struct tg_out_opts *opts,
+		 void (*add)(struct tg_buf *b, const struct tg_finding *f,
+			     const struct tg_out_opts *opts, void *ctx),
+		 void *ctx);
+
 #endif
