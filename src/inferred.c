@@ -48,6 +48,10 @@ void tg_inferred_encode(struct tg_buf *out, const struct tg_inferred *inf,
 		put_str(out, d->qualname);
 		put_str(out, d->target);
 		put_str(out, d->how);
+		put_str(out, d->param);
+		put_varint(out, (uint32_t)(d->param_index + 1));
+		put_str(out, d->arg);
+		put_str(out, d->guard);
 	}
 	put_varint(out, (uint32_t)inf->nuses);
 	for (size_t i = 0; i < inf->nuses; i++)
@@ -191,7 +195,7 @@ int tg_inferred_decode(struct tg_inferred **out, const char *path,
 	inf->ndefs = n;
 	for (uint32_t i = 0; i < n; i++) {
 		struct tg_def *d = &inf->defs[i];
-		size_t a, b2, t, h;
+		size_t a, b2, t, h, pa, ar, g;
 
 		d->kind = get_u8(&r);
 		d->owns = get_u8(&r) != 0;
@@ -200,12 +204,19 @@ int tg_inferred_decode(struct tg_inferred **out, const char *path,
 		b2 = get_str(&r, base);
 		t = get_str(&r, base);
 		h = get_str(&r, base);
-		if (r.bad || d->kind < TG_DEF_CM || d->kind > TG_DEF_INSTANCE)
+		pa = get_str(&r, base);
+		d->param_index = (int32_t)get_varint(&r) - 1;
+		ar = get_str(&r, base);
+		g = get_str(&r, base);
+		if (r.bad || d->kind < TG_DEF_CM || d->kind > TG_DEF_DECORATOR)
 			goto bad;
 		d->name = (char *)base + a;
 		d->qualname = (char *)base + b2;
 		d->target = base[t] ? (char *)base + t : NULL;
 		d->how = base[h] ? (char *)base + h : NULL;
+		d->param = base[pa] ? (char *)base + pa : NULL;
+		d->arg = base[ar] ? (char *)base + ar : NULL;
+		d->guard = base[g] ? (char *)base + g : NULL;
 	}
 	for (int pass = 0; pass < 2; pass++) {
 		const char ***v = pass ? &inf->locals : &inf->uses;
@@ -254,6 +265,9 @@ int tg_inferred_decode(struct tg_inferred **out, const char *path,
 			REBASE(inf->defs[i].qualname);
 			REBASE(inf->defs[i].target);
 			REBASE(inf->defs[i].how);
+			REBASE(inf->defs[i].param);
+			REBASE(inf->defs[i].arg);
+			REBASE(inf->defs[i].guard);
 		}
 		for (size_t i = 0; i < inf->nuses; i++)
 			REBASE(inf->uses[i]);
@@ -292,11 +306,19 @@ void tg_inferred_free(struct tg_inferred *inf)
 
 /* ---- changed definitions ---------------------------------------------- */
 
+static bool same_str(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
 static bool same_def(const struct tg_def *a, const struct tg_def *b)
 {
 	return a->kind == b->kind && a->owns == b->owns &&
 	       !strcmp(a->qualname, b->qualname) &&
-	       !strcmp(a->target ? a->target : "", b->target ? b->target : "");
+	       same_str(a->target, b->target) &&
+	       same_str(a->param, b->param) &&
+	       a->param_index == b->param_index &&
+	       same_str(a->arg, b->arg) && same_str(a->guard, b->guard);
 }
 
 static void push_name(char ***names, size_t *nr, size_t *alloc,

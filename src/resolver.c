@@ -944,6 +944,8 @@ static void resolution_of(struct tg_resolution *out, struct tg_resolver *r,
 		out->kind = TG_RESOLVED_FACTORY;
 		break;
 	case TG_DEF_INSTANCE:
+	case TG_DEF_COMMITS:
+	case TG_DEF_DECORATOR:
 		break;
 	case TG_DEF_ALIAS: {
 		struct hit dep;

@@ -58,7 +58,7 @@ struct tg_buf;
  * pre-filter or the record format can change a record made from the same
  * bytes at the same path.
  */
-#define TG_INFER_VERSION 4
+#define TG_INFER_VERSION 5
 
 /** Whether `path` is a package's `__init__.py` (re-exports live there). */
 bool tg_infer_is_package(const char *path);

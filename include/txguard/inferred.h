@@ -28,6 +28,18 @@ enum tg_def_kind {
 	 * file's own queries and those reaching a file that defines more.
 	 */
 	TG_DEF_INSTANCE,
+	/*
+	 * A function or method ("Cls.meth") that commits, rolls back or
+	 * hands to background work the parameter `param` (index
+	 * `param_index`), itself or through the call `target` (which gets
+	 * it as argument `arg`).
+	 */
+	TG_DEF_COMMITS,
+	/*
+	 * A decorator whose wrapper opens the owner `target` and passes the
+	 * session to the wrapped function as `param` (index `param_index`).
+	 */
+	TG_DEF_DECORATOR,
 };
 
 /** One definition; strings borrow from the tg_inferred holding it. */
@@ -36,6 +48,26 @@ struct tg_def {
 	const char *qualname; /* "get_db", "Svc.session" */
 	const char *target;   /* wrapped callee / Depends target, or NULL */
 	const char *how;      /* "commits after yield", or NULL */
+	/*
+	 * The parameter a definition concerns (TG_DEF_COMMITS,
+	 * TG_DEF_DECORATOR), or NULL; its 0-based index among the
+	 * positional parameters (self included), or -1 for keyword-only.
+	 */
+	const char *param;
+	int32_t param_index;
+	/*
+	 * How the callee `target` receives the parameter: "2" (third
+	 * positional) or a keyword ("session"), or NULL.
+	 */
+	const char *arg;
+	/*
+	 * When the definition holds only for some arguments of its calls:
+	 * "[!]NAME:INDEX:D", true when parameter NAME (positional index
+	 * INDEX, -1 for keyword-only) is truthy ("!": falsy); D is the
+	 * default's truthiness, 't', 'f', or '-' (no literal default).
+	 * NULL when it always holds.
+	 */
+	const char *guard;
 	uint32_t line;        /* 1-based line of the def / assignment */
 	enum tg_def_kind kind;
 	bool owns;            /* owns by itself (CM/GEN) */
