@@ -139,6 +139,15 @@ static void init_kinds(void)
 		{ "aliased_import", TG_PK_ALIASED_IMPORT },
 		{ "decorator", TG_PK_DECORATOR },
 		{ "type", TG_PK_TYPE },
+		{ "else_clause", TG_PK_ELSE },
+		{ "elif_clause", TG_PK_ELIF },
+		{ "conditional_expression", TG_PK_CONDITIONAL },
+		{ "not_operator", TG_PK_NOT },
+		{ "list_splat", TG_PK_LIST_SPLAT },
+		{ "list_splat_pattern", TG_PK_LIST_SPLAT },
+		{ "dictionary_splat", TG_PK_DICT_SPLAT },
+		{ "dictionary_splat_pattern", TG_PK_DICT_SPLAT },
+		{ "keyword_separator", TG_PK_KW_SEPARATOR },
 	};
 	/* keywords: they share names with nodes ("lambda"), so apart */
 	static const struct {
@@ -233,6 +242,9 @@ static void init_fields(void)
 		[TG_F_VALUE] = "value",
 		[TG_F_DEFINITION] = "definition",
 		[TG_F_MODULE_NAME] = "module_name",
+		[TG_F_CONSEQUENCE] = "consequence",
+		[TG_F_ALTERNATIVE] = "alternative",
+		[TG_F_ARGUMENT] = "argument",
 	};
 	const TSLanguage *lang = tree_sitter_python();
 

@@ -108,6 +108,13 @@ enum tg_pykind {
 	TG_PK_TYPE,          /* a parameter's annotation */
 	TG_PK_ASYNC,         /* the keyword */
 	TG_PK_FROM,          /* the keyword (`yield from`) */
+	TG_PK_ELSE,          /* else_clause */
+	TG_PK_ELIF,          /* elif_clause */
+	TG_PK_CONDITIONAL,   /* conditional_expression: `a if c else b` */
+	TG_PK_NOT,           /* not_operator */
+	TG_PK_LIST_SPLAT,    /* `*x` in a call or a parameter list */
+	TG_PK_DICT_SPLAT,    /* `**x` in a call or a parameter list */
+	TG_PK_KW_SEPARATOR,  /* a bare `*` in a parameter list */
 	TG_PK_COUNT,
 	TG_PK_MASK = 0xff,
 	TG_PK_SIMPLE = 0x100,
@@ -136,6 +143,9 @@ enum tg_pyfield {
 	TG_F_VALUE,
 	TG_F_DEFINITION,
 	TG_F_MODULE_NAME,
+	TG_F_CONSEQUENCE,
+	TG_F_ALTERNATIVE,
+	TG_F_ARGUMENT,
 	TG_F_COUNT,
 };
 
