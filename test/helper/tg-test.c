@@ -5,6 +5,7 @@
  *                   [--factory NAME]... FILE...
  *   tg-test units FILE
  *   tg-test changed FILE OLDSTART,OLDLINES,NEWSTART,NEWLINES...
+ *   tg-test infer FILE
  *
  * analyze prints `PATH:LINE: RULE` per finding that is not suppressed,
  * sorted; --long adds the unit, call text, owner text, fingerprint and
@@ -12,7 +13,8 @@
  * resolver (infer.h), so owners, dependencies, aliases and factories
  * defined in one file resolve in the others through their imports;
  * module names come from the paths as given. Exit 2 with a message on
- * any error.
+ * any error. infer prints the definitions of FILE's inference record,
+ * one per line: kind, qualname, line, then the fields that are set.
  */
 #include "txguard/common.h"
 #include "txguard/analyze.h"
@@ -250,12 +252,59 @@ static int cmd_changed(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_infer(int argc, char **argv)
+{
+	static const char *const kinds[] = { "?",     "cm",	 "gen",
+					     "factory", "alias", "instance",
+					     "commits", "decorator" };
+	struct tg_pyfile *py = NULL;
+	struct tg_units units;
+	struct tg_buf rec = TG_BUF_INIT;
+	struct tg_inferred *inf;
+
+	if (argc != 1)
+		return die("%s", "usage: tg-test infer FILE");
+	if (load(&py, &units, argv[0]) < 0)
+		return die("%s", tg_error_last());
+	tg_infer_pyfile(&rec, py);
+	if (tg_inferred_decode(&inf, argv[0], rec.ptr, rec.len) < 0) {
+		tg_buf_release(&rec);
+		tg_units_release(&units);
+		tg_pyfile_free(py);
+		return die("%s", tg_error_last());
+	}
+	for (size_t i = 0; i < inf->ndefs; i++) {
+		const struct tg_def *d = &inf->defs[i];
+
+		printf("%s %s:%u%s", kinds[d->kind], d->qualname,
+		       (unsigned)d->line, d->owns ? " owns" : "");
+		if (d->target)
+			printf(" target=%s", d->target);
+		if (d->how)
+			printf(" how=%s", d->how);
+		if (d->param)
+			printf(" param=%s#%d", d->param, (int)d->param_index);
+		if (d->arg)
+			printf(" arg=%s", d->arg);
+		if (d->guard)
+			printf(" guard=%s", d->guard);
+		putchar('\n');
+	}
+	for (size_t i = 0; i < inf->nuses; i++)
+		printf("use %s\n", inf->uses[i]);
+	tg_inferred_free(inf);
+	tg_buf_release(&rec);
+	tg_units_release(&units);
+	tg_pyfile_free(py);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
 
 	if (argc < 2)
-		return die("%s", "usage: tg-test (analyze|units|changed) ...");
+		return die("%s", "usage: tg-test (analyze|units|changed|infer) ...");
 	/* the config reader (--config) parses with libgit2 */
 	git_libgit2_init();
 	if (!strcmp(argv[1], "analyze"))
@@ -264,6 +313,8 @@ int main(int argc, char **argv)
 		ret = cmd_units(argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "changed"))
 		ret = cmd_changed(argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "infer"))
+		ret = cmd_infer(argc - 2, argv + 2);
 	else
 		ret = die("unknown command '%s'", argv[1]);
 	git_libgit2_shutdown();
