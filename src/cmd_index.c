@@ -82,7 +82,7 @@ int cmd_index(int argc, const char **argv)
 		}
 		kept = st->written || st->cache_valid;
 
-		printf("txguard: owner index of %s: %zu Python file%s, %zu defining owners, dependencies, aliases or factories; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
+		printf("txguard: owner index of %s: %zu Python file%s, %zu defining owners, dependencies, aliases, factories or committing functions; %zu already indexed, %zu read, %zu parsed, in %.0f ms; %s%s\n",
 		       rev ? rev : "the index", st->files,
 		       st->files == 1 ? "" : "s", defs, st->cached,
 		       st->read, st->parsed, now_ms() - start,

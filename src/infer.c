@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/argsel.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
@@ -69,6 +70,13 @@ bool tg_infer_wanted(const char *path, const char *src, size_t len)
 		"commit", "rollback", "add_task", "BackgroundTask",
 		"create_task", "ensure_future", "run_in_executor", "submit",
 		"to_thread", "Thread", "Timer", "Process",
+		/*
+		 * What a function passing its session on to one that commits
+		 * it needs: its summary must be recorded. Such a function
+		 * takes or passes a session by a name or annotation like these.
+		 */
+		"(session", "session,", "session)", "=session", "Session,",
+		"Session)", "Session =", "(db", "db,", "db)", "=db",
 	};
 	size_t plen = path ? strlen(path) : 0;
 
@@ -177,6 +185,18 @@ static void sv_release(struct strvec *sv)
 struct namepos {
 	char *name;
 	uint32_t pos;
+	char *guard; /* commits: the parameter test it runs under, or NULL */
+};
+
+/*
+ * A parameter a function commits or rolls back (`verb`), or passes to
+ * `target` as argument `arg` ("0", "session"), under `guard`.
+ */
+struct psite {
+	const struct tg_param *param;
+	const char *verb; /* "commit", "rollback", or NULL: passed on */
+	char *target, *arg, *guard;
+	uint32_t line;
 };
 
 struct func {
@@ -190,7 +210,13 @@ struct func {
 	struct strvec decos;
 	bool has_yield, owns;
 	char *how;
+	char *guard; /* owns only for arguments that select this */
 	char *wraps;
+	TSNode node;
+	/* recorded at definition level: its parameters, what it does with them */
+	struct tg_params params;
+	struct psite *psites;
+	size_t npsites, alloc_psites;
 	struct namepos *yields, *commits;
 	size_t nyields, alloc_yields, ncommits, alloc_commits;
 };
@@ -216,6 +242,7 @@ struct frame {
 	long func;       /* F_FUNC: index in funcs, -1 when not recorded */
 	struct strvec own;   /* F_WITH: names the block owns */
 	struct strvec owner; /* F_WITH: owner text per own[] entry */
+	struct strvec own_guard; /* F_WITH: the test choosing begin(), or NULL */
 	struct strvec alias, callee; /* F_WITH: `X(...) as alias` pairs */
 };
 
@@ -254,6 +281,7 @@ static void frame_release(struct frame *f)
 	free(f->name);
 	sv_release(&f->own);
 	sv_release(&f->owner);
+	sv_release(&f->own_guard);
 	sv_release(&f->alias);
 	sv_release(&f->callee);
 }
@@ -463,6 +491,15 @@ static void on_func(struct collect *c, TSNode n)
 					sv_push(&fn->decos, t);
 			}
 		}
+		fn->node = n;
+		if (!nested) {
+			bool method = fn->cls_qual != NULL;
+
+			for (size_t i = 0; i < fn->decos.nr; i++)
+				if (!strcmp(fn->decos.v[i], "staticmethod"))
+					method = false;
+			tg_params_read(&fn->params, c->py, n, method);
+		}
 		f->func = (long)c->nfuncs++;
 	}
 	free(nm);
@@ -513,6 +550,47 @@ static char *begin_object(const struct tg_pyfile *py, TSNode call)
 	return o;
 }
 
+static struct func *cur_func(struct collect *c, size_t *at);
+
+/* The block owns `name` through `owner_text`, when `guard` selects it. */
+static void own_name(struct frame *f, const char *name, const char *owner_text,
+		     const char *guard)
+{
+	sv_push(&f->own, tg_xstrdup(name));
+	sv_push(&f->owner, tg_xstrdup(owner_text));
+	sv_push(&f->own_guard, guard ? tg_xstrdup(guard) : NULL);
+}
+
+/*
+ * `with s.begin() if P else nullcontext() as t:` with P a parameter:
+ * the block owns s (and t) when the call's arguments select begin().
+ */
+static void conditional_begin(struct collect *c, struct frame *f, TSNode ce,
+			      const char *alias)
+{
+	struct func *fn = cur_func(c, NULL);
+
+	for (uint32_t arm = 0; fn && arm < 2; arm++) {
+		TSNode call = tg_node_unparen(
+			ts_node_named_child(ce, arm ? 2 : 0));
+		char *obj, *g, *txt;
+
+		if (!tg_node_is(call, TG_PK_CALL) ||
+		    !(obj = begin_object(c->py, call)))
+			continue;
+		g = tg_argsel_cond(c->py, ts_node_named_child(ce, 1), arm == 1,
+				   &fn->params);
+		txt = tg_xasprintf("%s.begin()", obj);
+		if (g && obj[0])
+			own_name(f, obj, txt, g);
+		if (g && alias)
+			own_name(f, alias, txt, g);
+		free(txt);
+		free(g);
+		free(obj);
+	}
+}
+
 static void on_with(struct collect *c, TSNode n)
 {
 	struct frame *f = push(c, n, F_WITH);
@@ -538,6 +616,8 @@ static void on_with(struct collect *c, TSNode n)
 		} else {
 			call = v;
 		}
+		if (tg_node_is(call, TG_PK_CONDITIONAL))
+			conditional_begin(c, f, call, alias);
 		if (!tg_node_is(call, TG_PK_CALL)) {
 			free(alias);
 			continue;
@@ -548,14 +628,10 @@ static void on_with(struct collect *c, TSNode n)
 			char *txt = tg_xasprintf("%s.begin()", obj);
 
 			/* `with s.begin():` owns s; `... as t` owns t */
-			if (obj[0]) {
-				sv_push(&f->own, tg_xstrdup(obj));
-				sv_push(&f->owner, tg_xstrdup(txt));
-			}
-			if (alias) {
-				sv_push(&f->own, tg_xstrdup(alias));
-				sv_push(&f->owner, tg_xstrdup(txt));
-			}
+			if (obj[0])
+				own_name(f, obj, txt, NULL);
+			if (alias)
+				own_name(f, alias, txt, NULL);
 			free(txt);
 			free(obj);
 		} else if (alias && callee) {
@@ -574,6 +650,28 @@ static struct func *cur_func(struct collect *c, size_t *at)
 	if (!s || s->kind != F_FUNC || s->func < 0)
 		return NULL;
 	return &c->funcs[s->func];
+}
+
+/*
+ * The function owns, the way `how` says, for the arguments `guard`
+ * selects (NULL: always). Later evidence only widens a guarded owner
+ * to an unconditional one. Takes both strings.
+ */
+static void set_owns(struct func *fn, char *how, char *guard)
+{
+	if (fn->owns) {
+		if (fn->guard && !guard) {
+			free(fn->guard);
+			fn->guard = NULL;
+		}
+		free(how);
+		free(guard);
+		return;
+	}
+	fn->owns = true;
+	free(fn->how);
+	fn->how = how;
+	fn->guard = guard;
 }
 
 static void on_yield(struct collect *c, TSNode n)
@@ -603,10 +701,12 @@ static void on_yield(struct collect *c, TSNode n)
 		for (size_t k = 0; k < f->own.nr && !fn->owns; k++) {
 			if (strcmp(f->own.v[k], name))
 				continue;
-			fn->owns = true;
-			free(fn->how);
-			fn->how = tg_xasprintf("yields inside %s",
-					       f->owner.v[k]);
+			set_owns(fn, tg_xasprintf("yields inside %s",
+						  f->owner.v[k]),
+				 f->own_guard.v[k] ?
+					 tg_xstrdup(f->own_guard.v[k]) :
+					 tg_argsel_guard(c->py, n, fn->node,
+							 &fn->params));
 		}
 		for (size_t k = 0; k < f->alias.nr && !fn->wraps; k++)
 			if (!strcmp(f->alias.v[k], name))
@@ -615,6 +715,170 @@ static void on_yield(struct collect *c, TSNode n)
 	TG_ALLOC_GROW(fn->yields, fn->nyields + 1, fn->alloc_yields);
 	fn->yields[fn->nyields].name = name;
 	fn->yields[fn->nyields++].pos = ts_node_start_byte(n);
+}
+
+static void add_psite(struct collect *c, struct func *fn, TSNode call,
+		      const struct tg_param *p, const char *verb,
+		      char *target, char *arg)
+{
+	struct psite *ps;
+
+	TG_ALLOC_GROW(fn->psites, fn->npsites + 1, fn->alloc_psites);
+	ps = &fn->psites[fn->npsites++];
+	ps->param = p;
+	ps->verb = verb;
+	ps->target = target;
+	ps->arg = arg;
+	ps->guard = tg_argsel_guard(c->py, call, fn->node, &fn->params);
+	ps->line = ts_node_start_point(call).row + 1;
+}
+
+/* Is `name` a session the function holds: a parameter or a `with` alias? */
+static bool held_name(struct collect *c, const struct func *fn, size_t at,
+		      const char *name, size_t len)
+{
+	if (tg_params_find(&fn->params, name, len))
+		return true;
+	for (size_t i = at + 1; i < c->nframes; i++) {
+		const struct frame *f = &c->frames[i];
+
+		c->ops += 1 + f->own.nr + f->alias.nr;
+		if (f->kind != F_WITH)
+			continue;
+		for (size_t k = 0; k < f->own.nr; k++)
+			if (tg_node_text_is(name, len, f->own.v[k]))
+				return true;
+		for (size_t k = 0; k < f->alias.nr; k++)
+			if (tg_node_text_is(name, len, f->alias.v[k]))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * The callee a function may pass a session to, as a summary records
+ * it: a name or dotted name the resolver can follow; not a method of a
+ * parameter (a runtime object), a class (a constructor keeps the
+ * session, it does not commit it) or a builtin. NULL otherwise.
+ */
+static char *passes_to(struct collect *c, const struct func *fn, size_t at,
+		       TSNode fnode)
+{
+	static const char *const builtins[] = {
+		"print", "len",	  "str",     "int",	 "repr",   "isinstance",
+		"getattr", "setattr", "hasattr", "type", "list", "dict",
+		"set",	 "tuple", "sorted", "enumerate", "zip", "iter",
+		"next",	 "id",	  "hash",   "vars",	 "super",  "format",
+		"any",	 "all",	  "min",    "max",	 "sum",	   "bool",
+		"float", "callable", "cast",
+	};
+	char *t;
+	const char *dot, *last;
+
+	for (TSNode o = fnode; tg_node_is(o, TG_PK_ATTRIBUTE);)
+		if (!tg_node_is(o = tg_node_child(o, TG_F_OBJECT),
+				TG_PK_ATTRIBUTE) &&
+		    !tg_node_is(o, TG_PK_IDENTIFIER))
+			return NULL;
+	if (!(t = dotted_text(c->py, fnode)))
+		return NULL;
+	dot = strchr(t, '.');
+	last = tg_node_last_part(t, strlen(t), NULL);
+	if ((dot && held_name(c, fn, at, t, (size_t)(dot - t))) ||
+	    (*last >= 'A' && *last <= 'Z'))
+		goto no;
+	for (size_t i = 0; !dot && i < TG_ARRAY_SIZE(builtins); i++)
+		if (!strcmp(t, builtins[i]))
+			goto no;
+	return t;
+no:
+	free(t);
+	return NULL;
+}
+
+/*
+ * A call in a function: `p.commit()` / `p.rollback()` on a parameter p,
+ * or a call passing p on, makes a site of the function's summary
+ * (outside except clauses: a rollback on error is the error path's
+ * business). A call passing a session the function holds records the
+ * callee as a use, so that a change making it commit re-checks this
+ * file.
+ */
+static void on_call_args(struct collect *c, TSNode n, struct func *fn,
+			 size_t at)
+{
+	TSNode fnode = tg_node_child(n, TG_F_FUNCTION);
+	TSNode args = tg_node_child(n, TG_F_ARGUMENTS);
+	bool summarise = !fn->nested && fn->params.nr && fn->npsites < 32;
+	bool used = false, splat = false;
+	char *target = NULL;
+	long pos = 0;
+
+	for (size_t i = at + 1; summarise && i < c->nframes; i++) {
+		c->ops++;
+		if (c->frames[i].kind == F_EXCEPT)
+			summarise = false;
+	}
+	if (summarise && tg_node_is(fnode, TG_PK_ATTRIBUTE)) {
+		TSNode obj = tg_node_child(fnode, TG_F_OBJECT);
+		TSNode attr = tg_node_child(fnode, TG_F_ATTRIBUTE);
+		const struct tg_param *p = NULL;
+		size_t olen, alen;
+		const char *o, *a;
+
+		if (tg_node_is(obj, TG_PK_IDENTIFIER)) {
+			o = tg_node_text(c->py, obj, &olen);
+			p = tg_params_find(&fn->params, o, olen);
+		}
+		if (p) {
+			a = tg_node_text(c->py, attr, &alen);
+			if (tg_node_text_is(a, alen, "commit"))
+				add_psite(c, fn, n, p, "commit", NULL, NULL);
+			else if (tg_node_text_is(a, alen, "rollback"))
+				add_psite(c, fn, n, p, "rollback", NULL, NULL);
+			return; /* a method of the session itself */
+		}
+	}
+	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
+	     i++) {
+		TSNode k = ts_node_named_child(args, i);
+		unsigned kind = tg_node_kind(k);
+		TSNode v = k, kw = { 0 };
+		const struct tg_param *p;
+		const char *t;
+		size_t len;
+
+		c->ops++;
+		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
+			splat = true;
+			continue;
+		}
+		if (kind == TG_PK_COMMENT)
+			continue;
+		if (kind == TG_PK_KEYWORD_ARG) {
+			kw = tg_node_child(k, TG_F_NAME);
+			v = tg_node_child(k, TG_F_VALUE);
+		} else {
+			pos++;
+		}
+		if (!tg_node_is(v, TG_PK_IDENTIFIER))
+			continue;
+		t = tg_node_text(c->py, v, &len);
+		if (!used && held_name(c, fn, at, t, len)) {
+			used = true;
+			add_use(c, dotted_text(c->py, fnode));
+		}
+		if (!summarise || !(p = tg_params_find(&fn->params, t, len)) ||
+		    p->plain || (ts_node_is_null(kw) && splat))
+			continue;
+		if (!target && !(target = passes_to(c, fn, at, fnode)))
+			return;
+		add_psite(c, fn, n, p, NULL, tg_xstrdup(target),
+			  ts_node_is_null(kw) ?
+				  tg_xasprintf("%ld", pos - 1) :
+				  tg_node_strdup(c->py, kw));
+	}
+	free(target);
 }
 
 static void on_call(struct collect *c, TSNode n)
@@ -639,6 +903,8 @@ static void on_call(struct collect *c, TSNode n)
 		}
 	}
 	fn = cur_func(c, &at);
+	if (fn)
+		on_call_args(c, n, fn, at);
 	if (!fn || !tg_node_is(fnode, TG_PK_ATTRIBUTE))
 		return;
 	for (size_t i = at + 1; i < c->nframes; i++) {
@@ -658,6 +924,8 @@ static void on_call(struct collect *c, TSNode n)
 			return;
 		TG_ALLOC_GROW(fn->commits, fn->ncommits + 1, fn->alloc_commits);
 		fn->commits[fn->ncommits].name = tg_node_strdup(c->py, obj);
+		fn->commits[fn->ncommits].guard =
+			tg_argsel_guard(c->py, n, fn->node, &fn->params);
 		fn->commits[fn->ncommits++].pos = ts_node_start_byte(n);
 	}
 }
@@ -863,8 +1131,10 @@ static void finish_func(struct func *fn)
 			if (strcmp(fn->yields[k].name, fn->commits[i].name) ||
 			    fn->yields[k].pos >= fn->commits[i].pos)
 				continue;
-			fn->owns = true;
-			fn->how = tg_xstrdup("commits after yield");
+			set_owns(fn, tg_xstrdup("commits after yield"),
+				 fn->commits[i].guard ?
+					 tg_xstrdup(fn->commits[i].guard) :
+					 NULL);
 			break;
 		}
 	}
@@ -959,10 +1229,46 @@ static bool has_def(const struct tg_inferred *inf, const char *qualname)
 	return false;
 }
 
+static bool same_site(const struct psite *a, const struct psite *b)
+{
+	return a->param == b->param &&
+	       !strcmp(a->verb ? a->verb : "", b->verb ? b->verb : "") &&
+	       !strcmp(a->target ? a->target : "", b->target ? b->target : "") &&
+	       !strcmp(a->arg ? a->arg : "", b->arg ? b->arg : "") &&
+	       !strcmp(a->guard ? a->guard : "", b->guard ? b->guard : "");
+}
+
+/* One TG_DEF_COMMITS per distinct thing `fn` does with a parameter. */
+static void add_commit_defs(struct tg_inferred *inf, const struct func *fn)
+{
+	for (size_t i = 0; i < fn->npsites; i++) {
+		const struct psite *ps = &fn->psites[i];
+		struct tg_def *d;
+		bool seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = same_site(&fn->psites[k], ps);
+		if (seen)
+			continue;
+		d = &inf->defs[inf->ndefs++];
+		d->kind = TG_DEF_COMMITS;
+		d->line = ps->line;
+		d->name = fn->name;
+		d->qualname = fn->qualname;
+		d->how = ps->verb;
+		d->target = ps->target;
+		d->arg = ps->arg;
+		d->param = ps->param->name;
+		d->param_index = ps->param->index;
+		d->guard = ps->guard;
+	}
+}
+
 static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 {
 	struct tg_inferred inf;
 	struct tg_def *d;
+	size_t nsites = 0;
 
 	memset(&inf, 0, sizeof(inf));
 	inf.nimports = c->imp_local.nr;
@@ -971,7 +1277,10 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		inf.imports[i].local = c->imp_local.v[i];
 		inf.imports[i].fqn = c->imp_fqn.v[i];
 	}
-	inf.defs = tg_xcalloc(c->nfuncs + c->nassigns + 1, sizeof(*inf.defs));
+	for (size_t i = 0; i < c->nfuncs; i++)
+		nsites += c->funcs[i].npsites;
+	inf.defs = tg_xcalloc(c->nfuncs + c->nassigns + nsites + 1,
+			      sizeof(*inf.defs));
 	for (size_t i = 0; i < c->nfuncs; i++) {
 		struct func *fn = &c->funcs[i];
 		const char *exit_how = exit_commits(fn);
@@ -1002,6 +1311,7 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 			d->qualname = fn->qualname;
 			d->target = fn->owns ? NULL : fn->wraps;
 			d->how = fn->owns ? fn->how : NULL;
+			d->guard = fn->owns ? fn->guard : NULL;
 			continue;
 		}
 		if (fn->nested || (!cm && !fn->has_yield))
@@ -1016,6 +1326,7 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		d->qualname = fn->qualname;
 		d->target = fn->owns ? NULL : fn->wraps;
 		d->how = fn->owns ? fn->how : NULL;
+		d->guard = fn->owns ? fn->guard : NULL;
 	}
 	for (size_t i = 0; i < c->nassigns; i++) {
 		struct assign *a = &c->assigns[i];
@@ -1056,6 +1367,9 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		d->name = a->name;
 		d->qualname = a->qualname;
 	}
+	/* last, so a name's other definition is the one found first */
+	for (size_t i = 0; i < c->nfuncs; i++)
+		add_commit_defs(&inf, &c->funcs[i]);
 	/*
 	 * A use through a renamed import (`from app.deps import SessionDep
 	 * as Db`) is recorded by its own name too: the users of a changed
@@ -1102,12 +1416,22 @@ static void collect_release(struct collect *c)
 		free(fn->cls_qual);
 		free(fn->cls_name);
 		free(fn->how);
+		free(fn->guard);
 		free(fn->wraps);
 		sv_release(&fn->decos);
+		tg_params_release(&fn->params);
+		for (size_t k = 0; k < fn->npsites; k++) {
+			free(fn->psites[k].target);
+			free(fn->psites[k].arg);
+			free(fn->psites[k].guard);
+		}
+		free(fn->psites);
 		for (size_t k = 0; k < fn->nyields; k++)
 			free(fn->yields[k].name);
-		for (size_t k = 0; k < fn->ncommits; k++)
+		for (size_t k = 0; k < fn->ncommits; k++) {
 			free(fn->commits[k].name);
+			free(fn->commits[k].guard);
+		}
 		free(fn->yields);
 		free(fn->commits);
 	}

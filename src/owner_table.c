@@ -13,6 +13,7 @@ static void add(struct tg_owner **v, size_t *nr, size_t *alloc,
 	o->origin = origin;
 	o->where = where ? tg_xstrdup(where) : NULL;
 	o->how = how ? tg_xstrdup(how) : NULL;
+	o->guard = NULL;
 }
 
 void tg_owner_table_add_owner(struct tg_owner_table *o, const char *name,
@@ -36,6 +37,7 @@ static void release_list(struct tg_owner *v, size_t nr)
 		free(v[i].name);
 		free(v[i].where);
 		free(v[i].how);
+		free(v[i].guard);
 	}
 	free(v);
 }

@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/argsel.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
 #include "txguard/infer.h"
@@ -174,6 +175,7 @@ static void drop_results(struct tg_resolver *r)
 		free(r->owners[i]->name);
 		free(r->owners[i]->where);
 		free(r->owners[i]->how);
+		free(r->owners[i]->guard);
 		free(r->owners[i]);
 	}
 	r->nowners = 0;
@@ -679,8 +681,9 @@ static void build_names(struct tg_resolver *r)
 		inf = file_inf(r, i);
 		for (size_t k = 0; k < inf->ndefs; k++) {
 			if (inf->defs[k].kind == TG_DEF_INSTANCE ||
+			    inf->defs[k].kind == TG_DEF_COMMITS ||
 			    strstr(inf->defs[k].qualname, ".<locals>."))
-				continue; /* nor an instance, nor a local */
+				continue; /* nor an instance, a local, a summary */
 			TG_ALLOC_GROW(r->refs, r->nrefs + 1, r->alloc_refs);
 			r->refs[r->nrefs].file = i;
 			r->refs[r->nrefs].def = k;
@@ -902,7 +905,12 @@ static bool lookup(struct hit *out, struct tg_resolver *r, const char *path,
 	return true;
 }
 
-/* Follow wrappers; the def that owns by itself, or NULL. Cycles end. */
+/*
+ * Follow wrappers; the def that owns by itself, or NULL. Cycles end. A
+ * definition that owns only for some arguments owns when called
+ * directly (the call's arguments decide), never through a wrapper,
+ * whose call of it is not recorded.
+ */
 static const struct tg_def *owning_end(struct tg_resolver *r, struct hit h,
 				       struct hit *end)
 {
@@ -913,6 +921,8 @@ static const struct tg_def *owning_end(struct tg_resolver *r, struct hit h,
 		if (h.def->kind != TG_DEF_CM && h.def->kind != TG_DEF_GEN)
 			return NULL;
 		if (h.def->owns) {
+			if (h.def->guard && depth)
+				return NULL;
 			*end = h;
 			return h.def;
 		}
@@ -1071,14 +1081,17 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 			}
 			break;
 		case Q_DEPENDENCY:
-			if (h.def->kind == TG_DEF_GEN)
+			/* FastAPI calls a dependency with its defaults */
+			if (h.def->kind == TG_DEF_GEN &&
+			    tg_argsel_by_default(h.def->guard))
 				how = chain_how(r, h);
 			break;
 		case Q_ALIAS:
 			if (h.def->kind == TG_DEF_ALIAS && h.def->target &&
 			    lookup(&dep, r, r->files[h.file].path,
 				   h.def->target, strlen(h.def->target)) &&
-			    dep.def->kind == TG_DEF_GEN) {
+			    dep.def->kind == TG_DEF_GEN &&
+			    tg_argsel_by_default(dep.def->guard)) {
 				char *dh = chain_how(r, dep);
 
 				if (dh)
@@ -1104,6 +1117,17 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 		o->where = tg_xasprintf("%s:%u", r->files[h.file].path,
 					(unsigned)h.def->line);
 		o->how = how;
+		if (q == Q_OWNER && h.def->kind == TG_DEF_CM && h.def->guard) {
+			const char *g = h.def->guard + (*h.def->guard == '!');
+			const char *colon = strchr(g, ':');
+
+			o->guard = tg_xstrdup(h.def->guard);
+			o->how = tg_xasprintf("%s, when `%.*s` is %s", how,
+					      (int)(colon ? colon - g : 0), g,
+					      *h.def->guard == '!' ? "false" :
+								     "true");
+			free(how);
+		}
 		TG_ALLOC_GROW(r->owners, r->nowners + 1, r->alloc_owners);
 		oidx = r->nowners;
 		r->owners[r->nowners++] = o;
@@ -1144,4 +1168,106 @@ const struct tg_owner *tg_resolver_factory(struct tg_resolver *r,
 					   const char *callee, size_t len)
 {
 	return query(r, Q_FACTORY, path, callee, len);
+}
+
+/* ---- functions that commit a parameter -------------------------------- */
+
+/* Does definition `d` concern the argument at `pos` or keyword `kw`? */
+static bool takes_arg(const struct tg_def *d, long pos, const char *kw,
+		      size_t kwlen)
+{
+	if (kw)
+		return d->param && strlen(d->param) == kwlen &&
+		       !memcmp(d->param, kw, kwlen);
+	return pos >= 0 && d->param_index >= 0 && d->param_index == pos;
+}
+
+/*
+ * The site where the function `callee` (as written in file `from`)
+ * commits the argument it gets at `pos` / `kw`, following calls that
+ * pass it on; a summary that holds only for some arguments is followed
+ * only at depth 0 (where the caller checks the arguments). The chain of
+ * functions goes to `chain`.
+ */
+static bool commits_end(struct tg_resolver *r, const char *from,
+			const char *callee, size_t len, long pos,
+			const char *kw, size_t kwlen, int depth,
+			struct tg_buf *chain, struct tg_commit_site *out)
+{
+	struct hit h;
+	const struct tg_inferred *inf;
+
+	if (depth >= 8 || !lookup(&h, r, from, callee, len) || h.fallback)
+		return false;
+	inf = file_inf(r, h.file);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < inf->ndefs; i++) {
+			const struct tg_def *d = &inf->defs[i];
+			size_t mark = chain->len;
+			const char *a;
+			char *end;
+			long apos;
+
+			if (d->kind != TG_DEF_COMMITS ||
+			    strcmp(d->qualname, h.def->qualname) ||
+			    !d->guard != !pass || (d->guard && depth) ||
+			    !takes_arg(d, pos, kw, kwlen))
+				continue;
+			if (depth)
+				tg_buf_addstr(chain, " -> ");
+			tg_buf_addstr(chain, d->qualname);
+			if (!d->target) {
+				out->verb = d->how;
+				out->param = d->param;
+				out->where = tg_xasprintf("%s:%u",
+							  r->files[h.file].path,
+							  (unsigned)d->line);
+				if (!depth)
+					out->guard = d->guard;
+				return true;
+			}
+			a = d->arg ? d->arg : "";
+			apos = strtol(a, &end, 10);
+			if (commits_end(r, r->files[h.file].path, d->target,
+					strlen(d->target),
+					*end || !*a ? -1 : apos,
+					*end || !*a ? a : NULL,
+					*end || !*a ? strlen(a) : 0, depth + 1,
+					chain, out)) {
+				if (!depth) {
+					out->guard = d->guard;
+					out->param = d->param;
+				}
+				return true;
+			}
+			tg_buf_truncate(chain, mark);
+		}
+	}
+	return false;
+}
+
+bool tg_resolver_commits(struct tg_commit_site *out, struct tg_resolver *r,
+			 const char *path, const char *callee, size_t len,
+			 long pos, const char *kw, size_t kwlen)
+{
+	struct tg_buf chain = TG_BUF_INIT;
+	bool found;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&r->mu);
+	found = commits_end(r, path, callee, len, pos, kw, kwlen, 0, &chain,
+			    out);
+	pthread_mutex_unlock(&r->mu);
+	if (found)
+		out->chain = tg_buf_detach(&chain, NULL);
+	else
+		tg_buf_release(&chain);
+	return found;
+}
+
+void tg_commit_site_release(struct tg_commit_site *s)
+{
+	free(s->where);
+	free(s->chain);
+	memset(s, 0, sizeof(*s));
 }

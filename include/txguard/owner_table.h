@@ -24,6 +24,11 @@ struct tg_owner {
 	enum tg_owner_origin origin;
 	char *where;  /* "app/db.py:41", ".txguard" or NULL, owned */
 	char *how;    /* "commits on exit", owned, may be NULL */
+	/*
+	 * An inferred owner that owns only for some arguments of its call
+	 * (argsel.h), owned; NULL when it always owns.
+	 */
+	char *guard;
 };
 
 struct tg_owner_table {

@@ -204,4 +204,32 @@ int tg_resolver_error(struct tg_resolver *r);
 const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,
 					   const char *path);
 
+/**
+ * Where a function commits (or rolls back) a parameter: what
+ * tg_resolver_commits() found. Strings borrowed from the resolver (valid
+ * as a tg_resolution's are), but `where` and `chain`, owned.
+ */
+struct tg_commit_site {
+	const char *verb;  /* "commit" or "rollback" */
+	const char *param; /* the called function's parameter */
+	const char *guard; /* argsel.h: the arguments it needs, or NULL */
+	char *where;       /* "app/services/items.py:88": the commit */
+	char *chain;       /* "ItemService.create -> Repo.save" */
+};
+
+/**
+ * Whether the function `callee` (as written in `path`) commits or rolls
+ * back the argument its call passes at position `pos` (as a call on an
+ * instance counts them) or as keyword `kw` (`kwlen` bytes; NULL for a
+ * positional one), itself or through the functions it passes it to
+ * (TG_DEF_COMMITS), across files. A name found only by its last part
+ * (rule 4 above) is not followed. The caller checks `guard` against the
+ * call's arguments (tg_argsel_selects()). Release with
+ * tg_commit_site_release().
+ */
+bool tg_resolver_commits(struct tg_commit_site *out, struct tg_resolver *r,
+			 const char *path, const char *callee, size_t len,
+			 long pos, const char *kw, size_t kwlen);
+void tg_commit_site_release(struct tg_commit_site *s);
+
 #endif

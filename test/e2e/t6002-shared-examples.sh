@@ -74,7 +74,7 @@ test_expect_success 'index: builds the owner index; a second run reads nothing' 
 	cache=$(git rev-parse --git-common-dir)/txguard &&
 	rm -rf "$cache" &&
 	txguard index >out &&
-	grep "owner index of the index: 5 Python files, 2 defining" out &&
+	grep "owner index of the index: 5 Python files, 4 defining" out &&
 	grep "0 already indexed" out &&
 	test -s "$cache/ownerdb-v3.chain" &&
 	txguard index >out &&
