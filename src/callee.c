@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/argsel.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/buf.h"
@@ -340,7 +341,44 @@ static enum tg_call_class classify(const struct tg_actx *cx, TSNode call,
 enum tg_call_class tg_callee_classify(const struct tg_actx *cx, TSNode call,
 				       const struct tg_owner **owner)
 {
-	return classify(cx, call, false, owner);
+	enum tg_call_class cls = classify(cx, call, false, owner);
+
+	/* an owner only for some arguments: this call's decide */
+	if (cls == TG_CALL_OWNER && *owner && (*owner)->guard &&
+	    !tg_argsel_selects(cx->py, call, (*owner)->guard)) {
+		*owner = NULL;
+		return TG_CALL_NONE;
+	}
+	return cls;
+}
+
+bool tg_callee_commits(const struct tg_actx *cx, TSNode call, long pos,
+		       const char *kw, size_t kwlen,
+		       struct tg_commit_site *out)
+{
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
+	TSNode fn = tg_node_unparen(tg_node_child(call, TG_F_FUNCTION));
+	char *callee;
+	bool found;
+
+	memset(out, 0, sizeof(*out));
+	for (TSNode o = fn; tg_node_is(o, TG_PK_ATTRIBUTE);)
+		if (!tg_node_is(o = tg_node_child(o, TG_F_OBJECT),
+				TG_PK_ATTRIBUTE) &&
+		    !tg_node_is(o, TG_PK_IDENTIFIER))
+			return false; /* a call's or subscript's attribute */
+	if (!res || (!tg_node_is(fn, TG_PK_IDENTIFIER) &&
+		     !tg_node_is(fn, TG_PK_ATTRIBUTE)))
+		return false;
+	callee = local_callee(cx, tg_analyze_norm(cx, fn));
+	found = tg_resolver_commits(out, res, cx->py->path, callee,
+				    strlen(callee), pos, kw, kwlen);
+	free(callee);
+	if (found && !tg_argsel_selects(cx->py, call, out->guard)) {
+		tg_commit_site_release(out);
+		return false;
+	}
+	return found;
 }
 
 bool tg_callee_is_factory(const struct tg_actx *cx, TSNode call,

@@ -1,10 +1,12 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/callee.h"
 #include "txguard/finding.h"
 #include "txguard/node.h"
 #include "txguard/owner_table.h"
 #include "txguard/pyparse.h"
+#include "txguard/resolver.h"
 
 #include <ctype.h>
 
@@ -90,6 +92,128 @@ static bool raised_after(const struct tg_actx *cx, TSNode call)
 	       (len == 5 || (!isalnum((unsigned char)s[5]) && s[5] != '_'));
 }
 
+/*
+ * The argument that turns a guarded commit off: "commit=False" for the
+ * guard "commit:2:t", "no_commit=True" for "!no_commit:2:f".
+ */
+static char *switch_off(const char *guard)
+{
+	bool negate = *guard == '!';
+	const char *name = guard + negate;
+	const char *colon = strchr(name, ':');
+
+	return tg_xasprintf("%.*s=%s", (int)(colon ? colon - name : 0), name,
+			    negate ? "True" : "False");
+}
+
+/* `svc.create(session)` with session owned, and create commits it. */
+static void report_callee(struct tg_actx *cx, TSNode call,
+			  const struct tg_owned *o,
+			  const struct tg_commit_site *site)
+{
+	struct tg_finding *f = tg_analyze_emit(cx, "TX001", call);
+	bool commit = site->verb && !strcmp(site->verb, "commit");
+	const char *first_end = strstr(site->chain, " -> ");
+	char *first = first_end ? tg_xstrndup(site->chain,
+					      (size_t)(first_end - site->chain)) :
+				  tg_xstrdup(site->chain);
+	char *what, *off;
+
+	if (!f) {
+		free(first);
+		return;
+	}
+	f->owner_text = tg_xstrdup(o->owner_text);
+	f->owner = tg_xstrdup(o->owner_desc);
+	what = tg_xasprintf("%s %s its `%s` parameter at %s%s%s%s", first,
+			    commit ? "commits" : "rolls back", site->param,
+			    site->where, first_end ? " (through " : "",
+			    first_end ? first_end + 4 : "",
+			    first_end ? ")" : "");
+	if (o->kind == TG_OWNED_REQUEST)
+		f->message = tg_xasprintf(
+			"%s on the request-scoped `%s` (`%s`), whose dependency already commits when the request ends: %s",
+			f->call_text, o->name, o->header, what);
+	else
+		f->message = tg_xasprintf(
+			"%s inside `%s`, which already %s: %s", f->call_text,
+			o->header,
+			o->kind == TG_OWNED_BEGIN_NESTED ?
+				"releases the savepoint on exit" :
+				"commits on exit",
+			what);
+	if (site->guard) {
+		off = switch_off(site->guard);
+		f->help = tg_xasprintf(
+			"pass `%s`: %s owns the transaction and commits it; %s should not %s a session it is given",
+			off, o->kind == TG_OWNED_REQUEST ? "the dependency" :
+							   "the block",
+			first, commit ? "commit" : "roll back");
+		free(off);
+	} else {
+		f->help = tg_xasprintf(
+			"let %s only add and flush (the %s commits); if it must also work alone, give it a `commit: bool = True` parameter and pass `commit=False` here",
+			first, o->kind == TG_OWNED_REQUEST ? "dependency" :
+							     "block");
+	}
+	free(what);
+	free(first);
+}
+
+/*
+ * A call passing an owned session to a function that commits or rolls
+ * it back (TG_DEF_COMMITS, followed through the functions it passes it
+ * to): reported at the call, once.
+ */
+static void committing_callee(struct tg_actx *cx, TSNode call)
+{
+	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
+	uint32_t at = ts_node_start_byte(call);
+	long pos = 0;
+	bool splat = false;
+
+	if (!tg_analyze_wants(cx, "TX001"))
+		return;
+	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
+	     i++) {
+		TSNode k = ts_node_named_child(args, i), v = k, kw = { 0 };
+		unsigned kind = tg_node_kind(k);
+		struct tg_commit_site site;
+		const struct tg_owned *o;
+		const char *kt = NULL;
+		size_t klen = 0;
+		char *name;
+
+		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
+			splat = true;
+			continue;
+		}
+		if (kind == TG_PK_COMMENT)
+			continue;
+		if (kind == TG_PK_KEYWORD_ARG) {
+			kw = tg_node_child(k, TG_F_NAME);
+			v = tg_node_child(k, TG_F_VALUE);
+			kt = tg_node_text(cx->py, kw, &klen);
+		} else {
+			pos++;
+		}
+		if (!tg_node_is(v, TG_PK_IDENTIFIER) &&
+		    !tg_node_is(v, TG_PK_ATTRIBUTE))
+			continue;
+		if (!kt && splat)
+			continue;
+		name = tg_analyze_norm(cx, v);
+		o = tg_analyze_owned(cx, name, at);
+		free(name);
+		if (!o || !tg_callee_commits(cx, call, kt ? -1 : pos - 1, kt,
+					     klen, &site))
+			continue;
+		report_callee(cx, call, o, &site);
+		tg_commit_site_release(&site);
+		return;
+	}
+}
+
 static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	TSNode fn, attr, obj;
@@ -104,8 +228,10 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	if (kind != TG_PK_CALL || !cx->nstack)
 		return;
 	fn = tg_node_child(node, TG_F_FUNCTION);
-	if (!tg_node_is(fn, TG_PK_ATTRIBUTE))
+	if (!tg_node_is(fn, TG_PK_ATTRIBUTE)) {
+		committing_callee(cx, node);
 		return;
+	}
 	attr = tg_node_child(fn, TG_F_ATTRIBUTE);
 	obj = tg_node_child(fn, TG_F_OBJECT);
 	if (ts_node_is_null(attr) || ts_node_is_null(obj))
@@ -115,8 +241,10 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		commit = true;
 	else if (len == 8 && !memcmp(a, "rollback", 8))
 		commit = false;
-	else
+	else {
+		committing_callee(cx, node);
 		return;
+	}
 	name = tg_analyze_norm(cx, obj);
 	o = tg_analyze_owned(cx, name, ts_node_start_byte(node));
 	free(name);

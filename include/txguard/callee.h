@@ -52,6 +52,20 @@ struct tg_classify_memo {
 enum tg_call_class tg_callee_classify(const struct tg_actx *cx, TSNode call,
 				       const struct tg_owner **owner);
 
+struct tg_commit_site;
+
+/**
+ * Whether the function `call` calls commits or rolls back the argument
+ * passed at position `pos` (counted as a call on an instance counts
+ * them) or as keyword `kw` (`kwlen` bytes, NULL for a positional one),
+ * itself or through what it calls (resolver.h), for this call's
+ * arguments. *out is filled when it does; release it with
+ * tg_commit_site_release().
+ */
+bool tg_callee_commits(const struct tg_actx *cx, TSNode call, long pos,
+		       const char *kw, size_t kwlen,
+		       struct tg_commit_site *out);
+
 /**
  * tg_callee_classify(cx, call, owner) == TG_CALL_FACTORY, answered
  * with fewer resolver queries (the owner question only for a factory).

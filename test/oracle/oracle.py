@@ -1135,6 +1135,113 @@ def script_depends_default():
     return steps
 
 
+REPO_STORE = """\
+class Repo:
+    def store(self, session, x):
+        session.add(x)
+        BODY
+
+
+repo = Repo()
+
+
+def store(session, x, commit=DEFAULT):
+    session.add(x)
+    if commit:
+        session.commit()
+"""
+
+SERVICE_SAVE = """\
+from app.repo import repo
+
+
+def save(session, x):
+    repo.store(session, x)
+"""
+
+JOBS_CALLING = """\
+from app.db import get_session
+from app.repo import store
+from app.services import save
+
+
+def job(x):
+    with get_session() as s:
+        save(s, x)
+        store(s, x)
+        store(s, x, commit=False)
+"""
+
+
+def script_committing_callee():
+    """An unchanged job calls save(s, x) inside an owner; save passes the
+    session to a method of a module-level Repo instance in another module,
+    which starts committing it, then only flushes again; the plain
+    store() helper's `commit` default flips too."""
+    steps = []
+    for body, dflt, what in (
+            ("session.flush()", "False", "nothing commits"),
+            ("session.commit()", "False", "Repo.store commits its parameter"),
+            ("session.commit()", "True", "store() commits by default"),
+            ("session.flush()", "True", "Repo.store only flushes again"),
+            ("session.flush()", "False", "store() does not commit by default")):
+        steps.append((what, _raw(
+            "app/__init__.py", "", "app/db.py", CM_COMMIT,
+            "app/repo.py", REPO_STORE.replace("BODY", body)
+                                     .replace("DEFAULT", dflt),
+            "app/services.py", SERVICE_SAVE,
+            "app/jobs.py", JOBS_CALLING)))
+    return steps
+
+
+CONDITIONAL_OWNER = """\
+from contextlib import contextmanager
+
+from sqlalchemy.orm import sessionmaker
+
+SessionLocal = sessionmaker()
+
+
+@contextmanager
+def session_context(begin_transaction=DEFAULT):
+    with SessionLocal() as s:
+        if begin_transaction:
+            with s.begin():
+                yield s
+        else:
+            yield s
+"""
+
+CONDITIONAL_USER = """\
+from app.db import session_context
+
+
+def save(x):
+    with session_context() as s:
+        s.add(x)
+        s.commit()
+    with session_context(begin_transaction=True) as s:
+        s.commit()
+    with session_context(False) as s:
+        s.commit()
+"""
+
+
+def script_conditional_owner():
+    """session_context() owns only when begin_transaction is true; its
+    default flips while an unchanged user calls it with no argument, with
+    True and with False."""
+    steps = []
+    for dflt, what in (("False", "owns only when asked"),
+                       ("True", "owns by default"),
+                       ("False", "owns only when asked again")):
+        steps.append((what, _raw(
+            "app/__init__.py", "", "app/db.py",
+            CONDITIONAL_OWNER.replace("DEFAULT", dflt),
+            "app/jobs.py", CONDITIONAL_USER)))
+    return steps
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1156,6 +1263,8 @@ SCRIPTS = {
     "call-made-owner": script_call_made_owner,
     "local-owner": script_local_owner,
     "depends-default": script_depends_default,
+    "committing-callee": script_committing_callee,
+    "conditional-owner": script_conditional_owner,
 }
 
 
