@@ -352,8 +352,54 @@ enum tg_call_class tg_callee_classify(const struct tg_actx *cx, TSNode call,
 	return cls;
 }
 
+bool tg_callee_passes(const struct tg_actx *cx, TSNode call, bool escape,
+		      const struct tg_owned **o, struct tg_commit_site *out)
+{
+	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
+	uint32_t at = ts_node_start_byte(call);
+	long pos = 0;
+	bool splat = false;
+
+	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
+	     i++) {
+		TSNode k = ts_node_named_child(args, i), v = k;
+		unsigned kind = tg_node_kind(k);
+		const char *kt = NULL;
+		size_t klen = 0;
+		char *name;
+
+		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
+			splat = true;
+			continue;
+		}
+		if (kind == TG_PK_COMMENT)
+			continue;
+		if (kind == TG_PK_KEYWORD_ARG) {
+			v = tg_node_child(k, TG_F_VALUE);
+			kt = tg_node_text(cx->py, tg_node_child(k, TG_F_NAME),
+					  &klen);
+		} else {
+			pos++;
+		}
+		if ((!tg_node_is(v, TG_PK_IDENTIFIER) &&
+		     !tg_node_is(v, TG_PK_ATTRIBUTE)) ||
+		    (!kt && splat))
+			continue;
+		name = tg_analyze_norm(cx, v);
+		*o = escape ? tg_analyze_scope_of(cx, name, at) :
+			      tg_analyze_owned(cx, name, at);
+		free(name);
+		if (!*o || (*o)->kind == TG_OWNED_CREATED)
+			continue;
+		if (tg_callee_commits(cx, call, kt ? -1 : pos - 1, kt, klen,
+				      escape, out))
+			return true;
+	}
+	return false;
+}
+
 bool tg_callee_commits(const struct tg_actx *cx, TSNode call, long pos,
-		       const char *kw, size_t kwlen,
+		       const char *kw, size_t kwlen, bool escape,
 		       struct tg_commit_site *out)
 {
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
@@ -372,7 +418,7 @@ bool tg_callee_commits(const struct tg_actx *cx, TSNode call, long pos,
 		return false;
 	callee = local_callee(cx, tg_analyze_norm(cx, fn));
 	found = tg_resolver_commits(out, res, cx->py->path, callee,
-				    strlen(callee), pos, kw, kwlen);
+				    strlen(callee), pos, kw, kwlen, escape);
 	free(callee);
 	if (found && !tg_argsel_selects(cx->py, call, out->guard)) {
 		tg_commit_site_release(out);

@@ -189,12 +189,13 @@ struct namepos {
 };
 
 /*
- * A parameter a function commits or rolls back (`verb`), or passes to
- * `target` as argument `arg` ("0", "session"), under `guard`.
+ * A parameter a function commits or rolls back (`verb`), hands to
+ * background work (verb "escape"), or passes to `target` as argument
+ * `arg` ("0", "session"), under `guard`.
  */
 struct psite {
 	const struct tg_param *param;
-	const char *verb; /* "commit", "rollback", or NULL: passed on */
+	const char *verb; /* "commit", "rollback", "escape"; NULL: passed on */
 	char *target, *arg, *guard;
 	uint32_t line;
 };
@@ -797,6 +798,86 @@ no:
 }
 
 /*
+ * `background_tasks.add_task(...)`, `asyncio.create_task(...)`,
+ * `Thread(...)`, `loop.run_in_executor(...)` and the like: work that
+ * outlives the call (the same callees TX004 knows).
+ */
+static bool background_call(struct collect *c, TSNode fnode)
+{
+	static const char *const work[] = {
+		"add_task",	   "BackgroundTask", "create_task",
+		"ensure_future",   "run_in_executor", "submit",
+		"to_thread",	   "Thread",	      "Timer",
+		"Process",
+	};
+	TSNode last = tg_node_is(fnode, TG_PK_ATTRIBUTE) ?
+			      tg_node_child(fnode, TG_F_ATTRIBUTE) :
+			      fnode;
+	size_t len;
+	const char *s;
+
+	if (!tg_node_is(last, TG_PK_IDENTIFIER))
+		return false;
+	s = tg_node_text(c->py, last, &len);
+	for (size_t i = 0; i < TG_ARRAY_SIZE(work); i++)
+		if (tg_node_text_is(s, len, work[i]))
+			return true;
+	return false;
+}
+
+/*
+ * A background call handing a parameter over: as an argument, inside a
+ * call made for the work (`create_task(sync(session))`) or in a tuple or
+ * list of arguments (`Thread(target=f, args=(session,))`). Records the
+ * site; whether one was found.
+ */
+static bool escaping_param(struct collect *c, struct func *fn, TSNode call)
+{
+	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
+	TSNode stack[16];
+	int depth = 0;
+
+	stack[depth++] = args;
+	while (depth > 0) {
+		TSNode n = stack[--depth];
+
+		for (uint32_t i = 0, cnt = ts_node_named_child_count(n);
+		     i < cnt; i++) {
+			TSNode k = ts_node_named_child(n, i);
+			unsigned kind = tg_node_kind(k);
+			const struct tg_param *p;
+			const char *t;
+			size_t len;
+
+			c->ops++;
+			if (kind == TG_PK_KEYWORD_ARG) {
+				k = tg_node_child(k, TG_F_VALUE);
+				kind = tg_node_kind(k);
+			}
+			if (kind == TG_PK_CALL) {
+				k = tg_node_child(k, TG_F_ARGUMENTS);
+				kind = TG_PK_ARGUMENT_LIST;
+			}
+			if ((kind == TG_PK_ARGUMENT_LIST ||
+			     kind == TG_PK_TUPLE || kind == TG_PK_LIST) &&
+			    depth < 16) {
+				stack[depth++] = k;
+				continue;
+			}
+			if (kind != TG_PK_IDENTIFIER)
+				continue;
+			t = tg_node_text(c->py, k, &len);
+			if ((p = tg_params_find(&fn->params, t, len)) &&
+			    !p->plain) {
+				add_psite(c, fn, call, p, "escape", NULL, NULL);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
  * A call in a function: `p.commit()` / `p.rollback()` on a parameter p,
  * or a call passing p on, makes a site of the function's summary
  * (outside except clauses: a rollback on error is the error path's
@@ -819,6 +900,9 @@ static void on_call_args(struct collect *c, TSNode n, struct func *fn,
 		if (c->frames[i].kind == F_EXCEPT)
 			summarise = false;
 	}
+	if (summarise && background_call(c, fnode) &&
+	    escaping_param(c, fn, n))
+		return;
 	if (summarise && tg_node_is(fnode, TG_PK_ATTRIBUTE)) {
 		TSNode obj = tg_node_child(fnode, TG_F_OBJECT);
 		TSNode attr = tg_node_child(fnode, TG_F_ATTRIBUTE);

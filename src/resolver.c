@@ -1191,7 +1191,7 @@ static bool takes_arg(const struct tg_def *d, long pos, const char *kw,
  */
 static bool commits_end(struct tg_resolver *r, const char *from,
 			const char *callee, size_t len, long pos,
-			const char *kw, size_t kwlen, int depth,
+			const char *kw, size_t kwlen, bool escape, int depth,
 			struct tg_buf *chain, struct tg_commit_site *out)
 {
 	struct hit h;
@@ -1211,7 +1211,9 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 			if (d->kind != TG_DEF_COMMITS ||
 			    strcmp(d->qualname, h.def->qualname) ||
 			    !d->guard != !pass || (d->guard && depth) ||
-			    !takes_arg(d, pos, kw, kwlen))
+			    !takes_arg(d, pos, kw, kwlen) ||
+			    (!d->target && escape !=
+				     (d->how && !strcmp(d->how, "escape"))))
 				continue;
 			if (depth)
 				tg_buf_addstr(chain, " -> ");
@@ -1232,8 +1234,8 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 					strlen(d->target),
 					*end || !*a ? -1 : apos,
 					*end || !*a ? a : NULL,
-					*end || !*a ? strlen(a) : 0, depth + 1,
-					chain, out)) {
+					*end || !*a ? strlen(a) : 0, escape,
+					depth + 1, chain, out)) {
 				if (!depth) {
 					out->guard = d->guard;
 					out->param = d->param;
@@ -1248,15 +1250,15 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 
 bool tg_resolver_commits(struct tg_commit_site *out, struct tg_resolver *r,
 			 const char *path, const char *callee, size_t len,
-			 long pos, const char *kw, size_t kwlen)
+			 long pos, const char *kw, size_t kwlen, bool escape)
 {
 	struct tg_buf chain = TG_BUF_INIT;
 	bool found;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&r->mu);
-	found = commits_end(r, path, callee, len, pos, kw, kwlen, 0, &chain,
-			    out);
+	found = commits_end(r, path, callee, len, pos, kw, kwlen, escape, 0,
+			    &chain, out);
 	pthread_mutex_unlock(&r->mu);
 	if (found)
 		out->chain = tg_buf_detach(&chain, NULL);

@@ -167,51 +167,14 @@ static void report_callee(struct tg_actx *cx, TSNode call,
  */
 static void committing_callee(struct tg_actx *cx, TSNode call)
 {
-	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
-	uint32_t at = ts_node_start_byte(call);
-	long pos = 0;
-	bool splat = false;
+	struct tg_commit_site site;
+	const struct tg_owned *o;
 
-	if (!tg_analyze_wants(cx, "TX001"))
+	if (!tg_analyze_wants(cx, "TX001") ||
+	    !tg_callee_passes(cx, call, false, &o, &site))
 		return;
-	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
-	     i++) {
-		TSNode k = ts_node_named_child(args, i), v = k, kw = { 0 };
-		unsigned kind = tg_node_kind(k);
-		struct tg_commit_site site;
-		const struct tg_owned *o;
-		const char *kt = NULL;
-		size_t klen = 0;
-		char *name;
-
-		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
-			splat = true;
-			continue;
-		}
-		if (kind == TG_PK_COMMENT)
-			continue;
-		if (kind == TG_PK_KEYWORD_ARG) {
-			kw = tg_node_child(k, TG_F_NAME);
-			v = tg_node_child(k, TG_F_VALUE);
-			kt = tg_node_text(cx->py, kw, &klen);
-		} else {
-			pos++;
-		}
-		if (!tg_node_is(v, TG_PK_IDENTIFIER) &&
-		    !tg_node_is(v, TG_PK_ATTRIBUTE))
-			continue;
-		if (!kt && splat)
-			continue;
-		name = tg_analyze_norm(cx, v);
-		o = tg_analyze_owned(cx, name, at);
-		free(name);
-		if (!o || !tg_callee_commits(cx, call, kt ? -1 : pos - 1, kt,
-					     klen, &site))
-			continue;
-		report_callee(cx, call, o, &site);
-		tg_commit_site_release(&site);
-		return;
-	}
+	report_callee(cx, call, o, &site);
+	tg_commit_site_release(&site);
 }
 
 static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)

@@ -1,9 +1,11 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
+#include "txguard/callee.h"
 #include "txguard/finding.h"
 #include "txguard/node.h"
 #include "txguard/pyparse.h"
+#include "txguard/resolver.h"
 
 /*
  * TX004 session-escape: a session that a block or the request
@@ -241,6 +243,42 @@ static const struct tg_owned *mentioned(const struct tg_actx *cx, TSNode args,
 	return found;
 }
 
+/*
+ * A call passing a scoped session to a function that hands that
+ * parameter to background work (itself, or through what it calls).
+ */
+static void escaping_callee(struct tg_actx *cx, TSNode call)
+{
+	struct tg_commit_site site;
+	const struct tg_owned *e;
+	struct tg_finding *f;
+	const char *first_end;
+	char *first;
+
+	if (!tg_callee_passes(cx, call, true, &e, &site))
+		return;
+	if (!(f = tg_analyze_emit(cx, "TX004", call))) {
+		tg_commit_site_release(&site);
+		return;
+	}
+	first_end = strstr(site.chain, " -> ");
+	first = first_end ? tg_xstrndup(site.chain,
+					(size_t)(first_end - site.chain)) :
+			    tg_xstrdup(site.chain);
+	f->owner = tg_xstrdup(e->owner_desc ? e->owner_desc : "");
+	f->owner_text = tg_xstrdup(e->owner_text ? e->owner_text : "");
+	f->message = tg_xasprintf(
+		"`%s`, the session of `%s`, is passed to %s, which hands its `%s` parameter to background work at %s%s%s%s; that work can run after %s has closed the session",
+		e->name, e->header, first, site.param, site.where,
+		first_end ? " (through " : "", first_end ? first_end + 4 : "",
+		first_end ? ")" : "", e->request ? "the request" : "the block");
+	f->help = tg_xasprintf(
+		"let %s pass ids or plain values to the background work, and let that work open its own session",
+		first);
+	free(first);
+	tg_commit_site_release(&site);
+}
+
 static void tx004_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 {
 	TSNode fn, args, parent;
@@ -255,9 +293,12 @@ static void tx004_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 	fn = tg_node_unparen(tg_node_child(node, TG_F_FUNCTION));
 	args = tg_node_child(node, TG_F_ARGUMENTS);
 	if (ts_node_is_null(fn) || ts_node_is_null(args) ||
-	    (esc = escape_of(cx, fn)) == ESC_NONE ||
 	    !tg_analyze_wants(cx, "TX004"))
 		return;
+	if ((esc = escape_of(cx, fn)) == ESC_NONE) {
+		escaping_callee(cx, node);
+		return;
+	}
 	/* `await asyncio.create_task(...)`: awaited in place, nothing escapes */
 	parent = ts_node_parent(node);
 	if (esc == ESC_TASK && !ts_node_is_null(parent) &&

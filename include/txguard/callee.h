@@ -59,12 +59,22 @@ struct tg_commit_site;
  * passed at position `pos` (counted as a call on an instance counts
  * them) or as keyword `kw` (`kwlen` bytes, NULL for a positional one),
  * itself or through what it calls (resolver.h), for this call's
- * arguments. *out is filled when it does; release it with
- * tg_commit_site_release().
+ * arguments; with `escape`, whether it hands it to background work.
+ * *out is filled when it does; release it with tg_commit_site_release().
  */
 bool tg_callee_commits(const struct tg_actx *cx, TSNode call, long pos,
-		       const char *kw, size_t kwlen,
+		       const char *kw, size_t kwlen, bool escape,
 		       struct tg_commit_site *out);
+
+/**
+ * Whether `call` passes a session to a function that commits it
+ * (tg_callee_commits()): a plain argument owned at the call
+ * (tg_analyze_owned()), or, with `escape`, one any block or the request
+ * scope holds, handed to background work by the function. *o gets the
+ * scope's entry and *out the site, to release.
+ */
+bool tg_callee_passes(const struct tg_actx *cx, TSNode call, bool escape,
+		      const struct tg_owned **o, struct tg_commit_site *out);
 
 /**
  * tg_callee_classify(cx, call, owner) == TG_CALL_FACTORY, answered

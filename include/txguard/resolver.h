@@ -210,7 +210,7 @@ const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,
  * as a tg_resolution's are), but `where` and `chain`, owned.
  */
 struct tg_commit_site {
-	const char *verb;  /* "commit" or "rollback" */
+	const char *verb;  /* "commit", "rollback" or "escape" */
 	const char *param; /* the called function's parameter */
 	const char *guard; /* argsel.h: the arguments it needs, or NULL */
 	char *where;       /* "app/services/items.py:88": the commit */
@@ -224,12 +224,14 @@ struct tg_commit_site {
  * positional one), itself or through the functions it passes it to
  * (TG_DEF_COMMITS), across files. A name found only by its last part
  * (rule 4 above) is not followed. The caller checks `guard` against the
- * call's arguments (tg_argsel_selects()). Release with
+ * call's arguments (tg_argsel_selects()). With `escape`, the same for a
+ * function that hands the argument to background work (a task, a
+ * thread, a background task) instead. Release with
  * tg_commit_site_release().
  */
 bool tg_resolver_commits(struct tg_commit_site *out, struct tg_resolver *r,
 			 const char *path, const char *callee, size_t len,
-			 long pos, const char *kw, size_t kwlen);
+			 long pos, const char *kw, size_t kwlen, bool escape);
 void tg_commit_site_release(struct tg_commit_site *s);
 
 #endif
