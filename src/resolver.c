@@ -1200,7 +1200,8 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 	if (depth >= 8 || !lookup(&h, r, from, callee, len) || h.fallback)
 		return false;
 	inf = file_inf(r, h.file);
-	for (int pass = 0; pass < 2; pass++) {
+	/* unguarded commits first, then rollbacks, then guarded sites */
+	for (int pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < inf->ndefs; i++) {
 			const struct tg_def *d = &inf->defs[i];
 			size_t mark = chain->len;
@@ -1210,7 +1211,10 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 
 			if (d->kind != TG_DEF_COMMITS ||
 			    strcmp(d->qualname, h.def->qualname) ||
-			    !d->guard != !pass || (d->guard && depth) ||
+			    !d->guard == (pass == 2) || (d->guard && depth) ||
+			    (pass == 0 && !d->target &&
+			     !(d->how && !strcmp(d->how, "commit")) &&
+			     !escape) ||
 			    !takes_arg(d, pos, kw, kwlen) ||
 			    (!d->target && escape !=
 				     (d->how && !strcmp(d->how, "escape"))))

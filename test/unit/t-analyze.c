@@ -508,6 +508,66 @@ static void test_help_fits_the_site(void **state)
 	multi_free(&m);
 }
 
+static const char svc_py[] =
+	"async def store(session, item):\n"                           /* 1 */
+	"    if item.bad:\n"                                           /* 2 */
+	"        await session.rollback()\n"                           /* 3 */
+	"        return\n"                                             /* 4 */
+	"    await session.commit()\n"                                 /* 5 */
+	"\n"                                                           /* 6 */
+	"async def save(session, item, commit=True):\n"               /* 7 */
+	"    if commit:\n"                                             /* 8 */
+	"        await store(session, item)\n"                         /* 9 */
+	"\n"                                                           /* 10 */
+	"def later(tasks, session):\n"                                 /* 11 */
+	"    tasks.add_task(print, session)\n";                        /* 12 */
+
+static const char caller_py[] =
+	"from fastapi import Depends\n"                                /* 1 */
+	"from app.db import get_background_session, get_db\n"          /* 2 */
+	"from app.svc import later, save, store\n"                     /* 3 */
+	"\n"                                                           /* 4 */
+	"async def job(item):\n"                                       /* 5 */
+	"    async with get_background_session() as s:\n"              /* 6 */
+	"        await store(s, item)\n"                               /* 7 */
+	"        await save(s, item)\n"                                /* 8 */
+	"        await save(s, item, commit=False)\n"                  /* 9 */
+	"\n"                                                           /* 10 */
+	"async def ep(tasks, session=Depends(get_db)):\n"              /* 11 */
+	"    later(tasks, session)\n";                                 /* 12 */
+
+/*
+ * A session passed to a function that commits it: the message names
+ * the function and the commit (a commit before a rollback), and the
+ * help the switch the function has.
+ */
+static void test_committing_callees(void **state)
+{
+	static const char *const paths[] = { "app/db.py", "app/svc.py",
+					     "app/caller.py" };
+	static const char *const srcs[] = { db_py, svc_py, caller_py };
+	struct multi m;
+	const struct tg_finding *f;
+
+	(void)state;
+	multi_run(&m, paths, srcs, 3);
+	assert_int_equal(m.f.nr, 3);
+	f = find(&m, "TX001", 7);
+	assert_string_equal(f->message,
+			    "store(s,item) inside `async with get_background_session() as s`, which already commits on exit: store commits its `session` parameter at app/svc.py:5");
+	assert_string_equal(f->help,
+			    "let store only add and flush (the block commits); if it must also work alone, give it a `commit: bool = True` parameter and pass `commit=False` here");
+	f = find(&m, "TX001", 8);
+	assert_string_equal(f->message,
+			    "save(s,item) inside `async with get_background_session() as s`, which already commits on exit: save commits its `session` parameter at app/svc.py:5 (through store)");
+	assert_string_equal(f->help,
+			    "pass `commit=False`: the block owns the transaction and commits it; save should not commit a session it is given");
+	f = find(&m, "TX004", 12);
+	assert_string_equal(f->message,
+			    "`session`, the session of `session=Depends(get_db)`, is passed to later, which hands its `session` parameter to background work at app/svc.py:12; that work can run after the request has closed the session");
+	multi_free(&m);
+}
+
 /*
  * A name configured both as a factory and as an owner is an owner: its
  * `with` commits on exit, so no help tells the user to commit inside it.
@@ -565,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_resolved_rules),
 		cmocka_unit_test(test_resolved_precision),
 		cmocka_unit_test(test_help_fits_the_site),
+		cmocka_unit_test(test_committing_callees),
 		cmocka_unit_test(test_owning_factory),
 		cmocka_unit_test(test_implements),
 	};
