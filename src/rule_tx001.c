@@ -69,6 +69,23 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 	return help;
 }
 
+/* The owner's kind as `txguard fix` needs it. */
+static enum tg_fix_owner fix_owner_of(const struct tg_owned *o)
+{
+	switch (o->kind) {
+	case TG_OWNED_BEGIN:
+		return TG_FIX_OWNER_BEGIN;
+	case TG_OWNED_BEGIN_NESTED:
+		return TG_FIX_OWNER_SAVEPOINT;
+	case TG_OWNED_REGISTERED:
+		return TG_FIX_OWNER_MANAGER;
+	case TG_OWNED_REQUEST:
+		return TG_FIX_OWNER_REQUEST;
+	default:
+		return TG_FIX_OWNER_NONE;
+	}
+}
+
 /* Is the statement after the call's own a `raise` (comments aside)? */
 static bool raised_after(const struct tg_actx *cx, TSNode call)
 {
@@ -124,6 +141,8 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		return;
 	f->owner_text = tg_xstrdup(o->owner_text);
 	f->owner = tg_xstrdup(o->owner_desc);
+	f->fix_owner = fix_owner_of(o);
+	f->fix_body_start = o->body_start;
 	/* Name an inferred owner and where it is defined */
 	inferred = o->kind == TG_OWNED_REGISTERED && o->owner &&
 		   o->owner->origin == TG_OWNER_INFERRED;
