@@ -46,6 +46,7 @@ static TSNode next_statement(TSNode n)
 	return n;
 }
 
+/* Named children but comments: a block's statements, a call's arguments. */
 static unsigned count_statements(TSNode block)
 {
 	unsigned n = 0, nc = ts_node_named_child_count(block);
@@ -86,8 +87,7 @@ static int session_call(const struct tg_pyfile *py, TSNode call)
 	size_t len;
 
 	if (!tg_node_is(fn, TG_PK_ATTRIBUTE) || ts_node_is_null(attr) ||
-	    !tg_node_is(args, TG_PK_ARGUMENT_LIST) ||
-	    ts_node_named_child_count(args))
+	    !tg_node_is(args, TG_PK_ARGUMENT_LIST) || count_statements(args))
 		return -1;
 	a = tg_node_text(py, attr, &len);
 	if (tg_node_text_is(a, len, "commit"))
