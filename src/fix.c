@@ -22,6 +22,7 @@
 #include "txguard/common.h"
 #include "txguard/buf.h"
 #include "txguard/error.h"
+#include "txguard/fingerprint.h"
 #include "txguard/finding.h"
 #include "txguard/fix.h"
 #include "txguard/node.h"
@@ -198,10 +199,21 @@ static const char *climb(TSNode n, uint32_t body, bool *last)
 	}
 }
 
-/* The owner's with statement: one context manager only. */
-static bool single_manager(TSNode root, uint32_t body)
+/*
+ * Whether the owner's exit is the first to run after its block: a
+ * function (request scope), or a with statement whose last item is the
+ * owner (items exit in reverse order).
+ */
+static bool owner_exits_first(const struct tg_pyfile *py, uint32_t body,
+			      const char *owner_text)
 {
-	TSNode b = ts_node_descendant_for_byte_range(root, body, body);
+	TSNode b = ts_node_descendant_for_byte_range(
+		ts_tree_root_node(py->tree), body, body);
+	TSNode clause = { 0 }, item, value;
+	const char *t;
+	size_t len;
+	char *norm;
+	bool same;
 
 	while (!ts_node_is_null(b) &&
 	       !(type_is(b, "block") && ts_node_start_byte(b) == body))
@@ -209,13 +221,26 @@ static bool single_manager(TSNode root, uint32_t body)
 	b = ts_node_parent(b);
 	if (!tg_node_is(b, TG_PK_WITH))
 		return true; /* a function: request scope */
-	for (uint32_t i = 0; i < ts_node_named_child_count(b); i++) {
-		TSNode c = ts_node_named_child(b, i);
-
-		if (tg_node_is(c, TG_PK_WITH_CLAUSE))
-			return ts_node_named_child_count(c) == 1;
-	}
-	return false;
+	for (uint32_t i = 0; i < ts_node_named_child_count(b); i++)
+		if (tg_node_is(ts_node_named_child(b, i), TG_PK_WITH_CLAUSE))
+			clause = ts_node_named_child(b, i);
+	if (ts_node_is_null(clause) || !ts_node_named_child_count(clause))
+		return false;
+	if (ts_node_named_child_count(clause) == 1)
+		return true;
+	item = ts_node_named_child(clause,
+				   ts_node_named_child_count(clause) - 1);
+	value = tg_node_child(item, TG_F_VALUE);
+	if (tg_node_is(value, TG_PK_AS_PATTERN))
+		value = ts_node_named_child(value, 0);
+	value = tg_node_unparen(value);
+	if (ts_node_is_null(value) || !owner_text)
+		return false;
+	t = tg_node_text(py, value, &len);
+	norm = tg_fingerprint_normalize(t, len);
+	same = !strcmp(norm, owner_text);
+	free(norm);
+	return same;
 }
 
 /* A rollback followed by a bare raise whose exception leaves the owner. */
@@ -284,9 +309,8 @@ static int plan_one(struct tg_fix *fx, const struct tg_pyfile *py,
 	block = ts_node_parent(stmt);
 	fx->block = ts_node_start_byte(block);
 	fx->block_statements = count_statements(block);
-	if (!single_manager(ts_tree_root_node(py->tree), f->fix_body_start)) {
-		fx->why = "the with statement has other context managers, "
-			  "whose exits run between the call and the owner's";
+	if (!owner_exits_first(py, f->fix_body_start, f->owner_text)) {
+		fx->why = "the with statement has context managers after the owner, whose exits run between the call and the owner's";
 		return 0;
 	}
 	if (!kind) {

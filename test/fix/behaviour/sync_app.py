@@ -61,6 +61,12 @@ def add_in_owner(name, flag):
             session.commit()
 
 
+def add_in_session_and_begin(name):
+    with SessionLocal() as session, session.begin():
+        session.add(Item(name=name))
+        session.commit()
+
+
 def add_then_fail(name):
     with SessionLocal() as session:
         with session.begin():
@@ -101,6 +107,7 @@ def main():
         ("add_in_begin", lambda: add_in_begin("a")),
         ("add_in_owner", lambda: add_in_owner("b", True)),
         ("add_in_owner_else", lambda: add_in_owner("c", False)),
+        ("add_in_session_and_begin", lambda: add_in_session_and_begin("h")),
         ("add_then_fail", lambda: add_then_fail("d")),
         ("nothing_else", lambda: nothing_else("e")),
         ("on_connection", lambda: on_connection("f")),
