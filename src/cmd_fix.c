@@ -225,8 +225,10 @@ static int fix_file(struct tg_fix_result *res, const char *path,
 	char *src = NULL, *full = tg_xasprintf("%s%s", o->workdir, path);
 	size_t len = 0, napplied;
 	mode_t mode = 0644;
-	int err;
+	int err = 0;
 
+	if (access(full, F_OK) < 0 && errno == ENOENT)
+		goto out; /* tracked, but not in the working tree */
 	if ((err = read_work_file(&src, &len, &mode, full)) < 0)
 		goto out;
 	if ((err = tg_engine_run_buffers(&before, path, src, len, NULL, 0, NULL,
@@ -339,9 +341,45 @@ static int cmp_path(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Add the selected Python files git does not track and does not ignore. */
+static int add_untracked(char ***v, size_t *n, size_t *alloc,
+			 struct tg_repo *repo, const struct tg_config *cfg,
+			 char *const *args, size_t nargs, bool *hit)
+{
+	git_status_options so;
+	git_status_list *list = NULL;
+
+	git_status_options_init(&so, GIT_STATUS_OPTIONS_VERSION);
+	so.show = GIT_STATUS_SHOW_WORKDIR_ONLY;
+	so.flags = GIT_STATUS_OPT_INCLUDE_UNTRACKED |
+		   GIT_STATUS_OPT_RECURSE_UNTRACKED_DIRS;
+	if (git_status_list_new(&list, tg_repo_git(repo), &so) < 0)
+		return tg_error_git("cannot list the untracked files");
+	for (size_t i = 0; i < git_status_list_entrycount(list); i++) {
+		const git_status_entry *e = git_status_byindex(list, i);
+		const char *path;
+		bool under = !nargs;
+
+		if (!e || !(e->status & GIT_STATUS_WT_NEW) ||
+		    !e->index_to_workdir ||
+		    !(path = e->index_to_workdir->new_file.path))
+			continue;
+		for (size_t k = 0; k < nargs; k++)
+			if (tg_cmd_path_under(path, args[k]))
+				under = hit[k] = true;
+		if (!under || !tg_glob_set_match(&cfg->files, path))
+			continue;
+		TG_ALLOC_GROW(*v, *n + 1, *alloc);
+		(*v)[(*n)++] = tg_xstrdup(path);
+	}
+	git_status_list_free(list);
+	return 0;
+}
+
 /*
- * The files to fix: the selected Python files the index tracks, under
- * the PATHs when given, and a PATH that names a file on disk.
+ * The files to fix: the selected Python files of the working tree (those
+ * the index tracks, and those git neither tracks nor ignores), under the
+ * PATHs when given, and a PATH that names a file on disk.
  */
 static int select_files(char ***out, size_t *nout, struct tg_repo *repo,
 			const struct tg_config *cfg, char *const *args,
@@ -372,6 +410,9 @@ static int select_files(char ***out, size_t *nout, struct tg_repo *repo,
 		TG_ALLOC_GROW(v, n + 1, alloc);
 		v[n++] = tg_xstrdup(e->path);
 	}
+	if ((err = add_untracked(&v, &n, &alloc, repo, cfg, args, nargs,
+				 hit)) < 0)
+		goto out;
 	for (size_t k = 0; k < nargs; k++) {
 		char *full;
 		struct stat st;

@@ -237,6 +237,22 @@ test_expect_success 'exit 0 when nothing is left; PATHs limit the files' '
 	(cd clean && test_expect_code 0 txguard fix one.py)
 '
 
+test_expect_success 'an untracked Python file is fixed too; an ignored one is not' '
+	write_file new/untracked.py <<-\EOF &&
+	def f(session):
+	    with session.begin():
+	        session.add(1)
+	        session.commit()
+	EOF
+	cp new/untracked.py new/ignored.py &&
+	echo "new/ignored.py" >>.git/info/exclude &&
+	txguard fix new >out &&
+	grep "^new/untracked.py:4: removed session.commit() (TX001, safe)$" out &&
+	test_must_fail grep ignored out &&
+	grep commit new/ignored.py &&
+	rm -r new
+'
+
 test_expect_success 'the file mode is kept and no temporary file is left' '
 	write_file clean/two.py <<-\EOF &&
 	def f(session):
@@ -295,15 +311,19 @@ test_expect_success 'the index, HEAD and refs are never changed' '
 	git diff --cached --stat
 '
 
-test_expect_success 'errors exit 2: a bad option, a missing file, outside a repository' '
+test_expect_success 'errors exit 2: a bad option, a missing path, a link, outside a repository' '
 	test_expect_code 2 txguard fix --bogus 2>err &&
 	grep "txguard fix --help" err &&
 	test_expect_code 2 txguard fix nowhere.py 2>err &&
 	grep "matches no Python file" err &&
-	rm clean/one.py &&
+	mv clean/one.py one.py.moved &&
+	ln -s ../one.py.moved clean/one.py &&
 	test_expect_code 2 txguard fix clean >out 2>err &&
-	grep "cannot read" out &&
-	git checkout -- clean/one.py &&
+	grep "cannot read .*clean/one.py" out &&
+	test -h clean/one.py &&
+	rm clean/one.py &&
+	txguard fix clean &&
+	mv one.py.moved clean/one.py &&
 	(cd "$TRASH_DIRECTORY" && test_expect_code 2 txguard fix 2>err)
 '
 
