@@ -231,6 +231,12 @@ static int fix_file(struct tg_fix_result *res, const char *path,
 		goto out; /* tracked, but not in the working tree */
 	if ((err = read_work_file(&src, &len, &mode, full)) < 0)
 		goto out;
+	if (eopts->cfg && eopts->cfg->max_file_size &&
+	    len > eopts->cfg->max_file_size) {
+		fprintf(res->msg, "%s: skipped: larger than maxFileSize (%zu bytes)\n",
+			path, eopts->cfg->max_file_size);
+		goto out;
+	}
 	if ((err = tg_engine_run_buffers(&before, path, src, len, NULL, 0, NULL,
 					 0, eopts)) < 0)
 		goto out;

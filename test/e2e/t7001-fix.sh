@@ -311,6 +311,20 @@ test_expect_success 'the index, HEAD and refs are never changed' '
 	git diff --cached --stat
 '
 
+test_expect_success 'a file over maxFileSize is skipped, with a line' '
+	test_create_repo ../small &&
+	(
+		cd ../small &&
+		printf "[txguard]\n\tmaxFileSize = 10\n" >.txguard &&
+		printf "def f(session):\n    with session.begin():\n        session.commit()\n" >big.py &&
+		cp big.py expect &&
+		git add . &&
+		txguard fix >out &&
+		grep "^big.py: skipped: larger than maxFileSize (10 bytes)$" out &&
+		cmp expect big.py
+	)
+'
+
 test_expect_success 'errors exit 2: a bad option, a missing path, a link, outside a repository' '
 	test_expect_code 2 txguard fix --bogus 2>err &&
 	grep "txguard fix --help" err &&
