@@ -84,7 +84,7 @@ fixed=0
 for c in $(cases); do
 	ncases=$((ncases + 1))
 	for mode in "" --unsafe; do
-		test_expect_success "fix $mode: ${c#"$FIXTURES"/}" "
+		test_expect_success "fix${mode:+ $mode}: ${c#"$FIXTURES"/}" "
 			fix_case '$c' '$mode'
 		"
 	done
