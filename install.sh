@@ -24,7 +24,8 @@ marker='# txguard-hook: pre-commit hook installed by txguard'
 # the end-to-end tests) and `make check` clang-format (the style of the
 # change).
 packages='build-essential pkg-config libgit2-dev libtree-sitter-dev libjansson-dev git
-libcmocka-dev pre-commit python3 python3-jsonschema clang-format'
+libcmocka-dev pre-commit python3 python3-jsonschema clang-format
+python3-sqlalchemy python3-aiosqlite'
 
 do_deps=1
 do_build=1

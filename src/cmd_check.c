@@ -9,6 +9,7 @@
 #include "txguard/config.h"
 #include "txguard/diff.h"
 #include "txguard/engine.h"
+#include "txguard/fix.h"
 #include "txguard/glob.h"
 #include "txguard/error.h"
 #include "txguard/ownerscope.h"
@@ -26,7 +27,12 @@ static const struct tg_opt_command usage = {
 	"passes: when the staged change touches every one of them (a commit),\n"
 	"the staged change is checked as above; otherwise (pre-commit run\n"
 	"--all-files) those files are scanned as at HEAD and their findings\n"
-	"that are not in the baseline are reported.",
+	"that are not in the baseline are reported.\n\n"
+	"With --fix (staged mode), the new TX001 findings that txguard fix can\n"
+	"remove safely are removed from the working-tree copies of the staged\n"
+	"files whose content is the staged content (a file with unstaged\n"
+	"changes is left alone), and the check fails so that they are reviewed\n"
+	"and staged.",
 	-1,
 };
 
@@ -73,6 +79,77 @@ static int scan_files(struct tg_report *r, struct tg_repo *repo,
 		return -1;
 	return tg_common_report(r, repo, cfg, copts, oopts, fail_on,
 				TG_BASELINE_FROM_HEAD_SCAN);
+}
+
+/*
+ * --fix: fix the new findings in the working-tree copies of their staged
+ * files, only where the copy is exactly what is staged; a file with
+ * unstaged changes is named and left alone. Returns the exit status.
+ */
+static int fix_staged(struct tg_report *r, struct tg_repo *repo,
+		      const struct tg_config *cfg,
+		      const struct tg_owner_table *owners, int ret)
+{
+	struct tg_fix_run_opts fo = { 0 };
+	struct tg_fix_result res = { 0 };
+	char **paths = NULL;
+	size_t n = 0, alloc = 0;
+
+	for (size_t i = 0; i < r->findings.nr; i++) {
+		const struct tg_finding *f = &r->findings.v[i];
+		char *staged = NULL, *full;
+		size_t slen = 0;
+		bool seen = false, same = false;
+		FILE *fp;
+
+		if (f->status != TG_STATUS_NEW || strcmp(f->rule->id, "TX001"))
+			continue;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = !strcmp(paths[k], f->path);
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(r->findings.v[k].path, f->path);
+		if (seen)
+			continue;
+		full = tg_xasprintf("%s%s", tg_repo_workdir(repo), f->path);
+		if (tg_repo_read_path(&staged, &slen, repo, f->path, true) >= 0 &&
+		    (fp = fopen(full, "rb"))) {
+			struct tg_buf b = TG_BUF_INIT;
+			char chunk[65536];
+			size_t got;
+
+			while ((got = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+				tg_buf_add(&b, chunk, got);
+			same = !ferror(fp) && b.len == slen &&
+			       !memcmp(b.ptr, staged, slen);
+			fclose(fp);
+			tg_buf_release(&b);
+		}
+		free(staged);
+		free(full);
+		if (!same) {
+			fprintf(stderr, "txguard: not fixed: %s has unstaged changes\n",
+				f->path);
+			continue;
+		}
+		TG_ALLOC_GROW(paths, n + 1, alloc);
+		paths[n++] = f->path;
+	}
+	fo.workdir = tg_repo_workdir(repo);
+	fo.only = &r->findings;
+	res.msg = stderr;
+	if (n && tg_fix_run(&res, repo, cfg, owners, paths, n, &fo) < 0)
+		ret = tg_cmd_error(tg_error_last());
+	else if (res.errors)
+		ret = TG_EXIT_ERROR;
+	else if (res.fixed) {
+		fprintf(stderr,
+			"txguard: fixed %zu finding%s in %zu file%s; review and stage them\n",
+			res.fixed, res.fixed == 1 ? "" : "s", res.files_fixed,
+			res.files_fixed == 1 ? "" : "s");
+		ret = TG_EXIT_BLOCKED;
+	}
+	free(paths);
+	return ret;
 }
 
 /* say which files the change did not touch were checked, and why */
@@ -163,7 +240,7 @@ int cmd_check(int argc, const char **argv)
 {
 	struct tg_common_opts copts = { 0 };
 	const char *base = NULL, *head = NULL;
-	bool files = false;
+	bool files = false, fix = false;
 	const struct tg_option opts[] = {
 		{ "base", 0, TG_OPT_STRING, &base, "REV",
 		  "branch mode: check merge-base(REV, HEAD)..HEAD" },
@@ -171,6 +248,8 @@ int cmd_check(int argc, const char **argv)
 		  "with --base: the branch tip (default HEAD)" },
 		{ "files", 0, TG_OPT_FLAG, &files, NULL,
 		  "the arguments are the files of a pre-commit run (see above)" },
+		{ "fix", 0, TG_OPT_FLAG, &fix, NULL,
+		  "remove the new TX001 findings' safe fixes from the staged files' working copies (see above)" },
 		TG_COMMON_OPTIONS(copts),
 	};
 	struct tg_out_opts oopts;
@@ -211,6 +290,10 @@ int cmd_check(int argc, const char **argv)
 	}
 	if (files && base) {
 		ret = tg_cmd_usage_error("check", "--files checks the staged change; it takes no --base");
+		goto out;
+	}
+	if (fix && base) {
+		ret = tg_cmd_usage_error("check", "--fix fixes the staged change; it takes no --base");
 		goto out;
 	}
 	oopts.staged = !base;
@@ -268,6 +351,8 @@ int cmd_check(int argc, const char **argv)
 	    (ret = tg_common_report(&report, repo, &cfg, &copts, &oopts,
 				    fail_on, base ? TG_BASELINE_FROM_HEAD : TG_BASELINE_FROM_INDEX)) < 0)
 		goto fail;
+	if (fix && tg_repo_workdir(repo))
+		ret = fix_staged(&report, repo, &cfg, &owners, ret);
 	goto out;
 fail:
 	ret = tg_cmd_error(tg_error_last());

@@ -29,6 +29,8 @@ static const struct tg_cmd commands[] = {
 	  "check staged changes (the hook), or a branch with --base" },
 	{ "scan", cmd_scan, TG_CMD_REPO,
 	  "check every Python file of a tree (default HEAD)" },
+	{ "fix", cmd_fix, TG_CMD_REPO,
+	  "remove redundant commit()/rollback() calls from the working tree" },
 	{ "baseline", cmd_baseline, TG_CMD_REPO,
 	  "record the findings of a full scan in the baseline file" },
 	{ "explain", cmd_explain, 0, "describe a rule: what, why, wrong/right, fix" },

@@ -71,6 +71,38 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 	return help;
 }
 
+/* Does a statement follow the call's own in its block (comments aside)? */
+static bool followed(TSNode call)
+{
+	TSNode n = ts_node_parent(call);
+
+	if (tg_node_is(n, TG_PK_AWAIT))
+		n = ts_node_parent(n);
+	if (!tg_node_is(n, TG_PK_EXPR_STMT))
+		return false;
+	do
+		n = ts_node_next_named_sibling(n);
+	while (!ts_node_is_null(n) && tg_node_is(n, TG_PK_COMMENT));
+	return !ts_node_is_null(n);
+}
+
+/* The owner's kind as `txguard fix` needs it. */
+static enum tg_fix_owner fix_owner_of(const struct tg_owned *o)
+{
+	switch (o->kind) {
+	case TG_OWNED_BEGIN:
+		return TG_FIX_OWNER_BEGIN;
+	case TG_OWNED_BEGIN_NESTED:
+		return TG_FIX_OWNER_SAVEPOINT;
+	case TG_OWNED_REGISTERED:
+		return TG_FIX_OWNER_MANAGER;
+	case TG_OWNED_REQUEST:
+		return TG_FIX_OWNER_REQUEST;
+	default:
+		return TG_FIX_OWNER_NONE;
+	}
+}
+
 /* Is the statement after the call's own a `raise` (comments aside)? */
 static bool raised_after(const struct tg_actx *cx, TSNode call)
 {
@@ -215,6 +247,8 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		return;
 	f->owner_text = tg_xstrdup(o->owner_text);
 	f->owner = tg_xstrdup(o->owner_desc);
+	f->fix_owner = fix_owner_of(o);
+	f->fix_body_start = o->body_start;
 	/* Name an inferred owner and where it is defined */
 	inferred = o->kind == TG_OWNED_REGISTERED && o->owner &&
 		   o->owner->origin == TG_OWNER_INFERRED;
@@ -240,6 +274,14 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 			f->call_text, o->header, inferred ? " (" : "",
 			inferred ? o->owner_desc : "", inferred ? ")" : "");
 	f->help = help_for(cx, o, commit);
+	if (commit && o->kind != TG_OWNED_BEGIN_NESTED && followed(node)) {
+		char *h = f->help;
+
+		f->help = tg_xasprintf(
+			"%s; statements follow it: without it (`txguard fix --unsafe` removes it) they join its transaction, which commits when the block exits, and a failure among them rolls back the work before it too; if others must see an intermediate status now, write it in a separate short-lived session",
+			h);
+		free(h);
+	}
 	if (!commit && raised_after(cx, node)) {
 		free(f->help);
 		f->help = tg_xstrdup(

@@ -18,6 +18,7 @@ enum tg_exit {
 
 int cmd_check(int argc, const char **argv);
 int cmd_explain(int argc, const char **argv);
+int cmd_fix(int argc, const char **argv);
 int cmd_index(int argc, const char **argv);
 int cmd_scan(int argc, const char **argv);
 int cmd_baseline(int argc, const char **argv);

@@ -19,6 +19,16 @@ enum tg_status {
 
 #define TG_FINGERPRINT_HEXSZ 16
 
+/* What owns the transaction a TX001 call is in, for `txguard fix`. */
+enum tg_fix_owner {
+	TG_FIX_OWNER_NONE = 0, /* not recorded: nothing can be proven */
+	TG_FIX_OWNER_BEGIN, /* X.begin(): commits on exit, rolls back on error
+			     */
+	TG_FIX_OWNER_SAVEPOINT, /* X.begin_nested() */
+	TG_FIX_OWNER_MANAGER,	/* a configured or inferred owner */
+	TG_FIX_OWNER_REQUEST, /* a dependency that commits after the endpoint */
+};
+
 struct tg_finding {
 	const struct tg_rule *rule;
 	enum tg_severity severity; /* the rule's, or as configured */
@@ -35,6 +45,9 @@ struct tg_finding {
 	char fingerprint[TG_FINGERPRINT_HEXSZ + 1];
 	enum tg_status status;
 	char *snippet;    /* the source line of `line`, owned, for text output; may be NULL */
+	/* TX001: the owner and the first byte of its block's body */
+	enum tg_fix_owner fix_owner;
+	uint32_t fix_body_start;
 };
 
 struct tg_findings {
