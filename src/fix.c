@@ -278,8 +278,9 @@ static int plan_one(struct tg_fix *fx, const struct tg_pyfile *py,
 	fx->safety = TG_FIX_NOT_FIXED;
 	fx->line = f->line;
 	if (ts_node_is_null(call) || (kind = session_call(py, call)) < 0) {
-		fx->why = "the commit is in another function shared by other "
-			  "callers";
+		fx->why = "the commit is in the function called, which other "
+			  "callers may rely on: change that function, or pass "
+			  "its switch (`commit=False`) if it has one";
 		return 0;
 	}
 	switch (f->fix_owner) {
