@@ -4,13 +4,42 @@
 
 /* ---- parameters ------------------------------------------------------- */
 
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && !memcmp(s + len - n, suffix, n);
+}
+
+/* A parameter name or annotation that says "a session". */
+static bool session_like(const char *name, const struct tg_pyfile *py,
+			 TSNode type)
+{
+	size_t len = strlen(name), tlen;
+	const char *t;
+
+	while (len && *name == '_') {
+		name++;
+		len--;
+	}
+	if (ends_with(name, len, "session") || tg_node_text_is(name, len, "sess") ||
+	    tg_node_text_is(name, len, "db") || tg_node_text_is(name, len, "uow") ||
+	    ends_with(name, len, "_db"))
+		return true;
+	if (ts_node_is_null(type))
+		return false;
+	t = tg_node_text(py, type, &tlen);
+	return memmem(t, tlen, "Session", 7) || memmem(t, tlen, "Connection", 10);
+}
+
 static void add_param(struct tg_params *p, size_t *alloc, char *name,
-		      int32_t index, char dflt, bool plain)
+		      int32_t index, char dflt, bool plain, bool session)
 {
 	TG_ALLOC_GROW(p->v, p->nr + 1, *alloc);
 	p->v[p->nr].name = name;
 	p->v[p->nr].index = index;
 	p->v[p->nr].plain = plain;
+	p->v[p->nr].session_like = session;
 	p->v[p->nr++].dflt = dflt;
 }
 
@@ -50,7 +79,7 @@ void tg_params_read(struct tg_params *out, const struct tg_pyfile *py,
 		TSNode k = ts_node_named_child(params, i);
 		unsigned kind = tg_node_kind(k);
 		TSNode name = { 0 }, value = { 0 };
-		char dflt = '-';
+		char dflt = '-', *nm;
 		bool plain = plain_type(py, tg_node_child(k, TG_F_TYPE));
 		int t;
 
@@ -82,8 +111,9 @@ void tg_params_read(struct tg_params *out, const struct tg_pyfile *py,
 		if (!ts_node_is_null(value) &&
 		    (t = tg_argsel_truth(py, value)) >= 0)
 			dflt = t ? 't' : 'f';
-		add_param(out, &alloc, tg_node_strdup(py, name),
-			  kwonly ? -1 : pos++, dflt, plain);
+		nm = tg_node_strdup(py, name);
+		add_param(out, &alloc, nm, kwonly ? -1 : pos++, dflt, plain,
+			  session_like(nm, py, tg_node_child(k, TG_F_TYPE)));
 	}
 }
 

@@ -953,7 +953,7 @@ static void on_call_args(struct collect *c, TSNode n, struct func *fn,
 			add_use(c, dotted_text(c->py, fnode));
 		}
 		if (!summarise || !(p = tg_params_find(&fn->params, t, len)) ||
-		    p->plain || (ts_node_is_null(kw) && splat))
+		    !p->session_like || (ts_node_is_null(kw) && splat))
 			continue;
 		if (!target && !(target = passes_to(c, fn, at, fnode)))
 			return;

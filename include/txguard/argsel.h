@@ -26,6 +26,12 @@ struct tg_param {
 	int32_t index; /* as a call passes it; -1: keyword-only or *args */
 	char dflt;     /* default's truthiness: 't', 'f', '-' */
 	bool plain;    /* annotated as a number, string, id...: no session */
+	/*
+	 * Named or annotated like a session: `session`, `db_session`,
+	 * `sess`, `db`, `uow`, `*_db`, or a type naming a Session or a
+	 * Connection.
+	 */
+	bool session_like;
 };
 
 struct tg_params {
