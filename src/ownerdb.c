@@ -534,6 +534,14 @@ void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
 		    decode(&inf, &db->files[i]) < 0)
 			continue;
 		for (size_t k = 0; k < inf->ndefs; k++) {
+			/*
+			 * A call to a committing function matters only where a
+			 * session is owned, and what owns it is on the list; an
+			 * instance's owner methods are on it by their own names.
+			 */
+			if (inf->defs[k].kind == TG_DEF_COMMITS ||
+			    inf->defs[k].kind == TG_DEF_INSTANCE)
+				continue;
 			TG_ALLOC_GROW(*names, *nr + 1, *alloc);
 			(*names)[(*nr)++] = tg_xstrdup(inf->defs[k].name);
 		}

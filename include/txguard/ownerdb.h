@@ -212,8 +212,9 @@ struct tg_resolver *tg_ownerdb_new_resolver(const struct tg_ownerdb *db);
 
 /**
  * Fill *names (start it empty; tg_xstrdup'ed, sorted, no duplicates)
- * with the last name part of every definition in the repository: the
- * words the scan's literal pre-filter must also look for.
+ * with the last name part of every definition in the repository but
+ * instances and committing functions: the words the scan's literal
+ * pre-filter must also look for.
  */
 void tg_ownerdb_def_names(char ***names, size_t *nr, size_t *alloc,
 			  const struct tg_ownerdb *db);
