@@ -1135,6 +1135,144 @@ def script_depends_default():
     return steps
 
 
+# ---- sessions injected by decorators -----------------------------------
+
+DECORATOR = """\
+import functools
+
+from sqlalchemy.orm import sessionmaker
+
+from app.db import get_session
+
+SessionLocal = sessionmaker()
+
+
+def with_session(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if "session" in kwargs:
+            return func(*args, **kwargs)
+        with OPENER() as session:
+            return func(CALL)
+
+    return wrapper
+"""
+
+DECORATED_USER = """\
+IMPORT
+
+
+@DECO
+def save(x, session):
+    session.add(x)
+    session.commit()
+
+
+def pad_a():
+    return 1
+
+
+def pad_b():
+    return 2
+"""
+
+
+def _decorator(opener="get_session",
+               call="*args, session=session, **kwargs"):
+    return DECORATOR.replace("OPENER", opener).replace("CALL", call)
+
+
+def _decorated(imp="from app.deco import with_session", deco="with_session"):
+    return DECORATED_USER.replace("IMPORT", imp).replace("DECO", deco)
+
+
+def script_decorator_owner_flips():
+    """app/deco.py's with_session opens get_session and passes the
+    session on by keyword; get_session starts committing after its
+    yield, then only closes again; an unchanged decorated function in
+    another module commits."""
+    steps = []
+    for db, what in ((CM_CLOSE, "get_session only closes"),
+                     (CM_COMMIT, "get_session commits after its yield"),
+                     (CM_CLOSE, "get_session only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py", db,
+                                 "app/deco.py", _decorator(),
+                                 "app/jobs.py", _decorated())))
+    return steps
+
+
+def script_decorator_passing():
+    """The committing get_session; with_session passes the session by
+    keyword, then not at all, then as the first argument (the decorated
+    function's is x), then under another keyword, then opens a closing
+    session, then passes it by keyword from get_session again."""
+    steps = []
+    for opener, call, what in (
+            ("get_session", "*args, session=session, **kwargs",
+             "with_session passes session= on"),
+            ("get_session", "*args, **kwargs",
+             "with_session does not pass it on"),
+            ("get_session", "session, *args, **kwargs",
+             "with_session passes it first"),
+            ("get_session", "*args, db=session, **kwargs",
+             "with_session passes db="),
+            ("SessionLocal", "*args, session=session, **kwargs",
+             "with_session opens a closing session"),
+            ("get_session", "*args, session=session, **kwargs",
+             "with_session opens get_session again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py",
+                                 CM_COMMIT, "app/deco.py",
+                                 _decorator(opener, call),
+                                 "app/jobs.py", _decorated())))
+    return steps
+
+
+def script_decorator_reexport():
+    """app/__init__.py re-exports with_session from a module whose
+    decorator opens a closing session, then from one whose decorator
+    opens the committing get_session; the decorated function, using it
+    as `app.with_session` through `import app`, does not change. Then
+    the decorator's module is renamed, and so is the decorated one."""
+    closing = _decorator("SessionLocal")
+    user = _decorated("import app", "app.with_session")
+    a = _raw("app/__init__.py", "from .deco_ro import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/deco.py", _decorator(), "app/jobs.py", user)
+    b = _raw("app/__init__.py", "from .deco import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/deco.py", _decorator(), "app/jobs.py", user)
+    c = _raw("app/__init__.py", "from .decorators import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/decorators.py", _decorator(), "app/jobs.py", user)
+    d = _raw("app/__init__.py", "from .decorators import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/decorators.py", _decorator(), "app/tasks.py", user)
+    return [("app re-exports the closing with_session", a),
+            ("app re-exports the owning with_session", b),
+            ("app/deco.py renamed to app/decorators.py", c),
+            ("app/jobs.py renamed to app/tasks.py", d)]
+
+
+def script_decorator_import_repoint():
+    """The decorated function imports with_session from a module whose
+    decorator opens a closing session, then from one whose decorator
+    opens the committing get_session, then under another name."""
+    closing = _decorator("SessionLocal")
+    steps = []
+    for imp, deco, what in (
+            ("from app.deco_ro import with_session", "with_session",
+             "app/jobs.py imports the closing with_session"),
+            ("from app.deco import with_session", "with_session",
+             "app/jobs.py imports the owning with_session"),
+            ("from app.deco import with_session as injected", "injected",
+             "app/jobs.py imports it as injected")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py",
+                                 CM_COMMIT, "app/deco_ro.py", closing,
+                                 "app/deco.py", _decorator(),
+                                 "app/jobs.py", _decorated(imp, deco))))
+    return steps
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1156,6 +1294,10 @@ SCRIPTS = {
     "call-made-owner": script_call_made_owner,
     "local-owner": script_local_owner,
     "depends-default": script_depends_default,
+    "decorator-owner-flips": script_decorator_owner_flips,
+    "decorator-passing": script_decorator_passing,
+    "decorator-reexport": script_decorator_reexport,
+    "decorator-import-repoint": script_decorator_import_repoint,
 }
 
 
