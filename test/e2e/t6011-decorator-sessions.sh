@@ -219,6 +219,7 @@ test_expect_success 'scan finds exactly the marks of the decorator fixture' '
 	(
 		cd "$TRASH_DIRECTORY/fx" &&
 		cp -R "$FIXTURES/owners/decorator"/. . &&
+		mv txguard.cfg .txguard &&
 		git add -A &&
 		git commit -q -m fixture &&
 		expect_marks $(find app -name "*.py" | LC_ALL=C sort) >expect &&
