@@ -887,9 +887,10 @@ static void decorator_on_func(struct collect *c, TSNode n)
 	if (!f || f->kind != F_FUNC || f->id != n.id || f->func < 0)
 		return;
 	fn = &c->funcs[f->func];
-	if (fn->nested || strchr(fn->qualname, '.'))
+	first = tg_node_child(n, TG_F_PARAMETERS);
+	if (fn->nested || strchr(fn->qualname, '.') || ts_node_is_null(first))
 		return;
-	first = ts_node_named_child(tg_node_child(n, TG_F_PARAMETERS), 0);
+	first = ts_node_named_child(first, 0);
 	if (tg_node_is(first, TG_PK_TYPED_PARAM))
 		first = ts_node_named_child(first, 0);
 	if (tg_node_is(first, TG_PK_IDENTIFIER))
