@@ -139,6 +139,36 @@ test_expect_success 'a commit added in a decorated function is blocked, naming t
 	grep "transactional, defined at app/decorators.py:$D, injects positional argument 1 from session_scope, defined at app/db.py:$S, commits after yield" out
 '
 
+test_expect_success 'decorating a function that commits is blocked' '
+	test_when_finished "git reset -q --hard base" &&
+	write_file app/billing.py <<-\EOF &&
+	from app.decorators import transactional
+
+
+	def charge(session, amount):
+	    session.add(amount)
+	    session.commit()
+	EOF
+	git add app/billing.py &&
+	git commit -q -m "charge" &&
+	git tag charge &&
+	write_file app/billing.py <<-\EOF &&
+	from app.decorators import transactional
+
+
+	@transactional
+	def charge(session, amount):
+	    session.add(amount)
+	    session.commit()
+	EOF
+	git diff --numstat | grep "^1	0	app/billing.py" &&
+	git add app/billing.py &&
+	test_must_fail git commit -m "charge in a transaction" >out 2>&1 &&
+	head_is charge &&
+	L=$(line_of app/billing.py "session.commit()") &&
+	grep "^app/billing.py:$L:5: critical TX001 .*inside \`@transactional\`" out
+'
+
 test_expect_success 'a decorator that starts opening an owner blocks its unchanged users' '
 	test_when_finished "git reset -q --hard base" &&
 	write_decorators get_session &&
