@@ -869,9 +869,11 @@ static void decorator_on_func(struct collect *c, TSNode n)
 	TSNode first;
 
 	if (tg_node_is(parent, TG_PK_DECORATED)) {
-		for (uint32_t i = 0, cnt = ts_node_named_child_count(parent);
-		     i < cnt; i++) {
-			TSNode d = ts_node_named_child(parent, i);
+		TSTreeCursor cur = ts_tree_cursor_new(parent);
+
+		for (bool more = ts_tree_cursor_goto_first_child(&cur); more;
+		     more = ts_tree_cursor_goto_next_sibling(&cur)) {
+			TSNode d = ts_tree_cursor_current_node(&cur);
 			char *t;
 
 			c->ops++;
@@ -883,6 +885,7 @@ static void decorator_on_func(struct collect *c, TSNode n)
 			else
 				free(t);
 		}
+		ts_tree_cursor_delete(&cur);
 	}
 	if (!f || f->kind != F_FUNC || f->id != n.id || f->func < 0)
 		return;
@@ -951,6 +954,7 @@ static void decorator_on_call(struct collect *c, TSNode n)
 	const char *t;
 	int pos = 0;
 	bool splat = false;
+	TSTreeCursor cur;
 
 	if (!tg_node_is(fnode, TG_PK_IDENTIFIER) ||
 	    !tg_node_is(args, TG_PK_ARGUMENT_LIST) || !(w = cur_func(c, &at)) ||
@@ -971,13 +975,15 @@ static void decorator_on_call(struct collect *c, TSNode n)
 	t = tg_node_text(c->py, fnode, &len);
 	if (!tg_node_text_is(t, len, d->param0))
 		return;
-	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
-	     i++) {
-		TSNode a = ts_node_named_child(args, i), v = a;
+	/* a cursor: ts_node_named_child() counts from the first child */
+	cur = ts_tree_cursor_new(args);
+	for (bool more = ts_tree_cursor_goto_first_child(&cur); more;
+	     more = ts_tree_cursor_goto_next_sibling(&cur)) {
+		TSNode a = ts_tree_cursor_current_node(&cur), v = a;
 		char *kw = NULL, *name, *target;
 
 		c->ops++;
-		if (tg_node_is(a, TG_PK_COMMENT))
+		if (!ts_node_is_named(a) || tg_node_is(a, TG_PK_COMMENT))
 			continue;
 		if (tg_node_is(a, TG_PK_KEYWORD_ARG)) {
 			TSNode k = tg_node_child(a, TG_F_NAME);
@@ -990,9 +996,10 @@ static void decorator_on_call(struct collect *c, TSNode n)
 			splat = true; /* *args, **kwargs */
 			continue;
 		}
+		if (!kw)
+			pos++; /* the index of the next positional argument */
 		if (!tg_node_is(v, TG_PK_IDENTIFIER) || (!kw && splat)) {
 			free(kw);
-			pos += !kw;
 			continue;
 		}
 		name = tg_node_strdup(c->py, v);
@@ -1001,13 +1008,13 @@ static void decorator_on_call(struct collect *c, TSNode n)
 		if (target) {
 			w->inj_target = target;
 			w->inj_kw = kw;
-			w->inj_index = kw ? -1 : pos;
+			w->inj_index = kw ? -1 : pos - 1;
 			w->inj_dec = (size_t)(d - c->funcs);
-			return;
+			break;
 		}
 		free(kw);
-		pos += !kw;
 	}
+	ts_tree_cursor_delete(&cur);
 }
 
 /* The nodes the decorator records need, seen after enter()'s own work. */

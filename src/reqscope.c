@@ -280,12 +280,14 @@ static void injected_params(struct tg_actx *cx, TSNode fn, TSNode body,
 {
 	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
 	TSNode parent = ts_node_parent(fn);
+	TSTreeCursor c;
 
 	if (!res || !tg_node_is(parent, TG_PK_DECORATED))
 		return;
-	for (uint32_t i = 0, n = ts_node_named_child_count(parent); i < n;
-	     i++) {
-		TSNode d = ts_node_named_child(parent, i), expr, name;
+	c = ts_tree_cursor_new(parent);
+	for (bool more = ts_tree_cursor_goto_first_child(&c); more;
+	     more = ts_tree_cursor_goto_next_sibling(&c)) {
+		TSNode d = ts_tree_cursor_current_node(&c), expr, name;
 		struct tg_injection inj;
 		struct tg_owned *e;
 		char *text;
@@ -318,6 +320,7 @@ static void injected_params(struct tg_actx *cx, TSNode fn, TSNode body,
 		e->line = ts_node_start_point(d).row + 1;
 		free(inj.param);
 	}
+	ts_tree_cursor_delete(&c);
 }
 
 void tg_reqscope_enter(struct tg_actx *cx, TSNode fn)
