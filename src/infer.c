@@ -841,11 +841,11 @@ static void on_param(struct collect *c, TSNode n)
 static bool plain_decorator(const char *d)
 {
 	static const char *const names[] = {
-		"property",	  "staticmethod",   "classmethod",
-		"abstractmethod", "setter",	    "getter",
-		"deleter",	  "overload",	    "override",
-		"cached_property", "cache",	    "lru_cache",
-		"wraps",	  "contextmanager", "asynccontextmanager",
+		"property",	   "staticmethod",   "classmethod",
+		"abstractmethod",  "setter",	     "getter",
+		"deleter",	   "overload",	     "override",
+		"cached_property", "cache",	     "lru_cache",
+		"wraps",	   "contextmanager", "asynccontextmanager",
 	};
 	const char *l = tg_node_last_part(d, strlen(d), NULL);
 
@@ -962,7 +962,8 @@ static void decorator_on_call(struct collect *c, TSNode n)
 		return;
 	for (size_t i = at; i-- > 0;) {
 		c->ops++;
-		if (c->frames[i].kind == F_CLASS || c->frames[i].kind == F_LAMBDA)
+		if (c->frames[i].kind == F_CLASS ||
+		    c->frames[i].kind == F_LAMBDA)
 			return;
 		if (c->frames[i].kind == F_FUNC) {
 			if (c->frames[i].func >= 0)

@@ -230,7 +230,7 @@ static TSNode injected_param(const struct tg_actx *cx, TSNode fn,
 			     const char *param, int index)
 {
 	TSNode params = tg_node_child(fn, TG_F_PARAMETERS);
-	TSNode found = { 0 };
+	TSNode found = {0};
 	TSTreeCursor c;
 	bool positional = true;
 	int pos = 0;
@@ -259,8 +259,8 @@ static TSNode injected_param(const struct tg_actx *cx, TSNode fn,
 		if (!ts_node_is_named(p) || !tg_node_is(name, TG_PK_IDENTIFIER))
 			continue;
 		s = tg_node_text(cx->py, name, &len);
-		if (param ? tg_node_text_is(s, len, param) :
-			    positional && pos == index) {
+		if (param ? tg_node_text_is(s, len, param)
+			  : positional && pos == index) {
 			found = name;
 			break;
 		}

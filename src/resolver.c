@@ -1214,8 +1214,8 @@ static char *decorator_how(struct tg_resolver *r,
 	}
 	if (!opened)
 		return NULL;
-	inj = h.def->param ? tg_xasprintf("`%s`", h.def->param) :
-			     tg_xasprintf("positional argument %d",
+	inj = h.def->param ? tg_xasprintf("`%s`", h.def->param)
+			   : tg_xasprintf("positional argument %d",
 					  (int)h.def->param_index + 1);
 	how = tg_xasprintf("injects %s from %s", inj, opened);
 	free(inj);

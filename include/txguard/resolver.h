@@ -43,11 +43,11 @@ struct tg_owner_table;
  */
 enum tg_resolved_kind {
 	TG_RESOLVED_NONE,
-	TG_RESOLVED_CM,         /* a context manager definition */
+	TG_RESOLVED_CM,		/* a context manager definition */
 	TG_RESOLVED_DEPENDENCY, /* a generator dependency */
 	TG_RESOLVED_FACTORY,
-	TG_RESOLVED_ALIAS,      /* Annotated[..., Depends(P)] */
-	TG_RESOLVED_DECORATOR,  /* injects a session; owns: its block owns */
+	TG_RESOLVED_ALIAS,     /* Annotated[..., Depends(P)] */
+	TG_RESOLVED_DECORATOR, /* injects a session; owns: its block owns */
 };
 
 struct tg_resolution {
