@@ -220,6 +220,13 @@ struct func {
 	size_t npsites, alloc_psites;
 	struct namepos *yields, *commits;
 	size_t nyields, alloc_yields, ncommits, alloc_commits;
+	/* decorators: the first parameter and the names returned */
+	char *param0;
+	struct strvec rets;
+	/* a decorator's wrapper: it calls param0 with a session it opens */
+	char *inj_target, *inj_kw;
+	int inj_index;
+	size_t inj_dec; /* the decorator's index in funcs */
 };
 
 struct assign {
@@ -1177,6 +1184,203 @@ static void on_param(struct collect *c, TSNode n)
 	add_use(c, txt);
 }
 
+/* ---- decorators that inject a session ------------------------------- */
+
+/*
+ * Decorators that say how a function is bound or cached, never what it
+ * is given: not recorded as uses.
+ */
+static bool plain_decorator(const char *d)
+{
+	static const char *const names[] = {
+		"property",	   "staticmethod",   "classmethod",
+		"abstractmethod",  "setter",	     "getter",
+		"deleter",	   "overload",	     "override",
+		"cached_property", "cache",	     "lru_cache",
+		"wraps",	   "contextmanager", "asynccontextmanager",
+	};
+	const char *l = tg_node_last_part(d, strlen(d), NULL);
+
+	for (size_t i = 0; i < TG_ARRAY_SIZE(names); i++)
+		if (!strcmp(l, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Entering a def (its frame pushed): its decorators are uses, so a
+ * change to a decorator's definition re-checks the functions it
+ * decorates; a module-level function keeps its first parameter's name,
+ * the function a decorator wraps.
+ */
+static void decorator_on_func(struct collect *c, TSNode n)
+{
+	TSNode parent = ts_node_parent(n);
+	struct frame *f = c->nframes ? &c->frames[c->nframes - 1] : NULL;
+	struct func *fn;
+	TSNode first;
+
+	if (tg_node_is(parent, TG_PK_DECORATED)) {
+		TSTreeCursor cur = ts_tree_cursor_new(parent);
+
+		for (bool more = ts_tree_cursor_goto_first_child(&cur); more;
+		     more = ts_tree_cursor_goto_next_sibling(&cur)) {
+			TSNode d = ts_tree_cursor_current_node(&cur);
+			char *t;
+
+			c->ops++;
+			if (!tg_node_is(d, TG_PK_DECORATOR))
+				continue;
+			t = dotted_text(c->py, ts_node_named_child(d, 0));
+			if (t && !plain_decorator(t))
+				add_use(c, t);
+			else
+				free(t);
+		}
+		ts_tree_cursor_delete(&cur);
+	}
+	if (!f || f->kind != F_FUNC || f->id != n.id || f->func < 0)
+		return;
+	fn = &c->funcs[f->func];
+	first = tg_node_child(n, TG_F_PARAMETERS);
+	if (fn->nested || strchr(fn->qualname, '.') || ts_node_is_null(first))
+		return;
+	first = ts_node_named_child(first, 0);
+	if (tg_node_is(first, TG_PK_TYPED_PARAM))
+		first = ts_node_named_child(first, 0);
+	if (tg_node_is(first, TG_PK_IDENTIFIER))
+		fn->param0 = tg_node_strdup(c->py, first);
+}
+
+/* `return NAME` in a function that may be a decorator. */
+static void decorator_on_return(struct collect *c, TSNode n)
+{
+	struct func *fn = cur_func(c, NULL);
+	TSNode v = ts_node_named_child(n, 0);
+
+	if (fn && fn->param0 && tg_node_is(v, TG_PK_IDENTIFIER))
+		sv_push(&fn->rets, tg_node_strdup(c->py, v));
+}
+
+/*
+ * The callee that opened the block binding `name` in the frames above
+ * index `at`, innermost first: "s.begin" for `with s.begin():` (or `...
+ * as name`), "get_session" for `with get_session() as name:`. NULL when
+ * no block binds it.
+ */
+static char *with_target(struct collect *c, size_t at, const char *name)
+{
+	for (size_t i = c->nframes; i-- > at + 1;) {
+		struct frame *f = &c->frames[i];
+
+		c->ops += 1 + f->own.nr + f->alias.nr;
+		if (f->kind != F_WITH)
+			continue;
+		for (size_t k = 0; k < f->own.nr; k++) {
+			const char *o = f->owner.v[k];
+			size_t ol = strlen(o);
+
+			if (!strcmp(f->own.v[k], name) && ol > 2)
+				return tg_xstrndup(o, ol - 2); /* "()" */
+		}
+		for (size_t k = 0; k < f->alias.nr; k++)
+			if (!strcmp(f->alias.v[k], name))
+				return tg_xstrdup(f->callee.v[k]);
+	}
+	return NULL;
+}
+
+/*
+ * A call in a wrapper (a function defined in a module-level function D)
+ * of D's first parameter, passing a name a `with` around the call binds:
+ * as keyword K (`func(*args, session=s, **kwargs)`) or as positional
+ * argument i, no `*args` before it (`func(s, *args)`). The first such
+ * call of a wrapper is its injection.
+ */
+static void decorator_on_call(struct collect *c, TSNode n)
+{
+	TSNode fnode = tg_node_child(n, TG_F_FUNCTION);
+	TSNode args = tg_node_child(n, TG_F_ARGUMENTS);
+	struct func *w, *d = NULL;
+	size_t at, len;
+	const char *t;
+	int pos = 0;
+	bool splat = false;
+	TSTreeCursor cur;
+
+	if (!tg_node_is(fnode, TG_PK_IDENTIFIER) ||
+	    !tg_node_is(args, TG_PK_ARGUMENT_LIST) || !(w = cur_func(c, &at)) ||
+	    !w->nested || w->inj_target)
+		return;
+	for (size_t i = at; i-- > 0;) {
+		c->ops++;
+		if (c->frames[i].kind == F_CLASS ||
+		    c->frames[i].kind == F_LAMBDA)
+			return;
+		if (c->frames[i].kind == F_FUNC) {
+			if (c->frames[i].func >= 0)
+				d = &c->funcs[c->frames[i].func];
+			break;
+		}
+	}
+	if (!d || !d->param0)
+		return;
+	t = tg_node_text(c->py, fnode, &len);
+	if (!tg_node_text_is(t, len, d->param0))
+		return;
+	/* a cursor: ts_node_named_child() counts from the first child */
+	cur = ts_tree_cursor_new(args);
+	for (bool more = ts_tree_cursor_goto_first_child(&cur); more;
+	     more = ts_tree_cursor_goto_next_sibling(&cur)) {
+		TSNode a = ts_tree_cursor_current_node(&cur), v = a;
+		char *kw = NULL, *name, *target;
+
+		c->ops++;
+		if (!ts_node_is_named(a) || tg_node_is(a, TG_PK_COMMENT))
+			continue;
+		if (tg_node_is(a, TG_PK_KEYWORD_ARG)) {
+			TSNode k = tg_node_child(a, TG_F_NAME);
+
+			if (ts_node_is_null(k))
+				continue;
+			kw = tg_node_strdup(c->py, k);
+			v = tg_node_child(a, TG_F_VALUE);
+		} else if (*tg_node_text(c->py, a, &len) == '*') {
+			splat = true; /* *args, **kwargs */
+			continue;
+		}
+		if (!kw)
+			pos++; /* the index of the next positional argument */
+		if (!tg_node_is(v, TG_PK_IDENTIFIER) || (!kw && splat)) {
+			free(kw);
+			continue;
+		}
+		name = tg_node_strdup(c->py, v);
+		target = with_target(c, at, name);
+		free(name);
+		if (target) {
+			w->inj_target = target;
+			w->inj_kw = kw;
+			w->inj_index = kw ? -1 : pos - 1;
+			w->inj_dec = (size_t)(d - c->funcs);
+			break;
+		}
+		free(kw);
+	}
+	ts_tree_cursor_delete(&cur);
+}
+
+/* The nodes the decorator records need, seen after enter()'s own work. */
+static void decorator_enter(struct collect *c, TSNode n, unsigned k)
+{
+	if (k == TG_PK_FUNCTION)
+		decorator_on_func(c, n);
+	else if (k == TG_PK_RETURN)
+		decorator_on_return(c, n);
+	else if (k == TG_PK_CALL)
+		decorator_on_call(c, n);
+}
+
 static void enter(struct collect *c, TSNode n)
 {
 	unsigned k = tg_node_kind(n);
@@ -1203,6 +1407,7 @@ static void enter(struct collect *c, TSNode n)
 	else if ((k == TG_PK_IMPORT || k == TG_PK_IMPORT_FROM) &&
 		 at_definition_level(c))
 		on_import(c, n);
+	decorator_enter(c, n, k);
 }
 
 static void finish_func(struct func *fn)
@@ -1348,6 +1553,37 @@ static void add_commit_defs(struct tg_inferred *inf, const struct func *fn)
 	}
 }
 
+/*
+ * A module-level function D returning a wrapper of its own that calls
+ * D's first parameter with a session a `with` in the wrapper opens: a
+ * decorator injecting that session (`target` the callee that opened it,
+ * as written in the file). One definition a function at most.
+ */
+static void decorator_defs(struct collect *c, struct tg_inferred *inf)
+{
+	for (size_t i = 0; i < c->nfuncs; i++) {
+		const struct func *w = &c->funcs[i], *d;
+		bool returned = false;
+		struct tg_def *def;
+
+		if (!w->nested || !w->inj_target)
+			continue;
+		d = &c->funcs[w->inj_dec];
+		for (size_t k = 0; k < d->rets.nr && !returned; k++)
+			returned = !strcmp(d->rets.v[k], w->name);
+		if (!returned || has_def(inf, d->qualname))
+			continue;
+		def = &inf->defs[inf->ndefs++];
+		def->kind = TG_DEF_DECORATOR;
+		def->line = d->line;
+		def->name = d->name;
+		def->qualname = d->qualname;
+		def->target = w->inj_target;
+		def->param = w->inj_kw;
+		def->param_index = w->inj_index;
+	}
+}
+
 static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 {
 	struct tg_inferred inf;
@@ -1412,6 +1648,7 @@ static void serialize(struct tg_buf *out, struct collect *c, unsigned flags)
 		d->how = fn->owns ? fn->how : NULL;
 		d->guard = fn->owns ? fn->guard : NULL;
 	}
+	decorator_defs(c, &inf);
 	for (size_t i = 0; i < c->nassigns; i++) {
 		struct assign *a = &c->assigns[i];
 
@@ -1510,6 +1747,10 @@ static void collect_release(struct collect *c)
 			free(fn->psites[k].guard);
 		}
 		free(fn->psites);
+		free(fn->param0);
+		sv_release(&fn->rets);
+		free(fn->inj_target);
+		free(fn->inj_kw);
 		for (size_t k = 0; k < fn->nyields; k++)
 			free(fn->yields[k].name);
 		for (size_t k = 0; k < fn->ncommits; k++) {

@@ -221,6 +221,108 @@ static void request_param(struct tg_actx *cx, TSNode fn, TSNode p,
 	e->line = ts_node_start_point(p).row + 1;
 }
 
+/*
+ * The parameter of `fn` that receives what a decorator injects: the one
+ * named `param`, or the positional one at `index` (self included; none
+ * after `*args` or a bare `*`). Null when there is none.
+ */
+static TSNode injected_param(const struct tg_actx *cx, TSNode fn,
+			     const char *param, int index)
+{
+	TSNode params = tg_node_child(fn, TG_F_PARAMETERS);
+	TSNode found = {0};
+	TSTreeCursor c;
+	bool positional = true;
+	int pos = 0;
+
+	if (ts_node_is_null(params))
+		return found;
+	c = ts_tree_cursor_new(params);
+	if (!ts_tree_cursor_goto_first_child(&c)) {
+		ts_tree_cursor_delete(&c);
+		return found;
+	}
+	do {
+		TSNode p = ts_tree_cursor_current_node(&c), name = p;
+		unsigned t = tg_node_kind(p);
+		size_t len;
+		const char *s = tg_node_text(cx->py, p, &len);
+
+		if (len && s[0] == '*') {
+			positional = false; /* *args, **kwargs, a bare * */
+			continue;
+		}
+		if (t == TG_PK_TYPED_PARAM)
+			name = ts_node_named_child(p, 0);
+		else if (t == TG_PK_DEFAULT_PARAM || t == TG_PK_TYPED_DEFAULT)
+			name = tg_node_child(p, TG_F_NAME);
+		if (!ts_node_is_named(p) || !tg_node_is(name, TG_PK_IDENTIFIER))
+			continue;
+		s = tg_node_text(cx->py, name, &len);
+		if (param ? tg_node_text_is(s, len, param)
+			  : positional && pos == index) {
+			found = name;
+			break;
+		}
+		pos++;
+	} while (ts_tree_cursor_goto_next_sibling(&c));
+	ts_tree_cursor_delete(&c);
+	return found;
+}
+
+/*
+ * A decorator of `fn` that opens an owning block and hands the session
+ * to `fn` (tg_resolver_decorator()): the parameter receiving it is
+ * owned for the whole function, as in the block.
+ */
+static void injected_params(struct tg_actx *cx, TSNode fn, TSNode body,
+			    bool is_async)
+{
+	struct tg_resolver *res = cx->opts ? cx->opts->resolver : NULL;
+	TSNode parent = ts_node_parent(fn);
+	TSTreeCursor c;
+
+	if (!res || !tg_node_is(parent, TG_PK_DECORATED))
+		return;
+	c = ts_tree_cursor_new(parent);
+	for (bool more = ts_tree_cursor_goto_first_child(&c); more;
+	     more = ts_tree_cursor_goto_next_sibling(&c)) {
+		TSNode d = ts_tree_cursor_current_node(&c), expr, name;
+		struct tg_injection inj;
+		struct tg_owned *e;
+		char *text;
+
+		if (!tg_node_is(d, TG_PK_DECORATOR))
+			continue;
+		expr = ts_node_named_child(d, 0);
+		if (!tg_node_is(expr, TG_PK_IDENTIFIER) &&
+		    !tg_node_is(expr, TG_PK_ATTRIBUTE))
+			continue;
+		text = tg_analyze_norm(cx, expr);
+		tg_resolver_decorator(&inj, res, cx->opts->owners, cx->py->path,
+				      text, strlen(text));
+		if (!inj.owner ||
+		    ts_node_is_null(name = injected_param(cx, fn, inj.param,
+							  inj.param_index))) {
+			free(inj.param);
+			free(text);
+			continue;
+		}
+		e = tg_analyze_push(cx, fn);
+		e->name = tg_analyze_norm(cx, name);
+		e->header = tg_xasprintf("@%s", text);
+		e->owner_text = text;
+		e->owner_desc = tg_callee_owner_desc(inj.owner);
+		e->kind = TG_OWNED_REGISTERED;
+		e->owner = inj.owner;
+		e->is_async = is_async;
+		e->body_start = ts_node_start_byte(body);
+		e->line = ts_node_start_point(d).row + 1;
+		free(inj.param);
+	}
+	ts_tree_cursor_delete(&c);
+}
+
 void tg_reqscope_enter(struct tg_actx *cx, TSNode fn)
 {
 	TSNode params = tg_node_child(fn, TG_F_PARAMETERS);
@@ -241,4 +343,5 @@ void tg_reqscope_enter(struct tg_actx *cx, TSNode fn)
 		} while (ts_tree_cursor_goto_next_sibling(&c));
 	}
 	ts_tree_cursor_delete(&c);
+	injected_params(cx, fn, body, is_async);
 }

@@ -934,6 +934,9 @@ static const struct tg_def *owning_end(struct tg_resolver *r, struct hit h,
 	return NULL;
 }
 
+static void decorator_resolution(struct tg_resolution *out,
+				 struct tg_resolver *r, struct hit h);
+
 /* The resolution of a hit (under the lock). */
 static void resolution_of(struct tg_resolution *out, struct tg_resolver *r,
 			  struct hit h)
@@ -955,7 +958,9 @@ static void resolution_of(struct tg_resolution *out, struct tg_resolver *r,
 		break;
 	case TG_DEF_INSTANCE:
 	case TG_DEF_COMMITS:
+		break;
 	case TG_DEF_DECORATOR:
+		decorator_resolution(out, r, h);
 		break;
 	case TG_DEF_ALIAS: {
 		struct hit dep;
@@ -1276,4 +1281,134 @@ void tg_commit_site_release(struct tg_commit_site *s)
 	free(s->where);
 	free(s->chain);
 	memset(s, 0, sizeof(*s));
+}
+
+/* ---- decorators that inject a session ---------------------------------- */
+
+/*
+ * How the owner `h` (what `with T() as s` resolves to) owns, as a query
+ * for an owner would say it: a context manager's chain, or the class of
+ * the sessions a factory makes. NULL when it does not own.
+ */
+static char *owner_how(struct tg_resolver *r, struct hit h)
+{
+	struct hit dep;
+	char *ch, *how;
+
+	if (h.def->kind == TG_DEF_CM)
+		return chain_how(r, h);
+	if (h.def->kind != TG_DEF_FACTORY || !h.def->target ||
+	    !lookup(&dep, r, r->files[h.file].path, h.def->target,
+		    strlen(h.def->target)) ||
+	    dep.def->kind != TG_DEF_CM || !(ch = chain_how(r, dep)))
+		return NULL;
+	how = tg_xasprintf("makes %s sessions (%s:%u, %s)", dep.def->qualname,
+			   r->files[dep.file].path, (unsigned)dep.def->line,
+			   ch);
+	free(ch);
+	return how;
+}
+
+/*
+ * The "how" of the decorator `h` when the block its wrapper opens owns:
+ * "injects `session` from get_session, defined at app/db.py:12, commits
+ * after yield". The target is looked up from the decorator's
+ * file; `reg` (may be NULL) holds the configured owners. NULL when the
+ * block does not own.
+ */
+static char *decorator_how(struct tg_resolver *r,
+			   const struct tg_owner_table *reg, struct hit h)
+{
+	const char *t = h.def->target;
+	const struct tg_owner *conf;
+	const char *l;
+	char *opened = NULL, *how, *inj;
+	struct hit th;
+
+	if (h.def->kind != TG_DEF_DECORATOR || !t)
+		return NULL;
+	l = strrchr(t, '.');
+	l = l ? l + 1 : t;
+	if ((conf = tg_owner_table_match_owner(reg, t, strlen(t)))) {
+		opened = tg_xasprintf("%s (owner configured in %s)", conf->name,
+				      conf->where ? conf->where : ".txguard");
+	} else if (!strcmp(l, "begin") && l != t) {
+		opened = tg_xasprintf("%s(), which commits on exit", t);
+	} else if (lookup(&th, r, r->files[h.file].path, t, strlen(t))) {
+		char *oh = owner_how(r, th);
+
+		if (oh)
+			opened = tg_xasprintf("%s, defined at %s:%u, %s",
+					      th.def->qualname,
+					      r->files[th.file].path,
+					      (unsigned)th.def->line, oh);
+		free(oh);
+	}
+	if (!opened)
+		return NULL;
+	inj = h.def->param ? tg_xasprintf("`%s`", h.def->param)
+			   : tg_xasprintf("positional argument %d",
+					  (int)h.def->param_index + 1);
+	how = tg_xasprintf("injects %s from %s", inj, opened);
+	free(inj);
+	free(opened);
+	return how;
+}
+
+/* A decorator resolves as one; it owns when the block it opens owns. */
+static void decorator_resolution(struct tg_resolution *out,
+				 struct tg_resolver *r, struct hit h)
+{
+	char *how = decorator_how(r, NULL, h);
+
+	out->kind = TG_RESOLVED_DECORATOR;
+	out->owns = how != NULL;
+	free(how);
+}
+
+int tg_resolver_decorator(struct tg_injection *out, struct tg_resolver *r,
+			  const struct tg_owner_table *reg, const char *path,
+			  const char *name, size_t len)
+{
+	struct tg_owner *o = NULL;
+	size_t oidx = AMBIGUOUS;
+	char *okey, *how;
+	struct hit h;
+
+	memset(out, 0, sizeof(*out));
+	out->param_index = -1;
+	pthread_mutex_lock(&r->mu);
+	if (!lookup(&h, r, path, name, len) ||
+	    h.def->kind != TG_DEF_DECORATOR) {
+		pthread_mutex_unlock(&r->mu);
+		return 0;
+	}
+	/* one object per definition, as for owners */
+	okey = tg_xasprintf("d\n%zu\n%zu", h.file,
+			    (size_t)(h.def - r->files[h.file].inf->defs));
+	if (tg_strmap_get(&r->owner_of, okey, strlen(okey), &oidx)) {
+		o = oidx == AMBIGUOUS ? NULL : r->owners[oidx];
+	} else {
+		if ((how = decorator_how(r, reg, h))) {
+			o = tg_xcalloc(1, sizeof(*o));
+			o->name = tg_xstrdup(h.def->qualname);
+			o->origin = TG_OWNER_INFERRED;
+			o->where = tg_xasprintf("%s:%u", r->files[h.file].path,
+						(unsigned)h.def->line);
+			o->how = how;
+			TG_ALLOC_GROW(r->owners, r->nowners + 1,
+				      r->alloc_owners);
+			oidx = r->nowners;
+			r->owners[r->nowners++] = o;
+		}
+		map_put(&r->owner_of, okey, strlen(okey), oidx, true);
+	}
+	if (o) {
+		out->owner = o;
+		out->param = h.def->param ? tg_xstrdup(h.def->param) : NULL;
+		out->param_index = h.def->param_index;
+	}
+	pthread_mutex_unlock(&r->mu);
+	free(okey);
+	return 0;
 }

@@ -32,8 +32,11 @@
  *     Depends(P) (`target` = P);
  *   - TG_DEF_INSTANCE: NAME = Cls(...) at module level, or self.NAME =
  *     Cls(...) in a method (qualname "Class.NAME"), Cls a capitalised
- *     name (`target` = Cls as written).
+ *     name (`target` = Cls as written);
+ *   - TG_DEF_DECORATOR: a module-level decorator whose returned wrapper
+ *     hands the wrapped function a session a `with` opens (inferred.h).
  * - uses: callee texts used as context managers (`with X(...)`),
+ *   decorators of functions (`@with_session`, `@db.transactional`),
  *   Depends(X) targets, parameter annotation names and default names,
  *   and the imported object of `obj.method` (obj), so the users of
  *   a definition can be found without parsing; a use through a renamed

@@ -36,8 +36,13 @@ enum tg_def_kind {
 	 */
 	TG_DEF_COMMITS,
 	/*
-	 * A decorator whose wrapper opens the owner `target` and passes the
-	 * session to the wrapped function as `param` (index `param_index`).
+	 * A module-level decorator D(func) returning a wrapper of its own
+	 * that opens `with target(...) as NAME:` (or `with NAME.begin():`,
+	 * `target` then "NAME.begin") and calls func with NAME: as the
+	 * keyword `param` (`func(*args, session=NAME)`, param_index -1), or
+	 * with `param` NULL as positional argument `param_index`
+	 * (`func(NAME, *args)`; none after a `*args`). Whether it owns is
+	 * the resolver's question: `target` looked up from D's file.
 	 */
 	TG_DEF_DECORATOR,
 };

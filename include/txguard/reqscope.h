@@ -1,5 +1,6 @@
 /**
- * reqscope.h: request scope, FastAPI's Depends.
+ * reqscope.h: request scope, FastAPI's Depends, and sessions injected
+ * by decorators.
  */
 #ifndef TXGUARD_REQSCOPE_H
 #define TXGUARD_REQSCOPE_H
@@ -16,8 +17,13 @@
  * an alias named like a session) is still request-scoped: not owned,
  * but it must not escape into background work (TX004).
  *
+ * A decorator whose wrapper opens an owning block and passes the
+ * session to the function (`@with_session`, resolver.h's
+ * tg_resolver_decorator()) makes the parameter receiving it, by keyword
+ * name or position, owned for the whole function too.
+ *
  * Called on entering the function definition `fn`: pushes its
- * request-scoped parameters.
+ * request-scoped and injected parameters.
  */
 void tg_reqscope_enter(struct tg_actx *cx, TSNode fn);
 

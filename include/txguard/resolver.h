@@ -9,6 +9,7 @@
 #include "txguard/inferred.h"
 
 struct tg_owner;
+struct tg_owner_table;
 
 /*
  * Resolution of callee `C` in file `F`:
@@ -42,10 +43,11 @@ struct tg_owner;
  */
 enum tg_resolved_kind {
 	TG_RESOLVED_NONE,
-	TG_RESOLVED_CM,         /* a context manager definition */
+	TG_RESOLVED_CM,		/* a context manager definition */
 	TG_RESOLVED_DEPENDENCY, /* a generator dependency */
 	TG_RESOLVED_FACTORY,
-	TG_RESOLVED_ALIAS,      /* Annotated[..., Depends(P)] */
+	TG_RESOLVED_ALIAS,     /* Annotated[..., Depends(P)] */
+	TG_RESOLVED_DECORATOR, /* injects a session; owns: its block owns */
 };
 
 struct tg_resolution {
@@ -192,6 +194,31 @@ const struct tg_owner *tg_resolver_alias(struct tg_resolver *r,
 const struct tg_owner *tg_resolver_factory(struct tg_resolver *r,
 					   const char *path,
 					   const char *callee, size_t len);
+
+/*
+ * A decorator that injects an owning session into the functions it
+ * decorates: its wrapper opens a block whose manager owns (an owner
+ * `with X() as s` would find from the decorator's file, `X.begin()`,
+ * or a name configured in `reg`, which may be NULL) and passes the
+ * session on as keyword `param`, or else as positional argument
+ * `param_index`. `owner` describes the decorator for messages (name,
+ * where it is defined, how: "injects `session` from get_session, defined
+ * at app/db.py:12, commits after yield"); it is the resolver's.
+ * `param` is the caller's to free.
+ */
+struct tg_injection {
+	const struct tg_owner *owner; /* NULL: not an injecting owner */
+	char *param;
+	int param_index;
+};
+
+/**
+ * Resolve the decorator `name` (dotted, as written on a def in `path`)
+ * and say whether it injects an owning session (tg_injection). Returns 0.
+ */
+int tg_resolver_decorator(struct tg_injection *out, struct tg_resolver *r,
+			  const struct tg_owner_table *reg, const char *path,
+			  const char *name, size_t len);
 
 /**
  * 0, or the error of the first record the loader failed to give

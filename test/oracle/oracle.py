@@ -25,6 +25,8 @@ the rename keeps its debt).  Findings are compared as multisets of
 
 Usage:
   oracle.py --seed N [--steps K]     a random case
+  oracle.py --seed N --decorators    one whose repository also has
+                                     decorators that inject sessions
   oracle.py --script NAME            a scripted case
   oracle.py --list-scripts
 Options: --txguard PATH (default $TXGUARD), --keep (keep the repository),
@@ -60,6 +62,10 @@ ALIAS_NAMES = ["SessionDep", "DbDep"]
 USER_NAMES = ["create", "update_item", "mark_done", "sync_all", "handler",
               "save"]
 MODES = ["commit", "close", "begin", "rollback"]
+# With --decorators: decorators whose wrapper opens an owner and hands
+# the session on (or not), and the functions they decorate.
+DECO_NAMES = ["with_session", "transactional"]
+INJECTS = ["kw", "pos", "none"]
 
 
 def dotted(path):
@@ -136,6 +142,7 @@ class Item:
         self.ref = kw.get("ref")
         self.body = kw.get("body", "commit")    # user, route
         self.how = kw.get("how", "depends")     # route: depends, annot, alias
+        self.inject = kw.get("inject", "kw")    # decorator: kw, pos, none
 
     def copy(self):
         c = Item(self.kind, self.name)
@@ -150,13 +157,39 @@ class Item:
             bits += [self.mode, "dep" if self.dep else "cm"]
         if self.ref:
             bits.append(repr(self.ref))
-        if self.kind in ("user", "route"):
+        if self.kind in ("user", "route", "decorated"):
             bits.append(self.body)
+        if self.kind == "decorator":
+            bits.append(self.inject)
         if self.kind == "route":
             bits.append(self.how)
         if self.is_async:
             bits.append("async")
         return "<%s>" % " ".join(bits)
+
+
+def render_decorator_item(it, ref):
+    """The lines of a decorator (its wrapper opens `ref()` and hands the
+    session on by keyword, as the first argument, or not at all) or of a
+    function decorated with `@ref` that ends with its body call."""
+    aw = "await " if it.is_async else ""
+    aw_with = "async with" if it.is_async else "with"
+    adef = "async def" if it.is_async else "def"
+    if it.kind == "decorated":
+        return ["@%s" % ref,
+                "%s %s(session, x):" % (adef, it.name),
+                "    session.add(x)",
+                "    %ssession.%s()" % (aw, it.body)]
+    args = {"kw": "*args, session=session, **kwargs",
+            "pos": "session, *args, **kwargs",
+            "none": "*args, **kwargs"}[it.inject]
+    return ["def %s(func):" % it.name,
+            "    @functools.wraps(func)",
+            "    %s wrapper(*args, **kwargs):" % adef,
+            "        %s %s() as session:" % (aw_with, ref),
+            "            return %sfunc(%s)" % (aw, args),
+            "",
+            "    return wrapper"]
 
 
 def render_module(path, items):
@@ -252,7 +285,13 @@ def render_module(path, items):
                          "    %ss.commit()" % aw])
         elif it.kind == "pad":
             body.append(["def %s():" % it.name, "    return 0"])
+        elif it.kind in ("decorator", "decorated"):
+            body.append(render_decorator_item(it, call(it.ref)))
+            if it.kind == "decorator":
+                need.add("functools")
     head = []
+    if "functools" in need:
+        head.append("import functools")
     if "contextmanager" in need or "asynccontextmanager" in need:
         names = sorted(n for n in ("asynccontextmanager", "contextmanager")
                        if n in need)
@@ -320,9 +359,10 @@ class Model:
 # ---- random changes ------------------------------------------------------
 
 class Gen:
-    def __init__(self, rng):
+    def __init__(self, rng, decorators=False):
         self.rng = rng
         self.pad = 0
+        self.decorators = decorators
 
     def pick_ref(self, model, path, kinds, names):
         r = self.rng
@@ -343,17 +383,23 @@ class Gen:
     def new_item(self, model, path):
         r = self.rng
         used = {i.name for i in model.mods.get(path, []) if i.kind != "reexport"}
-        kind = r.choice(["helper", "helper", "wrapper", "alias", "user",
-                         "user", "user", "route", "route", "reexport",
-                         "loop", "leak"])
+        kinds = ["helper", "helper", "wrapper", "alias", "user", "user",
+                 "user", "route", "route", "reexport", "loop", "leak"]
+        if self.decorators:
+            kinds += ["decorator"] * 4 + ["decorated"] * 6
+        kind = r.choice(kinds)
         if path.endswith("__init__.py") and r.random() < 0.6:
             kind = "reexport"
         pool = {"helper": HELPER_NAMES, "wrapper": HELPER_NAMES,
-                "alias": ALIAS_NAMES}.get(kind, USER_NAMES)
+                "alias": ALIAS_NAMES,
+                "decorator": DECO_NAMES}.get(kind, USER_NAMES)
         free = [n for n in pool if n not in used]
         if kind == "reexport":
-            ref = self.pick_ref(model, path, ("helper", "wrapper", "alias"),
-                                HELPER_NAMES + ALIAS_NAMES)
+            kinds, names = ("helper", "wrapper", "alias"), \
+                HELPER_NAMES + ALIAS_NAMES
+            if self.decorators:
+                kinds, names = kinds + ("decorator",), names + DECO_NAMES
+            ref = self.pick_ref(model, path, kinds, names)
             if ref.style in ("local", "mod"):
                 ref.style = "rel" if package_of(path) else "from"
             return Item("reexport", ref.name, ref=ref)
@@ -381,6 +427,17 @@ class Gen:
                 ref = self.pick_ref(model, path, ("helper",), HELPER_NAMES)
             return Item("route", name, is_async=asy, ref=ref, how=how,
                         body=r.choice(["commit", "commit", "flush"]))
+        if kind == "decorator":
+            return Item(kind, name, is_async=asy,
+                        inject=r.choice(INJECTS + ["kw", "pos"]),
+                        ref=self.pick_ref(model, path, ("helper", "wrapper"),
+                                          HELPER_NAMES))
+        if kind == "decorated":
+            return Item(kind, name, is_async=asy,
+                        ref=self.pick_ref(model, path, ("decorator",),
+                                          DECO_NAMES),
+                        body=r.choice(["commit", "commit", "rollback",
+                                       "flush"]))
         if kind in ("user", "loop"):
             return Item(kind, name, is_async=asy,
                         ref=self.pick_ref(model, path, ("helper", "wrapper"),
@@ -394,6 +451,8 @@ class Gen:
         r = self.rng
         ops = ["add"] * 6 + ["flip"] * 4 + ["body"] * 2 + ["repoint"] * 4 + \
             ["remove", "remove", "copy", "copy", "rename", "touch", "delete"]
+        if self.decorators:
+            ops += ["inject"] * 3
         for _ in range(50):
             op = r.choice(ops)
             desc = getattr(self, "op_" + op)(model)
@@ -433,7 +492,8 @@ class Gen:
         return "flip %s in %s from %s to %s" % (it.name, c[0], old, it.mode)
 
     def op_body(self, model):
-        c = self._pick(model, lambda it: it.kind in ("user", "route"))
+        c = self._pick(model, lambda it: it.kind in ("user", "route",
+                                                     "decorated"))
         if not c:
             return None
         it = model.mods[c[0]][c[1]]
@@ -451,6 +511,8 @@ class Gen:
         old = it.ref
         if it.kind == "route" and it.how == "alias":
             it.ref = self.pick_ref(model, p, ("alias",), ALIAS_NAMES)
+        elif it.kind == "decorated":
+            it.ref = self.pick_ref(model, p, ("decorator",), DECO_NAMES)
         else:
             it.ref = self.pick_ref(model, p, ("helper", "wrapper"),
                                    HELPER_NAMES)
@@ -459,6 +521,16 @@ class Gen:
                 it.ref.style = "rel" if package_of(p) else "from"
             it.name = it.ref.name
         return "repoint %s in %s from %r to %r" % (it.name, p, old, it.ref)
+
+    def op_inject(self, model):
+        c = self._pick(model, lambda it: it.kind == "decorator")
+        if not c:
+            return None
+        it = model.mods[c[0]][c[1]]
+        old = it.inject
+        it.inject = self.rng.choice([m for m in INJECTS if m != old])
+        return "%s in %s hands the session on: %s -> %s" % (
+            it.name, c[0], old, it.inject)
 
     def op_copy(self, model):
         if not model.mods:
@@ -494,11 +566,12 @@ class Gen:
         return "move the lines of %s down" % path
 
 
-def random_case(seed, steps):
+def random_case(seed, steps, decorators=False):
     """A list of (description, model) for a seed, the first the initial
-    repository."""
+    repository. With `decorators` the repository has decorators that
+    inject sessions too (the same seed gives another sequence)."""
     rng = random.Random(seed)
-    gen = Gen(rng)
+    gen = Gen(rng, decorators)
     model = Model()
     for _ in range(rng.randint(6, 14)):
         gen.op_add(model)
@@ -1242,6 +1315,148 @@ def script_conditional_owner():
     return steps
 
 
+# ---- sessions injected by decorators -----------------------------------
+
+DECORATOR = """\
+import functools
+
+from sqlalchemy.orm import sessionmaker
+
+from app.db import get_session
+
+SessionLocal = sessionmaker()
+
+
+def with_session(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if "session" in kwargs:
+            return func(*args, **kwargs)
+        with OPENER() as session:
+            return func(CALL)
+
+    return wrapper
+"""
+
+DECORATED_USER = """\
+IMPORT
+
+
+@DECO
+def save(x, session):
+    session.add(x)
+    session.commit()
+
+
+def pad_a():
+    return 1
+
+
+def pad_b():
+    return 2
+"""
+
+
+def _decorator(opener="get_session",
+               call="*args, session=session, **kwargs"):
+    return DECORATOR.replace("OPENER", opener).replace("CALL", call)
+
+
+def _decorated(imp="from app.deco import with_session", deco="with_session"):
+    return DECORATED_USER.replace("IMPORT", imp).replace("DECO", deco)
+
+
+def script_decorator_owner_flips():
+    """app/deco.py's with_session opens get_session and passes the
+    session on by keyword; get_session starts committing after its
+    yield, then only closes again; an unchanged decorated function in
+    another module commits."""
+    steps = []
+    for db, what in ((CM_CLOSE, "get_session only closes"),
+                     (CM_COMMIT, "get_session commits after its yield"),
+                     (CM_CLOSE, "get_session only closes again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py", db,
+                                 "app/deco.py", _decorator(),
+                                 "app/jobs.py", _decorated())))
+    return steps
+
+
+def script_decorator_passing():
+    """The committing get_session; with_session passes the session by
+    keyword, then not at all, then as the first argument (the decorated
+    function's is x), then under another keyword, then opens a closing
+    session, then passes it by keyword from get_session again."""
+    steps = []
+    for opener, call, what in (
+            ("get_session", "*args, session=session, **kwargs",
+             "with_session passes session= on"),
+            ("get_session", "*args, **kwargs",
+             "with_session does not pass it on"),
+            ("get_session", "session, *args, **kwargs",
+             "with_session passes it first"),
+            ("get_session", "*args, db=session, **kwargs",
+             "with_session passes db="),
+            ("SessionLocal", "*args, session=session, **kwargs",
+             "with_session opens a closing session"),
+            ("get_session", "*args, session=session, **kwargs",
+             "with_session opens get_session again")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py",
+                                 CM_COMMIT, "app/deco.py",
+                                 _decorator(opener, call),
+                                 "app/jobs.py", _decorated())))
+    return steps
+
+
+def script_decorator_reexport():
+    """app/__init__.py re-exports with_session from a module whose
+    decorator opens a closing session, then from one whose decorator
+    opens the committing get_session; the decorated function, using it
+    as `app.with_session` through `import app`, does not change. Then
+    the decorator's module is renamed, and so is the decorated one."""
+    closing = _decorator("SessionLocal")
+    user = _decorated("import app", "app.with_session")
+    a = _raw("app/__init__.py", "from .deco_ro import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/deco.py", _decorator(), "app/jobs.py", user)
+    b = _raw("app/__init__.py", "from .deco import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/deco.py", _decorator(), "app/jobs.py", user)
+    c = _raw("app/__init__.py", "from .decorators import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/decorators.py", _decorator(), "app/jobs.py", user)
+    d = _raw("app/__init__.py", "from .decorators import with_session\n",
+             "app/db.py", CM_COMMIT, "app/deco_ro.py", closing,
+             "app/decorators.py", _decorator(), "app/tasks.py", user)
+    return [("app re-exports the closing with_session", a),
+            ("app re-exports the owning with_session", b),
+            ("app/deco.py renamed to app/decorators.py", c),
+            ("app/jobs.py renamed to app/tasks.py", d)]
+
+
+def script_decorator_import_repoint():
+    """The decorated function imports with_session from a module whose
+    decorator opens a closing session, then from one whose decorator
+    opens the committing get_session, then under another name."""
+    closing = _decorator("SessionLocal")
+    steps = []
+    for imp, deco, what in (
+            ("from app.deco_ro import with_session", "with_session",
+             "app/jobs.py imports the closing with_session"),
+            ("from app.deco import with_session", "with_session",
+             "app/jobs.py imports the owning with_session"),
+            ("from app.deco import with_session as injected", "injected",
+             "app/jobs.py imports it as injected")):
+        steps.append((what, _raw("app/__init__.py", "", "app/db.py",
+                                 CM_COMMIT, "app/deco_ro.py", closing,
+                                 "app/deco.py", _decorator(),
+                                 "app/jobs.py", _decorated(imp, deco))))
+    return steps
+
+
+def _random_decorators(seed, steps=30):
+    return lambda: random_case(seed, steps, decorators=True)
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1265,6 +1480,13 @@ SCRIPTS = {
     "depends-default": script_depends_default,
     "committing-callee": script_committing_callee,
     "conditional-owner": script_conditional_owner,
+    "decorator-owner-flips": script_decorator_owner_flips,
+    "decorator-passing": script_decorator_passing,
+    "decorator-reexport": script_decorator_reexport,
+    "decorator-import-repoint": script_decorator_import_repoint,
+    "decorator-seed-1": _random_decorators(1),
+    "decorator-seed-107": _random_decorators(107, 25),
+    "decorator-seed-122": _random_decorators(122, 25),
 }
 
 
@@ -1605,6 +1827,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30,
                     help="changes after the initial repository (30)")
     ap.add_argument("--script", help="run the scripted case SCRIPT")
+    ap.add_argument("--decorators", action="store_true",
+                    help="random cases with decorators that inject sessions")
     ap.add_argument("--list-scripts", action="store_true",
                     help="list the scripted cases")
     ap.add_argument("--txguard", default=os.environ.get("TXGUARD"),
@@ -1631,8 +1855,10 @@ def main():
         case = SCRIPTS[a.script]()
         older = random.Random(0)
     elif a.seed is not None:
-        name = "seed %d (%d steps)" % (a.seed, a.steps)
-        case = random_case(a.seed, a.steps)
+        name = "seed %d (%d steps)%s" % (a.seed, a.steps,
+                                        " with decorators" if a.decorators
+                                        else "")
+        case = random_case(a.seed, a.steps, a.decorators)
         older = random.Random(a.seed ^ 0x5eed)
     else:
         ap.error("give --seed N or --script NAME")
