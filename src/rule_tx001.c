@@ -42,6 +42,12 @@ static char *close_only_example(const struct tg_actx *cx,
 			    o->name);
 }
 
+/* A parameter a decorator injects: its header is the decorator. */
+static bool injected(const struct tg_owned *o)
+{
+	return o->header && o->header[0] == '@';
+}
+
 static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 		      bool commit)
 {
@@ -49,7 +55,17 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 
 	if (!commit)
 		return tg_xstrdup(
-			"raise instead of rolling back: an exception leaving the block rolls back");
+			injected(o) ?
+				"raise instead of rolling back: an exception leaving the decorated function rolls back" :
+				"raise instead of rolling back: an exception leaving the block rolls back");
+	if (injected(o)) {
+		example = close_only_example(cx, o);
+		help = tg_xasprintf(
+			"remove this call: the session `%s` injects commits when the decorated function returns; if you need manual control, open one that only closes instead (`%s`)",
+			o->header, example);
+		free(example);
+		return help;
+	}
 	if (o->kind == TG_OWNED_BEGIN)
 		return tg_xasprintf(
 			"remove this call: `%s` commits when the block exits; if you need manual control, open the session or connection without begin() and commit explicitly",
@@ -166,6 +182,10 @@ static void report_callee(struct tg_actx *cx, TSNode call,
 		f->message = tg_xasprintf(
 			"%s on the request-scoped `%s` (`%s`), whose dependency already commits when the request ends: %s",
 			f->call_text, o->name, o->header, what);
+	else if (injected(o))
+		f->message = tg_xasprintf(
+			"%s in a function decorated `%s`, whose session already commits when the function returns: %s",
+			f->call_text, o->header, what);
 	else
 		f->message = tg_xasprintf(
 			"%s inside `%s`, which already %s: %s", f->call_text,
@@ -258,6 +278,13 @@ static void tx001_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 			f->call_text, o->name, o->header,
 			commit ? "commits when the request ends" :
 				 "rolls back when an exception leaves the endpoint",
+			o->owner_desc);
+	else if (injected(o))
+		f->message = tg_xasprintf(
+			"%s in a function decorated `%s`, whose session already %s (%s)",
+			f->call_text, o->header,
+			commit ? "commits when the function returns" :
+				 "rolls back when an exception leaves the function",
 			o->owner_desc);
 	else if (commit)
 		f->message = tg_xasprintf(

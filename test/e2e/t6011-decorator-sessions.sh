@@ -135,7 +135,7 @@ test_expect_success 'a commit added in a decorated function is blocked, naming t
 	D=$(line_of app/decorators.py "^def transactional") &&
 	S=$(line_of app/db.py "^def session_scope") &&
 	grep "^app/orders.py:$L:5: critical TX001 " out &&
-	grep "inside \`@transactional\`" out &&
+	grep "in a function decorated \`@transactional\`, whose session already commits when the function returns" out &&
 	grep "transactional, defined at app/decorators.py:$D, injects positional argument 1 from session_scope, defined at app/db.py:$S, commits after yield" out
 '
 
@@ -166,7 +166,7 @@ test_expect_success 'decorating a function that commits is blocked' '
 	test_must_fail git commit -m "charge in a transaction" >out 2>&1 &&
 	head_is charge &&
 	L=$(line_of app/billing.py "session.commit()") &&
-	grep "^app/billing.py:$L:5: critical TX001 .*inside \`@transactional\`" out
+	grep "^app/billing.py:$L:5: critical TX001 .*in a function decorated \`@transactional\`" out
 '
 
 test_expect_success 'a decorator that starts opening an owner blocks its unchanged users' '

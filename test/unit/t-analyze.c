@@ -568,6 +568,41 @@ static void test_committing_callees(void **state)
 	multi_free(&m);
 }
 
+static const char deco_py[] =
+	"import functools\n"                                           /* 1 */
+	"from app.db import get_background_session\n"                  /* 2 */
+	"\n"                                                           /* 3 */
+	"def with_session(func):\n"                                    /* 4 */
+	"    @functools.wraps(func)\n"                                 /* 5 */
+	"    async def wrapper(*args, **kwargs):\n"                    /* 6 */
+	"        async with get_background_session() as s:\n"          /* 7 */
+	"            return await func(*args, session=s, **kwargs)\n"  /* 8 */
+	"    return wrapper\n"                                         /* 9 */
+	"\n"                                                           /* 10 */
+	"@with_session\n"                                              /* 11 */
+	"async def job(item, session):\n"                              /* 12 */
+	"    session.add(item)\n"                                      /* 13 */
+	"    await session.commit()\n";                                /* 14 */
+
+/* A session a decorator injects: the finding speaks of the function. */
+static void test_injected_help(void **state)
+{
+	static const char *const paths[] = { "app/db.py", "app/deco.py" };
+	static const char *const srcs[] = { db_py, deco_py };
+	struct multi m;
+	const struct tg_finding *f;
+
+	(void)state;
+	multi_run(&m, paths, srcs, 2);
+	assert_int_equal(m.f.nr, 1);
+	f = find(&m, "TX001", 14);
+	assert_string_equal(f->message,
+			    "session.commit() in a function decorated `@with_session`, whose session already commits when the function returns (with_session, defined at app/deco.py:4, injects `session` from get_background_session, defined at app/db.py:6, commits after yield)");
+	assert_string_equal(f->help,
+			    "remove this call: the session `@with_session` injects commits when the decorated function returns; if you need manual control, open one that only closes instead (`async with async_session_factory() as session:`)");
+	multi_free(&m);
+}
+
 /*
  * A name configured both as a factory and as an owner is an owner: its
  * `with` commits on exit, so no help tells the user to commit inside it.
@@ -626,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_resolved_precision),
 		cmocka_unit_test(test_help_fits_the_site),
 		cmocka_unit_test(test_committing_callees),
+		cmocka_unit_test(test_injected_help),
 		cmocka_unit_test(test_owning_factory),
 		cmocka_unit_test(test_implements),
 	};
