@@ -66,6 +66,11 @@ MODES = ["commit", "close", "begin", "rollback"]
 # the session on (or not), and the functions they decorate.
 DECO_NAMES = ["with_session", "transactional"]
 INJECTS = ["kw", "pos", "none"]
+# With --callees: functions that commit the session they are given
+# (directly, under a `commit` switch, or not at all), functions that
+# pass it on to one, and callers that pass an owned session to them.
+CALLEE_NAMES = ["store", "persist", "forward", "relay"]
+CALLEE_BODIES = ["commit", "flush", "switch_on", "switch_off", "rollback"]
 
 
 def dotted(path):
@@ -143,12 +148,16 @@ class Item:
         self.body = kw.get("body", "commit")    # user, route
         self.how = kw.get("how", "depends")     # route: depends, annot, alias
         self.inject = kw.get("inject", "kw")    # decorator: kw, pos, none
+        self.ref2 = kw.get("ref2")              # caller: the callee
+        self.arg = kw.get("arg", "pos")         # caller: pos, kw, off
 
     def copy(self):
         c = Item(self.kind, self.name)
         c.__dict__.update(self.__dict__)
         if self.ref:
             c.ref = self.ref.copy()
+        if self.ref2:
+            c.ref2 = self.ref2.copy()
         return c
 
     def __repr__(self):
@@ -161,6 +170,10 @@ class Item:
             bits.append(self.body)
         if self.kind == "decorator":
             bits.append(self.inject)
+        if self.kind == "committer":
+            bits.append(self.body)
+        if self.kind == "caller":
+            bits += [repr(self.ref2), self.arg]
         if self.kind == "route":
             bits.append(self.how)
         if self.is_async:
@@ -285,6 +298,27 @@ def render_module(path, items):
                          "    %ss.commit()" % aw])
         elif it.kind == "pad":
             body.append(["def %s():" % it.name, "    return 0"])
+        elif it.kind == "committer":
+            b = {"commit": ["    %ssession.commit()" % aw],
+                 "flush": ["    %ssession.flush()" % aw],
+                 "rollback": ["    %ssession.rollback()" % aw],
+                 "switch_on": ["    if commit:",
+                               "        %ssession.commit()" % aw],
+                 "switch_off": ["    if commit:",
+                                "        %ssession.commit()" % aw]}
+            dflt = "False" if it.body == "switch_off" else "True"
+            body.append(["%s %s(session, x, commit=%s):"
+                         % (adef, it.name, dflt),
+                         "    session.add(x)"] + b[it.body])
+        elif it.kind == "passer":
+            body.append(["%s %s(session, x):" % (adef, it.name),
+                         "    %s%s(session, x)" % (aw, call(it.ref))])
+        elif it.kind == "caller":
+            arg = {"pos": "s, x", "kw": "session=s, x=x",
+                   "off": "s, x, commit=False"}[it.arg]
+            body.append(["%s %s(x):" % (adef, it.name),
+                         "    %s %s() as s:" % (aw_with, call(it.ref)),
+                         "        %s%s(%s)" % (aw, call(it.ref2), arg)])
         elif it.kind in ("decorator", "decorated"):
             body.append(render_decorator_item(it, call(it.ref)))
             if it.kind == "decorator":
@@ -359,10 +393,11 @@ class Model:
 # ---- random changes ------------------------------------------------------
 
 class Gen:
-    def __init__(self, rng, decorators=False):
+    def __init__(self, rng, decorators=False, callees=False):
         self.rng = rng
         self.pad = 0
         self.decorators = decorators
+        self.callees = callees
 
     def pick_ref(self, model, path, kinds, names):
         r = self.rng
@@ -387,18 +422,24 @@ class Gen:
                  "user", "route", "route", "reexport", "loop", "leak"]
         if self.decorators:
             kinds += ["decorator"] * 4 + ["decorated"] * 6
+        if self.callees:
+            kinds += ["committer"] * 4 + ["passer"] * 3 + ["caller"] * 6
         kind = r.choice(kinds)
         if path.endswith("__init__.py") and r.random() < 0.6:
             kind = "reexport"
         pool = {"helper": HELPER_NAMES, "wrapper": HELPER_NAMES,
-                "alias": ALIAS_NAMES,
-                "decorator": DECO_NAMES}.get(kind, USER_NAMES)
+                "alias": ALIAS_NAMES, "decorator": DECO_NAMES,
+                "committer": CALLEE_NAMES,
+                "passer": CALLEE_NAMES}.get(kind, USER_NAMES)
         free = [n for n in pool if n not in used]
         if kind == "reexport":
             kinds, names = ("helper", "wrapper", "alias"), \
                 HELPER_NAMES + ALIAS_NAMES
             if self.decorators:
                 kinds, names = kinds + ("decorator",), names + DECO_NAMES
+            if self.callees:
+                kinds = kinds + ("committer", "passer")
+                names = names + CALLEE_NAMES
             ref = self.pick_ref(model, path, kinds, names)
             if ref.style in ("local", "mod"):
                 ref.style = "rel" if package_of(path) else "from"
@@ -432,6 +473,22 @@ class Gen:
                         inject=r.choice(INJECTS + ["kw", "pos"]),
                         ref=self.pick_ref(model, path, ("helper", "wrapper"),
                                           HELPER_NAMES))
+        if kind == "committer":
+            return Item(kind, name, is_async=asy,
+                        body=r.choice(CALLEE_BODIES + ["commit"]))
+        if kind == "passer":
+            return Item(kind, name, is_async=asy,
+                        ref=self.pick_ref(model, path,
+                                          ("committer", "passer"),
+                                          CALLEE_NAMES))
+        if kind == "caller":
+            return Item(kind, name, is_async=asy,
+                        ref=self.pick_ref(model, path, ("helper", "wrapper"),
+                                          HELPER_NAMES),
+                        ref2=self.pick_ref(model, path,
+                                           ("committer", "passer"),
+                                           CALLEE_NAMES),
+                        arg=r.choice(["pos", "pos", "kw", "off"]))
         if kind == "decorated":
             return Item(kind, name, is_async=asy,
                         ref=self.pick_ref(model, path, ("decorator",),
@@ -453,6 +510,8 @@ class Gen:
             ["remove", "remove", "copy", "copy", "rename", "touch", "delete"]
         if self.decorators:
             ops += ["inject"] * 3
+        if self.callees:
+            ops += ["callee_body"] * 4
         for _ in range(50):
             op = r.choice(ops)
             desc = getattr(self, "op_" + op)(model)
@@ -513,6 +572,12 @@ class Gen:
             it.ref = self.pick_ref(model, p, ("alias",), ALIAS_NAMES)
         elif it.kind == "decorated":
             it.ref = self.pick_ref(model, p, ("decorator",), DECO_NAMES)
+        elif it.kind == "passer":
+            it.ref = self.pick_ref(model, p, ("committer", "passer"),
+                                   CALLEE_NAMES)
+        elif it.kind == "caller" and self.rng.random() < 0.5:
+            it.ref2 = self.pick_ref(model, p, ("committer", "passer"),
+                                    CALLEE_NAMES)
         else:
             it.ref = self.pick_ref(model, p, ("helper", "wrapper"),
                                    HELPER_NAMES)
@@ -531,6 +596,15 @@ class Gen:
         it.inject = self.rng.choice([m for m in INJECTS if m != old])
         return "%s in %s hands the session on: %s -> %s" % (
             it.name, c[0], old, it.inject)
+
+    def op_callee_body(self, model):
+        c = self._pick(model, lambda it: it.kind == "committer")
+        if not c:
+            return None
+        it = model.mods[c[0]][c[1]]
+        old = it.body
+        it.body = self.rng.choice([b for b in CALLEE_BODIES if b != old])
+        return "%s in %s: %s -> %s" % (it.name, c[0], old, it.body)
 
     def op_copy(self, model):
         if not model.mods:
@@ -566,12 +640,14 @@ class Gen:
         return "move the lines of %s down" % path
 
 
-def random_case(seed, steps, decorators=False):
+def random_case(seed, steps, decorators=False, callees=False):
     """A list of (description, model) for a seed, the first the initial
     repository. With `decorators` the repository has decorators that
-    inject sessions too (the same seed gives another sequence)."""
+    inject sessions too, with `callees` functions that commit the session
+    they are given and callers passing them owned sessions (the same seed
+    gives another sequence)."""
     rng = random.Random(seed)
-    gen = Gen(rng, decorators)
+    gen = Gen(rng, decorators, callees)
     model = Model()
     for _ in range(rng.randint(6, 14)):
         gen.op_add(model)
@@ -1457,6 +1533,10 @@ def _random_decorators(seed, steps=30):
     return lambda: random_case(seed, steps, decorators=True)
 
 
+def _random_callees(seed, steps=30):
+    return lambda: random_case(seed, steps, callees=True)
+
+
 SCRIPTS = {
     "compat-init": script_compat_init,
     "compat-upper-init": script_compat_upper_init,
@@ -1829,6 +1909,9 @@ def main():
     ap.add_argument("--script", help="run the scripted case SCRIPT")
     ap.add_argument("--decorators", action="store_true",
                     help="random cases with decorators that inject sessions")
+    ap.add_argument("--callees", action="store_true",
+                    help="random cases with functions that commit the"
+                    " session they are given")
     ap.add_argument("--list-scripts", action="store_true",
                     help="list the scripted cases")
     ap.add_argument("--txguard", default=os.environ.get("TXGUARD"),
@@ -1855,10 +1938,10 @@ def main():
         case = SCRIPTS[a.script]()
         older = random.Random(0)
     elif a.seed is not None:
-        name = "seed %d (%d steps)%s" % (a.seed, a.steps,
-                                        " with decorators" if a.decorators
-                                        else "")
-        case = random_case(a.seed, a.steps, a.decorators)
+        name = "seed %d (%d steps)%s%s" % (
+            a.seed, a.steps, " with decorators" if a.decorators else "",
+            " with committing callees" if a.callees else "")
+        case = random_case(a.seed, a.steps, a.decorators, a.callees)
         older = random.Random(a.seed ^ 0x5eed)
     else:
         ap.error("give --seed N or --script NAME")

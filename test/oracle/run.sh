@@ -27,7 +27,7 @@ run_case() { # "seed N STEPS" | "script NAME"
 	n=$((n + 1))
 	set -- $1
 	case $1 in
-	seed) "$PYTHON" "$here/oracle.py" --seed "$2" --steps "$3" >"$out" 2>&1 </dev/null ;;
+	seed) "$PYTHON" "$here/oracle.py" --seed "$2" --steps "$3" ${4:+"$4"} >"$out" 2>&1 </dev/null ;;
 	script) "$PYTHON" "$here/oracle.py" --script "$2" >"$out" 2>&1 </dev/null ;;
 	*) echo "Bail out! unknown case: $*"; exit 2 ;;
 	esac
@@ -57,7 +57,12 @@ if [ "${1:-}" = --random ]; then
 	end=$(($(date +%s) + ${2:-60}))
 	while [ "$(date +%s)" -lt "$end" ]; do
 		seed=$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
-		run_case "seed $seed 40"
+		# plain, with decorators, with committing callees in turn
+		case $((seed % 3)) in
+		0) run_case "seed $seed 40" ;;
+		1) run_case "seed $seed 40 --decorators" ;;
+		*) run_case "seed $seed 40 --callees" ;;
+		esac
 	done
 else
 	grep -v -e '^#' -e '^[[:space:]]*$' "$here/cases" >"$out.cases"
