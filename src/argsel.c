@@ -326,41 +326,29 @@ bool tg_argsel_selects(const struct tg_pyfile *py, TSNode call,
 {
 	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
 	TSNode value = { 0 };
+	struct tg_arg a = { 0 };
 	struct guard g;
-	long pos = 0;
-	bool unknown = false;
+	uint32_t i = 0;
 
 	if (!guard)
 		return true;
 	if (!parse_guard(&g, guard))
 		return false;
-	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
-	     i++) {
-		TSNode k = ts_node_named_child(args, i);
-		unsigned kind = tg_node_kind(k);
+	while (tg_node_next_arg(args, &i, &a)) {
+		size_t len;
+		const char *s;
 
-		if (kind == TG_PK_COMMENT)
-			continue;
-		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
-			unknown = true; /* *args, **kwargs may pass it */
-			continue;
-		}
-		if (kind == TG_PK_KEYWORD_ARG) {
-			size_t len;
-			const char *s = tg_node_text(
-				py, tg_node_child(k, TG_F_NAME), &len);
-
+		if (a.pos < 0) {
+			s = tg_node_text(py, a.keyword, &len);
 			if (len == g.nlen && !memcmp(s, g.name, len))
-				value = tg_node_child(k, TG_F_VALUE);
-			continue;
+				value = a.value;
+		} else if (!a.after_splat && g.index >= 0 && a.pos == g.index) {
+			value = a.value;
 		}
-		if (!unknown && g.index >= 0 && pos == g.index)
-			value = k;
-		pos++;
 	}
 	if (!ts_node_is_null(value))
 		return selects(&g, tg_argsel_truth(py, value));
-	if (unknown)
-		return false;
+	if (a.after_splat)
+		return false; /* *args, **kwargs may pass it */
 	return tg_argsel_by_default(guard);
 }

@@ -356,43 +356,27 @@ bool tg_callee_passes(const struct tg_actx *cx, TSNode call, bool escape,
 		      const struct tg_owned **o, struct tg_commit_site *out)
 {
 	TSNode args = tg_node_child(call, TG_F_ARGUMENTS);
-	uint32_t at = ts_node_start_byte(call);
-	long pos = 0;
-	bool splat = false;
+	uint32_t at = ts_node_start_byte(call), i = 0;
+	struct tg_arg a = { 0 };
 
-	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
-	     i++) {
-		TSNode k = ts_node_named_child(args, i), v = k;
-		unsigned kind = tg_node_kind(k);
+	while (tg_node_next_arg(args, &i, &a)) {
 		const char *kt = NULL;
 		size_t klen = 0;
 		char *name;
 
-		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
-			splat = true;
+		if (!ts_node_is_null(a.keyword))
+			kt = tg_node_text(cx->py, a.keyword, &klen);
+		if ((!tg_node_is(a.value, TG_PK_IDENTIFIER) &&
+		     !tg_node_is(a.value, TG_PK_ATTRIBUTE)) ||
+		    (!kt && a.after_splat))
 			continue;
-		}
-		if (kind == TG_PK_COMMENT)
-			continue;
-		if (kind == TG_PK_KEYWORD_ARG) {
-			v = tg_node_child(k, TG_F_VALUE);
-			kt = tg_node_text(cx->py, tg_node_child(k, TG_F_NAME),
-					  &klen);
-		} else {
-			pos++;
-		}
-		if ((!tg_node_is(v, TG_PK_IDENTIFIER) &&
-		     !tg_node_is(v, TG_PK_ATTRIBUTE)) ||
-		    (!kt && splat))
-			continue;
-		name = tg_analyze_norm(cx, v);
+		name = tg_analyze_norm(cx, a.value);
 		*o = escape ? tg_analyze_scope_of(cx, name, at) :
 			      tg_analyze_owned(cx, name, at);
 		free(name);
 		if (!*o || (*o)->kind == TG_OWNED_CREATED)
 			continue;
-		if (tg_callee_commits(cx, call, kt ? -1 : pos - 1, kt, klen,
-				      escape, out))
+		if (tg_callee_commits(cx, call, a.pos, kt, klen, escape, out))
 			return true;
 	}
 	return false;

@@ -898,13 +898,14 @@ static void on_call_args(struct collect *c, TSNode n, struct func *fn,
 	TSNode fnode = tg_node_child(n, TG_F_FUNCTION);
 	TSNode args = tg_node_child(n, TG_F_ARGUMENTS);
 	bool summarise = !fn->nested && fn->params.nr && fn->npsites < 32;
-	bool used = false, splat = false;
+	bool used = false;
 	char *target = NULL;
-	long pos = 0;
+	struct tg_arg arg = { 0 };
+	uint32_t i = 0;
 
-	for (size_t i = at + 1; summarise && i < c->nframes; i++) {
+	for (size_t f = at + 1; summarise && f < c->nframes; f++) {
 		c->ops++;
-		if (c->frames[i].kind == F_EXCEPT)
+		if (c->frames[f].kind == F_EXCEPT)
 			summarise = false;
 	}
 	if (summarise && background_call(c, fnode) &&
@@ -930,44 +931,27 @@ static void on_call_args(struct collect *c, TSNode n, struct func *fn,
 			return; /* a method of the session itself */
 		}
 	}
-	for (uint32_t i = 0, cnt = ts_node_named_child_count(args); i < cnt;
-	     i++) {
-		TSNode k = ts_node_named_child(args, i);
-		unsigned kind = tg_node_kind(k);
-		TSNode v = k, kw = { 0 };
+	while (tg_node_next_arg(args, &i, &arg)) {
 		const struct tg_param *p;
 		const char *t;
 		size_t len;
 
 		c->ops++;
-		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
-			splat = true;
+		if (!tg_node_is(arg.value, TG_PK_IDENTIFIER))
 			continue;
-		}
-		if (kind == TG_PK_COMMENT)
-			continue;
-		if (kind == TG_PK_KEYWORD_ARG) {
-			kw = tg_node_child(k, TG_F_NAME);
-			v = tg_node_child(k, TG_F_VALUE);
-		} else {
-			pos++;
-		}
-		if (!tg_node_is(v, TG_PK_IDENTIFIER))
-			continue;
-		t = tg_node_text(c->py, v, &len);
+		t = tg_node_text(c->py, arg.value, &len);
 		if (!used && held_name(c, fn, at, t, len)) {
 			used = true;
 			add_use(c, dotted_text(c->py, fnode));
 		}
 		if (!summarise || !(p = tg_params_find(&fn->params, t, len)) ||
-		    !p->session_like || (ts_node_is_null(kw) && splat))
+		    !p->session_like || (arg.pos >= 0 && arg.after_splat))
 			continue;
 		if (!target && !(target = passes_to(c, fn, at, fnode)))
 			return;
 		add_psite(c, fn, n, p, NULL, tg_xstrdup(target),
-			  ts_node_is_null(kw) ?
-				  tg_xasprintf("%ld", pos - 1) :
-				  tg_node_strdup(c->py, kw));
+			  arg.pos >= 0 ? tg_xasprintf("%ld", arg.pos) :
+					 tg_node_strdup(c->py, arg.keyword));
 	}
 	free(target);
 }

@@ -103,3 +103,32 @@ out:
 	ts_tree_cursor_delete(&cur);
 	return found;
 }
+
+bool tg_node_next_arg(TSNode args, uint32_t *i, struct tg_arg *arg)
+{
+	uint32_t cnt = ts_node_named_child_count(args);
+
+	while (*i < cnt) {
+		TSNode k = ts_node_named_child(args, (*i)++);
+		unsigned kind = tg_node_kind(k);
+
+		if (kind == TG_PK_LIST_SPLAT || kind == TG_PK_DICT_SPLAT) {
+			arg->after_splat = true;
+			continue;
+		}
+		if (kind == TG_PK_COMMENT)
+			continue;
+		arg->node = k;
+		if (kind == TG_PK_KEYWORD_ARG) {
+			arg->keyword = tg_node_child(k, TG_F_NAME);
+			arg->value = tg_node_child(k, TG_F_VALUE);
+			arg->pos = -1;
+		} else {
+			arg->keyword = (TSNode){ 0 };
+			arg->value = k;
+			arg->pos = arg->npos++;
+		}
+		return true;
+	}
+	return false;
+}

@@ -87,19 +87,28 @@ static char *help_for(const struct tg_actx *cx, const struct tg_owned *o,
 	return help;
 }
 
-/* Does a statement follow the call's own in its block (comments aside)? */
-static bool followed(TSNode call)
+/*
+ * The statement after the call's own in its block (comments aside), or
+ * a null node (none, or the call is not a statement of its own).
+ */
+static TSNode next_statement(TSNode call)
 {
 	TSNode n = ts_node_parent(call);
 
 	if (tg_node_is(n, TG_PK_AWAIT))
 		n = ts_node_parent(n);
 	if (!tg_node_is(n, TG_PK_EXPR_STMT))
-		return false;
+		return (TSNode){ 0 };
 	do
 		n = ts_node_next_named_sibling(n);
 	while (!ts_node_is_null(n) && tg_node_is(n, TG_PK_COMMENT));
-	return !ts_node_is_null(n);
+	return n;
+}
+
+/* Does a statement follow the call's own in its block? */
+static bool followed(TSNode call)
+{
+	return !ts_node_is_null(next_statement(call));
 }
 
 /* The owner's kind as `txguard fix` needs it. */
@@ -122,17 +131,10 @@ static enum tg_fix_owner fix_owner_of(const struct tg_owned *o)
 /* Is the statement after the call's own a `raise` (comments aside)? */
 static bool raised_after(const struct tg_actx *cx, TSNode call)
 {
-	TSNode n = ts_node_parent(call);
+	TSNode n = next_statement(call);
 	size_t len;
 	const char *s;
 
-	if (tg_node_is(n, TG_PK_AWAIT))
-		n = ts_node_parent(n);
-	if (!tg_node_is(n, TG_PK_EXPR_STMT))
-		return false;
-	do
-		n = ts_node_next_named_sibling(n);
-	while (!ts_node_is_null(n) && tg_node_is(n, TG_PK_COMMENT));
 	if (ts_node_is_null(n))
 		return false;
 	s = tg_node_text(cx->py, n, &len);

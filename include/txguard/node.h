@@ -83,4 +83,21 @@ static inline bool tg_node_is_async(TSNode n)
  */
 bool tg_node_find_error(TSNode root, bool innermost, TSNode *out);
 
+/** One argument of a call, as tg_node_next_arg() gives them. */
+struct tg_arg {
+	TSNode node;     /* the argument as written (`x`, `k=x`) */
+	TSNode value;    /* its value (`x`) */
+	TSNode keyword;  /* a keyword argument's name, else a null node */
+	long pos;        /* a positional one's index, else -1 */
+	bool after_splat; /* a `*args` or `**kwargs` comes before it */
+	long npos;       /* positional arguments so far */
+};
+
+/**
+ * The next argument after index *i of `args` (an argument list), comments
+ * and splats skipped (a splat marks what follows it): false at the end.
+ * Start with *i = 0 and a zeroed *arg.
+ */
+bool tg_node_next_arg(TSNode args, uint32_t *i, struct tg_arg *arg);
+
 #endif
