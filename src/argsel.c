@@ -22,14 +22,16 @@ static bool session_like(const char *name, const struct tg_pyfile *py,
 		name++;
 		len--;
 	}
-	if (ends_with(name, len, "session") || tg_node_text_is(name, len, "sess") ||
-	    tg_node_text_is(name, len, "db") || tg_node_text_is(name, len, "uow") ||
-	    ends_with(name, len, "_db"))
+	if (ends_with(name, len, "session") ||
+	    tg_node_text_is(name, len, "sess") ||
+	    tg_node_text_is(name, len, "db") ||
+	    tg_node_text_is(name, len, "uow") || ends_with(name, len, "_db"))
 		return true;
 	if (ts_node_is_null(type))
 		return false;
 	t = tg_node_text(py, type, &tlen);
-	return memmem(t, tlen, "Session", 7) || memmem(t, tlen, "Connection", 10);
+	return memmem(t, tlen, "Session", 7) ||
+	       memmem(t, tlen, "Connection", 10);
 }
 
 static void add_param(struct tg_params *p, size_t *alloc, char *name,
