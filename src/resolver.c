@@ -1228,13 +1228,13 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 				tg_buf_addstr(chain, " -> ");
 			tg_buf_addstr(chain, d->qualname);
 			if (!d->target) {
-				out->verb = d->how;
-				out->param = d->param;
+				out->verb = tg_xstrdup(d->how ? d->how : "commit");
+				out->param = tg_xstrdup(d->param ? d->param : "");
 				out->where = tg_xasprintf("%s:%u",
 							  r->files[h.file].path,
 							  (unsigned)d->line);
-				if (!depth)
-					out->guard = d->guard;
+				if (!depth && d->guard)
+					out->guard = tg_xstrdup(d->guard);
 				return true;
 			}
 			a = d->arg ? d->arg : "";
@@ -1246,8 +1246,12 @@ static bool commits_end(struct tg_resolver *r, const char *from,
 					*end || !*a ? strlen(a) : 0, escape,
 					depth + 1, chain, out)) {
 				if (!depth) {
-					out->guard = d->guard;
-					out->param = d->param;
+					free(out->guard);
+					free(out->param);
+					out->guard = d->guard ? tg_xstrdup(d->guard) :
+								NULL;
+					out->param = tg_xstrdup(d->param ? d->param :
+									   "");
 				}
 				return true;
 			}
@@ -1278,6 +1282,9 @@ bool tg_resolver_commits(struct tg_commit_site *out, struct tg_resolver *r,
 
 void tg_commit_site_release(struct tg_commit_site *s)
 {
+	free(s->verb);
+	free(s->param);
+	free(s->guard);
 	free(s->where);
 	free(s->chain);
 	memset(s, 0, sizeof(*s));

@@ -233,13 +233,13 @@ const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,
 
 /**
  * Where a function commits (or rolls back) a parameter: what
- * tg_resolver_commits() found. Strings borrowed from the resolver (valid
- * as a tg_resolution's are), but `where` and `chain`, owned.
+ * tg_resolver_commits() found. Every string is owned: the record it
+ * comes from may be dropped by another thread's tg_resolver_done().
  */
 struct tg_commit_site {
-	const char *verb;  /* "commit", "rollback" or "escape" */
-	const char *param; /* the called function's parameter */
-	const char *guard; /* argsel.h: the arguments it needs, or NULL */
+	char *verb;  /* "commit", "rollback" or "escape" */
+	char *param; /* the called function's parameter */
+	char *guard; /* argsel.h: the arguments it needs, or NULL */
 	char *where;       /* "app/services/items.py:88": the commit */
 	char *chain;       /* "ItemService.create -> Repo.save" */
 };
