@@ -2,30 +2,42 @@
 #include "txguard/argsel.h"
 #include "txguard/node.h"
 
+#include <strings.h>
+
 /* ---- parameters ------------------------------------------------------- */
 
 static bool ends_with(const char *s, size_t len, const char *suffix)
 {
 	size_t n = strlen(suffix);
 
-	return len >= n && !memcmp(s + len - n, suffix, n);
+	return len >= n && !strncasecmp(s + len - n, suffix, n);
+}
+
+bool tg_session_name(const char *name, size_t len)
+{
+	size_t n;
+	const char *l = tg_node_last_part(name, len, &n);
+
+	while (n && *l == '_') {
+		l++;
+		n--;
+	}
+	if (!n)
+		return false;
+	return tg_node_text_is(l, n, "sess") || tg_node_text_is(l, n, "db") ||
+	       tg_node_text_is(l, n, "uow") || tg_node_text_is(l, n, "conn") ||
+	       ends_with(l, n, "session") || ends_with(l, n, "connection") ||
+	       ends_with(l, n, "_db") || ends_with(l, n, "_conn");
 }
 
 /* A parameter name or annotation that says "a session". */
 static bool session_like(const char *name, const struct tg_pyfile *py,
 			 TSNode type)
 {
-	size_t len = strlen(name), tlen;
+	size_t tlen;
 	const char *t;
 
-	while (len && *name == '_') {
-		name++;
-		len--;
-	}
-	if (ends_with(name, len, "session") ||
-	    tg_node_text_is(name, len, "sess") ||
-	    tg_node_text_is(name, len, "db") ||
-	    tg_node_text_is(name, len, "uow") || ends_with(name, len, "_db"))
+	if (tg_session_name(name, strlen(name)))
 		return true;
 	if (ts_node_is_null(type))
 		return false;
@@ -288,18 +300,13 @@ struct guard {
 
 static bool parse_guard(struct guard *g, const char *s)
 {
-	const char *colon, *c2;
+	const char *c2;
 	char *end;
 
-	g->negate = *s == '!';
-	if (g->negate)
-		s++;
-	colon = strchr(s, ':');
-	if (!colon)
+	g->name = tg_argsel_guard_param(s, &g->nlen, &g->negate);
+	if (g->name[g->nlen] != ':')
 		return false;
-	g->name = s;
-	g->nlen = (size_t)(colon - s);
-	g->index = strtol(colon + 1, &end, 10);
+	g->index = strtol(g->name + g->nlen + 1, &end, 10);
 	c2 = end;
 	if (*c2 != ':' || !c2[1])
 		return false;
@@ -310,6 +317,18 @@ static bool parse_guard(struct guard *g, const char *s)
 static bool selects(const struct guard *g, int truth)
 {
 	return truth >= 0 && (truth == 1) != g->negate;
+}
+
+const char *tg_argsel_guard_param(const char *guard, size_t *len,
+				  bool *negate)
+{
+	const char *colon;
+
+	*negate = *guard == '!';
+	guard += *negate;
+	colon = strchr(guard, ':');
+	*len = colon ? (size_t)(colon - guard) : strlen(guard);
+	return guard;
 }
 
 bool tg_argsel_by_default(const char *guard)

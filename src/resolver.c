@@ -1123,14 +1123,15 @@ static const struct tg_owner *query(struct tg_resolver *r, enum query q,
 					(unsigned)h.def->line);
 		o->how = how;
 		if (q == Q_OWNER && h.def->kind == TG_DEF_CM && h.def->guard) {
-			const char *g = h.def->guard + (*h.def->guard == '!');
-			const char *colon = strchr(g, ':');
+			size_t glen;
+			bool neg;
+			const char *g = tg_argsel_guard_param(h.def->guard,
+							      &glen, &neg);
 
 			o->guard = tg_xstrdup(h.def->guard);
 			o->how = tg_xasprintf("%s, when `%.*s` is %s", how,
-					      (int)(colon ? colon - g : 0), g,
-					      *h.def->guard == '!' ? "false" :
-								     "true");
+					      (int)glen, g,
+					      neg ? "false" : "true");
 			free(how);
 		}
 		TG_ALLOC_GROW(r->owners, r->nowners + 1, r->alloc_owners);
@@ -1192,7 +1193,7 @@ static bool takes_arg(const struct tg_def *d, long pos, const char *kw,
  * commits the argument it gets at `pos` / `kw`, following calls that
  * pass it on; a summary that holds only for some arguments is followed
  * only at depth 0 (where the caller checks the arguments). The chain of
- * functions goes to `chain`.
+ * functions followed goes to `chain`, "f -> g -> h".
  */
 static bool commits_end(struct tg_resolver *r, const char *from,
 			const char *callee, size_t len, long pos,
@@ -1273,10 +1274,20 @@ bool tg_resolver_commits(struct tg_commit_site *out, struct tg_resolver *r,
 	found = commits_end(r, path, callee, len, pos, kw, kwlen, escape, 0,
 			    &chain, out);
 	pthread_mutex_unlock(&r->mu);
-	if (found)
-		out->chain = tg_buf_detach(&chain, NULL);
-	else
-		tg_buf_release(&chain);
+	if (found) {
+		/* "f -> g -> h": f is called, the commit is in h */
+		const char *rest = strstr(chain.ptr, " -> ");
+		char *at = out->where;
+
+		out->callee = rest ? tg_xstrndup(chain.ptr,
+						 (size_t)(rest - chain.ptr)) :
+				     tg_xstrdup(chain.ptr);
+		out->where = rest ? tg_xasprintf("%s (through %s)", at,
+						 rest + 4) :
+				    tg_xstrdup(at);
+		free(at);
+	}
+	tg_buf_release(&chain);
 	return found;
 }
 
@@ -1286,7 +1297,7 @@ void tg_commit_site_release(struct tg_commit_site *s)
 	free(s->param);
 	free(s->guard);
 	free(s->where);
-	free(s->chain);
+	free(s->callee);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -1,5 +1,6 @@
 #include "txguard/common.h"
 #include "txguard/analyze.h"
+#include "txguard/argsel.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/callee.h"
 #include "txguard/finding.h"
@@ -148,11 +149,11 @@ static bool raised_after(const struct tg_actx *cx, TSNode call)
  */
 static char *switch_off(const char *guard)
 {
-	bool negate = *guard == '!';
-	const char *name = guard + negate;
-	const char *colon = strchr(name, ':');
+	size_t len;
+	bool negate;
+	const char *name = tg_argsel_guard_param(guard, &len, &negate);
 
-	return tg_xasprintf("%.*s=%s", (int)(colon ? colon - name : 0), name,
+	return tg_xasprintf("%.*s=%s", (int)len, name,
 			    negate ? "True" : "False");
 }
 
@@ -163,23 +164,16 @@ static void report_callee(struct tg_actx *cx, TSNode call,
 {
 	struct tg_finding *f = tg_analyze_emit(cx, "TX001", call);
 	bool commit = site->verb && !strcmp(site->verb, "commit");
-	const char *first_end = strstr(site->chain, " -> ");
-	char *first = first_end ? tg_xstrndup(site->chain,
-					      (size_t)(first_end - site->chain)) :
-				  tg_xstrdup(site->chain);
+	const char *first = site->callee;
 	char *what, *off;
 
-	if (!f) {
-		free(first);
+	if (!f)
 		return;
-	}
 	f->owner_text = tg_xstrdup(o->owner_text);
 	f->owner = tg_xstrdup(o->owner_desc);
-	what = tg_xasprintf("%s %s its `%s` parameter at %s%s%s%s", first,
+	what = tg_xasprintf("%s %s its `%s` parameter at %s", first,
 			    commit ? "commits" : "rolls back", site->param,
-			    site->where, first_end ? " (through " : "",
-			    first_end ? first_end + 4 : "",
-			    first_end ? ")" : "");
+			    site->where);
 	if (o->kind == TG_OWNED_REQUEST)
 		f->message = tg_xasprintf(
 			"%s on the request-scoped `%s` (`%s`), whose dependency already commits when the request ends: %s",
@@ -211,7 +205,6 @@ static void report_callee(struct tg_actx *cx, TSNode call,
 							     "block");
 	}
 	free(what);
-	free(first);
 }
 
 /*

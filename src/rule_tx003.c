@@ -1,4 +1,5 @@
 #include "txguard/common.h"
+#include "txguard/argsel.h"
 #include "txguard/analyze.h"
 #include "txguard/analyze_rule.h"
 #include "txguard/callee.h"
@@ -194,35 +195,9 @@ static bool opened_here(const struct tg_actx *cx, const char *name,
  * request-scoped parameter), when it is a parameter of the enclosing
  * function given by Depends() or annotated with SQLAlchemy's Session,
  * AsyncSession, Connection or AsyncConnection, or when its last part
- * says so: `session`, `sess`, `db`, `conn`, `connection`, or a name
- * ending in `session`, `connection`, `_db` or `_conn` (`self.db_session`,
- * `uow.session`). Anything else with a commit() (a logging batch, a
- * Kafka consumer) is not one.
+ * says so (tg_session_name()). Anything else with a commit() (a
+ * logging batch, a Kafka consumer) is not one.
  */
-static bool ends_with(const char *s, size_t n, const char *suffix)
-{
-	size_t k = strlen(suffix);
-
-	return n >= k && !strncasecmp(s + n - k, suffix, k);
-}
-
-static bool sessionish_receiver(const char *name)
-{
-	size_t n;
-	const char *l = tg_node_last_part(name, strlen(name), &n);
-
-	while (n && *l == '_') {
-		l++;
-		n--;
-	}
-	if (!n)
-		return false;
-	return tg_node_text_is(l, n, "sess") || tg_node_text_is(l, n, "db") ||
-	       tg_node_text_is(l, n, "conn") ||
-	       ends_with(l, n, "session") || ends_with(l, n, "connection") ||
-	       ends_with(l, n, "_db") || ends_with(l, n, "_conn");
-}
-
 static bool session_type_word(const char *w, size_t n)
 {
 	return tg_node_text_is(w, n, "Session") ||
@@ -513,7 +488,7 @@ static void tx003_enter(struct tg_actx *cx, TSNode node, unsigned kind)
 		free(name);
 		return;
 	}
-	if ((!e && !sessionish_receiver(name) &&
+	if ((!e && !tg_session_name(name, strlen(name)) &&
 	     !session_param(cx, node, name)) ||
 	    batched(cx, node, loop->body_start) ||
 	    leaves_after(cx, call_statement(node), loop->body_start)) {

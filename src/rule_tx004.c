@@ -252,8 +252,6 @@ static void escaping_callee(struct tg_actx *cx, TSNode call)
 	struct tg_commit_site site;
 	const struct tg_owned *e;
 	struct tg_finding *f;
-	const char *first_end;
-	char *first;
 
 	if (!tg_callee_passes(cx, call, true, &e, &site))
 		return;
@@ -261,21 +259,15 @@ static void escaping_callee(struct tg_actx *cx, TSNode call)
 		tg_commit_site_release(&site);
 		return;
 	}
-	first_end = strstr(site.chain, " -> ");
-	first = first_end ? tg_xstrndup(site.chain,
-					(size_t)(first_end - site.chain)) :
-			    tg_xstrdup(site.chain);
 	f->owner = tg_xstrdup(e->owner_desc ? e->owner_desc : "");
 	f->owner_text = tg_xstrdup(e->owner_text ? e->owner_text : "");
 	f->message = tg_xasprintf(
-		"`%s`, the session of `%s`, is passed to %s, which hands its `%s` parameter to background work at %s%s%s%s; that work can run after %s has closed the session",
-		e->name, e->header, first, site.param, site.where,
-		first_end ? " (through " : "", first_end ? first_end + 4 : "",
-		first_end ? ")" : "", e->request ? "the request" : "the block");
+		"`%s`, the session of `%s`, is passed to %s, which hands its `%s` parameter to background work at %s; that work can run after %s has closed the session",
+		e->name, e->header, site.callee, site.param, site.where,
+		e->request ? "the request" : "the block");
 	f->help = tg_xasprintf(
 		"let %s pass ids or plain values to the background work, and let that work open its own session",
-		first);
-	free(first);
+		site.callee);
 	tg_commit_site_release(&site);
 }
 

@@ -27,9 +27,8 @@ struct tg_param {
 	char dflt;     /* default's truthiness: 't', 'f', '-' */
 	bool plain;    /* annotated as a number, string, id...: no session */
 	/*
-	 * Named or annotated like a session: `session`, `db_session`,
-	 * `sess`, `db`, `uow`, `*_db`, or a type naming a Session or a
-	 * Connection.
+	 * Named like a session (tg_session_name()) or annotated with a
+	 * type naming a Session or a Connection.
 	 */
 	bool session_like;
 };
@@ -48,6 +47,14 @@ struct tg_params {
 void tg_params_read(struct tg_params *out, const struct tg_pyfile *py,
 		    TSNode func, bool drop_first);
 void tg_params_release(struct tg_params *p);
+
+/**
+ * Whether a name's last part says it holds a session or a connection:
+ * `session`, `sess`, `db`, `uow`, `conn`, `connection`, or one ending in
+ * `session`, `connection`, `_db` or `_conn`, leading underscores and
+ * case aside (`self._db_session`, `uow.session`).
+ */
+bool tg_session_name(const char *name, size_t len);
 
 /** The parameter called `name` (`len` bytes), or NULL. */
 const struct tg_param *tg_params_find(const struct tg_params *p,
@@ -79,6 +86,13 @@ int tg_argsel_truth(const struct tg_pyfile *py, TSNode value);
 /** Whether the call `call` selects `guard` (NULL: always). */
 bool tg_argsel_selects(const struct tg_pyfile *py, TSNode call,
 		       const char *guard);
+
+/**
+ * The parameter a guard tests: its name (borrowed from `guard`, *len
+ * bytes); *negate when the guard holds for a falsy value.
+ */
+const char *tg_argsel_guard_param(const char *guard, size_t *len,
+				  bool *negate);
 
 /** Whether `guard` holds for a call that passes no arguments. */
 bool tg_argsel_by_default(const char *guard);

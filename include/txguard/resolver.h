@@ -237,11 +237,11 @@ const struct tg_inferred *tg_resolver_file(struct tg_resolver *r,
  * comes from may be dropped by another thread's tg_resolver_done().
  */
 struct tg_commit_site {
-	char *verb;  /* "commit", "rollback" or "escape" */
-	char *param; /* the called function's parameter */
-	char *guard; /* argsel.h: the arguments it needs, or NULL */
-	char *where;       /* "app/services/items.py:88": the commit */
-	char *chain;       /* "ItemService.create -> Repo.save" */
+	char *verb;   /* "commit", "rollback" or "escape" */
+	char *param;  /* the called function's parameter */
+	char *guard;  /* argsel.h: the arguments it needs, or NULL */
+	char *callee; /* the function called: "ItemService.create" */
+	char *where;  /* the commit: "app/repos.py:4 (through Repo.save)" */
 };
 
 /**
